@@ -1,0 +1,195 @@
+"""Promote one approved model package into one stage's account; write its Terraform inputs.
+
+    python build.py --stage pre-prod [--model-package-arn ARN] [--dry-run]
+
+Exit codes: 0 done, 1 AWS or runtime failure, 2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+
+from promotion import registry
+from promotion.artifacts import CopySettings
+from promotion.config import REPO_ROOT, STAGES, StageConfig, default_config_path, load_stage_config
+from promotion.errors import PromotionError
+from promotion.output import append_step_summary, progress_reporter, summary_markdown, write_tfvars
+from promotion.promote import PromotionResult, apply_promotion, plan_promotion
+from promotion.stage_build import StageBuild, feature_columns_for, render_stage
+from utils import Identity, aws_errors, open_identity
+
+LOG = logging.getLogger("build")
+_ROLE_FLAG_CHECK = "arn:aws"
+
+
+@dataclass(frozen=True)
+class Options:
+    """The parsed command line."""
+
+    stage: str
+    config: Path
+    model_package_arn: str | None
+    source_role_arn: str | None
+    target_role_arn: str | None
+    output_dir: Path
+    dry_run: bool
+    resolve_only: bool
+
+
+def parse_args(argv: Sequence[str] | None) -> Options:
+    """Parse the command line; `--stage` must be a known stage."""
+    parser = argparse.ArgumentParser(
+        prog="build.py", description="Promote an approved model package into a stage account."
+    )
+    parser.add_argument("--stage", required=True, choices=STAGES, help="stage to promote into")
+    parser.add_argument(
+        "--config", type=Path, help="stage file (default <stage>-config.tfvars.json)"
+    )
+    parser.add_argument("--model-package-arn", help="pin this source package (default: latest)")
+    parser.add_argument("--source-role-arn", help="role to assume for the dev registry")
+    parser.add_argument("--target-role-arn", help="role to assume in the stage account")
+    parser.add_argument("--output-dir", type=Path, help="default build/<stage>")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    parser.add_argument(
+        "--resolve-only",
+        action="store_true",
+        help="print only the source package ARN to promote (needs only dev credentials)",
+    )
+    args = parser.parse_args(argv)
+    for flag in ("source_role_arn", "target_role_arn"):
+        value = getattr(args, flag)
+        if value is not None and not value.startswith(_ROLE_FLAG_CHECK):
+            parser.error(f"--{flag.replace('_', '-')} {value!r} is not an IAM role ARN")
+    return Options(
+        stage=args.stage,
+        config=args.config or default_config_path(args.stage),
+        model_package_arn=args.model_package_arn or None,
+        source_role_arn=args.source_role_arn,
+        target_role_arn=args.target_role_arn,
+        output_dir=args.output_dir or REPO_ROOT / "build" / args.stage,
+        dry_run=args.dry_run,
+        resolve_only=args.resolve_only,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run build.py; expected failures print one line and return 1 or 2."""
+    options = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        with aws_errors("the configured credentials", "build.py"):
+            return run(options)
+    except PromotionError as error:
+        print(f"build.py: error: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+def run(options: Options, *, settings: CopySettings | None = None) -> int:
+    """Validate, open both accounts, resolve, plan, then promote and render (unless dry-run)."""
+    config = load_stage_config(options.config, stage=options.stage)
+    if options.model_package_arn:
+        registry.check_pinned_arn(
+            options.model_package_arn,
+            group=config.model_package_group_name,
+            account_id=config.source_account_id,
+            region=config.region,
+        )
+    source, target = open_identities(config, options)
+    source_sm = source.client("sagemaker")
+    source_arn = options.model_package_arn or registry.resolve_latest_approved(
+        source_sm, group=config.model_package_group_name, account_id=source.account_id
+    )
+    if options.resolve_only or target is None:
+        print(source_arn)
+        return 0
+    source_s3, target_sm, target_s3 = (
+        source.client("s3"),
+        target.client("sagemaker"),
+        target.client("s3"),
+    )
+    plan = plan_promotion(
+        config, source_arn=source_arn, source_sm=source_sm, source_s3=source_s3,
+        target_sm=target_sm, target_s3=target_s3,
+    )  # fmt: skip
+    features = feature_columns_for(config, plan.source)  # refuse before writing anything
+    for notice in plan.notices:
+        LOG.warning("notice: %s", notice)
+    if options.dry_run:
+        print(f"Plan for {config.stage} (account {config.account_id}), dry run: nothing written")
+        for line in plan.describe():
+            print(f"  - {line}")
+        return 0
+    result = apply_promotion(
+        plan, config, source_s3=source_s3, target_sm=target_sm, target_s3=target_s3,
+        settings=settings or CopySettings(), git_sha=os.environ.get("GITHUB_SHA"),
+        progress=progress_reporter(),
+    )  # fmt: skip
+    built = render_stage(
+        config, result=result, target_s3=target_s3, source_package=plan.source,
+        feature_columns=features, output_dir=options.output_dir,
+    )  # fmt: skip
+    write_outputs(config, options, result, built)
+    return 0
+
+
+def open_identities(config: StageConfig, options: Options) -> tuple[Identity, Identity | None]:
+    """The checked source identity, and the target one unless only resolving."""
+    base = boto3.Session(region_name=config.region)
+    session_name = f"build-py-{config.stage}-{os.environ.get('GITHUB_RUN_ID', 'local')}"
+    source = open_identity(
+        base, label="source (dev)", role_arn=options.source_role_arn or config.source_role_arn,
+        expected_account=config.source_account_id, session_name=session_name,
+        config_key="source_account_id",
+    )  # fmt: skip
+    if options.resolve_only:
+        return source, None
+    target = open_identity(
+        base, label=f"target ({config.stage})",
+        role_arn=options.target_role_arn or config.target_role_arn,
+        expected_account=config.account_id, session_name=session_name, config_key="account_id",
+    )  # fmt: skip
+    return source, target
+
+
+def write_outputs(
+    config: StageConfig, options: Options, result: PromotionResult, built: StageBuild
+) -> None:
+    """Write deployment.tfvars.json and summary.md; print the summary."""
+    source_version = int(
+        result.target_package["CustomerMetadataProperties"][registry.LINEAGE_SOURCE_VERSION]
+    )
+    values = {
+        "model_package_arn": result.target_arn,
+        "source_model_package_arn": result.target_package["CustomerMetadataProperties"][
+            registry.LINEAGE_SOURCE_ARN
+        ],
+        "source_model_package_version": source_version,
+        "model_name": built.model_name,
+        **built.tfvars,
+    }
+    write_tfvars(options.output_dir / "deployment.tfvars.json", values)
+    copied = [c for c in result.copies if c.action != "skipped"]
+    rows = [
+        ("Stage", f"{config.stage} (account {config.account_id}, {config.region})"),
+        ("Source package", f"{values['source_model_package_arn']} (version {source_version})"),
+        ("Target package", result.target_arn + (" (reused)" if result.reused else " (created)")),
+        ("Model name", built.model_name),
+        ("Artifacts", f"{len(copied)} copied, {len(result.copies) - len(copied)} already there"),
+        *built.summary_rows,
+    ]
+    markdown = summary_markdown(f"Promotion to {config.stage}", rows, built.summary_extra)
+    (options.output_dir / "summary.md").write_text(markdown, encoding="utf-8")
+    print(markdown)
+    append_step_summary(markdown)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

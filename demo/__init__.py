@@ -1,0 +1,1 @@
+"""The whole product on one machine: an embedded moto server stands in for three AWS accounts."""

@@ -1,0 +1,79 @@
+"""An embedded moto server holding the dev, pre-prod and prod accounts.
+
+Accounts are told apart by assume_role: moto maps each assumed role's keys to that role's account.
+Never set MOTO_ACCOUNT_ID: it would collapse every account into one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+DEV_ACCOUNT = "111111111111"
+PRE_PROD_ACCOUNT = "222222222222"
+PROD_ACCOUNT = "333333333333"
+REGION = "us-east-1"
+DEPLOY_ROLE = "deployer"
+_FAKE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def role_arn(account_id: str, name: str = DEPLOY_ROLE) -> str:
+    """The ARN of a role in one of the local accounts."""
+    return f"arn:aws:iam::{account_id}:role/{name}"
+
+
+def account_session(account_id: str, region: str = REGION) -> boto3.Session:
+    """A session in `account_id`, through assume_role from the ambient fake credentials."""
+    sts = boto3.client("sts", region_name=region)
+    credentials = sts.assume_role(RoleArn=role_arn(account_id), RoleSessionName="local-aws")[
+        "Credentials"
+    ]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
+def create_bucket(session: boto3.Session, bucket: str) -> None:
+    """Create a bucket in the session's region (outside us-east-1 it needs a constraint)."""
+    s3 = session.client("s3")
+    if session.region_name == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(
+            Bucket=bucket,
+            CreateBucketConfiguration={"LocationConstraint": session.region_name},  # type: ignore[typeddict-item]
+        )
+
+
+@contextmanager
+def local_aws() -> Iterator[str]:
+    """Start a moto server on 127.0.0.1 (a free port) and point boto3 at it through the
+    environment; everything is restored on exit. Yields the endpoint URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    saved = {key: os.environ.get(key) for key in (*_FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL")}
+    os.environ.update(_FAKE_ENVIRONMENT, AWS_ENDPOINT_URL=endpoint)
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

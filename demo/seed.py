@@ -1,0 +1,153 @@
+"""Seed the dev account's model registry with a real scikit-learn model.
+
+The model is a StandardScaler + LogisticRegression trained on scikit-learn's bundled breast cancer
+data set, packaged as the SageMaker scikit-learn container serves it: `model.joblib` at the root of
+model.tar.gz and the inference module under `code/`, named by SAGEMAKER_PROGRAM.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+# Short names: CustomerMetadataProperties values hold at most 256 characters.
+FEATURES = [f"f{i:02d}" for i in range(30)]
+ID_COLUMN = "record_id"
+INFERENCE_MODULE = Path(__file__).with_name("inference.py")
+SKLEARN_IMAGE_VERSION = "1.2-1"
+VERSION_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
+
+
+def dataset() -> pd.DataFrame:
+    """The breast cancer data with features renamed f00..f29 (dataset order) and a target."""
+    data = load_breast_cancer()
+    frame = pd.DataFrame(data.data, columns=FEATURES)
+    frame["target"] = data.target
+    return frame
+
+
+def train_model(seed: int = 0) -> Pipeline:
+    """Fit the demo classifier; `seed` varies the regularisation so versions differ."""
+    frame = dataset()
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0 / (1 + seed), max_iter=1000))
+    model.fit(frame[FEATURES], frame["target"])
+    return model
+
+
+def model_archive(model: Pipeline) -> bytes:
+    """model.tar.gz: model.joblib at the root, the inference module under code/."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        dumped = io.BytesIO()
+        joblib.dump(model, dumped)
+        _add(archive, "model.joblib", dumped.getvalue())
+        _add(archive, "code/inference.py", INFERENCE_MODULE.read_bytes())
+    return buffer.getvalue()
+
+
+def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    archive.addfile(info, io.BytesIO(data))
+
+
+def sample_input(rows: int, *, seed: int = 7) -> pd.DataFrame:
+    """Rows to score: dataset rows (with replacement) and a record id column first."""
+    frame = dataset()[FEATURES]
+    picked = frame.sample(n=rows, replace=rows > len(frame), random_state=seed)
+    picked = picked.reset_index(drop=True)
+    picked.insert(0, ID_COLUMN, [f"r{i:07d}" for i in range(rows)])
+    return picked
+
+
+def sklearn_image(region: str) -> str:
+    """The AWS scikit-learn serving image of the region (from the SDK's bundled table)."""
+    from sagemaker.core import image_uris
+
+    return str(image_uris.retrieve("sklearn", region=region, version=SKLEARN_IMAGE_VERSION))
+
+
+def register_versions(
+    session: boto3.Session,
+    *,
+    group: str,
+    bucket: str,
+    statuses: Sequence[str] = VERSION_STATUSES,
+) -> list[str]:
+    """Register one model package per status in `group` (created when missing); return ARNs."""
+    sm = session.client("sagemaker")
+    s3 = session.client("s3")
+    region = session.region_name
+    if not sm.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]:
+        sm.create_model_package_group(ModelPackageGroupName=group)
+    image = sklearn_image(region)
+    arns = []
+    for index, status in enumerate(statuses):
+        model = train_model(seed=index)
+        prefix = f"training/{group}/run-{index + 1}"
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/model.tar.gz", Body=model_archive(model))
+        metrics = _evaluation(model)
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/evaluation.json", Body=metrics)
+        arns.append(
+            sm.create_model_package(
+                ModelPackageGroupName=group,
+                ModelPackageDescription=f"breast cancer classifier, training run {index + 1}",
+                ModelApprovalStatus=status,
+                InferenceSpecification=_inference_spec(image, f"s3://{bucket}/{prefix}", region),
+                ModelMetrics={
+                    "ModelQuality": {
+                        "Statistics": {
+                            "ContentType": "application/json",
+                            "S3Uri": f"s3://{bucket}/{prefix}/evaluation.json",
+                        }
+                    }
+                },
+                CustomerMetadataProperties={
+                    "feature_columns": ",".join(FEATURES),
+                    "training_data": "sklearn.datasets.load_breast_cancer",
+                },
+                Domain="MACHINE_LEARNING",
+                Task="CLASSIFICATION",
+            )["ModelPackageArn"]
+        )
+    return arns
+
+
+def _inference_spec(image: str, prefix: str, region: str) -> dict[str, Any]:
+    return {
+        "Containers": [
+            {
+                "Image": image,
+                "ModelDataUrl": f"{prefix}/model.tar.gz",
+                "Environment": {
+                    "SAGEMAKER_PROGRAM": "inference.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                    "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                    "SAGEMAKER_REGION": region,
+                },
+            }
+        ],
+        "SupportedContentTypes": ["text/csv", "application/json", "application/x-parquet"],
+        "SupportedResponseMIMETypes": ["text/csv", "application/json"],
+        "SupportedTransformInstanceTypes": ["ml.m5.large", "ml.m5.xlarge"],
+    }
+
+
+def _evaluation(model: Pipeline) -> bytes:
+    frame = dataset()
+    accuracy = float(np.mean(model.predict(frame[FEATURES]) == frame["target"]))
+    report = {"binary_classification_metrics": {"accuracy": {"value": accuracy}}}
+    return json.dumps(report).encode()

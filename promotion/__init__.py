@@ -1,0 +1,1 @@
+"""Promotion of one approved SageMaker model package from the dev registry into a stage account."""

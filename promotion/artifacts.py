@@ -1,0 +1,256 @@
+"""Copy model artifacts into the target bucket: server-side when the target principal can read the
+source, streamed through memory (never the local disk) when it cannot.
+
+S3 limits: https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from promotion.config import parse_s3_url
+from promotion.errors import CopyError
+from promotion.package import ArtifactCopy
+from utils import ACCESS_DENIED_CODES
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+LOG = logging.getLogger(__name__)
+
+MIB = 1024**2
+MIN_PART_SIZE = 5 * MIB  # every part but the last
+MAX_PART_SIZE = 5 * 1024**3
+MAX_PARTS = 10_000
+MAX_SINGLE_COPY_SIZE = 5 * 1024**3  # CopyObject limit; above it only multipart copies work
+SOURCE_ETAG_METADATA = "promotion-source-etag"
+SOURCE_URI_METADATA = "promotion-source-uri"
+
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+
+
+@dataclass(frozen=True)
+class CopySettings:
+    """Tuning of artifact copies; every value must be positive.
+
+    Attributes:
+        multipart_threshold: objects at least this big are copied in parts (at most 5 GiB).
+        part_size: bytes per part (5 MiB to 5 GiB); raised when an object would need >10,000.
+        max_concurrency: parts copied in parallel on the server-side path.
+        stream_parts_in_flight: parts held in memory at once on the streaming path.
+        progress_threshold: objects above this size report progress.
+    """
+
+    multipart_threshold: int = 64 * MIB
+    part_size: int = 64 * MIB
+    max_concurrency: int = 8
+    stream_parts_in_flight: int = 3
+    progress_threshold: int = 100 * 1000**2
+
+    def __post_init__(self) -> None:
+        for name in (
+            "multipart_threshold",
+            "part_size",
+            "max_concurrency",
+            "stream_parts_in_flight",
+            "progress_threshold",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"CopySettings.{name} must be positive")
+        if not MIN_PART_SIZE <= self.part_size <= MAX_PART_SIZE:
+            raise ValueError("CopySettings.part_size must be between 5 MiB and 5 GiB")
+        if self.multipart_threshold > MAX_SINGLE_COPY_SIZE:
+            raise ValueError("CopySettings.multipart_threshold must be at most 5 GiB")
+
+    def part_size_for(self, size: int) -> int:
+        """The part size for an object of `size` bytes, within the 10,000-part limit."""
+        return max(self.part_size, math.ceil(size / MAX_PARTS))
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """What happened to one artifact."""
+
+    copy: ArtifactCopy
+    size: int
+    action: str  # "skipped", "copied" or "streamed"
+
+
+def head(s3: S3Client, uri: str) -> dict[str, Any] | None:
+    """HeadObject of an s3:// URI, or None when the object does not exist (404 only)."""
+    bucket, key = parse_s3_url(uri)
+    try:
+        return dict(s3.head_object(Bucket=bucket, Key=key))
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
+            return None
+        raise
+
+
+def is_copied(source_head: dict[str, Any], target_head: dict[str, Any] | None) -> bool:
+    """A copy is current when it has the source's size and records the source's ETag."""
+    if target_head is None:
+        return False
+    recorded = target_head.get("Metadata", {}).get(SOURCE_ETAG_METADATA)
+    same_size = target_head["ContentLength"] == source_head["ContentLength"]
+    return same_size and recorded == source_head["ETag"].strip('"')
+
+
+def copy_artifact(
+    copy: ArtifactCopy,
+    *,
+    source_s3: S3Client,
+    target_s3: S3Client,
+    source_head: dict[str, Any],
+    kms_key_arn: str | None,
+    settings: CopySettings,
+    progress: ProgressFactory | None = None,
+) -> CopyResult:
+    """Copy one object server-side with the target credentials; stream on AccessDenied."""
+    size = source_head["ContentLength"]
+    etag = source_head["ETag"]
+    extra = _target_args(copy, etag, kms_key_arn)
+    callback = (
+        progress(copy.source_uri, size) if progress and size > settings.progress_threshold else None
+    )
+    bucket, key = parse_s3_url(copy.source_uri)
+    config = TransferConfig(
+        multipart_threshold=settings.multipart_threshold,
+        multipart_chunksize=settings.part_size_for(size),
+        max_concurrency=settings.max_concurrency,
+    )
+    try:
+        target_s3.copy(
+            {"Bucket": bucket, "Key": key},
+            copy.target_bucket,
+            copy.target_key,
+            ExtraArgs={**extra, "MetadataDirective": "REPLACE", "CopySourceIfMatch": etag},
+            SourceClient=source_s3,
+            Config=config,
+            Callback=callback,
+        )
+        return CopyResult(copy, size, "copied")
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ACCESS_DENIED_CODES:
+            raise _copy_error(copy, error) from error
+        LOG.info("target cannot read %s server-side; streaming it instead", copy.source_uri)
+    try:
+        stream_artifact(
+            copy, source_s3=source_s3, target_s3=target_s3, size=size, etag=etag,
+            extra=extra, settings=settings, callback=callback,
+        )  # fmt: skip
+    except ClientError as error:
+        raise _copy_error(copy, error) from error
+    return CopyResult(copy, size, "streamed")
+
+
+def stream_artifact(
+    copy: ArtifactCopy,
+    *,
+    source_s3: S3Client,
+    target_s3: S3Client,
+    size: int,
+    etag: str,
+    extra: dict[str, Any],
+    settings: CopySettings,
+    callback: Callable[[int], None] | None = None,
+) -> None:
+    """Read with the source client and upload with the target's, a bounded number of parts at a
+    time in memory. A failed multipart upload is aborted."""
+    bucket, key = parse_s3_url(copy.source_uri)
+    body = source_s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
+    part_size = settings.part_size_for(size)
+    if size < max(part_size, settings.multipart_threshold):
+        data = body.read()
+        target_s3.put_object(Bucket=copy.target_bucket, Key=copy.target_key, Body=data, **extra)
+        if callback:
+            callback(len(data))
+        return
+    upload_id = target_s3.create_multipart_upload(
+        Bucket=copy.target_bucket, Key=copy.target_key, **extra
+    )["UploadId"]
+    try:
+        parts = _upload_parts(
+            target_s3, copy, upload_id, _chunks(body, part_size), settings, callback
+        )
+        target_s3.complete_multipart_upload(
+            Bucket=copy.target_bucket,
+            Key=copy.target_key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+        )
+    except BaseException:
+        target_s3.abort_multipart_upload(
+            Bucket=copy.target_bucket, Key=copy.target_key, UploadId=upload_id
+        )
+        raise
+
+
+def _upload_parts(
+    target_s3: S3Client,
+    copy: ArtifactCopy,
+    upload_id: str,
+    chunks: Iterator[bytes],
+    settings: CopySettings,
+    callback: Callable[[int], None] | None,
+) -> list[dict[str, Any]]:
+    def upload(number: int, data: bytes) -> dict[str, Any]:
+        response = target_s3.upload_part(
+            Bucket=copy.target_bucket, Key=copy.target_key, UploadId=upload_id,
+            PartNumber=number, Body=data,
+        )  # fmt: skip
+        if callback:
+            callback(len(data))
+        return {"PartNumber": number, "ETag": response["ETag"]}
+
+    parts: list[dict[str, Any]] = []
+    pending: list[Future[dict[str, Any]]] = []
+    with ThreadPoolExecutor(max_workers=settings.stream_parts_in_flight) as pool:
+        for number, data in enumerate(chunks, start=1):
+            # Wait for the oldest part before reading another: memory stays bounded.
+            while len(pending) >= settings.stream_parts_in_flight:
+                parts.append(pending.pop(0).result())
+            pending.append(pool.submit(upload, number, data))
+        parts.extend(future.result() for future in pending)
+    return parts
+
+
+def _chunks(body: Any, part_size: int) -> Iterator[bytes]:
+    """Whole parts of `part_size` bytes (S3 rejects short parts but the last), then the rest."""
+    buffer = bytearray()
+    while data := body.read(part_size - len(buffer)):
+        buffer += data
+        if len(buffer) == part_size:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)
+
+
+def _target_args(copy: ArtifactCopy, etag: str, kms_key_arn: str | None) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "Metadata": {
+            SOURCE_ETAG_METADATA: etag.strip('"'),
+            SOURCE_URI_METADATA: copy.source_uri,
+        }
+    }
+    if kms_key_arn:
+        args["ServerSideEncryption"] = "aws:kms"
+        args["SSEKMSKeyId"] = kms_key_arn
+    return args
+
+
+def _copy_error(copy: ArtifactCopy, error: ClientError) -> CopyError:
+    code = error.response["Error"]["Code"]
+    return CopyError(
+        f"copying {copy.source_uri} to {copy.target_uri} failed ({code}: "
+        f"{error.response['Error'].get('Message', '')}); check both buckets' policies and re-run"
+    )

@@ -1,0 +1,43 @@
+"""Expected failures. Each prints as one line; the CLI maps them to exit codes."""
+
+from __future__ import annotations
+
+
+class PromotionError(Exception):
+    """An expected failure of an AWS or runtime step (exit code 1)."""
+
+    exit_code = 1
+
+
+class ConfigError(PromotionError):
+    """Bad input or configuration, found before any AWS call (exit code 2)."""
+
+    exit_code = 2
+
+
+class AccountMismatchError(ConfigError):
+    """Credentials belong to another account than the stage config names."""
+
+
+class PackageNotApprovedError(ConfigError):
+    """A pinned model package is not Approved or not in the configured group."""
+
+
+class NoApprovedPackageError(PromotionError):
+    """The model package group holds no Approved package."""
+
+
+class PackageFailedError(PromotionError):
+    """A target model package is in the Failed state."""
+
+
+class WaitTimeoutError(PromotionError):
+    """A resource did not reach its end state in time."""
+
+
+class AccessError(PromotionError):
+    """AWS refused a call: access denied or expired credentials."""
+
+
+class CopyError(PromotionError):
+    """An artifact could not be copied into the target account."""

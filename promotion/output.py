@@ -1,0 +1,71 @@
+"""What build.py writes: Terraform inputs, the markdown summary, and copy progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+PROGRESS_STEP = 10  # percent between two log lines when not on a terminal
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a file through a temporary sibling so a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def write_tfvars(path: Path, values: Mapping[str, Any]) -> None:
+    """Write Terraform variables as stable, sorted JSON."""
+    write_atomically(path, json.dumps(dict(values), indent=2, sort_keys=True) + "\n")
+
+
+def summary_markdown(title: str, rows: list[tuple[str, str]], extra: str = "") -> str:
+    """A markdown table of the promotion, for the console and GitHub job summaries."""
+    lines = [f"### {title}", "", "| | |", "|---|---|"]
+    lines += [f"| {key} | {value.replace('|', '/')} |" for key, value in rows]
+    return "\n".join(lines) + "\n" + (f"\n{extra}\n" if extra else "")
+
+
+def append_step_summary(markdown: str) -> None:
+    """Append to `$GITHUB_STEP_SUMMARY` when running in GitHub Actions."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        with open(target, "a", encoding="utf-8") as summary:
+            summary.write(markdown + "\n")
+
+
+def progress_reporter(stream: TextIO = sys.stderr) -> Callable[[str, int], Callable[[int], None]]:
+    """A progress factory: a bar on a terminal, a line every 10 % otherwise."""
+
+    def start(uri: str, total: int) -> Callable[[int], None]:
+        lock = threading.Lock()
+        state = {"done": 0, "reported": -PROGRESS_STEP}
+        on_terminal = stream.isatty()
+
+        def advance(amount: int) -> None:
+            with lock:
+                state["done"] += amount
+                percent = min(100, state["done"] * 100 // max(total, 1))
+                if on_terminal:
+                    bar = "#" * (percent // 4)
+                    stream.write(f"\r{uri} [{bar:<25}] {percent:3d}%")
+                    if percent == 100:
+                        stream.write("\n")
+                elif percent >= state["reported"] + PROGRESS_STEP or (
+                    percent == 100 != state["reported"]
+                ):
+                    state["reported"] = percent
+                    mib = state["done"] / 1024**2
+                    stream.write(f"{uri}: {percent}% ({mib:.0f} MiB of {total / 1024**2:.0f})\n")
+                stream.flush()
+
+        return advance
+
+    return start

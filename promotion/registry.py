@@ -1,0 +1,179 @@
+"""Model registry queries: resolve the source package, find a promoted copy, create and wait."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from promotion.errors import (
+    ConfigError,
+    NoApprovedPackageError,
+    PackageFailedError,
+    PackageNotApprovedError,
+    WaitTimeoutError,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+_PACKAGE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):(\d{12}):model-package/([a-zA-Z0-9-]{1,63})/(\d+)$"
+)
+# CustomerMetadataProperties keys recording where a target package came from.
+LINEAGE_SOURCE_ARN = "promotion:source-model-package-arn"
+LINEAGE_SOURCE_ACCOUNT = "promotion:source-account-id"
+LINEAGE_SOURCE_VERSION = "promotion:source-version"
+LINEAGE_PROMOTED_AT = "promotion:promoted-at"
+LINEAGE_GIT_SHA = "promotion:git-sha"
+
+WAIT_DELAY_SECONDS = 5
+WAIT_MAX_ATTEMPTS = 120  # ten minutes
+
+
+@dataclass(frozen=True)
+class PackageArn:
+    """The parts of a versioned model package ARN."""
+
+    region: str
+    account_id: str
+    group: str
+    version: int
+
+
+def parse_package_arn(arn: str) -> PackageArn:
+    """Parse a versioned model package ARN or raise ConfigError naming it."""
+    match = _PACKAGE_ARN.match(arn)
+    if not match:
+        raise ConfigError(
+            f"--model-package-arn {arn!r} is not a versioned model package ARN "
+            "(arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>)"
+        )
+    region, account, group, version = match.groups()
+    return PackageArn(region, account, group, int(version))
+
+
+def check_pinned_arn(arn: str, *, group: str, account_id: str, region: str) -> PackageArn:
+    """Check, before any AWS call, that a pinned ARN belongs to the configured group."""
+    parts = parse_package_arn(arn)
+    if (parts.group, parts.account_id, parts.region) != (group, account_id, region):
+        raise PackageNotApprovedError(
+            f"{arn} is not in the configured group {group!r} of account {account_id} in "
+            f"{region}; pin a version of that group"
+        )
+    return parts
+
+
+def resolve_latest_approved(sm: SageMakerClient, *, group: str, account_id: str) -> str:
+    """The newest Approved package of `group`, in exactly one ListModelPackages call."""
+    summaries = sm.list_model_packages(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="Approved",
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        MaxResults=1,
+    )["ModelPackageSummaryList"]
+    if not summaries:
+        region = sm.meta.region_name
+        raise NoApprovedPackageError(
+            f"no Approved model package in group {group!r} of account {account_id} in {region}; "
+            "approve a version in the model registry first"
+        )
+    return summaries[0]["ModelPackageArn"]
+
+
+def describe_approved(sm: SageMakerClient, arn: str) -> dict[str, Any]:
+    """Describe a source package and refuse unless it is Approved and Completed."""
+    try:
+        package: dict[str, Any] = dict(sm.describe_model_package(ModelPackageName=arn))
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ValidationException":
+            raise
+        raise PackageNotApprovedError(
+            f"{arn} cannot be described: {error.response['Error']['Message']}; "
+            "check the ARN and version"
+        ) from error
+    package.pop("ResponseMetadata", None)
+    status = package.get("ModelApprovalStatus")
+    if status != "Approved":
+        raise PackageNotApprovedError(
+            f"{arn} has approval status {status}; approve it in the registry or pin an "
+            "Approved version"
+        )
+    if package.get("ModelPackageStatus") != "Completed":
+        raise PackageNotApprovedError(
+            f"{arn} has status {package.get('ModelPackageStatus')}; only Completed packages "
+            "can be promoted"
+        )
+    return package
+
+
+def group_exists(sm: SageMakerClient, group: str) -> bool:
+    """Whether the model package group exists, asked with a List call."""
+    paginator = sm.get_paginator("list_model_package_groups")
+    for page in paginator.paginate(NameContains=group):
+        if any(g["ModelPackageGroupName"] == group for g in page["ModelPackageGroupSummaryList"]):
+            return True
+    return False
+
+
+def find_promoted(sm: SageMakerClient, *, group: str, source_arn: str) -> dict[str, Any] | None:
+    """The target package whose lineage names `source_arn`, newest first, or None."""
+    if not group_exists(sm, group):
+        return None
+    paginator = sm.get_paginator("list_model_packages")
+    pages = paginator.paginate(
+        ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
+    )
+    for page in pages:
+        for summary in page["ModelPackageSummaryList"]:
+            package: dict[str, Any] = dict(
+                sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+            )
+            metadata = package.get("CustomerMetadataProperties") or {}
+            if metadata.get(LINEAGE_SOURCE_ARN) == source_arn:
+                package.pop("ResponseMetadata", None)
+                return package
+    return None
+
+
+def failure_reason(package: dict[str, Any]) -> str:
+    """The failure reasons SageMaker recorded on a package, joined."""
+    details = package.get("ModelPackageStatusDetails") or {}
+    reasons = [
+        f"{status.get('Name')}: {status.get('FailureReason', status.get('Status'))}"
+        for key in ("ValidationStatuses", "ImageScanStatuses")
+        for status in details.get(key, [])
+        if status.get("Status") == "Failed"
+    ]
+    return "; ".join(reasons) or "no reason recorded"
+
+
+def wait_until_completed(
+    sm: SageMakerClient,
+    arn: str,
+    *,
+    delay: float = WAIT_DELAY_SECONDS,
+    max_attempts: int = WAIT_MAX_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll a package until Completed; Failed or a timeout raises."""
+    for attempt in range(max_attempts):
+        package = dict(sm.describe_model_package(ModelPackageName=arn))
+        status = package["ModelPackageStatus"]
+        if status == "Completed":
+            package.pop("ResponseMetadata", None)
+            return package
+        if status in ("Failed", "Deleting"):
+            raise PackageFailedError(
+                f"{arn} is {status}: {failure_reason(package)}; delete it and re-run"
+            )
+        if attempt < max_attempts - 1:
+            sleep(delay)
+    raise WaitTimeoutError(
+        f"{arn} is not Completed after {max_attempts * delay:.0f} s; re-run to keep waiting"
+    )

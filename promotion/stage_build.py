@@ -1,0 +1,88 @@
+"""After promotion: upload the step scripts, render the stage's pipeline definition, and collect
+what Terraform and the summary need."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promotion.config import REPO_ROOT, StageConfig
+from promotion.errors import ConfigError
+from promotion.output import write_atomically
+from promotion.package import model_name_for
+from promotion.promote import PromotionResult
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+FEATURE_COLUMNS_METADATA = "feature_columns"
+
+
+@dataclass(frozen=True)
+class StageBuild:
+    """The rendered pipeline and what it adds to the outputs."""
+
+    model_name: str
+    tfvars: dict[str, Any]
+    summary_rows: list[tuple[str, str]] = field(default_factory=list)
+    summary_extra: str = ""
+
+
+def feature_columns_for(config: StageConfig, source_package: Mapping[str, Any]) -> tuple[str, ...]:
+    """The model's features in order: the stage config's, else the package's metadata."""
+    if config.feature_columns:
+        return config.feature_columns
+    recorded = (source_package.get("CustomerMetadataProperties") or {}).get(
+        FEATURE_COLUMNS_METADATA, ""
+    )
+    columns = tuple(c.strip() for c in recorded.split(",") if c.strip())
+    if not columns:
+        raise ConfigError(
+            f"{config.path}: key 'feature_columns' is null and {source_package['ModelPackageArn']} "
+            f"records no '{FEATURE_COLUMNS_METADATA}' metadata; set one of them"
+        )
+    return columns
+
+
+def render_stage(
+    config: StageConfig,
+    *,
+    result: PromotionResult,
+    target_s3: S3Client,
+    source_package: Mapping[str, Any],
+    feature_columns: tuple[str, ...],
+    output_dir: Path,
+) -> StageBuild:
+    """Upload the step scripts, write `pipeline-definition.json`, and describe the result."""
+    from pipelines.batch_inference import pipeline
+
+    version = int(source_package["ModelPackageVersion"])
+    model_name = model_name_for(config.model_package_group_name, config.stage, version)
+    name = pipeline.pipeline_name_for(config)
+    uploaded = pipeline.upload_step_scripts(target_s3, config=config)
+    definition = pipeline.render_definition(
+        config=config,
+        pipeline_name=name,
+        model_name=model_name,
+        model_package_version=version,
+        feature_columns=feature_columns,
+    )
+    definition_path = output_dir / "pipeline-definition.json"
+    write_atomically(definition_path, definition)
+    try:
+        shown_path = definition_path.resolve().relative_to(REPO_ROOT)
+    except ValueError:
+        shown_path = definition_path.resolve()
+    diagram = pipeline.mermaid_diagram(json.loads(definition))
+    return StageBuild(
+        model_name=model_name,
+        tfvars={"pipeline_name": name, "pipeline_definition_file": str(shown_path)},
+        summary_rows=[
+            ("Pipeline", f"{name} ({shown_path})"),
+            ("Step scripts", f"{len(uploaded)} uploaded" if uploaded else "unchanged"),
+        ],
+        summary_extra=f"```mermaid\n{diagram}\n```",
+    )

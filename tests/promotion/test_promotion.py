@@ -1,0 +1,210 @@
+"""Promotion internals on moto: what is copied and how, what the target package carries."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from promotion.artifacts import MIB, SOURCE_ETAG_METADATA, CopySettings, copy_artifact
+from promotion.config import load_stage_config
+from promotion.errors import CopyError
+from promotion.promote import PromotionResult, apply_promotion, plan_promotion
+from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
+from tests.promotion.conftest import DEV_BUCKET, GROUP, TARGET_BUCKET, Call, deny, register
+
+SMALL_PARTS = CopySettings(multipart_threshold=5 * MIB, part_size=5 * MIB, max_concurrency=2)
+
+
+def promote(
+    dev: boto3.Session,
+    pre_prod: boto3.Session,
+    config_path: Path,
+    arn: str,
+    *,
+    settings: CopySettings = SMALL_PARTS,
+    target_s3: Any = None,
+) -> PromotionResult:
+    config = load_stage_config(config_path)
+    source_s3, target_sm = dev.client("s3"), pre_prod.client("sagemaker")
+    target_s3 = target_s3 or pre_prod.client("s3")
+    plan = plan_promotion(
+        config, source_arn=arn, source_sm=dev.client("sagemaker"), source_s3=source_s3,
+        target_sm=target_sm, target_s3=target_s3,
+    )  # fmt: skip
+    return apply_promotion(
+        plan, config, source_s3=source_s3, target_sm=target_sm, target_s3=target_s3,
+        settings=settings,
+    )  # fmt: skip
+
+
+def target_object(pre_prod: boto3.Session, uri: str) -> bytes:
+    key = uri.removeprefix(f"s3://{TARGET_BUCKET}/")
+    return bytes(pre_prod.client("s3").get_object(Bucket=TARGET_BUCKET, Key=key)["Body"].read())
+
+
+def test_environment_metrics_and_metadata_are_preserved(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path]
+) -> None:
+    # GIVEN a source package with environment, metrics, baselines and custom metadata
+    arn = register(dev)
+    source = dev.client("sagemaker").describe_model_package(ModelPackageName=arn)
+
+    # WHEN it is promoted
+    result = promote(dev, pre_prod, config_file(), arn)
+
+    # THEN the target carries all of it, with S3 URIs pointing at the copies
+    target = result.target_package
+    source_container = source["InferenceSpecification"]["Containers"][0]
+    container = target["InferenceSpecification"]["Containers"][0]
+    assert container["Image"] == source_container["Image"]
+    environment = container["Environment"]
+    assert environment["MODEL_THRESHOLD"] == "0.42"
+    assert environment["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert environment["SAGEMAKER_SUBMIT_DIRECTORY"].startswith(f"s3://{TARGET_BUCKET}/")
+    assert target_object(pre_prod, environment["SAGEMAKER_SUBMIT_DIRECTORY"]) == b"code"
+    assert target_object(pre_prod, container["ModelDataUrl"]) == b"model-bytes"
+    metrics_uri = target["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    assert target_object(pre_prod, metrics_uri) == b'{"auc": 0.9}'
+    baseline_uri = target["DriftCheckBaselines"]["ModelQuality"]["Statistics"]["S3Uri"]
+    assert target_object(pre_prod, baseline_uri) == b'{"mean": 1}'
+    for key in ("SupportedContentTypes", "SupportedTransformInstanceTypes"):
+        assert target["InferenceSpecification"][key] == source["InferenceSpecification"][key]
+    assert (target["Domain"], target["Task"]) == ("MACHINE_LEARNING", "CLASSIFICATION")
+    assert target["ModelApprovalStatus"] == "Approved"
+    metadata = target["CustomerMetadataProperties"]
+    assert metadata["team"] == "risk" and metadata["feature_columns"] == "f0,f1,f2"
+    assert metadata[LINEAGE_SOURCE_ARN] == arn and metadata[LINEAGE_SOURCE_VERSION] == "1"
+
+
+def test_big_objects_are_copied_server_side_in_parallel_parts(
+    dev: boto3.Session,
+    pre_prod: boto3.Session,
+    config_file: Callable[..., Path],
+    api_calls: list[Call],
+) -> None:
+    # GIVEN a model above the (test-sized) multipart threshold
+    data = os.urandom(12 * MIB)
+    arn = register(dev, model_data=data)
+
+    result = promote(dev, pre_prod, config_file(), arn)
+
+    # THEN it was copied with UploadPartCopy, never read by this process, and recorded its source
+    assert len([c for c in api_calls if c[1] == "UploadPartCopy"]) == 3
+    assert not [c for c in api_calls if c[1] == "GetObject"]
+    uri = result.target_package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    assert target_object(pre_prod, uri) == data
+    key = uri.removeprefix(f"s3://{TARGET_BUCKET}/")
+    head = pre_prod.client("s3").head_object(Bucket=TARGET_BUCKET, Key=key)
+    source_etag = dev.client("s3").head_object(Bucket=DEV_BUCKET, Key="run-1/model.tar.gz")["ETag"]
+    assert head["Metadata"][SOURCE_ETAG_METADATA] == source_etag.strip('"')
+
+
+def test_access_denied_on_server_side_copy_falls_back_to_streaming(
+    dev: boto3.Session,
+    pre_prod: boto3.Session,
+    config_file: Callable[..., Path],
+    api_calls: list[Call],
+) -> None:
+    # GIVEN a target principal that cannot read the source bucket
+    data = os.urandom(11 * MIB)
+    arn = register(dev, model_data=data)
+    target_s3 = pre_prod.client("s3")
+    deny(target_s3, "CopyObject")
+    deny(target_s3, "UploadPartCopy")
+
+    result = promote(dev, pre_prod, config_file(), arn, target_s3=target_s3)
+
+    # THEN every object was streamed: read with the source client, uploaded in parts if big
+    assert {c.action for c in result.copies} == {"streamed"}
+    assert len([c for c in api_calls if c[1] == "UploadPart"]) == 3
+    uri = result.target_package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    assert target_object(pre_prod, uri) == data
+
+
+def copy_only(dev: boto3.Session, pre_prod: boto3.Session, config_path: Path, arn: str) -> None:
+    """What an interrupted run leaves: the copies, but no target package."""
+    config = load_stage_config(config_path)
+    plan = plan_promotion(
+        config, source_arn=arn, source_sm=dev.client("sagemaker"), source_s3=dev.client("s3"),
+        target_sm=pre_prod.client("sagemaker"), target_s3=pre_prod.client("s3"),
+    )  # fmt: skip
+    for planned in plan.copies:
+        copy_artifact(
+            planned.copy, source_s3=dev.client("s3"), target_s3=pre_prod.client("s3"),
+            source_head=planned.source_head, kms_key_arn=None, settings=SMALL_PARTS,
+        )  # fmt: skip
+
+
+def test_copies_already_made_are_skipped(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path]
+) -> None:
+    # GIVEN an earlier run that copied the artifacts and stopped before creating the package
+    arn = register(dev)
+    copy_only(dev, pre_prod, config_file(), arn)
+
+    # WHEN the version is promoted again
+    result = promote(dev, pre_prod, config_file(), arn)
+
+    # THEN no object is copied twice and the package is created
+    assert [c.action for c in result.copies] == ["skipped"] * 4
+    assert result.target_package["ModelPackageStatus"] == "Completed"
+
+
+def test_a_copy_of_another_size_is_copied_again(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path]
+) -> None:
+    arn = register(dev)
+    copy_only(dev, pre_prod, config_file(), arn)
+    key = (
+        "model-packages/churn-model/v1/InferenceSpecification/Containers/0/"
+        "ModelDataUrl/model.tar.gz"
+    )
+    pre_prod.client("s3").put_object(Bucket=TARGET_BUCKET, Key=key, Body=b"truncated")
+
+    result = promote(dev, pre_prod, config_file(), arn)
+
+    actions = {c.copy.target_key: c.action for c in result.copies}
+    assert actions.pop(key) == "copied"
+    assert set(actions.values()) == {"skipped"}
+    assert target_object(pre_prod, f"s3://{TARGET_BUCKET}/{key}") == b"model-bytes"
+
+
+def test_a_missing_source_object_is_reported(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path]
+) -> None:
+    arn = register(dev)
+    dev.client("s3").delete_object(Bucket=DEV_BUCKET, Key="run-1/model.tar.gz")
+
+    with pytest.raises(CopyError, match="run-1/model.tar.gz, which does not exist"):
+        promote(dev, pre_prod, config_file(), arn)
+
+
+def test_source_account_images_are_kept_with_a_notice_or_mapped(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path]
+) -> None:
+    own = "111111111111.dkr.ecr.us-east-1.amazonaws.com/churn:1.0"
+    mapped = "222222222222.dkr.ecr.us-east-1.amazonaws.com/churn:1.0"
+    arn = register(dev)
+    sm = dev.client("sagemaker")
+    source = sm.describe_model_package(ModelPackageName=arn)
+    spec = source["InferenceSpecification"]
+    spec["Containers"][0]["Image"] = own
+    arn = sm.create_model_package(
+        ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved", InferenceSpecification=spec,
+        CustomerMetadataProperties={"feature_columns": "a"},
+    )["ModelPackageArn"]  # fmt: skip
+    config = load_stage_config(config_file())
+    plan = plan_promotion(
+        config, source_arn=arn, source_sm=sm, source_s3=dev.client("s3"),
+        target_sm=pre_prod.client("sagemaker"), target_s3=pre_prod.client("s3"),
+    )  # fmt: skip
+    assert len(plan.notices) == 1 and own in plan.notices[0]
+
+    result = promote(dev, pre_prod, config_file(image_uri_map={own: mapped}), arn)
+
+    assert result.target_package["InferenceSpecification"]["Containers"][0]["Image"] == mapped

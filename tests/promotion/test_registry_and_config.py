@@ -1,0 +1,182 @@
+"""Pure and stubbed checks: stage config validation, waits, names, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+import build
+from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
+from promotion.config import load_stage_config
+from promotion.errors import ConfigError, PackageFailedError, WaitTimeoutError
+from promotion.package import model_name_for, plan_copies, rewrite_uris
+from promotion.registry import wait_until_completed
+from tests.promotion.conftest import deny, register
+
+ARN = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("account_id", "2222", "key 'account_id' '2222' is not a 12-digit AWS account id"),
+        ("sagemaker_execution_role_arn", "role/x", "key 'sagemaker_execution_role_arn'"),
+        ("artifacts_bucket", "Bad_Bucket", "key 'artifacts_bucket' 'Bad_Bucket' is not a valid"),
+        ("kms_key_arn", "alias/x", "key 'kms_key_arn' 'alias/x' is not a KMS key or alias ARN"),
+        ("processing_instance_count", True, "key 'processing_instance_count' must be a whole"),
+        ("max_payload_mb", 101, "key 'max_payload_mb' must be a whole number from 1 to 100"),
+        ("feature_columns", ["a", "a"], "key 'feature_columns' column names must be unique"),
+        ("input_data_url", "bucket/x", "key 'input_data_url' must be an s3://bucket/prefix URL"),
+        ("schedule_expression", "daily", "key 'schedule_expression' 'daily' is not rate(...)"),
+        ("source_account_id", "222222222222", "key 'account_id' equals 'source_account_id'"),
+    ],
+)
+def test_bad_config_values_name_the_file_and_key(
+    config_file: Callable[..., Path], key: str, value: object, message: str
+) -> None:
+    path = config_file(**{key: value})
+    with pytest.raises(ConfigError) as error:
+        load_stage_config(path)
+    assert str(error.value).startswith(f"{path}: ")
+    assert message in str(error.value)
+
+
+def test_missing_key_is_named(config_file: Callable[..., Path], tmp_path: Path) -> None:
+    values = json.loads(config_file().read_text())
+    del values["region"]
+    path = tmp_path / "no-region.json"
+    path.write_text(json.dumps(values))
+    with pytest.raises(ConfigError, match="key 'region' is missing"):
+        load_stage_config(path)
+
+
+def test_malformed_json_names_file_and_line_before_any_aws_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "pre-prod-config.tfvars.json"
+    path.write_text('{\n  "stage": "pre-prod",\n  "account_id": 2222\n  "region": "x"\n}\n')
+
+    code = build.main(["--stage", "pre-prod", "--config", str(path)])
+
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"build.py: error: {path}:4:")
+    assert "malformed JSON" in error and "\n" not in error
+
+
+def test_stage_must_match_the_file(config_file: Callable[..., Path]) -> None:
+    with pytest.raises(ConfigError, match="key 'stage' is 'pre-prod' but --stage is 'prod'"):
+        load_stage_config(config_file(), stage="prod")
+
+
+def test_bad_role_flag_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build.main(["--stage", "pre-prod", "--target-role-arn", "deployer"])
+    assert "is not an IAM role ARN" in capsys.readouterr().err
+
+
+def test_access_denied_names_account_role_and_action(
+    dev: boto3.Session,
+    pre_prod: boto3.Session,
+    config_file: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a source role that may not describe model packages
+    register(dev)
+    original = build.Identity.client
+
+    def client(self: build.Identity, service: str) -> object:
+        made = original(self, service)
+        if self.account_id == DEV_ACCOUNT and service == "sagemaker":
+            deny(made, "DescribeModelPackage", "AccessDeniedException")  # type: ignore[arg-type]
+        return made
+
+    monkeypatch.setattr(build.Identity, "client", client)
+
+    code = build.main(
+        ["--stage", "pre-prod", "--config", str(config_file()), "--output-dir", str(tmp_path),
+         "--source-role-arn", role_arn(DEV_ACCOUNT),
+         "--target-role-arn", role_arn(PRE_PROD_ACCOUNT)]
+    )  # fmt: skip
+
+    assert code == 1
+    error = capsys.readouterr().err
+    assert f"source (dev) account {DEV_ACCOUNT}" in error
+    assert role_arn(DEV_ACCOUNT) in error and "may not call DescribeModelPackage" in error
+
+
+def test_failed_package_ends_the_wait_with_its_reason() -> None:
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    with Stubber(sm) as stub:
+        stub.add_response(
+            "describe_model_package",
+            {
+                "ModelPackageName": "x",
+                "ModelPackageArn": ARN,
+                "CreationTime": "2026-01-01",
+                "ModelPackageStatus": "Failed",
+                "ModelPackageStatusDetails": {
+                    "ValidationStatuses": [
+                        {"Name": "v", "Status": "Failed", "FailureReason": "image not found"}
+                    ]
+                },
+            },  # fmt: skip
+            {"ModelPackageName": ARN},
+        )
+        with pytest.raises(PackageFailedError, match="is Failed: v: image not found"):
+            wait_until_completed(sm, ARN, sleep=lambda _: None)
+        stub.assert_no_pending_responses()
+
+
+def test_wait_is_bounded() -> None:
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    slept: list[float] = []
+    pending = {
+        "ModelPackageName": "x", "ModelPackageArn": ARN, "CreationTime": "2026-01-01",
+        "ModelPackageStatus": "InProgress", "ModelPackageStatusDetails": {"ValidationStatuses": []},
+    }  # fmt: skip
+    with Stubber(sm) as stub:
+        for _ in range(3):
+            stub.add_response("describe_model_package", pending, {"ModelPackageName": ARN})
+        with pytest.raises(WaitTimeoutError, match="not Completed after 6 s"):
+            wait_until_completed(sm, ARN, delay=2, max_attempts=3, sleep=slept.append)
+        stub.assert_no_pending_responses()
+    assert slept == [2, 2]
+
+
+@pytest.mark.parametrize("group", ["a", "churn-model", "x" * 63])
+def test_model_names_are_valid_and_short(group: str) -> None:
+    name = model_name_for(group, "pre-prod", 12345)
+    assert name.endswith("-pre-prod-v12345")
+    assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name)
+
+
+def test_uris_are_rewritten_only_when_equal() -> None:
+    value = {"a": "s3://b/k", "b": ["s3://b/k2", "s3://b/k"], "c": "see s3://b/k"}
+    assert rewrite_uris(value, {"s3://b/k": "s3://t/k"}) == {
+        "a": "s3://t/k", "b": ["s3://b/k2", "s3://t/k"], "c": "see s3://b/k",
+    }  # fmt: skip
+
+
+def test_prefix_model_data_is_refused() -> None:
+    request = {
+        "InferenceSpecification": {
+            "Containers": [
+                {
+                    "ModelDataSource": {
+                        "S3DataSource": {"S3Uri": "s3://b/p/", "S3DataType": "S3Prefix"}
+                    }
+                }
+            ]
+        }
+    }
+    with pytest.raises(Exception, match="S3DataType S3Prefix"):
+        plan_copies(request, bucket="t", prefix="x/")
