@@ -6,12 +6,14 @@ Never set MOTO_ACCOUNT_ID: it would collapse every account into one.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 DEV_ACCOUNT = "111111111111"
 PRE_PROD_ACCOUNT = "222222222222"
@@ -62,6 +64,9 @@ def create_bucket(session: boto3.Session, bucket: str) -> None:
 def local_aws() -> Iterator[str]:
     """Start a moto server on 127.0.0.1 (a free port) and point boto3 at it through the
     environment; everything is restored on exit. Yields the endpoint URL."""
+    from moto.server import ThreadedMotoServer  # heavy: only where a server is started
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -77,3 +82,16 @@ def local_aws() -> Iterator[str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def refuse(client: Any, operation: str, code: str = "AccessDenied") -> None:
+    """Make `operation` on this client fail as AWS refuses a call without permission.
+
+    moto stores bucket policies but never enforces them, so permission paths are tested this way.
+    """
+
+    def respond(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        error = {"Code": code, "Message": f"not authorized to perform {operation}"}
+        return AWSResponse("https://aws.invalid", 403, HTTPHeaders(), None), {"Error": error}
+
+    client.meta.events.register(f"before-call.*.{operation}", respond)

@@ -12,7 +12,7 @@ import json
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import joblib
@@ -28,7 +28,8 @@ FEATURES = [f"f{i:02d}" for i in range(30)]
 ID_COLUMN = "record_id"
 INFERENCE_MODULE = Path(__file__).with_name("inference.py")
 SKLEARN_IMAGE_VERSION = "1.2-1"
-VERSION_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
+ApprovalStatus = Literal["Approved", "Rejected", "PendingManualApproval"]
+VERSION_STATUSES: tuple[ApprovalStatus, ...] = ("Approved", "Rejected", "PendingManualApproval")
 
 
 def dataset() -> pd.DataFrame:
@@ -85,7 +86,7 @@ def register_versions(
     *,
     group: str,
     bucket: str,
-    statuses: Sequence[str] = VERSION_STATUSES,
+    statuses: Sequence[ApprovalStatus] = VERSION_STATUSES,
 ) -> list[str]:
     """Register one model package per status in `group` (created when missing); return ARNs."""
     sm = session.client("sagemaker")
@@ -126,7 +127,7 @@ def register_versions(
     return arns
 
 
-def _inference_spec(image: str, prefix: str, region: str) -> dict[str, Any]:
+def _inference_spec(image: str, prefix: str, region: str) -> Any:
     return {
         "Containers": [
             {

@@ -45,13 +45,15 @@ class CopySettings:
         multipart_threshold: objects at least this big are copied in parts (at most 5 GiB).
         part_size: bytes per part (5 MiB to 5 GiB); raised when an object would need >10,000.
         max_concurrency: parts copied in parallel on the server-side path.
-        stream_parts_in_flight: parts held in memory at once on the streaming path.
+        stream_part_size: bytes per part on the streaming path, where parts pass through memory.
+        stream_parts_in_flight: parts uploaded at once on the streaming path.
         progress_threshold: objects above this size report progress.
     """
 
     multipart_threshold: int = 64 * MIB
     part_size: int = 64 * MIB
     max_concurrency: int = 8
+    stream_part_size: int = 16 * MIB
     stream_parts_in_flight: int = 3
     progress_threshold: int = 100 * 1000**2
 
@@ -60,19 +62,22 @@ class CopySettings:
             "multipart_threshold",
             "part_size",
             "max_concurrency",
+            "stream_part_size",
             "stream_parts_in_flight",
             "progress_threshold",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"CopySettings.{name} must be positive")
-        if not MIN_PART_SIZE <= self.part_size <= MAX_PART_SIZE:
-            raise ValueError("CopySettings.part_size must be between 5 MiB and 5 GiB")
+        for name in ("part_size", "stream_part_size"):
+            if not MIN_PART_SIZE <= getattr(self, name) <= MAX_PART_SIZE:
+                raise ValueError(f"CopySettings.{name} must be between 5 MiB and 5 GiB")
         if self.multipart_threshold > MAX_SINGLE_COPY_SIZE:
             raise ValueError("CopySettings.multipart_threshold must be at most 5 GiB")
 
-    def part_size_for(self, size: int) -> int:
+    def part_size_for(self, size: int, *, streaming: bool = False) -> int:
         """The part size for an object of `size` bytes, within the 10,000-part limit."""
-        return max(self.part_size, math.ceil(size / MAX_PARTS))
+        wanted = self.stream_part_size if streaming else self.part_size
+        return max(wanted, math.ceil(size / MAX_PARTS))
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,7 @@ def stream_artifact(
     time in memory. A failed multipart upload is aborted."""
     bucket, key = parse_s3_url(copy.source_uri)
     body = source_s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
-    part_size = settings.part_size_for(size)
+    part_size = settings.part_size_for(size, streaming=True)
     if size < max(part_size, settings.multipart_threshold):
         data = body.read()
         target_s3.put_object(Bucket=copy.target_bucket, Key=copy.target_key, Body=data, **extra)

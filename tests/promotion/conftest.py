@@ -9,11 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from moto import mock_aws
 
 from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, create_bucket
+from demo.seed import ApprovalStatus
 
 GROUP = "churn-model"
 DEV_BUCKET = "dev-ml-artifacts"
@@ -72,7 +72,7 @@ Call = tuple[str, str, dict[str, Any]]
 def api_calls(monkeypatch: pytest.MonkeyPatch) -> list[Call]:
     """Every (service, operation, parameters) called through botocore from now on."""
     calls: list[Call] = []
-    original = BaseClient._make_api_call
+    original = getattr(BaseClient, "_make_api_call")  # noqa: B009 (private to botocore)
 
     def record(self: BaseClient, operation_name: str, api_params: Any) -> Any:
         calls.append((self.meta.service_model.service_name, operation_name, dict(api_params)))
@@ -87,19 +87,9 @@ def mutating(calls: list[Call]) -> list[tuple[str, str]]:
     return [(c[0], c[1]) for c in calls if c[1].startswith(MUTATING_PREFIXES)]
 
 
-def deny(client: BaseClient, operation: str, code: str = "AccessDenied") -> None:
-    """Make `operation` on this client fail as AWS would refuse it (moto enforces no policy)."""
-
-    def refuse(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        error = {"Code": code, "Message": f"not authorized to perform {operation}"}
-        return AWSResponse("https://aws.invalid", 403, {}, None), {"Error": error}
-
-    client.meta.events.register(f"before-call.*.{operation}", refuse)
-
-
 def register(
     dev: boto3.Session,
-    status: str = "Approved",
+    status: ApprovalStatus = "Approved",
     *,
     group: str = GROUP,
     model_data: bytes = b"model-bytes",

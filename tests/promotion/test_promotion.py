@@ -10,14 +10,17 @@ from typing import Any
 import boto3
 import pytest
 
+from demo.local_aws import refuse
 from promotion.artifacts import MIB, SOURCE_ETAG_METADATA, CopySettings, copy_artifact
 from promotion.config import load_stage_config
 from promotion.errors import CopyError
 from promotion.promote import PromotionResult, apply_promotion, plan_promotion
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
-from tests.promotion.conftest import DEV_BUCKET, GROUP, TARGET_BUCKET, Call, deny, register
+from tests.promotion.conftest import DEV_BUCKET, GROUP, TARGET_BUCKET, Call, register
 
-SMALL_PARTS = CopySettings(multipart_threshold=5 * MIB, part_size=5 * MIB, max_concurrency=2)
+SMALL_PARTS = CopySettings(
+    multipart_threshold=5 * MIB, part_size=5 * MIB, stream_part_size=5 * MIB, max_concurrency=2
+)
 
 
 def promote(
@@ -114,8 +117,8 @@ def test_access_denied_on_server_side_copy_falls_back_to_streaming(
     data = os.urandom(11 * MIB)
     arn = register(dev, model_data=data)
     target_s3 = pre_prod.client("s3")
-    deny(target_s3, "CopyObject")
-    deny(target_s3, "UploadPartCopy")
+    refuse(target_s3, "CopyObject")
+    refuse(target_s3, "UploadPartCopy")
 
     result = promote(dev, pre_prod, config_file(), arn, target_s3=target_s3)
 

@@ -12,12 +12,12 @@ import pytest
 from botocore.stub import Stubber
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
+from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
 from promotion.config import load_stage_config
 from promotion.errors import ConfigError, PackageFailedError, WaitTimeoutError
 from promotion.package import model_name_for, plan_copies, rewrite_uris
 from promotion.registry import wait_until_completed
-from tests.promotion.conftest import deny, register
+from tests.promotion.conftest import register
 
 ARN = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1"
 
@@ -96,7 +96,7 @@ def test_access_denied_names_account_role_and_action(
     def client(self: build.Identity, service: str) -> object:
         made = original(self, service)
         if self.account_id == DEV_ACCOUNT and service == "sagemaker":
-            deny(made, "DescribeModelPackage", "AccessDeniedException")  # type: ignore[arg-type]
+            refuse(made, "DescribeModelPackage", "AccessDeniedException")
         return made
 
     monkeypatch.setattr(build.Identity, "client", client)
