@@ -46,7 +46,7 @@ def progress_reporter(stream: TextIO = sys.stderr) -> Callable[[str, int], Calla
 
     def start(uri: str, total: int) -> Callable[[int], None]:
         lock = threading.Lock()
-        state = {"done": 0, "reported": -PROGRESS_STEP}
+        state = {"done": 0, "reported": 0}
         on_terminal = stream.isatty()
 
         def advance(amount: int) -> None:
@@ -58,9 +58,7 @@ def progress_reporter(stream: TextIO = sys.stderr) -> Callable[[str, int], Calla
                     stream.write(f"\r{uri} [{bar:<25}] {percent:3d}%")
                     if percent == 100:
                         stream.write("\n")
-                elif percent >= state["reported"] + PROGRESS_STEP or (
-                    percent == 100 != state["reported"]
-                ):
+                elif percent // PROGRESS_STEP > state["reported"] // PROGRESS_STEP:
                     state["reported"] = percent
                     mib = state["done"] / 1024**2
                     stream.write(f"{uri}: {percent}% ({mib:.0f} MiB of {total / 1024**2:.0f})\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -11,9 +12,11 @@ import boto3
 import pytest
 
 from demo.local_aws import refuse
+from promotion import registry
 from promotion.artifacts import MIB, SOURCE_ETAG_METADATA, CopySettings, copy_artifact
 from promotion.config import load_stage_config
-from promotion.errors import CopyError
+from promotion.errors import CopyError, PackageFailedError
+from promotion.output import progress_reporter
 from promotion.promote import PromotionResult, apply_promotion, plan_promotion
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
 from tests.promotion.conftest import DEV_BUCKET, GROUP, TARGET_BUCKET, Call, register
@@ -211,3 +214,50 @@ def test_source_account_images_are_kept_with_a_notice_or_mapped(
     result = promote(dev, pre_prod, config_file(image_uri_map={own: mapped}), arn)
 
     assert result.target_package["InferenceSpecification"]["Containers"][0]["Image"] == mapped
+
+
+def test_copies_use_the_stage_kms_key(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path]
+) -> None:
+    key_arn = pre_prod.client("kms").create_key()["KeyMetadata"]["Arn"]
+    arn = register(dev)
+
+    result = promote(dev, pre_prod, config_file(kms_key_arn=key_arn), arn)
+
+    for copy in result.copies:
+        head = pre_prod.client("s3").head_object(Bucket=TARGET_BUCKET, Key=copy.copy.target_key)
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["SSEKMSKeyId"] == key_arn
+
+
+def test_a_failed_earlier_promotion_is_refused_with_its_reason(
+    dev: boto3.Session,
+    pre_prod: boto3.Session,
+    config_file: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    arn = register(dev)
+    failed = {
+        "ModelPackageArn": "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1",
+        "ModelPackageStatus": "Failed",
+        "ModelPackageStatusDetails": {
+            "ValidationStatuses": [{"Name": "x", "Status": "Failed", "FailureReason": "no image"}]
+        },
+    }
+    monkeypatch.setattr(registry, "find_promoted", lambda *_, **__: failed)
+
+    with pytest.raises(PackageFailedError, match="is Failed: x: no image; delete it and re-run"):
+        promote(dev, pre_prod, config_file(), arn)
+
+
+def test_progress_is_logged_every_ten_percent_off_a_terminal() -> None:
+    stream = io.StringIO()
+    advance = progress_reporter(stream)("s3://b/model.tar.gz", 100 * MIB)
+
+    for _ in range(20):
+        advance(5 * MIB)
+
+    lines = stream.getvalue().splitlines()
+    assert [line.split(": ")[1].split("%")[0] for line in lines] == [
+        str(p) for p in range(10, 101, 10)
+    ]

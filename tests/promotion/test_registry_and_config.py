@@ -180,3 +180,34 @@ def test_prefix_model_data_is_refused() -> None:
     }
     with pytest.raises(Exception, match="S3DataType S3Prefix"):
         plan_copies(request, bucket="t", prefix="x/")
+
+
+def test_expired_credentials_are_named(
+    dev: boto3.Session,
+    pre_prod: boto3.Session,
+    config_file: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    register(dev)
+    original = build.Identity.client
+
+    def client(self: build.Identity, service: str) -> object:
+        made = original(self, service)
+        if self.account_id == PRE_PROD_ACCOUNT and service == "s3":
+            refuse(made, "HeadObject", "ExpiredToken")
+        return made
+
+    monkeypatch.setattr(build.Identity, "client", client)
+
+    code = build.main(
+        ["--stage", "pre-prod", "--config", str(config_file()), "--output-dir", str(tmp_path),
+         "--source-role-arn", role_arn(DEV_ACCOUNT),
+         "--target-role-arn", role_arn(PRE_PROD_ACCOUNT)]
+    )  # fmt: skip
+
+    assert code == 1
+    error = capsys.readouterr().err
+    assert f"target (pre-prod) account {PRE_PROD_ACCOUNT}" in error
+    assert "are expired or invalid (ExpiredToken) while calling HeadObject" in error
