@@ -57,7 +57,8 @@ def render_stage(
     output_dir: Path,
 ) -> StageBuild:
     """Upload the step scripts, write `pipeline-definition.json`, and describe the result."""
-    from pipelines.batch_inference import pipeline
+    # Imported here: build.py --resolve-only and --dry-run never need the pipeline code.
+    import pipelines.batch_inference.pipeline as pipeline
 
     version = int(source_package["ModelPackageVersion"])
     model_name = model_name_for(config.model_package_group_name, config.stage, version)

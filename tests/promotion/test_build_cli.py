@@ -153,6 +153,7 @@ def test_credentials_of_the_wrong_account_are_refused_before_writing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     register(dev)
+    api_calls.clear()
 
     code = build.main(
         [
@@ -179,6 +180,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     register(dev)
+    api_calls.clear()
 
     assert run_build(config_file(), tmp_path / "out", "--dry-run") == 0
 

@@ -1,0 +1,89 @@
+"""Names, container paths, limits and argument lists of the pipeline (no SageMaker SDK here).
+
+These names are read by the local runner and by tests: the step names, the output names
+(``shards``, ``ids``, ``predictions``) and the container paths below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+PREPROCESS, TRANSFORM, POSTPROCESS = "Preprocess", "Transform", "Postprocess"
+PARAMETERS = (
+    "ModelName",
+    "InputDataUrl",
+    "OutputDataUrl",
+    "ProcessingInstanceType",
+    "ProcessingInstanceCount",
+    "TransformInstanceType",
+    "TransformInstanceCount",
+    "RunDate",
+)
+SHARDS_OUTPUT, IDS_OUTPUT, PREDICTIONS_OUTPUT = "shards", "ids", "predictions"
+
+CODE_DIR = "/opt/ml/processing/input/code"
+DATA_DIR = "/opt/ml/processing/input/data"
+SHARDS_DIR = "/opt/ml/processing/output/shards"
+IDS_DIR = "/opt/ml/processing/output/ids"
+POST_IDS_DIR = "/opt/ml/processing/input/ids"
+POST_PREDICTIONS_DIR = "/opt/ml/processing/input/predictions"
+POST_OUTPUT_DIR = "/opt/ml/processing/output/predictions"
+# Written by SageMaker (instances of the job) and read by SageMaker (FailureReason) respectively.
+RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
+FAILURE_FILE = "/opt/ml/output/message"
+
+# Intermediate data of a run: s3://<artifacts_bucket>/pipeline-runs/<pipeline>/<execution id>/...
+RUNS_PREFIX = "pipeline-runs"
+# The scikit-learn framework image; its processing image is the "training" scope of image_uris.
+SKLEARN_VERSION = "1.4-2"
+PROCESSING_VOLUME_GB = 30
+# A shard is at most this share of MaxPayloadInMB (decimal MB), so it is one request.
+PAYLOAD_FILL = 0.9
+# Batch transform: MaxConcurrentTransforms x MaxPayloadInMB must not exceed this.
+MAX_CONCURRENCY_PAYLOAD_MB = 100
+# AppSpecification.ContainerArguments: at most 100 strings of at most 256 characters.
+MAX_ARGUMENT_CHARS = 256
+MAX_ARGUMENTS = 100
+
+STEP_RETRY = {"interval_seconds": 10, "backoff_rate": 2.0, "max_attempts": 5}
+JOB_RETRY = {"interval_seconds": 60, "backoff_rate": 2.0, "max_attempts": 5}
+
+
+def max_shard_bytes(max_payload_mb: int) -> int:
+    """The byte limit of one shard for a MaxPayloadInMB setting."""
+    return int(max_payload_mb * 1_000_000 * PAYLOAD_FILL)
+
+
+def column_chunks(columns: Sequence[str], *, limit: int = MAX_ARGUMENT_CHARS) -> list[str]:
+    """Comma-joined runs of column names, each at most ``limit`` characters long."""
+    chunks: list[str] = []
+    for column in columns:
+        if chunks and len(chunks[-1]) + 1 + len(column) <= limit:
+            chunks[-1] += f",{column}"
+        else:
+            chunks.append(column)
+    return chunks
+
+
+def preprocess_arguments(
+    *, feature_columns: Sequence[str], id_column: str | None, max_shard_bytes: int
+) -> list[str]:
+    """ContainerArguments of Preprocess: ``--feature-columns`` repeats when the list is long."""
+    arguments = [
+        *("--input-dir", DATA_DIR, "--shards-dir", SHARDS_DIR, "--ids-dir", IDS_DIR),
+        *("--resource-config", RESOURCE_CONFIG, "--failure-file", FAILURE_FILE),
+        *("--max-shard-bytes", str(max_shard_bytes)),
+    ]
+    for chunk in column_chunks(feature_columns):
+        arguments += ["--feature-columns", chunk]
+    if id_column:
+        arguments += ["--id-column", id_column]
+    return arguments
+
+
+def postprocess_directory_arguments() -> list[str]:
+    """The directory arguments of Postprocess."""
+    return [
+        *("--ids-dir", POST_IDS_DIR, "--predictions-dir", POST_PREDICTIONS_DIR),
+        *("--output-dir", POST_OUTPUT_DIR, "--failure-file", FAILURE_FILE),
+    ]

@@ -1,0 +1,254 @@
+"""Postprocess step: join the ids written by Preprocess with the batch-transform predictions into
+Parquet, and prove that no record was lost.
+
+For every shard listed in the Preprocess manifests, ``<shard>.out`` must hold exactly as many
+prediction lines as the shard had input rows (blank lines are ignored: AssembleWith=Line may add
+one after a body that already ends with a newline). Output lands in
+``<output-dir>/<run date>/<execution id>/`` as ``part-NNNNN.parquet`` files plus a ``_SUCCESS``
+JSON manifest written last; no run overwrites another. On failure nothing is left there.
+The directories are deliberately not Hive-style (``run_date=...``): the files carry ``run_date``
+and ``execution_id`` columns, and a Hive partition of the same name makes pyarrow, pandas and
+Athena refuse the dataset. Runs in the scikit-learn processing image (Python 3.10, pyarrow) and
+locally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import re
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+DEFAULT_IDS_DIR = "/opt/ml/processing/input/ids"
+DEFAULT_PREDICTIONS_DIR = "/opt/ml/processing/input/predictions"
+DEFAULT_OUTPUT_DIR = "/opt/ml/processing/output/predictions"
+DEFAULT_FAILURE_FILE = "/opt/ml/output/message"
+DEFAULT_ROWS_PER_FILE = 1_000_000
+MANIFEST_SUFFIX = ".manifest.json"
+SUCCESS_FILE = "_SUCCESS"
+RESERVED_COLUMNS = ("model_package_version", "execution_id", "run_date")
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
+_EXECUTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+
+
+class OutputError(Exception):
+    """The predictions cannot be trusted or written; the message is one line."""
+
+
+def resolve_run_date(run_date: str, start_time: str) -> str:
+    """``run_date`` (YYYY-MM-DD) when given, else the date part of the execution's start time."""
+    value = run_date.strip() or start_time.strip()
+    source = "--run-date" if run_date.strip() else "--start-time"
+    match = _DATE.match(value)
+    if not match:
+        raise OutputError(f"{source} {value!r} does not start with a YYYY-MM-DD date")
+    if source == "--run-date" and value != match.group(1):
+        raise OutputError(f"--run-date {value!r} must be a date like 2024-01-31")
+    try:
+        datetime.date.fromisoformat(match.group(1))
+    except ValueError as error:
+        raise OutputError(f"{source} {value!r} is not a valid date") from error
+    return match.group(1)
+
+
+def load_manifests(ids_dir: Path) -> list[dict[str, Any]]:
+    """The manifests of every Preprocess instance, sorted by host."""
+    paths = sorted(ids_dir.glob(f"*{MANIFEST_SUFFIX}")) if ids_dir.is_dir() else []
+    if not paths:
+        raise OutputError(f"no preprocess manifest (*{MANIFEST_SUFFIX}) in {ids_dir}")
+    manifests = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    id_columns = {tuple(manifest["id_columns"]) for manifest in manifests}
+    if len(id_columns) != 1:
+        raise OutputError(f"preprocess manifests disagree on the id columns: {sorted(id_columns)}")
+    if sum(int(manifest["rows"]) for manifest in manifests) == 0:
+        raise OutputError("the preprocess step found no input rows")
+    return manifests
+
+
+def _read_predictions(path: Path, types: dict[str, pa.DataType] | None = None) -> pa.Table:
+    if path.stat().st_size == 0:
+        return pa.table({})
+    try:
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(ignore_empty_lines=True),
+            convert_options=pacsv.ConvertOptions(column_types=types or {}),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        detail = str(error).strip().splitlines()[0]
+        raise OutputError(f"{path.name}: unreadable predictions ({detail})") from error
+
+
+def _unify(kinds: set[pa.DataType]) -> pa.DataType:
+    kinds = {kind for kind in kinds if not pa.types.is_null(kind)}
+    if not kinds or all(pa.types.is_integer(kind) for kind in kinds):
+        return pa.int64()
+    if all(pa.types.is_integer(kind) or pa.types.is_floating(kind) for kind in kinds):
+        return pa.float64()
+    return kinds.pop() if len(kinds) == 1 else pa.string()
+
+
+def check_predictions(
+    shards: list[dict[str, Any]], predictions_dir: Path
+) -> dict[str, pa.DataType]:
+    """Pass 1: every shard has its ``.out`` with one line per input row; the column types."""
+    expected = {f"{shard['shard']}.out" for shard in shards}
+    present = {p.relative_to(predictions_dir).as_posix() for p in predictions_dir.rglob("*.out")}
+    unexpected = sorted(present - expected)
+    if unexpected:
+        raise OutputError(f"unexpected prediction file(s) {', '.join(unexpected[:5])}")
+    widths: set[int] = set()
+    kinds: dict[int, set[pa.DataType]] = {}
+    for shard in shards:
+        path = predictions_dir / f"{shard['shard']}.out"
+        if not path.is_file():
+            raise OutputError(f"no predictions for shard {shard['shard']}: {path.name} is missing")
+        table = _read_predictions(path)
+        wanted = int(shard["rows"]) + int(shard["padding"])
+        if table.num_rows != wanted:
+            raise OutputError(
+                f"shard {shard['shard']}: {table.num_rows} prediction(s) for {shard['rows']} "
+                f"input row(s); records were lost or added"
+            )
+        widths.add(table.num_columns)
+        for index, field in enumerate(table.schema):
+            kinds.setdefault(index, set()).add(field.type)
+    if len(widths) != 1:
+        raise OutputError(f"prediction files disagree on the number of columns: {sorted(widths)}")
+    return {f"f{index}": _unify(found) for index, found in sorted(kinds.items())}
+
+
+def prediction_names(count: int) -> list[str]:
+    """``prediction`` for one output column, else ``prediction_0`` .. ``prediction_<n-1>``."""
+    return ["prediction"] if count == 1 else [f"prediction_{index}" for index in range(count)]
+
+
+class PartWriter:
+    """Parquet files of at most about ``rows_per_file`` rows each (whole shards per file)."""
+
+    def __init__(self, directory: Path, rows_per_file: int) -> None:
+        self.directory, self.rows_per_file = directory, rows_per_file
+        self.files: list[dict[str, Any]] = []
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, table: pa.Table) -> None:
+        """Append one shard's rows, starting a new file when the current one is full."""
+        if self._writer is not None and int(self.files[-1]["rows"]) >= self.rows_per_file:
+            self.close()
+        if self._writer is None:
+            name = f"part-{len(self.files):05d}.parquet"
+            self._writer = pq.ParquetWriter(self.directory / name, table.schema)
+            self.files.append({"path": name, "rows": 0})
+        self._writer.write_table(table)
+        self.files[-1]["rows"] = int(self.files[-1]["rows"]) + table.num_rows
+
+    def close(self) -> None:
+        """Finish the current file."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[str, Any]:
+    """Check and join everything into ``run_dir``; return the ``_SUCCESS`` manifest."""
+    manifests = load_manifests(Path(args.ids_dir))
+    shards = [shard for manifest in manifests for shard in manifest["shards"]]
+    id_columns = list(manifests[0]["id_columns"])
+    types = check_predictions(shards, Path(args.predictions_dir))
+    names = prediction_names(len(types))
+    clash = sorted(set(id_columns) & set(names + list(RESERVED_COLUMNS)))
+    if clash:
+        raise OutputError(f"id column(s) {', '.join(clash)} clash with the output columns")
+    run_dir.mkdir(parents=True)
+    writer = PartWriter(run_dir, args.rows_per_file)
+    date = datetime.date.fromisoformat(run_date)
+    version = args.model_package_version
+    for shard in shards:
+        rows = int(shard["rows"])
+        ids = pq.read_table(Path(args.ids_dir) / str(shard["ids"]))
+        if ids.num_rows != rows:
+            raise OutputError(f"shard {shard['shard']}: {ids.num_rows} ids for {rows} rows")
+        path = Path(args.predictions_dir) / f"{shard['shard']}.out"
+        predictions = _read_predictions(path, types).slice(0, rows)
+        columns = {name: ids.column(name) for name in id_columns}
+        columns.update(zip(names, predictions.columns, strict=True))
+        columns["model_package_version"] = pa.repeat(pa.scalar(version, pa.int64()), rows)
+        columns["execution_id"] = pa.repeat(pa.scalar(args.execution_id, pa.string()), rows)
+        columns["run_date"] = pa.repeat(pa.scalar(date, pa.date32()), rows)
+        writer.write(pa.table(columns))
+    writer.close()
+    total = sum(int(manifest["rows"]) for manifest in manifests)
+    return {
+        "status": "SUCCEEDED",
+        "model_package_version": args.model_package_version,
+        "execution_id": args.execution_id,
+        "run_date": run_date,
+        "input_rows": total,
+        "prediction_rows": total,
+        "shards": len(shards),
+        "id_columns": id_columns,
+        "prediction_columns": names,
+        "files": writer.files,
+        "input_files": [entry for manifest in manifests for entry in manifest["files"]],
+    }
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments; directories default to the processing container's paths."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ids-dir", default=DEFAULT_IDS_DIR)
+    parser.add_argument("--predictions-dir", default=DEFAULT_PREDICTIONS_DIR)
+    parser.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR)
+    parser.add_argument("--failure-file", default=DEFAULT_FAILURE_FILE)
+    parser.add_argument("--model-package-version", type=int, required=True)
+    parser.add_argument("--execution-id", required=True)
+    parser.add_argument("--run-date", default="", help="YYYY-MM-DD; empty = from --start-time")
+    parser.add_argument("--start-time", default="", help="the execution's start (ISO 8601)")
+    parser.add_argument("--rows-per-file", type=int, default=DEFAULT_ROWS_PER_FILE)
+    args = parser.parse_args(argv)
+    if not _EXECUTION_ID.match(args.execution_id):
+        parser.error(f"--execution-id {args.execution_id!r} is not a pipeline execution id")
+    if args.rows_per_file < 1:
+        parser.error("--rows-per-file must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the step; print one line and return 1 when the predictions cannot be trusted."""
+    args = parse_args(argv)
+    run_dir: Path | None = None
+    try:
+        run_date = resolve_run_date(args.run_date, args.start_time)
+        target = Path(args.output_dir) / run_date / args.execution_id
+        if target.exists():
+            raise OutputError(f"{target} already exists; outputs of a run are never overwritten")
+        run_dir = target
+        manifest = postprocess(args, run_date, run_dir)
+    except OutputError as error:
+        if run_dir is not None and run_dir.exists():
+            shutil.rmtree(run_dir)
+        message = f"postprocess failed: {error}"
+        print(message, file=sys.stderr)
+        failure_file = Path(args.failure_file)
+        if failure_file.parent.is_dir():
+            failure_file.write_text(message[:1024], encoding="utf-8")
+        return 1
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    (run_dir / SUCCESS_FILE).write_text(text, encoding="utf-8")
+    files = len(manifest["files"])
+    print(f"postprocess: {manifest['prediction_rows']} predictions in {files} file(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Render one stage's pipeline definition JSON to a file or stdout; no AWS call.
+
+    python -m pipelines.get_pipeline_definition --stage pre-prod --model-name NAME \\
+        --model-package-version 3 [--feature-columns a,b,c] [--config PATH] [--output FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from promotion.config import STAGES, default_config_path, load_stage_config
+from promotion.errors import ConfigError
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line; see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.get_pipeline_definition",
+        description="Render a stage's batch-inference pipeline definition (no AWS call).",
+    )
+    parser.add_argument("--stage", required=True, choices=STAGES)
+    parser.add_argument("--config", type=Path, help="stage config (default: <stage>-config...)")
+    parser.add_argument("--model-name", required=True, help="default of the ModelName parameter")
+    parser.add_argument("--model-package-version", required=True, type=int)
+    parser.add_argument(
+        "--feature-columns", help="comma-separated, in model order (default: the stage config)"
+    )
+    parser.add_argument("--pipeline-name", help="default: <group>-<stage>-batch-inference")
+    parser.add_argument("--output", type=Path, help="file to write (default: stdout)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Render; exit 0, or 2 with one line on stderr for bad input or configuration."""
+    args = parse_args(argv)
+    # Rendering needs no credentials: never let botocore ask the instance metadata service.
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    from pipelines.batch_inference.pipeline import pipeline_name_for, render_definition
+
+    try:
+        config = load_stage_config(args.config or default_config_path(args.stage), stage=args.stage)
+        if args.feature_columns is not None:
+            columns = [column.strip() for column in args.feature_columns.split(",")]
+        elif config.feature_columns:
+            columns = list(config.feature_columns)
+        else:
+            raise ConfigError(
+                f"{config.path}: no feature columns; pass --feature-columns or set feature_columns"
+            )
+        text = render_definition(
+            config=config,
+            pipeline_name=args.pipeline_name or pipeline_name_for(config),
+            model_name=args.model_name,
+            model_package_version=args.model_package_version,
+            feature_columns=columns,
+        )
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Start a stage's deployed pipeline (optionally wait and report each step), or run a rendered
+definition on this machine.
+
+    python -m pipelines.run_pipeline --stage pre-prod [--wait] [--parameter Name=Value ...]
+    python -m pipelines.run_pipeline --local --definition FILE [--model-package-arn ARN]
+
+Exit codes: 0 Succeeded (or started, without --wait), 1 Failed/Stopped/timeout or an AWS error,
+2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from pipelines.batch_inference import execution
+from promotion.config import REPO_ROOT, STAGES, StageConfig, default_config_path, load_stage_config
+from promotion.errors import ConfigError, PromotionError
+
+DEFAULT_TIMEOUT_SECONDS = 6 * 3600
+SessionFactory = Callable[..., boto3.Session]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line; see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.run_pipeline", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--stage", choices=STAGES, help="required unless --local")
+    parser.add_argument("--config", type=Path, help="stage config (default: <stage>-config...)")
+    parser.add_argument("--pipeline-name", help="default: build/<stage>/deployment.tfvars.json")
+    parser.add_argument("--role-arn", help="role to assume in the stage account first")
+    parser.add_argument(
+        "--parameter", action="append", default=[], metavar="NAME=VALUE", help="repeatable"
+    )
+    parser.add_argument("--wait", action="store_true", help="wait for the end; report steps")
+    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_SECONDS, help="seconds")
+    parser.add_argument("--local", action="store_true", help="run --definition on this machine")
+    parser.add_argument("--definition", type=Path, help="rendered definition (with --local)")
+    parser.add_argument("--model-package-arn", help="package to score with (with --local)")
+    args = parser.parse_args(argv)
+    if args.local and args.definition is None:
+        parser.error("--local needs --definition FILE")
+    if not args.local and args.stage is None:
+        parser.error("--stage is required (or use --local --definition FILE)")
+    if args.timeout < 1:
+        parser.error("--timeout must be a positive number of seconds")
+    return args
+
+
+def parse_parameters(pairs: Sequence[str]) -> dict[str, str]:
+    """``Name=Value`` strings as a dict; the value may be empty or contain ``=``."""
+    parameters: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--parameter {pair!r} is not NAME=VALUE")
+        parameters[name] = value
+    return parameters
+
+
+def check_parameter_names(parameters: dict[str, str], definition: dict[str, Any]) -> None:
+    """Refuse a parameter the definition does not declare (a typo would be ignored silently)."""
+    declared = sorted(str(p["Name"]) for p in definition.get("Parameters") or [])
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ConfigError(
+            f"unknown pipeline parameter(s) {', '.join(unknown)}; declared: {', '.join(declared)}"
+        )
+
+
+def default_pipeline_name(config: StageConfig) -> str:
+    """``pipeline_name`` from build/<stage>/deployment.tfvars.json, else the stage's default."""
+    deployment = REPO_ROOT / "build" / config.stage / "deployment.tfvars.json"
+    if deployment.is_file():
+        name = json.loads(deployment.read_text(encoding="utf-8")).get("pipeline_name")
+        if isinstance(name, str) and name:
+            return name
+    from pipelines.batch_inference.pipeline import pipeline_name_for
+
+    return pipeline_name_for(config)
+
+
+def run_remote(
+    args: argparse.Namespace,
+    *,
+    session_factory: SessionFactory,
+    sleep: Callable[[float], None],
+) -> int:
+    """Start the deployed pipeline; with --wait, report the end state and every step."""
+    config = load_stage_config(args.config or default_config_path(args.stage), stage=args.stage)
+    parameters = parse_parameters(args.parameter)
+    session = execution.stage_session(
+        session_factory, config=config, role_arn=args.role_arn or config.target_role_arn
+    )
+    sagemaker = session.client("sagemaker")
+    pipeline_name = args.pipeline_name or default_pipeline_name(config)
+    check_parameter_names(parameters, execution.deployed_definition(sagemaker, pipeline_name))
+    arn = execution.start(sagemaker, pipeline_name=pipeline_name, parameters=parameters)
+    print(f"started {arn}")
+    if not args.wait:
+        return 0
+    status, reason = execution.wait(sagemaker, execution_arn=arn, timeout=args.timeout, sleep=sleep)
+    for step in execution.list_steps(sagemaker, execution_arn=arn):
+        failure = f"  {step['reason']}" if step["reason"] else ""
+        print(f"  {step['name']:<24} {step['status']}{failure}")
+    if status not in execution.TERMINAL_STATUSES:
+        print(f"execution still {status} after {args.timeout}s (timed out): {arn}")
+        return 1
+    print(f"execution {status}: {arn}" + (f" ({reason})" if reason else ""))
+    return 0 if status == "Succeeded" else 1
+
+
+def run_local(args: argparse.Namespace, *, session_factory: SessionFactory) -> int:
+    """Run a rendered definition with pipelines.local; print each step's result."""
+    try:
+        definition = json.loads(args.definition.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{args.definition}: cannot read the definition ({error})") from error
+    parameters = parse_parameters(args.parameter)
+    check_parameter_names(parameters, definition)
+    region = None
+    if args.stage:
+        config_path = args.config or default_config_path(args.stage)
+        region = load_stage_config(config_path, stage=args.stage).region
+    from pipelines.local import DefinitionError, run_definition
+
+    try:
+        result = run_definition(
+            definition,
+            parameters=parameters,
+            session=session_factory(region_name=region),
+            model_package_arn=args.model_package_arn,
+        )
+    except DefinitionError as error:
+        raise ConfigError(f"{args.definition}: {error}") from error
+    for step in result.steps:
+        reason = f"  {step.failure_reason}" if step.failure_reason else ""
+        print(f"  {step.name:<24} {step.status:<10} {step.seconds:8.1f}s{reason}")
+    print(f"local execution {result.execution_id}: {result.status}")
+    return 0 if result.status == "Succeeded" else 1
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    session_factory: SessionFactory = boto3.Session,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Parse, run, and turn expected failures into one stderr line and an exit code."""
+    args = parse_args(argv)
+    try:
+        if args.local:
+            return run_local(args, session_factory=session_factory)
+        return run_remote(args, session_factory=session_factory, sleep=sleep)
+    except PromotionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except ClientError as error:
+        info = error.response.get("Error", {})
+        operation = error.operation_name
+        print(f"error: {operation}: {info.get('Code')}: {info.get('Message')}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
