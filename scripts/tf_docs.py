@@ -1,0 +1,205 @@
+"""Generate the README's Terraform requirements, inputs and outputs tables from the root module.
+
+`--write` rewrites README.md between `<!-- BEGIN_TF_DOCS -->` and `<!-- END_TF_DOCS -->` only;
+`--check` exits 1 when that part is stale. Without either, the tables go to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BEGIN_MARKER = "<!-- BEGIN_TF_DOCS -->"
+END_MARKER = "<!-- END_TF_DOCS -->"
+
+
+class DocsError(Exception):
+    """The README or the module cannot be read as expected."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One input of the root module."""
+
+    name: str
+    description: str
+    type: str
+    default: str | None  # rendered HCL; None when the variable is required
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of the root module."""
+
+    name: str
+    description: str
+
+
+def _unquote(value: Any) -> str:
+    """An HCL string literal as python-hcl2 8.x keeps it (`"\\"text\\""`), without its quotes."""
+    text = str(value)
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        try:
+            return str(json.loads(text))
+        except json.JSONDecodeError:
+            return text[1:-1]
+    return text
+
+
+def _expression(value: str) -> str:
+    """An expression as python-hcl2 8.x wraps it (`${...}`), unwrapped."""
+    if value.startswith("${") and value.endswith("}"):
+        return value[2:-1]
+    return value
+
+
+def _hcl(value: Any) -> str:
+    """A parsed HCL value written back as HCL, for the Default column."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return value if value.startswith('"') else _expression(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_hcl(item) for item in value) + "]"
+    if isinstance(value, dict):
+        items = [f"{_unquote(k)} = {_hcl(v)}" for k, v in value.items() if k != "__is_block__"]
+        return "{" + ", ".join(items) + "}"
+    raise DocsError(f"cannot render default value {value!r}")
+
+
+def _blocks(module_dir: Path, kind: str) -> Iterable[tuple[str, dict[str, Any]]]:
+    """Every `kind` block of the module's top-level .tf files, as (label, body)."""
+    for path in sorted(module_dir.glob("*.tf")):
+        with path.open(encoding="utf-8") as handle:
+            parsed = hcl2.load(handle)
+        for block in parsed.get(kind, []):
+            for label, body in block.items():
+                yield _unquote(label), body
+
+
+def read_variables(module_dir: Path) -> list[Variable]:
+    """The module's variables, sorted by name."""
+    variables = [
+        Variable(
+            name=name,
+            description=_unquote(body.get("description", "")),
+            type=_expression(str(body.get("type", "any"))),
+            default=_hcl(body["default"]) if "default" in body else None,
+        )
+        for name, body in _blocks(module_dir, "variable")
+    ]
+    return sorted(variables, key=lambda v: v.name)
+
+
+def read_outputs(module_dir: Path) -> list[Output]:
+    """The module's outputs, sorted by name."""
+    outputs = [
+        Output(name=name, description=_unquote(body.get("description", "")))
+        for name, body in _blocks(module_dir, "output")
+    ]
+    return sorted(outputs, key=lambda o: o.name)
+
+
+def read_requirements(module_dir: Path) -> list[tuple[str, str]]:
+    """`terraform` and each required provider with its version constraint."""
+    rows: list[tuple[str, str]] = []
+    for path in sorted(module_dir.glob("*.tf")):
+        with path.open(encoding="utf-8") as handle:
+            parsed = hcl2.load(handle)
+        for block in parsed.get("terraform", []):
+            if "required_version" in block:
+                rows.append(("terraform", _unquote(block["required_version"])))
+            for providers in block.get("required_providers", []):
+                for name, spec in providers.items():
+                    if name != "__is_block__":
+                        rows.append((name, _unquote(spec.get("version", "n/a"))))
+    return rows
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+def render(module_dir: Path) -> str:
+    """The markdown that belongs between the README markers (without the markers)."""
+    lines = ["## Requirements", "", "| Name | Version |", "|------|---------|"]
+    lines += [f"| {name} | `{_cell(version)}` |" for name, version in read_requirements(module_dir)]
+    lines += [
+        "",
+        "## Inputs",
+        "",
+        "| Name | Description | Type | Default | Required |",
+        "|------|-------------|------|---------|:--------:|",
+    ]
+    for v in read_variables(module_dir):
+        default = "n/a" if v.default is None else f"`{_cell(v.default)}`"
+        required = "yes" if v.default is None else "no"
+        lines.append(
+            f'| <a name="input_{v.name}"></a> [{v.name}](#input_{v.name}) | '
+            f"{_cell(v.description)} | `{_cell(v.type)}` | {default} | {required} |"
+        )
+    lines += ["", "## Outputs", "", "| Name | Description |", "|------|-------------|"]
+    lines += [
+        f'| <a name="output_{o.name}"></a> [{o.name}](#output_{o.name}) | {_cell(o.description)} |'
+        for o in read_outputs(module_dir)
+    ]
+    return "\n".join(lines)
+
+
+def replace_between_markers(text: str, generated: str) -> str:
+    """`text` with everything between the markers replaced by `generated`."""
+    begin = text.find(BEGIN_MARKER)
+    end = text.find(END_MARKER)
+    if begin < 0 or end < 0 or end < begin:
+        raise DocsError(f"README must contain {BEGIN_MARKER} followed by {END_MARKER}")
+    head = text[: begin + len(BEGIN_MARKER)]
+    return f"{head}\n{generated}\n{text[end:]}"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="rewrite the README between markers")
+    mode.add_argument("--check", action="store_true", help="exit 1 when the README is stale")
+    parser.add_argument("--readme", type=Path, default=REPO_ROOT / "README.md")
+    parser.add_argument("--module-dir", type=Path, default=REPO_ROOT)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        generated = render(args.module_dir)
+        if not (args.write or args.check):
+            print(generated)
+            return 0
+        current = args.readme.read_text(encoding="utf-8")
+        expected = replace_between_markers(current, generated)
+    except (OSError, DocsError) as error:
+        print(f"tf_docs: {error}", file=sys.stderr)
+        return 2
+    if args.check:
+        if current != expected:
+            print(f"{args.readme} is stale: run `make docs`", file=sys.stderr)
+            return 1
+        return 0
+    if current != expected:
+        args.readme.write_text(expected, encoding="utf-8")
+        print(f"{args.readme}: Terraform tables updated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
