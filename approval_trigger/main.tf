@@ -1,0 +1,118 @@
+# The dev-account approval trigger: EventBridge rule -> Lambda -> GitHub workflow_dispatch.
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  account_id     = data.aws_caller_identity.current.account_id
+  partition      = data.aws_partition.current.partition
+  region         = data.aws_region.current.region
+  function_name  = "${var.name_prefix}-dispatch"
+  rule_name      = "${var.name_prefix}-model-package-state"
+  log_group_name = "/aws/lambda/${local.function_name}"
+  # Built from its parts so that the key policy does not depend on the rule resource.
+  rule_arn      = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
+  log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
+}
+
+resource "aws_cloudwatch_event_rule" "model_package_state" {
+  name        = local.rule_name
+  description = "Approved or Rejected versions of ${var.model_package_group_name} dispatch ${var.deploy_workflow}"
+
+  event_pattern = jsonencode({
+    source        = ["aws.sagemaker"]
+    "detail-type" = ["SageMaker Model Package State Change"]
+    detail = {
+      ModelPackageGroupName = [var.model_package_group_name]
+      ModelApprovalStatus   = ["Approved", "Rejected"]
+    }
+  })
+}
+
+resource "aws_cloudwatch_event_target" "dispatch" {
+  rule      = aws_cloudwatch_event_rule.model_package_state.name
+  target_id = "dispatch-deploy-workflow"
+  arn       = aws_lambda_function.dispatch.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 86400
+    maximum_retry_attempts       = 185
+  }
+
+  # Events EventBridge cannot deliver to the function land in the same queue as failed dispatches.
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letter.arn
+  }
+}
+
+resource "aws_lambda_permission" "events" {
+  statement_id   = "AllowModelPackageStateRule"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.dispatch.function_name
+  principal      = "events.amazonaws.com"
+  source_arn     = aws_cloudwatch_event_rule.model_package_state.arn
+  source_account = local.account_id
+}
+
+data "archive_file" "lambda" {
+  type        = "zip"
+  source_file = "${path.module}/lambda_function.py"
+  output_path = "${path.module}/build/lambda_function.zip"
+}
+
+resource "aws_cloudwatch_log_group" "lambda" {
+  name              = local.log_group_name
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+}
+
+resource "aws_lambda_function" "dispatch" {
+  #checkov:skip=CKV_AWS_117: it calls the public GitHub API only; a VPC would add a NAT gateway and no protection
+  #checkov:skip=CKV_AWS_272: the one-file source is reviewed in this repository and zipped by Terraform; no Signer profile
+  #checkov:skip=CKV_AWS_50: one HTTPS call per approval; logs cover it and X-Ray would need xray:Put* on every resource
+  function_name                  = local.function_name
+  description                    = "Dispatches ${var.deploy_workflow} of ${var.github_repository} on model package approvals"
+  role                           = aws_iam_role.lambda.arn
+  runtime                        = var.lambda_runtime
+  handler                        = "lambda_function.lambda_handler"
+  filename                       = data.archive_file.lambda.output_path
+  source_code_hash               = data.archive_file.lambda.output_base64sha256
+  architectures                  = ["arm64"]
+  memory_size                    = 128
+  timeout                        = 90
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  kms_key_arn                    = aws_kms_key.this.arn
+
+  environment {
+    variables = {
+      GITHUB_REPOSITORY        = var.github_repository
+      DEPLOY_WORKFLOW          = var.deploy_workflow
+      DEPLOY_REF               = var.deploy_ref
+      GITHUB_API_URL           = var.github_api_url
+      GITHUB_TOKEN_SECRET_ID   = aws_secretsmanager_secret.github_token.arn
+      MODEL_PACKAGE_GROUP_NAME = var.model_package_group_name
+      DEDUP_TABLE              = aws_dynamodb_table.dedup.name
+      DEDUP_TTL_SECONDS        = tostring(var.dedup_ttl_seconds)
+    }
+  }
+
+  dead_letter_config {
+    target_arn = aws_sqs_queue.dead_letter.arn
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.lambda.name
+  }
+
+  depends_on = [aws_iam_role_policy.lambda]
+}
+
+resource "aws_lambda_function_event_invoke_config" "dispatch" {
+  function_name                = aws_lambda_function.dispatch.function_name
+  maximum_retry_attempts       = var.maximum_retry_attempts
+  maximum_event_age_in_seconds = var.maximum_event_age_in_seconds
+}

@@ -1,0 +1,128 @@
+# Encrypted state of the trigger: the key, the token secret, the de-duplication table and the
+# dead-letter queue.
+
+data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_109: a key policy's resource is always the key itself ("*"); access is delegated to IAM
+  #checkov:skip=CKV_AWS_111: a key policy's resource is always the key itself ("*"); access is delegated to IAM
+  #checkov:skip=CKV_AWS_356: a key policy's resource is always the key itself ("*")
+  statement {
+    sid       = "AccountAdministersKeyThroughIam"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "LogsEncryptTheFunctionLogGroup"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = [local.log_group_arn]
+    }
+  }
+
+  statement {
+    sid       = "EventBridgeSendsToTheDeadLetterQueue"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.rule_arn]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description             = "Approval trigger: token secret, de-duplication table, dead-letter queue, logs"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.key.json
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${var.name_prefix}"
+  target_key_id = aws_kms_key.this.key_id
+}
+
+resource "aws_secretsmanager_secret" "github_token" {
+  #checkov:skip=CKV2_AWS_57: a GitHub token cannot be rotated by a Secrets Manager rotation function; rotate it in GitHub and put the new value
+  name                    = "${var.name_prefix}/github-token"
+  description             = "GitHub token that may dispatch ${var.deploy_workflow} of ${var.github_repository} (value set outside Terraform)"
+  kms_key_id              = aws_kms_key.this.arn
+  recovery_window_in_days = 7
+}
+
+resource "aws_dynamodb_table" "dedup" {
+  name                        = "${var.name_prefix}-dedup"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  deletion_protection_enabled = true
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.this.arn
+  }
+}
+
+resource "aws_sqs_queue" "dead_letter" {
+  name                      = "${var.name_prefix}-dlq"
+  kms_master_key_id         = aws_kms_key.this.arn
+  message_retention_seconds = var.dlq_message_retention_seconds
+}
+
+data "aws_iam_policy_document" "dead_letter" {
+  statement {
+    sid       = "RuleSendsUndeliveredEvents"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letter.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.model_package_state.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "dead_letter" {
+  queue_url = aws_sqs_queue.dead_letter.id
+  policy    = data.aws_iam_policy_document.dead_letter.json
+}

@@ -1,0 +1,111 @@
+variable "region" {
+  description = "Region of the dev account's model registry, for example eu-west-1."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-1."
+  }
+}
+
+variable "account_id" {
+  description = "The dev (training) account id that holds the model registry; Terraform refuses any other account."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be 12 digits."
+  }
+}
+
+variable "model_package_group_name" {
+  description = "The model package group whose approvals and rejections dispatch the deploy workflow."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.model_package_group_name))
+    error_message = "model_package_group_name must be a SageMaker model package group name."
+  }
+}
+
+variable "github_repository" {
+  description = "The GitHub repository (owner/name) whose deploy workflow is dispatched."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be of the form owner/name."
+  }
+}
+
+variable "deploy_workflow" {
+  description = "File name (or id) of the workflow to dispatch."
+  type        = string
+  default     = "deploy.yml"
+}
+
+variable "deploy_ref" {
+  description = "Branch or tag the deploy workflow is dispatched on."
+  type        = string
+  default     = "main"
+}
+
+variable "github_api_url" {
+  description = "GitHub REST API base URL; change it for GitHub Enterprise Server."
+  type        = string
+  default     = "https://api.github.com"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (function, table, queue, secret, rule)."
+  type        = string
+  default     = "batch-inference-approval"
+}
+
+variable "lambda_runtime" {
+  description = "Python runtime of the function: python3.12 or python3.13."
+  type        = string
+  default     = "python3.13"
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Concurrency reserved for (and limiting) the function; approvals are rare, 1-5 is plenty."
+  type        = number
+  default     = 2
+}
+
+variable "maximum_retry_attempts" {
+  description = "Lambda asynchronous retries of a failed dispatch (0-2) before the event goes to the dead-letter queue."
+  type        = number
+  default     = 2
+}
+
+variable "maximum_event_age_in_seconds" {
+  description = "Oldest event (60-21600 seconds) Lambda still retries before sending it to the dead-letter queue."
+  type        = number
+  default     = 21600
+}
+
+variable "dedup_ttl_seconds" {
+  description = "How long a dispatched state change is remembered to drop repeated deliveries, in seconds."
+  type        = number
+  default     = 604800
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's log group in days (a CloudWatch Logs retention value)."
+  type        = number
+  default     = 365
+}
+
+variable "dlq_message_retention_seconds" {
+  description = "How long the dead-letter queue keeps failed events, in seconds (at most 1209600, 14 days)."
+  type        = number
+  default     = 1209600
+}
+
+variable "tags" {
+  description = "Tags applied to every resource through the provider's default_tags."
+  type        = map(string)
+  default     = {}
+}

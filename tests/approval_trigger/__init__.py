@@ -1,0 +1,1 @@
+"""Tests of the approval trigger Lambda and its Terraform module."""

