@@ -108,6 +108,7 @@ def run(options: Options, *, settings: CopySettings | None = None) -> int:
         source_sm, group=config.model_package_group_name, account_id=source.account_id
     )
     if options.resolve_only or target is None:
+        registry.describe_approved(source_sm, source_arn)  # a pinned ARN must be Approved too
         print(source_arn)
         return 0
     source_s3, target_sm, target_s3 = (

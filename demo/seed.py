@@ -117,7 +117,8 @@ def register_versions(
                     }
                 },
                 CustomerMetadataProperties={
-                    "feature_columns": ",".join(FEATURES),
+                    # Metadata values may not hold commas (CustomerMetadataValue pattern).
+                    "feature_columns": " ".join(FEATURES),
                     "training_data": "sklearn.datasets.load_breast_cancer",
                 },
                 Domain="MACHINE_LEARNING",

@@ -25,6 +25,7 @@ _DROPPED = (
     "Tags",
 )
 _CONTAINER_DROPPED = ("ModelDataETag",)  # the copy has its own ETag
+_SOURCE_ETAGS = ("ETag", "ManifestEtag")  # in ModelDataSource.S3DataSource: the source's ETags
 _S3_KEYS = frozenset({"S3Uri", "ModelDataUrl", "SamplePayloadUrl"})
 _SUBMIT_DIRECTORY = "SAGEMAKER_SUBMIT_DIRECTORY"
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
@@ -71,6 +72,11 @@ def plan_copies(request: Mapping[str, Any], *, bucket: str, prefix: str) -> list
 def _s3_references(value: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
     found: list[tuple[tuple[str, ...], str]] = []
     if isinstance(value, dict):
+        if value.get("ManifestS3Uri"):
+            raise PromotionError(
+                f"{'.'.join(path)} uses a manifest file; only single S3 objects can be "
+                "promoted (package model data as one model.tar.gz)"
+            )
         if value.get("S3DataType") == "S3Prefix":
             raise PromotionError(
                 f"{'.'.join(path)} uses S3DataType S3Prefix; only single S3 objects can be "
@@ -113,6 +119,16 @@ def creatable(source: Mapping[str, Any], create_shape: Shape) -> dict[str, Any]:
     for container in _containers(request):
         for key in _CONTAINER_DROPPED:
             container.pop(key, None)
+        s3_source = (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
+        for key in _SOURCE_ETAGS:
+            s3_source.pop(key, None)
+    metadata = request.get("MetadataProperties") or {}
+    project = metadata.pop("ProjectId", None)  # a SageMaker project of the dev account
+    if project:
+        request["CustomerMetadataProperties"] = {
+            **(request.get("CustomerMetadataProperties") or {}),
+            "promotion:source-project-id": project,
+        }
     return request
 
 
@@ -169,7 +185,7 @@ def build_create_request(
     """The CreateModelPackage request of the target package, and notices for the user."""
     request = rewrite_uris(creatable(source, create_shape), uri_map)
     notices = map_images(request, image_uri_map=image_uri_map, source_account_id=source_account_id)
-    metadata = {**(source.get("CustomerMetadataProperties") or {}), **lineage}
+    metadata = {**(request.get("CustomerMetadataProperties") or {}), **lineage}
     if len(metadata) > MAX_METADATA_ENTRIES:
         raise PromotionError(
             f"{source['ModelPackageArn']} has {len(metadata) - len(lineage)} metadata entries; "

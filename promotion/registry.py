@@ -60,7 +60,8 @@ def parse_package_arn(arn: str) -> PackageArn:
 def check_pinned_arn(arn: str, *, group: str, account_id: str, region: str) -> PackageArn:
     """Check, before any AWS call, that a pinned ARN belongs to the configured group."""
     parts = parse_package_arn(arn)
-    if (parts.group, parts.account_id, parts.region) != (group, account_id, region):
+    # Group names are case-insensitive in SageMaker ARNs.
+    if (parts.group.lower(), parts.account_id, parts.region) != (group.lower(), account_id, region):
         raise PackageNotApprovedError(
             f"{arn} is not in the configured group {group!r} of account {account_id} in "
             f"{region}; pin a version of that group"

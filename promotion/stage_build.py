@@ -4,6 +4,7 @@ what Terraform and the summary need."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from promotion.promote import PromotionResult
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-FEATURE_COLUMNS_METADATA = "feature_columns"
+FEATURE_COLUMNS_METADATA = "feature_columns"  # space-separated names, in the model's order
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,9 @@ def feature_columns_for(config: StageConfig, source_package: Mapping[str, Any]) 
     recorded = (source_package.get("CustomerMetadataProperties") or {}).get(
         FEATURE_COLUMNS_METADATA, ""
     )
-    columns = tuple(c.strip() for c in recorded.split(",") if c.strip())
+    # SageMaker's metadata values may not contain commas: names are separated by spaces there
+    # (commas are accepted too, for registries filled by other tools).
+    columns = tuple(re.split(r"[,\s]+", recorded.strip())) if recorded.strip() else ()
     if not columns:
         raise ConfigError(
             f"{config.path}: key 'feature_columns' is null and {source_package['ModelPackageArn']} "

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from promotion.config import StageConfig
 from promotion.errors import ConfigError, PromotionError
+from utils import is_already_role
 
 if TYPE_CHECKING:
     import boto3
@@ -30,7 +31,9 @@ def stage_session(
         ConfigError: the credentials belong to another account than the stage's.
     """
     session = session_factory(region_name=config.region)
-    if role_arn:
+    if role_arn and not is_already_role(
+        session.client("sts").get_caller_identity()["Arn"], role_arn
+    ):
         credentials = session.client("sts").assume_role(
             RoleArn=role_arn, RoleSessionName="run-pipeline"
         )["Credentials"]

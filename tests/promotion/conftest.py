@@ -18,7 +18,7 @@ from demo.seed import ApprovalStatus
 GROUP = "churn-model"
 DEV_BUCKET = "dev-ml-artifacts"
 TARGET_BUCKET = "pre-prod-artifacts"
-FEATURES = "f0,f1,f2"
+FEATURES = "f0 f1 f2"
 MUTATING_PREFIXES = (
     "Create", "Put", "Copy", "Upload", "Complete", "Delete", "Update", "Abort", "Add", "Start",
 )  # fmt: skip

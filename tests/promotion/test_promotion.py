@@ -83,7 +83,7 @@ def test_environment_metrics_and_metadata_are_preserved(
     assert (target["Domain"], target["Task"]) == ("MACHINE_LEARNING", "CLASSIFICATION")
     assert target["ModelApprovalStatus"] == "Approved"
     metadata = target["CustomerMetadataProperties"]
-    assert metadata["team"] == "risk" and metadata["feature_columns"] == "f0,f1,f2"
+    assert metadata["team"] == "risk" and metadata["feature_columns"] == "f0 f1 f2"
     assert metadata[LINEAGE_SOURCE_ARN] == arn and metadata[LINEAGE_SOURCE_VERSION] == "1"
 
 

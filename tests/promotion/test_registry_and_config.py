@@ -15,8 +15,10 @@ import build
 from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
 from promotion.config import load_stage_config
 from promotion.errors import ConfigError, PackageFailedError, WaitTimeoutError
-from promotion.package import model_name_for, plan_copies, rewrite_uris
+from promotion.package import build_create_request, model_name_for, plan_copies, rewrite_uris
+from promotion.promote import create_package_shape
 from promotion.registry import wait_until_completed
+from promotion.stage_build import feature_columns_for
 from tests.promotion.conftest import register
 
 ARN = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1"
@@ -211,3 +213,55 @@ def test_expired_credentials_are_named(
     error = capsys.readouterr().err
     assert f"target (pre-prod) account {PRE_PROD_ACCOUNT}" in error
     assert "are expired or invalid (ExpiredToken) while calling HeadObject" in error
+
+
+def test_source_etags_and_project_do_not_travel() -> None:
+    create = create_package_shape(boto3.client("sagemaker", region_name="us-east-1"))
+    source = {
+        "ModelPackageArn": ARN,
+        "InferenceSpecification": {
+            "Containers": [
+                {
+                    "Image": "i",
+                    "ModelDataETag": "abc",
+                    "ModelDataSource": {
+                        "S3DataSource": {
+                            "S3Uri": "s3://b/model.tar.gz",
+                            "S3DataType": "S3Object",
+                            "CompressionType": "Gzip",
+                            "ETag": "abc",
+                        }
+                    },  # fmt: skip
+                }
+            ]
+        },
+        "MetadataProperties": {"ProjectId": "p-123", "CommitId": "c0ffee"},
+        "CustomerMetadataProperties": {"team": "risk"},
+    }
+
+    request, _ = build_create_request(
+        source, create_shape=create, uri_map={}, lineage={"l": "1"}, image_uri_map={},
+        source_account_id="111111111111",
+    )  # fmt: skip
+
+    container = request["InferenceSpecification"]["Containers"][0]
+    assert "ModelDataETag" not in container
+    assert "ETag" not in container["ModelDataSource"]["S3DataSource"]
+    assert request["MetadataProperties"] == {"CommitId": "c0ffee"}
+    assert request["CustomerMetadataProperties"] == {
+        "team": "risk", "promotion:source-project-id": "p-123", "l": "1",
+    }  # fmt: skip
+
+
+def test_feature_columns_metadata_is_space_or_comma_separated(
+    config_file: Callable[..., Path],
+) -> None:
+    config = load_stage_config(config_file())
+    for recorded in ("a b  c", "a,b,c", "a, b c"):
+        package = {
+            "ModelPackageArn": ARN,
+            "CustomerMetadataProperties": {"feature_columns": recorded},
+        }
+        assert feature_columns_for(config, package) == ("a", "b", "c")
+    with pytest.raises(ConfigError, match="key 'feature_columns' is null"):
+        feature_columns_for(config, {"ModelPackageArn": ARN})

@@ -80,12 +80,17 @@ def test_triggers(deploy: dict[str, Any]) -> None:
         assert path in push["paths"]
 
 
-def test_no_default_permissions_and_one_queued_deploy(deploy: dict[str, Any]) -> None:
+def test_no_default_permissions_and_one_queued_deploy_per_stage(deploy: dict[str, Any]) -> None:
     assert deploy["permissions"] == {}
-    concurrency = deploy["concurrency"]
-    assert concurrency["cancel-in-progress"] is False
-    # One group for every run of the workflow: not per ref, run or input.
-    assert not re.search(r"github\.(ref|run_id|sha)|inputs\.", concurrency["group"])
+    # No workflow-wide group: it would be held while prod waits for its reviewer (days).
+    assert "concurrency" not in deploy
+    jobs = deploy["jobs"]
+    groups = {name: jobs[name]["concurrency"] for name in ("pre-prod", "prod-plan", "prod")}
+    for concurrency in groups.values():
+        assert concurrency["cancel-in-progress"] is False
+        # One group per stage for every run: not per ref, run or input.
+        assert not re.search(r"github\.(ref|run_id|sha)|inputs\.", concurrency["group"])
+    assert groups["prod-plan"]["group"] == groups["prod"]["group"] != groups["pre-prod"]["group"]
 
 
 # --- jobs, order and the one ARN --------------------------------------------------------------
