@@ -1,0 +1,139 @@
+"""The scikit-learn serving container, in-process: user module, hooks and invocations."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import itertools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pipelines.local import codecs
+from pipelines.local.errors import StepError
+
+DEFAULT_ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
+_counter = itertools.count()
+
+
+class InvocationError(Exception):
+    """A request the container answered with an HTTP error (always 500, as the container does)."""
+
+    def __init__(self, message: str, status: int = 500) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Response:
+    """Body and media type of one successful invocation."""
+
+    body: bytes
+    content_type: str
+
+
+@contextlib.contextmanager
+def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in os.environ for the block (the container's environment), then restore."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def load_user_module(code_dir: Path, program: str | None) -> ModuleType:
+    """Import SAGEMAKER_PROGRAM from ``code_dir`` (kept on sys.path for its own imports)."""
+    if not program:
+        raise StepError("the model's Environment has no SAGEMAKER_PROGRAM: no user module to load")
+    name = program[:-3] if program.endswith(".py") else program
+    path = code_dir / f"{name}.py"
+    if not path.is_file():
+        raise StepError(f"SAGEMAKER_PROGRAM {program} not found in the model's code ({path.name})")
+    if str(code_dir) not in sys.path:
+        sys.path.insert(0, str(code_dir))
+    spec = importlib.util.spec_from_file_location(f"_local_user_{name}_{next(_counter)}", path)
+    if spec is None or spec.loader is None:
+        raise StepError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        raise StepError(f"importing {program} failed: {type(err).__name__}: {err}") from err
+    return module
+
+
+def _default_model_fn(model_dir: str) -> Any:
+    raise NotImplementedError("model_fn is not implemented in the user module")
+
+
+def _as_bytes(result: Any) -> tuple[bytes, str]:
+    if isinstance(result, tuple):
+        body, media = result[0], str(result[1])
+    else:
+        body, media = result, "text/html; charset=utf-8"
+    if hasattr(body, "get_data"):  # a Flask/worker Response
+        return body.get_data(), str(getattr(body, "mimetype", media))
+    if isinstance(body, str):
+        return body.encode("utf-8"), media
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body), media
+    if isinstance(body, (dict, list)):
+        return json.dumps(body).encode("utf-8"), "application/json"
+    raise TypeError(f"a view cannot return {type(body).__name__}")
+
+
+class SklearnContainer:
+    """One loaded model with the container's hook rules.
+
+    ``transform_fn`` replaces ``input_fn``/``predict_fn``/``output_fn``; defining both kinds is
+    an error. Any exception in a hook (default or user) becomes an HTTP 500 for that request.
+    """
+
+    def __init__(self, module: ModuleType, model_dir: Path, environment: Mapping[str, str]):
+        hooks = {n: getattr(module, n, None) for n in ("input_fn", "predict_fn", "output_fn")}
+        self._transform_fn: Callable[..., Any] | None = getattr(module, "transform_fn", None)
+        if self._transform_fn is not None and any(hooks.values()):
+            raise StepError(
+                "user module defines transform_fn together with input_fn/predict_fn/output_fn"
+            )
+        self._input_fn: Callable[..., Any] = hooks["input_fn"] or codecs.default_input_fn
+        self._predict_fn: Callable[..., Any] = hooks["predict_fn"] or codecs.default_predict_fn
+        self._output_fn: Callable[..., Any] = hooks["output_fn"] or codecs.default_output_fn
+        self._default_accept = environment.get(DEFAULT_ACCEPT_ENV, codecs.JSON)
+        model_fn = getattr(module, "model_fn", _default_model_fn)
+        try:
+            self.model = model_fn(str(model_dir))
+        except Exception as err:
+            raise StepError(f"model_fn failed: {type(err).__name__}: {err}") from err
+
+    def resolve_headers(self, content_type: str | None, accept: str | None) -> tuple[str, str]:
+        """Content-Type defaults to JSON; a missing or ``*/*`` Accept to the default accept."""
+        resolved_accept = self._default_accept if accept in (None, "", "*/*") else accept
+        return content_type or codecs.JSON, str(resolved_accept)
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> Response:
+        """POST /invocations; raise InvocationError where the container answers 500."""
+        ctype, accept_type = self.resolve_headers(content_type, accept)
+        try:
+            content: str | bytes = body.decode("utf-8") if ctype in codecs.UTF8_TYPES else body
+            if self._transform_fn is not None:
+                result = self._transform_fn(self.model, content, ctype, accept_type)
+            else:
+                data = self._input_fn(content, ctype)
+                prediction = self._predict_fn(data, self.model)
+                result = self._output_fn(prediction, accept_type)
+            payload, media = _as_bytes(result)
+        except Exception as err:
+            raise InvocationError(f"{type(err).__name__}: {err}") from err
+        return Response(payload, media)

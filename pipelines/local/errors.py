@@ -1,0 +1,17 @@
+"""Expected failures of the local runner; each prints as one line."""
+
+from __future__ import annotations
+
+from promotion.errors import ConfigError, PromotionError
+
+
+class LocalRunError(PromotionError):
+    """A local pipeline run could not proceed (exit code 1)."""
+
+
+class DefinitionError(ConfigError):
+    """The pipeline definition or its parameters are invalid (exit code 2)."""
+
+
+class StepError(LocalRunError):
+    """One step failed; the message becomes the step's failure reason."""

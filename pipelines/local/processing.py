@@ -1,0 +1,160 @@
+"""A Processing step: inputs downloaded, the entrypoint run as a subprocess, outputs uploaded.
+
+Container paths under ``/opt/ml/`` are mapped into the step's work directory, in the entrypoint,
+the arguments and the input/output LocalPaths; ``python3`` runs as this interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from pipelines.local.errors import StepError
+from pipelines.local.s3io import (
+    S3Uri,
+    download_object,
+    download_prefix,
+    list_manifest,
+    upload_dir,
+)
+
+PROCESSING_ROOT = "/opt/ml/processing/"
+_CONTAINER_PATH = re.compile(r"(?<![^\s=:,])/opt/ml/")
+_PYTHONS = ("python", "python3", "/usr/bin/python3", "/usr/local/bin/python3", "/usr/bin/python")
+STDERR_TAIL_LINES = 8
+MESSAGE_LIMIT = 1024
+
+
+def map_path(value: str, root: Path) -> str:
+    """Rewrite every ``/opt/ml/...`` path inside ``value`` to live under ``root``."""
+    return _CONTAINER_PATH.sub(lambda _m: f"{root}/opt/ml/", value)
+
+
+def _local(path: str, root: Path, what: str) -> Path:
+    if not path.startswith(PROCESSING_ROOT):
+        raise StepError(f"{what} LocalPath {path} must start with {PROCESSING_ROOT}")
+    return Path(map_path(path, root))
+
+
+def _download_inputs(s3: Any, inputs: list[dict[str, Any]], root: Path) -> None:
+    for item in inputs:
+        name = item.get("InputName", "?")
+        source = item.get("S3Input")
+        if source is None:
+            raise StepError(f"input {name}: only S3Input is supported locally")
+        if source.get("S3CompressionType", "None") != "None":
+            raise StepError(f"input {name}: S3CompressionType Gzip needs Pipe mode (unsupported)")
+        target = _local(source["LocalPath"], root, f"input {name}")
+        target.mkdir(parents=True, exist_ok=True)
+        uri = S3Uri.parse(source["S3Uri"])
+        if source.get("S3DataType", "S3Prefix") == "ManifestFile":
+            for obj in list_manifest(s3, uri):
+                path = target / obj.relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                download_object(s3, obj.bucket, obj.key, path)
+        elif download_prefix(s3, uri, target) == 0:
+            raise StepError(f"input {name}: no objects under {uri}")
+
+
+def _write_config(args: dict[str, Any], root: Path, job_name: str) -> None:
+    config = root / "opt/ml/config"
+    config.mkdir(parents=True, exist_ok=True)
+    echo = {**args, "ProcessingJobName": job_name}
+    for item in echo.get("ProcessingInputs", []):
+        if "S3Input" in item:
+            item["S3Input"] = {**item["S3Input"], "S3DownloadMode": "StartOfJob"}
+    (config / "processingjobconfig.json").write_text(json.dumps(echo, indent=2))
+    resource = {"current_host": "algo-1", "hosts": ["algo-1"]}
+    (config / "resourceconfig.json").write_text(json.dumps(resource))
+
+
+def _command(app: dict[str, Any], root: Path) -> list[str]:
+    entrypoint = list(app.get("ContainerEntrypoint") or [])
+    if not entrypoint:
+        raise StepError(
+            "AppSpecification has no ContainerEntrypoint; image defaults cannot run locally"
+        )
+    command = [map_path(str(part), root) for part in entrypoint]
+    command += [map_path(str(part), root) for part in app.get("ContainerArguments") or []]
+    if command[0] in _PYTHONS:
+        command[0] = sys.executable
+    return command
+
+
+def _tail(path: Path) -> str:
+    lines = path.read_text(errors="replace").strip().splitlines()
+    return " | ".join(lines[-STDERR_TAIL_LINES:])[-1500:]
+
+
+def _property_files(step: dict[str, Any], outputs: dict[str, Path]) -> dict[str, Any]:
+    files: dict[str, Any] = {}
+    for spec in step.get("PropertyFiles") or []:
+        directory = outputs.get(spec.get("OutputName", ""))
+        if directory is None:
+            raise StepError(f"property file {spec.get('PropertyFileName')} names no output")
+        path = directory / spec["FilePath"]
+        try:
+            files[spec["PropertyFileName"]] = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise StepError(
+                f"property file {spec['FilePath']} is not readable JSON: {err}"
+            ) from err
+    return files
+
+
+def run_processing(
+    step: dict[str, Any],
+    args: dict[str, Any],
+    *,
+    session: boto3.Session,
+    step_dir: Path,
+    job_name: str,
+    upload_on_failure: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Run one processing job; return extra properties. Raise StepError when it fails."""
+    s3 = session.client("s3")
+    root = step_dir / "container"
+    _download_inputs(s3, args.get("ProcessingInputs") or [], root)
+    outputs: dict[str, Path] = {}
+    for item in (args.get("ProcessingOutputConfig") or {}).get("Outputs", []):
+        path = _local(item["S3Output"]["LocalPath"], root, f"output {item.get('OutputName')}")
+        path.mkdir(parents=True, exist_ok=True)
+        outputs[item["OutputName"]] = path
+    _write_config(args, root, job_name)
+    (root / "opt/ml/output").mkdir(parents=True, exist_ok=True)
+    command = _command(args.get("AppSpecification") or {}, root)
+    env = {**os.environ, **{k: str(v) for k, v in (args.get("Environment") or {}).items()}}
+    stdout, stderr = step_dir / "stdout.log", step_dir / "stderr.log"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        code = subprocess.run(
+            command, stdout=out, stderr=err, env=env, cwd=root, check=False
+        ).returncode
+    message_file = root / "opt/ml/output/message"
+    message = message_file.read_bytes()[:MESSAGE_LIMIT] if message_file.exists() else b""
+    if code == 0 or upload_on_failure:
+        for item in (args.get("ProcessingOutputConfig") or {}).get("Outputs", []):
+            count = upload_dir(
+                s3, outputs[item["OutputName"]], S3Uri.parse(item["S3Output"]["S3Uri"])
+            )
+            log(f"  output {item['OutputName']}: {count} files -> {item['S3Output']['S3Uri']}")
+    if code != 0:
+        exit_message = message.decode("utf-8", errors="replace").strip()
+        tail = _tail(stderr)
+        parts = [exit_message] if exit_message else []
+        if tail and tail not in exit_message:
+            parts.append(f"stderr: {tail}")
+        detail = "; ".join(parts) or "no message, empty stderr"
+        raise StepError(f"script exited with {code}: {detail} (logs: {step_dir})")
+    extra: dict[str, Any] = {"PropertyFiles": _property_files(step, outputs)}
+    if message:
+        extra["ExitMessage"] = message.decode("utf-8", errors="replace")
+    return extra

@@ -1,0 +1,221 @@
+"""S3 plumbing of the local runner: prefixes, downloads, uploads and streaming writes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from pipelines.local.errors import StepError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+PART_SIZE = 8 * 1024 * 1024  # >= the 5 MiB S3 minimum part size
+READ_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class S3Uri:
+    """A parsed ``s3://bucket/key`` address."""
+
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Uri:
+        """Split an ``s3://`` URI; raise StepError for anything else."""
+        if not isinstance(uri, str) or not uri.startswith("s3://") or len(uri) <= 5:
+            raise StepError(f"expected an s3:// URI, got {uri!r}")
+        bucket, _, key = uri[5:].partition("/")
+        if not bucket:
+            raise StepError(f"S3 URI {uri!r} names no bucket")
+        return cls(bucket, key)
+
+    def child(self, relative: str) -> S3Uri:
+        """The URI of ``relative`` under this one taken as a folder."""
+        base = self.key if not self.key or self.key.endswith("/") else self.key + "/"
+        return S3Uri(self.bucket, base + relative)
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """One object found under a prefix, with the name it gets locally."""
+
+    bucket: str
+    key: str
+    size: int
+    relative: str
+
+
+def relative_name(prefix: str, key: str) -> str:
+    """Name of ``key`` below an S3Prefix, as the service lays it out.
+
+    A prefix that ends at a folder boundary (``data/train`` for ``data/train/x.csv``) is
+    stripped with its ``/``; a partial match (``data/train`` for ``data/train-data.csv``) keeps
+    the key's full basename, i.e. the path is taken relative to the prefix's last ``/``.
+    """
+    if key == prefix:
+        return key.rsplit("/", 1)[-1]
+    if prefix and not prefix.endswith("/") and key[len(prefix)] == "/":
+        return key[len(prefix) + 1 :]
+    return key[prefix.rfind("/") + 1 :]
+
+
+def list_prefix(s3: S3Client, uri: S3Uri) -> list[S3Object]:
+    """Every object whose key starts with the prefix (folder markers skipped), in key order."""
+    found: list[S3Object] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    try:
+        for page in paginator.paginate(Bucket=uri.bucket, Prefix=uri.key):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if key.endswith("/"):
+                    continue
+                found.append(S3Object(uri.bucket, key, item["Size"], relative_name(uri.key, key)))
+    except ClientError as err:
+        raise StepError(f"cannot list {uri}: {err}") from err
+    return found
+
+
+def list_manifest(s3: S3Client, uri: S3Uri) -> list[S3Object]:
+    """Objects named by a ManifestFile: ``[{"prefix": "s3://..."}, "key", ...]``."""
+    import json
+
+    body = read_small(s3, uri)
+    try:
+        entries = json.loads(body)
+        prefix = S3Uri.parse(entries[0]["prefix"])
+        keys = [prefix.key + str(rel) for rel in entries[1:]]
+    except (ValueError, KeyError, IndexError, TypeError) as err:
+        raise StepError(f"manifest {uri} is not [{{'prefix': ...}}, keys...]: {err}") from err
+    objects = []
+    for key in keys:
+        head = s3.head_object(Bucket=prefix.bucket, Key=key)
+        rel = relative_name(prefix.key, key)
+        objects.append(S3Object(prefix.bucket, key, head["ContentLength"], rel))
+    return objects
+
+
+def read_small(s3: S3Client, uri: S3Uri) -> bytes:
+    """Read a small object (a manifest or a config file) into memory."""
+    try:
+        return s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+    except ClientError as err:
+        raise StepError(f"cannot read {uri}: {err}") from err
+
+
+def stream_object(s3: S3Client, bucket: str, key: str) -> Iterator[bytes]:
+    """Yield an object's bytes in chunks; never holds the whole object."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    except ClientError as err:
+        raise StepError(f"cannot read s3://{bucket}/{key}: {err}") from err
+    try:
+        yield from body.iter_chunks(READ_CHUNK)
+    finally:
+        body.close()
+
+
+def download_object(s3: S3Client, bucket: str, key: str, target: Path) -> None:
+    """Stream one object to a file: a single GET (no ranged parts, which moto serves slowly)."""
+    with target.open("wb") as out:
+        for chunk in stream_object(s3, bucket, key):
+            out.write(chunk)
+
+
+def download_prefix(s3: S3Client, uri: S3Uri, local_dir: Path) -> int:
+    """Download every object under an S3Prefix into ``local_dir``; return the count."""
+    objects = list_prefix(s3, uri)
+    for obj in objects:
+        target = local_dir / obj.relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        download_object(s3, obj.bucket, obj.key, target)
+    return len(objects)
+
+
+def upload_dir(s3: S3Client, local_dir: Path, uri: S3Uri) -> int:
+    """Upload the regular files under ``local_dir`` (symlinks not followed); return the count."""
+    count = 0
+    for root, _dirs, files in os.walk(local_dir, followlinks=False):
+        for name in sorted(files):
+            path = Path(root) / name
+            if path.is_symlink() or not path.is_file():
+                continue
+            target = uri.child(path.relative_to(local_dir).as_posix())
+            try:
+                s3.upload_file(str(path), target.bucket, target.key)
+            except ClientError as err:
+                raise StepError(f"cannot upload {path} to {target}: {err}") from err
+            count += 1
+    return count
+
+
+class MultipartWriter:
+    """Write one S3 object from a stream of chunks, multipart when it grows past one part.
+
+    Nothing is visible in S3 until ``close()``; ``abort()`` removes the uploaded parts.
+    """
+
+    def __init__(self, s3: S3Client, uri: S3Uri, *, part_size: int = PART_SIZE) -> None:
+        self._s3 = s3
+        self._uri = uri
+        self._part_size = part_size
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self.bytes_written = 0
+
+    def write(self, data: bytes) -> None:
+        """Append bytes; upload a part whenever a full one is buffered."""
+        self._buffer += data
+        self.bytes_written += len(data)
+        if len(self._buffer) >= self._part_size:
+            self._flush_part()
+
+    def _flush_part(self) -> None:
+        if self._upload_id is None:
+            created = self._s3.create_multipart_upload(Bucket=self._uri.bucket, Key=self._uri.key)
+            self._upload_id = created["UploadId"]
+        number = len(self._parts) + 1
+        part = self._s3.upload_part(
+            Bucket=self._uri.bucket,
+            Key=self._uri.key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=bytes(self._buffer),
+        )
+        self._parts.append({"ETag": part["ETag"], "PartNumber": number})
+        self._buffer = bytearray()
+
+    def close(self) -> None:
+        """Make the object visible."""
+        if self._upload_id is None:
+            self._s3.put_object(
+                Bucket=self._uri.bucket, Key=self._uri.key, Body=bytes(self._buffer)
+            )
+            return
+        if self._buffer:
+            self._flush_part()
+        self._s3.complete_multipart_upload(
+            Bucket=self._uri.bucket,
+            Key=self._uri.key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},  # type: ignore[typeddict-item]
+        )
+
+    def abort(self) -> None:
+        """Drop everything written so far; no object appears."""
+        self._buffer = bytearray()
+        if self._upload_id is not None:
+            self._s3.abort_multipart_upload(
+                Bucket=self._uri.bucket, Key=self._uri.key, UploadId=self._upload_id
+            )
+            self._upload_id = None

@@ -1,0 +1,230 @@
+"""A Transform step: a batch transform job with the scikit-learn container, run in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from pipelines.local import batching
+from pipelines.local.container import SklearnContainer, load_user_module, patched_environ
+from pipelines.local.dataprocessing import DataProcessing
+from pipelines.local.dispatch import Dispatcher, Invoker, ObjectState, Request
+from pipelines.local.errors import StepError
+from pipelines.local.model import code_dir, download_model, resolve_model
+from pipelines.local.options import RunOptions
+from pipelines.local.s3io import S3Object, S3Uri, list_manifest, list_prefix, stream_object
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+DEFAULT_MAX_PAYLOAD_MB = 6
+DEFAULT_INVOCATION_TIMEOUT = 600
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_SERVER_TIMEOUT = 60  # SAGEMAKER_MODEL_SERVER_TIMEOUT of the container
+
+
+@dataclass(frozen=True)
+class TransformConfig:
+    """The parts of a CreateTransformJob request the local run uses, with service defaults."""
+
+    model_name: str
+    input_uri: S3Uri
+    data_type: str
+    content_type: str | None
+    compression: str
+    split_type: str
+    strategy: str
+    payload_limit: int | None  # bytes; None when MaxPayloadInMB is 0 (streaming)
+    workers: int
+    output_uri: S3Uri
+    accept: str | None
+    assemble_with: str
+    environment: dict[str, str]
+    client_config: dict[str, Any]
+    data_processing: dict[str, Any] | None
+
+    @classmethod
+    def parse(cls, args: dict[str, Any]) -> TransformConfig:
+        """Read the evaluated Arguments of a Transform step."""
+        try:
+            source = args["TransformInput"]["DataSource"]["S3DataSource"]
+            transform_input, transform_output = args["TransformInput"], args["TransformOutput"]
+            model_name = str(args["ModelName"])
+            output_path = transform_output["S3OutputPath"]
+        except (KeyError, TypeError) as err:
+            raise StepError(f"Transform arguments lack {err}") from err
+        payload_mb = int(args.get("MaxPayloadInMB", DEFAULT_MAX_PAYLOAD_MB))
+        if not 0 <= payload_mb <= 100:
+            raise StepError(f"MaxPayloadInMB must be 0-100, got {payload_mb}")
+        return cls(
+            model_name=model_name,
+            input_uri=S3Uri.parse(source["S3Uri"]),
+            data_type=source.get("S3DataType", "S3Prefix"),
+            content_type=transform_input.get("ContentType"),
+            compression=transform_input.get("CompressionType", "None"),
+            split_type=transform_input.get("SplitType", "None"),
+            strategy=args.get("BatchStrategy", "MultiRecord"),
+            payload_limit=payload_mb * batching.MIB if payload_mb else None,
+            workers=max(1, int(args.get("MaxConcurrentTransforms") or 1)),
+            output_uri=S3Uri.parse(output_path),
+            accept=transform_output.get("Accept"),
+            assemble_with=transform_output.get("AssembleWith", "None"),
+            environment={k: str(v) for k, v in (args.get("Environment") or {}).items()},
+            client_config=dict(args.get("ModelClientConfig") or {}),
+            data_processing=args.get("DataProcessing"),
+        )
+
+
+def _container_environment(
+    cfg: TransformConfig, args: dict[str, Any], model_env: dict[str, str], options: RunOptions
+) -> dict[str, str]:
+    first, second = (model_env, cfg.environment)
+    if options.environment_precedence == "model":
+        first, second = second, first
+    env = {**first, **second, "SAGEMAKER_BATCH": "true"}
+    if "MaxPayloadInMB" in args:
+        env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(args["MaxPayloadInMB"])
+    if "BatchStrategy" in args:
+        env["SAGEMAKER_BATCH_STRATEGY"] = (
+            "SINGLE_RECORD" if cfg.strategy == "SingleRecord" else ("MULTI_RECORD")
+        )
+    if args.get("MaxConcurrentTransforms"):
+        env["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(args["MaxConcurrentTransforms"])
+    return env
+
+
+@dataclass(frozen=True)
+class TransformRun:
+    """Everything one transform job needs; builds each object's stream of requests."""
+
+    s3: S3Client
+    cfg: TransformConfig
+    processing: DataProcessing
+    options: RunOptions
+
+    def output_uri(self, obj: S3Object) -> S3Uri:
+        """``<S3OutputPath>/<name relative to the input prefix>.out``."""
+        name = obj.relative
+        if (
+            self.cfg.compression == "Gzip"
+            and self.options.gzip_output_name == "strip_suffix"
+            and name.endswith(".gz")
+        ):
+            name = name[: -len(".gz")]
+        return self.cfg.output_uri.child(name + ".out")
+
+    def _records(self, chunks: Iterator[bytes]) -> Iterator[Request]:
+        cfg = self.cfg
+        if cfg.split_type == "None":
+            records = batching.whole(chunks, None)
+        elif cfg.split_type == "Line":
+            records = batching.lines(chunks)
+        else:
+            raise StepError(f"SplitType {cfg.split_type} is not supported locally")
+        prepared = (self.processing.prepare(record) for record in records)
+        limit = cfg.payload_limit
+        if cfg.strategy == "SingleRecord" or cfg.split_type == "None":
+            for payload, text in prepared:
+                if limit is not None and len(payload) > limit:
+                    raise StepError("a record is larger than MaxPayloadInMB")
+                yield payload, [text]
+            return
+        for batch in batching.pack(prepared, limit):
+            yield b"".join(p for p, _ in batch), [str(text) for _, text in batch]
+
+    def requests(self, obj: S3Object) -> Iterator[Request]:
+        """The requests of one object, each payload final (newline policy applied)."""
+        chunks: Iterator[bytes] = stream_object(self.s3, obj.bucket, obj.key)
+        if self.cfg.compression == "Gzip":
+            chunks = batching.gunzip(chunks)
+        if self.processing.active:
+            requests = self._records(chunks)
+        else:
+            payloads = batching.payloads(
+                chunks, self.cfg.split_type, self.cfg.strategy, self.cfg.payload_limit
+            )
+            requests = ((payload, None) for payload in payloads)
+        empty = True
+        for payload, inputs in requests:
+            empty = False
+            if self.options.record_newline == "strip" and payload.endswith(b"\n"):
+                payload = payload[:-1]
+            yield payload, inputs
+        if empty:
+            if self.options.empty_object == "fail":
+                raise StepError("the object is empty")
+            if self.options.empty_object == "request":
+                yield b"", [""] if self.processing.active else None
+
+    def write(self, state: ObjectState, body: bytes, inputs: list[str] | None) -> None:
+        """Append one response to the object's output, as AssembleWith says."""
+        line = self.cfg.assemble_with == "Line"
+        if inputs is not None and self.processing.per_record_output:
+            for record in self.processing.finish(inputs, body):
+                state.writer.write(record + b"\n" if line else record)
+            return
+        state.writer.write(body)
+        if line and (self.options.assemble_line_newline == "always" or not body.endswith(b"\n")):
+            state.writer.write(b"\n")
+
+
+def run_transform(
+    args: dict[str, Any],
+    *,
+    session: boto3.Session,
+    work_dir: Path,
+    model_package_arn: str | None,
+    options: RunOptions,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Run one transform job; return extra properties. Raise StepError when it fails."""
+    cfg = TransformConfig.parse(args)
+    s3 = session.client("s3")
+    spec = resolve_model(session.client("sagemaker"), cfg.model_name, model_package_arn)
+    model_dir = work_dir / "model"
+    download_model(s3, spec, model_dir)
+    env = _container_environment(cfg, args, spec.environment, options)
+    processing = DataProcessing.from_request(
+        cfg.data_processing,
+        content_type=cfg.content_type,
+        accept=cfg.accept,
+        split_type=cfg.split_type,
+        assemble_with=cfg.assemble_with,
+        inclusive=options.inclusive_slices,
+    )
+    if cfg.data_type == "ManifestFile":
+        objects = list_manifest(s3, cfg.input_uri)
+    elif cfg.data_type == "S3Prefix":
+        objects = list_prefix(s3, cfg.input_uri)
+    else:
+        raise StepError(f"S3DataType {cfg.data_type} is not supported by batch transform")
+    if not objects:
+        raise StepError(f"no input objects under {cfg.input_uri}")
+    timeout = min(
+        float(cfg.client_config.get("InvocationsTimeoutInSeconds", DEFAULT_INVOCATION_TIMEOUT)),
+        float(env.get("SAGEMAKER_MODEL_SERVER_TIMEOUT", DEFAULT_SERVER_TIMEOUT)),
+    )
+    retries = int(cfg.client_config.get("InvocationsMaxRetries", DEFAULT_MAX_RETRIES))
+    with patched_environ(env):
+        module = load_user_module(
+            code_dir(s3, env.get("SAGEMAKER_SUBMIT_DIRECTORY"), model_dir, work_dir),
+            env.get("SAGEMAKER_PROGRAM"),
+        )
+        container = SklearnContainer(module, model_dir, env)
+        run = TransformRun(s3, cfg, processing, options)
+        invoker = Invoker(container, cfg.content_type, cfg.accept, retries, timeout)
+        jobs = ((f"{o.bucket}/{o.key}", run.output_uri(o), run.requests(o)) for o in objects)
+        result = Dispatcher(s3, invoker, cfg.workers, run.write).run(jobs)
+    log(
+        f"  model {spec.source}; {len(result.succeeded)}/{len(objects)} objects, "
+        f"{result.records} records in {result.requests} requests -> {cfg.output_uri}"
+    )
+    if result.failed:
+        raise StepError(
+            f"{len(result.failed)} of {len(objects)} objects failed; first: {result.failed[0]}"
+        )
+    return {"ModelPackageArn": spec.source, "RecordsTransformed": result.records}
