@@ -83,7 +83,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run build.py; expected failures print one line and return 1 or 2."""
     options = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    for name in ("build", "promotion"):  # ours at INFO; botocore's INFO lines are noise
+        logging.getLogger(name).setLevel(logging.INFO)
     try:
         with aws_errors("the configured credentials", "build.py"):
             return run(options)

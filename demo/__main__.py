@@ -80,18 +80,21 @@ def upload_sample(session: boto3.Session, input_url: str, rows: int) -> pd.DataF
     return sample
 
 
-def read_predictions(session: boto3.Session, output_url: str, execution_id: str) -> pd.DataFrame:
-    """Every Parquet file the run wrote under the output location, for this execution."""
+def read_predictions(
+    session: boto3.Session, output_url: str, execution_id: str
+) -> tuple[pd.DataFrame, str]:
+    """Every Parquet file the run wrote for this execution, and the folder holding them."""
     bucket, prefix = parse_s3_url(output_url)
     s3 = session.client("s3")
-    frames = []
+    frames, folder = [], output_url
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             key = item["Key"]
-            if key.endswith(".parquet") and execution_id in key:
+            if key.endswith(".parquet") and f"/{execution_id}/" in key:
                 body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
                 frames.append(pd.read_parquet(io.BytesIO(body)))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+                folder = f"s3://{bucket}/{key.rsplit('/', 1)[0]}/"
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), folder
 
 
 def run_demo(*, rows: int, output_dir: Path, build_dir: Path) -> DemoResult:
@@ -118,7 +121,7 @@ def run_demo(*, rows: int, output_dir: Path, build_dir: Path) -> DemoResult:
     result = run_definition(
         definition, parameters={}, session=session, model_package_arn=tfvars["model_package_arn"]
     )
-    predictions = read_predictions(session, config.output_data_url, result.execution_id)
+    predictions, folder = read_predictions(session, config.output_data_url, result.execution_id)
     output_dir.mkdir(parents=True, exist_ok=True)
     if not predictions.empty:
         predictions.to_parquet(output_dir / "predictions.parquet", index=False)
@@ -129,7 +132,7 @@ def run_demo(*, rows: int, output_dir: Path, build_dir: Path) -> DemoResult:
         source_version=int(tfvars["source_model_package_version"]),
         model_package_arn=tfvars["model_package_arn"],
         rows_scored=len(predictions),
-        output_prefix=f"{config.output_data_url}",
+        output_prefix=folder,
         step_seconds=steps,
         predictions=predictions,
         sample=sample,

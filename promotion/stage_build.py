@@ -88,5 +88,5 @@ def render_stage(
             ("Pipeline", f"{name} ({shown_path})"),
             ("Step scripts", f"{len(uploaded)} uploaded" if uploaded else "unchanged"),
         ],
-        summary_extra=f"```mermaid\n{diagram}\n```",
+        summary_extra=f"```mermaid\n{diagram.strip()}\n```",
     )
