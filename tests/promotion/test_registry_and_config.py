@@ -83,36 +83,59 @@ def test_bad_role_flag_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert "is not an IAM role ARN" in capsys.readouterr().err
 
 
-def test_access_denied_names_account_role_and_action(
+@pytest.mark.parametrize(
+    ("account", "service", "operation", "code", "expected"),
+    [
+        (
+            DEV_ACCOUNT, "sagemaker", "DescribeModelPackage", "AccessDeniedException",
+            [f"source (dev) account {DEV_ACCOUNT}", role_arn(DEV_ACCOUNT),
+             "may not call DescribeModelPackage"],
+        ),
+        (
+            PRE_PROD_ACCOUNT, "s3", "HeadObject", "ExpiredToken",
+            [f"target (pre-prod) account {PRE_PROD_ACCOUNT}", role_arn(PRE_PROD_ACCOUNT),
+             "are expired or invalid (ExpiredToken) while calling HeadObject"],
+        ),
+    ],
+)  # fmt: skip
+def test_refused_calls_name_account_role_and_action(
     dev: boto3.Session,
     pre_prod: boto3.Session,
     config_file: Callable[..., Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    account: str,
+    service: str,
+    operation: str,
+    code: str,
+    expected: list[str],
 ) -> None:
-    # GIVEN a source role that may not describe model packages
+    # GIVEN a role whose call AWS refuses (access denied, or credentials expired)
     register(dev)
     original = build.Identity.client
 
-    def client(self: build.Identity, service: str) -> object:
-        made = original(self, service)
-        if self.account_id == DEV_ACCOUNT and service == "sagemaker":
-            refuse(made, "DescribeModelPackage", "AccessDeniedException")
+    def client(self: build.Identity, name: str) -> object:
+        made = original(self, name)
+        if self.account_id == account and name == service:
+            refuse(made, operation, code)
         return made
 
     monkeypatch.setattr(build.Identity, "client", client)
 
-    code = build.main(
+    # WHEN build.py runs
+    exit_code = build.main(
         ["--stage", "pre-prod", "--config", str(config_file()), "--output-dir", str(tmp_path),
          "--source-role-arn", role_arn(DEV_ACCOUNT),
          "--target-role-arn", role_arn(PRE_PROD_ACCOUNT)]
     )  # fmt: skip
 
-    assert code == 1
-    error = capsys.readouterr().err
-    assert f"source (dev) account {DEV_ACCOUNT}" in error
-    assert role_arn(DEV_ACCOUNT) in error and "may not call DescribeModelPackage" in error
+    # THEN one line names the account, the role and the API call
+    assert exit_code == 1
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "Traceback" not in error
+    for part in expected:
+        assert part in error
 
 
 def test_failed_package_ends_the_wait_with_its_reason() -> None:
@@ -182,37 +205,6 @@ def test_prefix_model_data_is_refused() -> None:
     }
     with pytest.raises(Exception, match="S3DataType S3Prefix"):
         plan_copies(request, bucket="t", prefix="x/")
-
-
-def test_expired_credentials_are_named(
-    dev: boto3.Session,
-    pre_prod: boto3.Session,
-    config_file: Callable[..., Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    register(dev)
-    original = build.Identity.client
-
-    def client(self: build.Identity, service: str) -> object:
-        made = original(self, service)
-        if self.account_id == PRE_PROD_ACCOUNT and service == "s3":
-            refuse(made, "HeadObject", "ExpiredToken")
-        return made
-
-    monkeypatch.setattr(build.Identity, "client", client)
-
-    code = build.main(
-        ["--stage", "pre-prod", "--config", str(config_file()), "--output-dir", str(tmp_path),
-         "--source-role-arn", role_arn(DEV_ACCOUNT),
-         "--target-role-arn", role_arn(PRE_PROD_ACCOUNT)]
-    )  # fmt: skip
-
-    assert code == 1
-    error = capsys.readouterr().err
-    assert f"target (pre-prod) account {PRE_PROD_ACCOUNT}" in error
-    assert "are expired or invalid (ExpiredToken) while calling HeadObject" in error
 
 
 def test_source_etags_and_project_do_not_travel() -> None:
