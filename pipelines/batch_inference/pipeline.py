@@ -76,9 +76,15 @@ def _check_inputs(
 
 @contextlib.contextmanager
 def _quiet_sdk() -> Iterator[None]:
-    """Silence the SDK's warnings and INFO chatter while it builds a definition."""
+    """Silence the SDK's warnings and INFO chatter while it builds a definition.
+
+    One SDK module calls `logging.basicConfig(level=INFO)` when imported: the root logger's level
+    and handlers are put back afterwards, so the caller's logging stays as it was.
+    """
     loggers = [logging.getLogger(name) for name in _SDK_LOGGERS]
     levels = [logger.level for logger in loggers]
+    root = logging.getLogger()
+    root_level, root_handlers = root.level, list(root.handlers)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for logger in loggers:
@@ -88,6 +94,8 @@ def _quiet_sdk() -> Iterator[None]:
         finally:
             for logger, level in zip(loggers, levels, strict=True):
                 logger.setLevel(level)
+            root.setLevel(root_level)
+            root.handlers[:] = root_handlers
 
 
 def get_pipeline(

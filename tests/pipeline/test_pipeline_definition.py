@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -323,3 +324,24 @@ def test_cli_needs_feature_columns(tmp_path: Path, capsys: pytest.CaptureFixture
     code = main([*argv, "--model-package-version", "1"])
     assert code == 2
     assert "no feature columns" in capsys.readouterr().err
+
+
+def test_rendering_leaves_the_callers_logging_alone(tmp_path: Path) -> None:
+    # GIVEN a fresh process (the SDK configures the root logger when first imported)
+    script = (
+        "import logging\n"
+        "from pathlib import Path\n"
+        "from promotion.config import load_stage_config\n"
+        "from pipelines.batch_inference.pipeline import render_definition\n"
+        "config = load_stage_config(Path('pre-prod-config.tfvars.json'))\n"
+        "render_definition(config=config, pipeline_name='p', model_name='m',\n"
+        "                  model_package_version=1, feature_columns=['a', 'b'])\n"
+        "root = logging.getLogger()\n"
+        "print(root.level, len(root.handlers))\n"
+    )
+    # WHEN it renders a definition
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    # THEN the root logger keeps its default level and gets no handler
+    assert done.stdout.split() == [str(logging.WARNING), "0"]
