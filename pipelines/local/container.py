@@ -73,6 +73,36 @@ def load_user_module(code_dir: Path, program: str | None) -> ModuleType:
     return module
 
 
+def _forget_modules(code_dir: Path, before: set[str]) -> None:
+    """Drop the modules imported since ``before`` whose file or package path is in ``code_dir``."""
+    prefixes = tuple({str(code_dir) + os.sep, str(code_dir.resolve()) + os.sep})
+    for name in set(sys.modules) - before:
+        module = sys.modules.get(name)
+        locations = [getattr(module, "__file__", None) or ""]
+        locations += [str(entry) for entry in getattr(module, "__path__", None) or []]
+        if any(location.startswith(prefixes) for location in locations):
+            sys.modules.pop(name, None)
+
+
+@contextlib.contextmanager
+def user_module(code_dir: Path, program: str | None) -> Iterator[ModuleType]:
+    """``load_user_module`` for the block; afterwards no trace of ``code_dir`` stays behind.
+
+    ``code_dir`` leaves sys.path (when this call added it) and the modules imported from it
+    (the user's sibling modules) leave sys.modules, so the next run imports its own versions.
+    """
+    added = str(code_dir) not in sys.path
+    before = set(sys.modules)
+    try:
+        yield load_user_module(code_dir, program)
+    finally:
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(str(code_dir))
+        sys.path_importer_cache.pop(str(code_dir), None)
+        _forget_modules(code_dir, before)
+
+
 def _default_model_fn(model_dir: str) -> Any:
     raise NotImplementedError("model_fn is not implemented in the user module")
 
@@ -111,11 +141,34 @@ class SklearnContainer:
         self._predict_fn: Callable[..., Any] = hooks["predict_fn"] or codecs.default_predict_fn
         self._output_fn: Callable[..., Any] = hooks["output_fn"] or codecs.default_output_fn
         self._default_accept = environment.get(DEFAULT_ACCEPT_ENV, codecs.JSON)
+        self._execution_parameters_fn: Callable[[], Any] | None = getattr(
+            module, "execution_parameters_fn", None
+        )
         model_fn = getattr(module, "model_fn", _default_model_fn)
         try:
             self.model = model_fn(str(model_dir))
         except Exception as err:
             raise StepError(f"model_fn failed: {type(err).__name__}: {err}") from err
+
+    def execution_parameters(self) -> dict[str, Any] | None:
+        """GET /execution-parameters: the JSON object ``execution_parameters_fn`` returns.
+
+        None when the module does not define it (the container answers 404).
+        """
+        if self._execution_parameters_fn is None:
+            return None
+        try:
+            body, _media = _as_bytes(self._execution_parameters_fn())
+            params = json.loads(body)
+        except Exception as err:  # any error in the user's view is a 500
+            raise StepError(
+                f"GET /execution-parameters failed: {type(err).__name__}: {err}"
+            ) from err
+        if not isinstance(params, dict):
+            raise StepError(
+                f"execution_parameters_fn must return a JSON object, got {type(params).__name__}"
+            )
+        return params
 
     def resolve_headers(self, content_type: str | None, accept: str | None) -> tuple[str, str]:
         """Content-Type defaults to JSON; a missing or ``*/*`` Accept to the default accept."""

@@ -21,8 +21,21 @@ def _kind(media_type: str | None) -> str:
     return "other"
 
 
+RESERVED_KEY = "SageMakerOutput"
+
+
 def _csv_row(text: str) -> list[str]:
-    return next(csv.reader([text]), [])
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error as err:
+        raise StepError(f"record is not a CSV row: {err}") from err
+
+
+def _text(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise StepError(f"{what} is not UTF-8: {err}") from err
 
 
 def _csv_text(value: Any) -> str:
@@ -112,7 +125,7 @@ class DataProcessing:
 
     def prepare(self, record: bytes) -> tuple[bytes, str]:
         """The payload bytes for one input record, and the record's text for joining."""
-        text = record.decode("utf-8").rstrip("\r\n")
+        text = _text(record, "a record").rstrip("\r\n")
         if self.input_filter is None:
             return record, text
         value = self._parse(text, self.input_kind)
@@ -120,7 +133,7 @@ class DataProcessing:
         return (self._dump(selected, self.input_kind) + "\n").encode("utf-8"), text
 
     def _split_response(self, body: bytes, count: int) -> list[str]:
-        text = body.decode("utf-8")
+        text = _text(body, "the response")
         if self.output_kind == "csv" or count == 1 and self.output_kind != "json":
             parts = text.split("\n")
             if parts and parts[-1] == "":
@@ -155,9 +168,13 @@ class DataProcessing:
                 original = self._parse(source, "json")
                 result = self._parse(output, "json")
                 if isinstance(original, dict):
-                    value = {**original, "SageMakerOutput": result}
+                    if RESERVED_KEY in original:
+                        raise StepError(
+                            f"an input record already has the reserved key {RESERVED_KEY}"
+                        )
+                    value = {**original, RESERVED_KEY: result}
                 else:
-                    value = {"SageMakerInput": original, "SageMakerOutput": result}
+                    value = {"SageMakerInput": original, RESERVED_KEY: result}
                 text = json.dumps(value)
             else:
                 value = self._parse(output, self.output_kind)

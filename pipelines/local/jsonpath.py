@@ -95,7 +95,11 @@ def _positions(
 
 def _apply(value: Any, segment: Segment, inclusive: bool) -> Any:
     if segment.wildcard:
-        return list(value.values()) if isinstance(value, dict) else list(value)
+        if isinstance(value, dict):
+            return list(value.values())
+        if not isinstance(value, list):
+            raise StepError("cannot apply * to a record that is neither an object nor an array")
+        return list(value)
     if segment.keys:
         if not isinstance(value, dict):
             raise StepError(f"cannot select keys {list(segment.keys)} from a non-object record")

@@ -37,8 +37,18 @@ def _find_model(sm: SageMakerClient, name: str) -> dict[str, Any] | None:
     for page in paginator.paginate(NameContains=name):
         for model in page.get("Models", []):
             if model["ModelName"] == name:
-                return dict(sm.describe_model(ModelName=name))
+                return _describe_model(sm, name)
     return None
+
+
+def _describe_model(sm: SageMakerClient, name: str) -> dict[str, Any]:
+    """DescribeModel; a model gone since it was listed fails the step."""
+    try:
+        return dict(sm.describe_model(ModelName=name))
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "ValidationException":
+            raise
+        raise StepError(f"model {name} cannot be described: {err}") from err
 
 
 def _from_package(sm: SageMakerClient, package: str) -> ModelSpec:

@@ -1,7 +1,8 @@
 """A Processing step: inputs downloaded, the entrypoint run as a subprocess, outputs uploaded.
 
 Container paths under ``/opt/ml/`` are mapped into the step's work directory, in the entrypoint,
-the arguments and the input/output LocalPaths; ``python3`` runs as this interpreter.
+the arguments, the Environment values and the input/output LocalPaths; ``python3`` runs as this
+interpreter.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ def run_processing(
     _write_config(args, root, job_name)
     (root / "opt/ml/output").mkdir(parents=True, exist_ok=True)
     command = _command(args.get("AppSpecification") or {}, root)
-    env = {**os.environ, **{k: str(v) for k, v in (args.get("Environment") or {}).items()}}
+    step_env = args.get("Environment") or {}
+    env = {**os.environ, **{k: map_path(str(v), root) for k, v in step_env.items()}}
     stdout, stderr = step_dir / "stdout.log", step_dir / "stderr.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         code = subprocess.run(

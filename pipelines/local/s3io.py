@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 PART_SIZE = 8 * 1024 * 1024  # >= the 5 MiB S3 minimum part size
 READ_CHUNK = 1024 * 1024
+MISSING_OBJECT_CODES = ("404", "NoSuchKey", "NotFound")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,19 @@ def relative_name(prefix: str, key: str) -> str:
     return key[prefix.rfind("/") + 1 :]
 
 
+def _unique_names(objects: list[S3Object]) -> list[S3Object]:
+    """Refuse two objects that get the same local name: one would overwrite the other."""
+    seen: dict[str, str] = {}
+    for obj in objects:
+        if obj.relative in seen:
+            raise StepError(
+                f"s3://{obj.bucket}/{seen[obj.relative]} and s3://{obj.bucket}/{obj.key} both "
+                f"map to the local name {obj.relative!r}; one would overwrite the other"
+            )
+        seen[obj.relative] = obj.key
+    return objects
+
+
 def list_prefix(s3: S3Client, uri: S3Uri) -> list[S3Object]:
     """Every object whose key starts with the prefix (folder markers skipped), in key order."""
     found: list[S3Object] = []
@@ -82,7 +96,7 @@ def list_prefix(s3: S3Client, uri: S3Uri) -> list[S3Object]:
                 found.append(S3Object(uri.bucket, key, item["Size"], relative_name(uri.key, key)))
     except ClientError as err:
         raise StepError(f"cannot list {uri}: {err}") from err
-    return found
+    return _unique_names(found)
 
 
 def list_manifest(s3: S3Client, uri: S3Uri) -> list[S3Object]:
@@ -98,10 +112,17 @@ def list_manifest(s3: S3Client, uri: S3Uri) -> list[S3Object]:
         raise StepError(f"manifest {uri} is not [{{'prefix': ...}}, keys...]: {err}") from err
     objects = []
     for key in keys:
-        head = s3.head_object(Bucket=prefix.bucket, Key=key)
+        try:
+            head = s3.head_object(Bucket=prefix.bucket, Key=key)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") not in MISSING_OBJECT_CODES:
+                raise
+            raise StepError(
+                f"manifest {uri} names s3://{prefix.bucket}/{key}, which does not exist"
+            ) from err
         rel = relative_name(prefix.key, key)
         objects.append(S3Object(prefix.bucket, key, head["ContentLength"], rel))
-    return objects
+    return _unique_names(objects)
 
 
 def read_small(s3: S3Client, uri: S3Uri) -> bytes:

@@ -10,73 +10,23 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from pipelines.local import batching
-from pipelines.local.container import SklearnContainer, load_user_module, patched_environ
+from pipelines.local.container import SklearnContainer, patched_environ, user_module
 from pipelines.local.dataprocessing import DataProcessing
 from pipelines.local.dispatch import Dispatcher, Invoker, ObjectState, Request
 from pipelines.local.errors import StepError
 from pipelines.local.model import code_dir, download_model, resolve_model
 from pipelines.local.options import RunOptions
 from pipelines.local.s3io import S3Object, S3Uri, list_manifest, list_prefix, stream_object
+from pipelines.local.transform_config import STRATEGIES, TransformConfig
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-DEFAULT_MAX_PAYLOAD_MB = 6
 DEFAULT_INVOCATION_TIMEOUT = 600
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_SERVER_TIMEOUT = 60  # SAGEMAKER_MODEL_SERVER_TIMEOUT of the container
 
-
-@dataclass(frozen=True)
-class TransformConfig:
-    """The parts of a CreateTransformJob request the local run uses, with service defaults."""
-
-    model_name: str
-    input_uri: S3Uri
-    data_type: str
-    content_type: str | None
-    compression: str
-    split_type: str
-    strategy: str
-    payload_limit: int | None  # bytes; None when MaxPayloadInMB is 0 (streaming)
-    workers: int
-    output_uri: S3Uri
-    accept: str | None
-    assemble_with: str
-    environment: dict[str, str]
-    client_config: dict[str, Any]
-    data_processing: dict[str, Any] | None
-
-    @classmethod
-    def parse(cls, args: dict[str, Any]) -> TransformConfig:
-        """Read the evaluated Arguments of a Transform step."""
-        try:
-            source = args["TransformInput"]["DataSource"]["S3DataSource"]
-            transform_input, transform_output = args["TransformInput"], args["TransformOutput"]
-            model_name = str(args["ModelName"])
-            output_path = transform_output["S3OutputPath"]
-        except (KeyError, TypeError) as err:
-            raise StepError(f"Transform arguments lack {err}") from err
-        payload_mb = int(args.get("MaxPayloadInMB", DEFAULT_MAX_PAYLOAD_MB))
-        if not 0 <= payload_mb <= 100:
-            raise StepError(f"MaxPayloadInMB must be 0-100, got {payload_mb}")
-        return cls(
-            model_name=model_name,
-            input_uri=S3Uri.parse(source["S3Uri"]),
-            data_type=source.get("S3DataType", "S3Prefix"),
-            content_type=transform_input.get("ContentType"),
-            compression=transform_input.get("CompressionType", "None"),
-            split_type=transform_input.get("SplitType", "None"),
-            strategy=args.get("BatchStrategy", "MultiRecord"),
-            payload_limit=payload_mb * batching.MIB if payload_mb else None,
-            workers=max(1, int(args.get("MaxConcurrentTransforms") or 1)),
-            output_uri=S3Uri.parse(output_path),
-            accept=transform_output.get("Accept"),
-            assemble_with=transform_output.get("AssembleWith", "None"),
-            environment={k: str(v) for k, v in (args.get("Environment") or {}).items()},
-            client_config=dict(args.get("ModelClientConfig") or {}),
-            data_processing=args.get("DataProcessing"),
-        )
+__all__ = ["TransformConfig", "TransformRun", "run_transform"]
 
 
 def _container_environment(
@@ -89,9 +39,7 @@ def _container_environment(
     if "MaxPayloadInMB" in args:
         env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(args["MaxPayloadInMB"])
     if "BatchStrategy" in args:
-        env["SAGEMAKER_BATCH_STRATEGY"] = (
-            "SINGLE_RECORD" if cfg.strategy == "SingleRecord" else ("MULTI_RECORD")
-        )
+        env["SAGEMAKER_BATCH_STRATEGY"] = STRATEGIES[cfg.strategy]
     if args.get("MaxConcurrentTransforms"):
         env["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(args["MaxConcurrentTransforms"])
     return env
@@ -120,7 +68,7 @@ class TransformRun:
     def _records(self, chunks: Iterator[bytes]) -> Iterator[Request]:
         cfg = self.cfg
         if cfg.split_type == "None":
-            records = batching.whole(chunks, None)
+            records = batching.whole(chunks, cfg.payload_limit)
         elif cfg.split_type == "Line":
             records = batching.lines(chunks)
         else:
@@ -161,15 +109,29 @@ class TransformRun:
                 yield b"", [""] if self.processing.active else None
 
     def write(self, state: ObjectState, body: bytes, inputs: list[str] | None) -> None:
-        """Append one response to the object's output, as AssembleWith says."""
+        """Append one response to the object's output, as AssembleWith says.
+
+        Records rebuilt by a join or an output filter always end with a newline, whatever
+        AssembleWith says: without it they would run together.
+        """
         line = self.cfg.assemble_with == "Line"
         if inputs is not None and self.processing.per_record_output:
             for record in self.processing.finish(inputs, body):
-                state.writer.write(record + b"\n" if line else record)
+                state.writer.write(record + b"\n")
             return
         state.writer.write(body)
         if line and (self.options.assemble_line_newline == "always" or not body.endswith(b"\n")):
             state.writer.write(b"\n")
+
+
+def _check_output_names(run: TransformRun, objects: list[S3Object]) -> None:
+    """Refuse two objects whose outputs would overwrite each other (``x.gz`` next to ``x``)."""
+    seen: dict[S3Uri, str] = {}
+    for obj in objects:
+        uri = run.output_uri(obj)
+        if uri in seen:
+            raise StepError(f"{seen[uri]} and {obj.key} would both be written to {uri}")
+        seen[uri] = obj.key
 
 
 def run_transform(
@@ -209,13 +171,14 @@ def run_transform(
         float(env.get("SAGEMAKER_MODEL_SERVER_TIMEOUT", DEFAULT_SERVER_TIMEOUT)),
     )
     retries = int(cfg.client_config.get("InvocationsMaxRetries", DEFAULT_MAX_RETRIES))
-    with patched_environ(env):
-        module = load_user_module(
-            code_dir(s3, env.get("SAGEMAKER_SUBMIT_DIRECTORY"), model_dir, work_dir),
-            env.get("SAGEMAKER_PROGRAM"),
-        )
+    code = code_dir(s3, env.get("SAGEMAKER_SUBMIT_DIRECTORY"), model_dir, work_dir)
+    with patched_environ(env), user_module(code, env.get("SAGEMAKER_PROGRAM")) as module:
         container = SklearnContainer(module, model_dir, env)
+        params = container.execution_parameters()
+        if params is not None:
+            cfg = cfg.with_execution_parameters(args, params)
         run = TransformRun(s3, cfg, processing, options)
+        _check_output_names(run, objects)
         invoker = Invoker(container, cfg.content_type, cfg.accept, retries, timeout)
         jobs = ((f"{o.bucket}/{o.key}", run.output_uri(o), run.requests(o)) for o in objects)
         result = Dispatcher(s3, invoker, cfg.workers, run.write).run(jobs)

@@ -155,3 +155,17 @@ def test_missing_input_prefix_fails_the_step(session: boto3.Session) -> None:
     result = run_definition(definition(step), parameters={}, session=session, log=lambda _: None)
     assert result.status == "Failed"
     assert "no objects under" in (result.steps[0].failure_reason or "")
+
+
+def test_environment_paths_are_mapped_like_arguments(session: boto3.Session) -> None:
+    # GIVEN a script that writes where an Environment value under /opt/ml/ says
+    script = "import os, pathlib\npathlib.Path(os.environ['OUT'], 'env.txt').write_text('ok')\n"
+    put(session, "code/step.py", script)
+    put(session, "data/in/a.csv", "1")
+    step = processing_step("First", f"s3://{BUCKET}/data/in")
+    step["Arguments"]["Environment"] = {"OUT": "/opt/ml/processing/out"}
+    # WHEN it runs
+    result = run_definition(definition(step), parameters={}, session=session, log=lambda _: None)
+    # THEN the value pointed into the step's container root, so the file was uploaded
+    assert result.status == "Succeeded", result.steps[0].failure_reason
+    assert get(session, f"runs/{result.execution_id}/First/env.txt") == b"ok"
