@@ -134,11 +134,11 @@ def _cell(text: str) -> str:
 
 def render(module_dir: Path) -> str:
     """The markdown that belongs between the README markers (without the markers)."""
-    lines = ["## Requirements", "", "| Name | Version |", "|------|---------|"]
+    lines = ["### Requirements", "", "| Name | Version |", "|------|---------|"]
     lines += [f"| {name} | `{_cell(version)}` |" for name, version in read_requirements(module_dir)]
     lines += [
         "",
-        "## Inputs",
+        "### Inputs",
         "",
         "| Name | Description | Type | Default | Required |",
         "|------|-------------|------|---------|:--------:|",
@@ -150,7 +150,7 @@ def render(module_dir: Path) -> str:
             f'| <a name="input_{v.name}"></a> [{v.name}](#input_{v.name}) | '
             f"{_cell(v.description)} | `{_cell(v.type)}` | {default} | {required} |"
         )
-    lines += ["", "## Outputs", "", "| Name | Description |", "|------|-------------|"]
+    lines += ["", "### Outputs", "", "| Name | Description |", "|------|-------------|"]
     lines += [
         f'| <a name="output_{o.name}"></a> [{o.name}](#output_{o.name}) | {_cell(o.description)} |'
         for o in read_outputs(module_dir)
