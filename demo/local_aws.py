@@ -1,7 +1,7 @@
 """An embedded moto server holding the dev, pre-prod and prod accounts.
 
 Accounts are told apart by assume_role: moto maps each assumed role's keys to that role's account.
-Never set MOTO_ACCOUNT_ID: it would collapse every account into one.
+Never pin moto to one account through its environment override: it would merge all three.
 """
 
 from __future__ import annotations
