@@ -19,7 +19,14 @@ import boto3
 
 from promotion import registry
 from promotion.artifacts import CopySettings
-from promotion.config import REPO_ROOT, STAGES, StageConfig, default_config_path, load_stage_config
+from promotion.config import (
+    REPO_ROOT,
+    STAGES,
+    StageConfig,
+    default_config_path,
+    is_role_arn,
+    load_stage_config,
+)
 from promotion.errors import PromotionError
 from promotion.output import append_step_summary, progress_reporter, summary_markdown, write_tfvars
 from promotion.promote import PromotionResult, apply_promotion, plan_promotion
@@ -27,7 +34,6 @@ from promotion.stage_build import StageBuild, feature_columns_for, render_stage
 from utils import Identity, aws_errors, open_identity
 
 LOG = logging.getLogger("build")
-_ROLE_FLAG_CHECK = "arn:aws"
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     args = parser.parse_args(argv)
     for flag in ("source_role_arn", "target_role_arn"):
         value = getattr(args, flag)
-        if value is not None and not value.startswith(_ROLE_FLAG_CHECK):
+        if value is not None and not is_role_arn(value):
             parser.error(f"--{flag.replace('_', '-')} {value!r} is not an IAM role ARN")
     return Options(
         stage=args.stage,

@@ -109,6 +109,11 @@ def load_stage_config(path: Path, *, stage: str | None = None) -> StageConfig:
     return config
 
 
+def is_role_arn(value: str) -> bool:
+    """Whether `value` is an IAM role ARN (the rule the stage config's role keys follow)."""
+    return bool(_ROLE_ARN.match(value))
+
+
 def parse_s3_url(url: str) -> tuple[str, str]:
     """Split `s3://bucket/key` into bucket and key (the key may be empty)."""
     match = _S3_URL.match(url)

@@ -117,7 +117,8 @@ def plan_promotion(
         return PromotionPlan(source, existing, create_group=False)
     shape = create_package_shape(target_sm)
     prefix = artifact_prefix(group, int(source["ModelPackageVersion"]))
-    copies = plan_copies(creatable(source, shape), bucket=config.artifacts_bucket, prefix=prefix)
+    view = creatable(source, shape)
+    copies = plan_copies(view, bucket=config.artifacts_bucket, prefix=prefix)
     planned = []
     for copy in copies:
         source_head = head(source_s3, copy.source_uri)
@@ -129,8 +130,8 @@ def plan_promotion(
         done = is_copied(source_head, head(target_s3, copy.target_uri))
         planned.append(PlannedCopy(copy, source_head, done))
     create_group = not registry.group_exists(target_sm, group)
-    notices = map_images(
-        creatable(source, shape),
+    notices = map_images(  # the view is not used after this, so images may be mapped in it
+        view,
         image_uri_map=config.image_uri_map,
         source_account_id=config.source_account_id,
     )

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from promotion.config import StageConfig
-from promotion.errors import ConfigError, PromotionError
-from utils import is_already_role
+from promotion.errors import PromotionError
+from utils import open_identity
 
 if TYPE_CHECKING:
     import boto3
@@ -25,31 +25,20 @@ TERMINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
 def stage_session(
     session_factory: Callable[..., boto3.Session], *, config: StageConfig, role_arn: str | None
 ) -> boto3.Session:
-    """A session in the stage's account (assuming ``role_arn`` first when given).
+    """A session in the stage's account (assuming ``role_arn`` first unless already that role).
 
     Raises:
-        ConfigError: the credentials belong to another account than the stage's.
+        AccountMismatchError: the credentials belong to another account than the stage's.
     """
-    session = session_factory(region_name=config.region)
-    if role_arn and not is_already_role(
-        session.client("sts").get_caller_identity()["Arn"], role_arn
-    ):
-        credentials = session.client("sts").assume_role(
-            RoleArn=role_arn, RoleSessionName="run-pipeline"
-        )["Credentials"]
-        session = session_factory(
-            region_name=config.region,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
-    account = session.client("sts").get_caller_identity()["Account"]
-    if account != config.account_id:
-        raise ConfigError(
-            f"credentials are for account {account} but stage {config.stage} is account "
-            f"{config.account_id}; use the stage's credentials or --role-arn"
-        )
-    return session
+    identity = open_identity(
+        session_factory(region_name=config.region),
+        label=f"stage ({config.stage})",
+        role_arn=role_arn,
+        expected_account=config.account_id,
+        session_name="run-pipeline",
+        config_key="account_id",
+    )
+    return identity.session
 
 
 def deployed_definition(sagemaker: SageMakerClient, pipeline_name: str) -> dict[str, Any]:

@@ -34,7 +34,7 @@ class FakeSession:
         self.calls.append(kwargs)
         return self
 
-    def client(self, name: str) -> Any:
+    def client(self, name: str, **_: Any) -> Any:
         return self.clients[name]
 
 
@@ -48,8 +48,13 @@ def stubs() -> Iterator[tuple[FakeSession, Stubber, Stubber]]:
         sts_stub.assert_no_pending_responses()
 
 
+def caller(account: str) -> dict[str, str]:
+    """GetCallerIdentity as STS answers it."""
+    return {"Account": account, "Arn": f"arn:aws:sts::{account}:assumed-role/deployer/ci"}
+
+
 def expect_start(sm: Stubber, sts: Stubber, parameters: list[dict[str, str]]) -> None:
-    sts.add_response("get_caller_identity", {"Account": "222222222222"})
+    sts.add_response("get_caller_identity", caller("222222222222"))
     sm.add_response(
         "describe_pipeline", {"PipelineDefinition": DEFINITION}, {"PipelineName": PIPELINE}
     )
@@ -138,7 +143,7 @@ def test_unknown_parameter_is_refused_before_starting(
 ) -> None:
     # GIVEN a parameter the definition does not declare
     session, sm, sts = stubs
-    sts.add_response("get_caller_identity", {"Account": "222222222222"})
+    sts.add_response("get_caller_identity", caller("222222222222"))
     sm.add_response("describe_pipeline", {"PipelineDefinition": DEFINITION})
     # WHEN starting  THEN exit 2 naming the declared parameters; nothing started
     code = run_pipeline.main(argv(tmp_path, "--parameter", "RunDat=x"), session_factory=session)
@@ -162,7 +167,7 @@ def test_bad_input_exits_2(
     # GIVEN a malformed parameter, or credentials of another account
     session, _, sts = stubs
     if not extra:
-        sts.add_response("get_caller_identity", {"Account": "999999999999"})
+        sts.add_response("get_caller_identity", caller("999999999999"))
     # WHEN starting  THEN exit 2 with one line
     assert run_pipeline.main(argv(tmp_path, *extra), session_factory=session) == 2
     assert message in capsys.readouterr().err
@@ -173,7 +178,7 @@ def test_missing_pipeline_exits_1(
 ) -> None:
     # GIVEN no deployed pipeline  WHEN starting  THEN exit 1 telling to deploy first
     session, sm, sts = stubs
-    sts.add_response("get_caller_identity", {"Account": "222222222222"})
+    sts.add_response("get_caller_identity", caller("222222222222"))
     sm.add_client_error("describe_pipeline", "ResourceNotFound", "Pipeline does not exist")
     assert run_pipeline.main(argv(tmp_path), session_factory=session) == 1
     assert "deploy the stage first" in capsys.readouterr().err
