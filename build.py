@@ -27,10 +27,10 @@ from promotion.config import (
     is_role_arn,
     load_stage_config,
 )
-from promotion.errors import PromotionError
+from errors import PromotionError
 from promotion.output import append_step_summary, progress_reporter, summary_markdown, write_tfvars
 from promotion.promote import PromotionResult, apply_promotion, plan_promotion
-from promotion.stage_build import StageBuild, feature_columns_for, render_stage
+from pipelines.stage_build import StageBuild, feature_columns_for, render_stage
 from utils import Identity, aws_errors, open_identity
 
 LOG = logging.getLogger("build")
@@ -142,7 +142,7 @@ def run(options: Options, *, settings: CopySettings | None = None) -> int:
         progress=progress_reporter(),
     )  # fmt: skip
     built = render_stage(
-        config, result=result, target_s3=target_s3, source_package=plan.source,
+        config, target_s3=target_s3, source_package=plan.source,
         feature_columns=features, output_dir=options.output_dir,
     )  # fmt: skip
     write_outputs(config, options, result, built)

@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from promotion.errors import AccessError, AccountMismatchError
+from errors import AccessError, AccountMismatchError
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient

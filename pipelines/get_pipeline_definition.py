@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from promotion.config import STAGES, default_config_path, load_stage_config
-from promotion.errors import ConfigError
+from errors import ConfigError
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

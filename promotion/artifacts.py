@@ -17,7 +17,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from promotion.config import parse_s3_url
-from promotion.errors import CopyError
+from errors import CopyError
 from promotion.package import ArtifactCopy
 from utils import ACCESS_DENIED_CODES
 

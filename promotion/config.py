@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promotion.errors import ConfigError
+from errors import ConfigError
 
 STAGES = ("pre-prod", "prod")
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ from typing import Any
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from promotion.config import parse_s3_url
-from promotion.errors import PromotionError
+from errors import PromotionError
 
 # Members of the describe response that must not be carried to another account.
 _DROPPED = (

@@ -19,7 +19,7 @@ from promotion.artifacts import (
     is_copied,
 )
 from promotion.config import StageConfig
-from promotion.errors import CopyError, PackageFailedError
+from errors import CopyError, PackageFailedError
 from promotion.package import (
     ArtifactCopy,
     artifact_prefix,

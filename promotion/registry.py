@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from promotion.errors import (
+from errors import (
     ConfigError,
     NoApprovedPackageError,
     PackageFailedError,

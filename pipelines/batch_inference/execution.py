@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from promotion.config import StageConfig
-from promotion.errors import PromotionError
+from errors import PromotionError
 from utils import open_identity
 
 if TYPE_CHECKING:

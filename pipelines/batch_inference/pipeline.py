@@ -21,7 +21,7 @@ from pipelines.batch_inference import layout
 from pipelines.batch_inference.diagram import mermaid_diagram
 from pipelines.batch_inference.step_code import script_uris, upload_step_scripts
 from promotion.config import StageConfig
-from promotion.errors import ConfigError
+from errors import ConfigError
 
 if TYPE_CHECKING:
     from sagemaker.mlops.workflow.pipeline import Pipeline

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from promotion.errors import ConfigError, PromotionError
+from errors import ConfigError, PromotionError
 
 
 class LocalRunError(PromotionError):

@@ -19,7 +19,7 @@ from pipelines.batch_inference import layout
 from pipelines.batch_inference.diagram import mermaid_diagram, step_dependencies
 from pipelines.batch_inference.pipeline import render_definition
 from promotion.config import REPO_ROOT, StageConfig
-from promotion.errors import ConfigError
+from errors import ConfigError
 from tests.pipeline.conftest import (
     FEATURES,
     KMS_KEY,

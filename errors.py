@@ -1,4 +1,6 @@
-"""Expected failures. Each prints as one line; the CLI maps them to exit codes."""
+"""The project's expected failures. Each prints as one line; the CLI maps them to exit codes.
+
+This module depends on nothing of ours: every layer may raise these."""
 
 from __future__ import annotations
 

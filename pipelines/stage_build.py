@@ -1,5 +1,5 @@
-"""After promotion: upload the step scripts, render the stage's pipeline definition, and collect
-what Terraform and the summary need."""
+"""build.py's step after promotion: upload the step scripts, render the stage's pipeline
+definition, and collect what Terraform and the summary need."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from errors import ConfigError
 from promotion.config import REPO_ROOT, StageConfig
-from promotion.errors import ConfigError
 from promotion.output import write_atomically
 from promotion.package import model_name_for
-from promotion.promote import PromotionResult
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -53,14 +52,13 @@ def feature_columns_for(config: StageConfig, source_package: Mapping[str, Any]) 
 def render_stage(
     config: StageConfig,
     *,
-    result: PromotionResult,
     target_s3: S3Client,
     source_package: Mapping[str, Any],
     feature_columns: tuple[str, ...],
     output_dir: Path,
 ) -> StageBuild:
     """Upload the step scripts, write `pipeline-definition.json`, and describe the result."""
-    # Imported here: build.py --resolve-only and --dry-run never need the pipeline code.
+    # Imported here: build.py --resolve-only and --dry-run never need the SDK.
     import pipelines.batch_inference.pipeline as pipeline
 
     version = int(source_package["ModelPackageVersion"])
