@@ -21,6 +21,7 @@ from tests.approval_trigger.support import (
     TABLE,
     FakeGitHub,
     create_resources,
+    fake_credentials,
     fake_github,
 )
 
@@ -29,18 +30,6 @@ from tests.approval_trigger.support import (
 def github() -> Iterator[FakeGitHub]:
     with fake_github() as fake:
         yield fake
-
-
-def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials and no proxy, so nothing can reach a real account."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
+import pytest
 
 from approval_trigger.events import FunctionIdentity
 
@@ -94,6 +95,18 @@ def fake_github() -> Iterator[FakeGitHub]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and no proxy, so nothing can reach a real account."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 def create_resources(session: boto3.Session) -> None:
