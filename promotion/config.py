@@ -56,6 +56,7 @@ class StageConfig:
     target_role_arn: str | None = None
     image_uri_map: Mapping[str, str] = field(default_factory=dict)
     id_column: str | None = None
+    id_policy: str = "fail"
     feature_columns: tuple[str, ...] | None = None
     processing_instance_type: str = "ml.m5.xlarge"
     processing_instance_count: int = 1
@@ -201,6 +202,7 @@ _SCHEMA: dict[str, tuple[bool, Check]] = {
     "target_role_arn": (False, _ROLE),
     "image_uri_map": (False, _string_map),
     "id_column": (False, _pattern(_COLUMN, "a column name without commas")),
+    "id_policy": (False, _pattern(re.compile("^(fail|count)$"), '"fail" or "count"')),
     "feature_columns": (False, _columns),
     "processing_instance_type": (False, _pattern(_INSTANCE_TYPE, "an ml.* instance type")),
     "processing_instance_count": (False, _integer(1, 100)),
