@@ -171,7 +171,7 @@ def handle_event(
             logger.warning("could not release %s; its lease expires by itself", key)
         logger.warning("%s not dispatched (%s); Lambda retries the event", key, error)
         raise
-    marked = False
+    marked = True
     try:
         marked = dedup.mark_done(
             runtime.dynamodb,

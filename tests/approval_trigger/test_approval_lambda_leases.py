@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from approval_trigger import dedup
 from approval_trigger import lambda_function as fn
@@ -63,6 +64,7 @@ def test_a_slow_github_is_given_up_within_the_deadline_and_the_lease_released(
     with pytest.raises(DispatchError, match="not accepted within its deadline"):
         run(event(), settings=short)
     elapsed = time.monotonic() - start
+    print(f"slow GitHub (3 s): gave up after {elapsed:.2f} s with a 0.4 s deadline")
 
     # THEN the invocation gave up before GitHub answered, and released its lease
     assert elapsed < github.delay
@@ -138,6 +140,24 @@ def test_the_change_is_marked_done_only_after_github_accepted(
         {"dispatched": True, "reason": "Approved", "model_package_arn": ARN, "status": "Approved"}
     ]
     assert items(aws)[KEY]["done"] == {"BOOL": True}
+
+
+def test_a_failed_done_marker_does_not_fail_an_accepted_dispatch(
+    run: Any, github: FakeGitHub, aws: boto3.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN DynamoDB fails when the done marker is written after GitHub's 204
+    def unavailable(*args: Any, **kwargs: Any) -> bool:
+        raise ClientError({"Error": {"Code": "InternalServerError"}}, "PutItem")
+
+    monkeypatch.setattr(dedup, "mark_done", unavailable)
+
+    # WHEN handled
+    result = run(event())
+
+    # THEN the invocation succeeds (a retry would dispatch again); the lease will expire
+    assert result["dispatched"] is True
+    assert len(github.requests) == 1
+    assert items(aws)[KEY]["done"] == {"BOOL": False}
 
 
 @pytest.mark.parametrize("answer", [200, 202], ids=["200", "202"])
