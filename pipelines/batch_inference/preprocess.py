@@ -183,16 +183,12 @@ class ShardWriter:
         self.shards.append({"shard": name, "ids": ids_name, "rows": rows, "padding": padding})
 
 
-def check_ids(
-    chunks: Sequence[pa.ChunkedArray | pa.Array], column: str, policy: str
-) -> dict[str, int]:
+def check_ids(chunks: Sequence[pa.ChunkedArray], column: str, policy: str) -> dict[str, int]:
     """Count duplicate and empty ids (null or only spaces); fail under the ``fail`` policy.
 
     ``duplicate_ids`` is the number of rows whose non-empty id an earlier row already had.
     """
-    ids = pa.chunked_array(
-        [chunk for part in chunks for chunk in getattr(part, "chunks", [part])], pa.string()
-    )
+    ids = pa.chunked_array([chunk for part in chunks for chunk in part.chunks], pa.string())
     empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(ids), ""), True)
     empty_ids = pc.sum(empty).as_py() or 0
     present = ids.filter(pc.invert(empty))
