@@ -77,7 +77,9 @@ def claim(
     except ClientError as error:
         if not _conditional_failure(error):
             raise
-        old: dict[str, Any] = dict(error.response.get("Item", {}))  # type: ignore[call-overload]
+        old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+        if old is None:
+            return Claim.BUSY  # unknown: a retry decides, rather than dropping the change
         # A marker without a lease was written by the earlier claim-then-dispatch version.
         leased = LEASE_ATTRIBUTE in old and not old.get(DONE_ATTRIBUTE, {}).get("BOOL", False)
         return Claim.BUSY if leased else Claim.DONE

@@ -222,6 +222,23 @@ def test_a_failed_invocation_releases_only_its_own_claim(aws: boto3.Session) -> 
     assert items(aws)[KEY]["done"] == {"BOOL": False}
 
 
+def test_a_refused_claim_without_the_old_item_is_busy_not_done() -> None:
+    # GIVEN DynamoDB refuses the claim without returning the item it compared
+    class Refusing:
+        def put_item(self, **kwargs: Any) -> None:
+            assert kwargs["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "PutItem")
+
+    # WHEN claiming
+    claimed = dedup.claim(
+        Refusing(),  # type: ignore[arg-type]
+        "t", KEY, owner="me", now=1.0, lease_seconds=40, ttl_seconds=60,
+    )  # fmt: skip
+
+    # THEN the change is not taken for done (which would drop it): Lambda retries
+    assert claimed is dedup.Claim.BUSY
+
+
 # --- a killed invocation ----------------------------------------------------------------------
 
 _CHILD = """
