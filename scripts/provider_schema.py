@@ -41,6 +41,7 @@ JSII_TARBALL_SHA256 = "b3e5ee2851ae47595a0dedad3678779aebca6d6b5f318ca1902b87ddb
 PROVIDER = "hashicorp/aws"
 PROVIDER_VERSION = "6.66.0"
 FORMAT = 1
+MINIMUM_RESOURCES = 1000  # fewer means the manifest's layout changed under us
 
 Block = dict[str, Any]  # {"args": {name: required}, "blocks": {name: Block}, "attrs": [names]}
 Schema = dict[str, Any]
@@ -240,8 +241,6 @@ def derive(manifest: dict[str, Any], names: dict[str, dict[str, str]]) -> Schema
         match = _TYPE_LINK.search(str(cls.get("docs", {}).get("summary", "")))
         if kind and match and config:
             schema[kind][match.group(2)] = deriver.block(config, fqn, frozenset())
-    if len(schema["resource"]) < 1000 or len(schema["data"]) < 300:
-        raise SchemaError(f"{PACKAGE} {PACKAGE_VERSION}: too few types found; has jsii changed?")
     schema["guessed_names"] = len(deriver.guessed)
     return schema
 
@@ -268,6 +267,8 @@ def regenerate(target: Path = SCHEMA_FILE) -> Schema:
     """Fetch the pinned wheel, derive the schema and write it to `target`."""
     with tempfile.TemporaryDirectory(prefix="provider-schema-") as scratch:
         schema = derive(*read_package(fetch_wheel(Path(scratch))))
+    if len(schema["resource"]) < MINIMUM_RESOURCES:
+        raise SchemaError(f"{PACKAGE} {PACKAGE_VERSION}: too few resources; has jsii changed?")
     target.write_text(dumps(schema), encoding="utf-8")
     return schema
 
