@@ -145,8 +145,7 @@ BROKEN = {
         "aws_s3_bucket.b.versionning: unknown block 'versionning' (did you mean 'versioning'?)",
     ),
     "wrong dynamic block": (
-        MODEL + '  dynamic "vpc_configs" {\n'
-        "    for_each = []\n    content {}\n  }\n}",
+        MODEL + '  dynamic "vpc_configs" {\n    for_each = []\n    content {}\n  }\n}',
         "aws_sagemaker_model.m.dynamic.vpc_configs.content: unknown block 'vpc_configs'",
     ),
     "misspelt argument in dynamic content": (
@@ -181,8 +180,7 @@ BROKEN = {
         "output.o: data.aws_caller_identity.c has no attribute 'account' (did you mean",
     ),
     "bad nested attribute reference": (
-        MODEL + '}\noutput "o" {\n'
-        "  value = aws_sagemaker_model.m.primary_container[0].imagee\n}",
+        MODEL + '}\noutput "o" {\n  value = aws_sagemaker_model.m.primary_container[0].imagee\n}',
         "aws_sagemaker_model.m.primary_container has no attribute 'imagee' (did you mean 'image'?)",
     ),
     "reference to an undeclared resource": (
