@@ -179,9 +179,12 @@ class _Deriver:
             )
             if inner is None or not prop.get("docs", {}).get("summary", "").endswith(" block."):
                 args[name] = required
-            if inner is not None:
-                into = blocks if name not in args else objects
-                into[name] = {"required": required, **inner}
+            if inner is not None and name in args:
+                objects[name] = {"required": required, **inner}
+            elif inner is not None:
+                blocks[name] = {"required": required, **inner}
+                if "fqn" in prop["type"]:  # a struct, not a list of them: MaxItems 1
+                    blocks[name]["single"] = True
         attrs = self.computed(output_fqn, camel) - set(args) - set(blocks)
         block: Block = {"args": args, "blocks": blocks, "attrs": sorted(attrs)}
         if objects:  # object-typed arguments: written `x = {...}`, or as blocks (SDK v2 `ingress`)

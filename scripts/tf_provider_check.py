@@ -24,7 +24,7 @@ from typing import Any
 import hcl2
 
 # Sibling scripts: scripts/ is on sys.path when this file runs (tests put it there).
-from provider_schema import REPO_ROOT, SchemaError, figures, load_schema
+from provider_schema import REPO_ROOT, SchemaError, load_schema
 from tf_references import check_references
 
 Block = dict[str, Any]
@@ -135,6 +135,7 @@ class _ModuleChecker:
         self.report = report
         self.root = root
         self.file = ""
+        self.declared: dict[str, str] = {}  # address -> file
 
     def finding(self, address: str, message: str) -> None:
         self.report.findings.append(Finding(self.file, address, message))
@@ -142,6 +143,9 @@ class _ModuleChecker:
     def check_type(self, kind: str, type_name: str, name: str, body: dict[str, Any]) -> None:
         prefix = "data." if kind == "data" else ("ephemeral." if kind == "ephemeral" else "")
         address = f"{prefix}{type_name}.{name}"
+        if address in self.declared:
+            self.finding(address, f"declared twice (first in {self.declared[address]})")
+        self.declared.setdefault(address, self.file)
         if not type_name.startswith("aws_"):
             self.report.other_providers += 1
             return
@@ -204,6 +208,8 @@ class _ModuleChecker:
             return set()
         if key == "dynamic":
             return {self.check_dynamic(*labelled, block, address) for labelled in _labelled(value)}
+        if len(value) > 1 and block["blocks"].get(key, {}).get("single"):
+            self.finding(address, f"at most one {key!r} block is allowed, found {len(value)}")
         for body in value:
             self.report.blocks += 1
             self.check_block(key, body, block, f"{address}.{key}")
@@ -283,7 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     report = check_tree(args.root.resolve(), schema)
     status = "FAILED" if report.findings else "ok"
-    print(f"provider schema: {status} ({report.summary()}; {figures(schema)}; ", end="")
+    schema_name = f"{schema['provider']} {schema['provider_version']}"
+    print(f"provider schema: {status} ({report.summary()}; {schema_name}; ", end="")
     print(f"{time.monotonic() - started:.2f} s)")
     for finding in report.findings:
         print(f"    {finding}")

@@ -170,6 +170,15 @@ BROKEN = {
         'provider "aws" {\n  regionn = "eu-west-1"\n}',
         "provider.aws: unknown argument 'regionn' (did you mean 'region'?)",
     ),
+    "a single block given twice": (
+        'resource "aws_s3_bucket" "b" {\n  versioning {\n    enabled = true\n  }\n'
+        "  versioning {\n    enabled = false\n  }\n}",
+        "aws_s3_bucket.b: at most one 'versioning' block is allowed, found 2",
+    ),
+    "a resource declared twice": (
+        'resource "aws_s3_bucket" "b" {}\nresource "aws_s3_bucket" "b" {}',
+        "aws_s3_bucket.b: declared twice (first in main.tf)",
+    ),
     "bad attribute reference": (
         'resource "aws_s3_bucket" "b" {}\noutput "o" {\n  value = aws_s3_bucket.b.bucket_arn\n}',
         "output.o: aws_s3_bucket.b has no attribute 'bucket_arn'",

@@ -154,6 +154,9 @@ def test_the_committed_schema_is_the_pinned_version_with_exact_names(
     # names case conversion gets wrong, taken from the manifest as Terraform spells them
     assert "checksum_crc32c" in schema["resource"]["aws_s3_object_copy"]["attrs"]
     assert "self" in schema["resource"]["aws_security_group"]["objects"]["ingress"]["args"]
+    # a block the provider allows once (MaxItems 1) and one it allows many times
+    bucket = schema["resource"]["aws_s3_bucket"]["blocks"]
+    assert bucket["versioning"].get("single") and not bucket["cors_rule"].get("single")
     lambda_function = schema["resource"]["aws_lambda_function"]
     assert {k for k, required in lambda_function["args"].items() if required} == {
         "function_name",
