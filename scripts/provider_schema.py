@@ -111,11 +111,21 @@ def read_package(wheel: Path) -> tuple[dict[str, Any], dict[str, dict[str, str]]
                 continue
             if member.name == "package/.jsii":
                 manifest = json.loads(handle.read())
+            elif member.name == "package/package.json":
+                _check_provider_version(json.loads(handle.read()))
             elif member.name.startswith("package/lib/") and member.name.endswith(".js"):
                 _read_getter_names(handle.read().decode("utf-8"), names)
     if not manifest or not names:
         raise SchemaError(f"{JSII_TARBALL} lacks package/.jsii or the generated lib/*.js")
     return manifest, names
+
+
+def _check_provider_version(package_json: dict[str, Any]) -> None:
+    """The package says which provider release it was generated from: it must be the pin's."""
+    provider = package_json.get("cdktn", {}).get("provider", {})
+    found = (provider.get("name"), provider.get("version"))
+    if found != (f"registry.terraform.io/{PROVIDER}", PROVIDER_VERSION):
+        raise SchemaError(f"{PACKAGE} {PACKAGE_VERSION} was generated from {found}, not the pin")
 
 
 def _read_getter_names(source: str, names: dict[str, dict[str, str]]) -> None:

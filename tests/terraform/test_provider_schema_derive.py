@@ -219,3 +219,17 @@ def test_a_wheel_embedding_another_tarball_is_refused(
     # WHEN reading it THEN it is refused before anything is derived
     with pytest.raises(schema_module.SchemaError, match="sha256 differs"):
         schema_module.read_package(wheel)
+
+
+def test_a_package_generated_from_another_provider_release_is_refused(
+    schema_module: ModuleType,
+) -> None:
+    # GIVEN package.json files naming the pinned release and another one
+    def package_json(version: str) -> dict[str, Any]:
+        provider = {"name": "registry.terraform.io/hashicorp/aws", "version": version}
+        return {"cdktn": {"provider": provider}}
+
+    # WHEN checking them THEN only the pinned release passes
+    schema_module._check_provider_version(package_json(schema_module.PROVIDER_VERSION))
+    with pytest.raises(schema_module.SchemaError, match="6.25.0"):
+        schema_module._check_provider_version(package_json("6.25.0"))
