@@ -130,10 +130,9 @@ def _hint(name: str, candidates: set[str]) -> str:
 class _ModuleChecker:
     """Checks one module's blocks against the schema, appending to a report."""
 
-    def __init__(self, schema: Schema, report: Report, root: Path) -> None:
+    def __init__(self, schema: Schema, report: Report) -> None:
         self.schema = schema
         self.report = report
-        self.root = root
         self.file = ""
         self.declared: dict[str, str] = {}  # address -> file
 
@@ -247,33 +246,30 @@ def check_tree(root: Path, schema: Schema) -> Report:
     """Every module under `root` (see `terraform_modules`)."""
     report = Report()
     for _, files in terraform_modules(root).items():
-        report.modules += 1
-        parsed = check_files(files, schema, report, root)
-        count, problems = check_references(parsed, schema)
-        report.references += count
-        report.findings += [Finding(*problem) for problem in problems]
+        parsed = {}
+        for path in files:
+            with path.open(encoding="utf-8") as handle:
+                parsed[str(path.relative_to(root))] = dict(hcl2.load(handle))
+        check_module(parsed, schema, report)
     return report
 
 
-def check_files(
-    files: list[Path], schema: Schema, report: Report, root: Path
-) -> dict[str, dict[str, Any]]:
-    """The blocks of one module's files; returns each file's parsed content by display name."""
-    checker = _ModuleChecker(schema, report, root)
-    parsed: dict[str, dict[str, Any]] = {}
-    for path in files:
+def check_module(parsed: dict[str, dict[str, Any]], schema: Schema, report: Report) -> None:
+    """One module, given as its files' content (python-hcl2 8.x) by display name."""
+    report.modules += 1
+    checker = _ModuleChecker(schema, report)
+    for file, document in parsed.items():
         report.files += 1
-        checker.file = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-        with path.open(encoding="utf-8") as handle:
-            document: dict[str, Any] = dict(hcl2.load(handle))
-        parsed[checker.file] = document
+        checker.file = file
         for kind in KINDS:
             for type_name, name, body in _declared(document, kind):
                 checker.check_type(kind, type_name, name, body)
         for entry in document.get("provider", []):
             for name, body in _labelled([entry]):
                 checker.check_provider(name, body)
-    return parsed
+    count, problems = check_references(parsed, schema)
+    report.references += count
+    report.findings += [Finding(*problem) for problem in problems]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

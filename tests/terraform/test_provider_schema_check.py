@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import hcl2
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
@@ -312,3 +314,102 @@ def test_the_command_line_exits_1_and_prints_each_finding(
     assert out[0].startswith("provider schema: FAILED (1 files in 1 modules: ")
     finding = "main.tf: aws_s3_bucket.b: unknown argument 'buckett' (did you mean 'bucket'?)"
     assert out[1] == f"    {finding}"
+
+
+# A reference with an attribute: `aws_x.name.attr`, `aws_x.name[0].attr`, `data.aws_x.name.attr`.
+_ATTRIBUTE = re.compile(r"((?:data\.)?aws_\w+\.\w+(?:\[[^\]]*\])?)\.(\w+)")
+_META = {"count", "for_each", "provider", "depends_on", "lifecycle", "__is_block__"}
+
+
+def _argument_sites(body: dict[str, Any], top: bool) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every argument and nested block name of a resource body, at every level."""
+    for key, value in list(body.items()):
+        if key.startswith("__") or (top and key in _META):
+            continue
+        if key == "dynamic":
+            for entry in value:
+                for inner in entry.values():
+                    for content in inner.get("content", []):
+                        yield from _argument_sites(content, top=False)
+            continue
+        yield body, key
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            for nested in value:
+                yield from _argument_sites(nested, top=False)
+
+
+def _string_sites(value: Any) -> Iterator[tuple[Any, Any]]:
+    """(container, key) of every string holding an attribute reference."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in list(items):
+        if isinstance(item, str) and _ATTRIBUTE.search(item):
+            yield value, key
+        elif isinstance(item, (dict, list)) and not str(key).startswith("__"):
+            yield from _string_sites(item)
+
+
+@pytest.fixture(scope="module")
+def repository_modules(checker: ModuleType, repo_root: Path) -> list[dict[str, dict[str, Any]]]:
+    """Each module of the repository as parsed content by file name."""
+    modules = []
+    for files in checker.terraform_modules(repo_root).values():
+        modules.append(
+            {str(p.relative_to(repo_root)): dict(hcl2.loads(p.read_text("utf-8"))) for p in files}
+        )
+    return modules
+
+
+def _findings(checker: ModuleType, schema: dict[str, Any], module: dict[str, Any]) -> list[str]:
+    report = checker.Report()
+    checker.check_module(module, schema, report)
+    return [str(finding) for finding in report.findings]
+
+
+def test_every_misspelt_argument_or_block_of_the_repository_is_caught(
+    checker: ModuleType,
+    provider_schema: dict[str, Any],
+    repository_modules: list[dict[str, dict[str, Any]]],
+) -> None:
+    # GIVEN each argument and nested block name of every aws_* block in the repository
+    missed, mutations = [], 0
+    for module in repository_modules:
+        assert _findings(checker, provider_schema, module) == []
+        for document in module.values():
+            for kind in ("resource", "data"):
+                for entry in document.get(kind, []):
+                    for type_label, by_name in entry.items():
+                        for body in by_name.values() if "aws_" in type_label else []:
+                            for site, key in list(_argument_sites(body, top=True)):
+                                # WHEN that one name is misspelt
+                                mutations += 1
+                                site[f"{key}_x"] = site.pop(key)
+                                found = _findings(checker, provider_schema, module)
+                                site[key] = site.pop(f"{key}_x")
+                                # THEN the check names it
+                                if not any(f"'{key}_x'" in finding for finding in found):
+                                    missed.append(f"{type_label} {key}")
+    assert missed == []
+    assert mutations > 200, mutations
+
+
+def test_every_misspelt_attribute_reference_of_the_repository_is_caught(
+    checker: ModuleType,
+    provider_schema: dict[str, Any],
+    repository_modules: list[dict[str, dict[str, Any]]],
+) -> None:
+    # GIVEN each `aws_x.name.attr` reference in the repository's expressions
+    missed, mutations = [], 0
+    for module in repository_modules:
+        for site, key in list(_string_sites(module)):
+            original = site[key]
+            for match in _ATTRIBUTE.finditer(original):
+                # WHEN that one attribute is misspelt
+                mutations += 1
+                site[key] = f"{original[: match.end()]}_x{original[match.end() :]}"
+                found = _findings(checker, provider_schema, module)
+                site[key] = original
+                # THEN the check names it
+                if not any(f"no attribute '{match.group(2)}_x'" in text for text in found):
+                    missed.append(match.group(0))
+    assert missed == []
+    assert mutations > 80, mutations
