@@ -92,7 +92,7 @@ def fetch_wheel(directory: Path) -> Path:
 
 def read_package(wheel: Path) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
     """The `.jsii` manifest and the generated JavaScript's attribute names, both from the npm
-    tarball inside the wheel (its sha256 checked too).
+    tarball inside the wheel (its sha256 and the provider release it names checked too).
 
     The names come from comments the generator writes above each getter
     (`// bucket_domain_name - computed: true, ...` then `get bucketDomainName()`): the exact
@@ -103,6 +103,7 @@ def read_package(wheel: Path) -> tuple[dict[str, Any], dict[str, dict[str, str]]
     if _sha256(tarball) != JSII_TARBALL_SHA256:
         raise SchemaError(f"{JSII_TARBALL}: sha256 differs from the pinned {JSII_TARBALL_SHA256}")
     manifest: dict[str, Any] = {}
+    package_json: dict[str, Any] = {}
     names: dict[str, dict[str, str]] = {}
     with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as tar:
         for member in tar:
@@ -112,11 +113,12 @@ def read_package(wheel: Path) -> tuple[dict[str, Any], dict[str, dict[str, str]]
             if member.name == "package/.jsii":
                 manifest = json.loads(handle.read())
             elif member.name == "package/package.json":
-                _check_provider_version(json.loads(handle.read()))
+                package_json = json.loads(handle.read())
             elif member.name.startswith("package/lib/") and member.name.endswith(".js"):
                 _read_getter_names(handle.read().decode("utf-8"), names)
     if not manifest or not names:
         raise SchemaError(f"{JSII_TARBALL} lacks package/.jsii or the generated lib/*.js")
+    _check_provider_version(package_json)
     return manifest, names
 
 

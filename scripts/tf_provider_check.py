@@ -42,7 +42,7 @@ SKIPPED_DIRECTORIES = {
 META_ARGUMENTS = {"count", "for_each", "provider", "depends_on"}
 META_BLOCKS = {"lifecycle", "connection", "provisioner"}
 DYNAMIC_ARGUMENTS = {"for_each", "iterator", "labels"}
-KINDS = {"resource": "resource", "data": "data", "ephemeral": "ephemeral"}
+KINDS = ("resource", "data", "ephemeral")
 
 
 @dataclass(frozen=True)
