@@ -7,7 +7,8 @@ block (`dynamic` blocks' content included) exists at its level and is written as
 (`x = ...` for arguments, `x { }` for blocks); required arguments and blocks are present. Every
 reference `aws_x.name.attr` / `data.aws_x.name.attr` names a declared resource and an attribute the
 schema has (arguments, blocks and computed attributes, then one level into nested blocks), with an
-instance key exactly when the resource has `count` or `for_each`.
+instance key exactly when the resource has `count` or `for_each`. Calls of local modules pass
+only the child's variables, all its required ones, and read only its outputs.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import hcl2
 
 # Sibling scripts: scripts/ is on sys.path when this file runs (tests put it there).
 from provider_schema import REPO_ROOT, SchemaError, load_schema
-from tf_references import check_references
+from tf_references import check_module_calls, check_references, interface
 
 Block = dict[str, Any]
 Schema = dict[str, Any]
@@ -243,18 +244,26 @@ class _ModuleChecker:
 
 
 def check_tree(root: Path, schema: Schema) -> Report:
-    """Every module under `root` (see `terraform_modules`)."""
+    """Every module under `root` (see `terraform_modules`), and the calls between them."""
     report = Report()
-    for _, files in terraform_modules(root).items():
-        parsed = {}
-        for path in files:
-            with path.open(encoding="utf-8") as handle:
-                parsed[str(path.relative_to(root))] = dict(hcl2.load(handle))
+    modules: dict[Path, dict[str, dict[str, Any]]] = {}
+    for directory, files in terraform_modules(root).items():
+        modules[directory.resolve()] = {
+            str(path.relative_to(root)): dict(hcl2.loads(path.read_text(encoding="utf-8")))
+            for path in files
+        }
+    interfaces = {directory: interface(parsed) for directory, parsed in modules.items()}
+    for directory, parsed in modules.items():
         check_module(parsed, schema, report)
+        count, problems = check_module_calls(parsed, directory, interfaces)
+        report.references += count
+        report.findings += [Finding(*problem) for problem in problems]
     return report
 
 
-def check_module(parsed: dict[str, dict[str, Any]], schema: Schema, report: Report) -> None:
+def check_module(
+    parsed: dict[str, dict[str, Any]], schema: Schema, report: Report, *, references: bool = True
+) -> None:
     """One module, given as its files' content (python-hcl2 8.x) by display name."""
     report.modules += 1
     checker = _ModuleChecker(schema, report)
@@ -267,6 +276,8 @@ def check_module(parsed: dict[str, dict[str, Any]], schema: Schema, report: Repo
         for entry in document.get("provider", []):
             for name, body in _labelled([entry]):
                 checker.check_provider(name, body)
+    if not references:
+        return
     count, problems = check_references(parsed, schema)
     report.references += count
     report.findings += [Finding(*problem) for problem in problems]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 Schema = dict[str, Any]
@@ -177,3 +178,77 @@ def check_references(
                         if (symbol.group("kind"), symbol.group("name")) not in declared.symbols:
                             problems.append((file, address, f"{symbol.group(0)} is not declared"))
     return count, problems
+
+
+_MODULE_OUTPUT = re.compile(r"(?<![\w.])module\.(?P<name>\w+)(?:\[[^\]]*\])?\.(?P<output>\w+)")
+_MODULE_META = {"source", "version", "count", "for_each", "providers", "depends_on"}
+Interface = tuple[dict[str, bool], set[str]]  # variables (name -> required), outputs
+
+
+def interface(parsed: dict[str, dict[str, Any]]) -> Interface:
+    """The variables (required when they have no default) and outputs of one module."""
+    variables: dict[str, bool] = {}
+    outputs: set[str] = set()
+    for document in parsed.values():
+        for entry in document.get("variable", []):
+            for label, body in entry.items():
+                variables[label.strip(_QUOTE)] = "default" not in body
+        for entry in document.get("output", []):
+            outputs |= {label.strip(_QUOTE) for label in entry}
+    return variables, outputs
+
+
+def check_module_calls(
+    parsed: dict[str, dict[str, Any]], directory: Path, interfaces: dict[Path, Interface]
+) -> tuple[int, list[Problem]]:
+    """Calls of local modules (`source = "../x"`): arguments are the child's variables, its
+    required variables are given, and `module.name.output` names a declared call and an output."""
+    calls: dict[str, Interface | None] = {}
+    count, problems = 0, []
+    for file, document in parsed.items():
+        for entry in document.get("module", []):
+            for label, body in entry.items():
+                name, source = label.strip(_QUOTE), str(body.get("source", "")).strip(_QUOTE)
+                local = source.startswith(("./", "../"))
+                child = interfaces.get((directory / source).resolve()) if local else None
+                calls[name] = child
+                if local and child is None:
+                    problems.append((file, f"module.{name}", f"{source} holds no .tf files"))
+                if child is not None:
+                    count += 1
+                    problems += [(file, f"module.{name}", p) for p in _call_problems(body, child)]
+    for file, document in parsed.items():
+        for address, body in _top_level(document):
+            for _, text in _strings(body, address):
+                for expression in interpolations(text):
+                    for match in _MODULE_OUTPUT.finditer(expression):
+                        count += 1
+                        problem = _output_problem(match, calls)
+                        if problem:
+                            problems.append((file, address, problem))
+    return count, problems
+
+
+def _call_problems(body: dict[str, Any], child: Interface) -> list[str]:
+    variables, _ = child
+    given = {key for key in body if not key.startswith("__") and key not in _MODULE_META}
+    problems = [
+        f"the module has no variable {key!r}{_hint(key, set(variables))}"
+        for key in sorted(given - set(variables))
+    ]
+    problems += [
+        f"required variable {name!r} is not given"
+        for name, required in variables.items()
+        if required and name not in given
+    ]
+    return problems
+
+
+def _output_problem(match: re.Match[str], calls: dict[str, Interface | None]) -> str | None:
+    name, output = match.group("name"), match.group("output")
+    if name not in calls:
+        return f"reference to module.{name}, which this module does not call"
+    child = calls[name]
+    if child is not None and output not in child[1]:
+        return f"module.{name} has no output {output!r}" + _hint(output, child[1])
+    return None

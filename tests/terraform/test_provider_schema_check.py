@@ -359,9 +359,11 @@ def repository_modules(checker: ModuleType, repo_root: Path) -> list[dict[str, d
     return modules
 
 
-def _findings(checker: ModuleType, schema: dict[str, Any], module: dict[str, Any]) -> list[str]:
+def _findings(
+    checker: ModuleType, schema: dict[str, Any], module: dict[str, Any], references: bool = True
+) -> list[str]:
     report = checker.Report()
-    checker.check_module(module, schema, report)
+    checker.check_module(module, schema, report, references=references)
     return [str(finding) for finding in report.findings]
 
 
@@ -383,7 +385,7 @@ def test_every_misspelt_argument_or_block_of_the_repository_is_caught(
                                 # WHEN that one name is misspelt
                                 mutations += 1
                                 site[f"{key}_x"] = site.pop(key)
-                                found = _findings(checker, provider_schema, module)
+                                found = _findings(checker, provider_schema, module, False)
                                 site[key] = site.pop(f"{key}_x")
                                 # THEN the check names it
                                 if not any(f"'{key}_x'" in finding for finding in found):
@@ -413,3 +415,75 @@ def test_every_misspelt_attribute_reference_of_the_repository_is_caught(
                     missed.append(match.group(0))
     assert missed == []
     assert mutations > 80, mutations
+
+
+CHILD = {
+    "variables.tf": 'variable "name" {\n  type = string\n}\n'
+    + 'variable "tags" {\n  default = {}\n}\n',
+    "outputs.tf": 'output "arn" {\n  value = "arn:${var.name}"\n}\n',
+}
+CALL = 'module "child" {\n  source = "./modules/child"\n  name   = "x"\n}\n'
+BROKEN_CALLS = {
+    "unknown module argument": (
+        CALL.replace('  name   = "x"\n', '  name   = "x"\n  tagz   = {}\n'),
+        "main.tf: module.child: the module has no variable 'tagz' (did you mean 'tags'?)",
+    ),
+    "required module variable not given": (
+        CALL.replace('  name   = "x"\n', ""),
+        "main.tf: module.child: required variable 'name' is not given",
+    ),
+    "unknown module output": (
+        CALL + 'output "o" {\n  value = module.child.id\n}\n',
+        "main.tf: output.o: module.child has no output 'id'",
+    ),
+    "undeclared module": (
+        CALL + 'output "o" {\n  value = module.other.arn\n}\n',
+        "main.tf: output.o: reference to module.other, which this module does not call",
+    ),
+    "module source without .tf files": (
+        CALL.replace("./modules/child", "./modules/missing"),
+        "main.tf: module.child: ./modules/missing holds no .tf files",
+    ),
+}
+
+
+def _with_child(directory: Path, main: str) -> None:
+    (directory / "modules" / "child").mkdir(parents=True)
+    for name, text in CHILD.items():
+        (directory / "modules" / "child" / name).write_text(text, encoding="utf-8")
+    (directory / "main.tf").write_text(main, encoding="utf-8")
+
+
+def test_calls_of_local_modules_that_validate_accepts_pass(
+    checker: ModuleType, provider_schema: dict[str, Any], tmp_path: Path
+) -> None:
+    # GIVEN a local module called once plainly and once per key, and its outputs read
+    many = CALL.replace('"child"', '"many"').replace(
+        'name   = "x"', "for_each = toset([])\n  name = each.key"
+    )
+    _with_child(
+        tmp_path,
+        f'{CALL}{many}output "o" {{\n  value = [module.child.arn, module.many["a"].arn]\n}}\n',
+    )
+
+    # WHEN checking the tree
+    report = checker.check_tree(tmp_path, provider_schema)
+
+    # THEN nothing is reported
+    assert [str(finding) for finding in report.findings] == []
+    assert report.modules == 2
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_CALLS))
+def test_a_broken_module_call_fails_naming_the_problem(
+    checker: ModuleType, provider_schema: dict[str, Any], tmp_path: Path, case: str
+) -> None:
+    # GIVEN a call of a local module with one deliberate mistake
+    main, expected = BROKEN_CALLS[case]
+    _with_child(tmp_path, main)
+
+    # WHEN checking the tree
+    report = checker.check_tree(tmp_path, provider_schema)
+
+    # THEN exactly that mistake is reported
+    assert [str(finding) for finding in report.findings] == [expected]
