@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+from lark.exceptions import LarkError
 
 # Sibling scripts: scripts/ is on sys.path when this file runs (tests put it there).
 from provider_schema import REPO_ROOT, SchemaError, load_schema
@@ -31,15 +32,8 @@ from tf_references import check_module_calls, check_references, interface
 Block = dict[str, Any]
 Schema = dict[str, Any]
 
-# Directories that hold no module of ours.
-SKIPPED_DIRECTORIES = {
-    ".terraform",
-    ".venv",
-    ".venv-checkov",
-    "build",
-    "demo-output",
-    "node_modules",
-}
+# Directories that hold no module of ours (hidden ones, .terraform and .venv*, are skipped too).
+SKIPPED_DIRECTORIES = {"build", "demo-output", "node_modules"}
 META_ARGUMENTS = {"count", "for_each", "provider", "depends_on"}
 META_BLOCKS = {"lifecycle", "connection", "provisioner"}
 DYNAMIC_ARGUMENTS = {"for_each", "iterator", "labels"}
@@ -121,6 +115,10 @@ def _is_block(item: Any) -> bool:
 
 def _is_block_list(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(_is_block(item) for item in value)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _hint(name: str, candidates: set[str]) -> str:
@@ -248,10 +246,13 @@ def check_tree(root: Path, schema: Schema) -> Report:
     report = Report()
     modules: dict[Path, dict[str, dict[str, Any]]] = {}
     for directory, files in terraform_modules(root).items():
-        modules[directory.resolve()] = {
-            str(path.relative_to(root)): dict(hcl2.loads(path.read_text(encoding="utf-8")))
-            for path in files
-        }
+        parsed = modules.setdefault(directory.resolve(), {})
+        for path in files:
+            name = str(path.relative_to(root))
+            try:
+                parsed[name] = dict(hcl2.loads(path.read_text(encoding="utf-8")))
+            except LarkError as error:  # python-hcl2's parser; terraform would refuse it too
+                report.findings.append(Finding(name, "-", f"cannot parse: {_first_line(error)}"))
     interfaces = {directory: interface(parsed) for directory, parsed in modules.items()}
     for directory, parsed in modules.items():
         check_module(parsed, schema, report)

@@ -207,6 +207,10 @@ BROKEN = {
         'resource "aws_s3_bucket" "b" {}\noutput "o" {\n  value = aws_s3_bucket.b[0].arn\n}',
         "aws_s3_bucket.b has neither count nor for_each: drop its instance key",
     ),
+    "not HCL at all": (
+        'resource "aws_s3_bucket" "b" {\n  bucket =\n}\n',
+        "main.tf: -: cannot parse: Unexpected token",
+    ),
     "undeclared variable": (
         'resource "aws_s3_bucket" "b" {\n  bucket = var.bucket_name\n}',
         "aws_s3_bucket.b: var.bucket_name is not declared",
