@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -74,13 +75,18 @@ class Report:
 
 
 def terraform_modules(root: Path) -> dict[Path, list[Path]]:
-    """Every directory under `root` with .tf files, and its files (found by globbing)."""
+    """Every directory under `root` with .tf files, and its files, found by walking the tree
+    without entering skipped directories (a virtual environment holds thousands of files)."""
     modules: dict[Path, list[Path]] = {}
-    for path in sorted(root.rglob("*.tf")):
-        parts = path.relative_to(root).parts[:-1]
-        if any(part in SKIPPED_DIRECTORIES or part.startswith(".") for part in parts):
-            continue
-        modules.setdefault(path.parent, []).append(path)
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = sorted(
+            name
+            for name in subdirectories
+            if name not in SKIPPED_DIRECTORIES and not name.startswith(".")
+        )
+        tf_files = sorted(Path(directory) / name for name in files if name.endswith(".tf"))
+        if tf_files:
+            modules[Path(directory)] = tf_files
     return modules
 
 

@@ -241,7 +241,7 @@ def check(checker: ModuleType, schema: dict[str, Any], directory: Path, text: st
 def test_the_repository_tf_files_match_the_provider_schema(
     checker: ModuleType, provider_schema: dict[str, Any], repo_root: Path
 ) -> None:
-    # GIVEN every Terraform module of the repository, found by globbing
+    # GIVEN every Terraform module of the repository, found by walking the tree
     modules = checker.terraform_modules(repo_root)
     assert {repo_root, repo_root / "approval_trigger"} <= set(modules)
 
@@ -255,7 +255,7 @@ def test_the_repository_tf_files_match_the_provider_schema(
     assert min(report.types, report.blocks, report.arguments, report.references) > 10
 
 
-def test_modules_are_found_by_globbing_and_tool_directories_are_skipped(
+def test_modules_are_found_by_walking_the_tree_and_tool_directories_are_skipped(
     checker: ModuleType, tmp_path: Path
 ) -> None:
     # GIVEN a root module, a nested one (bootstrap/stage) and .tf files under tool directories
