@@ -17,6 +17,8 @@ from pathlib import Path
 
 import boto3
 
+from errors import PromotionError
+from pipelines.stage_build import StageBuild, feature_columns_for, render_stage
 from promotion import registry
 from promotion.artifacts import CopySettings
 from promotion.config import (
@@ -27,10 +29,14 @@ from promotion.config import (
     is_role_arn,
     load_stage_config,
 )
-from errors import PromotionError
-from promotion.output import append_step_summary, progress_reporter, summary_markdown, write_tfvars
+from promotion.output import (
+    append_step_summary,
+    check_writable_dir,
+    progress_reporter,
+    summary_markdown,
+    write_tfvars,
+)
 from promotion.promote import PromotionResult, apply_promotion, plan_promotion
-from pipelines.stage_build import StageBuild, feature_columns_for, render_stage
 from utils import Identity, aws_errors, open_identity
 
 LOG = logging.getLogger("build")
@@ -110,6 +116,8 @@ def run(options: Options, *, settings: CopySettings | None = None) -> int:
             account_id=config.source_account_id,
             region=config.region,
         )
+    if not (options.dry_run or options.resolve_only):
+        check_writable_dir(options.output_dir)
     source, target = open_identities(config, options)
     source_sm = source.client("sagemaker")
     source_arn = options.model_package_arn or registry.resolve_latest_approved(

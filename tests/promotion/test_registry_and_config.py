@@ -13,12 +13,12 @@ from botocore.stub import Stubber
 
 import build
 from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
-from promotion.config import load_stage_config
 from errors import ConfigError, PackageFailedError, WaitTimeoutError
+from pipelines.stage_build import feature_columns_for
+from promotion.config import load_stage_config
 from promotion.package import build_create_request, model_name_for, plan_copies, rewrite_uris
 from promotion.promote import create_package_shape
 from promotion.registry import wait_until_completed
-from pipelines.stage_build import feature_columns_for
 from tests.promotion.conftest import register
 
 ARN = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1"
@@ -35,7 +35,7 @@ ARN = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1"
         ("max_payload_mb", 101, "key 'max_payload_mb' must be a whole number from 1 to 100"),
         ("feature_columns", ["a", "a"], "key 'feature_columns' column names must be unique"),
         ("input_data_url", "bucket/x", "key 'input_data_url' must be an s3://bucket/prefix URL"),
-        ("schedule_expression", "daily", "key 'schedule_expression' 'daily' is not rate(...)"),
+        ("schedule_expression", "daily", "key 'schedule_expression' 'daily' is not rate(N unit)"),
         ("source_account_id", "222222222222", "key 'account_id' equals 'source_account_id'"),
     ],
 )
