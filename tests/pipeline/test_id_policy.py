@@ -20,6 +20,7 @@ import pytest
 from moto import mock_aws
 from sklearn.linear_model import LogisticRegression
 
+from errors import ConfigError
 from pipelines.batch_inference import postprocess, preprocess
 from pipelines.batch_inference.step_code import upload_step_scripts
 from pipelines.local import RunResult, run_definition
@@ -165,8 +166,6 @@ def test_the_count_policy_scores_and_counts_in_the_manifest(
 
 
 def test_the_stage_key_is_validated_and_rendered(tmp_path: Path) -> None:
-    from promotion.config import ConfigError
-
     with pytest.raises(ConfigError, match="id_policy"):
         load_stage_config(write_config(tmp_path, id_policy="ignore"))
     assert load_stage_config(write_config(tmp_path)).id_policy == "fail"
