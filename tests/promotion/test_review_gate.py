@@ -221,3 +221,23 @@ def test_approve_takes_no_approval_status(prod_config: Path, tmp_path: Path) -> 
     with pytest.raises(SystemExit) as exit_info:
         run(prod_config, tmp_path, "--approve", *PENDING)
     assert exit_info.value.code == 2
+
+
+def test_approve_dry_run_says_what_it_would_do_and_writes_nothing(
+    dev: boto3.Session,
+    pre_prod: boto3.Session,
+    prod_config: Path,
+    tmp_path: Path,
+    api_calls: list[Call],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = register(dev)
+    assert run(prod_config, tmp_path, "--model-package-arn", source, *PENDING) == 0
+    capsys.readouterr()
+    api_calls.clear()
+
+    assert run(prod_config, tmp_path, "--approve", "--dry-run") == 0
+
+    assert capsys.readouterr().out.startswith("approve arn:aws:sagemaker:")
+    assert [c for c in mutating(api_calls) if c[0] != "sts"] == []
+    assert target_package(pre_prod, tmp_path)["ModelApprovalStatus"] == "PendingManualApproval"
