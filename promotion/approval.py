@@ -21,9 +21,8 @@ if TYPE_CHECKING:
 
 APPROVED: Final = "Approved"
 PENDING: Final = "PendingManualApproval"
-# Statuses a promotion may create, and may find and reuse for the same source (lineage).
+# Statuses a promotion may create (and may reuse when lineage finds a package of the source).
 APPROVAL_STATUSES = (APPROVED, PENDING)
-REUSABLE_APPROVAL_STATUSES = frozenset(APPROVAL_STATUSES)
 _STAGE_STATUS = {APPROVED: "Approved", PENDING: "PendingApproval"}
 _DESCRIPTION_LIMIT = 1024  # ApprovalDescription and ModelLifeCycle.StageDescription
 
