@@ -29,6 +29,7 @@ from promotion.config import (
     is_role_arn,
     load_stage_config,
 )
+from promotion.lease import LeaseSettings
 from promotion.output import (
     append_step_summary,
     check_writable_dir,
@@ -36,7 +37,7 @@ from promotion.output import (
     summary_markdown,
     write_tfvars,
 )
-from promotion.promote import PromotionResult, apply_promotion, plan_promotion
+from promotion.promote import PromotionResult, plan_promotion, promote
 from utils import Identity, aws_errors, open_identity
 
 LOG = logging.getLogger("build")
@@ -106,7 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
 
 
-def run(options: Options, *, settings: CopySettings | None = None) -> int:
+def run(
+    options: Options,
+    *,
+    settings: CopySettings | None = None,
+    lease_settings: LeaseSettings | None = None,
+) -> int:
     """Validate, open both accounts, resolve, plan, then promote and render (unless dry-run)."""
     config = load_stage_config(options.config, stage=options.stage)
     if options.model_package_arn:
@@ -144,10 +150,10 @@ def run(options: Options, *, settings: CopySettings | None = None) -> int:
         for line in plan.describe():
             print(f"  - {line}")
         return 0
-    result = apply_promotion(
-        plan, config, source_s3=source_s3, target_sm=target_sm, target_s3=target_s3,
-        settings=settings or CopySettings(), git_sha=os.environ.get("GITHUB_SHA"),
-        progress=progress_reporter(),
+    result = promote(
+        plan, config, source_sm=source_sm, source_s3=source_s3, target_sm=target_sm,
+        target_s3=target_s3, settings=settings or CopySettings(), lease_settings=lease_settings,
+        git_sha=os.environ.get("GITHUB_SHA"), progress=progress_reporter(), on_wait=_waiting,
     )  # fmt: skip
     built = render_stage(
         config, target_s3=target_s3, source_package=plan.source,
@@ -155,6 +161,13 @@ def run(options: Options, *, settings: CopySettings | None = None) -> int:
     )  # fmt: skip
     write_outputs(config, options, result, built)
     return 0
+
+
+def _waiting(holder: dict[str, object]) -> None:
+    LOG.warning(
+        "another run (%s on %s) is promoting this version; waiting for it to finish",
+        holder.get("holder"), holder.get("host"),
+    )  # fmt: skip
 
 
 def open_identities(config: StageConfig, options: Options) -> tuple[Identity, Identity | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from errors import (
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
+LOG = logging.getLogger(__name__)
 _PACKAGE_ARN = re.compile(
     r"^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):(\d{12}):model-package/([a-zA-Z0-9-]{1,63})/(\d+)$"
 )
@@ -30,6 +32,7 @@ LINEAGE_SOURCE_ACCOUNT = "promotion:source-account-id"
 LINEAGE_SOURCE_VERSION = "promotion:source-version"
 LINEAGE_PROMOTED_AT = "promotion:promoted-at"
 LINEAGE_GIT_SHA = "promotion:git-sha"
+LINEAGE_CLIENT_TOKEN = "promotion:client-token"  # the CreateModelPackage idempotency token
 
 WAIT_DELAY_SECONDS = 5
 WAIT_MAX_ATTEMPTS = 120  # ten minutes
@@ -123,9 +126,16 @@ def group_exists(sm: SageMakerClient, group: str) -> bool:
 
 
 def find_promoted(sm: SageMakerClient, *, group: str, source_arn: str) -> dict[str, Any] | None:
-    """The target package whose lineage names `source_arn`, newest first, or None."""
+    """The newest target package whose lineage names `source_arn`, or None."""
+    found = find_all_promoted(sm, group=group, source_arn=source_arn)
+    return found[0] if found else None
+
+
+def find_all_promoted(sm: SageMakerClient, *, group: str, source_arn: str) -> list[dict[str, Any]]:
+    """Every target package whose lineage names `source_arn`, newest first (described)."""
     if not group_exists(sm, group):
-        return None
+        return []
+    found: list[dict[str, Any]] = []
     paginator = sm.get_paginator("list_model_packages")
     pages = paginator.paginate(
         ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
@@ -138,8 +148,32 @@ def find_promoted(sm: SageMakerClient, *, group: str, source_arn: str) -> dict[s
             metadata = package.get("CustomerMetadataProperties") or {}
             if metadata.get(LINEAGE_SOURCE_ARN) == source_arn:
                 package.pop("ResponseMetadata", None)
-                return package
-    return None
+                found.append(package)
+    return found
+
+
+def drop_duplicates(
+    sm: SageMakerClient, *, group: str, source_arn: str, token: str, created_arn: str
+) -> str:
+    """After a create, keep one package per idempotency token: the oldest; delete the others.
+
+    AWS returns the first package for a repeated ClientToken, so this finds nothing to delete
+    there; a server that ignores the token (or a retry after the token's window) leaves a
+    second package with our token, made by this run under its lease.
+    """
+    ours = [
+        package
+        for package in find_all_promoted(sm, group=group, source_arn=source_arn)
+        if (package.get("CustomerMetadataProperties") or {}).get(LINEAGE_CLIENT_TOKEN) == token
+    ]
+    if len(ours) < 2:
+        return created_arn
+    ours.sort(key=lambda package: int(package["ModelPackageVersion"]))
+    for duplicate in ours[1:]:
+        LOG.warning("deleting %s: a duplicate of %s from a retried create",
+                    duplicate["ModelPackageArn"], ours[0]["ModelPackageArn"])  # fmt: skip
+        sm.delete_model_package(ModelPackageName=duplicate["ModelPackageArn"])
+    return str(ours[0]["ModelPackageArn"])
 
 
 def failure_reason(package: dict[str, Any]) -> str:
