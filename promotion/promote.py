@@ -204,13 +204,10 @@ def apply_promotion(
                 progress=progress,
             )  # fmt: skip
         )
-    request, token = create_request(plan, config, target_sm, git_sha=git_sha)
+    request, _ = create_request(plan, config, target_sm, git_sha=git_sha)
     if lease:
         lease.check()  # never create after another run took the promotion over
-    arn = target_sm.create_model_package(**request)["ModelPackageArn"]
-    arn = registry.drop_duplicates(
-        target_sm, group=group, source_arn=plan.source_arn, token=token, created_arn=arn
-    )
+    arn = registry.create_package(target_sm, request, source_arn=plan.source_arn)
     package = registry.wait_until_completed(target_sm, arn, **wait_args)
     return PromotionResult(package, reused=False, copies=results)
 

@@ -9,7 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from errors import (
     ConfigError,
@@ -36,6 +42,10 @@ LINEAGE_CLIENT_TOKEN = "promotion:client-token"  # the CreateModelPackage idempo
 
 WAIT_DELAY_SECONDS = 5
 WAIT_MAX_ATTEMPTS = 120  # ten minutes
+CREATE_ATTEMPTS = 3
+_CONNECTION_ERRORS = (
+    ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -152,28 +162,49 @@ def find_all_promoted(sm: SageMakerClient, *, group: str, source_arn: str) -> li
     return found
 
 
-def drop_duplicates(
-    sm: SageMakerClient, *, group: str, source_arn: str, token: str, created_arn: str
+def create_package(
+    sm: SageMakerClient,
+    request: dict[str, Any],
+    *,
+    source_arn: str,
+    attempts: int = CREATE_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> str:
-    """After a create, keep one package per idempotency token: the oldest; delete the others.
+    """CreateModelPackage so that a lost response never leaves a second package.
 
-    AWS returns the first package for a repeated ClientToken, so this finds nothing to delete
-    there; a server that ignores the token (or a retry after the token's window) leaves a
-    second package with our token, made by this run under its lease.
+    `request` carries `ClientToken` and the same token in its lineage metadata. When the
+    connection fails after sending (the server may have created the package), botocore must not
+    blindly send again: we look for a package carrying our token first, and resend only if there
+    is none. AWS itself answers a repeated token with the first package; servers that ignore the
+    token (moto) are covered by the look-up.
     """
-    ours = [
-        package
-        for package in find_all_promoted(sm, group=group, source_arn=source_arn)
-        if (package.get("CustomerMetadataProperties") or {}).get(LINEAGE_CLIENT_TOKEN) == token
-    ]
-    if len(ours) < 2:
-        return created_arn
-    ours.sort(key=lambda package: int(package["ModelPackageVersion"]))
-    for duplicate in ours[1:]:
-        LOG.warning("deleting %s: a duplicate of %s from a retried create",
-                    duplicate["ModelPackageArn"], ours[0]["ModelPackageArn"])  # fmt: skip
-        sm.delete_model_package(ModelPackageName=duplicate["ModelPackageArn"])
-    return str(ours[0]["ModelPackageArn"])
+    token = request["ClientToken"]
+    group = request["ModelPackageGroupName"]
+    handler_id = f"no-blind-retry-{token}"
+
+    def no_blind_retry(caught_exception: Exception | None = None, **_: Any) -> None:
+        if caught_exception is not None:
+            raise caught_exception
+
+    sm.meta.events.register_first(
+        "needs-retry.sagemaker.CreateModelPackage", no_blind_retry, unique_id=handler_id
+    )
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                return str(sm.create_model_package(**request)["ModelPackageArn"])
+            except _CONNECTION_ERRORS:
+                for package in find_all_promoted(sm, group=group, source_arn=source_arn):
+                    metadata = package.get("CustomerMetadataProperties") or {}
+                    if metadata.get(LINEAGE_CLIENT_TOKEN) == token:
+                        LOG.info("the create was committed before its answer was lost")
+                        return str(package["ModelPackageArn"])
+                if attempt == attempts:
+                    raise
+                sleep(2**attempt)
+    finally:
+        sm.meta.events.unregister("needs-retry.sagemaker.CreateModelPackage", unique_id=handler_id)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def failure_reason(package: dict[str, Any]) -> str:

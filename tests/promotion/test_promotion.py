@@ -246,7 +246,9 @@ def test_a_failed_earlier_promotion_is_refused_with_its_reason(
     }
     monkeypatch.setattr(registry, "find_all_promoted", lambda *_, **__: [failed])
 
-    with pytest.raises(PackageFailedError, match="is Failed: x: no image; delete it from group churn-model"):
+    with pytest.raises(
+        PackageFailedError, match="is Failed: x: no image; delete it from group churn-model"
+    ):
         promote(dev, pre_prod, config_file(), arn)
 
 
