@@ -81,7 +81,8 @@ def target_packages(pre_prod: boto3.Session) -> list[str]:
 
 
 def uploads(pre_prod: boto3.Session) -> list[dict[str, Any]]:
-    return pre_prod.client("s3").list_multipart_uploads(Bucket=TARGET_BUCKET).get("Uploads", [])
+    listed = pre_prod.client("s3").list_multipart_uploads(Bucket=TARGET_BUCKET)
+    return [dict(upload) for upload in listed.get("Uploads", [])]
 
 
 def named_package(out: Path) -> str:

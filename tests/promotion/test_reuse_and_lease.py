@@ -129,7 +129,9 @@ def test_a_rejected_target_is_refused_and_a_pending_one_reused(
     metadata = sm.describe_model_package(ModelPackageName=arn)["CustomerMetadataProperties"]
     # moto 5.2.5 drops the metadata on update unless it is passed again (AWS keeps it)
     sm.update_model_package(
-        ModelPackageArn=arn, ModelApprovalStatus=status, CustomerMetadataProperties=metadata
+        ModelPackageArn=arn,
+        ModelApprovalStatus=status,  # type: ignore[arg-type]
+        CustomerMetadataProperties=metadata,
     )
     capsys.readouterr()
 
@@ -178,7 +180,7 @@ def test_an_expired_or_dead_holder_is_taken_over_and_learns_it_lost(
 
     # WHEN another run comes THEN it takes the lease over without waiting
     taker = leases.acquire(s3, bucket=TARGET_BUCKET, key=KEY, owner={"holder": "b"}, settings=FAST,
-                           sleep=pytest.fail)  # fmt: skip
+                           sleep=lambda _: pytest.fail("waited"))  # fmt: skip
 
     # AND the stalled holder learns at its next renewal that it must not create anything
     stalled.renew()
