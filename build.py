@@ -38,7 +38,7 @@ from promotion.output import (
     write_tfvars,
 )
 from promotion.promote import PromotionResult, plan_promotion, promote
-from utils import Identity, aws_errors, open_identity
+from utils import Identity, aws_errors, check_endpoint_environment, open_identity
 
 LOG = logging.getLogger("build")
 
@@ -100,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("build", "promotion"):  # ours at INFO; botocore's INFO lines are noise
         logging.getLogger(name).setLevel(logging.INFO)
     try:
+        check_endpoint_environment(dict(os.environ))
         with aws_errors("the configured credentials", "build.py"):
             return run(options)
     except PromotionError as error:
