@@ -36,7 +36,6 @@ _PACKAGE_ARN = re.compile(
 LINEAGE_SOURCE_ARN = "promotion:source-model-package-arn"
 LINEAGE_SOURCE_ACCOUNT = "promotion:source-account-id"
 LINEAGE_SOURCE_VERSION = "promotion:source-version"
-LINEAGE_PROMOTED_AT = "promotion:promoted-at"
 LINEAGE_GIT_SHA = "promotion:git-sha"
 LINEAGE_CLIENT_TOKEN = "promotion:client-token"  # the CreateModelPackage idempotency token
 
