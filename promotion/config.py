@@ -71,6 +71,12 @@ class StageConfig:
     alarm_email: str | None = None
     vpc_config: VpcConfig | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    data_quality: str = "warn"
+    drift_threshold: float = 0.1
+    evaluation_input_url: str | None = None
+    comparison_large_difference: float = 0.1
+    comparison_max_large_share: float = 0.05
+    comparison_blocks_prod: bool = False
 
 
 def default_config_path(stage: str) -> Path:
@@ -168,6 +174,18 @@ def _columns(value: Any) -> str | None:
     return None
 
 
+def _fraction(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        return f"must be a number greater than 0 and at most 1, got {value!r}"
+    return None
+
+
+def _positive(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return f"must be a number greater than 0, got {value!r}"
+    return None
+
+
 def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
 
@@ -216,6 +234,12 @@ _SCHEMA: dict[str, tuple[bool, Check]] = {
     "alarm_email": (False, _pattern(_EMAIL, "an email address")),
     "vpc_config": (False, _vpc),
     "tags": (False, _string_map),
+    "data_quality": (False, _pattern(re.compile("^(off|warn|fail)$"), "off, warn or fail")),
+    "drift_threshold": (False, _fraction),
+    "evaluation_input_url": (False, _s3_url),
+    "comparison_large_difference": (False, _positive),
+    "comparison_max_large_share": (False, _fraction),
+    "comparison_blocks_prod": (False, _boolean),
 }
 
 
