@@ -61,7 +61,7 @@ class FeatureProfile:
         self.non_integral += int(np.count_nonzero(finite != np.floor(finite)))
         if self.edges.size:
             self.below_first += int(np.count_nonzero(finite < self.edges[0]))
-            placed = np.searchsorted(self.edges, finite, side="right")
+            placed = np.searchsorted(self.edges, finite, side="left")  # edges < value
             counts = np.bincount(placed, minlength=self.edges.size + 1)
             self.at_or_below += np.cumsum(counts)[: self.edges.size]
 
