@@ -292,10 +292,13 @@ data "aws_iam_policy_document" "alerts_topic" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values = [
-        aws_cloudwatch_metric_alarm.pipeline_failed.arn,
-        aws_cloudwatch_metric_alarm.schedule_dead_letter.arn,
-      ]
+      values = concat(
+        [
+          aws_cloudwatch_metric_alarm.pipeline_failed.arn,
+          aws_cloudwatch_metric_alarm.schedule_dead_letter.arn,
+        ],
+        aws_cloudwatch_metric_alarm.data_quality[*].arn,
+      )
     }
   }
 }
@@ -468,4 +471,26 @@ resource "aws_cloudwatch_dashboard" "this" {
       },
     ]
   })
+}
+
+################################################################################
+# Data quality: Preprocess publishes the violations it found (docs/evidence.md)
+################################################################################
+
+resource "aws_cloudwatch_metric_alarm" "data_quality" {
+  # Only with policy "warn": "fail" stops the run, which the execution-failed alarm reports.
+  count = var.data_quality == "warn" ? 1 : 0
+
+  alarm_name          = "${local.name}-data-quality"
+  alarm_description   = "A batch of the ${var.pipeline_name} pipeline (${var.stage}) violated its data-quality baseline; the run went on (data_quality = warn). See the run's Preprocess/quality report."
+  namespace           = "BatchInference/DataQuality" # pipelines/batch_inference/quality_inputs.py
+  metric_name         = "DataQualityViolations"
+  dimensions          = { PipelineName = var.pipeline_name }
+  statistic           = "Maximum"
+  period              = local.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
 }

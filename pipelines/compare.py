@@ -297,9 +297,9 @@ def main(
     args = parse_args(argv)
     try:
         config = load_stage_config(args.config or default_config_path(args.stage), stage=args.stage)
-        session = execution.stage_session(
-            session_factory, config=config, role_arn=config.target_role_arn
-        )
+        # The lookup runs with read-only credentials of that stage: no role to assume then.
+        role = None if args.find_champion else config.target_role_arn
+        session = execution.stage_session(session_factory, config=config, role_arn=role)
         return run(args, session=session, sleep=sleep)
     except PromotionError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -75,15 +75,23 @@ def test_cli_writes_documented_files_that_read_back(tmp_path: Path, suffix: str)
     assert set(by_name) == {"a", "b", "count", "segment"}
     assert by_name["count"]["inferred_type"] == "Integral"
     assert by_name["a"]["numerical_statistics"]["common"] == {"num_present": 499, "num_missing": 1}
-    assert constraints["monitoring_config"]["distribution_constraints"]["comparison_threshold"] == 0.2
+    assert (
+        constraints["monitoring_config"]["distribution_constraints"]["comparison_threshold"] == 0.2
+    )
     # AND read back by the check, the training data itself passes against them
     profiles = {}
     for name in ("a", "b", "count"):
         profile = quality.FeatureProfile(quality.baseline_cdf(by_name[name])[0])
         profile.add(pd.to_numeric(frame[name]).to_numpy(dtype=float))
         profiles[name] = profile
-    numeric = {**constraints, "features": [f for f in constraints["features"] if f["name"] != "segment"]}
-    stats = {**statistics, "features": [f for f in statistics["features"] if f["name"] != "segment"]}
+    numeric = {
+        **constraints,
+        "features": [f for f in constraints["features"] if f["name"] != "segment"],
+    }
+    stats = {
+        **statistics,
+        "features": [f for f in statistics["features"] if f["name"] != "segment"],
+    }
     result = quality.evaluate(profiles, statistics=stats, constraints=numeric)
     assert result["violations"] == []
     assert max(f["distance"] for f in result["features"]) < 1e-9

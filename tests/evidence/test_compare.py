@@ -65,7 +65,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def test_nothing_in_prod_compares_nothing(aws: Any, make_config: Any, tmp_path: Path) -> None:
     # GIVEN prod runs no pipeline yet
-    config = make_config(stage="prod", account_id=ACCOUNT, evaluation_input_url="s3://eval-bucket/eval/")
+    config = make_config(
+        stage="prod", account_id=ACCOUNT, evaluation_input_url="s3://eval-bucket/eval/"
+    )
     # WHEN the champion is looked up, then compared with none
     champion = compare.find_champion(aws.client("sagemaker"), config)
     code = compare.main(
@@ -77,7 +79,11 @@ def test_nothing_in_prod_compares_nothing(aws: Any, make_config: Any, tmp_path: 
     document = json.loads((tmp_path / "comparison.json").read_text())
     assert champion is None
     assert code == 0
-    assert document == {"status": "nothing", "reason": "prod runs no version yet", "blocks_prod": False}
+    assert document == {
+        "status": "nothing",
+        "reason": "prod runs no version yet",
+        "blocks_prod": False,
+    }
     assert "Nothing compared: prod runs no version yet." in (tmp_path / "comparison.md").read_text()
 
 
@@ -106,7 +112,9 @@ def test_a_version_in_prod_is_compared_with_the_new_one(aws: Any, make_config: A
         buffer = io.BytesIO()
         predictions(values).to_parquet(buffer)
         bucket, key = output_url.removeprefix("s3://").split("/", 1)
-        s3.put_object(Bucket=bucket, Key=f"{key}2026-01-01/x/part-00000.parquet", Body=buffer.getvalue())
+        s3.put_object(
+            Bucket=bucket, Key=f"{key}2026-01-01/x/part-00000.parquet", Body=buffer.getvalue()
+        )
 
     # WHEN compared
     document, report = compare.run_comparison(

@@ -49,8 +49,14 @@ def run_preprocess(tmp_path: Path, batch: pd.DataFrame, baseline: Path, policy: 
     data.mkdir(exist_ok=True)
     batch.insert(0, "id", [f"r{i}" for i in range(len(batch))])
     batch.to_csv(data / "batch.csv", index=False)
-    options = {"policy": policy, "baseline_dir": baseline, "output_dir": tmp_path / "quality",
-               "metric_namespace": METRIC_NAMESPACE, "pipeline_name": "p", "region": "eu-west-1"}
+    options = {
+        "policy": policy,
+        "baseline_dir": baseline,
+        "output_dir": tmp_path / "quality",
+        "metric_namespace": METRIC_NAMESPACE,
+        "pipeline_name": "p",
+        "region": "eu-west-1",
+    }
     argv = [
         *("--input-dir", str(data), "--shards-dir", str(tmp_path / "shards")),
         *("--ids-dir", str(tmp_path / "ids"), "--failure-file", str(tmp_path / "message")),
@@ -84,7 +90,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield boto3.client("cloudwatch", region_name="eu-west-1")
 
 
-def test_clean_batch_passes_and_publishes_zero(tmp_path: Path, baseline_dir: Path, aws: Any) -> None:
+def test_clean_batch_passes_and_publishes_zero(
+    tmp_path: Path, baseline_dir: Path, aws: Any
+) -> None:
     # GIVEN a batch drawn like the training data
     batch = training(400, seed=1)[FEATURES]
     # WHEN Preprocess runs with policy fail
@@ -164,7 +172,9 @@ def test_wrong_type_fractional_values_in_an_integral_feature(
     code = run_preprocess(tmp_path, batch, baseline_dir, "fail")
     # THEN a data_type_check violation on count fails the run
     assert code == 1
-    checks = {(v["feature_name"], v["constraint_check_type"]) for v in result_of(tmp_path)["violations"]}
+    checks = {
+        (v["feature_name"], v["constraint_check_type"]) for v in result_of(tmp_path)["violations"]
+    }
     assert ("count", "data_type_check") in checks
 
 
@@ -229,3 +239,13 @@ def test_package_baseline_prefers_drift_check_baselines() -> None:
         "s3://m/s.json", "s3://m/c.json"
     )
     assert package_baseline({"ModelMetrics": {"ModelQuality": {}}}) is None
+
+
+def test_the_alarm_reads_the_metric_the_check_publishes() -> None:
+    # GIVEN the root module WHEN read THEN its data-quality alarm names our namespace and metric
+    from promotion.config import REPO_ROOT
+
+    text = (REPO_ROOT / "batch-config-template.tf").read_text(encoding="utf-8")
+    block = text[text.index('resource "aws_cloudwatch_metric_alarm" "data_quality"') :]
+    assert f'namespace           = "{METRIC_NAMESPACE}"' in block
+    assert f'metric_name         = "{quality.METRIC_NAME}"' in block
