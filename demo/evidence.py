@@ -101,3 +101,48 @@ def show_evidence(out_dir: Path, *, log: Callable[[str], None] = print) -> Evide
     (out_dir / "comparison.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     log(f"comparison v1 vs v2: {result['verdict']} (agreement {result['agreement']:.1%})")
     return Evidence(clean_code == 0, drift_code != 0, drift_line, result["verdict"], reports)
+
+
+def compare_locally(work: Path, *, rows: int = 200, log: Callable[[str], None] = print) -> Path:
+    """Champion/challenger end to end on the local AWS (demo.local_aws must be running): the
+    demo's versions 1 and 3 approved and promoted into pre-prod with build.py, then
+    ``python -m pipelines.compare --local`` scores one input with both. Returns the report dir.
+    """
+    import build
+    from demo.__main__ import STAGE, prepare_accounts
+    from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, role_arn
+    from pipelines import compare
+    from promotion.config import default_config_path, load_stage_config, parse_s3_url
+
+    arns = prepare_accounts()
+    config = load_stage_config(default_config_path(STAGE))
+    dev = account_session(DEV_ACCOUNT, config.region).client("sagemaker")
+    metadata = dev.describe_model_package(ModelPackageName=arns[2])["CustomerMetadataProperties"]
+    # Metadata passed again: moto's UpdateModelPackage drops what it is not given.
+    dev.update_model_package(
+        ModelPackageArn=arns[2], ModelApprovalStatus="Approved",
+        CustomerMetadataProperties=metadata,
+    )  # fmt: skip
+    for arn in (arns[0], arns[2]):
+        code = build.main(
+            ["--stage", STAGE, "--model-package-arn", arn, "--output-dir", str(work / "build"),
+             "--source-role-arn", role_arn(DEV_ACCOUNT),
+             "--target-role-arn", role_arn(PRE_PROD_ACCOUNT)]
+        )  # fmt: skip
+        if code != 0:
+            raise SystemExit(code)
+    bucket, _ = parse_s3_url(config.input_data_url)
+    sample = seed.sample_input(rows, seed=13)
+    stage = account_session(PRE_PROD_ACCOUNT, config.region).client("s3")
+    stage.put_object(Bucket=bucket, Key="evaluation/eval.csv", Body=sample.to_csv(index=False))
+    output = work / "comparison"
+    code = compare.main(
+        ["--stage", STAGE, "--champion", "1", "--challenger", "3", "--local",
+         "--input", f"s3://{bucket}/evaluation/", "--output", str(output),
+         "--definition", str(work / "build" / "pipeline-definition.json"),
+         "--role-arn", role_arn(PRE_PROD_ACCOUNT)]
+    )  # fmt: skip
+    if code != 0:
+        raise SystemExit(code)
+    log(f"comparison report: {output / 'comparison.md'}")
+    return output

@@ -32,13 +32,13 @@ import pyarrow.parquet as pq
 
 from errors import ConfigError, PromotionError
 from pipelines.batch_inference import execution
+from pipelines.batch_inference.pipeline import pipeline_name_for
 from pipelines.batch_inference.quality_comparison import (
     Thresholds,
     compare_predictions,
     markdown_report,
     nothing_to_compare,
 )
-from pipelines.run_pipeline import default_pipeline_name
 from promotion import registry
 from promotion.config import (
     REPO_ROOT,
@@ -82,7 +82,7 @@ def stage_package(sm: SageMakerClient, config: StageConfig, arn: str) -> str:
 
 def find_champion(sm: SageMakerClient, config: StageConfig) -> int | None:
     """The source version the stage's pipeline runs, or None when it runs nothing yet."""
-    name = default_pipeline_name(config)
+    name = pipeline_name_for(config)
     summaries = sm.list_pipelines(PipelineNamePrefix=name).get("PipelineSummaries", [])
     if not any(s.get("PipelineName") == name for s in summaries):
         return None
@@ -127,7 +127,7 @@ def remote_scorer(
 ) -> Scores:
     """Score with the deployed pipeline; a version without a model gets a temporary one."""
     sm = session.client("sagemaker")
-    pipeline = default_pipeline_name(config)
+    pipeline = pipeline_name_for(config)
 
     def score(version: int, package_arn: str, output_url: str) -> None:
         name = model_name_for(config.model_package_group_name, config.stage, version)
@@ -230,6 +230,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, help="default build/<stage>/comparison")
     parser.add_argument("--local", action="store_true", help="run the definition on this machine")
     parser.add_argument("--definition", type=Path, help="with --local (default build/<stage>/...)")
+    parser.add_argument("--role-arn", help="role to assume in the stage (default target_role_arn)")
     args = parser.parse_args(argv)
     for flag in ("champion", "challenger"):
         value = getattr(args, flag).strip()
@@ -298,7 +299,7 @@ def main(
     try:
         config = load_stage_config(args.config or default_config_path(args.stage), stage=args.stage)
         # The lookup runs with read-only credentials of that stage: no role to assume then.
-        role = None if args.find_champion else config.target_role_arn
+        role = args.role_arn or (None if args.find_champion else config.target_role_arn)
         session = execution.stage_session(session_factory, config=config, role_arn=role)
         return run(args, session=session, sleep=sleep)
     except PromotionError as error:

@@ -125,3 +125,25 @@ def test_a_version_in_prod_is_compared_with_the_new_one(aws: Any, make_config: A
     assert document["verdict"] == "fail" and document["blocks_prod"] is True
     assert report.startswith("### Champion v6 (prod) vs challenger v7: fail (blocks the prod plan)")
     assert report.count("xychart-beta") == 2
+
+
+def test_the_champion_is_found_through_prod_lineage(aws: Any, make_config: Any) -> None:
+    # GIVEN prod's pipeline whose ModelName is a model of the package promoted from version 5
+    config = make_config(stage="prod", account_id=ACCOUNT)
+    sm = aws.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName=config.model_package_group_name)
+    package = sm.create_model_package(
+        ModelPackageGroupName=config.model_package_group_name,
+        CustomerMetadataProperties={LINEAGE_SOURCE_VERSION: "5"},
+    )["ModelPackageArn"]
+    role = f"arn:aws:iam::{ACCOUNT}:role/execution"
+    sm.create_model(ModelName="served-v5", PrimaryContainer={"ModelPackageName": package},
+                    ExecutionRoleArn=role)  # fmt: skip
+    definition = {"Version": "2020-12-01", "Steps": [], "Parameters": [
+        {"Name": "ModelName", "Type": "String", "DefaultValue": "served-v5"}]}  # fmt: skip
+    from pipelines.batch_inference.pipeline import pipeline_name_for
+
+    sm.create_pipeline(PipelineName=pipeline_name_for(config), RoleArn=role,
+                       PipelineDefinition=json.dumps(definition))  # fmt: skip
+    # WHEN looked up THEN version 5
+    assert compare.find_champion(sm, config) == 5
