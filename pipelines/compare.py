@@ -57,7 +57,9 @@ if TYPE_CHECKING:
 
 WAIT_TIMEOUT_SECONDS = 3 * 3600
 COMPARISONS_PREFIX = "comparisons"
-Scores = Callable[[int, str, str], None]  # (version, package ARN, output URL) -> scored
+# (version, package ARN, output URL) -> a call that waits for the scoring to end and returns
+# its failure (None when it succeeded); starting both before waiting runs them side by side.
+Scores = Callable[[int, str, str], Callable[[], str | None]]
 
 
 def source_arn(session: boto3.Session, config: StageConfig, version: int) -> str:
@@ -129,42 +131,57 @@ def remote_scorer(
     sm = session.client("sagemaker")
     pipeline = pipeline_name_for(config)
 
-    def score(version: int, package_arn: str, output_url: str) -> None:
+    def score(version: int, package_arn: str, output_url: str) -> Callable[[], str | None]:
         name = model_name_for(config.model_package_group_name, config.stage, version)
         temporary = None
         if not any(m["ModelName"] == name for m in sm.list_models(NameContains=name)["Models"]):
             temporary = model_name_for(
                 config.model_package_group_name, f"{config.stage}-cmp", version
             )
-            extra: dict[str, Any] = {}
-            if config.vpc_config:
-                extra["VpcConfig"] = {
-                    "Subnets": list(config.vpc_config.subnet_ids),
-                    "SecurityGroupIds": list(config.vpc_config.security_group_ids),
-                }
-            sm.create_model(
-                ModelName=temporary,
-                PrimaryContainer={"ModelPackageName": package_arn},
-                ExecutionRoleArn=config.sagemaker_execution_role_arn,
-                **extra,
-            )
+            create_temporary_model(sm, config, temporary, package_arn)
+        parameters = {
+            "ModelName": temporary or name,
+            "InputDataUrl": input_url,
+            "OutputDataUrl": output_url,
+        }
         try:
-            parameters = {
-                "ModelName": temporary or name,
-                "InputDataUrl": input_url,
-                "OutputDataUrl": output_url,
-            }
             arn = execution.start(sm, pipeline_name=pipeline, parameters=parameters)
-            status, reason = execution.wait(
-                sm, execution_arn=arn, timeout=WAIT_TIMEOUT_SECONDS, sleep=sleep
-            )
-            if status != "Succeeded":
-                raise PromotionError(f"scoring with version {version} ended {status}: {reason}")
-        finally:
+        except BaseException:
             if temporary:
                 sm.delete_model(ModelName=temporary)
+            raise
+
+        def finish() -> str | None:
+            try:
+                status, reason = execution.wait(
+                    sm, execution_arn=arn, timeout=WAIT_TIMEOUT_SECONDS, sleep=sleep
+                )
+            finally:
+                if temporary:
+                    sm.delete_model(ModelName=temporary)
+            return None if status == "Succeeded" else f"version {version}: {status} ({reason})"
+
+        return finish
 
     return score
+
+
+def create_temporary_model(
+    sm: SageMakerClient, config: StageConfig, name: str, package_arn: str
+) -> None:
+    """A model of ``package_arn`` as the stage's Terraform makes one (role, VPC)."""
+    extra: dict[str, Any] = {}
+    if config.vpc_config:
+        extra["VpcConfig"] = {
+            "Subnets": list(config.vpc_config.subnet_ids),
+            "SecurityGroupIds": list(config.vpc_config.security_group_ids),
+        }
+    sm.create_model(
+        ModelName=name,
+        PrimaryContainer={"ModelPackageName": package_arn},
+        ExecutionRoleArn=config.sagemaker_execution_role_arn,
+        **extra,
+    )
 
 
 def local_scorer(session: boto3.Session, definition_path: Path, input_url: str) -> Scores:
@@ -173,7 +190,7 @@ def local_scorer(session: boto3.Session, definition_path: Path, input_url: str) 
 
     definition = json.loads(definition_path.read_text(encoding="utf-8"))
 
-    def score(version: int, package_arn: str, output_url: str) -> None:
+    def score(version: int, package_arn: str, output_url: str) -> Callable[[], str | None]:
         parameters = {
             "ModelName": f"compare-local-v{version}",  # no such model: the package is used
             "InputDataUrl": input_url,
@@ -183,9 +200,9 @@ def local_scorer(session: boto3.Session, definition_path: Path, input_url: str) 
             definition, parameters=parameters, session=session, model_package_arn=package_arn,
             log=lambda _line: None,
         )  # fmt: skip
-        if result.status != "Succeeded":
-            reasons = "; ".join(s.failure_reason or "" for s in result.steps if s.failure_reason)
-            raise PromotionError(f"local scoring with version {version} failed: {reasons}")
+        reasons = "; ".join(s.failure_reason or "" for s in result.steps if s.failure_reason)
+        failure = None if result.status == "Succeeded" else f"version {version}: {reasons}"
+        return lambda: failure
 
     return score
 
@@ -202,12 +219,18 @@ def run_comparison(
     """Score both versions, compare; return the JSON document and the Markdown report."""
     sm, s3 = session.client("sagemaker"), session.client("s3")
     base = f"s3://{config.artifacts_bucket}/{COMPARISONS_PREFIX}/{run_id}"
-    frames = {}
-    for version in (champion, challenger):
-        package = stage_package(sm, config, source_arn(session, config, version))
-        output_url = f"{base}/v{version}/"
-        score(version, package, output_url)
-        frames[version] = read_predictions(s3, output_url)
+    packages = {
+        v: stage_package(sm, config, source_arn(session, config, v)) for v in (champion, challenger)
+    }
+    finishes: list[Callable[[], str | None]] = []
+    try:
+        for version, package in packages.items():
+            finishes.append(score(version, package, f"{base}/v{version}/"))
+    finally:
+        failures = [failure for failure in (finish() for finish in finishes) if failure]
+    if failures:
+        raise PromotionError(f"scoring the evaluation input failed: {'; '.join(failures)}")
+    frames = {version: read_predictions(s3, f"{base}/v{version}/") for version in packages}
     thresholds = Thresholds(config.comparison_large_difference, config.comparison_max_large_share)
     result = compare_predictions(frames[champion], frames[challenger], thresholds=thresholds)
     blocks = config.comparison_blocks_prod and result["verdict"] == "fail"

@@ -106,7 +106,7 @@ def test_a_version_in_prod_is_compared_with_the_new_one(aws: Any, make_config: A
         )
     scored: list[tuple[int, str]] = []
 
-    def score(version: int, package_arn: str, output_url: str) -> None:
+    def score(version: int, package_arn: str, output_url: str) -> Any:
         scored.append((version, package_arn.rsplit("/", 1)[-1]))
         values = np.linspace(0, 1, 50) + (0.5 if version == 7 else 0.0)
         buffer = io.BytesIO()
@@ -115,6 +115,7 @@ def test_a_version_in_prod_is_compared_with_the_new_one(aws: Any, make_config: A
         s3.put_object(
             Bucket=bucket, Key=f"{key}2026-01-01/x/part-00000.parquet", Body=buffer.getvalue()
         )
+        return lambda: None
 
     # WHEN compared
     document, report = compare.run_comparison(
@@ -147,3 +148,70 @@ def test_the_champion_is_found_through_prod_lineage(aws: Any, make_config: Any) 
                        PipelineDefinition=json.dumps(definition))  # fmt: skip
     # WHEN looked up THEN version 5
     assert compare.find_champion(sm, config) == 5
+
+
+class _Session:
+    """A session whose SageMaker client is the stubbed one."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def client(self, _service: str) -> Any:
+        return self._client
+
+
+def test_a_replaced_champion_scores_with_a_temporary_model_that_is_deleted(
+    make_config: Any,
+) -> None:
+    # GIVEN version 6 has no model in the stage any more (its successor replaced it)
+    from botocore.stub import ANY, Stubber
+
+    config = make_config()
+    sm = boto3.client("sagemaker", region_name="eu-west-1")
+    temporary = "breast-cancer-classifier-pre-prod-cmp-v6"
+    package = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/breast-cancer-classifier/3"
+    execution_arn = "arn:aws:sagemaker:eu-west-1:222222222222:pipeline/p/execution/x"
+    with Stubber(sm) as stub:
+        stub.add_response("list_models", {"Models": []})
+        stub.add_response("create_model", {"ModelArn": "arn:aws:sagemaker:eu-west-1:2:model/m"}, {
+            "ModelName": temporary, "PrimaryContainer": {"ModelPackageName": package},
+            "ExecutionRoleArn": config.sagemaker_execution_role_arn})  # fmt: skip
+        stub.add_response("start_pipeline_execution", {"PipelineExecutionArn": execution_arn}, {
+            "PipelineName": "breast-cancer-classifier-pre-prod-batch-inference",
+            "PipelineParameters": [{"Name": "ModelName", "Value": temporary},
+                                   {"Name": "InputDataUrl", "Value": "s3://eval-bucket/in/"},
+                                   {"Name": "OutputDataUrl", "Value": "s3://out-bucket/v6/"}],
+            "ClientRequestToken": ANY})  # fmt: skip
+        failed = {"PipelineExecutionStatus": "Failed", "FailureReason": "boom"}
+        stub.add_response("describe_pipeline_execution", failed)
+        stub.add_response("delete_model", {}, {"ModelName": temporary})
+        # WHEN it scores and the run fails
+        score = compare.remote_scorer(
+            _Session(sm), config, "s3://eval-bucket/in/", sleep=lambda _s: None
+        )
+        failure = score(6, package, "s3://out-bucket/v6/")()
+        # THEN the failure is reported and the temporary model is gone
+        assert failure == "version 6: Failed (boom)"
+        stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("champion", "input_url", "reason"),
+    [
+        ("7", "s3://eval-bucket/in/", "prod already runs version 7"),
+        ("6", None, "no evaluation input: set evaluation_input_url in the stage config"),
+    ],
+)
+def test_nothing_is_compared_without_two_versions_and_an_input(
+    aws: Any, make_config: Any, tmp_path: Path, champion: str, input_url: str | None, reason: str
+) -> None:
+    # GIVEN a stage WHEN the champion is the challenger, or there is no evaluation input
+    config = make_config(account_id=ACCOUNT, evaluation_input_url=input_url)
+    code = compare.main(
+        ["--stage", "pre-prod", "--config", str(config.path), "--champion", champion,
+         "--challenger", "7", "--output", str(tmp_path)],
+        session_factory=boto3.Session,
+    )  # fmt: skip
+    # THEN the report says why and nothing is compared
+    assert code == 0
+    assert json.loads((tmp_path / "comparison.json").read_text())["reason"] == reason
