@@ -39,6 +39,7 @@ from pipelines.batch_inference.quality_comparison import (
     markdown_report,
     nothing_to_compare,
 )
+from pipelines.batch_inference.quality_scoring import Scores, local_scorer, remote_scorer
 from promotion import registry
 from promotion.config import (
     REPO_ROOT,
@@ -49,17 +50,12 @@ from promotion.config import (
     parse_s3_url,
 )
 from promotion.output import append_step_summary, write_atomically
-from promotion.package import model_name_for
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
 
-WAIT_TIMEOUT_SECONDS = 3 * 3600
 COMPARISONS_PREFIX = "comparisons"
-# (version, package ARN, output URL) -> a call that waits for the scoring to end and returns
-# its failure (None when it succeeded); starting both before waiting runs them side by side.
-Scores = Callable[[int, str, str], Callable[[], str | None]]
 
 
 def source_arn(session: boto3.Session, config: StageConfig, version: int) -> str:
@@ -122,89 +118,6 @@ def read_predictions(s3: S3Client, url: str) -> pd.DataFrame:
     if not frames:
         raise PromotionError(f"no predictions under {url}; see the run's failure reason")
     return pd.concat(frames, ignore_index=True)
-
-
-def remote_scorer(
-    session: boto3.Session, config: StageConfig, input_url: str, *, sleep: Callable[[float], None]
-) -> Scores:
-    """Score with the deployed pipeline; a version without a model gets a temporary one."""
-    sm = session.client("sagemaker")
-    pipeline = pipeline_name_for(config)
-
-    def score(version: int, package_arn: str, output_url: str) -> Callable[[], str | None]:
-        name = model_name_for(config.model_package_group_name, config.stage, version)
-        temporary = None
-        if not any(m["ModelName"] == name for m in sm.list_models(NameContains=name)["Models"]):
-            temporary = model_name_for(
-                config.model_package_group_name, f"{config.stage}-cmp", version
-            )
-            create_temporary_model(sm, config, temporary, package_arn)
-        parameters = {
-            "ModelName": temporary or name,
-            "InputDataUrl": input_url,
-            "OutputDataUrl": output_url,
-        }
-        try:
-            arn = execution.start(sm, pipeline_name=pipeline, parameters=parameters)
-        except BaseException:
-            if temporary:
-                sm.delete_model(ModelName=temporary)
-            raise
-
-        def finish() -> str | None:
-            try:
-                status, reason = execution.wait(
-                    sm, execution_arn=arn, timeout=WAIT_TIMEOUT_SECONDS, sleep=sleep
-                )
-            finally:
-                if temporary:
-                    sm.delete_model(ModelName=temporary)
-            return None if status == "Succeeded" else f"version {version}: {status} ({reason})"
-
-        return finish
-
-    return score
-
-
-def create_temporary_model(
-    sm: SageMakerClient, config: StageConfig, name: str, package_arn: str
-) -> None:
-    """A model of ``package_arn`` as the stage's Terraform makes one (role, VPC)."""
-    extra: dict[str, Any] = {}
-    if config.vpc_config:
-        extra["VpcConfig"] = {
-            "Subnets": list(config.vpc_config.subnet_ids),
-            "SecurityGroupIds": list(config.vpc_config.security_group_ids),
-        }
-    sm.create_model(
-        ModelName=name,
-        PrimaryContainer={"ModelPackageName": package_arn},
-        ExecutionRoleArn=config.sagemaker_execution_role_arn,
-        **extra,
-    )
-
-
-def local_scorer(session: boto3.Session, definition_path: Path, input_url: str) -> Scores:
-    """Score with the rendered definition on this machine (pipelines.local)."""
-    from pipelines.local import run_definition
-
-    definition = json.loads(definition_path.read_text(encoding="utf-8"))
-
-    def score(version: int, package_arn: str, output_url: str) -> Callable[[], str | None]:
-        parameters = {
-            "ModelName": f"compare-local-v{version}",  # no such model: the package is used
-            "InputDataUrl": input_url,
-            "OutputDataUrl": output_url,
-        }
-        result = run_definition(
-            definition, parameters=parameters, session=session, model_package_arn=package_arn,
-            log=lambda _line: None,
-        )  # fmt: skip
-        reasons = "; ".join(s.failure_reason or "" for s in result.steps if s.failure_reason)
-        failure = None if result.status == "Succeeded" else f"version {version}: {reasons}"
-        return lambda: failure
-
-    return score
 
 
 def run_comparison(
