@@ -143,9 +143,7 @@ def markdown_report(
     """The reviewer's view: verdict, numbers, two histograms, the rows that differ most."""
     verdict = result["verdict"]
     effect = "blocks the prod plan" if blocks_prod and verdict == "fail" else "annotation only"
-    what = (
-        "identical labels" if result["labels"] else f"|difference| <= {result['large_difference']}"
-    )
+    what = "identical labels" if result["labels"] else f"difference <= {result['large_difference']}"
     correlation = "-" if result["correlation"] is None else f"{result['correlation']:.4f}"
     lines = [
         f"### Champion {champion} vs challenger {challenger}: {verdict} ({effect})",
