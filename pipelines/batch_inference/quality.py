@@ -144,9 +144,8 @@ def evaluate(
         if expected == "Integral" and summary["non_integral_share"] > type_threshold:
             share = summary["non_integral_share"]
             violations.append(_violation(name, "data_type_check", f"{share:.1%} not Integral"))
-        wanted = rule.get("completeness")
-        if wanted is not None and (summary["completeness"] or 0.0) < float(wanted):
-            got = summary["completeness"] or 0.0
+        wanted, got = rule.get("completeness"), summary["completeness"]
+        if wanted is not None and got is not None and got < float(wanted):  # None: no rows here
             violations.append(
                 _violation(name, "completeness_check", f"completeness {got:.3f} < {wanted}")
             )

@@ -250,3 +250,13 @@ def test_the_alarm_reads_the_metric_the_check_publishes() -> None:
     block = text[text.index('resource "aws_cloudwatch_metric_alarm" "data_quality"') :]
     assert f'namespace           = "{METRIC_NAMESPACE}"' in block
     assert f'metric_name         = "{quality.METRIC_NAME}"' in block
+
+
+def test_a_host_without_rows_reports_no_violation(tmp_path: Path, baseline_dir: Path) -> None:
+    # GIVEN a gate that saw no rows (more instances than input files)
+    gate = quality.Gate(FEATURES, {"policy": "fail", "baseline_dir": str(baseline_dir),
+                                   "output_dir": str(tmp_path)}, "algo-2")  # fmt: skip
+    # WHEN it finishes THEN nothing fails and nothing is a violation
+    assert gate.finish() is None
+    result = json.loads((tmp_path / "algo-2-data-quality.json").read_text())
+    assert (result["status"], result["violations"], result["rows"]) == ("pass", [], 0)
