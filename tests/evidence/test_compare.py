@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import numpy as np
@@ -187,7 +187,7 @@ def test_a_replaced_champion_scores_with_a_temporary_model_that_is_deleted(
         stub.add_response("delete_model", {}, {"ModelName": temporary})
         # WHEN it scores and the run fails
         score = compare.remote_scorer(
-            _Session(sm), config, "s3://eval-bucket/in/", sleep=lambda _s: None
+            cast(boto3.Session, _Session(sm)), config, "s3://eval-bucket/in/", sleep=lambda _s: None
         )
         failure = score(6, package, "s3://out-bucket/v6/")()
         # THEN the failure is reported and the temporary model is gone
