@@ -405,6 +405,11 @@ variable "evaluation_input_url" {
   description = "`s3://` prefix the champion/challenger comparison scores with both versions (read in the stage where the comparison runs, pre-prod). `null` means no comparison."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.evaluation_input_url == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/", var.evaluation_input_url))
+    error_message = "evaluation_input_url must be null or an s3://bucket/prefix URL."
+  }
 }
 
 variable "comparison_large_difference" {
