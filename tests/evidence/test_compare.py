@@ -18,6 +18,10 @@ from pipelines.batch_inference.quality_comparison import Thresholds, compare_pre
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
 
 ACCOUNT = "123456789012"  # moto's default account
+IN_ACCOUNT = {
+    "account_id": ACCOUNT,
+    "sagemaker_execution_role_arn": f"arn:aws:iam::{ACCOUNT}:role/batch-execution",
+}
 
 
 def predictions(values: np.ndarray) -> pd.DataFrame:
@@ -65,9 +69,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def test_nothing_in_prod_compares_nothing(aws: Any, make_config: Any, tmp_path: Path) -> None:
     # GIVEN prod runs no pipeline yet
-    config = make_config(
-        stage="prod", account_id=ACCOUNT, evaluation_input_url="s3://eval-bucket/eval/"
-    )
+    config = make_config(stage="prod", **IN_ACCOUNT, evaluation_input_url="s3://eval-bucket/eval/")
     # WHEN the champion is looked up, then compared with none
     champion = compare.find_champion(aws.client("sagemaker"), config)
     code = compare.main(
@@ -89,7 +91,7 @@ def test_nothing_in_prod_compares_nothing(aws: Any, make_config: Any, tmp_path: 
 
 def test_a_version_in_prod_is_compared_with_the_new_one(aws: Any, make_config: Any) -> None:
     # GIVEN both versions promoted into the stage (lineage), and a scorer writing their outputs
-    config = make_config(account_id=ACCOUNT, comparison_blocks_prod=True,
+    config = make_config(**IN_ACCOUNT, comparison_blocks_prod=True,
                          artifacts_bucket="artifacts-bucket")  # fmt: skip
     sm, s3 = aws.client("sagemaker"), aws.client("s3")
     s3.create_bucket(Bucket="artifacts-bucket",
@@ -130,7 +132,7 @@ def test_a_version_in_prod_is_compared_with_the_new_one(aws: Any, make_config: A
 
 def test_the_champion_is_found_through_prod_lineage(aws: Any, make_config: Any) -> None:
     # GIVEN prod's pipeline whose ModelName is a model of the package promoted from version 5
-    config = make_config(stage="prod", account_id=ACCOUNT)
+    config = make_config(stage="prod", **IN_ACCOUNT)
     sm = aws.client("sagemaker")
     sm.create_model_package_group(ModelPackageGroupName=config.model_package_group_name)
     package = sm.create_model_package(
@@ -206,7 +208,7 @@ def test_nothing_is_compared_without_two_versions_and_an_input(
     aws: Any, make_config: Any, tmp_path: Path, champion: str, input_url: str | None, reason: str
 ) -> None:
     # GIVEN a stage WHEN the champion is the challenger, or there is no evaluation input
-    config = make_config(account_id=ACCOUNT, evaluation_input_url=input_url)
+    config = make_config(**IN_ACCOUNT, evaluation_input_url=input_url)
     code = compare.main(
         ["--stage", "pre-prod", "--config", str(config.path), "--champion", champion,
          "--challenger", "7", "--output", str(tmp_path)],
