@@ -44,6 +44,7 @@ locals {
   alarm_names = {
     pipeline_failed      = "${local.name}-execution-failed"
     schedule_dead_letter = "${local.name}-schedule-dlq-not-empty"
+    data_quality         = "${local.name}-data-quality"
   }
   alarm_arns = [
     for alarm_name in values(local.alarm_names) :
@@ -331,13 +332,11 @@ data "aws_iam_policy_document" "alerts_topic" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values = concat(
-        [
-          aws_cloudwatch_metric_alarm.pipeline_failed.arn,
-          aws_cloudwatch_metric_alarm.schedule_dead_letter.arn,
-        ],
-        aws_cloudwatch_metric_alarm.data_quality[*].arn,
-      )
+      values = [
+        aws_cloudwatch_metric_alarm.pipeline_failed.arn,
+        aws_cloudwatch_metric_alarm.schedule_dead_letter.arn,
+        aws_cloudwatch_metric_alarm.data_quality.arn,
+      ]
     }
   }
 }
@@ -517,10 +516,9 @@ resource "aws_cloudwatch_dashboard" "this" {
 ################################################################################
 
 resource "aws_cloudwatch_metric_alarm" "data_quality" {
-  # Only with policy "warn": "fail" stops the run, which the execution-failed alarm reports.
-  count = var.data_quality == "warn" ? 1 : 0
-
-  alarm_name          = "${local.name}-data-quality"
+  # Only policy "warn" publishes the metric ("fail" stops the run, which the execution-failed
+  # alarm reports; "off" checks nothing): with the other policies this alarm stays OK.
+  alarm_name          = local.alarm_names.data_quality
   alarm_description   = "A batch of the ${var.pipeline_name} pipeline (${var.stage}) violated its data-quality baseline; the run went on (data_quality = warn). See the run's Preprocess/quality report."
   namespace           = "BatchInference/DataQuality" # pipelines/batch_inference/quality_inputs.py
   metric_name         = "DataQualityViolations"

@@ -279,7 +279,8 @@ class Gate:
         report = markdown_report(result)
         (self.out_dir / f"{self.host}-{REPORT_NAME}").write_text(report, encoding="utf-8")
         print(report)
-        publish_metric(self.options, len(result["violations"]))
+        if self.policy == "warn":  # "fail" is reported by the failed run itself
+            publish_metric(self.options, len(result["violations"]))
         if result["violations"] and not error:
             line = worst_line(result)
             if self.policy == "fail":
