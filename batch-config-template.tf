@@ -44,6 +44,7 @@ locals {
   alarm_names = {
     pipeline_failed      = "${local.name}-execution-failed"
     schedule_dead_letter = "${local.name}-schedule-dlq-not-empty"
+    data_quality         = "${local.name}-data-quality"
   }
   alarm_arns = [
     for alarm_name in values(local.alarm_names) :
@@ -334,6 +335,7 @@ data "aws_iam_policy_document" "alerts_topic" {
       values = [
         aws_cloudwatch_metric_alarm.pipeline_failed.arn,
         aws_cloudwatch_metric_alarm.schedule_dead_letter.arn,
+        aws_cloudwatch_metric_alarm.data_quality.arn,
       ]
     }
   }
@@ -507,4 +509,25 @@ resource "aws_cloudwatch_dashboard" "this" {
       },
     ]
   })
+}
+
+################################################################################
+# Data quality: Preprocess publishes the violations it found (docs/evidence.md)
+################################################################################
+
+resource "aws_cloudwatch_metric_alarm" "data_quality" {
+  # Only policy "warn" publishes the metric ("fail" stops the run, which the execution-failed
+  # alarm reports; "off" checks nothing): with the other policies this alarm stays OK.
+  alarm_name          = local.alarm_names.data_quality
+  alarm_description   = "A batch of the ${var.pipeline_name} pipeline (${var.stage}) violated its data-quality baseline; the run went on (data_quality = warn). See the run's Preprocess/quality report."
+  namespace           = "BatchInference/DataQuality" # pipelines/batch_inference/quality_inputs.py
+  metric_name         = "DataQualityViolations"
+  dimensions          = { PipelineName = var.pipeline_name }
+  statistic           = "Maximum"
+  period              = local.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
 }

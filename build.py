@@ -183,6 +183,7 @@ def run(
     built = render_stage(
         config, target_s3=target_s3, source_package=plan.source,
         feature_columns=features, output_dir=options.output_dir,
+        target_package=result.target_package,
     )  # fmt: skip
     write_outputs(config, options, result, built)
     return 0

@@ -389,3 +389,64 @@ variable "schedule_retry_policy" {
     error_message = "maximum_retry_attempts must be 0-185 and maximum_event_age_in_seconds 60-86400."
   }
 }
+
+variable "data_quality" {
+  description = "Data-quality check of each batch against the model package's ModelDataQuality baseline, inside Preprocess: `off`, `warn` (the run goes on; violations are a CloudWatch metric with an alarm to the alerts topic) or `fail` (the run stops before Transform). Without a baseline in the package nothing is checked."
+  type        = string
+  default     = "warn"
+
+  validation {
+    condition     = contains(["off", "warn", "fail"], var.data_quality)
+    error_message = "data_quality must be off, warn or fail."
+  }
+}
+
+variable "drift_threshold" {
+  description = "Largest allowed L-infinity distance between a feature's baseline and batch CDFs (0-1], used when the baseline's constraints.json sets no comparison_threshold. 0.1 is Model Monitor's default."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.drift_threshold > 0 && var.drift_threshold <= 1
+    error_message = "drift_threshold must be greater than 0 and at most 1."
+  }
+}
+
+variable "evaluation_input_url" {
+  description = "`s3://` prefix the champion/challenger comparison scores with both versions (read in the stage where the comparison runs, pre-prod). `null` means no comparison."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.evaluation_input_url == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/", var.evaluation_input_url))
+    error_message = "evaluation_input_url must be null or an s3://bucket/prefix URL."
+  }
+}
+
+variable "comparison_large_difference" {
+  description = "A row whose two predictions differ by more than this is a large difference (label predictions: any difference)."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.comparison_large_difference > 0
+    error_message = "comparison_large_difference must be greater than 0."
+  }
+}
+
+variable "comparison_max_large_share" {
+  description = "Largest share (0-1] of rows with a large difference for the comparison to pass."
+  type        = number
+  default     = 0.05
+
+  validation {
+    condition     = var.comparison_max_large_share > 0 && var.comparison_max_large_share <= 1
+    error_message = "comparison_max_large_share must be greater than 0 and at most 1."
+  }
+}
+
+variable "comparison_blocks_prod" {
+  description = "Controls whether a failing champion/challenger comparison stops the prod plan; `false` only annotates the job summaries."
+  type        = bool
+  default     = false
+}

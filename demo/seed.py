@@ -108,6 +108,7 @@ def register_versions(
                 ModelPackageDescription=f"breast cancer classifier, training run {index + 1}",
                 ModelApprovalStatus=status,
                 InferenceSpecification=_inference_spec(image, f"s3://{bucket}/{prefix}", region),
+                DriftCheckBaselines=data_quality_baseline(s3, bucket, prefix),
                 ModelMetrics={
                     "ModelQuality": {
                         "Statistics": {
@@ -153,3 +154,18 @@ def _evaluation(model: Pipeline) -> bytes:
     accuracy = float(np.mean(model.predict(frame[FEATURES]) == frame["target"]))
     report = {"binary_classification_metrics": {"accuracy": {"value": accuracy}}}
     return json.dumps(report).encode()
+
+
+def data_quality_baseline(s3: Any, bucket: str, prefix: str) -> Any:
+    """Upload statistics.json and constraints.json of the training features (the documented
+    Model Monitor schema, from pipelines.baseline); return the DriftCheckBaselines member."""
+    from pipelines.baseline import constraints_document, statistics_document
+
+    statistics = statistics_document(dataset()[FEATURES])
+    documents = {"Statistics": statistics, "Constraints": constraints_document(statistics)}
+    quality = {}
+    for member, document in documents.items():
+        key = f"{prefix}/baseline/{member.lower()}.json"
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode())
+        quality[member] = {"ContentType": "application/json", "S3Uri": f"s3://{bucket}/{key}"}
+    return {"ModelDataQuality": quality}

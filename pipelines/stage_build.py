@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from errors import ConfigError
+from pipelines.batch_inference.quality_inputs import package_baseline
 from promotion.config import REPO_ROOT, StageConfig
 from promotion.output import write_atomically
 from promotion.package import model_name_for
@@ -56,8 +57,13 @@ def render_stage(
     source_package: Mapping[str, Any],
     feature_columns: tuple[str, ...],
     output_dir: Path,
+    target_package: Mapping[str, Any] | None = None,
 ) -> StageBuild:
-    """Upload the step scripts, write `pipeline-definition.json`, and describe the result."""
+    """Upload the step scripts, write `pipeline-definition.json`, and describe the result.
+
+    The target package's data-quality baseline (its copied URIs), when it has one, is given
+    to Preprocess (see pipelines/batch_inference/quality_inputs.py).
+    """
     # Imported here: build.py --resolve-only and --dry-run never need the SDK.
     import pipelines.batch_inference.pipeline as pipeline
 
@@ -65,12 +71,14 @@ def render_stage(
     model_name = model_name_for(config.model_package_group_name, config.stage, version)
     name = pipeline.pipeline_name_for(config)
     uploaded = pipeline.upload_step_scripts(target_s3, config=config)
+    baseline = package_baseline(target_package or {})
     definition = pipeline.render_definition(
         config=config,
         pipeline_name=name,
         model_name=model_name,
         model_package_version=version,
         feature_columns=feature_columns,
+        baseline=baseline,
     )
     definition_path = output_dir / "pipeline-definition.json"
     write_atomically(definition_path, definition)
@@ -85,6 +93,15 @@ def render_stage(
         summary_rows=[
             ("Pipeline", f"{name} ({shown_path})"),
             ("Step scripts", f"{len(uploaded)} uploaded" if uploaded else "unchanged"),
+            ("Data quality", _quality_row(config.data_quality, baseline is not None)),
         ],
         summary_extra=f"```mermaid\n{diagram.strip()}\n```",
     )
+
+
+def _quality_row(policy: str, has_baseline: bool) -> str:
+    if policy == "off":
+        return "off (data_quality)"
+    if not has_baseline:
+        return "not checked: the package has no ModelDataQuality baseline"
+    return f"{policy}: each batch is checked against the package's baseline in Preprocess"

@@ -216,6 +216,31 @@ class StageConfig(BaseModel):
     tags: Annotated[dict[str, str], AfterValidator(rules.check_tags)] = Field(
         default_factory=dict, description="extra tags on every resource (AWS tag limits)"
     )
+    data_quality: Literal["off", "warn", "fail"] = Field(
+        default="warn",
+        description="batch check in Preprocess against the package's ModelDataQuality baseline: "
+        "off, warn (run goes on, metric + alarm) or fail (run stops before Transform)",
+    )
+    drift_threshold: float = Field(
+        default=0.1, gt=0, le=1,
+        description="L-infinity CDF distance allowed per feature when constraints.json sets no "
+        "comparison_threshold",
+    )  # fmt: skip
+    evaluation_input_url: S3Url | None = Field(
+        default=None,
+        description="s3:// prefix both versions score in the champion/challenger comparison; "
+        "null = no comparison",
+    )
+    comparison_large_difference: float = Field(
+        default=0.1, gt=0, description="a prediction difference above this is large"
+    )
+    comparison_max_large_share: float = Field(
+        default=0.05, gt=0, le=1,
+        description="share of rows with a large difference the comparison allows",
+    )  # fmt: skip
+    comparison_blocks_prod: bool = Field(
+        default=False, description="a failing comparison stops the prod plan (else: summary only)"
+    )
 
     @property
     def path(self) -> Path:

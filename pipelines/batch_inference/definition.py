@@ -30,6 +30,7 @@ from sagemaker.mlops.workflow.retry import (
 from sagemaker.mlops.workflow.steps import ProcessingStep, TransformStep
 
 from pipelines.batch_inference import layout
+from pipelines.batch_inference.quality_inputs import Baseline, quality_arguments
 from promotion.config import StageConfig
 
 TELEMETRY_OPT_OUT = {
@@ -106,6 +107,33 @@ def _flag(name: str, value: Any) -> Join:
     return Join(on="", values=[f"--{name}=", value])
 
 
+def _quality_parts(
+    config: StageConfig, pipeline_name: str, code_uris: dict[str, str], baseline: Baseline | None
+) -> tuple[list[ProcessingInput], list[ProcessingOutput], list[str]]:
+    """Inputs, outputs and arguments of the data-quality check in Preprocess (none when off)."""
+    if config.data_quality == "off" or baseline is None:
+        return [], [], []
+    inputs = [
+        _input("quality-code", code_uris["quality.py"], layout.QUALITY_CODE_DIR, "FullyReplicated")
+    ]
+    for name, uri in (
+        ("statistics", baseline.statistics_uri),
+        ("constraints", baseline.constraints_uri),
+    ):
+        if uri:
+            local = f"{layout.BASELINE_DIR}/{name}"
+            inputs.append(_input(f"baseline-{name}", uri, local, "FullyReplicated"))
+    prefix = _run_prefix(config, pipeline_name, layout.PREPROCESS, layout.QUALITY_OUTPUT)
+    outputs = [_output(layout.QUALITY_OUTPUT, prefix, layout.QUALITY_DIR)]
+    arguments = quality_arguments(
+        policy=config.data_quality,
+        drift_threshold=config.drift_threshold,
+        pipeline_name=pipeline_name,
+        region=config.region,
+    )
+    return inputs, outputs, arguments
+
+
 def processing_image(config: StageConfig) -> str:
     """The scikit-learn framework image for the stage's region (bundled JSON, no network).
 
@@ -130,6 +158,7 @@ def build_pipeline(
     feature_columns: Sequence[str],
     code_uris: dict[str, str],
     boto_session: boto3.Session,
+    baseline: Baseline | None = None,
 ) -> Pipeline:
     """The pipeline object; see `pipeline.get_pipeline` for the contract."""
     session = PipelineSession(
@@ -171,14 +200,19 @@ def build_pipeline(
             base_job_name=script.removesuffix(".py"),
         )
 
+    quality_inputs, quality_outputs, quality_args = _quality_parts(
+        config, pipeline_name, code_uris, baseline
+    )
     preprocess = ProcessingStep(
         name=layout.PREPROCESS,
         step_args=processor("preprocess.py", p["ProcessingInstanceCount"]).run(
             inputs=[
                 _input("data", p["InputDataUrl"], layout.DATA_DIR, "ShardedByS3Key"),
                 _input("code", code_uris["preprocess.py"], code_dir, "FullyReplicated"),
+                *quality_inputs,
             ],
             outputs=[
+                *quality_outputs,
                 _output(
                     layout.SHARDS_OUTPUT,
                     _run_prefix(config, pipeline_name, layout.PREPROCESS, layout.SHARDS_OUTPUT),
@@ -195,7 +229,8 @@ def build_pipeline(
                 id_column=config.id_column,
                 id_policy=config.id_policy,
                 max_shard_bytes=layout.max_shard_bytes(config.max_payload_mb),
-            ),
+            )
+            + quality_args,
         ),
         retry_policies=retry_policies(),
     )

@@ -28,6 +28,11 @@ IDS_DIR = "/opt/ml/processing/output/ids"
 POST_IDS_DIR = "/opt/ml/processing/input/ids"
 POST_PREDICTIONS_DIR = "/opt/ml/processing/input/predictions"
 POST_OUTPUT_DIR = "/opt/ml/processing/output/predictions"
+# The data-quality check inside Preprocess (pipelines/batch_inference/quality.py).
+QUALITY_OUTPUT = "quality"
+QUALITY_CODE_DIR = "/opt/ml/processing/input/quality-code"
+BASELINE_DIR = "/opt/ml/processing/input/baseline"
+QUALITY_DIR = "/opt/ml/processing/output/quality"
 # Written by SageMaker (instances of the job) and read by SageMaker (FailureReason) respectively.
 RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
 FAILURE_FILE = "/opt/ml/output/message"

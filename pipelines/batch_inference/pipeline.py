@@ -20,6 +20,7 @@ import boto3
 from errors import ConfigError
 from pipelines.batch_inference import layout
 from pipelines.batch_inference.diagram import mermaid_diagram
+from pipelines.batch_inference.quality_inputs import Baseline, quality_arguments
 from pipelines.batch_inference.step_code import script_uris, upload_step_scripts
 from promotion.config import StageConfig
 
@@ -106,6 +107,7 @@ def get_pipeline(
     model_package_version: int,
     feature_columns: Sequence[str],
     boto_session: boto3.Session | None = None,
+    baseline: Baseline | None = None,
 ) -> Pipeline:
     """The stage's pipeline as an SDK v3 `Pipeline`; no AWS call.
 
@@ -117,6 +119,8 @@ def get_pipeline(
         feature_columns: the model's features, in the order the model expects them.
         boto_session: the session the SDK objects hold; by default one of the stage's region
             with inert credentials, so that nothing can reach AWS.
+        baseline: the promoted package's data-quality baseline (copied URIs); with it and
+            ``data_quality`` not ``off``, Preprocess checks each batch against it.
 
     Raises:
         ConfigError: a name, the feature columns or the batch settings are unusable.
@@ -129,6 +133,13 @@ def get_pipeline(
         id_policy=config.id_policy,
         max_shard_bytes=layout.max_shard_bytes(config.max_payload_mb),
     )
+    if baseline is not None and config.data_quality != "off":
+        arguments += quality_arguments(
+            policy=config.data_quality,
+            drift_threshold=config.drift_threshold,
+            pipeline_name=pipeline_name,
+            region=config.region,
+        )
     if len(arguments) > layout.MAX_ARGUMENTS:
         raise ConfigError(f"{len(columns)} feature columns do not fit in the step's arguments")
     # The SDK builds a boto3 client at import time: it needs a region before the import.
@@ -149,6 +160,7 @@ def get_pipeline(
             feature_columns=columns,
             code_uris=script_uris(config),
             boto_session=session,
+            baseline=baseline,
         )
 
 
@@ -160,6 +172,7 @@ def render_definition(
     model_package_version: int,
     feature_columns: Sequence[str],
     boto_session: boto3.Session | None = None,
+    baseline: Baseline | None = None,
 ) -> str:
     """The pipeline definition JSON: byte-identical for the same inputs; no AWS call.
 
@@ -173,6 +186,7 @@ def render_definition(
         model_package_version=model_package_version,
         feature_columns=feature_columns,
         boto_session=boto_session,
+        baseline=baseline,
     )
     with _quiet_sdk():
         definition = json.loads(pipeline.definition())

@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import importlib.util
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -215,9 +216,13 @@ def current_host(resource_config: Path) -> tuple[str, int]:
 
 
 def preprocess(
-    args: argparse.Namespace, writer: ShardWriter, host: str, hosts: int
+    args: argparse.Namespace,
+    writer: ShardWriter,
+    host: str,
+    hosts: int,
+    observe: Callable[[pa.RecordBatch], None] | None = None,
 ) -> dict[str, Any]:
-    """Read every input file into ``writer``; return the manifest of this host."""
+    """Read every input file into ``writer`` (each batch seen by ``observe`` first)."""
     features: list[str] = args.feature_columns
     input_dir = Path(args.input_dir)
     files: list[dict[str, Any]] = []
@@ -236,6 +241,8 @@ def preprocess(
                     numbers = pa.array(range(rows, rows + batch.num_rows), pa.int64())
                     source = pa.array([name] * batch.num_rows, pa.string())
                     ids = pa.table({SOURCE_FILE: source, ROW_NUMBER: numbers})
+                if observe:
+                    observe(batch)
                 writer.add(feature_table(batch, features, name, rows), ids)
                 rows += batch.num_rows
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as error:
@@ -282,6 +289,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="duplicate or empty ids: fail the step (default) or count them in the manifest",
     )
     parser.add_argument("--max-shard-bytes", type=int, default=DEFAULT_MAX_SHARD_BYTES)
+    parser.add_argument("--quality-code", help="quality.py: check the batch against a baseline")
+    parser.add_argument("--quality-option", action="append", default=[], help="KEY=VALUE")
     args = parser.parse_args(argv)
     args.feature_columns = [c for chunk in args.feature_columns for c in chunk.split(",") if c]
     if not args.feature_columns:
@@ -289,6 +298,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.max_shard_bytes < 1024:
         parser.error("--max-shard-bytes must be at least 1024")
     return args
+
+
+def quality_gate(args: argparse.Namespace, host: str) -> Any:
+    """The data-quality gate of quality.py (shipped as its own input), or None when off."""
+    if not args.quality_code:
+        return None
+    spec = importlib.util.spec_from_file_location("data_quality", args.quality_code)
+    if spec is None or spec.loader is None:
+        raise InputError(f"cannot load the data-quality module {args.quality_code}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    options = dict(option.split("=", 1) for option in args.quality_option)
+    return module.Gate(args.feature_columns, options, host)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -299,9 +321,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     shards_dir.mkdir(parents=True, exist_ok=True)
     ids_dir.mkdir(parents=True, exist_ok=True)
     writer = ShardWriter(shards_dir, ids_dir, f"{host}-", args.max_shard_bytes)
+    gate = quality_gate(args, host)
     try:
-        manifest = preprocess(args, writer, host, hosts)
+        manifest = preprocess(args, writer, host, hosts, gate.observe if gate else None)
+        failure = gate.finish() if gate else None
+        if failure:  # policy "fail": nothing of this batch goes on
+            raise InputError(failure)
     except InputError as error:
+        if gate:
+            gate.finish(error=str(error))
         for path in writer.written:
             path.unlink(missing_ok=True)
         message = f"preprocess failed: {error}"
