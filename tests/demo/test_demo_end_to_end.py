@@ -100,3 +100,43 @@ def test_a_file_or_unwritable_path_is_refused(
     # WHEN the demo is pointed at it, THEN one line and exit 2
     assert main(["--output-dir", str(target)]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_a_failed_step_keeps_its_logs_where_the_message_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a deployed pre-prod stage whose local run fails in Preprocess, leaving its logs
+    import pipelines.local
+    from demo.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket
+    from demo.story import run_pre_prod
+    from pipelines.local import RunResult, StepResult
+    from promotion.config import default_config_path, load_stage_config
+
+    def failing_run(definition: object, *, work_dir: Path, **_: object) -> RunResult:
+        step_dir = work_dir / "exec0001" / "Preprocess"
+        step_dir.mkdir(parents=True)
+        (step_dir / "stderr.log").write_text("ValueError: column f07 holds text")
+        failed = StepResult("Preprocess", "Processing", "Failed", 0.1, "script exited with 1")
+        return RunResult("exec0001", "Failed", [failed])
+
+    monkeypatch.setattr(pipelines.local, "run_definition", failing_run)
+    definition = tmp_path / "definition.json"
+    definition.write_text("{}")
+    story = Story(rows=10, output_dir=tmp_path / "out")
+    story.configs["pre-prod"] = config = load_stage_config(default_config_path("pre-prod"))
+    story.tfvars["pre-prod"] = {"pipeline_definition_file": str(definition),
+                                "model_package_arn": "arn:unused"}  # fmt: skip
+    with local_aws():
+        create_bucket(account_session(PRE_PROD_ACCOUNT), config.input_data_url.split("/")[2])
+
+        # WHEN the demo's run phase meets the failure
+        with pytest.raises(SystemExit) as ended:
+            run_pre_prod(story)
+
+    # THEN it exits 1, names the failed step and a folder below --output-dir that still holds
+    # the step's logs
+    assert ended.value.code == 1 and not story.succeeded
+    line = next(x for x in capsys.readouterr().out.splitlines() if "Preprocess failed" in x)
+    folder = Path(line.split("its files and logs: ")[1])
+    assert folder == tmp_path / "out" / "local-run" / "exec0001"
+    assert (folder / "Preprocess" / "stderr.log").read_text().startswith("ValueError")
