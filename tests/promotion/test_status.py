@@ -73,7 +73,7 @@ def test_status_follows_the_deployed_model_after_a_rollback(
             {"Name": "RunDate", "Value": "2026-01-02"},
             {"Name": "OutputDataUrl", "Value": f"s3://{OUTPUT_BUCKET}/predictions/"},
         ],
-        ClientRequestToken="status-test-execution-0001",
+        ClientRequestToken="status-test-execution-00000000001",
     )["PipelineExecutionArn"]
     sagemaker_output = write_manifest(
         pre_prod.client("s3"), "2026-01-02", execution.split("/")[-1], 70
