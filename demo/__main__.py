@@ -45,9 +45,10 @@ def claim_output_dir(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise OutputDirError(f"--output-dir {path} is a file; name a directory")
     if path.is_dir() and any(path.iterdir()) and not (path / MARKER).is_file():
+        hint = " (or `make clean` to remove it)" if path == DEFAULT_OUTPUT_DIR else ""
         raise OutputDirError(
             f"--output-dir {path} is not empty and was not made by the demo; the demo never "
-            "deletes what it did not create: name an empty or new directory"
+            f"deletes what it did not create: name an empty or new directory{hint}"
         )
     try:
         path.mkdir(parents=True, exist_ok=True)
