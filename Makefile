@@ -55,8 +55,9 @@ demo: $(STAMP) ## the whole story on an embedded AWS (no account needed)
 bench: $(STAMP) ## promotion and pipeline benchmarks (prints figures)
 	$(PY) -m bench
 
-docs: $(STAMP) ## regenerate the Terraform tables in docs/terraform.md
+docs: $(STAMP) ## regenerate the Terraform tables (docs/terraform.md) and the stage-file schema
 	$(PY) scripts/tf_docs.py --write
+	$(PY) scripts/stage_schema.py --write
 
 lock: $(STAMP) ## re-resolve requirements/*.txt from pyproject.toml (UPGRADE=1 to upgrade all)
 	$(LOCK) --python-version 3.11 pyproject.toml -o requirements/runtime.txt

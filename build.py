@@ -32,6 +32,7 @@ from promotion.config import (
 )
 from promotion.output import (
     append_step_summary,
+    check_writable_dir,
     progress_reporter,
     summary_markdown,
     summary_text,
@@ -157,6 +158,8 @@ def run(options: Options, *, settings: CopySettings | None = None) -> int:
             account_id=config.source_account_id,
             region=config.region,
         )
+    if not (options.dry_run or options.resolve_only):
+        check_writable_dir(options.output_dir)
     source, target = open_identities(config, options)
     source_sm = source.client("sagemaker")
     source_arn = options.model_package_arn or registry.resolve_latest_approved(
