@@ -211,12 +211,49 @@ def test_prod_applies_the_uploaded_plan_only(deploy: dict[str, Any]) -> None:
     runs = _runs(job)
     assert "sha256sum --check" in runs
     assert "-lockfile=readonly" in runs
-    # Nothing is promoted or rendered again: build.py only reports the status, read-only.
-    assert runs.count("build.py") == runs.count('build.py --stage "$STAGE" --status') == 1
+    # Nothing is promoted or rendered again: build.py only approves the reviewed package and
+    # reports the status, read-only.
+    assert runs.count("build.py") == 2
+    assert 'build.py --stage "$STAGE" --status' in runs and "--approve" in runs
     for forbidden in ("terraform plan", "pip install -e"):
         assert forbidden not in runs
     assert _index(job, "actions/download-artifact") < _index(job, "sha256sum --check")
     assert _index(job, "sha256sum --check") < _index(job, "terraform apply")
+
+
+# --- the review gate: nothing Approved in prod before the review ------------------------------
+
+
+def test_prod_plan_promotes_an_inert_pending_package(deploy: dict[str, Any]) -> None:
+    job = deploy["jobs"]["prod-plan"]
+    (build,) = [s for s in _steps(job) if 'python build.py "${args[@]}"' in s.get("run", "")]
+    assert "args+=(--approval-status PendingManualApproval)" in build["run"]
+    assert "--approve " not in build["run"]
+    # pre-prod (no reviewers, no prod data) promotes Approved directly: its smoke run needs it
+    (pre_prod,) = [
+        s
+        for s in _steps(deploy["jobs"]["pre-prod"])
+        if 'python build.py "${args[@]}"' in s.get("run", "")
+    ]
+    assert "--approval-status" not in pre_prod["run"]
+
+
+def test_prod_approves_exactly_the_reviewed_package_before_applying(
+    deploy: dict[str, Any],
+) -> None:
+    job = deploy["jobs"]["prod"]
+    # (the other build.py step is the read-only status, after the apply)
+    (approve,) = [
+        s for s in _steps(job) if 'build.py --stage "$STAGE" --approve' in s.get("run", "")
+    ]
+    # Only --approve: no promotion, no rendering, no dev credentials in the prod job.
+    assert approve["run"] == (
+        'python build.py --stage "$STAGE" --approve --model-package-arn "$MODEL_PACKAGE_ARN"'
+    )
+    assert "env" not in approve
+    assert _index(job, "sha256sum --check") < _index(job, "--approve")
+    assert _index(job, "aws-actions/configure-aws-credentials") < _index(job, "--approve")
+    assert _index(job, "--approve") < _index(job, "terraform apply")
 
 
 # --- least privilege, pins, injection ---------------------------------------------------------
