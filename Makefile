@@ -1,53 +1,69 @@
-# Two commands after cloning: `make demo` and `make test`. Both create the environment when missing.
+# Two commands after cloning: `make demo` and `make test`. Both create the environment when
+# missing, from the lock files in requirements/ (hashes checked). `make` alone lists the targets.
+.DEFAULT_GOAL := help
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-CHECKOV_VERSION := 3.3.30
+# One resolution for every platform, from the oldest Python we support (checkov needs 3.11.5).
+LOCK := $(UV) pip compile --universal --generate-hashes --custom-compile-command "make lock" \
+	$(if $(UPGRADE),--upgrade,)
 export AWS_EC2_METADATA_DISABLED := true
 export TF_CLI_CONFIG_FILE := /dev/null
 
-.PHONY: setup test lint unit demo bench docs clean
+.PHONY: help setup test unit lint demo bench docs lock clean
 
-setup: $(STAMP) $(CHECKOV_STAMP)
+help: ## list the targets (the default)
+	@echo "Targets (make <target>):"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  %-6s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+setup: $(STAMP) $(CHECKOV_STAMP) ## create .venv and .venv-checkov from the lock files
+
+# uv (itself pinned with hashes) installs the locked set in a few seconds once cached; a changed
+# lock rebuilds the environment from scratch, so it holds exactly what the lock says.
+$(STAMP): requirements/dev.txt requirements/uv.txt
+	$(PYTHON) -m venv --clear $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check --require-hashes --no-deps -r requirements/uv.txt
+	$(UV) pip install --python $(PY) --require-hashes -r requirements/dev.txt
 	touch $@
 
 # checkov ships its own `hcl2` that would overwrite python-hcl2: it lives in its own environment.
-$(CHECKOV_STAMP):
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+$(CHECKOV_STAMP): requirements/checkov.txt $(STAMP)
+	$(PYTHON) -m venv --clear $(CHECKOV_VENV)
+	$(UV) pip install --python $(CHECKOV_VENV)/bin/python --require-hashes -r requirements/checkov.txt
 	touch $@
 
-test: setup
+test: setup ## lint, then every test (what CI runs)
 	$(MAKE) lint
 	$(MAKE) unit
 
-unit: $(STAMP)
+unit: $(STAMP) ## the tests only (pytest)
 	$(PY) -m pytest
 
-lint: setup
+lint: setup ## ruff, mypy, terraform fmt, checkov, zizmor, actionlint
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 	$(PY) scripts/lint_infra.py
 
-demo: $(STAMP)
+demo: $(STAMP) ## the whole story on an embedded AWS (no account needed)
 	$(PY) -m demo
 
-bench: $(STAMP)
+bench: $(STAMP) ## promotion and pipeline benchmarks (prints figures)
 	$(PY) -m bench
 
-docs: $(STAMP)
+docs: $(STAMP) ## regenerate the Terraform tables (docs/terraform.md) and the stage-file schema
 	$(PY) scripts/tf_docs.py --write
 	$(PY) scripts/stage_schema.py --write
 
-clean:
+lock: $(STAMP) ## re-resolve requirements/*.txt from pyproject.toml (UPGRADE=1 to upgrade all)
+	$(LOCK) --python-version 3.11 pyproject.toml -o requirements/runtime.txt
+	$(LOCK) --python-version 3.11 --extra dev pyproject.toml -o requirements/dev.txt
+	$(LOCK) --python-version 3.11.5 requirements/checkov.in -o requirements/checkov.txt
+	$(LOCK) --python-version 3.11 requirements/uv.in -o requirements/uv.txt
+
+clean: ## remove generated files (build/, demo-output/, caches); keeps the environments
 	rm -rf build demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,7 @@
 """Promote one approved model package into one stage's account; write its Terraform inputs.
 
     python build.py --stage pre-prod [--model-package-arn ARN] [--dry-run]
+    python build.py --stage pre-prod --status [--json]     (read-only: what runs where)
     python build.py --stage prod --model-package-arn ARN --approval-status PendingManualApproval
     python build.py --stage prod --approve [--model-package-arn ARN]   # after the review
 
@@ -37,6 +38,7 @@ from promotion.output import (
     check_writable_dir,
     progress_reporter,
     summary_markdown,
+    summary_text,
     write_tfvars,
 )
 from promotion.promote import PromotionResult, plan_promotion, promote
@@ -57,6 +59,8 @@ class Options:
     output_dir: Path
     dry_run: bool
     resolve_only: bool
+    status: bool = False
+    json: bool = False
     approval_status: str = approval.APPROVED
     approve: bool = False
 
@@ -64,22 +68,54 @@ class Options:
 def parse_args(argv: Sequence[str] | None) -> Options:
     """Parse the command line; `--stage` must be a known stage."""
     parser = argparse.ArgumentParser(
-        prog="build.py", description="Promote an approved model package into a stage account."
+        prog="build.py",
+        description="Promote an approved model package from the dev registry into a stage "
+        "account, render the stage's pipeline and write its Terraform inputs; or show what the "
+        "stage runs (--status).",
+        epilog="Exit codes: 0 done, 1 AWS or runtime failure, 2 bad input or configuration.",
     )
-    parser.add_argument("--stage", required=True, choices=STAGES, help="stage to promote into")
+    parser.add_argument("--stage", required=True, choices=STAGES, help="stage to act on")
     parser.add_argument(
-        "--config", type=Path, help="stage file (default <stage>-config.tfvars.json)"
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="stage config (default: <stage>-config.tfvars.json in the repository root, "
+        f"e.g. {default_config_path(STAGES[0]).name})",
     )
-    parser.add_argument("--model-package-arn", help="pin this source package (default: latest)")
-    parser.add_argument("--source-role-arn", help="role to assume for the dev registry")
-    parser.add_argument("--target-role-arn", help="role to assume in the stage account")
-    parser.add_argument("--output-dir", type=Path, help="default build/<stage>")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     parser.add_argument(
+        "--model-package-arn",
+        metavar="ARN",
+        help="pin this Approved source package version (default: the group's latest Approved)",
+    )
+    parser.add_argument(
+        "--source-role-arn",
+        metavar="ARN",
+        help="role to assume for the dev registry (default: the config's source_role_arn, "
+        "else the ambient credentials)",
+    )
+    parser.add_argument(
+        "--target-role-arn",
+        metavar="ARN",
+        help="role to assume in the stage account (default: the config's target_role_arn, "
+        "else the ambient credentials)",
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, metavar="DIR", help="where to write (default: build/<stage>)"
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    mode.add_argument(
         "--resolve-only",
         action="store_true",
         help="print only the source package ARN to promote (needs only dev credentials)",
     )
+    mode.add_argument(
+        "--status",
+        action="store_true",
+        help="show the stage's promoted versions, what its pipeline and schedule run and the "
+        "last executions; read-only, needs only stage-account read access",
+    )
+    parser.add_argument("--json", action="store_true", help="with --status: print JSON")
     parser.add_argument(
         "--approval-status",
         choices=approval.APPROVAL_STATUSES,
@@ -94,8 +130,14 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         "deployment.tfvars.json) Approved; needs only stage credentials",
     )
     args = parser.parse_args(argv)
-    if args.approve and (args.resolve_only or args.approval_status != approval.APPROVED):
-        parser.error("--approve cannot be combined with --resolve-only or --approval-status")
+    if args.json and not args.status:
+        parser.error("--json goes with --status")
+    if args.approve and (
+        args.resolve_only or args.status or args.approval_status != approval.APPROVED
+    ):
+        parser.error(
+            "--approve cannot be combined with --resolve-only, --status or --approval-status"
+        )
     for flag in ("source_role_arn", "target_role_arn"):
         value = getattr(args, flag)
         if value is not None and not is_role_arn(value):
@@ -109,6 +151,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         output_dir=args.output_dir or REPO_ROOT / "build" / args.stage,
         dry_run=args.dry_run,
         resolve_only=args.resolve_only,
+        status=args.status,
+        json=args.json,
         approval_status=args.approval_status,
         approve=args.approve,
     )
@@ -137,6 +181,8 @@ def run(
 ) -> int:
     """Validate, open both accounts, resolve, plan, then promote and render (unless dry-run)."""
     config = load_stage_config(options.config, stage=options.stage)
+    if options.status:
+        return show_status(config, options)
     if options.approve:
         return approve_reviewed(config, options)
     if options.model_package_arn:
@@ -186,6 +232,26 @@ def run(
         target_package=result.target_package,
     )  # fmt: skip
     write_outputs(config, options, result, built)
+    return 0
+
+
+def show_status(config: StageConfig, options: Options) -> int:
+    """Print the stage's status (read-only); append it to the job summary in GitHub Actions."""
+    from pipelines.stage_status import collect_status, render_json, render_markdown, render_text
+
+    target = open_identity(
+        boto3.Session(region_name=config.region), label=f"target ({config.stage})",
+        role_arn=options.target_role_arn or config.target_role_arn,
+        expected_account=config.account_id,
+        session_name=f"build-py-status-{os.environ.get('GITHUB_RUN_ID', 'local')}",
+        config_key="account_id",
+    )  # fmt: skip
+    status = collect_status(
+        config, sagemaker=target.client("sagemaker"), scheduler=target.client("scheduler"),
+        s3=target.client("s3"),
+    )  # fmt: skip
+    print(render_json(status) if options.json else render_text(status))
+    append_step_summary(render_markdown(status))
     return 0
 
 
@@ -293,7 +359,7 @@ def write_outputs(
     ]
     markdown = summary_markdown(f"Promotion to {config.stage}", rows, built.summary_extra)
     (options.output_dir / "summary.md").write_text(markdown, encoding="utf-8")
-    print(markdown)
+    print(summary_text(f"Promotion to {config.stage}", rows))
     append_step_summary(markdown)
 
 

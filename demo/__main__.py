@@ -1,176 +1,127 @@
-"""`make demo`: the whole product on one machine, with no AWS account.
+"""`make demo`: the life of a model version on one machine, with no AWS account.
 
-An embedded moto server holds the dev, pre-prod and prod accounts. The demo trains a real
-scikit-learn model, registers three versions in the dev registry (Approved, Rejected, Pending),
-promotes the approved one into pre-prod with build.py, runs the rendered pre-prod pipeline
-locally on a sample input with ids, and writes the predictions to demo-output/.
+An embedded moto server holds the dev, pre-prod and prod accounts. The demo registers four
+versions of a real scikit-learn model in the dev registry, plans and promotes the latest Approved
+one into pre-prod, re-runs the promotion (nothing is written), runs the pre-prod pipeline locally
+on held-out rows and measures the model's accuracy, promotes the same source ARN into prod, rolls
+pre-prod back to the older Approved version and shows the stage's status. Everything it writes
+goes below --output-dir (build outputs, predictions, the logs of a failed step).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import json
-import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
-import pandas as pd
+from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, PROD_ACCOUNT, local_aws
+from demo.story import PHASES, Phase, Story
+from promotion.config import REPO_ROOT
+from promotion.output import text_table
 
-import build
-from demo import seed
-from demo.local_aws import (
-    DEV_ACCOUNT,
-    PRE_PROD_ACCOUNT,
-    PROD_ACCOUNT,
-    account_session,
-    create_bucket,
-    local_aws,
-    role_arn,
-)
-from promotion.config import REPO_ROOT, default_config_path, load_stage_config, parse_s3_url
-
-DEV_BUCKET = f"ml-artifacts-{DEV_ACCOUNT}"
-STAGE = "pre-prod"
+MARKER = ".made-by-demo"  # the demo only ever reuses (and writes into) directories holding it
+DEFAULT_OUTPUT_DIR = REPO_ROOT / "demo-output"
+WHAT_NEXT = """\
+What next
+  Read the story of a version   docs/promotion.md, docs/pipeline.md
+  Try the commands              python build.py --help, python -m pipelines.run_pipeline --help
+  Go live on your accounts      docs/going-live.md (accounts, roles, GitHub environments)
+  Check everything              make test"""
 
 
-@dataclass(frozen=True)
-class DemoResult:
-    """What the demo did, for its summary and for the end-to-end test."""
-
-    source_version: int
-    model_package_arn: str
-    rows_scored: int
-    output_prefix: str
-    step_seconds: dict[str, float]
-    predictions: pd.DataFrame
-    sample: pd.DataFrame
-    status: str
+class OutputDirError(Exception):
+    """The output directory cannot be used; the message is one line."""
 
 
-def prepare_accounts() -> list[str]:
-    """Buckets of all three accounts and three registered versions; returns their ARNs."""
-    dev = account_session(DEV_ACCOUNT)
-    create_bucket(dev, DEV_BUCKET)
-    for stage, account in (("pre-prod", PRE_PROD_ACCOUNT), ("prod", PROD_ACCOUNT)):
-        config = load_stage_config(default_config_path(stage))
-        session = account_session(account, config.region)
-        for bucket in {config.artifacts_bucket, parse_s3_url(config.input_data_url)[0]}:
-            create_bucket(session, bucket)
-    group = load_stage_config(default_config_path(STAGE)).model_package_group_name
-    return seed.register_versions(dev, group=group, bucket=DEV_BUCKET)
+def claim_output_dir(path: Path) -> None:
+    """Create `path` (or reuse one an earlier demo made); refuse any other non-empty directory.
+
+    Raises:
+        OutputDirError: `path` is a file, holds files the demo did not make, or is not writable.
+    """
+    if path.exists() and not path.is_dir():
+        raise OutputDirError(f"--output-dir {path} is a file; name a directory")
+    if path.is_dir() and any(path.iterdir()) and not (path / MARKER).is_file():
+        hint = " (or `make clean` to remove it)" if path == DEFAULT_OUTPUT_DIR else ""
+        raise OutputDirError(
+            f"--output-dir {path} is not empty and was not made by the demo; the demo never "
+            f"deletes what it did not create: name an empty or new directory{hint}"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / MARKER).write_text("Written by `python -m demo`; safe to delete.\n")
+    except OSError as error:
+        raise OutputDirError(f"--output-dir {path} is not writable: {error.strerror}") from error
 
 
-def upload_sample(session: boto3.Session, input_url: str, rows: int) -> pd.DataFrame:
-    """Half the sample as CSV, half as Parquet: the pipeline reads both."""
-    sample = seed.sample_input(rows)
-    bucket, prefix = parse_s3_url(input_url)
-    half = rows // 2
-    s3 = session.client("s3")
-    s3.put_object(
-        Bucket=bucket, Key=f"{prefix}part-0000.csv", Body=sample[:half].to_csv(index=False)
-    )
-    parquet = io.BytesIO()
-    sample[half:].to_parquet(parquet, index=False)
-    s3.put_object(Bucket=bucket, Key=f"{prefix}part-0001.parquet", Body=parquet.getvalue())
-    return sample
+def head_commit() -> str:
+    """The repository's HEAD commit (recorded as the promotions' commit), or "" outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return done.stdout.strip()
 
 
-def read_predictions(
-    session: boto3.Session, output_url: str, execution_id: str
-) -> tuple[pd.DataFrame, str]:
-    """Every Parquet file the run wrote for this execution, and the folder holding them."""
-    bucket, prefix = parse_s3_url(output_url)
-    s3 = session.client("s3")
-    frames, folder = [], output_url
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            if key.endswith(".parquet") and f"/{execution_id}/" in key:
-                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                frames.append(pd.read_parquet(io.BytesIO(body)))
-                folder = f"s3://{bucket}/{key.rsplit('/', 1)[0]}/"
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), folder
+def run_story(story: Story, phases: Sequence[Phase] = PHASES) -> list[tuple[str, float]]:
+    """Run the phases in order, each under a numbered heading; return their timings."""
+    timings: list[tuple[str, float]] = []
+    for number, phase in enumerate(phases, start=1):
+        print(f"\n== {number}/{len(phases)} {phase.title} ==")
+        started = time.perf_counter()
+        try:
+            phase.run(story)
+        finally:
+            timings.append((phase.title, time.perf_counter() - started))
+        print(f"  ({timings[-1][1]:.1f} s)")
+    return timings
 
 
-def run_demo(*, rows: int, output_dir: Path, build_dir: Path) -> DemoResult:
-    """Promote into pre-prod and run the pre-prod pipeline locally; the server must be running."""
-    from pipelines.local import run_definition
-
-    started = time.perf_counter()
-    arns = prepare_accounts()
-    print(f"dev registry: {len(arns)} versions registered (Approved, Rejected, Pending)")
-    code = build.main(
-        ["--stage", STAGE, "--output-dir", str(build_dir),
-         "--source-role-arn", role_arn(DEV_ACCOUNT),
-         "--target-role-arn", role_arn(PRE_PROD_ACCOUNT)]
-    )  # fmt: skip
-    if code != 0:
-        raise SystemExit(code)
-    tfvars = json.loads((build_dir / "deployment.tfvars.json").read_text())
-    definition = json.loads((build_dir / "pipeline-definition.json").read_text())
-    config = load_stage_config(default_config_path(STAGE))
-    session = account_session(PRE_PROD_ACCOUNT, config.region)
-    sample = upload_sample(session, config.input_data_url, rows)
-    print(f"\nsample input: {rows} rows with ids under {config.input_data_url}")
-    print(f"running {tfvars['pipeline_name']} locally\n")
-    result = run_definition(
-        definition, parameters={}, session=session, model_package_arn=tfvars["model_package_arn"]
-    )
-    predictions, folder = read_predictions(session, config.output_data_url, result.execution_id)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    if not predictions.empty:
-        predictions.to_parquet(output_dir / "predictions.parquet", index=False)
-        predictions.to_csv(output_dir / "predictions.csv", index=False)
-    steps = {step.name: step.seconds for step in result.steps}
-    print(f"\ndemo finished in {time.perf_counter() - started:.1f} s")
-    return DemoResult(
-        source_version=int(tfvars["source_model_package_version"]),
-        model_package_arn=tfvars["model_package_arn"],
-        rows_scored=len(predictions),
-        output_prefix=folder,
-        step_seconds=steps,
-        predictions=predictions,
-        sample=sample,
-        status=result.status,
-    )
-
-
-def print_summary(result: DemoResult, output_dir: Path) -> None:
-    """The demo's closing table."""
-    rows = [
-        ("promoted version", f"{result.source_version} -> {result.model_package_arn}"),
-        ("pipeline run", result.status),
-        ("rows scored", f"{result.rows_scored} of {len(result.sample)}"),
-        ("output location", result.output_prefix),
-        *((f"step {name}", f"{seconds:.2f} s") for name, seconds in result.step_seconds.items()),
-        ("predictions", str(output_dir / "predictions.parquet")),
-    ]
-    width = max(len(key) for key, _ in rows)
+def print_summary(story: Story, timings: list[tuple[str, float]]) -> None:
+    """The closing facts, the time of each phase and what to do next."""
     print("\nSummary")
-    for key, value in rows:
-        print(f"  {key:<{width}}  {value}")
+    print(text_table(("", ""), story.facts).split("\n", 2)[-1])
+    print("\nTime per phase")
+    rows = [(title, f"{seconds:.1f} s") for title, seconds in timings]
+    rows.append(("total", f"{sum(seconds for _, seconds in timings):.1f} s"))
+    print(text_table(("phase", "time"), rows))
+    print(f"\n{WHAT_NEXT}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo; exit 1 when the pipeline run fails."""
-    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
-    parser.add_argument("--rows", type=int, default=5000, help="rows in the sample input")
-    parser.add_argument("--output-dir", type=Path, default=REPO_ROOT / "demo-output")
+    """Run the demo; exit 1 when a phase fails, 2 for an unusable --output-dir."""
+    parser = argparse.ArgumentParser(
+        prog="python -m demo", description=__doc__.split("\n\n")[1] if __doc__ else None
+    )
+    parser.add_argument("--rows", type=int, default=5000, help="rows to score (default: 5000)")
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=DEFAULT_OUTPUT_DIR,
+        metavar="DIR",
+        help="where the demo writes; a new or empty directory, or one an earlier demo made "
+        "(default: demo-output/ in the repository root)",
+    )
     args = parser.parse_args(argv)
-    shutil.rmtree(args.output_dir, ignore_errors=True)
+    if args.rows < 1:
+        parser.error("--rows must be at least 1")
+    try:
+        claim_output_dir(args.output_dir)
+    except OutputDirError as error:
+        print(f"python -m demo: error: {error}", file=sys.stderr)
+        return 2
+    story = Story(rows=args.rows, output_dir=args.output_dir, commit=head_commit())
     with local_aws() as endpoint:
         print(f"local AWS (moto) at {endpoint}: accounts {DEV_ACCOUNT} dev, "
-              f"{PRE_PROD_ACCOUNT} pre-prod, {PROD_ACCOUNT} prod\n")  # fmt: skip
-        result = run_demo(
-            rows=args.rows, output_dir=args.output_dir, build_dir=REPO_ROOT / "build" / STAGE
-        )
-    print_summary(result, args.output_dir)
-    return 0 if result.status == "Succeeded" and result.rows_scored == len(result.sample) else 1
+              f"{PRE_PROD_ACCOUNT} pre-prod, {PROD_ACCOUNT} prod")  # fmt: skip
+        timings = run_story(story)
+    print_summary(story, timings)
+    return 0 if story.succeeded else 1
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Seed the dev account's model registry with a real scikit-learn model.
 
-The model is a StandardScaler + LogisticRegression trained on scikit-learn's bundled breast cancer
-data set, packaged as the SageMaker scikit-learn container serves it: `model.joblib` at the root of
+The model is a StandardScaler + LogisticRegression trained on three quarters of scikit-learn's
+bundled breast cancer data set (the other quarter is held out to score and to measure accuracy),
+packaged as the SageMaker scikit-learn container serves it: `model.joblib` at the root of
 model.tar.gz and the inference module under `code/`, named by SAGEMAKER_PROGRAM.
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -28,8 +30,13 @@ FEATURES = [f"f{i:02d}" for i in range(30)]
 ID_COLUMN = "record_id"
 INFERENCE_MODULE = Path(__file__).with_name("inference.py")
 SKLEARN_IMAGE_VERSION = "1.2-1"
+LABEL_COLUMN = "label"  # kept by the demo to measure accuracy; never sent to the pipeline
+HOLDOUT_FRACTION = 0.25
 ApprovalStatus = Literal["Approved", "Rejected", "PendingManualApproval"]
-VERSION_STATUSES: tuple[ApprovalStatus, ...] = ("Approved", "Rejected", "PendingManualApproval")
+# Two Approved versions, so the demo can roll back from the newest one (3) to the older one (1).
+VERSION_STATUSES: tuple[ApprovalStatus, ...] = (
+    "Approved", "Rejected", "Approved", "PendingManualApproval",
+)  # fmt: skip
 
 
 def dataset() -> pd.DataFrame:
@@ -40,9 +47,18 @@ def dataset() -> pd.DataFrame:
     return frame
 
 
-def train_model(seed: int = 0) -> Pipeline:
-    """Fit the demo classifier; `seed` varies the regularisation so versions differ."""
+def split() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training rows and the held-out rows (stratified, always the same)."""
     frame = dataset()
+    train, held_out = train_test_split(
+        frame, test_size=HOLDOUT_FRACTION, stratify=frame["target"], random_state=0
+    )
+    return train, held_out
+
+
+def train_model(seed: int = 0) -> Pipeline:
+    """Fit the demo classifier on the training rows; `seed` varies the regularisation."""
+    frame = split()[0]
     model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0 / (1 + seed), max_iter=1000))
     model.fit(frame[FEATURES], frame["target"])
     return model
@@ -65,13 +81,18 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def sample_input(rows: int, *, seed: int = 7) -> pd.DataFrame:
-    """Rows to score: dataset rows (with replacement) and a record id column first."""
-    frame = dataset()[FEATURES]
+def sample_input(rows: int, *, seed: int = 7, labels: bool = False) -> pd.DataFrame:
+    """Rows to score: held-out rows (with replacement) and a record id column first.
+
+    With `labels`, the true class is kept as a last `label` column (for accuracy; drop it before
+    sending the rows to the pipeline).
+    """
+    frame = split()[1]
     picked = frame.sample(n=rows, replace=rows > len(frame), random_state=seed)
     picked = picked.reset_index(drop=True)
     picked.insert(0, ID_COLUMN, [f"r{i:07d}" for i in range(rows)])
-    return picked
+    picked = picked.rename(columns={"target": LABEL_COLUMN})
+    return picked if labels else picked.drop(columns=[LABEL_COLUMN])
 
 
 def sklearn_image(region: str) -> str:
@@ -150,7 +171,7 @@ def _inference_spec(image: str, prefix: str, region: str) -> Any:
 
 
 def _evaluation(model: Pipeline) -> bytes:
-    frame = dataset()
+    frame = split()[1]
     accuracy = float(np.mean(model.predict(frame[FEATURES]) == frame["target"]))
     report = {"binary_classification_metrics": {"accuracy": {"value": accuracy}}}
     return json.dumps(report).encode()

@@ -23,15 +23,36 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="python -m pipelines.get_pipeline_definition",
         description="Render a stage's batch-inference pipeline definition (no AWS call).",
     )
-    parser.add_argument("--stage", required=True, choices=STAGES)
-    parser.add_argument("--config", type=Path, help="stage config (default: <stage>-config...)")
-    parser.add_argument("--model-name", required=True, help="default of the ModelName parameter")
-    parser.add_argument("--model-package-version", required=True, type=int)
+    parser.add_argument("--stage", required=True, choices=STAGES, help="stage to render for")
     parser.add_argument(
-        "--feature-columns", help="comma-separated, in model order (default: the stage config)"
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="stage config (default: <stage>-config.tfvars.json in the repository root)",
     )
-    parser.add_argument("--pipeline-name", help="default: <group>-<stage>-batch-inference")
-    parser.add_argument("--output", type=Path, help="file to write (default: stdout)")
+    parser.add_argument(
+        "--model-name", required=True, help="SageMaker model name: the default of ModelName"
+    )
+    parser.add_argument(
+        "--model-package-version",
+        required=True,
+        type=int,
+        metavar="N",
+        help="source version number, written next to every prediction",
+    )
+    parser.add_argument(
+        "--feature-columns",
+        metavar="A,B,...",
+        help="model features, comma-separated, in model order (default: the stage config's "
+        "feature_columns; required when that is null)",
+    )
+    parser.add_argument(
+        "--pipeline-name",
+        help="pipeline name (default: <model_package_group_name>-<stage>-batch-inference)",
+    )
+    parser.add_argument(
+        "--output", type=Path, metavar="FILE", help="file to write (default: standard output)"
+    )
     return parser.parse_args(argv)
 
 

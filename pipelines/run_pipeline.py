@@ -23,7 +23,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from errors import ConfigError, PromotionError
-from pipelines.batch_inference import execution
+from pipelines.batch_inference import execution, layout
 from promotion.config import REPO_ROOT, STAGES, StageConfig, default_config_path, load_stage_config
 from utils import aws_errors, check_endpoint_environment, make_client
 
@@ -34,20 +34,62 @@ SessionFactory = Callable[..., boto3.Session]
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line; see the module docstring."""
     parser = argparse.ArgumentParser(
-        prog="python -m pipelines.run_pipeline", description=__doc__.splitlines()[0]
+        prog="python -m pipelines.run_pipeline",
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        epilog="Exit codes: 0 Succeeded (or started, without --wait), 1 Failed, Stopped, timed "
+        "out or an AWS error, 2 bad input or configuration.",
     )
-    parser.add_argument("--stage", choices=STAGES, help="required unless --local")
-    parser.add_argument("--config", type=Path, help="stage config (default: <stage>-config...)")
-    parser.add_argument("--pipeline-name", help="default: build/<stage>/deployment.tfvars.json")
-    parser.add_argument("--role-arn", help="role to assume in the stage account first")
     parser.add_argument(
-        "--parameter", action="append", default=[], metavar="NAME=VALUE", help="repeatable"
+        "--stage", choices=STAGES, help="stage whose deployed pipeline to start (unless --local)"
     )
-    parser.add_argument("--wait", action="store_true", help="wait for the end; report steps")
-    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_SECONDS, help="seconds")
-    parser.add_argument("--local", action="store_true", help="run --definition on this machine")
-    parser.add_argument("--definition", type=Path, help="rendered definition (with --local)")
-    parser.add_argument("--model-package-arn", help="package to score with (with --local)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="stage config (default: <stage>-config.tfvars.json in the repository root)",
+    )
+    parser.add_argument(
+        "--pipeline-name",
+        help="pipeline to start (default: pipeline_name of build/<stage>/deployment.tfvars.json, "
+        "else <model_package_group_name>-<stage>-batch-inference)",
+    )
+    parser.add_argument(
+        "--role-arn",
+        metavar="ARN",
+        help="role to assume in the stage account first (default: the ambient credentials)",
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"override a pipeline parameter; repeatable. Names: {', '.join(layout.PARAMETERS)}",
+    )
+    parser.add_argument(
+        "--wait", action="store_true", help="wait for the end and report each step's status"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="with --wait: stop waiting after this many seconds; the run goes on "
+        f"(default: {DEFAULT_TIMEOUT_SECONDS})",
+    )
+    parser.add_argument(
+        "--local", action="store_true", help="run --definition on this machine (no SageMaker)"
+    )
+    parser.add_argument(
+        "--definition",
+        type=Path,
+        metavar="FILE",
+        help="with --local: a rendered definition, e.g. build/pre-prod/pipeline-definition.json",
+    )
+    parser.add_argument(
+        "--model-package-arn",
+        metavar="ARN",
+        help="with --local: the package to score with when the definition's model does not exist",
+    )
     args = parser.parse_args(argv)
     if args.local and args.definition is None:
         parser.error("--local needs --definition FILE")

@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,6 +34,32 @@ def summary_markdown(title: str, rows: list[tuple[str, str]], extra: str = "") -
     lines = [f"### {title}", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value.replace('|', '/')} |" for key, value in rows]
     return "\n".join(lines) + "\n" + (f"\n{extra}\n" if extra else "")
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> str:
+    """Rows as aligned plain-text columns, for a terminal (no Markdown)."""
+    cells = [list(headers), *([str(cell) for cell in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        indent
+        + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    ]
+    lines.insert(1, indent + "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Rows as a Markdown table, for GitHub job summaries."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def summary_text(title: str, rows: list[tuple[str, str]]) -> str:
+    """The promotion summary as aligned `key  value` lines, for the terminal."""
+    width = max((len(key) for key, _ in rows), default=0)
+    return "\n".join([title, *(f"  {key:<{width}}  {value}" for key, value in rows)])
 
 
 def append_step_summary(markdown: str) -> None:

@@ -1,7 +1,7 @@
-"""Generate the README's Terraform requirements, inputs and outputs tables from the root module.
+"""Generate the Terraform requirements, inputs and outputs tables of docs/terraform.md.
 
-`--write` rewrites README.md between `<!-- BEGIN_TF_DOCS -->` and `<!-- END_TF_DOCS -->` only;
-`--check` exits 1 when that part is stale. Without either, the tables go to stdout.
+`--write` rewrites docs/terraform.md between `<!-- BEGIN_TF_DOCS -->` and `<!-- END_TF_DOCS -->`
+only; `--check` exits 1 when that part is stale. Without either, the tables go to stdout.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import hcl2
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BEGIN_MARKER = "<!-- BEGIN_TF_DOCS -->"
 END_MARKER = "<!-- END_TF_DOCS -->"
+DOCS_PAGE = REPO_ROOT / "docs" / "terraform.md"
 
 
 class DocsError(Exception):
-    """The README or the module cannot be read as expected."""
+    """The page or the module cannot be read as expected."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def _cell(text: str) -> str:
 
 
 def render(module_dir: Path) -> str:
-    """The markdown that belongs between the README markers (without the markers)."""
+    """The markdown that belongs between the markers (without the markers)."""
     lines = ["### Requirements", "", "| Name | Version |", "|------|---------|"]
     lines += [f"| {name} | `{_cell(version)}` |" for name, version in read_requirements(module_dir)]
     lines += [
@@ -163,7 +164,7 @@ def replace_between_markers(text: str, generated: str) -> str:
     begin = text.find(BEGIN_MARKER)
     end = text.find(END_MARKER)
     if begin < 0 or end < 0 or end < begin:
-        raise DocsError(f"README must contain {BEGIN_MARKER} followed by {END_MARKER}")
+        raise DocsError(f"the page must contain {BEGIN_MARKER} followed by {END_MARKER}")
     head = text[: begin + len(BEGIN_MARKER)]
     return f"{head}\n{generated}\n{text[end:]}"
 
@@ -171,10 +172,22 @@ def replace_between_markers(text: str, generated: str) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="rewrite the README between markers")
-    mode.add_argument("--check", action="store_true", help="exit 1 when the README is stale")
-    parser.add_argument("--readme", type=Path, default=REPO_ROOT / "README.md")
-    parser.add_argument("--module-dir", type=Path, default=REPO_ROOT)
+    mode.add_argument("--write", action="store_true", help="rewrite the page between markers")
+    mode.add_argument("--check", action="store_true", help="exit 1 when the page is stale")
+    parser.add_argument(
+        "--page",
+        type=Path,
+        default=DOCS_PAGE,
+        metavar="FILE",
+        help="the Markdown page holding the markers (default: docs/terraform.md)",
+    )
+    parser.add_argument(
+        "--module-dir",
+        type=Path,
+        default=REPO_ROOT,
+        metavar="DIR",
+        help="the Terraform root module (default: the repository root)",
+    )
     return parser.parse_args(argv)
 
 
@@ -185,19 +198,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (args.write or args.check):
             print(generated)
             return 0
-        current = args.readme.read_text(encoding="utf-8")
+        current = args.page.read_text(encoding="utf-8")
         expected = replace_between_markers(current, generated)
     except (OSError, DocsError) as error:
         print(f"tf_docs: {error}", file=sys.stderr)
         return 2
     if args.check:
         if current != expected:
-            print(f"{args.readme} is stale: run `make docs`", file=sys.stderr)
+            print(f"{args.page} is stale: run `make docs`", file=sys.stderr)
             return 1
         return 0
     if current != expected:
-        args.readme.write_text(expected, encoding="utf-8")
-        print(f"{args.readme}: Terraform tables updated")
+        args.page.write_text(expected, encoding="utf-8")
+        print(f"{args.page}: Terraform tables updated")
     return 0
 
 

@@ -99,6 +99,34 @@ def _quiet_sdk() -> Iterator[None]:
             root.handlers[:] = root_handlers
 
 
+@contextlib.contextmanager
+def _validate_config_once() -> Iterator[None]:
+    """Validate each distinct SDK config against its JSON schema once per render.
+
+    The SDK re-validates the same explicit ``sagemaker_config`` on every lookup (about 40 per
+    render: most of a render's time). The validation itself is unchanged, only not repeated.
+    """
+    from sagemaker.core.config.config_manager import SageMakerConfig
+
+    original = SageMakerConfig.__dict__.get("validate_sagemaker_config")
+    if not isinstance(original, staticmethod):  # another SDK layout: leave it alone
+        yield
+        return
+    validated: set[str] = set()
+
+    def validate(sagemaker_config: dict[str, object] | None = None) -> None:
+        key = json.dumps(sagemaker_config, sort_keys=True, default=repr)
+        if key not in validated:
+            original.__func__(sagemaker_config)
+            validated.add(key)
+
+    SageMakerConfig.validate_sagemaker_config = staticmethod(validate)
+    try:
+        yield
+    finally:
+        SageMakerConfig.validate_sagemaker_config = original
+
+
 def get_pipeline(
     *,
     config: StageConfig,
@@ -144,7 +172,7 @@ def get_pipeline(
         raise ConfigError(f"{len(columns)} feature columns do not fit in the step's arguments")
     # The SDK builds a boto3 client at import time: it needs a region before the import.
     os.environ.setdefault("AWS_DEFAULT_REGION", config.region)
-    with _quiet_sdk():
+    with _quiet_sdk(), _validate_config_once():
         from pipelines.batch_inference.definition import build_pipeline
 
         session = boto_session or boto3.Session(
@@ -188,6 +216,6 @@ def render_definition(
         boto_session=boto_session,
         baseline=baseline,
     )
-    with _quiet_sdk():
+    with _quiet_sdk(), _validate_config_once():
         definition = json.loads(pipeline.definition())
     return json.dumps(definition, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

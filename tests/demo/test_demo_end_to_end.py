@@ -1,30 +1,142 @@
-"""The demo flow end to end on an embedded moto server: registry -> build.py -> local pipeline."""
+"""The demo's story end to end on an embedded moto server, and its output directory rules."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pytest
 
-from demo.__main__ import run_demo
+from demo.__main__ import MARKER, claim_output_dir, main, run_story
 from demo.local_aws import local_aws
-from demo.seed import FEATURES, ID_COLUMN, train_model
+from demo.seed import FEATURES, ID_COLUMN, sample_input, train_model
+from demo.story import PHASES, Story
 
 
-def test_demo_predictions_equal_the_models_own(tmp_path: Path) -> None:
+def test_the_story_promotes_reruns_scores_and_rolls_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # GIVEN the three-account local AWS
+    story = Story(rows=300, output_dir=tmp_path / "out", commit="f00dfeed")
     with local_aws():
-        # WHEN the demo promotes the approved version and runs the pre-prod pipeline locally
-        result = run_demo(rows=700, output_dir=tmp_path / "out", build_dir=tmp_path / "build")
+        # WHEN every phase of the demo runs
+        timings = run_story(story)
 
-    # THEN every row is scored exactly once, by version 1, with the model's own predictions
-    assert result.status == "Succeeded"
-    assert result.source_version == 1
-    assert set(result.step_seconds) == {"Preprocess", "Transform", "Postprocess"}
-    scored = result.predictions.set_index(ID_COLUMN).loc[result.sample[ID_COLUMN]]
-    assert len(result.predictions) == len(result.sample) == 700
-    assert (scored["model_package_version"] == 1).all()
-    expected = train_model(seed=0).predict_proba(result.sample[FEATURES])[:, 1]
+    # THEN each phase ran once, and every claim the demo prints holds
+    assert [title for title, _ in timings] == [phase.title for phase in PHASES]
+    assert story.succeeded
+    facts = dict(story.facts)
+    assert facts["re-run writes"] == "0"
+    assert facts["prod runs"] == "source version 3 (same source ARN as pre-prod: yes)"
+    assert facts["rollback"] == "pre-prod back on source version 1"
+    assert story.tfvars["prod"]["source_model_package_arn"].endswith("/3")
+    # ... the predictions are the newest Approved model's own, one per held-out row
+    predictions = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert len(predictions) == 300 and (predictions["model_package_version"] == 3).all()
+    sample = sample_input(300)
+    scored = predictions.set_index(ID_COLUMN).loc[sample[ID_COLUMN]]
+    expected = train_model(seed=2).predict_proba(sample[FEATURES])[:, 1]
     np.testing.assert_allclose(scored["prediction"].to_numpy(), expected, rtol=0, atol=1e-5)
-    assert (tmp_path / "out" / "predictions.parquet").is_file()
-    assert result.output_prefix.startswith("s3://batch-inference-data-222222222222/predictions/")
+    assert facts["accuracy"].endswith("against the held-out labels (300 rows)")
+    # ... and the status view says pre-prod's pipeline and schedule run the rolled-back version
+    printed = capsys.readouterr().out
+    status = printed[printed.index("Status of pre-prod (account") :]
+    assert (
+        "pipeline breast-cancer-classifier-pre-prod-batch-inference [Active]: model "
+        "breast-cancer-classifier-pre-prod-v1 -> version 2 (source version 1)" in status
+    )
+    assert "f00dfeed" in status and "|" not in status
+    tfvars = json.loads(
+        (tmp_path / "out" / "build" / "pre-prod" / "deployment.tfvars.json").read_text()
+    )
+    assert tfvars["source_model_package_version"] == 1
+
+
+def test_a_directory_the_demo_did_not_make_is_refused_and_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a directory holding someone's file
+    mine = tmp_path / "results"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("precious")
+
+    # WHEN the demo is pointed at it
+    code = main(["--output-dir", str(mine)])
+
+    # THEN it refuses in one line, exit 2, and touches nothing
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.count("\n") == 1 and "not made by the demo" in error
+    assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
+
+
+@pytest.mark.parametrize("state", ["new", "empty", "made-by-demo"])
+def test_new_empty_or_own_directories_are_claimed(tmp_path: Path, state: str) -> None:
+    # GIVEN a directory that does not exist, is empty, or an earlier demo made
+    target = tmp_path / "out"
+    if state != "new":
+        target.mkdir()
+    if state == "made-by-demo":
+        (target / MARKER).write_text("")
+        (target / "predictions.csv").write_text("old")
+
+    # WHEN the demo claims it
+    claim_output_dir(target)
+
+    # THEN it is marked as the demo's, and nothing in it was deleted
+    assert (target / MARKER).is_file()
+    assert (state != "made-by-demo") or (target / "predictions.csv").read_text() == "old"
+
+
+def test_a_file_or_unwritable_path_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a path that is a file
+    target = tmp_path / "file"
+    target.write_text("x")
+
+    # WHEN the demo is pointed at it, THEN one line and exit 2
+    assert main(["--output-dir", str(target)]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_a_failed_step_keeps_its_logs_where_the_message_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a deployed pre-prod stage whose local run fails in Preprocess, leaving its logs
+    import pipelines.local
+    from demo.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket
+    from demo.story import run_pre_prod
+    from pipelines.local import RunResult, StepResult
+    from promotion.config import default_config_path, load_stage_config
+
+    def failing_run(definition: object, *, work_dir: Path, **_: object) -> RunResult:
+        step_dir = work_dir / "exec0001" / "Preprocess"
+        step_dir.mkdir(parents=True)
+        (step_dir / "stderr.log").write_text("ValueError: column f07 holds text")
+        failed = StepResult("Preprocess", "Processing", "Failed", 0.1, "script exited with 1")
+        return RunResult("exec0001", "Failed", [failed])
+
+    monkeypatch.setattr(pipelines.local, "run_definition", failing_run)
+    definition = tmp_path / "definition.json"
+    definition.write_text("{}")
+    story = Story(rows=10, output_dir=tmp_path / "out")
+    story.configs["pre-prod"] = config = load_stage_config(default_config_path("pre-prod"))
+    story.tfvars["pre-prod"] = {"pipeline_definition_file": str(definition),
+                                "model_package_arn": "arn:unused"}  # fmt: skip
+    with local_aws():
+        create_bucket(account_session(PRE_PROD_ACCOUNT), config.input_data_url.split("/")[2])
+
+        # WHEN the demo's run phase meets the failure
+        with pytest.raises(SystemExit) as ended:
+            run_pre_prod(story)
+
+    # THEN it exits 1, names the failed step and a folder below --output-dir that still holds
+    # the step's logs
+    assert ended.value.code == 1 and not story.succeeded
+    line = next(x for x in capsys.readouterr().out.splitlines() if "Preprocess failed" in x)
+    folder = Path(line.split("its files and logs: ")[1])
+    assert folder == tmp_path / "out" / "local-run" / "exec0001"
+    assert (folder / "Preprocess" / "stderr.log").read_text().startswith("ValueError")

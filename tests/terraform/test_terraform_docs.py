@@ -1,4 +1,4 @@
-"""The README's Terraform tables are generated from the .tf files and must be current."""
+"""docs/terraform.md's Terraform tables are generated from the .tf files and must be current."""
 
 from __future__ import annotations
 
@@ -20,17 +20,17 @@ More prose.
 """
 
 
-def test_readme_terraform_tables_are_current(
+def test_terraform_page_tables_are_current(
     repo_root: Path, load_script: Callable[[str], ModuleType]
 ) -> None:
-    # GIVEN the README and the tables the .tf files give today
+    # GIVEN docs/terraform.md (the default page) and the tables the .tf files give today
     docs = load_script("tf_docs")
 
     # WHEN checking
-    code = docs.main(["--check", "--readme", str(repo_root / "README.md")])
+    code = docs.main(["--check"])
 
-    # THEN the README is current (else: run `make docs`)
-    assert code == 0, "README.md Terraform tables are stale: run `make docs`"
+    # THEN the page is current (else: run `make docs`)
+    assert code == 0, "docs/terraform.md Terraform tables are stale: run `make docs`"
 
 
 def test_check_fails_on_a_stale_readme_and_write_fixes_only_the_marked_part(
@@ -40,7 +40,7 @@ def test_check_fails_on_a_stale_readme_and_write_fixes_only_the_marked_part(
     docs = load_script("tf_docs")
     readme = tmp_path / "README.md"
     readme.write_text(README_SAMPLE, encoding="utf-8")
-    arguments = ["--readme", str(readme), "--module-dir", str(repo_root)]
+    arguments = ["--page", str(readme), "--module-dir", str(repo_root)]
 
     # WHEN checking, writing, then checking again
     stale = docs.main(["--check", *arguments])
@@ -72,4 +72,4 @@ def test_missing_markers_is_an_error(
     readme = tmp_path / "README.md"
     readme.write_text("# No markers\n", encoding="utf-8")
     docs = load_script("tf_docs")
-    assert docs.main(["--check", "--readme", str(readme), "--module-dir", str(repo_root)]) == 2
+    assert docs.main(["--check", "--page", str(readme), "--module-dir", str(repo_root)]) == 2

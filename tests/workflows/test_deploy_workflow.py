@@ -132,7 +132,7 @@ def test_both_stages_build_the_resolved_arn(
 ) -> None:
     job = deploy["jobs"][job_name]
     assert job["env"] == {"STAGE": stage, "MODEL_PACKAGE_ARN": ARN_OUTPUT}
-    (build,) = [s for s in _steps(job) if "python build.py" in s.get("run", "")]
+    (build,) = [s for s in _steps(job) if 'python build.py "${args[@]}"' in s.get("run", "")]
     assert 'args=(--stage "$STAGE" --model-package-arn "$MODEL_PACKAGE_ARN")' in build["run"]
     assert 'python build.py "${args[@]}"' in build["run"]
     # Dev is read through the config's source_role_arn, else the dev read-only role.
@@ -211,7 +211,12 @@ def test_prod_applies_the_uploaded_plan_only(deploy: dict[str, Any]) -> None:
     runs = _runs(job)
     assert "sha256sum --check" in runs
     assert "-lockfile=readonly" in runs
-    assert "terraform plan" not in runs
+    # Nothing is promoted or rendered again: build.py only approves the reviewed package and
+    # reports the status, read-only.
+    assert runs.count("build.py") == 2
+    assert 'build.py --stage "$STAGE" --status' in runs and "--approve" in runs
+    for forbidden in ("terraform plan", "pip install -e"):
+        assert forbidden not in runs
     assert _index(job, "actions/download-artifact") < _index(job, "sha256sum --check")
     assert _index(job, "sha256sum --check") < _index(job, "terraform apply")
 
@@ -221,12 +226,14 @@ def test_prod_applies_the_uploaded_plan_only(deploy: dict[str, Any]) -> None:
 
 def test_prod_plan_promotes_an_inert_pending_package(deploy: dict[str, Any]) -> None:
     job = deploy["jobs"]["prod-plan"]
-    (build,) = [s for s in _steps(job) if "python build.py" in s.get("run", "")]
+    (build,) = [s for s in _steps(job) if 'python build.py "${args[@]}"' in s.get("run", "")]
     assert "args+=(--approval-status PendingManualApproval)" in build["run"]
     assert "--approve " not in build["run"]
     # pre-prod (no reviewers, no prod data) promotes Approved directly: its smoke run needs it
     (pre_prod,) = [
-        s for s in _steps(deploy["jobs"]["pre-prod"]) if "python build.py" in s.get("run", "")
+        s
+        for s in _steps(deploy["jobs"]["pre-prod"])
+        if 'python build.py "${args[@]}"' in s.get("run", "")
     ]
     assert "--approval-status" not in pre_prod["run"]
 
@@ -235,7 +242,10 @@ def test_prod_approves_exactly_the_reviewed_package_before_applying(
     deploy: dict[str, Any],
 ) -> None:
     job = deploy["jobs"]["prod"]
-    (approve,) = [s for s in _steps(job) if "python build.py" in s.get("run", "")]
+    # (the other build.py step is the read-only status, after the apply)
+    (approve,) = [
+        s for s in _steps(job) if 'build.py --stage "$STAGE" --approve' in s.get("run", "")
+    ]
     # Only --approve: no promotion, no rendering, no dev credentials in the prod job.
     assert approve["run"] == (
         'python build.py --stage "$STAGE" --approve --model-package-arn "$MODEL_PACKAGE_ARN"'
@@ -294,14 +304,19 @@ def test_checkout_keeps_no_credentials_and_run_has_no_expressions(path: Path) ->
             assert "${{" not in step.get("run", ""), step.get("name")
 
 
-def test_python_comes_from_the_project_with_a_pip_cache(deploy: dict[str, Any]) -> None:
+def test_every_job_installs_the_locked_runtime_set_without_a_cache(deploy: dict[str, Any]) -> None:
     for name in ("resolve", "pre-prod", "prod-plan", "prod"):
         job = deploy["jobs"][name]
         setup = _step_using(job, "actions/setup-python")
-        assert setup["with"]["python-version"] == "${{ env.PYTHON_VERSION }}"
-        assert setup["with"]["cache"] == "pip"
-        assert "python -m pip install -e ." in _runs(job)
+        assert setup["with"] == {"python-version": "${{ env.PYTHON_VERSION }}"}
+        runs = _runs(job)
+        assert "pip install --require-hashes --no-deps -r requirements/uv.txt" in runs
+        assert "uv pip install --system --require-hashes -r requirements/runtime.txt" in runs
+        assert "pip install -e" not in runs
     assert deploy["env"]["PYTHON_VERSION"] == "3.11"
+    for name in ("pre-prod", "prod"):  # what runs where, after each deploy
+        status = [s for s in _steps(deploy["jobs"][name]) if "--status" in s.get("run", "")]
+        assert [s["if"] for s in status] == ["${{ !cancelled() }}"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", deploy["env"]["TERRAFORM_VERSION"])
 
 

@@ -1,0 +1,234 @@
+"""What a stage runs: the deployed pipeline and schedule, followed to their model package, and the
+last executions with the rows and output location of their ``_SUCCESS`` manifests.
+
+Read-only. AWS calls: sagemaker:DescribePipeline, sagemaker:DescribeModel,
+sagemaker:ListPipelineExecutions, sagemaker:DescribePipelineExecution,
+sagemaker:ListPipelineParametersForExecution, scheduler:GetSchedule, s3:ListBucket and
+s3:GetObject on the output prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from pipelines.batch_inference.postprocess import SUCCESS_FILE
+from promotion.config import parse_s3_url
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+
+DEFAULT_EXECUTION_LIMIT = 5
+# batch-config-template.tf: schedule and group are named after the pipeline, or its first 45
+# characters and 8 of its sha256 when longer than 54 characters.
+_NAME_LIMIT, _HEAD, _DIGEST = 54, 45, 8
+_NOT_FOUND = ("ResourceNotFound", "ResourceNotFoundException", "NoSuchKey", "404")
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What one deployed resource (the pipeline or the schedule) runs."""
+
+    resource: str
+    name: str
+    found: bool
+    model_name: str = ""
+    model_package_arn: str = ""
+    state: str = ""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One pipeline run, from SageMaker and/or its ``_SUCCESS`` manifest."""
+
+    execution_id: str
+    status: str
+    started_at: str
+    duration_seconds: float | None
+    run_date: str
+    rows: int | None
+    output: str
+    source: str  # "sagemaker" or "manifest" (a run SageMaker does not list, such as a local run)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return asdict(self)
+
+
+def schedule_name_for(pipeline_name: str) -> str:
+    """The schedule (and schedule group) name Terraform derives from the pipeline name."""
+    if len(pipeline_name) <= _NAME_LIMIT:
+        return pipeline_name
+    digest = hashlib.sha256(pipeline_name.encode()).hexdigest()[:_DIGEST]
+    return f"{pipeline_name[:_HEAD]}-{digest}"
+
+
+def _missing(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    message = error.response.get("Error", {}).get("Message", "")
+    # DescribeModel answers a missing model with ValidationException "Could not find model".
+    return code in _NOT_FOUND or (code == "ValidationException" and "not find" in message)
+
+
+def model_package_of(sm: SageMakerClient, model_name: str) -> str:
+    """The model package a SageMaker model was created from; empty when the model is gone."""
+    if not model_name:
+        return ""
+    try:
+        model = sm.describe_model(ModelName=model_name)
+    except ClientError as error:
+        if not _missing(error):
+            raise
+        return ""
+    containers = [model.get("PrimaryContainer") or {}, *(model.get("Containers") or [])]
+    return next((c["ModelPackageName"] for c in containers if c.get("ModelPackageName")), "")
+
+
+def deployed_pipeline(sm: SageMakerClient, pipeline_name: str) -> Deployed:
+    """The pipeline's ModelName default, followed to its package."""
+    try:
+        response = sm.describe_pipeline(PipelineName=pipeline_name)
+    except ClientError as error:
+        if not _missing(error):
+            raise
+        return Deployed("pipeline", pipeline_name, found=False)
+    definition = json.loads(response.get("PipelineDefinition") or "{}")
+    parameters = {p.get("Name"): p for p in definition.get("Parameters", [])}
+    model_name = str(parameters.get("ModelName", {}).get("DefaultValue", ""))
+    return Deployed(
+        "pipeline", pipeline_name, found=True, model_name=model_name,
+        model_package_arn=model_package_of(sm, model_name),
+        state=str(response.get("PipelineStatus", "")),
+    )  # fmt: skip
+
+
+def deployed_schedule(scheduler: Any, sm: SageMakerClient, pipeline_name: str) -> Deployed:
+    """The schedule's ModelName parameter, followed to its package."""
+    name = schedule_name_for(pipeline_name)
+    try:
+        schedule = scheduler.get_schedule(Name=name, GroupName=name)
+    except ClientError as error:
+        if not _missing(error):
+            raise
+        return Deployed("schedule", name, found=False)
+    target = schedule.get("Target") or {}
+    parameters = (target.get("SageMakerPipelineParameters") or {}).get(
+        "PipelineParameterList"
+    ) or []
+    model_name = next((p["Value"] for p in parameters if p.get("Name") == "ModelName"), "")
+    return Deployed(
+        "schedule", name, found=True, model_name=model_name,
+        model_package_arn=model_package_of(sm, model_name),
+        state=f"{schedule.get('State', '')} {schedule.get('ScheduleExpression', '')}".strip(),
+    )  # fmt: skip
+
+
+def read_manifest(s3: S3Client, url: str) -> dict[str, Any] | None:
+    """The JSON ``_SUCCESS`` manifest at `url`, or None when there is none."""
+    bucket, key = parse_s3_url(url)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if not _missing(error):
+            raise
+        return None
+    manifest: dict[str, Any] = json.loads(body)
+    return manifest
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def sagemaker_executions(
+    sm: SageMakerClient, s3: S3Client, *, pipeline_name: str, limit: int
+) -> list[Execution]:
+    """The newest `limit` executions SageMaker lists, each with its manifest when written."""
+    summaries = sm.list_pipeline_executions(
+        PipelineName=pipeline_name, SortBy="CreationTime", SortOrder="Descending", MaxResults=limit
+    ).get("PipelineExecutionSummaries", [])
+    executions = []
+    for summary in summaries:
+        arn = summary["PipelineExecutionArn"]
+        described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+        status = described["PipelineExecutionStatus"]
+        started = _utc(described["CreationTime"])
+        ended = _utc(described.get("LastModifiedTime") or described["CreationTime"])
+        parameters = {
+            p["Name"]: p["Value"]
+            for p in sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn).get(
+                "PipelineParameters", []
+            )
+        }
+        execution_id = arn.rsplit("/", 1)[-1]
+        run_date = parameters.get("RunDate") or started.date().isoformat()
+        output = parameters.get("OutputDataUrl", "")
+        folder = f"{output.rstrip('/')}/{run_date}/{execution_id}/" if output else ""
+        manifest = read_manifest(s3, folder + SUCCESS_FILE) if folder else None
+        executions.append(
+            Execution(
+                execution_id=execution_id,
+                status=status,
+                started_at=started.isoformat(timespec="seconds"),
+                duration_seconds=(ended - started).total_seconds()
+                if status in ("Succeeded", "Failed", "Stopped")
+                else None,
+                run_date=run_date,
+                rows=_rows(manifest),
+                output=folder if manifest else "",
+                source="sagemaker",
+            )  # fmt: skip
+        )
+    return executions
+
+
+def _rows(manifest: dict[str, Any] | None) -> int | None:
+    return None if manifest is None else int(manifest.get("prediction_rows", 0))
+
+
+def manifest_executions(
+    s3: S3Client, *, output_url: str, limit: int, known: set[str]
+) -> list[Execution]:
+    """Runs with a ``_SUCCESS`` manifest under `output_url` that SageMaker does not list (local
+    runs, or runs older than the listed ones), newest run date first."""
+    bucket, prefix = parse_s3_url(output_url)
+    prefix = prefix if prefix.endswith("/") or not prefix else prefix + "/"
+    dates = _folders(s3, bucket, prefix)
+    found: list[Execution] = []
+    for date_prefix in sorted(dates, reverse=True):
+        for run_prefix in sorted(_folders(s3, bucket, date_prefix)):
+            execution_id = run_prefix.rstrip("/").rsplit("/", 1)[-1]
+            if execution_id in known:
+                continue
+            manifest = read_manifest(s3, f"s3://{bucket}/{run_prefix}{SUCCESS_FILE}")
+            if manifest is None:
+                continue
+            found.append(
+                Execution(
+                    execution_id=execution_id,
+                    status="Succeeded",
+                    started_at="",
+                    duration_seconds=None,
+                    run_date=str(manifest.get("run_date", "")),
+                    rows=_rows(manifest),
+                    output=f"s3://{bucket}/{run_prefix}",
+                    source="manifest",
+                )  # fmt: skip
+            )
+            if len(found) >= limit:
+                return found
+    return found
+
+
+def _folders(s3: S3Client, bucket: str, prefix: str) -> list[str]:
+    folders: list[str] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        folders += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+    return folders

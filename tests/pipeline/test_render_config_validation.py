@@ -1,0 +1,36 @@
+"""Rendering validates the SDK config once per distinct config, and still refuses a bad one."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+
+from pipelines.batch_inference.pipeline import _validate_config_once
+
+
+def test_each_config_is_validated_once_and_a_bad_one_still_fails() -> None:
+    # GIVEN the SDK's config manager
+    from sagemaker.core.config.config_manager import SageMakerConfig
+
+    original = SageMakerConfig.__dict__["validate_sagemaker_config"]
+    calls: list[object] = []
+
+    def counting(sagemaker_config: object = None) -> None:
+        calls.append(sagemaker_config)
+        original.__func__(sagemaker_config)
+
+    SageMakerConfig.validate_sagemaker_config = staticmethod(counting)
+    try:
+        # WHEN a render validates the same config many times, and a bad config once
+        with _validate_config_once():
+            for _ in range(40):
+                SageMakerConfig().validate_sagemaker_config({"SchemaVersion": "1.0"})
+            with pytest.raises(jsonschema.ValidationError):
+                SageMakerConfig().validate_sagemaker_config({"SchemaVersion": 1})
+        restored = SageMakerConfig.__dict__["validate_sagemaker_config"]
+    finally:
+        SageMakerConfig.validate_sagemaker_config = original
+
+    # THEN the schema ran once per distinct config, and the SDK is as it was afterwards
+    assert calls == [{"SchemaVersion": "1.0"}, {"SchemaVersion": 1}]
+    assert restored.__func__ is counting
