@@ -109,23 +109,19 @@ def compare_locally(work: Path, *, rows: int = 200, log: Callable[[str], None] =
     ``python -m pipelines.compare --local`` scores one input with both. Returns the report dir.
     """
     import build
-    from demo.__main__ import STAGE, prepare_accounts
-    from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, role_arn
+    from demo.local_aws import PRE_PROD_ACCOUNT, account_session, role_arn
+    from demo.story import DEV_ACCOUNT, Story, register_versions
     from pipelines import compare
-    from promotion.config import default_config_path, load_stage_config, parse_s3_url
+    from promotion.config import parse_s3_url
 
-    arns = prepare_accounts()
-    config = load_stage_config(default_config_path(STAGE))
-    dev = account_session(DEV_ACCOUNT, config.region).client("sagemaker")
-    metadata = dev.describe_model_package(ModelPackageName=arns[2])["CustomerMetadataProperties"]
-    # Metadata passed again: moto's UpdateModelPackage drops what it is not given.
-    dev.update_model_package(
-        ModelPackageArn=arns[2], ModelApprovalStatus="Approved",
-        CustomerMetadataProperties=metadata,
-    )  # fmt: skip
+    stage_name = "pre-prod"
+    story = Story(rows=rows, output_dir=work)
+    register_versions(story)  # versions 1 and 3 are Approved (seed.VERSION_STATUSES)
+    arns = story.source_arns
+    config = story.configs[stage_name]
     for arn in (arns[0], arns[2]):
         code = build.main(
-            ["--stage", STAGE, "--model-package-arn", arn, "--output-dir", str(work / "build"),
+            ["--stage", stage_name, "--model-package-arn", arn, "--output-dir", str(work / "build"),
              "--source-role-arn", role_arn(DEV_ACCOUNT),
              "--target-role-arn", role_arn(PRE_PROD_ACCOUNT)]
         )  # fmt: skip
@@ -137,7 +133,7 @@ def compare_locally(work: Path, *, rows: int = 200, log: Callable[[str], None] =
     stage.put_object(Bucket=bucket, Key="evaluation/eval.csv", Body=sample.to_csv(index=False))
     output = work / "comparison"
     code = compare.main(
-        ["--stage", STAGE, "--champion", "1", "--challenger", "3", "--local",
+        ["--stage", stage_name, "--champion", "1", "--challenger", "3", "--local",
          "--input", f"s3://{bucket}/evaluation/", "--output", str(output),
          "--definition", str(work / "build" / "pipeline-definition.json"),
          "--role-arn", role_arn(PRE_PROD_ACCOUNT)]

@@ -53,7 +53,7 @@ def promoted_version(package: dict[str, Any]) -> PromotedVersion:
         created_at=_text(package.get("CreationTime")),
         source_arn=lineage.get(registry.LINEAGE_SOURCE_ARN, ""),
         source_version=lineage.get(registry.LINEAGE_SOURCE_VERSION, ""),
-        promoted_at=lineage.get(registry.LINEAGE_PROMOTED_AT, ""),
+        promoted_at=_text(package.get("CreationTime")),  # the package is created at promotion
         git_sha=lineage.get(registry.LINEAGE_GIT_SHA, ""),
     )
 
