@@ -27,6 +27,8 @@ _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron
 _TIMEZONE = re.compile(r"^(UTC|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$")
 _COLUMN = re.compile(r"^[^,\n]{1,128}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The input layouts of pipelines/batch_inference/partitions.py (LAYOUTS).
+INPUT_LAYOUTS = ("snapshot", "YYYY-MM-DD", "dt=YYYY-MM-DD", "year=YYYY/month=MM/day=DD")
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,11 @@ class StageConfig:
     alarm_email: str | None = None
     vpc_config: VpcConfig | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Scheduled runs (docs/schedules.md): what a run scores, and what a missing date does.
+    input_layout: str = "snapshot"
+    input_lag_days: int = 1
+    missing_input: str = "fail"
+    processing_volume_gb: int = 30
 
 
 def default_config_path(stage: str) -> Path:
@@ -168,6 +175,13 @@ def _columns(value: Any) -> str | None:
     return None
 
 
+def _one_of(allowed: tuple[str, ...]) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in allowed else f"must be one of {', '.join(allowed)}, got {value!r}"
+
+    return check
+
+
 def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
 
@@ -216,6 +230,10 @@ _SCHEMA: dict[str, tuple[bool, Check]] = {
     "alarm_email": (False, _pattern(_EMAIL, "an email address")),
     "vpc_config": (False, _vpc),
     "tags": (False, _string_map),
+    "input_layout": (False, _one_of(INPUT_LAYOUTS)),
+    "input_lag_days": (False, _integer(0, 30)),
+    "missing_input": (False, _one_of(("fail", "skip"))),
+    "processing_volume_gb": (False, _integer(1, 16384)),
 }
 
 
@@ -241,6 +259,11 @@ def _parse(path: Path, raw: dict[str, Any]) -> StageConfig:
         vpc = values["vpc_config"]
         values["vpc_config"] = VpcConfig(tuple(vpc["subnet_ids"]), tuple(vpc["security_group_ids"]))
     config = StageConfig(path=path, **values)
+    if config.missing_input == "skip" and config.input_layout == "snapshot":
+        raise ConfigError(
+            f"{path}: key 'missing_input' is 'skip' but 'input_layout' is 'snapshot'; a skip "
+            "needs a daily layout (an empty snapshot prefix fails the run)"
+        )
     if config.account_id == config.source_account_id:
         raise ConfigError(
             f"{path}: key 'account_id' equals 'source_account_id'; a stage must be another "

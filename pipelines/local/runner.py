@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from pipelines.local.conditions import branch
 from pipelines.local.errors import DefinitionError, StepError
 from pipelines.local.expressions import Context, evaluate, resolve_parameters
 from pipelines.local.graph import order_steps
@@ -151,6 +152,42 @@ class _Run:
         raise StepError(f"step type {kind} is not supported by the local runner")
 
 
+def _run_steps(
+    ordered: list[dict[str, Any]],
+    run: _Run,
+    results: list[StepResult],
+    outputs: dict[str, dict[str, str]],
+) -> None:
+    """Run steps in order; a Condition step runs the steps of its chosen branch next."""
+    for step in ordered:
+        kind = str(step.get("Type"))
+        if results and results[-1].status != "Succeeded":
+            results.append(StepResult(step["Name"], kind, "NotStarted", 0.0))
+            continue
+        run.log(f"[{step['Name']}] Executing ({kind})")
+        started = time.perf_counter()
+        try:
+            if kind == "Condition":
+                outcome, chosen = branch(step, run.ctx)
+                properties: dict[str, Any] = {"Outcome": outcome}
+            else:
+                properties = run.step(step)
+        except StepError as err:
+            seconds = time.perf_counter() - started
+            results.append(StepResult(step["Name"], kind, "Failed", seconds, str(err)))
+            run.log(f"[{step['Name']}] Failed in {seconds:.2f}s: {err}")
+            continue
+        seconds = time.perf_counter() - started
+        run.ctx.steps[step["Name"]] = properties
+        outputs[step["Name"]] = _outputs(kind, properties)
+        results.append(StepResult(step["Name"], kind, "Succeeded", seconds))
+        run.log(f"[{step['Name']}] Succeeded in {seconds:.2f}s")
+        if kind == "Condition":
+            run.log(f"[{step['Name']}] outcome {str(outcome).lower()}")
+            if chosen:
+                _run_steps(order_steps(chosen, finished=run.ctx.steps), run, results, outputs)
+
+
 def run_definition(
     definition: dict[str, Any],
     *,
@@ -194,26 +231,7 @@ def run_definition(
     outputs: dict[str, dict[str, str]] = {}
     log(f"execution {execution_id}: {len(ordered)} steps ({', '.join(s['Name'] for s in ordered)})")
     try:
-        for step in ordered:
-            if results and results[-1].status != "Succeeded":
-                results.append(StepResult(step["Name"], str(step.get("Type")), "NotStarted", 0.0))
-                continue
-            log(f"[{step['Name']}] Executing ({step.get('Type')})")
-            started = time.perf_counter()
-            try:
-                properties = run.step(step)
-            except StepError as err:
-                seconds = time.perf_counter() - started
-                results.append(
-                    StepResult(step["Name"], str(step.get("Type")), "Failed", seconds, str(err))
-                )
-                log(f"[{step['Name']}] Failed in {seconds:.2f}s: {err}")
-                continue
-            seconds = time.perf_counter() - started
-            ctx.steps[step["Name"]] = properties
-            outputs[step["Name"]] = _outputs(str(step.get("Type")), properties)
-            results.append(StepResult(step["Name"], str(step.get("Type")), "Succeeded", seconds))
-            log(f"[{step['Name']}] Succeeded in {seconds:.2f}s")
+        _run_steps(ordered, run, results, outputs)
     finally:
         if own_dir:
             shutil.rmtree(root.parent, ignore_errors=True)

@@ -269,5 +269,5 @@ def test_scripts_upload_with_the_stage_kms_key(make_config: ConfigFactory) -> No
                 },
             )
             assert name in object_key
-        assert len(upload_step_scripts(s3, config=config)) == 2
+        assert len(upload_step_scripts(s3, config=config)) == 3
         stub.assert_no_pending_responses()
