@@ -344,7 +344,11 @@ def build_pipeline(
         ),
         retry_policies=retry_policies(),
     )
-    scoring = [transform, postprocess, _publish_step(processor, p, run_file, code_uris, postprocess)]
+    scoring = [
+        transform,
+        postprocess,
+        _publish_step(processor, p, run_file, code_uris, postprocess),
+    ]
     gated = [_skip_gate(run_file, scoring)] if config.missing_input == "skip" else scoring
     return Pipeline(
         name=pipeline_name,

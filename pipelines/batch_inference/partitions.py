@@ -12,7 +12,7 @@ Layouts of ``InputDataUrl``:
     dt=YYYY-MM-DD                 <InputDataUrl>dt=2026-11-25/
     year=YYYY/month=MM/day=DD     <InputDataUrl>year=2026/month=11/day=25/
 
-Authoritative result of date D: ``<OutputDataUrl>_authoritative/date=D/symlink.txt``, a text
+Authoritative result of date D: ``<OutputDataUrl>_authoritative/dt=D/symlink.txt``, a text
 file listing the ``s3://`` URIs of the Parquet files of ONE execution (Athena's
 SymlinkTextInputFormat manifest). It is replaced in one PutObject, after that execution's
 files and ``_SUCCESS`` are in S3; earlier executions' folders stay untouched.
@@ -92,15 +92,20 @@ def partition_url(input_url: str, layout: str, date: str) -> str:
 
 
 def manifest_url(output_url: str, date: str) -> str:
-    """``<output>/_authoritative/date=<date>/symlink.txt``: the authoritative result of a date."""
+    """``<output>/_authoritative/dt=<date>/symlink.txt``: the authoritative result of a date."""
     base = output_url if output_url.endswith("/") else output_url + "/"
-    return f"{base}{AUTHORITATIVE}/date={date}/{MANIFEST}"
+    return f"{base}{AUTHORITATIVE}/dt={date}/{MANIFEST}"
+
+
+def date_url(output_url: str, date: str) -> str:
+    """``<output>/<date>/``: every execution of a date writes below it."""
+    base = output_url if output_url.endswith("/") else output_url + "/"
+    return f"{base}{date}/"
 
 
 def run_url(output_url: str, date: str, execution_id: str) -> str:
     """``<output>/<date>/<execution id>/``: where one execution writes (never overwritten)."""
-    base = output_url if output_url.endswith("/") else output_url + "/"
-    return f"{base}{date}/{execution_id}/"
+    return f"{date_url(output_url, date)}{execution_id}/"
 
 
 def split_url(url: str) -> tuple[str, str]:

@@ -20,7 +20,7 @@ def test_demo_predictions_equal_the_models_own(tmp_path: Path) -> None:
     # THEN every row is scored exactly once, by version 1, with the model's own predictions
     assert result.status == "Succeeded"
     assert result.source_version == 1
-    assert set(result.step_seconds) == {"Preprocess", "Transform", "Postprocess"}
+    assert set(result.step_seconds) == {"Preprocess", "Transform", "Postprocess", "Publish"}
     scored = result.predictions.set_index(ID_COLUMN).loc[result.sample[ID_COLUMN]]
     assert len(result.predictions) == len(result.sample) == 700
     assert (scored["model_package_version"] == 1).all()
