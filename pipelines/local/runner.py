@@ -6,6 +6,7 @@ import secrets
 import shutil
 import string
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from pipelines.local.processing import run_processing
 from pipelines.local.transform import run_transform
 
 _ALPHABET = string.ascii_lowercase + string.digits
+# The local model container sets os.environ, sys.path and sys.modules while it serves: runs on
+# several threads (backfill --local --max-parallel N) take turns for Transform steps.
+_TRANSFORM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -135,14 +139,15 @@ class _Run:
                 "ProcessingJobStatus": "Completed",
             }
         if kind == "Transform":
-            extra = run_transform(
-                args,
-                session=self.session,
-                work_dir=step_dir,
-                model_package_arn=self.model_package_arn,
-                options=self.options,
-                log=self.log,
-            )
+            with _TRANSFORM_LOCK:
+                extra = run_transform(
+                    args,
+                    session=self.session,
+                    work_dir=step_dir,
+                    model_package_arn=self.model_package_arn,
+                    options=self.options,
+                    log=self.log,
+                )
             return {
                 **args,
                 **extra,
