@@ -108,7 +108,7 @@ class FakeSession:
     def __init__(self, clients: dict[str, Any]) -> None:
         self.clients = clients
 
-    def __call__(self, **_: Any) -> FakeSession:
+    def __call__(self, **_: Any) -> Any:
         return self
 
     def client(self, name: str, **_: Any) -> Any:
