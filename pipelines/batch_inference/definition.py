@@ -122,7 +122,13 @@ def _run_arguments(config: StageConfig, p: dict[str, Any]) -> list[Any]:
         _flag("start-time", ExecutionVariables.START_DATETIME),
         _flag("execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID),
         _flag("pipeline-name", ExecutionVariables.PIPELINE_NAME),
+        *_kms_arguments(config),
     ]
+
+
+def _kms_arguments(config: StageConfig) -> list[str]:
+    """``--kms-key-arn`` for the objects partitions.py writes itself (skip marker, manifest)."""
+    return ["--kms-key-arn", config.kms_key_arn] if config.kms_key_arn else []
 
 
 def _preprocess_inputs(
@@ -149,6 +155,7 @@ def _run_date(run_file: PropertyFile) -> JsonGet:
 
 
 def _publish_step(
+    config: StageConfig,
     processor: Any,
     p: dict[str, Any],
     run_file: PropertyFile,
@@ -169,6 +176,7 @@ def _publish_step(
                 _flag("output-url", p["OutputDataUrl"]),
                 _flag("date", _run_date(run_file)),
                 _flag("execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID),
+                *_kms_arguments(config),
             ],
         ),
         depends_on=[after],
@@ -347,7 +355,7 @@ def build_pipeline(
     scoring = [
         transform,
         postprocess,
-        _publish_step(processor, p, run_file, code_uris, postprocess),
+        _publish_step(config, processor, p, run_file, code_uris, postprocess),
     ]
     gated = [_skip_gate(run_file, scoring)] if config.missing_input == "skip" else scoring
     return Pipeline(

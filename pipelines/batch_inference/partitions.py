@@ -147,6 +147,11 @@ def download(s3: Any, url: str, relative_keys: Sequence[str], target: Path) -> N
         s3.download_file(bucket, prefix + relative, str(path))
 
 
+def encryption(kms_key_arn: str | None) -> dict[str, str]:
+    """PutObject arguments: SSE-KMS with the stage's key when set, else the bucket default."""
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn} if kms_key_arn else {}
+
+
 def record_skip(
     s3: Any,
     cloudwatch: Any,
@@ -156,6 +161,7 @@ def record_skip(
     execution_id: str,
     expected: str,
     pipeline_name: str,
+    kms_key_arn: str | None = None,
 ) -> str:
     """Write ``<output>/<date>/<execution>/_SKIPPED`` and count one ``InputSkipped``."""
     url = run_url(output_url, date, execution_id) + SKIPPED_FILE
@@ -167,7 +173,8 @@ def record_skip(
         "expected_prefix": expected,
         "reason": "no data objects",
     }
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, sort_keys=True).encode())
+    data = json.dumps(body, sort_keys=True).encode()
+    s3.put_object(Bucket=bucket, Key=key, Body=data, **encryption(kms_key_arn))
     cloudwatch.put_metric_data(
         Namespace=METRIC_NAMESPACE,
         MetricData=[
@@ -182,7 +189,9 @@ def record_skip(
     return url
 
 
-def publish(s3: Any, *, output_url: str, date: str, execution_id: str) -> str:
+def publish(
+    s3: Any, *, output_url: str, date: str, execution_id: str, kms_key_arn: str | None = None
+) -> str:
     """Make ``execution_id`` the authoritative result of ``date``; return the manifest URL.
 
     The execution's ``_SUCCESS`` (written last by Postprocess) must exist and name files that
@@ -209,6 +218,7 @@ def publish(s3: Any, *, output_url: str, date: str, execution_id: str) -> str:
         Body=lines.encode(),
         ContentType="text/plain",
         Metadata={"execution-id": execution_id},
+        **encryption(kms_key_arn),
     )
     return target
 
@@ -219,6 +229,7 @@ def _publish_main(argv: Sequence[str]) -> int:
     parser.add_argument("--date", required=True)
     parser.add_argument("--execution-id", required=True)
     parser.add_argument("--failure-file", default="/opt/ml/output/message")
+    parser.add_argument("--kms-key-arn", default="")
     args = parser.parse_args(argv)
     import boto3  # the processing image's; imported here so the library part needs none
 
@@ -228,6 +239,7 @@ def _publish_main(argv: Sequence[str]) -> int:
             output_url=args.output_url,
             date=args.date,
             execution_id=args.execution_id,
+            kms_key_arn=args.kms_key_arn or None,
         )
     except PartitionError as error:
         message = f"publish failed: {error}"

@@ -246,6 +246,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-url", default="")
     parser.add_argument("--execution-id", default="")
     parser.add_argument("--pipeline-name", default="")
+    parser.add_argument("--kms-key-arn", default="")
 
 
 def _load_partitions(path: Path) -> Any:
@@ -304,6 +305,7 @@ def prepare_run(args: argparse.Namespace, host: str, hosts: int) -> dict[str, An
                 execution_id=args.execution_id,
                 expected=expected,
                 pipeline_name=args.pipeline_name,
+                kms_key_arn=args.kms_key_arn or None,
             )
         return {**record, "status": "skipped"}
     index = _host_index(Path(args.resource_config), host)
