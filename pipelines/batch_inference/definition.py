@@ -127,8 +127,10 @@ def _run_arguments(config: StageConfig, p: dict[str, Any]) -> list[Any]:
 
 
 def _kms_arguments(config: StageConfig) -> list[str]:
-    """``--kms-key-arn`` for the objects partitions.py writes itself (skip marker, manifest)."""
-    return ["--kms-key-arn", config.kms_key_arn] if config.kms_key_arn else []
+    """The region of partitions.py's own clients, and ``--kms-key-arn`` for the objects it
+    writes itself (skip marker, manifest)."""
+    kms = ["--kms-key-arn", config.kms_key_arn] if config.kms_key_arn else []
+    return ["--region", config.region, *kms]
 
 
 def _preprocess_inputs(

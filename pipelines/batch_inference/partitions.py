@@ -230,12 +230,13 @@ def _publish_main(argv: Sequence[str]) -> int:
     parser.add_argument("--execution-id", required=True)
     parser.add_argument("--failure-file", default="/opt/ml/output/message")
     parser.add_argument("--kms-key-arn", default="")
+    parser.add_argument("--region", default=None)
     args = parser.parse_args(argv)
     import boto3  # the processing image's; imported here so the library part needs none
 
     try:
         url = publish(
-            boto3.client("s3"),
+            boto3.client("s3", region_name=args.region),
             output_url=args.output_url,
             date=args.date,
             execution_id=args.execution_id,

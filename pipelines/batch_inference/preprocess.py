@@ -247,6 +247,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--execution-id", default="")
     parser.add_argument("--pipeline-name", default="")
     parser.add_argument("--kms-key-arn", default="")
+    parser.add_argument("--region", default=None, help="of the S3 and CloudWatch clients")
 
 
 def _load_partitions(path: Path) -> Any:
@@ -291,7 +292,7 @@ def prepare_run(args: argparse.Namespace, host: str, hosts: int) -> dict[str, An
         return {**record, "status": "scored"}
     import boto3  # the processing image's; only daily layouts read S3 themselves
 
-    s3 = boto3.client("s3")
+    s3 = boto3.client("s3", region_name=args.region)
     objects = lib.list_partition(s3, expected)
     if not any(size for _, size in objects):
         if args.missing_input != "skip":
@@ -299,7 +300,7 @@ def prepare_run(args: argparse.Namespace, host: str, hosts: int) -> dict[str, An
         if _host_index(Path(args.resource_config), host) == 0:
             lib.record_skip(
                 s3,
-                boto3.client("cloudwatch"),
+                boto3.client("cloudwatch", region_name=args.region),
                 output_url=args.output_url,
                 date=date,
                 execution_id=args.execution_id,
