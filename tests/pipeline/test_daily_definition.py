@@ -114,18 +114,6 @@ def test_snapshot_stage_downloads_the_prefix_sharded(definition: dict[str, Any])
     ]
 
 
-def test_rendering_is_byte_stable(daily: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
-    text, _ = daily
-    path = write_config(
-        tmp_path,
-        input_layout="year=YYYY/month=MM/day=DD",
-        input_lag_days=2,
-        missing_input="skip",
-        processing_volume_gb=200,
-    )
-    assert _render(load_stage_config(path)) == text
-
-
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
