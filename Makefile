@@ -47,6 +47,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) scripts/tf_docs.py --write
+	$(PY) scripts/stage_schema.py --write
 
 clean:
 	rm -rf build demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,6 @@ call it inside its own ``local_aws()``); `main` starts one.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
 import tempfile
@@ -62,14 +61,15 @@ def daily_config() -> StageConfig:
     """The pre-prod stage with a daily layout, its features and ids set, under ``daily/``
     prefixes (the main demo's snapshot input must not see these partitions)."""
     config = load_stage_config(default_config_path("pre-prod"))
-    return dataclasses.replace(
-        config,
-        input_data_url=config.input_data_url.rstrip("/") + "/daily/",
-        output_data_url=config.output_data_url.rstrip("/") + "/daily/",
-        input_layout=LAYOUT,
-        missing_input="skip",
-        feature_columns=tuple(seed.FEATURES),
-        id_column=seed.ID_COLUMN,
+    return config.model_copy(
+        update={
+            "input_data_url": config.input_data_url.rstrip("/") + "/daily/",
+            "output_data_url": config.output_data_url.rstrip("/") + "/daily/",
+            "input_layout": LAYOUT,
+            "missing_input": "skip",
+            "feature_columns": tuple(seed.FEATURES),
+            "id_column": seed.ID_COLUMN,
+        }
     )
 
 

@@ -118,7 +118,7 @@ def test_snapshot_stage_downloads_the_prefix_sharded(definition: dict[str, Any])
     ("overrides", "message"),
     [
         ({"missing_input": "skip"}, "a skip needs a daily layout"),
-        ({"input_layout": "daily"}, "key 'input_layout' must be one of snapshot"),
+        ({"input_layout": "daily"}, "key 'input_layout' must be 'snapshot', 'YYYY-MM-DD'"),
         ({"input_lag_days": 31}, "key 'input_lag_days' must be a whole number from 0 to 30"),
         ({"processing_volume_gb": 0}, "key 'processing_volume_gb' must be a whole number"),
     ],
