@@ -75,6 +75,7 @@ locals {
   alarm_names = {
     pipeline_failed      = "${local.name}-execution-failed"
     schedule_dead_letter = "${local.name}-schedule-dlq-not-empty"
+    input_skipped        = "${local.name}-input-skipped"
   }
   alarm_arns = [
     for alarm_name in values(local.alarm_names) :
@@ -438,7 +439,7 @@ resource "aws_cloudwatch_metric_alarm" "schedule_dead_letter" {
 # execution succeeds, Preprocess writes <output>/<date>/<execution>/_SKIPPED and counts one
 # BatchInference/InputSkipped, and this alarm (not the failure one) tells the topic.
 resource "aws_cloudwatch_metric_alarm" "input_skipped" {
-  alarm_name          = "${local.name}-input-skipped"
+  alarm_name          = local.alarm_names.input_skipped
   alarm_description   = "A run of the ${var.pipeline_name} pipeline (${var.stage}) found no input for its date and recorded a skip."
   namespace           = "BatchInference"
   metric_name         = "InputSkipped"
