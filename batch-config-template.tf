@@ -21,7 +21,7 @@ locals {
   })
 
   # Pipeline parameters the schedule passes, by name (docs/interfaces.md). RunDate is left out:
-  # empty means the execution's start date.
+  # the run's date is ScheduledTime's date minus input_lag_days (docs/schedules.md).
   pipeline_parameters = {
     ModelName               = aws_sagemaker_model.this.name
     InputDataUrl            = var.input_data_url
@@ -31,6 +31,37 @@ locals {
     TransformInstanceType   = var.transform_instance_type
     TransformInstanceCount  = tostring(var.transform_instance_count)
   }
+
+  # EventBridge Scheduler replaces this keyword in a target's Input with the tick's time
+  # (2026-11-26T03:00:00Z), the same for every retry of that tick.
+  scheduled_time = "<aws.scheduler.scheduled-time>"
+  # StartPipelineExecution's ClientRequestToken (32-128 characters): one execution per tick,
+  # however often the scheduler retries the call.
+  schedule_token_prefix = "tick-${substr(sha256(var.pipeline_name), 0, 16)}-"
+  # The universal target's request. jsonencode writes < and > as \u003c and \u003e; the
+  # scheduler only recognises the keyword written plainly, so they are put back.
+  schedule_input = replace(replace(jsonencode({
+    PipelineName       = var.pipeline_name
+    ClientRequestToken = "${local.schedule_token_prefix}${local.scheduled_time}"
+    PipelineParameters = [
+      for name, value in merge(local.pipeline_parameters, { ScheduledTime = local.scheduled_time }) :
+      { Name = name, Value = value }
+    ]
+  }), "\\u003c", "<"), "\\u003e", ">")
+
+  # Results for SQL: a Glue database per stage (names: lower case, digits, underscores).
+  results_database = replace(lower(local.name), "/[^a-z0-9_]/", "_")
+  results_prefix   = "${trimsuffix(var.output_data_url, "/")}/_authoritative/"
+  results_id_columns = var.id_column == null ? [
+    { name = "source_file", type = "string" },
+    { name = "row_number", type = "bigint" },
+  ] : [{ name = var.id_column, type = "string" }]
+  results_columns = concat(local.results_id_columns, [
+    { name = "prediction", type = "double" },
+    { name = "model_package_version", type = "bigint" },
+    { name = "execution_id", type = "string" },
+    { name = "run_date", type = "date" },
+  ])
 
   # Base of every derived name (schedule and its group, role, queue, rule, topic, key alias,
   # alarms, dashboard): the pipeline name, or its first 45 characters and a hash when
@@ -45,6 +76,7 @@ locals {
     pipeline_failed      = "${local.name}-execution-failed"
     schedule_dead_letter = "${local.name}-schedule-dlq-not-empty"
     data_quality         = "${local.name}-data-quality"
+    input_skipped        = "${local.name}-input-skipped"
   }
   alarm_arns = [
     for alarm_name in values(local.alarm_names) :
@@ -175,9 +207,12 @@ resource "aws_scheduler_schedule" "this" {
     maximum_window_in_minutes = var.schedule_flexible_time_window_minutes
   }
 
+  # A universal target (the StartPipelineExecution API itself): only a target's Input gets the
+  # scheduler's context attributes, and only this API call takes a ClientRequestToken.
   target {
-    arn      = aws_sagemaker_pipeline.this.arn
+    arn      = "arn:${local.partition}:scheduler:::aws-sdk:sagemaker:startPipelineExecution"
     role_arn = aws_iam_role.scheduler.arn
+    input    = local.schedule_input
 
     dead_letter_config {
       arn = aws_sqs_queue.schedule_dead_letter.arn
@@ -186,17 +221,6 @@ resource "aws_scheduler_schedule" "this" {
     retry_policy {
       maximum_retry_attempts       = var.schedule_retry_policy.maximum_retry_attempts
       maximum_event_age_in_seconds = var.schedule_retry_policy.maximum_event_age_in_seconds
-    }
-
-    sagemaker_pipeline_parameters {
-      dynamic "pipeline_parameter" {
-        for_each = local.pipeline_parameters
-
-        content {
-          name  = pipeline_parameter.key
-          value = pipeline_parameter.value
-        }
-      }
     }
   }
 
@@ -336,6 +360,7 @@ data "aws_iam_policy_document" "alerts_topic" {
         aws_cloudwatch_metric_alarm.pipeline_failed.arn,
         aws_cloudwatch_metric_alarm.schedule_dead_letter.arn,
         aws_cloudwatch_metric_alarm.data_quality.arn,
+        aws_cloudwatch_metric_alarm.input_skipped.arn,
       ]
     }
   }
@@ -410,6 +435,79 @@ resource "aws_cloudwatch_metric_alarm" "schedule_dead_letter" {
   threshold           = 0
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+# A date without input that the stage skips (missing_input = "skip") is no failure: the
+# execution succeeds, Preprocess writes <output>/<date>/<execution>/_SKIPPED and counts one
+# BatchInference/InputSkipped, and this alarm (not the failure one) tells the topic.
+resource "aws_cloudwatch_metric_alarm" "input_skipped" {
+  alarm_name          = local.alarm_names.input_skipped
+  alarm_description   = "A run of the ${var.pipeline_name} pipeline (${var.stage}) found no input for its date and recorded a skip."
+  namespace           = "BatchInference"
+  metric_name         = "InputSkipped"
+  dimensions          = { PipelineName = aws_sagemaker_pipeline.this.pipeline_name }
+  statistic           = "Sum"
+  period              = local.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+################################################################################
+# Results for SQL: Glue table over the authoritative manifests (Athena)
+################################################################################
+
+resource "aws_glue_catalog_database" "results" {
+  name        = local.results_database
+  description = "Predictions of the ${var.pipeline_name} pipeline (${var.stage})."
+}
+
+# One row per input row and date: each date's partition is the manifest
+# _authoritative/dt=<date>/symlink.txt, which lists the Parquet files of the ONE execution
+# published for that date, so re-runs are never counted twice. Partition projection computes
+# the partitions from the date: nothing to add or repair when a date is scored.
+resource "aws_glue_catalog_table" "predictions" {
+  name          = "predictions"
+  database_name = aws_glue_catalog_database.results.name
+  description   = "Authoritative predictions per date; query with WHERE dt = 'YYYY-MM-DD'."
+  table_type    = "EXTERNAL_TABLE"
+
+  parameters = {
+    "classification"              = "parquet"
+    "projection.enabled"          = "true"
+    "projection.dt.type"          = "date"
+    "projection.dt.format"        = "yyyy-MM-dd"
+    "projection.dt.range"         = "2020-01-01,NOW"
+    "projection.dt.interval"      = "1"
+    "projection.dt.interval.unit" = "DAYS"
+    "storage.location.template"   = "${local.results_prefix}dt=$${dt}/"
+  }
+
+  partition_keys {
+    name = "dt"
+    type = "string"
+  }
+
+  storage_descriptor {
+    location      = local.results_prefix
+    input_format  = "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+
+    ser_de_info {
+      serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    }
+
+    dynamic "columns" {
+      for_each = local.results_columns
+
+      content {
+        name = columns.value.name
+        type = columns.value.type
+      }
+    }
+  }
 }
 
 ################################################################################

@@ -54,3 +54,22 @@ output "cloudwatch_dashboard_name" {
   description = "Name of the CloudWatch dashboard of the stage's pipeline and schedule."
   value       = aws_cloudwatch_dashboard.this.dashboard_name
 }
+
+################################################################################
+# Results for SQL (docs/schedules.md)
+################################################################################
+
+output "glue_results_database_name" {
+  description = "Glue database holding the predictions table (Athena: SELECT ... FROM <database>.predictions WHERE dt = 'YYYY-MM-DD')."
+  value       = aws_glue_catalog_database.results.name
+}
+
+output "glue_results_table_name" {
+  description = "Glue table of the authoritative predictions, one partition `dt` per date."
+  value       = aws_glue_catalog_table.predictions.name
+}
+
+output "results_authoritative_prefix" {
+  description = "Prefix of the per-date manifests `dt=<date>/symlink.txt` naming the authoritative Parquet files."
+  value       = local.results_prefix
+}

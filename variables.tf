@@ -450,3 +450,50 @@ variable "comparison_blocks_prod" {
   type        = bool
   default     = false
 }
+################################################################################
+# Scheduled runs: input layout, lag, missing input, volume (docs/schedules.md)
+################################################################################
+
+variable "input_layout" {
+  description = "What a run scores under `input_data_url`: `snapshot` (the whole prefix) or one partition per date, `YYYY-MM-DD`, `dt=YYYY-MM-DD` or `year=YYYY/month=MM/day=DD`. Read when the pipeline is rendered."
+  type        = string
+  default     = "snapshot"
+
+  validation {
+    condition     = contains(["snapshot", "YYYY-MM-DD", "dt=YYYY-MM-DD", "year=YYYY/month=MM/day=DD"], var.input_layout)
+    error_message = "input_layout must be snapshot, YYYY-MM-DD, dt=YYYY-MM-DD or year=YYYY/month=MM/day=DD."
+  }
+}
+
+variable "input_lag_days" {
+  description = "Days between a scheduled run and the date it scores (0-30): 1 means the 03:00 run scores yesterday. Daily layouts only; read when the pipeline is rendered."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.input_lag_days >= 0 && var.input_lag_days <= 30 && floor(var.input_lag_days) == var.input_lag_days
+    error_message = "input_lag_days must be a whole number from 0 to 30."
+  }
+}
+
+variable "missing_input" {
+  description = "What a run does when its date's partition is missing or empty: `fail` (the execution fails naming the expected prefix) or `skip` (it succeeds, records `_SKIPPED` and counts `BatchInference/InputSkipped`; daily layouts only)."
+  type        = string
+  default     = "fail"
+
+  validation {
+    condition     = contains(["fail", "skip"], var.missing_input)
+    error_message = "missing_input must be fail or skip."
+  }
+}
+
+variable "processing_volume_gb" {
+  description = "Storage volume of each Processing instance in GB (1-16384); it must hold an instance's share of the input and its shards. Read when the pipeline is rendered."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.processing_volume_gb >= 1 && var.processing_volume_gb <= 16384 && floor(var.processing_volume_gb) == var.processing_volume_gb
+    error_message = "processing_volume_gb must be a whole number from 1 to 16384."
+  }
+}

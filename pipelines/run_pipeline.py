@@ -3,6 +3,8 @@ definition on this machine.
 
     python -m pipelines.run_pipeline --stage pre-prod [--wait] [--parameter Name=Value ...]
     python -m pipelines.run_pipeline --local --definition FILE [--model-package-arn ARN]
+    python -m pipelines.run_pipeline --stage pre-prod --backfill 2026-11-01:2026-11-07 \
+        [--max-parallel N] [--force]          (or --catch-up --since 2026-11-01; add --local)
 
 Exit codes: 0 Succeeded (or started, without --wait), 1 Failed/Stopped/timeout or an AWS error,
 2 bad input or configuration.
@@ -90,7 +92,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="ARN",
         help="with --local: the package to score with when the definition's model does not exist",
     )
+    dates = parser.add_argument_group("dates (docs/schedules.md)")
+    dates.add_argument("--backfill", metavar="FIRST:LAST", help="one execution per date")
+    dates.add_argument("--catch-up", action="store_true", help="run dates without a result")
+    dates.add_argument("--since", metavar="DATE", help="first date of --catch-up")
+    dates.add_argument(
+        "--max-parallel", type=int, default=2, help="executions at once (default: 2)"
+    )
+    dates.add_argument("--force", action="store_true", help="also run dates with a result")
     args = parser.parse_args(argv)
+    if args.catch_up != bool(args.since):
+        parser.error("--catch-up and --since go together")
+    if args.backfill and args.catch_up:
+        parser.error("use either --backfill or --catch-up")
+    if args.max_parallel < 1:
+        parser.error("--max-parallel must be at least 1")
     if args.local and args.definition is None:
         parser.error("--local needs --definition FILE")
     if not args.local and args.stage is None:
@@ -204,6 +220,10 @@ def main(
     try:
         check_endpoint_environment(dict(os.environ))
         with aws_errors("the configured credentials", "run_pipeline"):
+            if args.backfill or args.catch_up:
+                from pipelines.run_dates import run_dates_command
+
+                return run_dates_command(args, session_factory=session_factory, sleep=sleep)
             if args.local:
                 return run_local(args, session_factory=session_factory)
             return run_remote(args, session_factory=session_factory, sleep=sleep)

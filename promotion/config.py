@@ -29,6 +29,8 @@ from errors import ConfigError
 from promotion import config_rules as rules
 
 STAGES = ("pre-prod", "prod")
+# The input layouts of pipelines/batch_inference/partitions.py (LAYOUTS).
+InputLayout = Literal["snapshot", "YYYY-MM-DD", "dt=YYYY-MM-DD", "year=YYYY/month=MM/day=DD"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_ID = "https://github.com/sagemaker-batch-gitops/stage-config.schema.json"
 MAX_CONCURRENCY_PAYLOAD_MB = 100  # batch transform: MaxConcurrentTransforms x MaxPayloadInMB
@@ -241,6 +243,23 @@ class StageConfig(BaseModel):
     comparison_blocks_prod: bool = Field(
         default=False, description="a failing comparison stops the prod plan (else: summary only)"
     )
+    # Scheduled runs (docs/schedules.md): what a run scores, and what a missing date does.
+    input_layout: InputLayout = Field(
+        default="snapshot",
+        description="what a run scores under input_data_url: the whole prefix (snapshot) or "
+        "one partition per date",
+    )
+    input_lag_days: int = Field(
+        default=1, ge=0, le=30,
+        description="days between a scheduled run and the date it scores (daily layouts)",
+    )  # fmt: skip
+    missing_input: Literal["fail", "skip"] = Field(
+        default="fail",
+        description="a missing or empty partition fails the run, or ends it as a recorded skip",
+    )
+    processing_volume_gb: int = Field(
+        default=30, ge=1, le=16384, description="volume of each Processing instance in GB"
+    )
 
     @property
     def path(self) -> Path:
@@ -273,6 +292,11 @@ class StageConfig(BaseModel):
                     key, arn, account_id=account, account_key=account_key, region=region,
                     home=self.region,
                 )  # fmt: skip
+        if self.missing_input == "skip" and self.input_layout == "snapshot":
+            raise ValueError(
+                "key 'missing_input' is 'skip' but 'input_layout' is 'snapshot'; a skip needs a "
+                "daily layout (an empty snapshot prefix fails the run)"
+            )
         product = self.max_payload_mb * self.max_concurrent_transforms
         if product > MAX_CONCURRENCY_PAYLOAD_MB:
             raise ValueError(

@@ -16,10 +16,13 @@ from sagemaker.core.shapes import (
     ProcessingS3Output,
 )
 from sagemaker.core.transformer import Transformer
+from sagemaker.core.workflow.conditions import ConditionEquals
 from sagemaker.core.workflow.execution_variables import ExecutionVariables
-from sagemaker.core.workflow.functions import Join
+from sagemaker.core.workflow.functions import Join, JsonGet
 from sagemaker.core.workflow.parameters import ParameterInteger, ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow.condition_step import ConditionStep
 from sagemaker.mlops.workflow.pipeline import Pipeline
 from sagemaker.mlops.workflow.retry import (
     SageMakerJobExceptionTypeEnum,
@@ -134,6 +137,94 @@ def _quality_parts(
     return inputs, outputs, arguments
 
 
+def _run_arguments(config: StageConfig, p: dict[str, Any]) -> list[Any]:
+    """Preprocess arguments that decide the run's date and input partition (partitions.py)."""
+    return [
+        *("--partitions-lib", f"{layout.PARTITIONS_DIR}/{layout.PARTITIONS_SCRIPT}"),
+        *("--input-layout", config.input_layout, "--lag-days", str(config.input_lag_days)),
+        *("--missing-input", config.missing_input),
+        _flag("input-url", p["InputDataUrl"]),
+        _flag("output-url", p["OutputDataUrl"]),
+        _flag("run-date", p["RunDate"]),
+        _flag("scheduled-time", p["ScheduledTime"]),
+        _flag("start-time", ExecutionVariables.START_DATETIME),
+        _flag("execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID),
+        _flag("pipeline-name", ExecutionVariables.PIPELINE_NAME),
+        *_kms_arguments(config),
+    ]
+
+
+def _kms_arguments(config: StageConfig) -> list[str]:
+    """The region of partitions.py's own clients, and ``--kms-key-arn`` for the objects it
+    writes itself (skip marker, manifest)."""
+    kms = ["--kms-key-arn", config.kms_key_arn] if config.kms_key_arn else []
+    return ["--region", config.region, *kms]
+
+
+def _preprocess_inputs(
+    config: StageConfig, p: dict[str, Any], code_uris: dict[str, str]
+) -> list[ProcessingInput]:
+    """The code inputs, and the data for a snapshot (a daily layout fetches its partition)."""
+    inputs = [
+        _input("code", code_uris["preprocess.py"], layout.CODE_DIR, "FullyReplicated"),
+        _input(
+            "partitions",
+            code_uris[layout.PARTITIONS_SCRIPT],
+            layout.PARTITIONS_DIR,
+            "FullyReplicated",
+        ),
+    ]
+    if config.input_layout == "snapshot":
+        inputs.insert(0, _input("data", p["InputDataUrl"], layout.DATA_DIR, "ShardedByS3Key"))
+    return inputs
+
+
+def _run_date(run_file: PropertyFile) -> JsonGet:
+    """The date Preprocess decided (its ``run.json``)."""
+    return JsonGet(step_name=layout.PREPROCESS, property_file=run_file, json_path="date")
+
+
+def _publish_step(
+    config: StageConfig,
+    processor: Any,
+    p: dict[str, Any],
+    run_file: PropertyFile,
+    code_uris: dict[str, str],
+    after: ProcessingStep,
+) -> ProcessingStep:
+    """Publish: make this execution the authoritative result of its date (after ``after``)."""
+    return ProcessingStep(
+        name=layout.PUBLISH,
+        step_args=processor(layout.PARTITIONS_SCRIPT, 1).run(
+            inputs=[
+                _input(
+                    "code", code_uris[layout.PARTITIONS_SCRIPT], layout.CODE_DIR, "FullyReplicated"
+                )
+            ],
+            arguments=[
+                "publish",
+                _flag("output-url", p["OutputDataUrl"]),
+                _flag("date", _run_date(run_file)),
+                _flag("execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID),
+                *_kms_arguments(config),
+            ],
+        ),
+        depends_on=[after],
+        retry_policies=retry_policies(),
+    )
+
+
+def _skip_gate(run_file: PropertyFile, steps: list[Any]) -> ConditionStep:
+    """Run ``steps`` only when Preprocess found input (``status`` is ``scored``)."""
+    status = JsonGet(step_name=layout.PREPROCESS, property_file=run_file, json_path="status")
+    return ConditionStep(
+        name=layout.HAS_INPUT,
+        conditions=[ConditionEquals(left=status, right="scored")],
+        if_steps=steps,
+        else_steps=[],
+    )
+
+
 def processing_image(config: StageConfig) -> str:
     """The scikit-learn framework image for the stage's region (bundled JSON, no network).
 
@@ -183,7 +274,11 @@ def build_pipeline(
             "TransformInstanceCount", default_value=config.transform_instance_count
         ),
         "RunDate": ParameterString("RunDate", default_value=""),
+        "ScheduledTime": ParameterString("ScheduledTime", default_value=""),
     }
+    run_file = PropertyFile(
+        name=layout.RUN_PROPERTY_FILE, output_name=layout.IDS_OUTPUT, path=layout.RUN_FILE
+    )
     image = processing_image(config)
     code_dir = layout.CODE_DIR
 
@@ -194,7 +289,7 @@ def build_pipeline(
             instance_count=instance_count,
             instance_type=p["ProcessingInstanceType"],
             entrypoint=["python3", f"{code_dir}/{script}"],
-            volume_size_in_gb=layout.PROCESSING_VOLUME_GB,
+            volume_size_in_gb=config.processing_volume_gb,
             output_kms_key=config.kms_key_arn,
             sagemaker_session=session,
             base_job_name=script.removesuffix(".py"),
@@ -206,11 +301,7 @@ def build_pipeline(
     preprocess = ProcessingStep(
         name=layout.PREPROCESS,
         step_args=processor("preprocess.py", p["ProcessingInstanceCount"]).run(
-            inputs=[
-                _input("data", p["InputDataUrl"], layout.DATA_DIR, "ShardedByS3Key"),
-                _input("code", code_uris["preprocess.py"], code_dir, "FullyReplicated"),
-                *quality_inputs,
-            ],
+            inputs=[*_preprocess_inputs(config, p, code_uris), *quality_inputs],
             outputs=[
                 *quality_outputs,
                 _output(
@@ -230,8 +321,10 @@ def build_pipeline(
                 id_policy=config.id_policy,
                 max_shard_bytes=layout.max_shard_bytes(config.max_payload_mb),
             )
-            + quality_args,
+            + quality_args
+            + _run_arguments(config, p),
         ),
+        property_files=[run_file],
         retry_policies=retry_policies(),
     )
     outputs = preprocess.properties.ProcessingOutputConfig.Outputs
@@ -290,16 +383,22 @@ def build_pipeline(
                 "--model-package-version",
                 str(model_package_version),
                 _flag("execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID),
-                _flag("run-date", p["RunDate"]),
+                _flag("run-date", _run_date(run_file)),
                 _flag("start-time", ExecutionVariables.START_DATETIME),
             ],
         ),
         retry_policies=retry_policies(),
     )
+    scoring = [
+        transform,
+        postprocess,
+        _publish_step(config, processor, p, run_file, code_uris, postprocess),
+    ]
+    gated = [_skip_gate(run_file, scoring)] if config.missing_input == "skip" else scoring
     return Pipeline(
         name=pipeline_name,
         parameters=list(p.values()),
-        steps=[preprocess, transform, postprocess],
+        steps=[preprocess, *gated],
         sagemaker_session=session,
         pipeline_experiment_config=None,
     )

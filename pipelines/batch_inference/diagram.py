@@ -21,11 +21,26 @@ def _step_references(value: Any) -> Iterator[str]:
             yield from _step_references(item)
 
 
+def all_steps(steps: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], str | None]]:
+    """Every step with the Condition step whose branch holds it (None at the top level)."""
+    for step in steps:
+        yield step, None
+        if step.get("Type") == "Condition":
+            args = step.get("Arguments") or {}
+            for inner, _ in all_steps([*args.get("IfSteps", []), *args.get("ElseSteps", [])]):
+                yield inner, step["Name"]
+
+
 def step_dependencies(definition: dict[str, Any]) -> dict[str, list[str]]:
-    """Each step's upstream steps: ``DependsOn`` plus the steps its arguments read (sorted)."""
+    """Each step's upstream steps: ``DependsOn``, the steps its arguments read, and the
+    Condition step of its branch (sorted); a Condition step's branches are not its inputs."""
     dependencies = {}
-    for step in definition.get("Steps", []):
-        upstream = set(step.get("DependsOn", [])) | set(_step_references(step.get("Arguments")))
+    for step, gate in all_steps(definition.get("Steps", [])):
+        arguments = dict(step.get("Arguments") or {})
+        if step.get("Type") == "Condition":
+            arguments = {"Conditions": arguments.get("Conditions", [])}
+        upstream = set(step.get("DependsOn", [])) | set(_step_references(arguments))
+        upstream |= {gate} if gate else set()
         upstream.discard(step["Name"])
         dependencies[step["Name"]] = sorted(upstream)
     return dependencies
@@ -45,7 +60,7 @@ def mermaid_diagram(definition: dict[str, Any]) -> str:
         Mermaid source without code fences, ending with a newline.
     """
     lines = ["flowchart LR"]
-    for step in definition.get("Steps", []):
+    for step, _ in all_steps(definition.get("Steps", [])):
         lines.append(f'    {_node_id(step["Name"])}["{step["Name"]}<br/>{step["Type"]}"]')
     for name, upstream in step_dependencies(definition).items():
         lines.extend(f"    {_node_id(source)} --> {_node_id(name)}" for source in upstream)

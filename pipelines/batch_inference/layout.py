@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 PREPROCESS, TRANSFORM, POSTPROCESS = "Preprocess", "Transform", "Postprocess"
+# Publish makes an execution its date's authoritative result; HasInput gates a skipped date.
+PUBLISH, HAS_INPUT = "Publish", "HasInput"
 PARAMETERS = (
     "ModelName",
     "InputDataUrl",
@@ -18,10 +20,16 @@ PARAMETERS = (
     "TransformInstanceType",
     "TransformInstanceCount",
     "RunDate",
+    "ScheduledTime",
 )
 SHARDS_OUTPUT, IDS_OUTPUT, PREDICTIONS_OUTPUT = "shards", "ids", "predictions"
 
 CODE_DIR = "/opt/ml/processing/input/code"
+# partitions.py (dates, partitions, publishing) next to preprocess.py, loaded by path.
+PARTITIONS_SCRIPT = "partitions.py"
+PARTITIONS_DIR = "/opt/ml/processing/input/partitions"
+# Preprocess writes the run's date and status here (ids output); the pipeline reads it.
+RUN_FILE, RUN_PROPERTY_FILE = "run.json", "Run"
 DATA_DIR = "/opt/ml/processing/input/data"
 SHARDS_DIR = "/opt/ml/processing/output/shards"
 IDS_DIR = "/opt/ml/processing/output/ids"
@@ -41,7 +49,6 @@ FAILURE_FILE = "/opt/ml/output/message"
 RUNS_PREFIX = "pipeline-runs"
 # The scikit-learn framework image; its processing image is the "training" scope of image_uris.
 SKLEARN_VERSION = "1.4-2"
-PROCESSING_VOLUME_GB = 30
 # A shard is at most this share of MaxPayloadInMB (decimal MB), so it is one request.
 PAYLOAD_FILL = 0.9
 # Batch transform: MaxConcurrentTransforms x MaxPayloadInMB must not exceed this.

@@ -44,6 +44,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 SOURCE_FILE = "source_file"
 ROW_NUMBER = "row_number"
 MANIFEST_SUFFIX = ".manifest.json"
+RUN_FILE = "run.json"  # the run's date and status; the pipeline's property file
 ID_POLICIES = ("fail", "count")
 
 
@@ -267,6 +268,88 @@ def preprocess(
     }
 
 
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The run's date and input partition (see partitions.py); off without --partitions-lib."""
+    parser.add_argument("--partitions-lib", default=None, help="path of partitions.py")
+    parser.add_argument("--input-layout", default="snapshot")
+    parser.add_argument("--input-url", default="")
+    parser.add_argument("--lag-days", type=int, default=1)
+    parser.add_argument("--missing-input", choices=("fail", "skip"), default="fail")
+    parser.add_argument("--run-date", default="")
+    parser.add_argument("--scheduled-time", default="")
+    parser.add_argument("--start-time", default="")
+    parser.add_argument("--output-url", default="")
+    parser.add_argument("--execution-id", default="")
+    parser.add_argument("--pipeline-name", default="")
+    parser.add_argument("--kms-key-arn", default="")
+    parser.add_argument("--region", default=None, help="of the S3 and CloudWatch clients")
+
+
+def _load_partitions(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location("partitions", path)
+    if spec is None or spec.loader is None:
+        raise InputError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _host_index(resource_config: Path, host: str) -> int:
+    if not resource_config.is_file():
+        return 0
+    hosts = json.loads(resource_config.read_text(encoding="utf-8")).get("hosts") or [host]
+    return sorted(hosts).index(host)
+
+
+def prepare_run(args: argparse.Namespace, host: str, hosts: int) -> dict[str, Any] | None:
+    """Decide the run's date; for a daily layout, fetch this host's share of its partition.
+
+    Returns:
+        The run record written as ``run.json`` (date, layout, input prefix, status ``scored``
+        or ``skipped``), or None when the step runs without --partitions-lib.
+    """
+    if not args.partitions_lib:
+        return None
+    lib = _load_partitions(Path(args.partitions_lib))
+    try:
+        date = lib.resolve_date(
+            run_date=args.run_date,
+            scheduled_time=args.scheduled_time,
+            start_time=args.start_time,
+            lag_days=args.lag_days,
+            layout=args.input_layout,
+        )
+        expected = lib.partition_url(args.input_url, args.input_layout, date)
+    except lib.PartitionError as error:
+        raise InputError(str(error)) from error
+    record = {"date": date, "layout": args.input_layout, "input_prefix": expected}
+    if args.input_layout == "snapshot":
+        return {**record, "status": "scored"}
+    import boto3  # the processing image's; only daily layouts read S3 themselves
+
+    s3 = boto3.client("s3", region_name=args.region)
+    objects = lib.list_partition(s3, expected)
+    if not any(size for _, size in objects):
+        if args.missing_input != "skip":
+            raise InputError(f"no input for {date}: no data objects under {expected}")
+        if _host_index(Path(args.resource_config), host) == 0:
+            lib.record_skip(
+                s3,
+                boto3.client("cloudwatch", region_name=args.region),
+                output_url=args.output_url,
+                date=date,
+                execution_id=args.execution_id,
+                expected=expected,
+                pipeline_name=args.pipeline_name,
+                kms_key_arn=args.kms_key_arn or None,
+            )
+        return {**record, "status": "skipped"}
+    index = _host_index(Path(args.resource_config), host)
+    mine = lib.shard([key for key, _ in objects], index, hosts)
+    lib.download(s3, expected, mine, Path(args.input_dir))
+    return {**record, "status": "scored"}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line arguments; directories default to the processing container's paths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -291,6 +374,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-shard-bytes", type=int, default=DEFAULT_MAX_SHARD_BYTES)
     parser.add_argument("--quality-code", help="quality.py: check the batch against a baseline")
     parser.add_argument("--quality-option", action="append", default=[], help="KEY=VALUE")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     args.feature_columns = [c for chunk in args.feature_columns for c in chunk.split(",") if c]
     if not args.feature_columns:
@@ -323,6 +407,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     writer = ShardWriter(shards_dir, ids_dir, f"{host}-", args.max_shard_bytes)
     gate = quality_gate(args, host)
     try:
+        run = prepare_run(args, host, hosts)
+        if run is not None:
+            Path(args.input_dir).mkdir(parents=True, exist_ok=True)
+            (ids_dir / RUN_FILE).write_text(json.dumps(run, sort_keys=True) + "\n", "utf-8")
+            if run["status"] == "skipped":
+                print(
+                    f"preprocess: SKIPPED, no input for {run['date']} under {run['input_prefix']}"
+                )
+                return 0
         manifest = preprocess(args, writer, host, hosts, gate.observe if gate else None)
         failure = gate.finish() if gate else None
         if failure:  # policy "fail": nothing of this batch goes on

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SCRIPTS_DIR = Path(__file__).resolve().parent
-STEP_SCRIPTS = ("preprocess.py", "postprocess.py", "quality.py")
+STEP_SCRIPTS = ("preprocess.py", "postprocess.py", "quality.py", "partitions.py")
 CODE_PREFIX = "pipeline-code"
 HASH_CHARS = 16
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
+from pipelines.local.conditions import nested_steps
 from pipelines.local.errors import DefinitionError
 from pipelines.local.expressions import references
 
@@ -17,18 +19,26 @@ def dependencies(step: dict[str, Any]) -> set[str]:
     needed.update(references(step.get("PropertyFiles", [])))
     needed.update(step.get("DependsOn") or [])
     needed.discard(step["Name"])
-    return needed
+    inner = nested_steps(step)
+    for nested in inner:
+        needed |= dependencies(nested)
+    return needed - {str(nested.get("Name")) for nested in inner}
 
 
-def order_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Topological order; ties keep definition order. Raise on unknown names or cycles."""
+def order_steps(
+    steps: list[dict[str, Any]], *, finished: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """Topological order; ties keep definition order. Raise on unknown names or cycles.
+
+    ``finished`` names steps that ran before these (a Condition step's branch reads them).
+    """
     names = [step.get("Name") for step in steps]
     for name in names:
         if not isinstance(name, str) or not _STEP_NAME.match(name):
             raise DefinitionError(f"step name {name!r} must match [A-Za-z0-9_-]{{1,64}}")
     if len(set(names)) != len(names):
         raise DefinitionError(f"step names must be unique: {names}")
-    needs = {step["Name"]: dependencies(step) for step in steps}
+    needs = {step["Name"]: dependencies(step) - set(finished) for step in steps}
     for name, needed in needs.items():
         unknown = sorted(needed - set(needs))
         if unknown:

@@ -24,6 +24,7 @@ from pipelines.local.s3io import (
     download_object,
     download_prefix,
     list_manifest,
+    list_prefix,
     upload_dir,
 )
 
@@ -45,7 +46,9 @@ def _local(path: str, root: Path, what: str) -> Path:
     return Path(map_path(path, root))
 
 
-def _download_inputs(s3: Any, inputs: list[dict[str, Any]], root: Path) -> None:
+def _download_inputs(
+    s3: Any, inputs: list[dict[str, Any]], root: Path, host_index: int = 0, hosts: int = 1
+) -> None:
     for item in inputs:
         name = item.get("InputName", "?")
         source = item.get("S3Input")
@@ -61,11 +64,22 @@ def _download_inputs(s3: Any, inputs: list[dict[str, Any]], root: Path) -> None:
                 path = target / obj.relative
                 path.parent.mkdir(parents=True, exist_ok=True)
                 download_object(s3, obj.bucket, obj.key, path)
+        elif source.get("S3DataDistributionType") == "ShardedByS3Key" and hosts > 1:
+            objects = list_prefix(s3, uri)
+            if not objects:
+                raise StepError(f"input {name}: no objects under {uri}")
+            # Each instance gets a share of the objects; which one is SageMaker's choice.
+            for obj in objects[host_index::hosts]:
+                path = target / obj.relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                download_object(s3, obj.bucket, obj.key, path)
         elif download_prefix(s3, uri, target) == 0:
             raise StepError(f"input {name}: no objects under {uri}")
 
 
-def _write_config(args: dict[str, Any], root: Path, job_name: str) -> None:
+def _write_config(
+    args: dict[str, Any], root: Path, job_name: str, host: str = "algo-1", hosts: int = 1
+) -> None:
     config = root / "opt/ml/config"
     config.mkdir(parents=True, exist_ok=True)
     echo = {**args, "ProcessingJobName": job_name}
@@ -73,7 +87,8 @@ def _write_config(args: dict[str, Any], root: Path, job_name: str) -> None:
         if "S3Input" in item:
             item["S3Input"] = {**item["S3Input"], "S3DownloadMode": "StartOfJob"}
     (config / "processingjobconfig.json").write_text(json.dumps(echo, indent=2))
-    resource = {"current_host": "algo-1", "hosts": ["algo-1"]}
+    names = [f"algo-{index + 1}" for index in range(hosts)]
+    resource = {"current_host": host, "hosts": names}
     (config / "resourceconfig.json").write_text(json.dumps(resource))
 
 
@@ -111,6 +126,27 @@ def _property_files(step: dict[str, Any], outputs: dict[str, Path]) -> dict[str,
     return files
 
 
+def instance_count(args: dict[str, Any]) -> int:
+    """ProcessingResources.ClusterConfig.InstanceCount (1 when absent)."""
+    cluster = (args.get("ProcessingResources") or {}).get("ClusterConfig") or {}
+    return int(cluster.get("InstanceCount", 1))
+
+
+def session_environment(session: boto3.Session) -> dict[str, str]:
+    """The session's credentials and region for a step's process (the job's role, locally)."""
+    env: dict[str, str] = {}
+    if session.region_name:
+        env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = str(session.region_name)
+    credentials = session.get_credentials()
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        env["AWS_ACCESS_KEY_ID"] = str(frozen.access_key)
+        env["AWS_SECRET_ACCESS_KEY"] = str(frozen.secret_key)
+        if frozen.token:
+            env["AWS_SESSION_TOKEN"] = str(frozen.token)
+    return env
+
+
 def run_processing(
     step: dict[str, Any],
     args: dict[str, Any],
@@ -121,21 +157,61 @@ def run_processing(
     upload_on_failure: bool,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Run one processing job; return extra properties. Raise StepError when it fails."""
+    """Run one processing job, one process per instance in turn; return extra properties.
+
+    Raise StepError when an instance fails. Instances see ``algo-1``..``algo-N`` in their
+    resource config and their share of every ShardedByS3Key input; the first one's property
+    files are the step's.
+    """
+    hosts = instance_count(args)
+    extras = []
+    for index in range(hosts):
+        host = f"algo-{index + 1}"
+        root = step_dir / ("container" if hosts == 1 else f"container-{host}")
+        extras.append(
+            _run_instance(
+                step,
+                args,
+                session=session,
+                root=root,
+                logs=step_dir if hosts == 1 else root,
+                job_name=job_name,
+                host=(index, hosts),
+                upload_on_failure=upload_on_failure,
+                log=log,
+            )
+        )
+    return extras[0]
+
+
+def _run_instance(
+    step: dict[str, Any],
+    args: dict[str, Any],
+    *,
+    session: boto3.Session,
+    root: Path,
+    logs: Path,
+    job_name: str,
+    host: tuple[int, int],
+    upload_on_failure: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     s3 = session.client("s3")
-    root = step_dir / "container"
-    _download_inputs(s3, args.get("ProcessingInputs") or [], root)
+    index, hosts = host
+    _download_inputs(s3, args.get("ProcessingInputs") or [], root, index, hosts)
     outputs: dict[str, Path] = {}
     for item in (args.get("ProcessingOutputConfig") or {}).get("Outputs", []):
         path = _local(item["S3Output"]["LocalPath"], root, f"output {item.get('OutputName')}")
         path.mkdir(parents=True, exist_ok=True)
         outputs[item["OutputName"]] = path
-    _write_config(args, root, job_name)
+    _write_config(args, root, job_name, f"algo-{index + 1}", hosts)
     (root / "opt/ml/output").mkdir(parents=True, exist_ok=True)
     command = _command(args.get("AppSpecification") or {}, root)
     step_env = args.get("Environment") or {}
-    env = {**os.environ, **{k: map_path(str(v), root) for k, v in step_env.items()}}
-    stdout, stderr = step_dir / "stdout.log", step_dir / "stderr.log"
+    env = {**os.environ, **session_environment(session)}
+    env.update({k: map_path(str(v), root) for k, v in step_env.items()})
+    logs.mkdir(parents=True, exist_ok=True)
+    stdout, stderr = logs / "stdout.log", logs / "stderr.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         code = subprocess.run(
             command, stdout=out, stderr=err, env=env, cwd=root, check=False
@@ -155,7 +231,7 @@ def run_processing(
         if tail and tail not in exit_message:
             parts.append(f"stderr: {tail}")
         detail = "; ".join(parts) or "no message, empty stderr"
-        raise StepError(f"script exited with {code}: {detail} (logs: {step_dir})")
+        raise StepError(f"script exited with {code}: {detail} (logs: {logs})")
     extra: dict[str, Any] = {"PropertyFiles": _property_files(step, outputs)}
     if message:
         extra["ExitMessage"] = message.decode("utf-8", errors="replace")

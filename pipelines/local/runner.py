@@ -6,6 +6,7 @@ import secrets
 import shutil
 import string
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from pipelines.local.conditions import branch
 from pipelines.local.errors import DefinitionError, StepError
 from pipelines.local.expressions import Context, evaluate, resolve_parameters
 from pipelines.local.graph import order_steps
@@ -23,6 +25,9 @@ from pipelines.local.processing import run_processing
 from pipelines.local.transform import run_transform
 
 _ALPHABET = string.ascii_lowercase + string.digits
+# The local model container sets os.environ, sys.path and sys.modules while it serves: runs on
+# several threads (backfill --local --max-parallel N) take turns for Transform steps.
+_TRANSFORM_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -134,14 +139,15 @@ class _Run:
                 "ProcessingJobStatus": "Completed",
             }
         if kind == "Transform":
-            extra = run_transform(
-                args,
-                session=self.session,
-                work_dir=step_dir,
-                model_package_arn=self.model_package_arn,
-                options=self.options,
-                log=self.log,
-            )
+            with _TRANSFORM_LOCK:
+                extra = run_transform(
+                    args,
+                    session=self.session,
+                    work_dir=step_dir,
+                    model_package_arn=self.model_package_arn,
+                    options=self.options,
+                    log=self.log,
+                )
             return {
                 **args,
                 **extra,
@@ -149,6 +155,42 @@ class _Run:
                 "TransformJobStatus": "Completed",
             }
         raise StepError(f"step type {kind} is not supported by the local runner")
+
+
+def _run_steps(
+    ordered: list[dict[str, Any]],
+    run: _Run,
+    results: list[StepResult],
+    outputs: dict[str, dict[str, str]],
+) -> None:
+    """Run steps in order; a Condition step runs the steps of its chosen branch next."""
+    for step in ordered:
+        kind = str(step.get("Type"))
+        if results and results[-1].status != "Succeeded":
+            results.append(StepResult(step["Name"], kind, "NotStarted", 0.0))
+            continue
+        run.log(f"[{step['Name']}] Executing ({kind})")
+        started = time.perf_counter()
+        try:
+            if kind == "Condition":
+                outcome, chosen = branch(step, run.ctx)
+                properties: dict[str, Any] = {"Outcome": outcome}
+            else:
+                properties = run.step(step)
+        except StepError as err:
+            seconds = time.perf_counter() - started
+            results.append(StepResult(step["Name"], kind, "Failed", seconds, str(err)))
+            run.log(f"[{step['Name']}] Failed in {seconds:.2f}s: {err}")
+            continue
+        seconds = time.perf_counter() - started
+        run.ctx.steps[step["Name"]] = properties
+        outputs[step["Name"]] = _outputs(kind, properties)
+        results.append(StepResult(step["Name"], kind, "Succeeded", seconds))
+        run.log(f"[{step['Name']}] Succeeded in {seconds:.2f}s")
+        if kind == "Condition":
+            run.log(f"[{step['Name']}] outcome {str(outcome).lower()}")
+            if chosen:
+                _run_steps(order_steps(chosen, finished=run.ctx.steps), run, results, outputs)
 
 
 def run_definition(
@@ -194,26 +236,7 @@ def run_definition(
     outputs: dict[str, dict[str, str]] = {}
     log(f"execution {execution_id}: {len(ordered)} steps ({', '.join(s['Name'] for s in ordered)})")
     try:
-        for step in ordered:
-            if results and results[-1].status != "Succeeded":
-                results.append(StepResult(step["Name"], str(step.get("Type")), "NotStarted", 0.0))
-                continue
-            log(f"[{step['Name']}] Executing ({step.get('Type')})")
-            started = time.perf_counter()
-            try:
-                properties = run.step(step)
-            except StepError as err:
-                seconds = time.perf_counter() - started
-                results.append(
-                    StepResult(step["Name"], str(step.get("Type")), "Failed", seconds, str(err))
-                )
-                log(f"[{step['Name']}] Failed in {seconds:.2f}s: {err}")
-                continue
-            seconds = time.perf_counter() - started
-            ctx.steps[step["Name"]] = properties
-            outputs[step["Name"]] = _outputs(str(step.get("Type")), properties)
-            results.append(StepResult(step["Name"], str(step.get("Type")), "Succeeded", seconds))
-            log(f"[{step['Name']}] Succeeded in {seconds:.2f}s")
+        _run_steps(ordered, run, results, outputs)
     finally:
         if own_dir:
             shutil.rmtree(root.parent, ignore_errors=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from moto import mock_aws
 from sklearn.linear_model import LogisticRegression
 
+from demo.local_aws import local_aws
 from errors import ConfigError
 from pipelines.batch_inference import postprocess, preprocess
 from pipelines.batch_inference.step_code import upload_step_scripts
@@ -55,10 +56,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        session = boto3.Session(region_name=REGION)
-        session.client("s3").create_bucket(Bucket=BUCKET)
-        yield session
+    # A moto server, not mock_aws: the Publish step's process reaches S3 only over the network.
+    with local_aws() as endpoint:
+        try:
+            session = boto3.Session(region_name=REGION)
+            session.client("s3").create_bucket(Bucket=BUCKET)
+            yield session
+        finally:  # moto's state outlives its server within this process
+            reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+            urllib.request.urlopen(reset).close()
 
 
 _RENDERED: dict[str, tuple[Any, dict[str, Any]]] = {}

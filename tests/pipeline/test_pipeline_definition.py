@@ -125,11 +125,13 @@ def test_steps_structure_and_retries(definition: dict[str, Any]) -> None:
         ("Preprocess", "Processing"),
         ("Transform", "Transform"),
         ("Postprocess", "Processing"),
+        ("Publish", "Processing"),
     ]
     assert step_dependencies(definition) == {
         "Preprocess": [],
         "Transform": ["Preprocess"],
         "Postprocess": ["Preprocess", "Transform"],
+        "Publish": ["Postprocess", "Preprocess"],
     }
     for step in steps.values():
         kinds = [set(policy["ExceptionType"]) for policy in step["RetryPolicies"]]
@@ -175,7 +177,7 @@ def test_processing_steps_run_the_hashed_scripts(
     for step in definition["Steps"]:
         if step["Type"] != "Processing":
             continue
-        script = f"{step['Name'].lower()}.py"
+        script = {"Publish": "partitions.py"}.get(step["Name"], f"{step['Name'].lower()}.py")
         app = step["Arguments"]["AppSpecification"]
         inputs = {i["InputName"]: i["S3Input"] for i in step["Arguments"]["ProcessingInputs"]}
         # THEN the entrypoint runs the script that the `code` input downloads from its hashed key
@@ -218,6 +220,10 @@ def test_every_get_resolves(definition: dict[str, Any]) -> None:
                 name, _, path = rest.partition(".")
                 assert name in seen, f"{step['Name']} reads {name} before it runs"
                 upstream = next(s for s in definition["Steps"] if s["Name"] == name)
+                if path.startswith("PropertyFiles."):
+                    files = {f["PropertyFileName"] for f in upstream.get("PropertyFiles", [])}
+                    assert path.removeprefix("PropertyFiles.") in files, reference
+                    continue
                 _resolve_step_path(upstream, "." + path)
         seen.append(step["Name"])
 
@@ -238,7 +244,7 @@ def test_arguments_validate_against_the_api_shapes(definition: dict[str, Any]) -
 
 def test_outputs_are_encrypted_with_the_stage_key(definition: dict[str, Any]) -> None:
     # GIVEN a stage with a KMS key  THEN processing and transform outputs use it
-    pre, transform, post = (step["Arguments"] for step in definition["Steps"])
+    pre, transform, post, _ = (step["Arguments"] for step in definition["Steps"])
     assert pre["ProcessingOutputConfig"]["KmsKeyId"] == KMS_KEY
     assert post["ProcessingOutputConfig"]["KmsKeyId"] == KMS_KEY
     assert transform["TransformOutput"]["KmsKeyId"] == KMS_KEY

@@ -34,6 +34,7 @@ INTERFACE_PARAMETERS = frozenset(
         "TransformInstanceType",
         "TransformInstanceCount",
         "RunDate",
+        "ScheduledTime",
     }
 )
 

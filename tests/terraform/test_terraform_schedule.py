@@ -16,21 +16,31 @@ def policy_statements(module: dict[str, Any], name: str) -> list[dict[str, Any]]
 
 
 def schedule_parameters(module: dict[str, Any]) -> dict[str, str]:
-    """Name -> value expression of the schedule's pipeline parameters, literal or through the
-    `dynamic "pipeline_parameter"` over a local map."""
+    """Name -> value expression of the pipeline parameters in the universal target's request:
+    the local map it is built from, plus ScheduledTime (the scheduler's context attribute)."""
     target = resource(module, "aws_scheduler_schedule")["target"][0]
-    block = target["sagemaker_pipeline_parameters"][0]
-    parameters = {p["name"]: p["value"] for p in block.get("pipeline_parameter", [])}
-    for dynamic in block.get("dynamic", []):
-        content = dynamic["pipeline_parameter"]
-        assert content["content"][0] == {
-            "name": "${pipeline_parameter.key}",
-            "value": "${pipeline_parameter.value}",
-        }
-        source = content["for_each"]
-        assert source.startswith("${local.") and source.endswith("}"), source
-        parameters.update(module["locals"][source[len("${local.") : -1]])
-    return parameters
+    assert target["input"] == "${local.schedule_input}"
+    request = module["locals"]["schedule_input"]
+    assert "local.pipeline_parameters" in request and "ScheduledTime" in request
+    return {**module["locals"]["pipeline_parameters"], "ScheduledTime": "${local.scheduled_time}"}
+
+
+def test_schedule_request_keeps_the_context_attribute_and_a_tick_token(
+    root_module: dict[str, Any],
+) -> None:
+    # GIVEN the universal target's request expression
+    locals_ = root_module["locals"]
+    request = locals_["schedule_input"]
+    # THEN it names the pipeline, puts back the < > that jsonencode escapes, and derives the
+    # ClientRequestToken from the scheduled time (one execution per tick across retries)
+    assert "PipelineName" in request and "var.pipeline_name" in request
+    assert r'"\\u003c", "<"' in request and r'"\\u003e", ">"' in request
+    assert locals_["scheduled_time"] == "<aws.scheduler.scheduled-time>"
+    assert "ClientRequestToken" in request
+    assert "local.schedule_token_prefix" in request and "local.scheduled_time" in request
+    # AND the token fits StartPipelineExecution's 32-128 characters
+    prefix = len("tick-") + 16 + 1
+    assert 32 <= prefix + len("2026-11-26T03:00:00Z") <= 128
 
 
 def test_rendered_definition_declares_the_interface_parameters(
@@ -77,7 +87,9 @@ def test_schedule_targets_this_pipeline_with_retries_and_a_dead_letter_queue(
 ) -> None:
     schedule = resource(root_module, "aws_scheduler_schedule")
     target = schedule["target"][0]
-    assert target["arn"] == "${aws_sagemaker_pipeline.this.arn}"
+    assert target["arn"] == (
+        "arn:${local.partition}:scheduler:::aws-sdk:sagemaker:startPipelineExecution"
+    )
     assert target["role_arn"] == "${aws_iam_role.scheduler.arn}"
     assert target["dead_letter_config"][0]["arn"] == "${aws_sqs_queue.schedule_dead_letter.arn}"
     assert set(target["retry_policy"][0]) == {

@@ -85,6 +85,7 @@ def test_only_eventbridge_uses_the_alerts_key_without_source_conditions(
                 "${aws_cloudwatch_metric_alarm.pipeline_failed.arn}",
                 "${aws_cloudwatch_metric_alarm.schedule_dead_letter.arn}",
                 "${aws_cloudwatch_metric_alarm.data_quality.arn}",
+                "${aws_cloudwatch_metric_alarm.input_skipped.arn}",
             ],
         ),
     ],

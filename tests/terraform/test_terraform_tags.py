@@ -23,6 +23,7 @@ REQUIRED_TAGS = {
 TAGGABLE = {
     "aws_cloudwatch_event_rule",
     "aws_cloudwatch_metric_alarm",
+    "aws_glue_catalog_database",
     "aws_iam_role",
     "aws_kms_key",
     "aws_sagemaker_model",
@@ -34,6 +35,7 @@ TAGGABLE = {
 NOT_TAGGABLE = {
     "aws_cloudwatch_dashboard",
     "aws_cloudwatch_event_target",
+    "aws_glue_catalog_table",
     "aws_iam_role_policy",
     "aws_kms_alias",
     "aws_scheduler_schedule",
