@@ -32,6 +32,21 @@ EXPIRED_CODES = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId"}
 )
 PRINCIPAL_FIELD = "Principal"  # added to error responses by Identity.client()
+# AWS names the refused action in its message ("... is not authorized to perform: sagemaker:X");
+# S3 often answers only "Access Denied": then the action is derived from the operation.
+_DENIED_ACTION = re.compile(r"perform: ([a-z0-9-]+:[A-Za-z0-9*]+)")
+S3_OPERATION_ACTIONS = {
+    "HeadObject": "s3:GetObject (and s3:ListBucket, without which a missing key answers 403)",
+    "GetObject": "s3:GetObject",
+    "ListObjectsV2": "s3:ListBucket",
+    "PutObject": "s3:PutObject",
+    "CopyObject": "s3:PutObject (and s3:GetObject on the source)",
+    "UploadPartCopy": "s3:PutObject (and s3:GetObject on the source)",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+}
 _ASSUMED_ROLE = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([^/]+)/")
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
 
@@ -117,6 +132,15 @@ def open_identity(
     return identity
 
 
+def denied_action(error: ClientError) -> str:
+    """The IAM action AWS refused: the one its message names, else the S3 operation's action."""
+    match = _DENIED_ACTION.search(str(error.response.get("Error", {}).get("Message", "")))
+    if match:
+        return match.group(1)
+    operation = getattr(error, "operation_name", "")
+    return S3_OPERATION_ACTIONS.get(operation, f"the IAM action of {operation}")
+
+
 @contextmanager
 def aws_errors(principal: str, action: str) -> Iterator[None]:
     """Turn AccessDenied, expired and missing credentials into one-line `AccessError`s.
@@ -134,10 +158,11 @@ def aws_errors(principal: str, action: str) -> Iterator[None]:
         code = error.response.get("Error", {}).get("Code", "")
         operation = getattr(error, "operation_name", action)
         principal = str(error.response["Error"].get(PRINCIPAL_FIELD, principal))
-        if code in ACCESS_DENIED_CODES:
+        if code in ACCESS_DENIED_CODES or code == "403":
             raise AccessError(
                 f"{principal} may not call {operation} ({action}): "
-                f"{error.response['Error'].get('Message', code)}; grant that action to the role"
+                f"{error.response['Error'].get('Message', code)}; "
+                f"grant {denied_action(error)} to the role"
             ) from error
         if code in EXPIRED_CODES:
             raise AccessError(
