@@ -9,7 +9,7 @@ CHECKOV_VERSION := 3.3.30
 export AWS_EC2_METADATA_DISABLED := true
 export TF_CLI_CONFIG_FILE := /dev/null
 
-.PHONY: setup test lint unit demo bench docs clean
+.PHONY: setup test lint unit demo bench docs clean bootstrap-outputs
 
 setup: $(STAMP) $(CHECKOV_STAMP)
 
@@ -47,6 +47,10 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) scripts/tf_docs.py --write
+
+# The bootstrap outputs to paste into the stage file and GitHub: make bootstrap-outputs STAGE=pre-prod
+bootstrap-outputs: $(STAMP)
+	$(PY) scripts/bootstrap_outputs.py $(STAGE)
 
 clean:
 	rm -rf build demo-output .pytest_cache .mypy_cache .ruff_cache

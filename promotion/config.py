@@ -17,6 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]{1,512}$")
 _KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[\w-]+|alias/[\w/-]+)$")
 # Model package group and model names: SageMaker's EntityName pattern.
 _ENTITY_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -52,6 +53,7 @@ class StageConfig:
     input_data_url: str
     output_data_url: str
     kms_key_arn: str | None = None
+    permissions_boundary_arn: str | None = None
     source_role_arn: str | None = None
     target_role_arn: str | None = None
     image_uri_map: Mapping[str, str] = field(default_factory=dict)
@@ -197,6 +199,7 @@ _SCHEMA: dict[str, tuple[bool, Check]] = {
     "input_data_url": (True, _s3_url),
     "output_data_url": (True, _s3_url),
     "kms_key_arn": (False, _pattern(_KMS_ARN, "a KMS key or alias ARN")),
+    "permissions_boundary_arn": (False, _pattern(_POLICY_ARN, "an IAM policy ARN")),
     "source_role_arn": (False, _ROLE),
     "target_role_arn": (False, _ROLE),
     "image_uri_map": (False, _string_map),

@@ -8,7 +8,8 @@ AWS), and are patched here, each as narrowly as possible:
    about resource "*", which a statement scoped to ARNs never matches. Here a statement's
    `Resource` is not compared when moto does not know the resource; S3, STS and IAM calls keep
    their real ARNs and are compared as moto does.
-2. Role trust: moto compares the caller's session ARN with the `Principal` literally. AWS also
+2. Role trust: moto looks the role up in the CALLER's account (so it never checks a cross-account
+   trust) and compares the caller's session ARN with the `Principal` literally. AWS also
    matches a session of role R against `arn:aws:iam::<account>:role/R` and any principal of an
    account against `arn:aws:iam::<account>:root` (IAM User Guide, "AWS JSON policy elements:
    Principal").
@@ -83,12 +84,30 @@ def _check_element_matches(self: IAMPolicyStatement, element: str, value: str) -
     return bool(_original_matches(self, element, value))
 
 
+def _role_backend(role_arn: str) -> Any:
+    """The IAM backend of the role's own account (moto looks in the caller's)."""
+    from moto.iam.models import iam_backends
+
+    partition, account = role_arn.split(":")[1], role_arn.split(":")[4]
+    return iam_backends[account][partition]
+
+
+def _is_assuming_role_operation(self: IAMRequestBase, resource_arn: str) -> bool:
+    if ":role/" not in resource_arn.lower() or ":iam::" not in resource_arn:
+        return False
+    try:
+        _role_backend(resource_arn).get_role_by_arn(resource_arn)
+    except access_control.NotFoundException:
+        return False
+    return self._action in access_control.REQUIRE_RESOURCE_ACCESS_POLICIES_CHECK
+
+
 def _check_role_trust_relationship(self: IAMRequestBase, role_arn: str) -> bool:
     caller = self._access_key.arn
     incoming = access_control.format_incoming_conditional_values(self._data)
     incoming["aws:PrincipalArn"] = principal_arn(caller)
     incoming["aws:PrincipalAccount"] = _account_of(caller)
-    role = self.backend.get_role_by_arn(role_arn)
+    role = _role_backend(role_arn).get_role_by_arn(role_arn)
     trust = access_control.IAMPolicy(role.assume_role_policy_document)
     result = trust.is_action_permitted(self._action, role_arn, caller, incoming)
     return result == access_control.PermissionResult.PERMITTED
@@ -126,6 +145,11 @@ def aws_semantics() -> Iterator[None]:
         stack.enter_context(
             mock.patch.object(
                 IAMRequestBase, "_check_role_trust_relationship", _check_role_trust_relationship
+            )
+        )
+        stack.enter_context(
+            mock.patch.object(
+                IAMRequestBase, "_is_assuming_role_operation", _is_assuming_role_operation
             )
         )
         stack.enter_context(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError
 
 import build
@@ -87,7 +89,7 @@ def upload_smoke_input(world: World) -> int:
                 Body=SMOKE_INPUT.read_bytes(),
             )  # fmt: skip
     except PromotionError as error:
-        print(f"upload failed: {error}", file=__import__("sys").stderr)
+        print(f"upload failed: {error}", file=sys.stderr)
         return 1
     return 0
 
@@ -106,10 +108,15 @@ def smoke_urls(world: World) -> tuple[str, str]:
 def _no_steps_listing(session: boto3.Session) -> boto3.Session:
     """moto does not implement ListPipelineExecutionSteps: answer it empty on this session."""
 
-    def respond(**_: Any) -> dict[str, Any]:
-        return {"PipelineExecutionSteps": []}
+    def respond(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return AWSResponse("https://moto.invalid", 200, HTTPHeaders(), None), {
+            "PipelineExecutionSteps": []
+        }
 
-    session.events.register("before-call.sagemaker.ListPipelineExecutionSteps", respond)
+    session.events.register(
+        "before-call.sagemaker.ListPipelineExecutionSteps",
+        respond,  # type: ignore[arg-type]
+    )
     return session
 
 
@@ -155,7 +162,11 @@ def deploy_stage(world: World, stage: str) -> None:
     """What `terraform apply` creates that the flows use: the model and the pipeline."""
     values = deployment(world, stage)
     config = world.configs[stage]
-    sm = world.session(config.account_id).client("sagemaker")
+    with world.admin(config.account_id) as session:
+        _create_model_and_pipeline(session.client("sagemaker"), config, values)
+
+
+def _create_model_and_pipeline(sm: Any, config: Any, values: dict[str, Any]) -> None:
     definition = Path(values["pipeline_definition_file"])
     if not definition.is_absolute():
         definition = REPO_ROOT / definition

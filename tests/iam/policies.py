@@ -142,7 +142,9 @@ def policy_variables(config: StageConfig, accounts: Accounts) -> dict[str, Any]:
         "input_prefix": input_prefix,
         "output_bucket": output_bucket,
         "output_prefix": output_prefix,
-        "data_bucket_arns": sorted({f"arn:aws:s3:::{input_bucket}", f"arn:aws:s3:::{output_bucket}"}),
+        "data_bucket_arns": sorted(
+            {f"arn:aws:s3:::{input_bucket}", f"arn:aws:s3:::{output_bucket}"}
+        ),
         "execution_role_arn": config.sagemaker_execution_role_arn,
         "registry_reader_role_arn": (
             f"arn:aws:iam::{config.source_account_id}:role/{prefix}-registry-reader"

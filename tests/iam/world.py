@@ -7,11 +7,13 @@ inside `enforced()` with the credentials of one role, as the GitHub job or SageM
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import requests
@@ -41,6 +43,11 @@ OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_REPOSITORY = "example-org/batch-inference"
 STAGE_ACCOUNTS = {"pre-prod": PRE_PROD_ACCOUNT, "prod": PROD_ACCOUNT}
 EXECUTION = "execution"  # key of the SageMaker execution roles in World.roles
+ADMIN_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
 
 
 @dataclass(frozen=True)
@@ -68,17 +75,19 @@ class World:
     source_arns: list[str]
     scratch: Path
 
-    def session(self, account_id: str) -> boto3.Session:
-        """An administrator's session in one account (only used with enforcement off)."""
-        return account_session(account_id)
+    @contextmanager
+    def admin(self, account_id: str) -> Iterator[boto3.Session]:
+        """An administrator's session in one account (enforcement must be off)."""
+        with mock.patch.dict(os.environ, {**ADMIN_ENVIRONMENT, "AWS_ENDPOINT_URL": self.endpoint}):
+            yield account_session(account_id)
 
     def put_policy(self, role: str, template: str, document: Mapping[str, Any]) -> None:
-        """Replace one inline policy of a role (enforcement must be off)."""
+        """Replace one inline policy of a role."""
         target = self.roles[role]
-        iam = self.session(target.account_id).client("iam")
-        iam.put_role_policy(
-            RoleName=target.name, PolicyName=template, PolicyDocument=json.dumps(document)
-        )
+        with self.admin(target.account_id) as session:
+            session.client("iam").put_role_policy(
+                RoleName=target.name, PolicyName=template, PolicyDocument=json.dumps(document)
+            )
 
 
 def accounts_for(config: StageConfig) -> Accounts:
@@ -119,9 +128,7 @@ def trust_variables(spec: RoleSpec, configs: Mapping[str, StageConfig]) -> dict[
 
 def _credentials(role_arn: str) -> dict[str, str]:
     sts = boto3.client("sts", region_name="us-east-1")
-    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="github-actions")[
-        "Credentials"
-    ]
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="github-actions")["Credentials"]
     return {
         "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
         "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
@@ -192,17 +199,18 @@ def as_role(world: World, role: str, monkeypatch: Any) -> Iterator[Role]:
 
 
 def reset_stage(world: World, stage: str) -> None:
-    """Forget a stage's promotions: delete its packages, group and artifact copies."""
+    """Forget a stage's promotions: its packages, group and artifact copies.
+
+    The registry is cleared in moto's backend: moto's DeleteModelPackage answers 500.
+    """
+    from moto.sagemaker.models import sagemaker_backends
+
     config = world.configs[stage]
-    session = account_session(config.account_id, config.region)
-    sm, s3 = session.client("sagemaker"), session.client("s3")
-    group = config.model_package_group_name
-    if sm.list_model_package_groups(NameContains=group)["ModelPackageGroupSummaryList"]:
-        for package in sm.list_model_packages(ModelPackageGroupName=group)[
-            "ModelPackageSummaryList"
-        ]:
-            sm.delete_model_package(ModelPackageName=package["ModelPackageArn"])
-        sm.delete_model_package_group(ModelPackageGroupName=group)
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=config.artifacts_bucket):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=config.artifacts_bucket, Key=item["Key"])
+    backend = sagemaker_backends[config.account_id][config.region]
+    backend.model_packages.clear()
+    backend.model_package_groups.clear()
+    with world.admin(config.account_id) as session:
+        s3 = session.client("s3")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=config.artifacts_bucket):
+            for item in page.get("Contents", []):
+                s3.delete_object(Bucket=config.artifacts_bucket, Key=item["Key"])
