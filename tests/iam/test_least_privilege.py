@@ -140,13 +140,8 @@ FLOWS: dict[str, Flow] = {
     "pre-prod promotion": lambda w, m: flows.promote(
         w, "deploy-pre-prod", "pre-prod", w.source_arns[-1], m
     ),
-    "prod-plan dry run": lambda w, m: flows.promote(
-        w, "plan-prod", "prod", w.source_arns[-1], m, "--dry-run"
-    ),
-    "prod-plan promotion": lambda w, m: flows.promote(w, "plan-prod", "prod", w.source_arns[-1], m),
 }
 RESETS = {"pre-prod dry run": "pre-prod", "pre-prod promotion": "pre-prod"}
-RESETS |= {"prod-plan dry run": "prod", "prod-plan promotion": "prod"}
 
 
 @pytest.mark.parametrize("case", PROVEN, ids=str)
