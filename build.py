@@ -17,6 +17,8 @@ from pathlib import Path
 
 import boto3
 
+from errors import PromotionError
+from pipelines.stage_build import StageBuild, feature_columns_for, render_stage
 from promotion import registry
 from promotion.artifacts import CopySettings
 from promotion.config import (
@@ -27,10 +29,8 @@ from promotion.config import (
     is_role_arn,
     load_stage_config,
 )
-from errors import PromotionError
 from promotion.output import append_step_summary, progress_reporter, summary_markdown, write_tfvars
 from promotion.promote import PromotionResult, apply_promotion, plan_promotion
-from pipelines.stage_build import StageBuild, feature_columns_for, render_stage
 from utils import Identity, aws_errors, open_identity
 
 LOG = logging.getLogger("build")

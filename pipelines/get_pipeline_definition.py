@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from promotion.config import STAGES, default_config_path, load_stage_config
 from errors import ConfigError
+from promotion.config import STAGES, default_config_path, load_stage_config
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -21,9 +21,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from errors import ConfigError, PromotionError
 from pipelines.batch_inference import execution
 from promotion.config import REPO_ROOT, STAGES, StageConfig, default_config_path, load_stage_config
-from errors import ConfigError, PromotionError
 
 DEFAULT_TIMEOUT_SECONDS = 6 * 3600
 SessionFactory = Callable[..., boto3.Session]

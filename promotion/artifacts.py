@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from promotion.config import parse_s3_url
 from errors import CopyError
+from promotion.config import parse_s3_url
 from promotion.package import ArtifactCopy
 from utils import ACCESS_DENIED_CODES, denied_action
 

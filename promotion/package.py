@@ -11,8 +11,8 @@ from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from promotion.config import parse_s3_url
 from errors import PromotionError
+from promotion.config import parse_s3_url
 
 # Members of the describe response that must not be carried to another account.
 _DROPPED = (

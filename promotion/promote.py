@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.model import Shape
 
+from errors import CopyError, PackageFailedError
 from promotion import registry
 from promotion.artifacts import (
     CopyResult,
@@ -19,7 +20,6 @@ from promotion.artifacts import (
     is_copied,
 )
 from promotion.config import StageConfig
-from errors import CopyError, PackageFailedError
 from promotion.package import (
     ArtifactCopy,
     artifact_prefix,

@@ -1,4 +1,4 @@
-"""Each layer imports only what stands below it: errors, utils < promotion < pipelines < build.py."""
+"""Each layer imports only what stands below it: errors, utils < promotion < pipelines < build."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from promotion.config import StageConfig
 from errors import PromotionError
+from promotion.config import StageConfig
 from utils import open_identity
 
 if TYPE_CHECKING:

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import boto3
 
+from errors import ConfigError
 from pipelines.batch_inference import layout
 from pipelines.batch_inference.diagram import mermaid_diagram
 from pipelines.batch_inference.step_code import script_uris, upload_step_scripts
 from promotion.config import StageConfig
-from errors import ConfigError
 
 if TYPE_CHECKING:
     from sagemaker.mlops.workflow.pipeline import Pipeline

@@ -15,11 +15,11 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
+from errors import ConfigError
 from pipelines.batch_inference import layout
 from pipelines.batch_inference.diagram import mermaid_diagram, step_dependencies
 from pipelines.batch_inference.pipeline import render_definition
 from promotion.config import REPO_ROOT, StageConfig
-from errors import ConfigError
 from tests.pipeline.conftest import (
     FEATURES,
     KMS_KEY,

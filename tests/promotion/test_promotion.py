@@ -12,10 +12,10 @@ import boto3
 import pytest
 
 from demo.local_aws import refuse
+from errors import CopyError, PackageFailedError
 from promotion import registry
 from promotion.artifacts import MIB, SOURCE_ETAG_METADATA, CopySettings, copy_artifact
 from promotion.config import load_stage_config
-from errors import CopyError, PackageFailedError
 from promotion.output import progress_reporter
 from promotion.promote import PromotionResult, apply_promotion, plan_promotion
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
