@@ -16,9 +16,11 @@ AWS), and are patched here, each as narrowly as possible:
 3. JSON-protocol denials: moto answers them with HTTP 403 and an XML body, which botocore reports
    as error code "403"; SageMaker answers `AccessDeniedException` with the message (naming the
    action). A botocore handler on every new session makes moto's answer look like SageMaker's.
-4. Trust conditions: moto knows only `StringEquals` and only the `sts:ExternalId` key. Here
-   `ArnEquals`/`ArnLike` and the `aws:PrincipalArn` / `aws:PrincipalAccount` keys are added, so the
-   registry reader's trust (account principal + `aws:PrincipalArn`) is really evaluated.
+4. Conditions: moto knows only `StringEquals` and only the `sts:ExternalId` key, in trust
+   policies. Here `ArnEquals`/`ArnLike` and the `aws:PrincipalArn` / `aws:PrincipalAccount` keys
+   are added, so the registry reader's trust (account principal + `aws:PrincipalArn`) is really
+   evaluated; and identity policies see `sagemaker:ModelApprovalStatus` from the request, so the
+   plan role really cannot create an Approved package.
 
 moto does not evaluate resource-based policies (bucket and key policies), KMS use by S3, nor
 condition keys in identity policies: statements only those could prove are justified by
@@ -28,6 +30,7 @@ documentation in docs/iam.md.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -113,6 +116,39 @@ def _check_role_trust_relationship(self: IAMRequestBase, role_arn: str) -> bool:
     return result == access_control.PermissionResult.PERMITTED
 
 
+_REQUEST_KEYS = {"sagemaker:ModelApprovalStatus": "ModelApprovalStatus"}
+
+
+def _request_condition_values(request: IAMRequestBase) -> dict[str, str]:
+    """Condition keys AWS takes from a JSON request's parameters (those the policies use)."""
+    if not request._action.startswith("sagemaker:"):
+        return {}
+    try:
+        body = json.loads(request._body or b"{}")
+    except ValueError:
+        return {}
+    return {key: str(body[name]) for key, name in _REQUEST_KEYS.items() if name in body}
+
+
+def _check_action_permitted(self: IAMRequestBase, resource: str) -> None:
+    """moto's own evaluation (moto/iam/access_control.py), with the request's condition keys."""
+    if self._action == "sts:GetCallerIdentity":
+        return
+    incoming = _request_condition_values(self)
+    permitted = False
+    for policy in self._access_key.collect_policies():
+        result = access_control.IAMPolicy(policy).is_action_permitted(
+            self._action, resource, None, incoming
+        )
+        if result == access_control.PermissionResult.DENIED:
+            self._raise_access_denied()
+        permitted = permitted or result == access_control.PermissionResult.PERMITTED
+    if self._is_assuming_role_operation(resource):
+        permitted = permitted and self._check_role_trust_relationship(resource)
+    if not permitted:
+        self._raise_access_denied()
+
+
 def _arn_like(expected: Any, actual: str) -> bool:
     patterns = [expected] if isinstance(expected, str) else list(expected)
     return any(fnmatch.fnmatchcase(actual, pattern) for pattern in patterns)
@@ -151,6 +187,9 @@ def aws_semantics() -> Iterator[None]:
             mock.patch.object(
                 IAMRequestBase, "_is_assuming_role_operation", _is_assuming_role_operation
             )
+        )
+        stack.enter_context(
+            mock.patch.object(IAMRequestBase, "check_action_permitted", _check_action_permitted)
         )
         stack.enter_context(
             mock.patch.object(
