@@ -64,6 +64,12 @@ PROVEN: list[Case] = [
     # The prod plan role holds the same template; its own flows pass with it (the statement-by-
     # statement proof runs once, for the pre-prod deploy role, to keep CI short).
     *_promotion_cases("deploy-pre-prod", "pre-prod"),
+    Case("deploy-prod", "approve", "FindReviewedPackage", "prod approval",
+         "sagemaker:ListModelPackageGroups"),
+    Case("deploy-prod", "approve", "DescribeReviewedPackage", "prod approval",
+         "sagemaker:DescribeModelPackage"),
+    Case("deploy-prod", "approve", "ApproveReviewedPackage", "prod approval",
+         "sagemaker:UpdateModelPackage"),
 ]  # fmt: skip
 
 TERRAFORM = "terraform apply/plan of the root module; no provider binary runs offline"
@@ -78,11 +84,6 @@ DOCUMENTED: dict[tuple[str, str], str] = {
         "AWS CopyObject docs: s3:GetObject on the source",
     ("promote", "EncryptWithArtifactsKey"):
         "moto's S3 does not use KMS; AWS S3 docs: SSE-KMS writes need kms:GenerateDataKey",
-    ("approve", "FindReviewedPackage"): "the prod job's approval step (build.py flag of issue 9.4)",
-    ("approve", "DescribeReviewedPackage"): "the prod job's approval step",
-    ("approve", "ApproveReviewedPackage"):
-        "the prod job's approval step; SageMaker UpdateModelPackage, condition key "
-        "sagemaker:ModelApprovalStatus (Service Authorization Reference)",
     ("smoke-run", "EncryptSmokeInput"):
         "moto's S3 does not use KMS; the data bucket's default key encrypts the upload",
     ("execution", "UseArtifactsKey"):

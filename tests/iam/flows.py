@@ -78,6 +78,22 @@ def promote(
     return run_as(world, role, monkeypatch, call)
 
 
+PENDING = ("--approval-status", "PendingManualApproval")
+
+
+def plan_prod(world: World, monkeypatch: Any, *extra: str) -> Outcome:
+    """build.py of the prod-plan job: the package stays PendingManualApproval until the review."""
+    source_arn = world.source_arns[-1]
+    return promote(world, "plan-prod", "prod", source_arn, monkeypatch, *PENDING, *extra)
+
+
+def approve_prod(world: World, monkeypatch: Any) -> Outcome:
+    """The prod job after the review: `build.py --stage prod --approve` on the reviewed build."""
+    argv = ["--stage", "prod", "--approve", "--output-dir", str(world.scratch / "prod"),
+            "--model-package-arn", world.source_arns[-1]]  # fmt: skip
+    return run_as(world, "deploy-prod", monkeypatch, lambda: build.main(argv))
+
+
 def upload_smoke_input(world: World) -> int:
     """`aws s3 cp demo/smoke-input.csv s3://<input bucket>/smoke/<run>/input/` (boto3 here)."""
     bucket, _ = parse_s3_url(world.configs["pre-prod"].input_data_url)

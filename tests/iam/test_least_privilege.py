@@ -76,11 +76,14 @@ def test_every_flow_passes_with_exactly_the_shipped_policies(
         world, "deploy-pre-prod", "pre-prod", older, monkeypatch, "--dry-run"
     )
     rollback = flows.promote(world, "deploy-pre-prod", "pre-prod", older, monkeypatch)
-    prod_plan = flows.promote(world, "plan-prod", "prod", latest, monkeypatch)
-    prod_rerun = flows.promote(world, "plan-prod", "prod", latest, monkeypatch)
+    prod_plan = flows.plan_prod(world, monkeypatch)
+    prod_rerun = flows.plan_prod(world, monkeypatch)
+    approved = flows.approve_prod(world, monkeypatch)
+    approved_again = flows.approve_prod(world, monkeypatch)
 
     # THEN every flow succeeds and does what it should
-    for outcome in (resolved, rerun, smoke, local, dry_rollback, rollback, prod_plan, prod_rerun):
+    flows_run = (resolved, rerun, smoke, local, dry_rollback, rollback, prod_plan, prod_rerun)
+    for outcome in (*flows_run, approved, approved_again):
         assert outcome.code == 0, outcome.stderr
     assert resolved.stdout.strip() == latest
     assert "(reused)" in rerun.stdout
@@ -89,6 +92,23 @@ def test_every_flow_passes_with_exactly_the_shipped_policies(
     assert "dry run: nothing written" in dry_rollback.stdout
     assert "(created)" in rollback.stdout and "(version 1)" in rollback.stdout
     assert "(created)" in prod_plan.stdout and "(reused)" in prod_rerun.stdout
+    assert "PendingManualApproval" in prod_plan.stdout
+    assert approved.stdout.startswith("Approved:")
+    assert approved_again.stdout.startswith("Already Approved:")
+
+
+def test_the_plan_role_cannot_create_an_approved_package(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a prod stage with nothing promoted
+    reset_stage(world, "prod")
+
+    # WHEN the plan role promotes with the default status, Approved
+    outcome = flows.promote(world, "plan-prod", "prod", world.source_arns[-1], monkeypatch)
+
+    # THEN IAM refuses the package (condition sagemaker:ModelApprovalStatus), in one line
+    assert outcome.code == 1
+    assert [line for line in outcome.error_lines if "sagemaker:CreateModelPackage" in line]
 
 
 @pytest.mark.parametrize(
@@ -140,6 +160,7 @@ FLOWS: dict[str, Flow] = {
     "pre-prod promotion": lambda w, m: flows.promote(
         w, "deploy-pre-prod", "pre-prod", w.source_arns[-1], m
     ),
+    "prod approval": flows.approve_prod,
 }
 RESETS = {"pre-prod dry run": "pre-prod", "pre-prod promotion": "pre-prod"}
 
@@ -155,6 +176,9 @@ def test_dropping_a_statement_fails_its_flow_naming_the_action(
     world.put_policy(case.role, case.template, {**document, "Statement": kept})
     if case.flow in RESETS:
         reset_stage(world, RESETS[case.flow])
+    if case.flow == "prod approval":  # a fresh package waiting for its review
+        reset_stage(world, "prod")
+        assert flows.plan_prod(world, monkeypatch).code == 0
     try:
         # WHEN the flow that needs it runs
         outcome = FLOWS[case.flow](world, monkeypatch)
