@@ -72,6 +72,13 @@ PROVEN: list[Case] = [
          "sagemaker:UpdateModelPackage"),
 ]  # fmt: skip
 
+# Statements whose absence does not fail a flow but degrades it, shown by their own test:
+# without s3:GetObject on the source, build.py streams the artifacts instead of copying them.
+PROVEN_BY_FALLBACK: list[Case] = [
+    Case("deploy-pre-prod", "promote", "CopySourceArtifactsServerSide", "pre-prod promotion",
+         "streaming it instead"),
+]  # fmt: skip
+
 TERRAFORM = "terraform apply/plan of the root module; no provider binary runs offline"
 # (template, Sid) -> why no local flow proves it, and the documentation that requires it.
 DOCUMENTED: dict[tuple[str, str], str] = {
@@ -79,9 +86,6 @@ DOCUMENTED: dict[tuple[str, str], str] = {
         "only a missing source object shows it (403 instead of 404); AWS HeadObject docs",
     ("dev-artifacts-key", "DecryptSourceArtifacts"):
         "moto's S3 does not use KMS; AWS S3 docs: reading SSE-KMS objects needs kms:Decrypt",
-    ("promote", "CopySourceArtifactsServerSide"):
-        "moto checks only the copy's destination; without it build.py streams instead; "
-        "AWS CopyObject docs: s3:GetObject on the source",
     ("promote", "EncryptWithArtifactsKey"):
         "moto's S3 does not use KMS; AWS S3 docs: SSE-KMS writes need kms:GenerateDataKey",
     ("smoke-run", "EncryptSmokeInput"):

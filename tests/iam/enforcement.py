@@ -22,9 +22,11 @@ AWS), and are patched here, each as narrowly as possible:
    evaluated; and identity policies see `sagemaker:ModelApprovalStatus` from the request, so the
    plan role really cannot create an Approved package.
 
-moto does not evaluate resource-based policies (bucket and key policies), KMS use by S3, nor
-condition keys in identity policies: statements only those could prove are justified by
-documentation in docs/iam.md.
+5. Copies: moto authorizes a CopyObject / UploadPartCopy on its destination only; AWS also requires
+   s3:GetObject on the source (CopyObject API reference). The source is checked here too.
+
+moto does not evaluate resource-based policies (bucket and key policies), KMS use by S3, nor other
+condition keys: statements only those could prove are justified by documentation in docs/iam.md.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
+from urllib.parse import unquote
 
 import botocore.handlers
 from moto import settings
@@ -46,6 +49,7 @@ from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
 _SESSION = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/[^/]+$")
 _USER = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):user/.+$")
 _original_matches = IAMPolicyStatement._check_element_matches
+_original_s3_check = ActionAuthenticatorMixin._authenticate_and_authorize_s3_action
 
 
 def principal_arn(caller_arn: str) -> str:
@@ -149,6 +153,21 @@ def _check_action_permitted(self: IAMRequestBase, resource: str) -> None:
         self._raise_access_denied()
 
 
+def _authorize_s3_with_copy_source(
+    self: Any, bucket_name: str | None = None, key_name: str | None = None
+) -> None:
+    _original_s3_check(self, bucket_name=bucket_name, key_name=key_name)
+    source = self.headers.get("x-amz-copy-source") if key_name else None
+    if not source or ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+        return
+    path = unquote(source.split("?", 1)[0]).lstrip("/")
+    request = access_control.S3IAMRequest(
+        account_id=self.current_account, method=self.method, path=self.raw_path,
+        data=self.data, body=self.raw_body, headers=self.headers, action="GetObject",
+    )  # fmt: skip
+    request.check_action_permitted(f"arn:aws:s3:::{path}")
+
+
 def _arn_like(expected: Any, actual: str) -> bool:
     patterns = [expected] if isinstance(expected, str) else list(expected)
     return any(fnmatch.fnmatchcase(actual, pattern) for pattern in patterns)
@@ -190,6 +209,13 @@ def aws_semantics() -> Iterator[None]:
         )
         stack.enter_context(
             mock.patch.object(IAMRequestBase, "check_action_permitted", _check_action_permitted)
+        )
+        stack.enter_context(
+            mock.patch.object(
+                ActionAuthenticatorMixin,
+                "_authenticate_and_authorize_s3_action",
+                _authorize_s3_with_copy_source,
+            )
         )
         stack.enter_context(
             mock.patch.object(

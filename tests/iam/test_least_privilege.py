@@ -18,7 +18,7 @@ import requests
 import pipelines.batch_inference.pipeline as pipeline
 from demo.local_aws import PRE_PROD_ACCOUNT, local_aws
 from tests.iam import flows
-from tests.iam.classification import PROVEN, Case
+from tests.iam.classification import PROVEN, PROVEN_BY_FALLBACK, Case
 from tests.iam.enforcement import aws_semantics, enforced
 from tests.iam.world import World, as_role, build_world, reset_stage
 
@@ -91,6 +91,7 @@ def test_every_flow_passes_with_exactly_the_shipped_policies(
     assert "local execution" in local.stdout and local.stdout.strip().endswith("Succeeded")
     assert "dry run: nothing written" in dry_rollback.stdout
     assert "(created)" in rollback.stdout and "(version 1)" in rollback.stdout
+    assert "streaming it instead" not in rollback.stderr  # copied server-side
     assert "(created)" in prod_plan.stdout and "(reused)" in prod_rerun.stdout
     assert "PendingManualApproval" in prod_plan.stdout
     assert approved.stdout.startswith("Approved:")
@@ -192,6 +193,27 @@ def test_dropping_a_statement_fails_its_flow_naming_the_action(
         line for line in (outcome.error_lines + outcome.stdout.splitlines()) if case.action in line
     ]
     assert named, f"no line names {case.action}:\n{outcome.stdout}\n{outcome.stderr}"
+
+
+@pytest.mark.parametrize("case", PROVEN_BY_FALLBACK, ids=str)
+def test_without_read_on_the_source_the_promotion_streams_the_artifacts(
+    world: World, monkeypatch: pytest.MonkeyPatch, case: Case
+) -> None:
+    # GIVEN the deploy role without s3:GetObject on the dev artifacts, and an empty stage
+    document = world.roles[case.role].documents[case.template]
+    kept = [s for s in document["Statement"] if s["Sid"] != case.sid]
+    world.put_policy(case.role, case.template, {**document, "Statement": kept})
+    reset_stage(world, "pre-prod")
+    try:
+        # WHEN it promotes
+        outcome = FLOWS[case.flow](world, monkeypatch)
+    finally:
+        world.put_policy(case.role, case.template, document)
+
+    # THEN the server-side copy is refused (as S3 refuses CopyObject without read on the
+    # source) and build.py streams the artifacts instead: slower, same result
+    assert outcome.code == 0, outcome.stderr
+    assert case.action in outcome.stderr
 
 
 def test_the_world_really_enforces(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
