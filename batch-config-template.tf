@@ -39,6 +39,17 @@ locals {
 
   create_alarm_email_subscription = var.alarm_email != null
 
+  # Built from their parts so that the alerts key policy does not depend on the alarms (which
+  # depend on the topic, which depends on the key).
+  alarm_names = {
+    pipeline_failed      = "${local.name}-execution-failed"
+    schedule_dead_letter = "${local.name}-schedule-dlq-not-empty"
+  }
+  alarm_arns = [
+    for alarm_name in values(local.alarm_names) :
+    "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${alarm_name}"
+  ]
+
   # 14 days, the SQS maximum: time to inspect an invocation the scheduler could not deliver.
   dead_letter_queue_retention_seconds = 1209600
   alarm_period_seconds                = 300
@@ -212,14 +223,42 @@ data "aws_iam_policy_document" "alerts_key" {
     }
   }
 
+  # CloudWatch may use the key only for this stage's alarms in this account (confused deputy).
   statement {
-    sid       = "AlertPublishersUseKey"
+    sid       = "AlarmsUseKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
 
     principals {
       type        = "Service"
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = local.alarm_arns
+    }
+  }
+
+  # No aws:SourceAccount / aws:SourceArn here: the Amazon SNS Developer Guide (key management,
+  # "Enable compatibility between event sources from AWS services and encrypted topics") says they
+  # are not supported in a KMS key policy for EventBridge-to-encrypted-topic delivery; with them
+  # every failure alert would be dropped. The topic policy limits publishing to the failure rule.
+  statement {
+    sid       = "FailureRuleUsesKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
     }
   }
 }
@@ -343,7 +382,7 @@ resource "aws_cloudwatch_event_target" "pipeline_failed" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "pipeline_failed" {
-  alarm_name          = "${local.name}-execution-failed"
+  alarm_name          = local.alarm_names.pipeline_failed
   alarm_description   = "An execution of the ${var.pipeline_name} pipeline (${var.stage}) failed."
   namespace           = "AWS/Sagemaker/ModelBuildingPipeline"
   metric_name         = "ExecutionFailed"
@@ -358,7 +397,7 @@ resource "aws_cloudwatch_metric_alarm" "pipeline_failed" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "schedule_dead_letter" {
-  alarm_name          = "${local.name}-schedule-dlq-not-empty"
+  alarm_name          = local.alarm_names.schedule_dead_letter
   alarm_description   = "The schedule could not start the ${var.pipeline_name} pipeline (${var.stage}); see its dead-letter queue."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"

@@ -1,6 +1,8 @@
 """Promote one approved model package into one stage's account; write its Terraform inputs.
 
     python build.py --stage pre-prod [--model-package-arn ARN] [--dry-run]
+    python build.py --stage prod --model-package-arn ARN --approval-status PendingManualApproval
+    python build.py --stage prod --approve [--model-package-arn ARN]   # after the review
 
 Exit codes: 0 done, 1 AWS or runtime failure, 2 bad input or configuration.
 """
@@ -17,9 +19,9 @@ from pathlib import Path
 
 import boto3
 
-from errors import PromotionError
+from errors import ConfigError, PromotionError
 from pipelines.stage_build import StageBuild, feature_columns_for, render_stage
-from promotion import registry
+from promotion import approval, registry
 from promotion.artifacts import CopySettings
 from promotion.config import (
     REPO_ROOT,
@@ -48,6 +50,8 @@ class Options:
     output_dir: Path
     dry_run: bool
     resolve_only: bool
+    approval_status: str = approval.APPROVED
+    approve: bool = False
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -69,7 +73,22 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         action="store_true",
         help="print only the source package ARN to promote (needs only dev credentials)",
     )
+    parser.add_argument(
+        "--approval-status",
+        choices=approval.APPROVAL_STATUSES,
+        default=approval.APPROVED,
+        help="status of a newly promoted package: PendingManualApproval keeps it inert until "
+        "--approve (the prod plan job); default Approved",
+    )
+    parser.add_argument(
+        "--approve",
+        action="store_true",
+        help="after the review: set the package of the reviewed build (OUTPUT_DIR/"
+        "deployment.tfvars.json) Approved; needs only stage credentials",
+    )
     args = parser.parse_args(argv)
+    if args.approve and (args.resolve_only or args.approval_status != approval.APPROVED):
+        parser.error("--approve cannot be combined with --resolve-only or --approval-status")
     for flag in ("source_role_arn", "target_role_arn"):
         value = getattr(args, flag)
         if value is not None and not is_role_arn(value):
@@ -83,6 +102,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         output_dir=args.output_dir or REPO_ROOT / "build" / args.stage,
         dry_run=args.dry_run,
         resolve_only=args.resolve_only,
+        approval_status=args.approval_status,
+        approve=args.approve,
     )
 
 
@@ -103,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(options: Options, *, settings: CopySettings | None = None) -> int:
     """Validate, open both accounts, resolve, plan, then promote and render (unless dry-run)."""
     config = load_stage_config(options.config, stage=options.stage)
+    if options.approve:
+        return approve_reviewed(config, options)
     if options.model_package_arn:
         registry.check_pinned_arn(
             options.model_package_arn,
@@ -133,13 +156,13 @@ def run(options: Options, *, settings: CopySettings | None = None) -> int:
         LOG.warning("notice: %s", notice)
     if options.dry_run:
         print(f"Plan for {config.stage} (account {config.account_id}), dry run: nothing written")
-        for line in plan.describe():
+        for line in plan.describe(options.approval_status):
             print(f"  - {line}")
         return 0
     result = apply_promotion(
         plan, config, source_s3=source_s3, target_sm=target_sm, target_s3=target_s3,
         settings=settings or CopySettings(), git_sha=os.environ.get("GITHUB_SHA"),
-        progress=progress_reporter(),
+        progress=progress_reporter(), approval_status=options.approval_status,
     )  # fmt: skip
     built = render_stage(
         config, target_s3=target_s3, source_package=plan.source,
@@ -149,23 +172,72 @@ def run(options: Options, *, settings: CopySettings | None = None) -> int:
     return 0
 
 
+def approve_reviewed(config: StageConfig, options: Options) -> int:
+    """Set the reviewed build's package Approved; nothing else is read or written.
+
+    The package is found again by lineage and must be the one the reviewed build names.
+    """
+    reviewed = approval.read_reviewed_build(options.output_dir / "deployment.tfvars.json")
+    if options.model_package_arn and options.model_package_arn != reviewed.source_arn:
+        raise ConfigError(
+            f"--model-package-arn {options.model_package_arn} is not the source of the reviewed "
+            f"build ({reviewed.path}: {reviewed.source_arn}); approve the build that was reviewed"
+        )
+    target = open_target(config, options)
+    target_sm = target.client("sagemaker")
+    package = registry.find_promoted(
+        target_sm, group=config.model_package_group_name, source_arn=reviewed.source_arn
+    )
+    needed = approval.needs_approval(package, reviewed, target.account_id)
+    assert package is not None  # needs_approval raised otherwise
+    if options.dry_run:
+        print(f"{'approve' if needed else 'already Approved:'} {reviewed.target_arn} (dry run)")
+        return 0
+    if needed:
+        approval.approve(target_sm, package, stage=config.stage, description=_approval_note())
+    verb = "Approved" if needed else "Already Approved"
+    markdown = f"{verb}: `{reviewed.target_arn}` (promoted from `{reviewed.source_arn}`)\n"
+    print(markdown, end="")
+    append_step_summary(markdown)
+    return 0
+
+
+def _approval_note() -> str:
+    run_id = os.environ.get("GITHUB_RUN_ID")
+    if not run_id:
+        return "approved with build.py --approve"
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+    run_url = f"{server}/{os.environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{run_id}"
+    return f"approved by the reviewers of the prod environment in {run_url}"
+
+
 def open_identities(config: StageConfig, options: Options) -> tuple[Identity, Identity | None]:
     """The checked source identity, and the target one unless only resolving."""
     base = boto3.Session(region_name=config.region)
-    session_name = f"build-py-{config.stage}-{os.environ.get('GITHUB_RUN_ID', 'local')}"
     source = open_identity(
         base, label="source (dev)", role_arn=options.source_role_arn or config.source_role_arn,
-        expected_account=config.source_account_id, session_name=session_name,
+        expected_account=config.source_account_id, session_name=_session_name(config),
         config_key="source_account_id",
     )  # fmt: skip
     if options.resolve_only:
         return source, None
-    target = open_identity(
-        base, label=f"target ({config.stage})",
+    return source, open_target(config, options, base)
+
+
+def open_target(
+    config: StageConfig, options: Options, base: boto3.Session | None = None
+) -> Identity:
+    """The checked identity of the stage account."""
+    return open_identity(
+        base or boto3.Session(region_name=config.region), label=f"target ({config.stage})",
         role_arn=options.target_role_arn or config.target_role_arn,
-        expected_account=config.account_id, session_name=session_name, config_key="account_id",
+        expected_account=config.account_id, session_name=_session_name(config),
+        config_key="account_id",
     )  # fmt: skip
-    return source, target
+
+
+def _session_name(config: StageConfig) -> str:
+    return f"build-py-{config.stage}-{os.environ.get('GITHUB_RUN_ID', 'local')}"
 
 
 def write_outputs(
@@ -190,6 +262,7 @@ def write_outputs(
         ("Stage", f"{config.stage} (account {config.account_id}, {config.region})"),
         ("Source package", f"{values['source_model_package_arn']} (version {source_version})"),
         ("Target package", result.target_arn + (" (reused)" if result.reused else " (created)")),
+        ("Approval status", str(result.target_package.get("ModelApprovalStatus"))),
         ("Model name", built.model_name),
         ("Artifacts", f"{len(copied)} copied, {len(result.copies) - len(copied)} already there"),
         *built.summary_rows,

@@ -73,6 +73,9 @@ resource "aws_lambda_function" "dispatch" {
   #checkov:skip=CKV_AWS_117: it calls the public GitHub API only; a VPC would add a NAT gateway and no protection
   #checkov:skip=CKV_AWS_272: the one-file source is reviewed in this repository and zipped by Terraform; no Signer profile
   #checkov:skip=CKV_AWS_50: one HTTPS call per approval; logs cover it and X-Ray would need xray:Put* on every resource
+  #checkov:skip=CKV_AWS_115: no reservation by default: accounts with the default quota of 10 refuse any (see var.reserved_concurrent_executions)
+  # reserved_concurrent_executions: -1 is the provider's documented "no reservation" (it removes one
+  # made earlier); 0 would throttle every invocation.
   function_name                  = local.function_name
   description                    = "Dispatches ${var.deploy_workflow} of ${var.github_repository} on model package approvals"
   role                           = aws_iam_role.lambda.arn
@@ -83,7 +86,7 @@ resource "aws_lambda_function" "dispatch" {
   architectures                  = ["arm64"]
   memory_size                    = 128
   timeout                        = 90
-  reserved_concurrent_executions = var.reserved_concurrent_executions
+  reserved_concurrent_executions = var.reserved_concurrent_executions == null ? -1 : var.reserved_concurrent_executions
   kms_key_arn                    = aws_kms_key.this.arn
 
   environment {

@@ -69,9 +69,15 @@ variable "lambda_runtime" {
 }
 
 variable "reserved_concurrent_executions" {
-  description = "Concurrency reserved for (and limiting) the function; approvals are rare, 1-5 is plenty."
+  description = "Concurrency reserved for (and limiting) the function, at least 1; null (the default) reserves none. Lambda refuses any reservation that leaves the account fewer than 10 unreserved executions (\"decreases account's UnreservedConcurrentExecution below its minimum value of [10]\"), and new accounts have a quota of 10, so reserve only where the quota was raised."
   type        = number
-  default     = 2
+  default     = null
+
+  validation {
+    # 0 would not mean "unreserved": Lambda then throttles every invocation of the function.
+    condition     = var.reserved_concurrent_executions == null ? true : var.reserved_concurrent_executions >= 1
+    error_message = "reserved_concurrent_executions must be null (no reservation) or at least 1."
+  }
 }
 
 variable "maximum_retry_attempts" {

@@ -6,20 +6,22 @@ S3 limits: https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from errors import CopyError
+from errors import AccessError, CopyError
 from promotion.config import parse_s3_url
 from promotion.package import ArtifactCopy
-from utils import ACCESS_DENIED_CODES, denied_action
+from utils import ACCESS_DENIED_CODES, PRINCIPAL_FIELD, denied_action
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -33,6 +35,11 @@ MAX_PARTS = 10_000
 MAX_SINGLE_COPY_SIZE = 5 * 1024**3  # CopyObject limit; above it only multipart copies work
 SOURCE_ETAG_METADATA = "promotion-source-etag"
 SOURCE_URI_METADATA = "promotion-source-uri"
+# Declared on CreateMultipartUpload and sent with every part and on completion, so the upload is
+# consistent: botocore >= 1.36 adds a CRC32 to each UploadPart by default but nothing to the
+# other two calls, a mix that S3-compatible stores reject.
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
+CHECKSUM_ALGORITHM: Final = "CRC32"
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
@@ -90,13 +97,28 @@ class CopyResult:
 
 
 def head(s3: S3Client, uri: str) -> dict[str, Any] | None:
-    """HeadObject of an s3:// URI, or None when the object does not exist (404 only)."""
+    """HeadObject of an s3:// URI, or None when the object does not exist (404 only).
+
+    Raises:
+        AccessError: S3 answered 403. For a missing key that is what a caller without
+            `s3:ListBucket` on the bucket gets (HeadObject has no body, so the code is "403");
+            it may also be a real denial, so it is never taken for "absent".
+    """
     bucket, key = parse_s3_url(uri)
     try:
         return dict(s3.head_object(Bucket=bucket, Key=key))
     except ClientError as error:
-        if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
+        code = error.response["Error"]["Code"]
+        if code in ("404", "NoSuchKey"):
             return None
+        if code == "403" or code in ACCESS_DENIED_CODES:
+            principal = error.response["Error"].get(PRINCIPAL_FIELD, "the caller")
+            raise AccessError(
+                f"HeadObject on {uri} answered 403 Forbidden for {principal}: S3 answers 403 "
+                "instead of 404 for a missing object when the caller lacks s3:ListBucket; grant "
+                f"s3:ListBucket on arn:aws:s3:::{bucket} (and s3:GetObject on its objects) to "
+                "that role and re-run"
+            ) from error
         raise
 
 
@@ -180,8 +202,9 @@ def stream_artifact(
             callback(len(data))
         return
     upload_id = target_s3.create_multipart_upload(
-        Bucket=copy.target_bucket, Key=copy.target_key, **extra
-    )["UploadId"]
+        Bucket=copy.target_bucket, Key=copy.target_key, ChecksumAlgorithm=CHECKSUM_ALGORITHM,
+        **extra,
+    )["UploadId"]  # fmt: skip
     try:
         parts = _upload_parts(
             target_s3, copy, upload_id, _chunks(body, part_size), settings, callback
@@ -208,13 +231,14 @@ def _upload_parts(
     callback: Callable[[int], None] | None,
 ) -> list[dict[str, Any]]:
     def upload(number: int, data: bytes) -> dict[str, Any]:
+        checksum = crc32_checksum(data)  # ours, so the completion can name it for every part
         response = target_s3.upload_part(
             Bucket=copy.target_bucket, Key=copy.target_key, UploadId=upload_id,
-            PartNumber=number, Body=data,
+            PartNumber=number, Body=data, ChecksumCRC32=checksum,
         )  # fmt: skip
         if callback:
             callback(len(data))
-        return {"PartNumber": number, "ETag": response["ETag"]}
+        return {"PartNumber": number, "ETag": response["ETag"], "ChecksumCRC32": checksum}
 
     parts: list[dict[str, Any]] = []
     pending: list[Future[dict[str, Any]]] = []
@@ -226,6 +250,11 @@ def _upload_parts(
             pending.append(pool.submit(upload, number, data))
         parts.extend(future.result() for future in pending)
     return parts
+
+
+def crc32_checksum(data: bytes) -> str:
+    """The base64 of the big-endian CRC32 of `data`, as S3's `x-amz-checksum-crc32` header."""
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode("ascii")
 
 
 def _chunks(body: Any, part_size: int) -> Iterator[bytes]:

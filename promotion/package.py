@@ -181,8 +181,13 @@ def build_create_request(
     lineage: Mapping[str, str],
     image_uri_map: Mapping[str, str],
     source_account_id: str,
+    approval_status: str = "Approved",
+    model_life_cycle: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The CreateModelPackage request of the target package, and notices for the user."""
+    """The CreateModelPackage request of the target package, and notices for the user.
+
+    `approval_status` is Approved, or PendingManualApproval for a stage behind a review gate;
+    `model_life_cycle` replaces whatever life cycle the source carries (its dev stage)."""
     request = rewrite_uris(creatable(source, create_shape), uri_map)
     notices = map_images(request, image_uri_map=image_uri_map, source_account_id=source_account_id)
     metadata = {**(request.get("CustomerMetadataProperties") or {}), **lineage}
@@ -192,7 +197,10 @@ def build_create_request(
             f"with the lineage that exceeds {MAX_METADATA_ENTRIES}: remove some in the source"
         )
     request["CustomerMetadataProperties"] = metadata
-    request["ModelApprovalStatus"] = "Approved"
+    request["ModelApprovalStatus"] = approval_status
+    request.pop("ModelLifeCycle", None)
+    if model_life_cycle:
+        request["ModelLifeCycle"] = dict(model_life_cycle)
     return request, notices
 
 

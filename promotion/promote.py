@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.model import Shape
 
 from errors import CopyError, PackageFailedError
-from promotion import registry
+from promotion import approval, registry
 from promotion.artifacts import (
     CopyResult,
     CopySettings,
@@ -63,7 +63,7 @@ class PromotionPlan:
         """The source package version."""
         return int(self.source["ModelPackageVersion"])
 
-    def describe(self) -> list[str]:
+    def describe(self, approval_status: str = approval.APPROVED) -> list[str]:
         """The plan as lines for `--dry-run`."""
         if self.existing:
             status = self.existing["ModelPackageStatus"]
@@ -77,7 +77,7 @@ class PromotionPlan:
             lines.append(
                 f"{verb} {planned.copy.source_uri} -> {planned.copy.target_uri} ({size} B)"
             )
-        lines.append(f"create an Approved model package from {self.source_arn}")
+        lines.append(f"create a model package ({approval_status}) from {self.source_arn}")
         return lines
 
 
@@ -156,8 +156,12 @@ def apply_promotion(
     git_sha: str | None = None,
     progress: ProgressFactory | None = None,
     sleep: Callable[[float], None] | None = None,
+    approval_status: str = approval.APPROVED,
 ) -> PromotionResult:
-    """Carry out a plan: copy what is missing, create the package, wait until Completed."""
+    """Carry out a plan: copy what is missing, create the package, wait until Completed.
+
+    A package promoted before (found by lineage) is reused as it is: a PendingManualApproval one
+    keeps waiting for its review, an Approved one is never set back to pending."""
     wait_args: dict[str, Any] = {"sleep": sleep} if sleep else {}
     if plan.existing:
         existing = plan.existing
@@ -207,6 +211,10 @@ def apply_promotion(
         lineage=lineage,
         image_uri_map=config.image_uri_map,
         source_account_id=config.source_account_id,
+        approval_status=approval_status,
+        model_life_cycle=approval.life_cycle(
+            config.stage, approval_status, f"promoted from {plan.source_arn} by build.py"
+        ),
     )
     request["ModelPackageGroupName"] = group
     if config.kms_key_arn:

@@ -211,10 +211,39 @@ def test_prod_applies_the_uploaded_plan_only(deploy: dict[str, Any]) -> None:
     runs = _runs(job)
     assert "sha256sum --check" in runs
     assert "-lockfile=readonly" in runs
-    for forbidden in ("terraform plan", "build.py", "pip install"):
-        assert forbidden not in runs
+    assert "terraform plan" not in runs
     assert _index(job, "actions/download-artifact") < _index(job, "sha256sum --check")
     assert _index(job, "sha256sum --check") < _index(job, "terraform apply")
+
+
+# --- the review gate: nothing Approved in prod before the review ------------------------------
+
+
+def test_prod_plan_promotes_an_inert_pending_package(deploy: dict[str, Any]) -> None:
+    job = deploy["jobs"]["prod-plan"]
+    (build,) = [s for s in _steps(job) if "python build.py" in s.get("run", "")]
+    assert "args+=(--approval-status PendingManualApproval)" in build["run"]
+    assert "--approve " not in build["run"]
+    # pre-prod (no reviewers, no prod data) promotes Approved directly: its smoke run needs it
+    (pre_prod,) = [
+        s for s in _steps(deploy["jobs"]["pre-prod"]) if "python build.py" in s.get("run", "")
+    ]
+    assert "--approval-status" not in pre_prod["run"]
+
+
+def test_prod_approves_exactly_the_reviewed_package_before_applying(
+    deploy: dict[str, Any],
+) -> None:
+    job = deploy["jobs"]["prod"]
+    (approve,) = [s for s in _steps(job) if "python build.py" in s.get("run", "")]
+    # Only --approve: no promotion, no rendering, no dev credentials in the prod job.
+    assert approve["run"] == (
+        'python build.py --stage "$STAGE" --approve --model-package-arn "$MODEL_PACKAGE_ARN"'
+    )
+    assert "env" not in approve
+    assert _index(job, "sha256sum --check") < _index(job, "--approve")
+    assert _index(job, "aws-actions/configure-aws-credentials") < _index(job, "--approve")
+    assert _index(job, "--approve") < _index(job, "terraform apply")
 
 
 # --- least privilege, pins, injection ---------------------------------------------------------
@@ -266,7 +295,7 @@ def test_checkout_keeps_no_credentials_and_run_has_no_expressions(path: Path) ->
 
 
 def test_python_comes_from_the_project_with_a_pip_cache(deploy: dict[str, Any]) -> None:
-    for name in ("resolve", "pre-prod", "prod-plan"):
+    for name in ("resolve", "pre-prod", "prod-plan", "prod"):
         job = deploy["jobs"][name]
         setup = _step_using(job, "actions/setup-python")
         assert setup["with"]["python-version"] == "${{ env.PYTHON_VERSION }}"
