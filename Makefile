@@ -47,6 +47,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) scripts/tf_docs.py --write
+	$(PY) scripts/stage_schema.py --write
 
 # The bootstrap outputs to paste into the stage file and GitHub: make bootstrap-outputs STAGE=pre-prod
 bootstrap-outputs: $(STAMP)

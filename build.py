@@ -31,7 +31,13 @@ from promotion.config import (
     is_role_arn,
     load_stage_config,
 )
-from promotion.output import append_step_summary, progress_reporter, summary_markdown, write_tfvars
+from promotion.output import (
+    append_step_summary,
+    check_writable_dir,
+    progress_reporter,
+    summary_markdown,
+    write_tfvars,
+)
 from promotion.promote import PromotionResult, apply_promotion, plan_promotion
 from utils import Identity, aws_errors, open_identity
 
@@ -133,6 +139,8 @@ def run(options: Options, *, settings: CopySettings | None = None) -> int:
             account_id=config.source_account_id,
             region=config.region,
         )
+    if not (options.dry_run or options.resolve_only):
+        check_writable_dir(options.output_dir)
     source, target = open_identities(config, options)
     source_sm = source.client("sagemaker")
     source_arn = options.model_package_arn or registry.resolve_latest_approved(

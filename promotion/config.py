@@ -1,78 +1,269 @@
-"""The stage config `<stage>-config.tfvars.json`: shared with Terraform, checked before use."""
+"""The stage config `<stage>-config.tfvars.json`: shared with Terraform, checked before use.
+
+ONE schema states every key: the `StageConfig` model below. Loading checks the file (UTF-8, size,
+nesting, control characters, duplicate keys), then the model (types, patterns, ranges, unknown keys
+with the closest known one) and the rules across keys (accounts, partition, region, batch limits).
+`json_schema()` publishes the same schema for editors (docs/stage-config.schema.json).
+Adding a key: a field here, a variable in variables.tf, a row in docs/interfaces.md, then
+`python scripts/stage_schema.py --write`.
+"""
 
 from __future__ import annotations
 
-import json
+import difflib
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from errors import ConfigError
+from promotion import config_rules as rules
 
 STAGES = ("pre-prod", "prod")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]{1,512}$")
-_KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[\w-]+|alias/[\w/-]+)$")
-# Model package group and model names: SageMaker's EntityName pattern.
-_ENTITY_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-_BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+SCHEMA_ID = "https://github.com/sagemaker-batch-gitops/stage-config.schema.json"
+MAX_CONCURRENCY_PAYLOAD_MB = 100  # batch transform: MaxConcurrentTransforms x MaxPayloadInMB
 _S3_URL = re.compile(r"^s3://([^/]+)/(.*)$")
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
-_SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\)|at\(.+\))$")
-_TIMEZONE = re.compile(r"^(UTC|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$")
-_COLUMN = re.compile(r"^[^,\n]{1,128}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"
+_BUCKET = r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 
 
-@dataclass(frozen=True)
-class VpcConfig:
+def _text(pattern: str, expected: str, description: str) -> Any:
+    """A string type checked against `pattern`, published with it, failing as "is not <x>"."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"{value[:80]!r} is not {expected}")
+        return value
+
+    return Annotated[
+        str,
+        AfterValidator(check),
+        Field(description=description, json_schema_extra={"pattern": pattern}),
+    ]
+
+
+def _checked(check: Any, description: str, **schema: Any) -> Any:
+    return Annotated[
+        str, AfterValidator(check), Field(description=description, json_schema_extra=schema)
+    ]
+
+
+def _s3_url(value: str) -> str:
+    match = _S3_URL.match(value)
+    if not match:
+        raise ValueError(f"must be an s3://bucket/prefix URL, got {value[:80]!r}")
+    if not re.match(_BUCKET, match.group(1)):
+        raise ValueError(f"{match.group(1)!r} is not a valid S3 bucket name")
+    return value
+
+
+def _columns(value: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(value)) != len(value):
+        raise ValueError("column names must be unique")
+    return value
+
+
+if TYPE_CHECKING:  # to type checkers every checked string is a str
+    AccountId = str
+    RoleArn = str
+    Column = str
+    InstanceType = str
+    S3Url = str
+    Region = str
+    Schedule = str
+    TimeZone = str
+    GroupName = str
+    BucketName = str
+    KmsArn = str
+    PolicyArn = str
+    Email = str
+    SubnetId = str
+    SecurityGroupId = str
+else:
+    AccountId = _text(r"^\d{12}$", "a 12-digit AWS account id", "a 12-digit AWS account id")
+    RoleArn = _text(_ROLE_ARN, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)", "role")
+    Column = _text(r"^[^,]{1,128}$", "a column name of 1-128 characters without commas", "column")
+    InstanceType = _text(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$", "an ml.* instance type", "ml.* type")
+    S3Url = _checked(_s3_url, "s3://bucket/prefix", pattern=r"^s3://[a-z0-9.-]{3,63}/")
+    Region = _checked(rules.check_region, "AWS region")
+    Schedule = _checked(rules.check_schedule, "schedule expression")
+    TimeZone = _checked(rules.check_timezone, "IANA time zone")
+    GroupName = _text(
+        r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", "a model package group name", "group name"
+    )
+    BucketName = _text(_BUCKET, "a valid S3 bucket name", "S3 bucket name")
+    KmsArn = _text(
+        r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[\w-]+|alias/[\w/-]+)$",
+        "a KMS key or alias ARN",
+        "KMS key ARN",
+    )
+    PolicyArn = _text(
+        r"^arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]{1,512}$",
+        "an IAM policy ARN (arn:aws:iam::<account>:policy/<name>)",
+        "IAM policy ARN",
+    )
+    Email = _text(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an email address", "email")
+    SubnetId = _text(r"^subnet-[0-9a-zA-Z]+$", "a subnet id", "subnet id")
+    SecurityGroupId = _text(r"^sg-[0-9a-zA-Z]+$", "a security group id", "security group id")
+
+
+class VpcConfig(BaseModel):
     """Subnets and security groups the SageMaker model runs in."""
 
-    subnet_ids: tuple[str, ...]
-    security_group_ids: tuple[str, ...]
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    subnet_ids: tuple[SubnetId, ...] = Field(min_length=1, max_length=16)
+    security_group_ids: tuple[SecurityGroupId, ...] = Field(min_length=1, max_length=5)
 
 
-@dataclass(frozen=True)
-class StageConfig:
+class StageConfig(BaseModel):
     """One stage's settings; field names are the JSON keys (and Terraform variable names)."""
 
-    path: Path
-    stage: str
-    account_id: str
-    region: str
-    source_account_id: str
-    model_package_group_name: str
-    artifacts_bucket: str
-    sagemaker_execution_role_arn: str
-    input_data_url: str
-    output_data_url: str
-    kms_key_arn: str | None = None
-    permissions_boundary_arn: str | None = None
-    source_role_arn: str | None = None
-    target_role_arn: str | None = None
-    image_uri_map: Mapping[str, str] = field(default_factory=dict)
-    id_column: str | None = None
-    feature_columns: tuple[str, ...] | None = None
-    processing_instance_type: str = "ml.m5.xlarge"
-    processing_instance_count: int = 1
-    transform_instance_type: str = "ml.m5.xlarge"
-    transform_instance_count: int = 1
-    max_payload_mb: int = 6
-    max_concurrent_transforms: int = 4
-    invocations_timeout_seconds: int = 600
-    invocations_max_retries: int = 3
-    schedule_expression: str = "cron(0 3 * * ? *)"
-    schedule_timezone: str = "UTC"
-    schedule_enabled: bool = True
-    alarm_email: str | None = None
-    vpc_config: VpcConfig | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        title="Stage config (<stage>-config.tfvars.json)",
+    )
+    _path: Path = PrivateAttr(default=Path("<memory>"))
+
+    stage: Literal["pre-prod", "prod"] = Field(description="the stage this file configures")
+    account_id: AccountId = Field(description="the stage's 12-digit AWS account id")
+    region: Region = Field(description="AWS region of the stage and the dev registry")
+    source_account_id: AccountId = Field(description="the dev account holding the model registry")
+    model_package_group_name: GroupName = Field(
+        description="the dev model package group; the target group gets the same name"
+    )
+    artifacts_bucket: BucketName = Field(
+        description="bucket in the stage account for model artifacts and step scripts"
+    )
+    sagemaker_execution_role_arn: RoleArn = Field(
+        description="role the pipeline and its jobs run as, in the stage account"
+    )
+    input_data_url: S3Url = Field(description="s3:// prefix the scheduled run scores")
+    output_data_url: S3Url = Field(description="s3:// prefix predictions are written under")
+    kms_key_arn: KmsArn | None = Field(
+        default=None,
+        description="SSE-KMS key (stage account and region) for copies and outputs; null = the "
+        "bucket default",
+    )
+    permissions_boundary_arn: PolicyArn | None = Field(
+        default=None,
+        description="permissions boundary every IAM role of the root module carries "
+        "(bootstrap/stage output); null = none",
+    )
+    source_role_arn: RoleArn | None = Field(
+        default=None, description="role assumed for reading the dev registry"
+    )
+    target_role_arn: RoleArn | None = Field(
+        default=None, description="role assumed for writing the stage account"
+    )
+    image_uri_map: dict[str, str] = Field(
+        default_factory=dict, description="exact source image URI -> image URI in the stage"
+    )
+    id_column: Column | None = Field(
+        default=None, description="id column kept next to predictions; null = row number"
+    )
+    feature_columns: Annotated[tuple[Column, ...], AfterValidator(_columns)] | None = Field(
+        default=None,
+        min_length=1,
+        description="model features in order; null = the package's feature_columns metadata",
+    )
+    processing_instance_type: InstanceType = Field(
+        default="ml.m5.xlarge", description="Preprocess and Postprocess instance type"
+    )
+    processing_instance_count: int = Field(
+        default=1, ge=1, le=100, description="Preprocess and Postprocess instance count"
+    )
+    transform_instance_type: InstanceType = Field(
+        default="ml.m5.xlarge", description="batch transform instance type"
+    )
+    transform_instance_count: int = Field(
+        default=1, ge=1, le=100, description="batch transform instance count"
+    )
+    max_payload_mb: int = Field(
+        default=6, ge=1, le=100, description="batch transform MaxPayloadInMB"
+    )
+    max_concurrent_transforms: int = Field(
+        default=4, ge=1, le=64,
+        description="batch transform MaxConcurrentTransforms; times max_payload_mb at most 100",
+    )  # fmt: skip
+    invocations_timeout_seconds: int = Field(
+        default=600, ge=1, le=3600, description="ModelClientConfig.InvocationsTimeoutInSeconds"
+    )
+    invocations_max_retries: int = Field(
+        default=3, ge=0, le=3, description="ModelClientConfig.InvocationsMaxRetries"
+    )
+    schedule_expression: Schedule = Field(
+        default="cron(0 3 * * ? *)",
+        description="rate(N unit), cron(six fields) or at(yyyy-mm-ddThh:mm:ss)",
+    )
+    schedule_timezone: TimeZone = Field(
+        default="UTC", description="IANA time zone of the schedule (zoneinfo)"
+    )
+    schedule_enabled: bool = Field(default=True, description="on/off switch of the schedule")
+    alarm_email: Email | None = Field(
+        default=None, description="email subscribed to failure alerts"
+    )
+    vpc_config: VpcConfig | None = Field(
+        default=None,
+        description='{"subnet_ids": [...], "security_group_ids": [...]} for the model',
+    )
+    tags: Annotated[dict[str, str], AfterValidator(rules.check_tags)] = Field(
+        default_factory=dict, description="extra tags on every resource (AWS tag limits)"
+    )
+
+    @property
+    def path(self) -> Path:
+        """The file this config was read from."""
+        return self._path
+
+    @property
+    def partition(self) -> str:
+        """The AWS partition of the stage's region."""
+        return rules.partition_of(self.region)
+
+    @model_validator(mode="after")
+    def _across_keys(self) -> StageConfig:
+        if self.account_id == self.source_account_id:
+            raise ValueError(
+                "key 'account_id' equals 'source_account_id'; a stage must be another account "
+                "than the dev registry"
+            )
+        homes: list[tuple[str, str | None, str, str, str | None]] = [
+            ("sagemaker_execution_role_arn", self.sagemaker_execution_role_arn, self.account_id,
+             "account_id", None),
+            ("target_role_arn", self.target_role_arn, self.account_id, "account_id", None),
+            ("source_role_arn", self.source_role_arn, self.source_account_id,
+             "source_account_id", None),
+            ("kms_key_arn", self.kms_key_arn, self.account_id, "account_id", self.region),
+            ("permissions_boundary_arn", self.permissions_boundary_arn, self.account_id,
+             "account_id", None),
+        ]  # fmt: skip
+        for key, arn, account, account_key, region in homes:
+            if arn:
+                rules.check_arn_home(
+                    key, arn, account_id=account, account_key=account_key, region=region,
+                    home=self.region,
+                )  # fmt: skip
+        product = self.max_payload_mb * self.max_concurrent_transforms
+        if product > MAX_CONCURRENCY_PAYLOAD_MB:
+            raise ValueError(
+                f"max_concurrent_transforms x max_payload_mb is {product}; batch transform "
+                f"allows at most {MAX_CONCURRENCY_PAYLOAD_MB}: lower one of them"
+            )
+        return self
 
 
 def default_config_path(stage: str) -> Path:
@@ -81,7 +272,7 @@ def default_config_path(stage: str) -> Path:
 
 
 def load_stage_config(path: Path, *, stage: str | None = None) -> StageConfig:
-    """Read and validate a stage file.
+    """Read and validate a stage file; nothing is called in AWS.
 
     Args:
         path: the `<stage>-config.tfvars.json` file.
@@ -90,19 +281,13 @@ def load_stage_config(path: Path, *, stage: str | None = None) -> StageConfig:
     Raises:
         ConfigError: one line naming the file, the key and the fix.
     """
+    text = rules.read_text(path)
+    raw = rules.parse_json_object(path, text)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read the stage config ({error.strerror})") from error
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(
-            f"{path}:{error.lineno}:{error.colno}: malformed JSON ({error.msg}); fix the syntax"
-        ) from error
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the stage config must be a JSON object of keys")
-    config = _parse(path, raw)
+        config = StageConfig.model_validate_json(text, strict=True)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: {describe_error(error, raw)}") from None
+    config._path = path
     if stage is not None and config.stage != stage:
         raise ConfigError(
             f"{path}: key 'stage' is {config.stage!r} but --stage is {stage!r}; "
@@ -111,9 +296,52 @@ def load_stage_config(path: Path, *, stage: str | None = None) -> StageConfig:
     return config
 
 
+def describe_error(error: ValidationError, raw: dict[str, Any]) -> str:
+    """The first validation problem as "key '<name>' <problem>; <fix>"."""
+    problems = error.errors(include_url=False)
+    # A misspelt key also makes the right one "missing": name the misspelling first.
+    first = next((p for p in problems if p["type"] == "extra_forbidden"), problems[0])
+    loc = [str(part) for part in first["loc"]]
+    name = ".".join(loc)
+    kind = first["type"]
+    if kind == "missing":
+        return f"key '{name}' is missing; add it to the stage config"
+    if kind == "extra_forbidden":
+        known = VpcConfig.model_fields if loc[:1] == ["vpc_config"] else StageConfig.model_fields
+        near = difflib.get_close_matches(loc[-1], list(known), n=1, cutoff=0.6)
+        hint = f"did you mean '{near[0]}'?" if near else "see docs/stage-config.md for the keys"
+        return f"unknown key '{name}'; {hint}"
+    if kind == "value_error":
+        problem = str(first.get("ctx", {}).get("error", first["msg"]))
+        return problem if not loc else f"key '{name}' {problem}"
+    bounds, msg = _int_bounds(loc), first["msg"]
+    if kind in ("int_type", "greater_than_equal", "less_than_equal") and bounds:
+        message = f"must be a whole number from {bounds[0]} to {bounds[1]}"
+    else:
+        message = re.sub(r"^(Input|String|List|Tuple|Dictionary|Value) should", "must", msg)
+    shown = repr(first.get("input"))
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return f"key '{name}' {message}, got {shown}"
+
+
+def _int_bounds(loc: list[str]) -> tuple[int, int] | None:
+    field = StageConfig.model_fields.get(loc[0]) if len(loc) == 1 else None
+    if field is None or field.annotation is not int:
+        return None
+    low = next((m.ge for m in field.metadata if hasattr(m, "ge")), None)
+    high = next((m.le for m in field.metadata if hasattr(m, "le")), None)
+    return (low, high) if low is not None and high is not None else None
+
+
+def json_schema() -> dict[str, Any]:
+    """The published JSON schema of a stage file (what editors validate against)."""
+    schema = StageConfig.model_json_schema(mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+
+
 def is_role_arn(value: str) -> bool:
     """Whether `value` is an IAM role ARN (the rule the stage config's role keys follow)."""
-    return bool(_ROLE_ARN.match(value))
+    return bool(re.match(_ROLE_ARN, value))
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -122,131 +350,3 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     if not match:
         raise ValueError(f"not an s3:// URL: {url!r}")
     return match.group(1), match.group(2)
-
-
-Check = Callable[[Any], str | None]
-
-
-def _pattern(regex: re.Pattern[str], expected: str) -> Check:
-    def check(value: Any) -> str | None:
-        if not isinstance(value, str):
-            return f"must be a string ({expected})"
-        return None if regex.match(value) else f"{value!r} is not {expected}"
-
-    return check
-
-
-def _integer(low: int, high: int) -> Check:
-    def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            return f"must be a whole number from {low} to {high}, got {value!r}"
-        return None
-
-    return check
-
-
-def _s3_url(value: Any) -> str | None:
-    if not isinstance(value, str) or not _S3_URL.match(value):
-        return f"must be an s3://bucket/prefix URL, got {value!r}"
-    bucket, _ = parse_s3_url(value)
-    return None if _BUCKET.match(bucket) else f"{bucket!r} is not a valid S3 bucket name"
-
-
-def _string_map(value: Any) -> str | None:
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        return "must be an object of string values"
-    return None
-
-
-def _columns(value: Any) -> str | None:
-    if not isinstance(value, list) or not value:
-        return "must be a non-empty list of column names, or null"
-    if not all(isinstance(c, str) and _COLUMN.match(c) for c in value):
-        return "column names must be strings of 1-128 characters without commas"
-    if len(set(value)) != len(value):
-        return "column names must be unique"
-    return None
-
-
-def _boolean(value: Any) -> str | None:
-    return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
-
-
-def _vpc(value: Any) -> str | None:
-    if not isinstance(value, dict) or set(value) != {"subnet_ids", "security_group_ids"}:
-        return 'must be null or {"subnet_ids": [...], "security_group_ids": [...]}'
-    for key in ("subnet_ids", "security_group_ids"):
-        ids = value[key]
-        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-            return f"{key} must be a non-empty list of strings"
-    return None
-
-
-_ACCOUNT = _pattern(_ACCOUNT_ID, "a 12-digit AWS account id")
-_ROLE = _pattern(_ROLE_ARN, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
-
-# key -> (required, check). Keys not listed here are Terraform's business and are ignored.
-_SCHEMA: dict[str, tuple[bool, Check]] = {
-    "stage": (True, _pattern(re.compile("^(" + "|".join(STAGES) + ")$"), f"one of {STAGES}")),
-    "account_id": (True, _ACCOUNT),
-    "region": (True, _pattern(_REGION, "an AWS region such as eu-west-1")),
-    "source_account_id": (True, _ACCOUNT),
-    "model_package_group_name": (True, _pattern(_ENTITY_NAME, "a model package group name")),
-    "artifacts_bucket": (True, _pattern(_BUCKET, "a valid S3 bucket name")),
-    "sagemaker_execution_role_arn": (True, _ROLE),
-    "input_data_url": (True, _s3_url),
-    "output_data_url": (True, _s3_url),
-    "kms_key_arn": (False, _pattern(_KMS_ARN, "a KMS key or alias ARN")),
-    "permissions_boundary_arn": (False, _pattern(_POLICY_ARN, "an IAM policy ARN")),
-    "source_role_arn": (False, _ROLE),
-    "target_role_arn": (False, _ROLE),
-    "image_uri_map": (False, _string_map),
-    "id_column": (False, _pattern(_COLUMN, "a column name without commas")),
-    "feature_columns": (False, _columns),
-    "processing_instance_type": (False, _pattern(_INSTANCE_TYPE, "an ml.* instance type")),
-    "processing_instance_count": (False, _integer(1, 100)),
-    "transform_instance_type": (False, _pattern(_INSTANCE_TYPE, "an ml.* instance type")),
-    "transform_instance_count": (False, _integer(1, 100)),
-    "max_payload_mb": (False, _integer(1, 100)),
-    "max_concurrent_transforms": (False, _integer(1, 64)),
-    "invocations_timeout_seconds": (False, _integer(1, 3600)),
-    "invocations_max_retries": (False, _integer(0, 3)),
-    "schedule_expression": (False, _pattern(_SCHEDULE, "rate(...), cron(...) or at(...)")),
-    "schedule_timezone": (False, _pattern(_TIMEZONE, "an IANA time zone such as Europe/Paris")),
-    "schedule_enabled": (False, _boolean),
-    "alarm_email": (False, _pattern(_EMAIL, "an email address")),
-    "vpc_config": (False, _vpc),
-    "tags": (False, _string_map),
-}
-
-
-def _parse(path: Path, raw: dict[str, Any]) -> StageConfig:
-    values: dict[str, Any] = {}
-    for key, (required, check) in _SCHEMA.items():
-        if key not in raw:
-            if required:
-                raise ConfigError(f"{path}: key '{key}' is missing; add it to the stage config")
-            continue
-        value = raw[key]
-        if value is None:
-            if required:
-                raise ConfigError(f"{path}: key '{key}' must not be null")
-            continue
-        problem = check(value)
-        if problem:
-            raise ConfigError(f"{path}: key '{key}' {problem}")
-        values[key] = value
-    if "feature_columns" in values:
-        values["feature_columns"] = tuple(values["feature_columns"])
-    if "vpc_config" in values:
-        vpc = values["vpc_config"]
-        values["vpc_config"] = VpcConfig(tuple(vpc["subnet_ids"]), tuple(vpc["security_group_ids"]))
-    config = StageConfig(path=path, **values)
-    if config.account_id == config.source_account_id:
-        raise ConfigError(
-            f"{path}: key 'account_id' equals 'source_account_id'; a stage must be another "
-            "account than the dev registry"
-        )
-    return config

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
+
+from errors import ConfigError
 
 PROGRESS_STEP = 10  # percent between two log lines when not on a terminal
 
@@ -67,3 +70,29 @@ def progress_reporter(stream: TextIO = sys.stderr) -> Callable[[str, int], Calla
         return advance
 
     return start
+
+
+def check_writable_dir(path: Path) -> None:
+    """Prove that `path` can take the outputs, before any AWS call; creates nothing.
+
+    Raises:
+        ConfigError: one line naming the directory and why it cannot take the outputs.
+    """
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = f"{existing} is not a directory"
+    elif existing == path:
+        try:
+            with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+                pass
+        except OSError as error:
+            problem = error.strerror or str(error)
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    if problem:
+        raise ConfigError(
+            f"output directory {path} cannot be written ({problem}); pass a writable --output-dir"
+        )

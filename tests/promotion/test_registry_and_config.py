@@ -35,7 +35,7 @@ ARN = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1"
         ("max_payload_mb", 101, "key 'max_payload_mb' must be a whole number from 1 to 100"),
         ("feature_columns", ["a", "a"], "key 'feature_columns' column names must be unique"),
         ("input_data_url", "bucket/x", "key 'input_data_url' must be an s3://bucket/prefix URL"),
-        ("schedule_expression", "daily", "key 'schedule_expression' 'daily' is not rate(...)"),
+        ("schedule_expression", "daily", "key 'schedule_expression' 'daily' is not rate(N unit)"),
         ("source_account_id", "222222222222", "key 'account_id' equals 'source_account_id'"),
     ],
 )
