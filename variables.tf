@@ -148,6 +148,17 @@ variable "id_column" {
   default     = null
 }
 
+variable "id_policy" {
+  description = "Duplicate or empty ids in `id_column`: `fail` the Preprocess step (one line) or `count` them in the run's `_SUCCESS` manifest. Read when the pipeline is rendered."
+  type        = string
+  default     = "fail"
+
+  validation {
+    condition     = contains(["fail", "count"], var.id_policy)
+    error_message = "id_policy must be \"fail\" or \"count\"."
+  }
+}
+
 variable "feature_columns" {
   description = "Model features in order. Read when the pipeline is rendered; `null` means the package's `feature_columns` metadata."
   type        = list(string)

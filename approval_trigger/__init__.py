@@ -1,5 +1,5 @@
 """Dev-account approval trigger: an EventBridge rule and a Lambda that dispatches deploy.yml.
 
-Only ``lambda_function.py`` is packaged into the function; this file makes the folder an
-importable package for the tests and for mypy.
+The function ships this package (every ``*.py`` here) under ``approval_trigger/`` in its zip; the
+handler is ``approval_trigger.lambda_function.lambda_handler``.
 """

@@ -57,10 +57,18 @@ resource "aws_lambda_permission" "events" {
   source_account = local.account_id
 }
 
+# The package's modules at approval_trigger/ inside the zip (they import each other relatively).
 data "archive_file" "lambda" {
   type        = "zip"
-  source_file = "${path.module}/lambda_function.py"
   output_path = "${path.module}/build/lambda_function.zip"
+
+  dynamic "source" {
+    for_each = sort(fileset(path.module, "*.py"))
+    content {
+      content  = file("${path.module}/${source.value}")
+      filename = "approval_trigger/${source.value}"
+    }
+  }
 }
 
 resource "aws_cloudwatch_log_group" "lambda" {
@@ -69,9 +77,11 @@ resource "aws_cloudwatch_log_group" "lambda" {
   kms_key_id        = aws_kms_key.this.arn
 }
 
+# timeout (30 s) covers the 20 s GitHub deadline; DEDUP_LEASE_SECONDS (40) outlives an invocation
+# and ends before Lambda's first retry (60 s after a failure). See docs/approval-trigger.md.
 resource "aws_lambda_function" "dispatch" {
   #checkov:skip=CKV_AWS_117: it calls the public GitHub API only; a VPC would add a NAT gateway and no protection
-  #checkov:skip=CKV_AWS_272: the one-file source is reviewed in this repository and zipped by Terraform; no Signer profile
+  #checkov:skip=CKV_AWS_272: the source package is reviewed in this repository and zipped by Terraform; no Signer profile
   #checkov:skip=CKV_AWS_50: one HTTPS call per approval; logs cover it and X-Ray would need xray:Put* on every resource
   #checkov:skip=CKV_AWS_115: no reservation by default: accounts with the default quota of 10 refuse any (see var.reserved_concurrent_executions)
   # reserved_concurrent_executions: -1 is the provider's documented "no reservation" (it removes one
@@ -80,12 +90,12 @@ resource "aws_lambda_function" "dispatch" {
   description                    = "Dispatches ${var.deploy_workflow} of ${var.github_repository} on model package approvals"
   role                           = aws_iam_role.lambda.arn
   runtime                        = var.lambda_runtime
-  handler                        = "lambda_function.lambda_handler"
+  handler                        = "approval_trigger.lambda_function.lambda_handler"
   filename                       = data.archive_file.lambda.output_path
   source_code_hash               = data.archive_file.lambda.output_base64sha256
   architectures                  = ["arm64"]
   memory_size                    = 128
-  timeout                        = 90
+  timeout                        = 30
   reserved_concurrent_executions = var.reserved_concurrent_executions == null ? -1 : var.reserved_concurrent_executions
   kms_key_arn                    = aws_kms_key.this.arn
 
@@ -99,6 +109,7 @@ resource "aws_lambda_function" "dispatch" {
       MODEL_PACKAGE_GROUP_NAME = var.model_package_group_name
       DEDUP_TABLE              = aws_dynamodb_table.dedup.name
       DEDUP_TTL_SECONDS        = tostring(var.dedup_ttl_seconds)
+      DEDUP_LEASE_SECONDS      = "40"
     }
   }
 

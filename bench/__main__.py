@@ -5,7 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench.bench_promotion", "bench.bench_pipeline", "bench.bench_local")
+BENCHMARKS = (
+    "bench.bench_promotion",
+    "bench.bench_pipeline",
+    "bench.bench_local",
+    "bench.bench_trigger",
+)
 
 
 def main() -> int:

@@ -175,6 +175,10 @@ class StageConfig(BaseModel):
     id_column: Column | None = Field(
         default=None, description="id column kept next to predictions; null = row number"
     )
+    id_policy: Literal["fail", "count"] = Field(
+        default="fail",
+        description="duplicate or empty ids: fail Preprocess, or count them in _SUCCESS",
+    )
     feature_columns: Annotated[tuple[Column, ...], AfterValidator(_columns)] | None = Field(
         default=None,
         min_length=1,

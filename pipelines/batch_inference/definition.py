@@ -193,6 +193,7 @@ def build_pipeline(
             arguments=layout.preprocess_arguments(
                 feature_columns=feature_columns,
                 id_column=config.id_column,
+                id_policy=config.id_policy,
                 max_shard_bytes=layout.max_shard_bytes(config.max_payload_mb),
             ),
         ),

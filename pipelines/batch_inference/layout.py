@@ -66,7 +66,11 @@ def column_chunks(columns: Sequence[str], *, limit: int = MAX_ARGUMENT_CHARS) ->
 
 
 def preprocess_arguments(
-    *, feature_columns: Sequence[str], id_column: str | None, max_shard_bytes: int
+    *,
+    feature_columns: Sequence[str],
+    id_column: str | None,
+    max_shard_bytes: int,
+    id_policy: str = "fail",
 ) -> list[str]:
     """ContainerArguments of Preprocess: ``--feature-columns`` repeats when the list is long."""
     arguments = [
@@ -77,7 +81,7 @@ def preprocess_arguments(
     for chunk in column_chunks(feature_columns):
         arguments += ["--feature-columns", chunk]
     if id_column:
-        arguments += ["--id-column", id_column]
+        arguments += ["--id-column", id_column, "--id-policy", id_policy]
     return arguments
 
 

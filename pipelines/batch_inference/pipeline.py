@@ -126,6 +126,7 @@ def get_pipeline(
     arguments = layout.preprocess_arguments(
         feature_columns=columns,
         id_column=config.id_column,
+        id_policy=config.id_policy,
         max_shard_bytes=layout.max_shard_bytes(config.max_payload_mb),
     )
     if len(arguments) > layout.MAX_ARGUMENTS:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -159,11 +160,42 @@ class PartWriter:
             self._writer = None
 
 
+def id_counts(manifests: list[dict[str, Any]], ids_dir: Path) -> dict[str, int]:
+    """Duplicate and empty ids over every Preprocess instance (each one checked only its own).
+
+    Empty when the rows have no id column. Under the ``fail`` id policy any is refused.
+    """
+    if "duplicate_ids" not in manifests[0]:
+        return {}
+    counts = {name: sum(int(m[name]) for m in manifests) for name in ("duplicate_ids", "empty_ids")}
+    if len(manifests) > 1:
+        [column] = manifests[0]["id_columns"]
+        files = [ids_dir / str(shard["ids"]) for m in manifests for shard in m["shards"]]
+        ids = pa.chunked_array(
+            [pq.read_table(path, columns=[column]).column(0).cast(pa.string()) for path in files],
+            pa.string(),
+        )
+        empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(ids), ""), True)
+        present = ids.filter(pc.invert(empty))
+        counts = {
+            "duplicate_ids": len(present) - pc.count_distinct(present).as_py(),
+            "empty_ids": pc.sum(empty).as_py() or 0,
+        }
+        if manifests[0].get("id_policy", "fail") == "fail" and any(counts.values()):
+            raise OutputError(
+                f"id column {column!r}: {counts['duplicate_ids']} duplicate and"
+                f" {counts['empty_ids']} empty id(s) across the Preprocess instances; fix the"
+                ' input or set the stage key id_policy to "count"'
+            )
+    return counts
+
+
 def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[str, Any]:
     """Check and join everything into ``run_dir``; return the ``_SUCCESS`` manifest."""
     manifests = load_manifests(Path(args.ids_dir))
     shards = [shard for manifest in manifests for shard in manifest["shards"]]
     id_columns = list(manifests[0]["id_columns"])
+    ids_found = id_counts(manifests, Path(args.ids_dir))
     types = check_predictions(shards, Path(args.predictions_dir))
     names = prediction_names(len(types))
     clash = sorted(set(id_columns) & set(names + list(RESERVED_COLUMNS)))
@@ -197,6 +229,7 @@ def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[
         "prediction_rows": total,
         "shards": len(shards),
         "id_columns": id_columns,
+        **ids_found,
         "prediction_columns": names,
         "files": writer.files,
         "input_files": [entry for manifest in manifests for entry in manifest["files"]],

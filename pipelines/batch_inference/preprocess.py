@@ -43,6 +43,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 SOURCE_FILE = "source_file"
 ROW_NUMBER = "row_number"
 MANIFEST_SUFFIX = ".manifest.json"
+ID_POLICIES = ("fail", "count")
 
 
 class InputError(Exception):
@@ -182,6 +183,29 @@ class ShardWriter:
         self.shards.append({"shard": name, "ids": ids_name, "rows": rows, "padding": padding})
 
 
+def check_ids(chunks: Sequence[pa.ChunkedArray], column: str, policy: str) -> dict[str, int]:
+    """Count duplicate and empty ids (null or only spaces); fail under the ``fail`` policy.
+
+    ``duplicate_ids`` is the number of rows whose non-empty id an earlier row already had.
+    """
+    ids = pa.chunked_array([chunk for part in chunks for chunk in part.chunks], pa.string())
+    empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(ids), ""), True)
+    empty_ids = pc.sum(empty).as_py() or 0
+    present = ids.filter(pc.invert(empty))
+    duplicate_ids = len(present) - pc.count_distinct(present).as_py()
+    if policy == "fail" and (duplicate_ids or empty_ids):
+        example = ""
+        if duplicate_ids:
+            counts = pc.value_counts(present)
+            repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+            example = f" (for example {str(repeated[0]['values'].as_py())[:40]!r})"
+        raise InputError(
+            f"id column {column!r}: {duplicate_ids} duplicate and {empty_ids} empty id(s) in"
+            f' {len(ids)} rows{example}; fix the input or set the stage key id_policy to "count"'
+        )
+    return {"duplicate_ids": duplicate_ids, "empty_ids": empty_ids}
+
+
 def current_host(resource_config: Path) -> tuple[str, int]:
     """This instance's name and the number of instances (``algo-1``, 1 when run locally)."""
     if not resource_config.is_file():
@@ -197,6 +221,7 @@ def preprocess(
     features: list[str] = args.feature_columns
     input_dir = Path(args.input_dir)
     files: list[dict[str, Any]] = []
+    id_chunks: list[pa.ChunkedArray] = []
     for path in list_input_files(input_dir):
         name = path.relative_to(input_dir).as_posix()
         rows = 0
@@ -206,6 +231,7 @@ def preprocess(
                     ids = pa.table(
                         {args.id_column: pc.cast(batch.column(args.id_column), pa.string())}
                     )
+                    id_chunks.append(ids.column(0))
                 else:
                     numbers = pa.array(range(rows, rows + batch.num_rows), pa.int64())
                     source = pa.array([name] * batch.num_rows, pa.string())
@@ -221,7 +247,10 @@ def preprocess(
     if total == 0 and hosts == 1:
         raise InputError(f"no data rows in any CSV or Parquet file under {input_dir}")
     id_columns = [args.id_column] if args.id_column else [SOURCE_FILE, ROW_NUMBER]
+    id_counts = check_ids(id_chunks, args.id_column, args.id_policy) if args.id_column else {}
     return {
+        **id_counts,
+        "id_policy": args.id_policy,
         "host": host,
         "rows": total,
         "files": files,
@@ -246,6 +275,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="comma-separated feature columns in model order; repeat to continue the list",
     )
     parser.add_argument("--id-column", default=None)
+    parser.add_argument(
+        "--id-policy",
+        choices=ID_POLICIES,
+        default="fail",
+        help="duplicate or empty ids: fail the step (default) or count them in the manifest",
+    )
     parser.add_argument("--max-shard-bytes", type=int, default=DEFAULT_MAX_SHARD_BYTES)
     args = parser.parse_args(argv)
     args.feature_columns = [c for chunk in args.feature_columns for c in chunk.split(",") if c]

@@ -8,176 +8,32 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 import traceback
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
+from approval_trigger import github as gh
 from approval_trigger import lambda_function as fn
-
-REGION = "us-east-1"
-GROUP = "breast-cancer-classifier"
-REPOSITORY = "acme/batch-gitops"
-TABLE = "approval-trigger-dedup"
-SECRET_ID = "approval-trigger/github-token"
-TOKEN = "github_pat_11TESTTOKEN0123456789abcdefSECRET"
-ARN = f"arn:aws:sagemaker:{REGION}:111111111111:model-package/{GROUP}/7"
-DISPATCH_PATH = f"/repos/{REPOSITORY}/actions/workflows/deploy.yml/dispatches"
-
-
-@dataclass
-class FakeGitHub:
-    """Records every request and answers from a script of (status, headers, body) replies."""
-
-    port: int = 0
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    replies: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-def _handler_for(github: FakeGitHub) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            github.requests.append(
-                {
-                    "path": self.path,
-                    "headers": dict(self.headers.items()),
-                    "body": json.loads(self.rfile.read(length) or b"null"),
-                }
-            )
-            status, headers, body = github.replies.pop(0) if github.replies else (204, {}, b"")
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-    return Handler
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-    fake.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    with mock_aws():
-        session = boto3.Session(region_name=REGION)
-        session.client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=TOKEN)
-        session.client("dynamodb").create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield session
-
-
-@pytest.fixture
-def settings(github: FakeGitHub) -> fn.Settings:
-    return fn.Settings(
-        repository=REPOSITORY,
-        token_secret_id=SECRET_ID,
-        group_name=GROUP,
-        dedup_table=TABLE,
-        api_url=github.url,
-    )
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def run(aws: boto3.Session, settings: fn.Settings, sleeps: list[float]) -> Any:
-    """Handle an event with one container's runtime and a recording sleep."""
-    runtime = fn.Runtime(session=aws)
-
-    def _run(event: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-        return fn.handle_event(
-            event,
-            settings=overrides.get("settings", settings),
-            runtime=runtime,
-            sleep=sleeps.append,
-        )
-
-    return _run
-
-
-@pytest.fixture
-def sdk_log_levels() -> Iterator[None]:
-    names = ("approval_trigger.lambda_function", "boto3", "botocore", "urllib3")
-    saved = {name: logging.getLogger(name).level for name in names}
-    yield
-    for name, level in saved.items():
-        logging.getLogger(name).setLevel(level)
-
-
-def event(
-    status: str = "Approved",
-    *,
-    group: str = GROUP,
-    arn: str = ARN,
-    modified: str = "2025-01-02T03:04:05Z",
-    event_id: str = "0f1e2d3c-0000-4000-8000-000000000001",
-    **detail: Any,
-) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": event_id,
-        "detail-type": "SageMaker Model Package State Change",
-        "source": "aws.sagemaker",
-        "account": "111111111111",
-        "time": "2025-01-02T03:04:06Z",
-        "region": REGION,
-        "resources": [arn],
-        "detail": {
-            "ModelPackageGroupName": group,
-            "ModelPackageArn": arn,
-            "ModelApprovalStatus": status,
-            "ModelPackageStatus": "Completed",
-            "LastModifiedTime": modified,
-            **detail,
-        },
-    }
-
-
-def markers(session: boto3.Session) -> list[str]:
-    items = session.client("dynamodb").scan(TableName=TABLE)["Items"]
-    return sorted(item["pk"]["S"] for item in items)
-
+from approval_trigger import settings as cfg
+from approval_trigger.failures import ConfigurationError, DispatchError, TokenError, TriggerError
+from tests.approval_trigger.support import (
+    ACCOUNT,
+    ARN,
+    DISPATCH_PATH,
+    GROUP,
+    IDENTITY,
+    REGION,
+    REPOSITORY,
+    SECRET_ID,
+    TABLE,
+    TOKEN,
+    FakeGitHub,
+    LambdaContext,
+    event,
+    markers,
+)
 
 # --- dispatch: path, headers, body ------------------------------------------------------------
 
@@ -202,7 +58,7 @@ def test_approved_dispatches_deploy_with_the_package_arn(
     assert headers["accept"] == "application/vnd.github+json"
     assert headers["authorization"] == f"Bearer {TOKEN}"
     assert headers["x-github-api-version"] == "2022-11-28"
-    assert headers["user-agent"] == fn.USER_AGENT
+    assert headers["user-agent"] == gh.USER_AGENT
     assert headers["content-type"] == "application/json"
     # AND the state change is recorded with an expiry
     assert markers(aws) == [f"{ARN}#Approved#2025-01-02T03:04:05Z"]
@@ -218,13 +74,13 @@ def test_rejected_dispatches_with_an_empty_arn(run: Any, github: FakeGitHub) -> 
 
 
 def test_custom_workflow_ref_and_json_token_secret(
-    run: Any, github: FakeGitHub, aws: boto3.Session, settings: fn.Settings
+    run: Any, github: FakeGitHub, aws: boto3.Session, config: cfg.Settings
 ) -> None:
     # GIVEN a secret holding JSON with a token key, another workflow file and ref
     aws.client("secretsmanager").put_secret_value(
         SecretId=SECRET_ID, SecretString=json.dumps({"token": TOKEN, "note": "fine-grained"})
     )
-    custom = fn.Settings(**{**settings.__dict__, "workflow": "promote.yml", "ref": "release"})
+    custom = cfg.Settings(**{**config.__dict__, "workflow": "promote.yml", "ref": "release"})
 
     # WHEN handled
     run(event(), settings=custom)
@@ -244,7 +100,7 @@ def test_custom_workflow_ref_and_json_token_secret(
     [
         (event("PendingManualApproval"), "approval status"),
         (event(group="another-group"), "model package group"),
-        (event(arn=f"arn:aws:sagemaker:{REGION}:111111111111:model-package/other/3"), "ARN"),
+        (event(arn=f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/other/3"), "not a version"),
         (event(ModelPackageStatus="InProgress"), "not Completed"),
         ({**event(), "source": "aws.s3"}, "not a SageMaker"),
         ({**event(), "detail-type": "SageMaker Model State Change"}, "not a SageMaker"),
@@ -300,15 +156,19 @@ def test_second_genuine_approval_after_a_reject_dispatches_again(
 
 
 def test_an_expired_marker_no_longer_blocks(
-    aws: boto3.Session, settings: fn.Settings, github: FakeGitHub
+    aws: boto3.Session, config: cfg.Settings, github: FakeGitHub
 ) -> None:
     # GIVEN a marker whose time-to-live has passed but that DynamoDB has not deleted yet
     runtime = fn.Runtime(session=aws)
-    fn.handle_event(event(), settings=settings, runtime=runtime, now=lambda: 1_000.0)
+    fn.handle_event(
+        event(), settings=config, runtime=runtime, identity=IDENTITY, now=lambda: 1_000.0
+    )
 
     # WHEN the same change arrives after the expiry
-    later = 1_000.0 + settings.dedup_ttl_seconds + 1
-    result = fn.handle_event(event(), settings=settings, runtime=runtime, now=lambda: later)
+    later = 1_000.0 + config.dedup_ttl_seconds + 1
+    result = fn.handle_event(
+        event(), settings=config, runtime=runtime, identity=IDENTITY, now=lambda: later
+    )
 
     # THEN it dispatches again
     assert result["dispatched"] is True
@@ -347,23 +207,23 @@ def test_rate_limit_honours_retry_after_within_the_bound(
 
     # THEN both are retried, waits honour Retry-After but never exceed the cap
     assert len(github.requests) == 3
-    assert sleeps == [3.0, fn.BACKOFF_MAX_SECONDS]
+    assert sleeps == [3.0, gh.BACKOFF_MAX_SECONDS]
 
 
 def test_persistent_server_errors_fail_and_release_the_marker(
     run: Any, github: FakeGitHub, aws: boto3.Session, sleeps: list[float]
 ) -> None:
     # GIVEN GitHub keeps failing
-    github.replies[:] = [(500, {}, b"")] * fn.MAX_ATTEMPTS
+    github.replies[:] = [(500, {}, b"")] * gh.MAX_ATTEMPTS
 
     # WHEN handled, THEN it raises after a bounded number of attempts
     with pytest.raises(
-        fn.DispatchError, match=f"failed {fn.MAX_ATTEMPTS} times, last with HTTP 500"
+        DispatchError, match=f"after {gh.MAX_ATTEMPTS} attempt\\(s\\), last with HTTP 500"
     ):
         run(event())
-    assert len(github.requests) == fn.MAX_ATTEMPTS
-    assert len(sleeps) == fn.MAX_ATTEMPTS - 1
-    assert all(wait <= fn.BACKOFF_MAX_SECONDS for wait in sleeps)
+    assert len(github.requests) == gh.MAX_ATTEMPTS
+    assert len(sleeps) == gh.MAX_ATTEMPTS - 1
+    assert all(wait <= gh.BACKOFF_MAX_SECONDS for wait in sleeps)
     # AND the marker is released, so Lambda's retry of the same event dispatches
     assert markers(aws) == []
     assert run(event())["dispatched"] is True
@@ -388,7 +248,7 @@ def test_client_errors_fail_at_once_with_a_clear_message(
     ]
 
     # WHEN handled, THEN it fails at once, naming the status, GitHub's message and the fix
-    with pytest.raises(fn.DispatchError, match=f"HTTP {status}") as caught:
+    with pytest.raises(DispatchError, match=f"HTTP {status}") as caught:
         run(event())
     assert hint in str(caught.value)
     assert "(No)" in str(caught.value) or status == 307
@@ -403,7 +263,7 @@ def test_a_rejected_token_is_read_again_on_the_next_invocation(
     # GIVEN a cached token that GitHub rejects, then a rotated token in the secret
     run(event(event_id="1", modified="t1"))
     github.replies[:] = [(401, {}, b'{"message": "Bad credentials"}')]
-    with pytest.raises(fn.DispatchError):
+    with pytest.raises(DispatchError):
         run(event(event_id="2", modified="t2"))
     aws.client("secretsmanager").put_secret_value(SecretId=SECRET_ID, SecretString="ghp_rotated")
 
@@ -429,19 +289,21 @@ def test_the_token_is_cached_per_container(
 
 
 def test_network_errors_are_retried_then_fail(
-    aws: boto3.Session, settings: fn.Settings, sleeps: list[float]
+    aws: boto3.Session, config: cfg.Settings, sleeps: list[float]
 ) -> None:
     # GIVEN nothing listens on the API port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    unreachable = fn.Settings(**{**settings.__dict__, "api_url": closed})
+    unreachable = cfg.Settings(**{**config.__dict__, "api_url": closed})
 
     # WHEN handled, THEN every attempt fails and the invocation raises
     runtime = fn.Runtime(session=aws)
-    with pytest.raises(fn.DispatchError, match="network error"):
-        fn.handle_event(event(), settings=unreachable, runtime=runtime, sleep=sleeps.append)
-    assert len(sleeps) == fn.MAX_ATTEMPTS - 1
+    with pytest.raises(DispatchError, match="network error"):
+        fn.handle_event(
+            event(), settings=unreachable, runtime=runtime, identity=IDENTITY, sleep=sleeps.append
+        )
+    assert len(sleeps) == gh.MAX_ATTEMPTS - 1
     assert markers(aws) == []
 
 
@@ -450,7 +312,7 @@ def test_network_errors_are_retried_then_fail(
 
 @pytest.mark.parametrize(
     "replies",
-    [[], [(500, {}, b"")] * fn.MAX_ATTEMPTS, [(401, {}, b'{"message": "Bad credentials"}')]],
+    [[], [(500, {}, b"")] * gh.MAX_ATTEMPTS, [(401, {}, b'{"message": "Bad credentials"}')]],
     ids=["success", "server-errors", "unauthorized"],
 )
 def test_the_token_never_appears_in_logs_or_errors(
@@ -469,7 +331,7 @@ def test_the_token_never_appears_in_logs_or_errors(
     failure = ""
     try:
         run(event())
-    except fn.TriggerError as error:
+    except TriggerError as error:
         failure = "".join(traceback.format_exception(error))
 
     # THEN the token is in no log record and no error text
@@ -501,7 +363,7 @@ def test_unusable_secrets_fail_without_revealing_them(
         client.delete_secret(SecretId=SECRET_ID, ForceDeleteWithoutRecovery=True)
 
     # WHEN handled, THEN it fails before calling GitHub, revealing nothing, and releases the marker
-    with pytest.raises(fn.TokenError, match=SECRET_ID) as caught:
+    with pytest.raises(TokenError, match=SECRET_ID) as caught:
         run(event())
     text = "".join(traceback.format_exception(caught.value))
     assert TOKEN not in text
@@ -524,12 +386,12 @@ def required_env(github: FakeGitHub) -> dict[str, str]:
 
 
 def test_settings_defaults(github: FakeGitHub) -> None:
-    settings = fn.Settings.from_env(required_env(github))
+    loaded = cfg.Settings.from_env(required_env(github))
 
-    assert (settings.workflow, settings.ref) == ("deploy.yml", "main")
-    assert settings.api_url == github.url
-    assert settings.dedup_ttl_seconds == fn.DEFAULT_DEDUP_TTL_SECONDS
-    assert fn.Settings.from_env({**required_env(github), "GITHUB_API_URL": ""}).api_url == (
+    assert (loaded.workflow, loaded.ref) == ("deploy.yml", "main")
+    assert loaded.api_url == github.url
+    assert loaded.dedup_ttl_seconds == cfg.DEFAULT_DEDUP_TTL_SECONDS
+    assert cfg.Settings.from_env({**required_env(github), "GITHUB_API_URL": ""}).api_url == (
         "https://api.github.com"
     )
 
@@ -548,8 +410,8 @@ def test_settings_defaults(github: FakeGitHub) -> None:
 def test_invalid_settings_are_refused(
     github: FakeGitHub, change: dict[str, str], message: str
 ) -> None:
-    with pytest.raises(fn.ConfigurationError, match=message):
-        fn.Settings.from_env({**required_env(github), **change})
+    with pytest.raises(ConfigurationError, match=message):
+        cfg.Settings.from_env({**required_env(github), **change})
 
 
 def test_lambda_handler_reads_the_environment(
@@ -566,8 +428,8 @@ def test_lambda_handler_reads_the_environment(
     caplog.set_level(logging.DEBUG)
 
     # WHEN EventBridge invokes the handler twice with the same event
-    first = fn.lambda_handler(event(), None)
-    second = fn.lambda_handler(event(), None)
+    first = fn.lambda_handler(event(), LambdaContext())
+    second = fn.lambda_handler(event(), LambdaContext())
 
     # THEN one dispatch, and the token is not logged even at DEBUG
     assert (first["dispatched"], second["dispatched"]) == (True, False)

@@ -9,7 +9,7 @@ from typing import Any
 import hcl2
 import pytest
 
-from approval_trigger import lambda_function as fn
+from approval_trigger import dedup, events, github, settings
 
 MODULE = Path(__file__).resolve().parents[2] / "approval_trigger"
 
@@ -50,7 +50,7 @@ def test_rule_matches_approved_and_rejected_changes_of_the_group(
     assert '"detail-type" = ["SageMaker Model Package State Change"]' in pattern
     assert "ModelPackageGroupName = [var.model_package_group_name]" in pattern
     assert 'ModelApprovalStatus = ["Approved", "Rejected"]' in pattern
-    assert list(fn.DISPATCH_STATUSES) == ["Approved", "Rejected"]
+    assert list(events.DISPATCH_STATUSES) == ["Approved", "Rejected"]
 
 
 def test_function_runs_the_handler_with_the_settings_it_reads(
@@ -58,13 +58,32 @@ def test_function_runs_the_handler_with_the_settings_it_reads(
 ) -> None:
     function = resources["aws_lambda_function.dispatch"]
 
-    assert function["handler"] == "lambda_function.lambda_handler"
-    assert data["archive_file.lambda"]["source_file"] == "${path.module}/lambda_function.py"
+    assert function["handler"] == "approval_trigger.lambda_function.lambda_handler"
+    source = data["archive_file.lambda"]["dynamic"][0]["source"]
+    assert source["for_each"] == '${sort(fileset(path.module, "*.py"))}'
+    assert source["content"][0]["filename"] == "approval_trigger/${source.value}"
     assert function["source_code_hash"] == "${data.archive_file.lambda.output_base64sha256}"
     variables = function["environment"][0]["variables"]
-    assert sorted(variables) == sorted(fn.ENVIRONMENT_VARIABLES)
+    assert sorted(variables) == sorted(settings.ENVIRONMENT_VARIABLES)
     assert function["dead_letter_config"][0]["target_arn"] == "${aws_sqs_queue.dead_letter.arn}"
     assert "aws_lambda_function_event_invoke_config.dispatch" in resources
+
+
+def test_timeout_lease_and_github_deadline_fit_lambda_retries(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    # GIVEN the function's timeout and lease as deployed
+    function = resources["aws_lambda_function.dispatch"]
+    timeout = int(function["timeout"])
+    lease = int(function["environment"][0]["variables"]["DEDUP_LEASE_SECONDS"])
+
+    # THEN the GitHub call ends inside the invocation and inside the lease, a live invocation
+    # never outlives its lease, and a dead one's lease is over before Lambda's first retry
+    assert github.REQUEST_TIMEOUT_SECONDS < settings.DEFAULT_GITHUB_DEADLINE_SECONDS < timeout
+    assert lease - settings.LEASE_MARGIN_SECONDS >= settings.DEFAULT_GITHUB_DEADLINE_SECONDS
+    assert timeout < lease < settings.FIRST_RETRY_WAIT_SECONDS
+    assert settings.MIN_LEASE_SECONDS <= lease <= settings.MAX_LEASE_SECONDS
+    assert lease == settings.DEFAULT_LEASE_SECONDS
 
 
 def test_runtime_default_is_a_supported_python() -> None:
@@ -76,9 +95,9 @@ def test_runtime_default_is_a_supported_python() -> None:
 def test_dedup_table_matches_the_lambda(resources: dict[str, dict[str, Any]]) -> None:
     table = resources["aws_dynamodb_table.dedup"]
 
-    assert table["hash_key"] == fn.DEDUP_KEY_ATTRIBUTE
-    assert table["attribute"] == [{"name": fn.DEDUP_KEY_ATTRIBUTE, "type": "S"}]
-    assert table["ttl"][0] == {"attribute_name": fn.DEDUP_TTL_ATTRIBUTE, "enabled": True}
+    assert table["hash_key"] == dedup.DEDUP_KEY_ATTRIBUTE
+    assert table["attribute"] == [{"name": dedup.DEDUP_KEY_ATTRIBUTE, "type": "S"}]
+    assert table["ttl"][0] == {"attribute_name": dedup.DEDUP_TTL_ATTRIBUTE, "enabled": True}
     assert table["point_in_time_recovery"][0]["enabled"] is True
     assert table["server_side_encryption"][0]["enabled"] is True
 

@@ -13,6 +13,7 @@ import pytest
 
 import build
 from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
+from pipelines.stage_build import StageBuild
 from promotion.registry import LINEAGE_SOURCE_ARN
 from tests.promotion.conftest import Call, mutating, register
 
@@ -32,7 +33,13 @@ def run(config: Path, out: Path, *extra: str) -> int:
 
 
 @pytest.fixture
-def prod_config(config_file: Callable[..., Path]) -> Path:
+def prod_config(config_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The prod stage file; rendering (seconds per run, tested elsewhere) is left out."""
+
+    def render_nothing(*_: Any, **__: Any) -> StageBuild:
+        return StageBuild("model", {"pipeline_name": "p", "pipeline_definition_file": "f"})
+
+    monkeypatch.setattr(build, "render_stage", render_nothing)
     return config_file(stage="prod")
 
 

@@ -1,0 +1,231 @@
+"""Duplicate and empty ids: Preprocess fails by default; ``id_policy: count`` counts them.
+
+End to end: the rendered pipeline of a stage runs on the local runner against moto's S3 and
+SageMaker, with a tiny registered model. The step scripts are also driven directly for the case
+one local host cannot show (duplicates split across Preprocess instances).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from moto import mock_aws
+from sklearn.linear_model import LogisticRegression
+
+from errors import ConfigError
+from pipelines.batch_inference import postprocess, preprocess
+from pipelines.batch_inference.step_code import upload_step_scripts
+from pipelines.local import RunResult, run_definition
+from promotion.config import load_stage_config
+from tests.local.local_helpers import BUCKET, REGION, register_package
+from tests.pipeline.conftest import write_config
+
+FEATURES = ["f0", "f1", "f2"]
+
+
+def sample(ids: list[str]) -> pd.DataFrame:
+    """One row per id, features from a fixed pattern."""
+    rows = range(len(ids))
+    return pd.DataFrame(
+        {"record_id": ids, **{name: [(i % 7) - k for i in rows] for k, name in enumerate(FEATURES)}}
+    )
+
+
+DUPLICATED = [f"r{i % 1000}" for i in range(1100)]  # 1,100 rows, 1,000 distinct ids
+
+
+@pytest.fixture(scope="module")
+def model() -> LogisticRegression:
+    frame = sample([str(i) for i in range(50)])
+    return LogisticRegression().fit(frame[FEATURES].to_numpy(), (frame["f0"] > 2).astype(int))
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        session.client("s3").create_bucket(Bucket=BUCKET)
+        yield session
+
+
+_RENDERED: dict[str, tuple[Any, dict[str, Any]]] = {}
+
+
+def stage(tmp_path: Path, id_policy: str) -> tuple[Any, dict[str, Any]]:
+    """The stage config and its rendered definition (a render takes seconds: one per policy)."""
+    from pipelines.batch_inference.pipeline import pipeline_name_for, render_definition
+
+    if id_policy not in _RENDERED:
+        config = load_stage_config(
+            write_config(
+                tmp_path,
+                region=REGION,
+                artifacts_bucket=BUCKET,
+                input_data_url=f"s3://{BUCKET}/input/",
+                output_data_url=f"s3://{BUCKET}/predictions/",
+                id_policy=id_policy,
+            )
+        )
+        rendered = render_definition(
+            config=config,
+            pipeline_name=pipeline_name_for(config),
+            model_name="absent-model",
+            model_package_version=3,
+            feature_columns=FEATURES,
+        )
+        _RENDERED[id_policy] = (config, json.loads(rendered))
+    return _RENDERED[id_policy]
+
+
+def run_stage(
+    session: boto3.Session,
+    tmp_path: Path,
+    model: LogisticRegression,
+    ids: list[str],
+    id_policy: str = "fail",
+) -> RunResult:
+    """Run the stage's rendered pipeline locally on rows with ``ids``."""
+    config, definition = stage(tmp_path, id_policy)
+    s3 = session.client("s3")
+    upload_step_scripts(s3, config=config)
+    s3.put_object(Bucket=BUCKET, Key="input/part.csv", Body=sample(ids).to_csv(index=False))
+    arn = register_package(session, model)
+    return run_definition(
+        definition, parameters={}, session=session, model_package_arn=arn, log=lambda _: None
+    )
+
+
+def success_manifest(session: boto3.Session, result: RunResult) -> dict[str, Any]:
+    s3 = session.client("s3")
+    keys = [
+        item["Key"]
+        for item in s3.list_objects_v2(Bucket=BUCKET, Prefix="predictions/").get("Contents", [])
+        if item["Key"].endswith(f"/{result.execution_id}/_SUCCESS")
+    ]
+    [key] = keys
+    manifest: dict[str, Any] = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    return manifest
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        (DUPLICATED, "100 duplicate and 0 empty id(s) in 1100 rows (for example 'r0')"),
+        ([""] * 20, "0 duplicate and 20 empty id(s) in 20 rows"),
+    ],
+    ids=["1100-rows-1000-ids", "all-empty"],
+)
+def test_bad_ids_fail_preprocess_with_one_line(
+    aws: boto3.Session,
+    tmp_path: Path,
+    model: LogisticRegression,
+    ids: list[str],
+    message: str,
+) -> None:
+    # GIVEN a stage with an id column and the default id policy
+    # WHEN its pipeline runs on rows whose ids repeat or are empty
+    result = run_stage(aws, tmp_path, model, ids)
+
+    # THEN Preprocess fails with one line naming the counts and the fix; nothing is scored
+    assert result.status == "Failed"
+    assert [(s.name, s.status) for s in result.steps][0] == ("Preprocess", "Failed")
+    reason = result.steps[0].failure_reason or ""
+    assert message in reason and 'id_policy to "count"' in reason
+    assert (
+        not aws.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="predictions/").get("Contents")
+    )
+
+
+def test_the_count_policy_scores_and_counts_in_the_manifest(
+    aws: boto3.Session, tmp_path: Path, model: LogisticRegression
+) -> None:
+    # GIVEN the relaxed policy, 1,100 rows with 1,000 distinct ids and 5 empty ones
+    ids = DUPLICATED[:-5] + ["", " ", "", "", ""]
+
+    # WHEN the pipeline runs
+    result = run_stage(aws, tmp_path, model, ids, id_policy="count")
+
+    # THEN every row is scored and _SUCCESS counts the duplicates and the empty ids
+    assert result.status == "Succeeded", [s.failure_reason for s in result.steps]
+    manifest = success_manifest(aws, result)
+    assert manifest["prediction_rows"] == 1100
+    assert (manifest["duplicate_ids"], manifest["empty_ids"]) == (95, 5)
+
+
+def test_the_stage_key_is_validated_and_rendered(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="id_policy"):
+        load_stage_config(write_config(tmp_path, id_policy="ignore"))
+    assert load_stage_config(write_config(tmp_path)).id_policy == "fail"
+
+
+# --- duplicates across Preprocess instances: only Postprocess sees them ---------------------
+
+
+def preprocess_host(tmp_path: Path, host: str, ids: list[str], policy: str) -> Path:
+    """Run Preprocess as instance ``host`` of two; fake the transform output of its shards."""
+    data = tmp_path / host / "in"
+    data.mkdir(parents=True)
+    sample(ids).to_csv(data / "part.csv", index=False)
+    config = tmp_path / host / "resourceconfig.json"
+    config.write_text(json.dumps({"current_host": host, "hosts": ["algo-1", "algo-2"]}))
+    out = tmp_path / "out"
+    argv = ["--input-dir", str(data), "--shards-dir", str(out / "shards")]
+    argv += ["--ids-dir", str(out / "ids"), "--feature-columns", ",".join(FEATURES)]
+    argv += ["--resource-config", str(config), "--failure-file", str(tmp_path / "message")]
+    argv += ["--id-column", "record_id", "--id-policy", policy]
+    assert preprocess.main(argv) == 0
+    predictions = out / "predictions"
+    predictions.mkdir(exist_ok=True)
+    for shard in (out / "shards").glob(f"{host}-*.csv"):
+        rows = shard.read_text().splitlines()
+        (predictions / f"{shard.name}.out").write_text("".join("0.5\n" for _ in rows))
+    return out
+
+
+@pytest.mark.parametrize("policy", ["fail", "count"])
+def test_duplicates_across_instances_are_caught_by_postprocess(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], policy: str
+) -> None:
+    # GIVEN two Preprocess instances, each with distinct ids, sharing two ids between them
+    preprocess_host(tmp_path, "algo-1", ["a", "b", "c"], policy)
+    out = preprocess_host(tmp_path, "algo-2", ["c", "b", "d"], policy)
+
+    # WHEN Postprocess joins them
+    argv = ["--ids-dir", str(out / "ids"), "--predictions-dir", str(out / "predictions")]
+    argv += ["--output-dir", str(out / "final"), "--model-package-version", "3"]
+    argv += ["--execution-id=e1", "--run-date=2024-05-06", "--failure-file", str(tmp_path / "m")]
+    code = postprocess.main(argv)
+
+    # THEN the fail policy fails in one line; the count policy writes the counts
+    if policy == "fail":
+        assert code == 1
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "2 duplicate and 0 empty id(s) across" in err
+        assert not (out / "final" / "2024-05-06" / "e1").exists()
+    else:
+        assert code == 0
+        manifest = json.loads((out / "final" / "2024-05-06" / "e1" / "_SUCCESS").read_text())
+        assert (manifest["duplicate_ids"], manifest["empty_ids"]) == (2, 0)
+
+
+def test_null_ids_in_parquet_count_as_empty(tmp_path: Path) -> None:
+    # GIVEN Parquet ids with a null  WHEN counted
+    table = pa.table({"record_id": pa.array(["a", None, "a"], pa.string())})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    counts = preprocess.check_ids([table.column(0)], "record_id", "count")
+    # THEN the null is empty and the repeat a duplicate
+    assert counts == {"duplicate_ids": 1, "empty_ids": 1}
