@@ -31,6 +31,7 @@ from promotion.config import (
     is_role_arn,
     load_stage_config,
 )
+from promotion.lease import LeaseSettings
 from promotion.output import (
     append_step_summary,
     check_writable_dir,
@@ -38,8 +39,8 @@ from promotion.output import (
     summary_markdown,
     write_tfvars,
 )
-from promotion.promote import PromotionResult, apply_promotion, plan_promotion
-from utils import Identity, aws_errors, open_identity
+from promotion.promote import PromotionResult, plan_promotion, promote
+from utils import Identity, aws_errors, check_endpoint_environment, open_identity
 
 LOG = logging.getLogger("build")
 
@@ -120,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("build", "promotion"):  # ours at INFO; botocore's INFO lines are noise
         logging.getLogger(name).setLevel(logging.INFO)
     try:
+        check_endpoint_environment(dict(os.environ))
         with aws_errors("the configured credentials", "build.py"):
             return run(options)
     except PromotionError as error:
@@ -127,7 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
 
 
-def run(options: Options, *, settings: CopySettings | None = None) -> int:
+def run(
+    options: Options,
+    *,
+    settings: CopySettings | None = None,
+    lease_settings: LeaseSettings | None = None,
+) -> int:
     """Validate, open both accounts, resolve, plan, then promote and render (unless dry-run)."""
     config = load_stage_config(options.config, stage=options.stage)
     if options.approve:
@@ -167,10 +174,11 @@ def run(options: Options, *, settings: CopySettings | None = None) -> int:
         for line in plan.describe(options.approval_status):
             print(f"  - {line}")
         return 0
-    result = apply_promotion(
-        plan, config, source_s3=source_s3, target_sm=target_sm, target_s3=target_s3,
-        settings=settings or CopySettings(), git_sha=os.environ.get("GITHUB_SHA"),
-        progress=progress_reporter(), approval_status=options.approval_status,
+    result = promote(
+        plan, config, source_sm=source_sm, source_s3=source_s3, target_sm=target_sm,
+        target_s3=target_s3, settings=settings or CopySettings(), lease_settings=lease_settings,
+        git_sha=os.environ.get("GITHUB_SHA"), progress=progress_reporter(), on_wait=_waiting,
+        approval_status=options.approval_status,
     )  # fmt: skip
     built = render_stage(
         config, target_s3=target_s3, source_package=plan.source,
@@ -217,6 +225,13 @@ def _approval_note() -> str:
     server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
     run_url = f"{server}/{os.environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{run_id}"
     return f"approved by the reviewers of the prod environment in {run_url}"
+
+
+def _waiting(holder: dict[str, object]) -> None:
+    LOG.warning(
+        "another run (%s on %s) is promoting this version; waiting for it to finish",
+        holder.get("holder"), holder.get("host"),
+    )  # fmt: skip
 
 
 def open_identities(config: StageConfig, options: Options) -> tuple[Identity, Identity | None]:

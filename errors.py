@@ -43,3 +43,11 @@ class AccessError(PromotionError):
 
 class CopyError(PromotionError):
     """An artifact could not be copied into the target account."""
+
+
+class EndpointError(PromotionError):
+    """AWS (or AWS_ENDPOINT_URL) could not be reached: DNS, refused or timed-out connections."""
+
+
+class ServiceError(PromotionError):
+    """AWS kept answering with throttling or server errors after every retry."""

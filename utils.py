@@ -11,20 +11,45 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    ReadTimeoutError,
+)
 
-from errors import AccessError, AccountMismatchError
+from errors import AccessError, AccountMismatchError, ConfigError, EndpointError, ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
+# Throttling and 5xx answers get adaptive retries (up to 10 attempts). A connection that cannot
+# be made gets CONNECT_ATTEMPTS (3 s each at most), so an unreachable or mistyped endpoint is
+# reported within 10 s instead of after a minute of silent retries.
+CONNECT_TIMEOUT_SECONDS = 3
+CONNECT_ATTEMPTS = 2
+READ_TIMEOUT_ATTEMPTS = 3
 CLIENT_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 10},
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
     user_agent_extra="sagemaker-batch-gitops",
 )
+_UNREACHABLE = (EndpointConnectionError, ConnectTimeoutError)
+THROTTLING_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+     "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "RequestThrottled",
+     "ProvisionedThroughputExceededException", "LimitExceededException"}
+)  # fmt: skip
 ACCESS_DENIED_CODES = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 )
@@ -46,6 +71,7 @@ S3_OPERATION_ACTIONS = {
     "UploadPart": "s3:PutObject",
     "CompleteMultipartUpload": "s3:PutObject",
     "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
 }
 _ASSUMED_ROLE = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([^/]+)/")
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
@@ -66,7 +92,7 @@ class Identity:
 
         Its errors carry this identity's description, so messages can name the principal.
         """
-        client = self.session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+        client = make_client(self.session, service)
         principal = self.describe()
 
         def name_principal(parsed: dict[str, Any], **_: Any) -> None:
@@ -82,6 +108,39 @@ class Identity:
         return f"{self.label} account {self.account_id} ({self.caller_arn}{role})"
 
 
+def make_client(session: boto3.Session, service: str) -> Any:
+    """A client with the project's timeouts and retries (see CLIENT_CONFIG)."""
+    client = session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+    client.meta.events.register_first("needs-retry", _give_up_on_unreachable)
+    return client
+
+
+def _give_up_on_unreachable(
+    attempts: int = 0, caught_exception: Exception | None = None, **_: Any
+) -> None:
+    """Stop botocore's retries of a connection that cannot be made (raising ends them)."""
+    if isinstance(caught_exception, _UNREACHABLE) and attempts >= CONNECT_ATTEMPTS:
+        raise caught_exception
+    if isinstance(caught_exception, ReadTimeoutError) and attempts >= READ_TIMEOUT_ATTEMPTS:
+        raise caught_exception
+
+
+def check_endpoint_environment(environ: dict[str, str]) -> None:
+    """Refuse a malformed AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_<SERVICE>) before any client."""
+    for name, value in environ.items():
+        if not name.startswith("AWS_ENDPOINT_URL"):
+            continue
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"{name}={value[:80]!r} is not an http(s)://host[:port] URL; fix or unset it"
+            )
+        try:
+            parts.port  # noqa: B018 (raises on a malformed port)
+        except ValueError as error:
+            raise ConfigError(f"{name}={value[:80]!r}: {error}; fix or unset it") from None
+
+
 def is_already_role(caller_arn: str, role_arn: str) -> bool:
     """True when the caller is a session of `role_arn` already (no need to assume it again)."""
     caller, role = _ASSUMED_ROLE.match(caller_arn), _ROLE.match(role_arn)
@@ -90,7 +149,7 @@ def is_already_role(caller_arn: str, role_arn: str) -> bool:
 
 def assume_role(session: boto3.Session, role_arn: str, *, session_name: str) -> boto3.Session:
     """A new session holding temporary credentials of `role_arn`, assumed from `session`."""
-    sts: STSClient = session.client("sts", config=CLIENT_CONFIG)
+    sts: STSClient = make_client(session, "sts")
     credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])[
         "Credentials"
     ]
@@ -119,10 +178,10 @@ def open_identity(
     """
     session = base
     with aws_errors(f"{label} credentials", "sts:GetCallerIdentity / sts:AssumeRole"):
-        caller = base.client("sts", config=CLIENT_CONFIG).get_caller_identity()
+        caller = make_client(base, "sts").get_caller_identity()
         if role_arn and not is_already_role(caller["Arn"], role_arn):
             session = assume_role(base, role_arn, session_name=session_name)
-            caller = session.client("sts", config=CLIENT_CONFIG).get_caller_identity()
+            caller = make_client(session, "sts").get_caller_identity()
     identity = Identity(label, session, caller["Account"], caller["Arn"], role_arn)
     if identity.account_id != expected_account:
         raise AccountMismatchError(
@@ -143,30 +202,55 @@ def denied_action(error: ClientError) -> str:
 
 @contextmanager
 def aws_errors(principal: str, action: str) -> Iterator[None]:
-    """Turn AccessDenied, expired and missing credentials into one-line `AccessError`s.
+    """Turn expected AWS failures into one-line errors; every other error passes unchanged.
 
-    Every other error passes through unchanged.
+    Access denied and expired, missing or partial credentials become `AccessError`; an endpoint
+    that cannot be reached `EndpointError`; throttling or 5xx answers after every retry
+    `ServiceError`; a missing region or profile `ConfigError`.
     """
     try:
         yield
-    except NoCredentialsError as error:
+    except (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError) as error:
         raise AccessError(
-            f"no AWS credentials found for {principal} while calling {action}; "
+            f"no usable AWS credentials for {principal} while calling {action} ({error}); "
             "configure credentials (OIDC in CI, a profile or environment variables locally)"
         ) from error
+    except (NoRegionError, ProfileNotFound) as error:
+        raise ConfigError(f"{error}; set AWS_DEFAULT_REGION or a valid AWS_PROFILE") from error
+    except (*_UNREACHABLE, ConnectionClosedError, ReadTimeoutError) as error:
+        raise EndpointError(
+            f"cannot reach AWS for {principal} while calling {action}: {error}; check the "
+            "network, the region and AWS_ENDPOINT_URL, then re-run"
+        ) from error
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        operation = getattr(error, "operation_name", action)
-        principal = str(error.response["Error"].get(PRINCIPAL_FIELD, principal))
-        if code in ACCESS_DENIED_CODES or code == "403":
-            raise AccessError(
-                f"{principal} may not call {operation} ({action}): "
-                f"{error.response['Error'].get('Message', code)}; "
-                f"grant {denied_action(error)} to the role"
-            ) from error
-        if code in EXPIRED_CODES:
-            raise AccessError(
-                f"the credentials of {principal} are expired or invalid ({code}) while calling "
-                f"{operation}; refresh them and re-run"
-            ) from error
-        raise
+        translated = _client_error(error, principal, action)
+        if translated is None:
+            raise
+        raise translated from error
+
+
+def _client_error(error: ClientError, principal: str, action: str) -> Exception | None:
+    info = error.response.get("Error", {})
+    code = str(info.get("Code", ""))
+    operation = getattr(error, "operation_name", action)
+    principal = str(info.get(PRINCIPAL_FIELD, principal))
+    message = info.get("Message", code)
+    if code in ACCESS_DENIED_CODES or code == "403":
+        return AccessError(
+            f"{principal} may not call {operation} ({action}): {message}; "
+            f"grant {denied_action(error)} to the role"
+        )
+    if code in EXPIRED_CODES:
+        return AccessError(
+            f"the credentials of {principal} are expired or invalid ({code}) while calling "
+            f"{operation}; refresh them and re-run"
+        )
+    metadata = error.response.get("ResponseMetadata", {})
+    status = int(metadata.get("HTTPStatusCode") or 0)
+    if code in THROTTLING_CODES or status >= 500:
+        attempts = int(metadata.get("RetryAttempts") or 0) + 1
+        return ServiceError(
+            f"{operation} for {principal} kept failing ({code or status}: {message}) after "
+            f"{attempts} attempts; AWS is throttling or unavailable: re-run later"
+        )
+    return None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from errors import ConfigError
 from promotion.config import STAGES, default_config_path, load_stage_config
+from promotion.output import write_atomically
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -63,9 +64,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     if args.output is None:
         sys.stdout.write(text)
-    else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+        return 0
+    try:
+        write_atomically(args.output, text)
+    except OSError as error:
+        print(
+            f"error: cannot write {args.output} ({error.strerror or error}); "
+            "pass a writable --output",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from botocore.exceptions import ClientError
 from errors import ConfigError, PromotionError
 from pipelines.batch_inference import execution
 from promotion.config import REPO_ROOT, STAGES, StageConfig, default_config_path, load_stage_config
+from utils import aws_errors, check_endpoint_environment, make_client
 
 DEFAULT_TIMEOUT_SECONDS = 6 * 3600
 SessionFactory = Callable[..., boto3.Session]
@@ -101,7 +103,7 @@ def run_remote(
     session = execution.stage_session(
         session_factory, config=config, role_arn=args.role_arn or config.target_role_arn
     )
-    sagemaker = session.client("sagemaker")
+    sagemaker = make_client(session, "sagemaker")
     pipeline_name = args.pipeline_name or default_pipeline_name(config)
     check_parameter_names(parameters, execution.deployed_definition(sagemaker, pipeline_name))
     arn = execution.start(sagemaker, pipeline_name=pipeline_name, parameters=parameters)
@@ -158,9 +160,11 @@ def main(
     """Parse, run, and turn expected failures into one stderr line and an exit code."""
     args = parse_args(argv)
     try:
-        if args.local:
-            return run_local(args, session_factory=session_factory)
-        return run_remote(args, session_factory=session_factory, sleep=sleep)
+        check_endpoint_environment(dict(os.environ))
+        with aws_errors("the configured credentials", "run_pipeline"):
+            if args.local:
+                return run_local(args, session_factory=session_factory)
+            return run_remote(args, session_factory=session_factory, sleep=sleep)
     except PromotionError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import logging
 import math
+import os
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -290,3 +291,25 @@ def _copy_error(copy: ArtifactCopy, error: ClientError) -> CopyError:
         f"{error.response['Error'].get('Message', '')}{denied}); check both buckets' policies "
         "and re-run"
     )
+
+
+def abort_incomplete_uploads(s3: S3Client, *, bucket: str, keys: list[str]) -> int:
+    """Abort every incomplete multipart upload to one of `keys` (our copies' destinations).
+
+    Run under the promotion lease, before copying: an upload there can only be left by an
+    interrupted run of the same promotion, and S3 bills its parts until it is aborted.
+    Returns how many were aborted.
+    """
+    if not keys:
+        return 0
+    wanted = set(keys)
+    prefix = os.path.commonprefix(keys)
+    aborted = 0
+    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
+        for upload in page.get("Uploads", []):
+            if upload["Key"] in wanted:
+                s3.abort_multipart_upload(
+                    Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+                aborted += 1
+    return aborted

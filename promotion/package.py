@@ -55,7 +55,7 @@ def artifact_prefix(group: str, version: int) -> str:
 def plan_copies(request: Mapping[str, Any], *, bucket: str, prefix: str) -> list[ArtifactCopy]:
     """Every s3:// object the request references, each once, with a key derived from its place."""
     copies: dict[str, ArtifactCopy] = {}
-    for path, uri in _s3_references(request, ()):
+    for path, uri in s3_references(request, ()):
         if uri in copies:
             continue
         _, key = parse_s3_url(uri)
@@ -69,7 +69,8 @@ def plan_copies(request: Mapping[str, Any], *, bucket: str, prefix: str) -> list
     return list(copies.values())
 
 
-def _s3_references(value: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+def s3_references(value: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    """Every (place, s3:// URI) a package or request references; prefixes and manifests raise."""
     found: list[tuple[tuple[str, ...], str]] = []
     if isinstance(value, dict):
         if value.get("ManifestS3Uri"):
@@ -89,10 +90,10 @@ def _s3_references(value: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, .
             ):
                 found.append(((*path, key), item))
             else:
-                found.extend(_s3_references(item, (*path, key)))
+                found.extend(s3_references(item, (*path, key)))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found.extend(_s3_references(item, (*path, str(index))))
+            found.extend(s3_references(item, (*path, str(index))))
     return found
 
 

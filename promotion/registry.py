@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from errors import (
     ConfigError,
@@ -21,6 +28,7 @@ from errors import (
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
+LOG = logging.getLogger(__name__)
 _PACKAGE_ARN = re.compile(
     r"^arn:aws[a-z-]*:sagemaker:([a-z0-9-]+):(\d{12}):model-package/([a-zA-Z0-9-]{1,63})/(\d+)$"
 )
@@ -28,11 +36,15 @@ _PACKAGE_ARN = re.compile(
 LINEAGE_SOURCE_ARN = "promotion:source-model-package-arn"
 LINEAGE_SOURCE_ACCOUNT = "promotion:source-account-id"
 LINEAGE_SOURCE_VERSION = "promotion:source-version"
-LINEAGE_PROMOTED_AT = "promotion:promoted-at"
 LINEAGE_GIT_SHA = "promotion:git-sha"
+LINEAGE_CLIENT_TOKEN = "promotion:client-token"  # the CreateModelPackage idempotency token
 
 WAIT_DELAY_SECONDS = 5
 WAIT_MAX_ATTEMPTS = 120  # ten minutes
+CREATE_ATTEMPTS = 3
+_CONNECTION_ERRORS = (
+    ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -123,9 +135,16 @@ def group_exists(sm: SageMakerClient, group: str) -> bool:
 
 
 def find_promoted(sm: SageMakerClient, *, group: str, source_arn: str) -> dict[str, Any] | None:
-    """The target package whose lineage names `source_arn`, newest first, or None."""
+    """The newest target package whose lineage names `source_arn`, or None."""
+    found = find_all_promoted(sm, group=group, source_arn=source_arn)
+    return found[0] if found else None
+
+
+def find_all_promoted(sm: SageMakerClient, *, group: str, source_arn: str) -> list[dict[str, Any]]:
+    """Every target package whose lineage names `source_arn`, newest first (described)."""
     if not group_exists(sm, group):
-        return None
+        return []
+    found: list[dict[str, Any]] = []
     paginator = sm.get_paginator("list_model_packages")
     pages = paginator.paginate(
         ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
@@ -138,8 +157,53 @@ def find_promoted(sm: SageMakerClient, *, group: str, source_arn: str) -> dict[s
             metadata = package.get("CustomerMetadataProperties") or {}
             if metadata.get(LINEAGE_SOURCE_ARN) == source_arn:
                 package.pop("ResponseMetadata", None)
-                return package
-    return None
+                found.append(package)
+    return found
+
+
+def create_package(
+    sm: SageMakerClient,
+    request: dict[str, Any],
+    *,
+    source_arn: str,
+    attempts: int = CREATE_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """CreateModelPackage so that a lost response never leaves a second package.
+
+    `request` carries `ClientToken` and the same token in its lineage metadata. When the
+    connection fails after sending (the server may have created the package), botocore must not
+    blindly send again: we look for a package carrying our token first, and resend only if there
+    is none. AWS itself answers a repeated token with the first package; servers that ignore the
+    token (moto) are covered by the look-up.
+    """
+    token = request["ClientToken"]
+    group = request["ModelPackageGroupName"]
+    handler_id = f"no-blind-retry-{token}"
+
+    def no_blind_retry(caught_exception: Exception | None = None, **_: Any) -> None:
+        if caught_exception is not None:
+            raise caught_exception
+
+    sm.meta.events.register_first(
+        "needs-retry.sagemaker.CreateModelPackage", no_blind_retry, unique_id=handler_id
+    )
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                return str(sm.create_model_package(**request)["ModelPackageArn"])
+            except _CONNECTION_ERRORS:
+                for package in find_all_promoted(sm, group=group, source_arn=source_arn):
+                    metadata = package.get("CustomerMetadataProperties") or {}
+                    if metadata.get(LINEAGE_CLIENT_TOKEN) == token:
+                        LOG.info("the create was committed before its answer was lost")
+                        return str(package["ModelPackageArn"])
+                if attempt == attempts:
+                    raise
+                sleep(2**attempt)
+    finally:
+        sm.meta.events.unregister("needs-retry.sagemaker.CreateModelPackage", unique_id=handler_id)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def failure_reason(package: dict[str, Any]) -> str:

@@ -86,6 +86,12 @@ DOCUMENTED: dict[tuple[str, str], str] = {
         "only a missing source object shows it (403 instead of 404); AWS HeadObject docs",
     ("dev-artifacts-key", "DecryptSourceArtifacts"):
         "moto's S3 does not use KMS; AWS S3 docs: reading SSE-KMS objects needs kms:Decrypt",
+    ("promote", "HoldPromotionLease"):
+        "the promotion lease (docs/interfaces.md, robustness.md); merged at the deadline, "
+        "not yet dropped one by one",
+    ("promote", "FindUnfinishedUploads"):
+        "cleanup of orphan multipart uploads (docs/interfaces.md); merged at the deadline, "
+        "not yet dropped one by one",
     ("promote", "EncryptWithArtifactsKey"):
         "moto's S3 does not use KMS; AWS S3 docs: SSE-KMS writes need kms:GenerateDataKey",
     ("smoke-run", "EncryptSmokeInput"):

@@ -244,9 +244,11 @@ def test_a_failed_earlier_promotion_is_refused_with_its_reason(
             "ValidationStatuses": [{"Name": "x", "Status": "Failed", "FailureReason": "no image"}]
         },
     }
-    monkeypatch.setattr(registry, "find_promoted", lambda *_, **__: failed)
+    monkeypatch.setattr(registry, "find_all_promoted", lambda *_, **__: [failed])
 
-    with pytest.raises(PackageFailedError, match="is Failed: x: no image; delete it and re-run"):
+    with pytest.raises(
+        PackageFailedError, match="is Failed: x: no image; delete it from group churn-model"
+    ):
         promote(dev, pre_prod, config_file(), arn)
 
 
