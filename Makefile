@@ -14,11 +14,11 @@ LOCK := $(UV) pip compile --universal --generate-hashes --custom-compile-command
 export AWS_EC2_METADATA_DISABLED := true
 export TF_CLI_CONFIG_FILE := /dev/null
 
-.PHONY: help setup test unit lint demo bench docs lock clean
+.PHONY: help setup test unit lint demo bench docs lock bootstrap-outputs clean
 
 help: ## list the targets (the default)
 	@echo "Targets (make <target>):"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  %-6s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup: $(STAMP) $(CHECKOV_STAMP) ## create .venv and .venv-checkov from the lock files
 
@@ -64,6 +64,9 @@ lock: $(STAMP) ## re-resolve requirements/*.txt from pyproject.toml (UPGRADE=1 t
 	$(LOCK) --python-version 3.11 --extra dev pyproject.toml -o requirements/dev.txt
 	$(LOCK) --python-version 3.11.5 requirements/checkov.in -o requirements/checkov.txt
 	$(LOCK) --python-version 3.11 requirements/uv.in -o requirements/uv.txt
+
+bootstrap-outputs: $(STAMP) ## print a bootstrap root's outputs to paste (STAGE=dev|pre-prod|prod)
+	$(PY) scripts/bootstrap_outputs.py $(STAGE)
 
 clean: ## remove generated files (build/, demo-output/, caches); keeps the environments
 	rm -rf build demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -168,9 +168,10 @@ data "aws_iam_policy_document" "scheduler_assume_role" {
 }
 
 resource "aws_iam_role" "scheduler" {
-  name               = "${local.name}-scheduler"
-  description        = "EventBridge Scheduler starts the ${var.pipeline_name} pipeline."
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume_role.json
+  name                 = "${local.name}-scheduler"
+  description          = "EventBridge Scheduler starts the ${var.pipeline_name} pipeline."
+  assume_role_policy   = data.aws_iam_policy_document.scheduler_assume_role.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "scheduler" {

@@ -57,6 +57,22 @@ EXPIRED_CODES = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId"}
 )
 PRINCIPAL_FIELD = "Principal"  # added to error responses by Identity.client()
+# AWS names the refused action in its message ("... is not authorized to perform: sagemaker:X");
+# S3 often answers only "Access Denied": then the action is derived from the operation.
+_DENIED_ACTION = re.compile(r"perform: ([a-z0-9-]+:[A-Za-z0-9*]+)")
+S3_OPERATION_ACTIONS = {
+    "HeadObject": "s3:GetObject (and s3:ListBucket, without which a missing key answers 403)",
+    "GetObject": "s3:GetObject",
+    "ListObjectsV2": "s3:ListBucket",
+    "PutObject": "s3:PutObject",
+    "CopyObject": "s3:PutObject (and s3:GetObject on the source)",
+    "UploadPartCopy": "s3:PutObject (and s3:GetObject on the source)",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
+}
 _ASSUMED_ROLE = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([^/]+)/")
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
 
@@ -175,6 +191,15 @@ def open_identity(
     return identity
 
 
+def denied_action(error: ClientError) -> str:
+    """The IAM action AWS refused: the one its message names, else the S3 operation's action."""
+    match = _DENIED_ACTION.search(str(error.response.get("Error", {}).get("Message", "")))
+    if match:
+        return match.group(1)
+    operation = getattr(error, "operation_name", "")
+    return S3_OPERATION_ACTIONS.get(operation, f"the IAM action of {operation}")
+
+
 @contextmanager
 def aws_errors(principal: str, action: str) -> Iterator[None]:
     """Turn expected AWS failures into one-line errors; every other error passes unchanged.
@@ -210,10 +235,10 @@ def _client_error(error: ClientError, principal: str, action: str) -> Exception 
     operation = getattr(error, "operation_name", action)
     principal = str(info.get(PRINCIPAL_FIELD, principal))
     message = info.get("Message", code)
-    if code in ACCESS_DENIED_CODES:
+    if code in ACCESS_DENIED_CODES or code == "403":
         return AccessError(
             f"{principal} may not call {operation} ({action}): {message}; "
-            "grant that action to the role"
+            f"grant {denied_action(error)} to the role"
         )
     if code in EXPIRED_CODES:
         return AccessError(

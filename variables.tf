@@ -105,6 +105,17 @@ variable "target_role_arn" {
   }
 }
 
+variable "permissions_boundary_arn" {
+  description = "ARN of the permissions boundary every IAM role of this module carries (bootstrap/stage output; the deploy role may create roles only with it). `null` means no boundary."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be null or an IAM policy ARN."
+  }
+}
+
 variable "image_uri_map" {
   description = "Exact source image URI to the image URI the stage uses instead. Read by build.py; `{}` keeps every image."
   type        = map(string)

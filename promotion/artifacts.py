@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from errors import AccessError, CopyError
 from promotion.config import parse_s3_url
 from promotion.package import ArtifactCopy
-from utils import ACCESS_DENIED_CODES, PRINCIPAL_FIELD
+from utils import ACCESS_DENIED_CODES, PRINCIPAL_FIELD, denied_action
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -285,9 +285,11 @@ def _target_args(copy: ArtifactCopy, etag: str, kms_key_arn: str | None) -> dict
 
 def _copy_error(copy: ArtifactCopy, error: ClientError) -> CopyError:
     code = error.response["Error"]["Code"]
+    denied = f"; {denied_action(error)} is needed" if code in ACCESS_DENIED_CODES else ""
     return CopyError(
         f"copying {copy.source_uri} to {copy.target_uri} failed ({code}: "
-        f"{error.response['Error'].get('Message', '')}); check both buckets' policies and re-run"
+        f"{error.response['Error'].get('Message', '')}{denied}); check both buckets' policies "
+        "and re-run"
     )
 
 

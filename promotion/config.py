@@ -88,6 +88,7 @@ if TYPE_CHECKING:  # to type checkers every checked string is a str
     GroupName = str
     BucketName = str
     KmsArn = str
+    PolicyArn = str
     Email = str
     SubnetId = str
     SecurityGroupId = str
@@ -108,6 +109,11 @@ else:
         r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[\w-]+|alias/[\w/-]+)$",
         "a KMS key or alias ARN",
         "KMS key ARN",
+    )
+    PolicyArn = _text(
+        r"^arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]{1,512}$",
+        "an IAM policy ARN (arn:aws:iam::<account>:policy/<name>)",
+        "IAM policy ARN",
     )
     Email = _text(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an email address", "email")
     SubnetId = _text(r"^subnet-[0-9a-zA-Z]+$", "a subnet id", "subnet id")
@@ -153,6 +159,11 @@ class StageConfig(BaseModel):
         default=None,
         description="SSE-KMS key (stage account and region) for copies and outputs; null = the "
         "bucket default",
+    )
+    permissions_boundary_arn: PolicyArn | None = Field(
+        default=None,
+        description="permissions boundary every IAM role of the root module carries "
+        "(bootstrap/stage output); null = none",
     )
     source_role_arn: RoleArn | None = Field(
         default=None, description="role assumed for reading the dev registry"
@@ -285,6 +296,8 @@ class StageConfig(BaseModel):
             ("source_role_arn", self.source_role_arn, self.source_account_id,
              "source_account_id", None),
             ("kms_key_arn", self.kms_key_arn, self.account_id, "account_id", self.region),
+            ("permissions_boundary_arn", self.permissions_boundary_arn, self.account_id,
+             "account_id", None),
         ]  # fmt: skip
         for key, arn, account, account_key, region in homes:
             if arn:

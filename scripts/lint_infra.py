@@ -23,6 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = Path(".venv-checkov") / "bin" / "checkov"
 WORKFLOWS = Path(".github") / "workflows"
 APPROVAL_TRIGGER = Path("approval_trigger")
+BOOTSTRAP_ROOTS = (Path("bootstrap") / "dev", Path("bootstrap") / "stage")
 # zizmor goes online (and fails without network) when it finds a GitHub token.
 GITHUB_TOKEN_VARIABLES = ("GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_GITHUB_TOKEN")
 
@@ -172,6 +173,9 @@ def run_all(root: Path) -> list[Result]:
     results = [terraform_fmt(root), checkov(root, Path(), "root module")]
     if (root / APPROVAL_TRIGGER).is_dir():
         results.append(checkov(root, APPROVAL_TRIGGER, str(APPROVAL_TRIGGER)))
+    for bootstrap in BOOTSTRAP_ROOTS:
+        if (root / bootstrap).is_dir():
+            results.append(checkov(root, bootstrap, str(bootstrap)))
     results += [zizmor(root), actionlint(root)]
     results.append(provider_schema(root))
     return results

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import ClientError
 
 from pipelines.local.errors import StepError
@@ -173,7 +174,7 @@ def upload_dir(s3: S3Client, local_dir: Path, uri: S3Uri) -> int:
             target = uri.child(path.relative_to(local_dir).as_posix())
             try:
                 s3.upload_file(str(path), target.bucket, target.key)
-            except ClientError as err:
+            except (ClientError, S3UploadFailedError) as err:  # the transfer manager wraps errors
                 raise StepError(f"cannot upload {path} to {target}: {err}") from err
             count += 1
     return count

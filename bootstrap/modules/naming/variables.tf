@@ -1,0 +1,4 @@
+variable "model_package_group_name" {
+  description = "Name of the model package group (the stage files' model_package_group_name)."
+  type        = string
+}

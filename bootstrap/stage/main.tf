@@ -1,0 +1,206 @@
+################################################################################
+# One stage account: the GitHub OIDC provider, the deploy (and plan) roles, the permissions
+# boundary of every role they create, the SageMaker execution role, the artifacts, data and
+# state buckets with their KMS keys. Every policy document comes from bootstrap/policies/.
+################################################################################
+
+data "aws_partition" "current" {}
+
+locals {
+  partition = data.aws_partition.current.partition
+  prefix    = module.naming.name_prefix
+  policies  = module.naming.policies_dir
+
+  input_bucket   = regex("^s3://([^/]+)/(.*)$", var.input_data_url)
+  output_bucket  = regex("^s3://([^/]+)/(.*)$", var.output_data_url)
+  data_buckets   = var.create_data_bucket ? toset([local.input_bucket[0], local.output_bucket[0]]) : toset([])
+  state_bucket   = coalesce(var.state_bucket, "${local.prefix}-tfstate-${var.account_id}")
+  state_key      = coalesce(var.state_key, "batch-inference/${var.stage}.tfstate")
+  execution_role = regex("^arn:[^:]+:iam::([0-9]{12}):role(/.*/|/)([^/]+)$", var.sagemaker_execution_role_arn)
+
+  # Names the root module derives from the pipeline name start with this (batch-config-template.tf).
+  resource_prefix = substr(var.model_package_group_name, 0, 30)
+
+  create_oidc_provider = var.oidc_provider_arn == null
+  oidc_provider_arn    = local.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : var.oidc_provider_arn
+
+  # The variables of every template (tests/iam/policies.py renders them with the same names).
+  policy_vars = {
+    partition                 = local.partition
+    region                    = var.region
+    account_id                = var.account_id
+    source_account_id         = var.source_account_id
+    model_package_group_name  = var.model_package_group_name
+    registry_group            = lower(var.model_package_group_name)
+    resource_prefix           = local.resource_prefix
+    sagemaker_prefix          = lower(local.resource_prefix)
+    sagemaker_pipeline_name   = lower("${var.model_package_group_name}-${var.stage}-batch-inference")
+    artifacts_bucket          = var.artifacts_bucket
+    artifacts_kms_key_arn     = aws_kms_key.artifacts.arn
+    input_bucket              = local.input_bucket[0]
+    input_prefix              = local.input_bucket[1]
+    output_bucket             = local.output_bucket[0]
+    output_prefix             = local.output_bucket[1]
+    data_bucket_arns          = sort(distinct(["arn:${local.partition}:s3:::${local.input_bucket[0]}", "arn:${local.partition}:s3:::${local.output_bucket[0]}"]))
+    execution_role_arn        = var.sagemaker_execution_role_arn
+    registry_reader_role_arn  = "arn:${local.partition}:iam::${var.source_account_id}:role/${module.naming.role_names.dev["registry-reader"]}"
+    dev_artifacts_bucket      = var.dev_artifacts_bucket
+    dev_artifacts_prefix      = var.dev_artifacts_prefix
+    dev_artifacts_kms_key_arn = coalesce(var.dev_artifacts_kms_key_arn, "")
+    state_bucket              = local.state_bucket
+    state_key                 = local.state_key
+    state_kms_key_arn         = aws_kms_key.state.arn
+    permissions_boundary_arn  = aws_iam_policy.boundary.arn
+    oidc_provider_arn         = local.oidc_provider_arn
+  }
+
+  github_roles = module.naming.roles[var.stage]
+  github_role_policies = merge([
+    for name, role in local.github_roles : {
+      for template in concat(role.policies, role.reads_dev_artifacts && var.dev_artifacts_kms_key_arn != null ? ["dev-artifacts-key"] : []) :
+      "${name}/${template}" => { role = name, template = template, status = try(role.created_package_status, "") }
+    }
+  ]...)
+}
+
+module "naming" {
+  source = "../modules/naming"
+
+  model_package_group_name = var.model_package_group_name
+}
+
+resource "aws_iam_openid_connect_provider" "github" {
+  count = local.create_oidc_provider ? 1 : 0
+
+  url            = "https://token.actions.githubusercontent.com"
+  client_id_list = ["sts.amazonaws.com"]
+}
+
+################################################################################
+# KMS keys: artifacts and data (used by build.py and the pipeline), Terraform state
+################################################################################
+
+data "aws_iam_policy_document" "key" {
+  #checkov:skip=CKV_AWS_109:key policy; "*" is this key and the account root delegates its use to IAM policies, as AWS's default key policy does
+  #checkov:skip=CKV_AWS_111:key policy; "*" is this key and the account root delegates its use to IAM policies, as AWS's default key policy does
+  #checkov:skip=CKV_AWS_356:key policy; "*" is this key and the account root delegates its use to IAM policies, as AWS's default key policy does
+  statement {
+    sid       = "AccountDelegatesToIam"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${var.account_id}:root"]
+    }
+  }
+}
+
+resource "aws_kms_key" "artifacts" {
+  description             = "Model artifacts, step scripts and data of ${var.model_package_group_name} (${var.stage})."
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.key.json
+
+  lifecycle {
+    precondition {
+      condition     = terraform.workspace == var.stage
+      error_message = "Select the workspace of the stage first: terraform workspace select -or-create ${var.stage}."
+    }
+  }
+}
+
+resource "aws_kms_alias" "artifacts" {
+  name          = "alias/${local.prefix}-artifacts-${var.stage}"
+  target_key_id = aws_kms_key.artifacts.key_id
+}
+
+resource "aws_kms_key" "state" {
+  description             = "Terraform state of ${var.model_package_group_name} (${var.stage})."
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.key.json
+}
+
+resource "aws_kms_alias" "state" {
+  name          = "alias/${local.prefix}-tfstate-${var.stage}"
+  target_key_id = aws_kms_key.state.key_id
+}
+
+################################################################################
+# Buckets
+################################################################################
+
+module "artifacts_bucket" {
+  source = "../modules/bucket"
+
+  name        = var.artifacts_bucket
+  kms_key_arn = aws_kms_key.artifacts.arn
+  expirations = { "pipeline-runs/" = var.pipeline_runs_expiration_days }
+}
+
+module "data_bucket" {
+  source   = "../modules/bucket"
+  for_each = local.data_buckets
+
+  name        = each.key
+  kms_key_arn = aws_kms_key.artifacts.arn
+}
+
+module "state_bucket" {
+  source = "../modules/bucket"
+
+  name        = local.state_bucket
+  kms_key_arn = aws_kms_key.state.arn
+}
+
+################################################################################
+# Roles: GitHub deploy / plan roles, the permissions boundary, the SageMaker execution role
+################################################################################
+
+resource "aws_iam_policy" "boundary" {
+  name        = "${local.prefix}-boundary-${var.stage}"
+  description = "Permissions boundary every role the ${var.stage} deploy role creates must carry."
+  policy      = jsonencode(jsondecode(templatefile("${local.policies}/boundary.json.tftpl", local.policy_vars)))
+}
+
+resource "aws_iam_role" "github" {
+  for_each = local.github_roles
+
+  name                 = module.naming.role_names[var.stage][each.key]
+  description          = each.value.description
+  max_session_duration = 3600
+  assume_role_policy = jsonencode(jsondecode(templatefile("${local.policies}/github-trust.json.tftpl", merge(local.policy_vars, {
+    github_subject = "repo:${var.github_repository}:${each.value.github_subject}"
+  }))))
+}
+
+resource "aws_iam_role_policy" "github" {
+  for_each = local.github_role_policies
+
+  name = each.value.template
+  role = aws_iam_role.github[each.value.role].id
+  policy = jsonencode(jsondecode(templatefile("${local.policies}/${each.value.template}.json.tftpl", merge(local.policy_vars, {
+    created_package_status = each.value.status
+  }))))
+}
+
+resource "aws_iam_role" "execution" {
+  name               = local.execution_role[2]
+  path               = local.execution_role[1]
+  description        = "SageMaker runs the ${var.stage} batch-inference pipeline, its jobs and its model as this role."
+  assume_role_policy = jsonencode(jsondecode(templatefile("${local.policies}/sagemaker-trust.json.tftpl", local.policy_vars)))
+
+  lifecycle {
+    precondition {
+      condition     = local.execution_role[0] == var.account_id
+      error_message = "sagemaker_execution_role_arn names another account than account_id."
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "execution"
+  role   = aws_iam_role.execution.id
+  policy = jsonencode(jsondecode(templatefile("${local.policies}/execution.json.tftpl", local.policy_vars)))
+}

@@ -1,0 +1,30 @@
+output "kms_key_arn" {
+  description = "ARN of the artifacts and data key: the stage file's kms_key_arn."
+  value       = aws_kms_key.artifacts.arn
+}
+
+output "permissions_boundary_arn" {
+  description = "ARN of the permissions boundary: the stage file's permissions_boundary_arn."
+  value       = aws_iam_policy.boundary.arn
+}
+
+output "github_environment_variables" {
+  description = "Variables of each GitHub environment of this stage: AWS_ROLE_ARN, TF_STATE_BUCKET, TF_STATE_KEY."
+  value = {
+    for name, role in local.github_roles : trimprefix(role.github_subject, "environment:") => {
+      AWS_ROLE_ARN    = aws_iam_role.github[name].arn
+      TF_STATE_BUCKET = module.state_bucket.s3_bucket_id
+      TF_STATE_KEY    = local.state_key
+    }
+  }
+}
+
+output "sagemaker_execution_role_arn" {
+  description = "ARN of the SageMaker execution role (equals the stage file's sagemaker_execution_role_arn)."
+  value       = aws_iam_role.execution.arn
+}
+
+output "oidc_provider_arn" {
+  description = "ARN of the GitHub OIDC provider of this account."
+  value       = local.oidc_provider_arn
+}

@@ -1,0 +1,248 @@
+"""moto with IAM enforcement on, corrected where moto departs from AWS's documented semantics.
+
+moto evaluates identity policies once its `INITIAL_NO_AUTH_ACTION_COUNT` setting is reached
+(moto/core/authorization.py). Four gaps would make correct policies fail (or fail differently from
+AWS), and are patched here, each as narrowly as possible:
+
+1. Services without resource information (SageMaker and every JSON-protocol service): moto asks
+   about resource "*", which a statement scoped to ARNs never matches. Here a statement's
+   `Resource` is not compared when moto does not know the resource; S3, STS and IAM calls keep
+   their real ARNs and are compared as moto does.
+2. Role trust: moto looks the role up in the CALLER's account (so it never checks a cross-account
+   trust) and compares the caller's session ARN with the `Principal` literally. AWS also
+   matches a session of role R against `arn:aws:iam::<account>:role/R` and any principal of an
+   account against `arn:aws:iam::<account>:root` (IAM User Guide, "AWS JSON policy elements:
+   Principal").
+3. JSON-protocol denials: moto answers them with HTTP 403 and an XML body, which botocore reports
+   as error code "403"; SageMaker answers `AccessDeniedException` with the message (naming the
+   action). A botocore handler on every new session makes moto's answer look like SageMaker's.
+4. Conditions: moto knows only `StringEquals` and only the `sts:ExternalId` key, in trust
+   policies. Here `ArnEquals`/`ArnLike` and the `aws:PrincipalArn` / `aws:PrincipalAccount` keys
+   are added, so the registry reader's trust (account principal + `aws:PrincipalArn`) is really
+   evaluated; and identity policies see `sagemaker:ModelApprovalStatus` from the request, so the
+   plan role really cannot create an Approved package.
+
+5. Copies: moto authorizes a CopyObject / UploadPartCopy on its destination only; AWS also requires
+   s3:GetObject on the source (CopyObject API reference). The source is checked here too.
+
+moto does not evaluate resource-based policies (bucket and key policies), KMS use by S3, nor other
+condition keys: statements only those could prove are justified by documentation in docs/iam.md.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+from unittest import mock
+from urllib.parse import unquote
+
+import botocore.handlers
+from moto import settings
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.iam import access_control, policy_conditions
+from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
+
+_SESSION = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/[^/]+$")
+_USER = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):user/.+$")
+_original_matches = IAMPolicyStatement._check_element_matches
+_original_s3_check = ActionAuthenticatorMixin._authenticate_and_authorize_s3_action
+
+
+def principal_arn(caller_arn: str) -> str:
+    """The `aws:PrincipalArn` of a caller: the role ARN for a role session, else the caller."""
+    session = _SESSION.match(caller_arn)
+    if session:
+        partition, account, role = session.groups()
+        return f"arn:{partition}:iam::{account}:role/{role}"
+    return caller_arn
+
+
+def _account_of(caller_arn: str) -> str:
+    match = _SESSION.match(caller_arn) or _USER.match(caller_arn)
+    return match.group(2) if match else ""
+
+
+def _principal_forms(caller_arn: str) -> set[str]:
+    """Every Principal value that names this caller in AWS's evaluation."""
+    account = _account_of(caller_arn)
+    partition = caller_arn.split(":")[1]
+    return {caller_arn, principal_arn(caller_arn), account, f"arn:{partition}:iam::{account}:root"}
+
+
+def _check_principal(self: IAMPolicyStatement, principal: str) -> bool:
+    expected = self._statement.get("Principal")
+    if not expected:
+        return True
+    aws = expected.get("AWS") if isinstance(expected, dict) else expected
+    if aws is None:
+        return False
+    values = [aws] if isinstance(aws, str) else list(aws)
+    forms = _principal_forms(principal)
+    return any(value == "*" or value in forms for value in values)
+
+
+def _check_element_matches(self: IAMPolicyStatement, element: str, value: str) -> bool:
+    if element == "Resource" and value == "*":
+        return True  # moto does not know this call's resource: only the action is compared
+    return bool(_original_matches(self, element, value))
+
+
+def _role_backend(role_arn: str) -> Any:
+    """The IAM backend of the role's own account (moto looks in the caller's)."""
+    from moto.iam.models import iam_backends
+
+    partition, account = role_arn.split(":")[1], role_arn.split(":")[4]
+    return iam_backends[account][partition]
+
+
+def _is_assuming_role_operation(self: IAMRequestBase, resource_arn: str) -> bool:
+    if ":role/" not in resource_arn.lower() or ":iam::" not in resource_arn:
+        return False
+    try:
+        _role_backend(resource_arn).get_role_by_arn(resource_arn)
+    except access_control.NotFoundException:
+        return False
+    return self._action in access_control.REQUIRE_RESOURCE_ACCESS_POLICIES_CHECK
+
+
+def _check_role_trust_relationship(self: IAMRequestBase, role_arn: str) -> bool:
+    caller = self._access_key.arn
+    incoming = access_control.format_incoming_conditional_values(self._data)
+    incoming["aws:PrincipalArn"] = principal_arn(caller)
+    incoming["aws:PrincipalAccount"] = _account_of(caller)
+    role = _role_backend(role_arn).get_role_by_arn(role_arn)
+    trust = access_control.IAMPolicy(role.assume_role_policy_document)
+    result = trust.is_action_permitted(self._action, role_arn, caller, incoming)
+    return result == access_control.PermissionResult.PERMITTED
+
+
+_REQUEST_KEYS = {"sagemaker:ModelApprovalStatus": "ModelApprovalStatus"}
+
+
+def _request_condition_values(request: IAMRequestBase) -> dict[str, str]:
+    """Condition keys AWS takes from a JSON request's parameters (those the policies use)."""
+    if not request._action.startswith("sagemaker:"):
+        return {}
+    try:
+        body = json.loads(request._body or b"{}")
+    except ValueError:
+        return {}
+    return {key: str(body[name]) for key, name in _REQUEST_KEYS.items() if name in body}
+
+
+def _check_action_permitted(self: IAMRequestBase, resource: str) -> None:
+    """moto's own evaluation (moto/iam/access_control.py), with the request's condition keys."""
+    if self._action == "sts:GetCallerIdentity":
+        return
+    incoming = _request_condition_values(self)
+    permitted = False
+    for policy in self._access_key.collect_policies():
+        result = access_control.IAMPolicy(policy).is_action_permitted(
+            self._action, resource, None, incoming
+        )
+        if result == access_control.PermissionResult.DENIED:
+            self._raise_access_denied()
+        permitted = permitted or result == access_control.PermissionResult.PERMITTED
+    if self._is_assuming_role_operation(resource):
+        permitted = permitted and self._check_role_trust_relationship(resource)
+    if not permitted:
+        self._raise_access_denied()
+
+
+def _authorize_s3_with_copy_source(
+    self: Any, bucket_name: str | None = None, key_name: str | None = None
+) -> None:
+    _original_s3_check(self, bucket_name=bucket_name, key_name=key_name)
+    source = self.headers.get("x-amz-copy-source") if key_name else None
+    if not source or ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+        return
+    path = unquote(source.split("?", 1)[0]).lstrip("/")
+    request = access_control.S3IAMRequest(
+        account_id=self.current_account, method=self.method, path=self.raw_path,
+        data=self.data, body=self.raw_body, headers=self.headers, action="GetObject",
+    )  # fmt: skip
+    request.check_action_permitted(f"arn:aws:s3:::{path}")
+
+
+def _arn_like(expected: Any, actual: str) -> bool:
+    patterns = [expected] if isinstance(expected, str) else list(expected)
+    return any(fnmatch.fnmatchcase(actual, pattern) for pattern in patterns)
+
+
+_XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.S)
+
+
+def _json_service_denial(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    error = parsed.get("Error")
+    if not isinstance(error, dict) or error.get("Code") != "403":
+        return
+    if model.service_model.protocol != "json":
+        return
+    match = _XML_MESSAGE.search(str(error.get("Message", "")))
+    if match:
+        error["Code"], error["Message"] = "AccessDeniedException", match.group(1)
+
+
+@contextmanager
+def aws_semantics() -> Iterator[None]:
+    """Apply the corrections above for the duration of the block."""
+    with ExitStack() as stack:
+        stack.enter_context(
+            mock.patch.object(IAMPolicyStatement, "_check_principal", _check_principal)
+        )
+        stack.enter_context(
+            mock.patch.object(IAMPolicyStatement, "_check_element_matches", _check_element_matches)
+        )
+        stack.enter_context(
+            mock.patch.object(
+                IAMRequestBase, "_check_role_trust_relationship", _check_role_trust_relationship
+            )
+        )
+        stack.enter_context(
+            mock.patch.object(
+                IAMRequestBase, "_is_assuming_role_operation", _is_assuming_role_operation
+            )
+        )
+        stack.enter_context(
+            mock.patch.object(IAMRequestBase, "check_action_permitted", _check_action_permitted)
+        )
+        stack.enter_context(
+            mock.patch.object(
+                ActionAuthenticatorMixin,
+                "_authenticate_and_authorize_s3_action",
+                _authorize_s3_with_copy_source,
+            )
+        )
+        stack.enter_context(
+            mock.patch.object(
+                botocore.handlers,
+                "BUILTIN_HANDLERS",
+                [*botocore.handlers.BUILTIN_HANDLERS, ("after-call", _json_service_denial)],
+            )
+        )
+        stack.enter_context(
+            mock.patch.dict(
+                policy_conditions.CONDITION_OPERATIONS,
+                {
+                    "ArnEquals": policy_conditions.string_equals_operation,
+                    "ArnLike": _arn_like,
+                },
+            )
+        )
+        yield
+
+
+@contextmanager
+def enforced() -> Iterator[None]:
+    """Every request in the block is authenticated and authorized (moto's own switch)."""
+    saved_count = ActionAuthenticatorMixin.request_count
+    with mock.patch.object(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0):
+        ActionAuthenticatorMixin.request_count = 0
+        try:
+            yield
+        finally:
+            ActionAuthenticatorMixin.request_count = saved_count

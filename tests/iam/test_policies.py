@@ -1,0 +1,211 @@
+"""The policy templates, as Terraform and the tests share them: same variables, exact trust,
+every statement classified (proven by a flow or justified by documentation)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scripts.bootstrap_outputs import paste_ready
+from tests.iam.classification import DOCUMENTED, PROVEN, PROVEN_BY_FALLBACK
+from tests.iam.policies import (
+    POLICIES_DIR,
+    REPO_ROOT,
+    TEMPLATE_SUFFIX,
+    placeholders,
+    render,
+    role_specs,
+)
+from tests.iam.world import EXECUTION
+
+STAGE_ROOT = REPO_ROOT / "bootstrap" / "stage" / "main.tf"
+DEV_ROOT = REPO_ROOT / "bootstrap" / "dev" / "main.tf"
+TEMPLATES = sorted(
+    p.name[: -len(TEMPLATE_SUFFIX)] for p in POLICIES_DIR.glob(f"*{TEMPLATE_SUFFIX}")
+)
+# Actions AWS authorizes only on "*" (no resource-level permissions), by the Service
+# Authorization Reference.
+STAR_ONLY_ACTIONS = {
+    "sagemaker:ListModelPackages", "sagemaker:ListModelPackageGroups", "sagemaker:ListModels",
+    "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "kms:ListAliases", "kms:CreateKey",
+    "iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:DeletePolicy",
+    "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion",
+}  # fmt: skip
+
+
+def _policy_var_names(main_tf: Path) -> set[str]:
+    text = main_tf.read_text(encoding="utf-8")
+    block = re.search(r"\n  policy_vars = \{\n(.*?)\n  \}\n", text, re.S)
+    assert block, f"{main_tf}: no policy_vars block"
+    return set(re.findall(r"^\s+(\w+)\s+=", block.group(1), re.M))
+
+
+def _all_documents() -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(role, template) -> statements, rendered with placeholder values."""
+    values: dict[str, Any] = {
+        name: f"x-{name}" for template in TEMPLATES for name in placeholders(template)
+    }
+    values |= {"stage_account_roots": ["r"], "stage_role_arns": ["a"], "data_bucket_arns": ["b"]}
+    documents = {}
+    for spec in role_specs().values():
+        for template in (*spec.policies, "dev-artifacts-key"):
+            if template == "dev-artifacts-key" and not spec.reads_dev_artifacts:
+                continue
+            documents[(spec.name, template)] = render(template, values)["Statement"]
+    for stage in ("pre-prod", "prod"):
+        documents[(f"{EXECUTION}-{stage}", "execution")] = render("execution", values)["Statement"]
+    return documents
+
+
+def test_terraform_passes_every_variable_the_templates_use() -> None:
+    # GIVEN the templatefile calls of both roots (plus the per-call merges)
+    stage_vars = _policy_var_names(STAGE_ROOT) | {"github_subject", "created_package_status"}
+    dev_vars = _policy_var_names(DEV_ROOT)
+
+    # WHEN every template's placeholders are compared with what its root passes
+    dev_templates = {"registry-reader-trust", "registry-reader", "dev-artifacts-key"}
+    dev_templates |= {"dev-artifacts-bucket", "dev-artifacts-key-policy"}
+    missing = {
+        template: placeholders(template) - (dev_vars if template in dev_templates else stage_vars)
+        for template in TEMPLATES
+    }
+
+    # THEN none is missing (templatefile would fail on apply)
+    assert {t: m for t, m in missing.items() if m} == {}
+
+
+def test_the_tests_render_with_the_same_variable_names_as_terraform() -> None:
+    # GIVEN the Python mirror of local.policy_vars
+    from tests.iam.policies import Accounts, policy_variables
+    from tests.iam.world import load_stage_config
+
+    config = load_stage_config(REPO_ROOT / "prod-config.tfvars.json")
+    accounts = Accounts("b", "", None, "k", "s", "key", "k2", "p")
+
+    # WHEN its names are compared with Terraform's
+    python_names = set(policy_variables(config, accounts))
+
+    # THEN they are the same (the trust-only oidc_provider_arn aside)
+    assert python_names == _policy_var_names(STAGE_ROOT) - {"oidc_provider_arn"}
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_each_template_is_valid_json_with_unique_sids(template: str) -> None:
+    values: dict[str, Any] = {name: "x" for name in placeholders(template)}
+    values |= {"stage_account_roots": ["r"], "stage_role_arns": ["a"], "data_bucket_arns": ["b"]}
+    statements = render(template, values)["Statement"]
+    sids = [s["Sid"] for s in statements]
+    assert len(sids) == len(set(sids)) and all(sids)
+
+
+def test_no_statement_grants_a_whole_service_and_star_resources_are_justified() -> None:
+    for (role, template), statements in _all_documents().items():
+        for statement in statements:
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            assert not any(a.endswith(":*") or a == "*" for a in actions), (role, statement)
+            if statement.get("Resource") == "*" and statement["Effect"] == "Allow":
+                assert set(actions) <= STAR_ONLY_ACTIONS, (role, template, statement["Sid"])
+
+
+def test_every_shipped_statement_is_proven_or_documented() -> None:
+    # GIVEN every statement of every role
+    proven = {(case.role, case.template, case.sid) for case in PROVEN + PROVEN_BY_FALLBACK}
+
+    # WHEN each is looked up
+    unclassified = [
+        (role, template, statement["Sid"])
+        for (role, template), statements in _all_documents().items()
+        for statement in statements
+        if (role, template, statement["Sid"]) not in proven
+        and (template, statement["Sid"]) not in DOCUMENTED
+        and (template, statement["Sid"])
+        not in {(c.template, c.sid) for c in PROVEN + PROVEN_BY_FALLBACK}
+    ]
+
+    # THEN none is left, and docs/iam.md lists every documented one
+    assert unclassified == []
+    iam_md = (REPO_ROOT / "docs" / "iam.md").read_text(encoding="utf-8")
+    assert [sid for _, sid in DOCUMENTED if f"`{sid}`" not in iam_md] == []
+
+
+def test_github_trust_names_exactly_this_repository_and_the_workflow_environments() -> None:
+    # GIVEN deploy.yml's jobs and their environments
+    workflow = yaml.safe_load((REPO_ROOT / ".github/workflows/deploy.yml").read_text())
+    environments = {job["environment"] for job in workflow["jobs"].values() if "environment" in job}
+
+    # WHEN the roles' subjects are rendered into the trust template
+    subjects = {spec.name: spec.github_subject for spec in role_specs().values()}
+    trust = render("github-trust", {"oidc_provider_arn": "arn:p", "github_subject": "repo:o/r:x"})
+    condition = trust["Statement"][0]["Condition"]
+
+    # THEN each stage role trusts one environment of deploy.yml, the reader the main branch,
+    # with exact matches (no wildcard) on subject and audience
+    stage_envs = {
+        s.removeprefix("environment:") for n, s in subjects.items() if n != "registry-reader"
+    }
+    assert stage_envs == environments
+    assert subjects["registry-reader"] == "ref:refs/heads/main"
+    assert set(condition) == {"StringEquals"}
+    assert (
+        condition["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    )
+
+
+def test_outputs_are_printed_ready_to_paste() -> None:
+    # GIVEN prod's bootstrap outputs
+    role = "arn:aws:iam::333333333333:role/"
+    state = {"TF_STATE_BUCKET": "s", "TF_STATE_KEY": "batch-inference/prod.tfstate"}
+    outputs = {
+        "kms_key_arn": "arn:aws:kms:us-east-1:333333333333:key/k",
+        "permissions_boundary_arn": "arn:aws:iam::333333333333:policy/b",
+        "github_environment_variables": {
+            "prod": {"AWS_ROLE_ARN": f"{role}d", **state},
+            "prod-plan": {"AWS_ROLE_ARN": f"{role}p", **state},
+        },
+    }
+
+    # WHEN they are printed
+    text = paste_ready("prod", outputs)
+
+    # THEN the stage-file lines are valid JSON members and each variable is one gh command
+    members = [line for line in text.splitlines() if line.startswith('  "')]
+    assert json.loads("{" + ",".join(m.rstrip(",") for m in members) + "}") == {
+        "kms_key_arn": outputs["kms_key_arn"],
+        "permissions_boundary_arn": outputs["permissions_boundary_arn"],
+    }
+    assert (
+        "gh variable set AWS_ROLE_ARN --env prod-plan --body arn:aws:iam::333333333333:role/p"
+        in text
+    )
+    assert text.count("gh variable set") == 6
+
+
+def test_docs_state_the_counts_the_classification_gives() -> None:
+    # GIVEN every statement and its classification
+    documents = _all_documents()
+    distinct = {(t, s["Sid"]) for (_, t), statements in documents.items() for s in statements}
+    per_role = [(r, t) for (r, t), statements in documents.items() if t != "dev-artifacts-key"
+                for _ in statements]  # fmt: skip
+    proven = {(case.template, case.sid) for case in PROVEN + PROVEN_BY_FALLBACK}
+
+    # WHEN they are counted
+    pairs = len(PROVEN) + len(PROVEN_BY_FALLBACK)
+    counts = (len(distinct), len(per_role), len(proven), pairs, len(distinct - proven))
+
+    # THEN docs/iam.md reports the same figures
+    iam_md = " ".join((REPO_ROOT / "docs" / "iam.md").read_text(encoding="utf-8").split())
+    shipped, roles, proven_distinct, proven_pairs, documented = counts
+    assert f"{shipped} distinct statements in" in iam_md
+    assert f"({roles} across the" in iam_md
+    assert f"{proven_distinct} distinct statements ({proven_pairs} role/statement pairs" in iam_md
+    assert f"**Justified by documentation**: {documented} distinct" in iam_md
+    assert len(DOCUMENTED) == documented
