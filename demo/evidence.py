@@ -4,17 +4,20 @@ and two model versions are compared the way the pre-prod job compares them for p
     from demo.evidence import show_evidence
     show_evidence(Path("demo-output/evidence"))
 
-Runs on this machine only (no AWS, no moto): the check is Preprocess itself, run on two sample
-batches with the demo model's training baseline and policy ``fail``; the comparison scores one
-sample with two trained versions and builds the same report as ``python -m pipelines.compare``.
+Runs on this machine only (no AWS, no moto): the check is Preprocess itself, run with policy
+``fail`` against a baseline of the demo model's training rows, on the held-out rows (clean) and
+on the same rows with one feature shifted (drifted); the comparison scores the held-out rows
+with versions 1 and 3 and builds the same report as ``python -m pipelines.compare``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -30,7 +33,7 @@ from pipelines.batch_inference.quality_comparison import (
 QUALITY_MODULE = Path(preprocess.__file__).with_name("quality.py")
 DRIFTED_FEATURE = "f03"
 SHIFT_STD_DEVS = 4.0
-ROWS = 300
+VERSIONS = (1, 3)  # the demo's two Approved versions (seed.VERSION_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -42,56 +45,81 @@ class Evidence:
     drift_line: str
     comparison_verdict: str
     reports: dict[str, Path]
+    agreement: float = 0.0
+    rows: int = 0
 
 
 def check_batch(frame: pd.DataFrame, work: Path, baseline: Path) -> tuple[int, str]:
-    """Run Preprocess with the data-quality gate on one batch; its exit code and failure line."""
+    """Run Preprocess with the data-quality gate on one batch; its exit code and failure line.
+
+    What the step prints (its Markdown report, the failure) goes to ``work/preprocess.log``.
+    """
     data = work / "input"
     data.mkdir(parents=True, exist_ok=True)
     frame.to_csv(data / "batch.csv", index=False)
-    code = preprocess.main(
-        [
-            *("--input-dir", str(data), "--shards-dir", str(work / "shards")),
-            *("--ids-dir", str(work / "ids"), "--failure-file", str(work / "message")),
-            *("--resource-config", str(work / "none.json")),
-            *("--feature-columns", ",".join(seed.FEATURES), "--id-column", seed.ID_COLUMN),
-            *("--quality-code", str(QUALITY_MODULE)),
-            *("--quality-option", "policy=fail", "--quality-option", f"baseline_dir={baseline}"),
-            *("--quality-option", f"output_dir={work / 'quality'}"),
-        ]
-    )
+    argv = [
+        *("--input-dir", str(data), "--shards-dir", str(work / "shards")),
+        *("--ids-dir", str(work / "ids"), "--failure-file", str(work / "message")),
+        *("--resource-config", str(work / "none.json")),
+        *("--feature-columns", ",".join(seed.FEATURES), "--id-column", seed.ID_COLUMN),
+        *("--quality-code", str(QUALITY_MODULE)),
+        *("--quality-option", "policy=fail", "--quality-option", f"baseline_dir={baseline}"),
+        *("--quality-option", f"output_dir={work / 'quality'}"),
+    ]
+    with (
+        (work / "preprocess.log").open("w", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        code = preprocess.main(argv)
     message = work / "message"
     return code, message.read_text(encoding="utf-8") if message.exists() else ""
 
 
+def largest_drift(work: Path) -> str:
+    """The feature nearest its drift limit in a checked batch, e.g. "f00 0.086 (limit 0.131)"."""
+    result = json.loads((work / "quality" / "algo-1-data-quality.json").read_text("utf-8"))
+    measured = [f for f in result["features"] if f.get("distance") is not None]
+    worst: dict[str, Any] = max(measured, key=lambda f: f["distance"] / f["threshold"])
+    return f"{worst['name']} {worst['distance']:.3f} (limit {worst['threshold']:.3f})"
+
+
 def show_evidence(out_dir: Path, *, log: Callable[[str], None] = print) -> Evidence:
     """Baseline, clean and drifted batches through the gate, and a two-version comparison."""
+    train, held_out = seed.split()
     baseline = out_dir / "baseline"
-    statistics, constraints = write_baseline(seed.dataset()[seed.FEATURES], out_dir / "files")
+    statistics, constraints = write_baseline(train[seed.FEATURES], out_dir / "files")
     for part, path in (("statistics", statistics), ("constraints", constraints)):
         (baseline / part).mkdir(parents=True, exist_ok=True)
         (baseline / part / path.name).write_bytes(path.read_bytes())
-    clean = seed.sample_input(ROWS, seed=11)
+    clean = held_out[seed.FEATURES].reset_index(drop=True)
+    clean.insert(0, seed.ID_COLUMN, [f"r{i:07d}" for i in range(len(clean))])
     drifted = clean.copy()
-    drifted[DRIFTED_FEATURE] += SHIFT_STD_DEVS * seed.dataset()[DRIFTED_FEATURE].std()
+    drifted[DRIFTED_FEATURE] += SHIFT_STD_DEVS * train[DRIFTED_FEATURE].std()
     clean_code, _ = check_batch(clean, out_dir / "clean", baseline)
     drift_code, drift_line = check_batch(drifted, out_dir / "drifted", baseline)
-    log(f"clean batch: {'passed' if clean_code == 0 else 'FAILED'}")
-    log(f"drifted batch ({DRIFTED_FEATURE} + {SHIFT_STD_DEVS:g} std): {drift_line or 'NOT caught'}")
+    rows = len(clean)
+    log(f"baseline        the {len(train)} training rows -> {baseline}")
+    log(f"clean batch     {rows} held-out rows: {'passed' if clean_code == 0 else 'FAILED'}, "
+        f"largest drift {largest_drift(out_dir / 'clean')}")  # fmt: skip
+    shifted = f"{DRIFTED_FEATURE} + {SHIFT_STD_DEVS:g} std"
+    caught = drift_line.removeprefix("preprocess failed: ") if drift_code else "NOT caught"
+    log(f"drifted batch   the same rows, {shifted}: {'stopped, ' if drift_code else ''}{caught}")
 
-    sample = seed.sample_input(ROWS, seed=12)
-    features = sample[seed.FEATURES]
+    champion, challenger = (f"v{version}" for version in VERSIONS)
     frames = [
         pd.DataFrame(
             {
-                seed.ID_COLUMN: sample[seed.ID_COLUMN],
-                "prediction": seed.train_model(seed=version).predict_proba(features)[:, 1],
+                seed.ID_COLUMN: clean[seed.ID_COLUMN],
+                "prediction": seed.train_model(seed=version - 1).predict_proba(
+                    clean[seed.FEATURES]
+                )[:, 1],
             }
         )
-        for version in (0, 1)
+        for version in VERSIONS
     ]
     result = compare_predictions(frames[0], frames[1], thresholds=Thresholds())
-    report = markdown_report(result, champion="v1 (prod)", challenger="v2")
+    report = markdown_report(result, champion=champion, challenger=challenger)
     reports = {
         "clean": out_dir / "clean" / "quality" / "algo-1-data-quality.md",
         "drifted": out_dir / "drifted" / "quality" / "algo-1-data-quality.md",
@@ -99,8 +127,14 @@ def show_evidence(out_dir: Path, *, log: Callable[[str], None] = print) -> Evide
     }
     reports["comparison"].write_text(report, encoding="utf-8")
     (out_dir / "comparison.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    log(f"comparison v1 vs v2: {result['verdict']} (agreement {result['agreement']:.1%})")
-    return Evidence(clean_code == 0, drift_code != 0, drift_line, result["verdict"], reports)
+    log(f"comparison      {champion} vs {challenger} on the held-out rows: {result['verdict']}, "
+        f"{result['agreement']:.1%} agree within {result['large_difference']:g}, "
+        f"correlation {result['correlation']:.3f}")  # fmt: skip
+    log(f"reports         {reports['drifted']}, {reports['comparison']} (JSON beside each)")
+    return Evidence(
+        clean_code == 0, drift_code != 0, drift_line, result["verdict"], reports,
+        agreement=result["agreement"], rows=rows,
+    )  # fmt: skip
 
 
 def compare_locally(work: Path, *, rows: int = 200, log: Callable[[str], None] = print) -> Path:

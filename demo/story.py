@@ -39,6 +39,7 @@ from promotion.config import (
 from promotion.output import text_table
 
 DEV_BUCKET = f"ml-artifacts-{DEV_ACCOUNT}"
+DAILY_ROWS = 300  # rows per date in the daily phase
 WRITE_PREFIXES = ("Create", "Put", "Copy", "Upload", "Complete", "Delete", "Update", "Start")
 
 
@@ -194,6 +195,36 @@ def run_pre_prod(story: Story) -> None:
     print(f"  accuracy against the held-out labels: {accuracy:.1%}")
 
 
+def backfill_daily(story: Story) -> None:
+    """A daily layout: three dates seeded, backfilled, each with one authoritative result."""
+    from demo.daily import DAYS, run_daily_demo
+
+    result = run_daily_demo(story.output_dir / "daily", days=DAYS, rows=DAILY_ROWS)
+    published = {day: len(frame) for day, frame in result.predictions.items()}
+    story.succeeded &= result.exit_code == 0 and len(published) == len(DAYS)
+    rows = "/".join(str(count) for count in published.values()) or "0"
+    story.facts.append(("daily backfill", f"{len(published)} of {len(DAYS)} dates published "
+                        f"({DAYS[0]} to {DAYS[-1]}), {rows} rows"))  # fmt: skip
+
+
+def show_evidence(story: Story) -> None:
+    """What prod's reviewer sees: the data-quality gate on a clean and a drifted batch, and the
+    older Approved version compared with the newest on the held-out rows."""
+    from demo import evidence
+
+    found = evidence.show_evidence(
+        story.output_dir / "evidence", log=lambda line: print(f"  {line}")
+    )
+    story.succeeded &= found.clean_passed and found.drift_caught
+    drift = found.drift_line.removeprefix("preprocess failed: data quality: ")
+    story.facts += [
+        ("data quality", f"clean batch {'passed' if found.clean_passed else 'FAILED'}; drifted "
+                         f"batch {'stopped: ' + drift if found.drift_caught else 'NOT caught'}"),
+        ("v1 vs v3", f"{found.comparison_verdict}, {found.agreement:.1%} of {found.rows} "
+                     f"predictions agree -> {found.reports['comparison']}"),
+    ]  # fmt: skip
+
+
 def promote_prod(story: Story) -> None:
     """Prod gets the very source ARN pre-prod tested; it never re-resolves "latest"."""
     source = story.tfvars["pre-prod"]["source_model_package_arn"]
@@ -260,6 +291,8 @@ PHASES: list[Phase] = [
     Phase("Promote the latest Approved version to pre-prod", promote_pre_prod),
     Phase("Re-run the same promotion", rerun_pre_prod),
     Phase("Run the pre-prod pipeline locally", run_pre_prod),
+    Phase("Backfill three days of a daily layout", backfill_daily),
+    Phase("Evidence for prod's reviewer: data quality, two versions", show_evidence),
     Phase("Promote the same source ARN to prod", promote_prod),
     Phase("Roll pre-prod back to the older Approved version", roll_back_pre_prod),
     Phase("Status of pre-prod", show_status),
