@@ -130,7 +130,8 @@ def show_evidence(out_dir: Path, *, log: Callable[[str], None] = print) -> Evide
     log(f"comparison      {champion} vs {challenger} on the held-out rows: {result['verdict']}, "
         f"{result['agreement']:.1%} agree within {result['large_difference']:g}, "
         f"correlation {result['correlation']:.3f}")  # fmt: skip
-    log(f"reports         {reports['drifted']}, {reports['comparison']} (JSON beside each)")
+    shown = ", ".join(str(reports[name].relative_to(out_dir)) for name in ("drifted", "comparison"))
+    log(f"reports         {out_dir}/: {shown} (JSON beside each)")
     return Evidence(
         clean_code == 0, drift_code != 0, drift_line, result["verdict"], reports,
         agreement=result["agreement"], rows=rows,

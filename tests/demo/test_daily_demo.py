@@ -1,4 +1,5 @@
-"""The daily demo end to end: three partitions backfilled, a date re-run, a catch-up with a skip."""
+"""The daily demo end to end (as the demo's phase): three partitions backfilled, a date re-run,
+a catch-up with a skip."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import datetime
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from demo.daily import DAYS, backfill, run_daily_demo
+from demo import daily as daily_module
+from demo import story as story_module
+from demo.daily import DAYS, DailyResult, backfill, run_daily_demo
 from demo.local_aws import local_aws
 from demo.seed import ID_COLUMN
+from demo.story import Story, backfill_daily
 from pipelines.batch_inference import results
 from pipelines.run_dates import run_dates_command
 from promotion.config import parse_s3_url
@@ -31,19 +36,38 @@ def local_endpoint() -> Iterator[str]:
 
 
 def test_backfill_rerun_and_catch_up_keep_one_result_per_date(
-    local_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    local_endpoint: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # GIVEN three daily partitions  WHEN the demo backfills them locally
-    demo = run_daily_demo(tmp_path, rows=40)
-    stage = demo.stage
+    # GIVEN three daily partitions  WHEN the demo's daily phase backfills them locally
+    done: list[DailyResult] = []
+
+    def recorded(*args: Any, **kwargs: Any) -> DailyResult:
+        done.append(run_daily_demo(*args, **kwargs))
+        return done[-1]
+
+    monkeypatch.setattr(daily_module, "run_daily_demo", recorded)
+    monkeypatch.setattr(story_module, "DAILY_ROWS", 40)
+    story = Story(rows=40, output_dir=tmp_path)
+    backfill_daily(story)
+    (run,) = done
+    stage = run.stage
+    # THEN the phase tells the summary that every date was published, and with how many rows
+    assert story.succeeded
+    assert dict(story.facts)["daily backfill"] == (
+        f"3 of 3 dates published ({DAYS[0]} to {DAYS[-1]}), 40/40/40 rows"
+    )
+    assert stage.definition_path == tmp_path / "daily" / "pipeline-definition.json"
     s3 = stage.session.client("s3")
     output = stage.config.output_data_url
-    # THEN every date is published with exactly its own input rows, each once
-    assert demo.exit_code == 0
-    assert sorted(demo.predictions) == list(DAYS)
+    # ... and every date is published with exactly its own input rows, each once
+    assert run.exit_code == 0
+    assert sorted(run.predictions) == list(DAYS)
     for day in DAYS:
-        ids = demo.predictions[day][ID_COLUMN]
-        assert sorted(ids) == sorted(demo.inputs[day][ID_COLUMN]) and ids.is_unique
+        ids = run.predictions[day][ID_COLUMN]
+        assert sorted(ids) == sorted(run.inputs[day][ID_COLUMN]) and ids.is_unique
     first_run = results.date_result(s3, output_url=output, date=DAYS[1]).execution_id
 
     # WHEN 2026-11-02 is backfilled again: skipped without --force, re-run with it

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from demo.__main__ import MARKER, claim_output_dir, main, run_story
+from demo.evidence import DRIFTED_FEATURE
 from demo.local_aws import local_aws
 from demo.seed import FEATURES, ID_COLUMN, sample_input, train_model
-from demo.story import PHASES, Story
+from demo.story import PHASES, Story, backfill_daily, promote_prod, run_pre_prod, show_evidence
 
 
 def test_the_story_promotes_reruns_scores_and_rolls_back(
@@ -20,15 +21,26 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
 ) -> None:
     # GIVEN the three-account local AWS
     story = Story(rows=300, output_dir=tmp_path / "out", commit="f00dfeed")
+    # (the daily backfill, three local runs, is tested as a phase in test_daily_demo.py)
+    phases = [phase for phase in PHASES if phase.run is not backfill_daily]
     with local_aws():
         # WHEN every phase of the demo runs
-        timings = run_story(story)
+        timings = run_story(story, phases)
 
     # THEN each phase ran once, and every claim the demo prints holds
-    assert [title for title, _ in timings] == [phase.title for phase in PHASES]
+    assert [title for title, _ in timings] == [phase.title for phase in phases]
     assert story.succeeded
     facts = dict(story.facts)
     assert facts["re-run writes"] == "0"
+    # ... the reviewer's evidence: the clean batch passed, the shifted feature stopped its batch,
+    # and the two Approved versions were compared, the full reports below --output-dir
+    assert facts["data quality"].startswith(
+        f"clean batch passed; drifted batch stopped: {DRIFTED_FEATURE} (drift "
+    )
+    evidence = tmp_path / "out" / "evidence"
+    assert facts["v1 vs v3"] == f"pass, 99.3% of 143 predictions agree -> {evidence}/comparison.md"
+    assert (evidence / "comparison.md").read_text().startswith("### Champion v1 vs challenger v3")
+    assert "violations" in (evidence / "drifted" / "quality" / "algo-1-data-quality.md").read_text()
     assert facts["prod runs"] == "source version 3 (same source ARN as pre-prod: yes)"
     assert facts["rollback"] == "pre-prod back on source version 1"
     assert story.tfvars["prod"]["source_model_package_arn"].endswith("/3")
@@ -47,11 +59,21 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
         "pipeline breast-cancer-classifier-pre-prod-batch-inference [Active]: model "
         "breast-cancer-classifier-pre-prod-v1 -> version 2 (source version 1)" in status
     )
-    assert "f00dfeed" in status and "|" not in status
+    assert "f00dfeed" in status
+    # ... and the story is plain text: no Markdown table or heading reached the terminal
+    assert "|" not in printed and "###" not in printed
     tfvars = json.loads(
         (tmp_path / "out" / "build" / "pre-prod" / "deployment.tfvars.json").read_text()
     )
     assert tfvars["source_model_package_version"] == 1
+
+
+def test_the_daily_and_evidence_phases_follow_the_local_run_and_precede_prod() -> None:
+    # GIVEN the demo's phases  WHEN they are listed  THEN the new ones sit between the run and prod
+    order = [phase.run for phase in PHASES]
+    assert order.index(run_pre_prod) + 1 == order.index(backfill_daily)
+    assert order.index(backfill_daily) + 1 == order.index(show_evidence)
+    assert order.index(show_evidence) + 1 == order.index(promote_prod)
 
 
 def test_a_directory_the_demo_did_not_make_is_refused_and_kept(
