@@ -3,9 +3,11 @@
 An embedded moto server holds the dev, pre-prod and prod accounts. The demo registers four
 versions of a real scikit-learn model in the dev registry, plans and promotes the latest Approved
 one into pre-prod, re-runs the promotion (nothing is written), runs the pre-prod pipeline locally
-on held-out rows and measures the model's accuracy, promotes the same source ARN into prod, rolls
-pre-prod back to the older Approved version and shows the stage's status. Everything it writes
-goes below --output-dir (build outputs, predictions, the logs of a failed step).
+on held-out rows and measures the model's accuracy, backfills three days of a daily layout, shows
+the evidence prod's reviewer gets (a clean batch passing the data-quality check, a drifted one
+stopped, two versions compared), promotes the same source ARN into prod, rolls pre-prod back to
+the older Approved version and shows the stage's status. Everything it writes goes below
+--output-dir (build outputs, predictions, reports, the logs of a failed step).
 """
 
 from __future__ import annotations
