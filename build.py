@@ -279,9 +279,9 @@ def approve_reviewed(config: StageConfig, options: Options) -> int:
     if needed:
         approval.approve(target_sm, package, stage=config.stage, description=_approval_note())
     verb = "Approved" if needed else "Already Approved"
-    markdown = f"{verb}: `{reviewed.target_arn}` (promoted from `{reviewed.source_arn}`)\n"
-    print(markdown, end="")
-    append_step_summary(markdown)
+    print(f"{verb}: {reviewed.target_arn} (promoted from {reviewed.source_arn})")
+    shown = f"`{reviewed.target_arn}` (promoted from `{reviewed.source_arn}`)"
+    append_step_summary(f"{verb}: {shown}\n")
     return 0
 
 

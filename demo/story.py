@@ -228,7 +228,10 @@ def show_evidence(story: Story) -> None:
 def promote_prod(story: Story) -> None:
     """Prod gets the very source ARN pre-prod tested; it never re-resolves "latest"."""
     source = story.tfvars["pre-prod"]["source_model_package_arn"]
-    story.build("prod", "--model-package-arn", source)
+    # prod-plan promotes an inert package; only the reviewed prod job approves it (and applies).
+    story.build("prod", "--model-package-arn", source, "--approval-status", "PendingManualApproval")
+    print("  (prod-plan ends here; in GitHub a reviewer now approves the prod job)")
+    story.build("prod", "--approve")
     tfvars = story.deploy("prod")
     same = tfvars["source_model_package_arn"] == source
     print(f"  same source ARN as pre-prod: {'yes' if same else 'NO'}")

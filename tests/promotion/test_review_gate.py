@@ -127,13 +127,13 @@ def test_approve_sets_exactly_the_reviewed_package_approved_with_stage_credentia
         ("sagemaker", "UpdateModelPackage")
     ]
     assert not [c for c in calls(api_calls, "AssumeRole") if DEV_ACCOUNT in c["RoleArn"]]
-    assert capsys.readouterr().out.startswith("Approved: `")
+    assert capsys.readouterr().out.startswith("Approved: arn:aws:sagemaker:")
 
     # AND a re-run of the prod job changes nothing
     api_calls.clear()
     assert run(prod_config, tmp_path, "--approve") == 0
     assert [c for c in mutating(api_calls) if c[0] != "sts"] == []
-    assert capsys.readouterr().out.startswith("Already Approved: `")
+    assert capsys.readouterr().out.startswith("Already Approved: arn:aws:sagemaker:")
 
     # AND a re-run of the plan job reuses it without setting it back to pending
     assert run(prod_config, tmp_path / "again", "--model-package-arn", source, *PENDING) == 0
