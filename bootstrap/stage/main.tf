@@ -34,6 +34,7 @@ locals {
     registry_group            = lower(var.model_package_group_name)
     resource_prefix           = local.resource_prefix
     sagemaker_prefix          = lower(local.resource_prefix)
+    glue_prefix               = replace(lower(local.resource_prefix), "/[^a-z0-9_]/", "_")
     sagemaker_pipeline_name   = lower("${var.model_package_group_name}-${var.stage}-batch-inference")
     artifacts_bucket          = var.artifacts_bucket
     artifacts_kms_key_arn     = aws_kms_key.artifacts.arn

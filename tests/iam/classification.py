@@ -112,6 +112,40 @@ DOCUMENTED: dict[tuple[str, str], str] = {
         f"{TERRAFORM}; S3 backend docs and hashicorp/terraform#36175 (use_lockfile)",
     ("terraform-state", "UseStateKey"): f"{TERRAFORM}; SSE-KMS state objects",
     ("terraform-state-write", "WriteState"): f"{TERRAFORM}; Terraform S3 backend docs",
+    ("execution", "ReadOwnResults"):
+        "Publish reads the execution's _SUCCESS before writing the manifest (partitions.py); "
+        "the daily layout is not run by the local flow yet",
+    ("execution", "WriteComparisons"):
+        "champion/challenger scores write to <artifacts>/comparisons/ (pipelines/compare.py); "
+        "SageMaker runs those executions",
+    ("execution", "PublishRunMetrics"):
+        "InputSkipped (partitions.py METRIC_NAMESPACE BatchInference) and the data-quality "
+        "metrics (BatchInference/DataQuality); CloudWatch docs: cloudwatch:namespace condition",
+    ("compare", "FindScoringModels"): "pipelines/compare.py remote_scorer: ListModels",
+    ("compare", "ManageTemporaryModels"):
+        "pipelines/compare.py: a temporary model for a version without one, deleted after",
+    ("compare", "PassExecutionRoleToModels"):
+        "CreateModel with ExecutionRoleArn needs iam:PassRole (SageMaker CreateModel docs)",
+    ("compare", "ReadComparisons"): "pipelines/compare.py read_predictions of both scores",
+    ("champion-read", "FindChampionPipeline"):
+        "pipelines/compare.py find_champion: ListPipelines, ListModels (no resource-level "
+        "permissions: SageMaker service authorization reference)",
+    ("champion-read", "DescribeChampion"):
+        "pipelines/compare.py find_champion: DescribePipeline, DescribeModel, "
+        "DescribeModelPackage",
+    **{
+        ("stage-status", sid): "build.py --status (pipelines/status.py, promotion/status.py)"
+        for sid in (
+            "StatusListPackages", "StatusDescribePackages", "StatusDescribeDeployed",
+            "StatusDescribeExecutions", "StatusReadSchedule", "StatusListOutput",
+            "StatusReadOutput", "StatusDecryptOutput",
+        )
+    },
+    ("terraform-read", "ReadResultsCatalog"):
+        f"{TERRAFORM}; aws_glue_catalog_database/_table read GetDatabase, GetTable, "
+        "GetPartitionIndexes (hashicorp/terraform-provider-aws#34132)",
+    ("terraform-apply", "ManageResultsCatalog"):
+        f"{TERRAFORM}; aws_glue_catalog_database and aws_glue_catalog_table (Glue docs)",
     **{
         ("terraform-read", sid): f"{TERRAFORM}; the provider refreshes every resource on plan"
         for sid in (
