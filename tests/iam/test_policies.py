@@ -214,3 +214,18 @@ def test_docs_state_the_counts_the_classification_gives() -> None:
     assert f"{proven_distinct} distinct statements ({proven_pairs} role/statement pairs" in iam_md
     assert f"**Justified by documentation**: {documented} distinct" in iam_md
     assert len(DOCUMENTED) == documented
+
+
+def test_every_role_fits_iam_size_quotas() -> None:
+    # GIVEN every role's rendered templates (Terraform attaches each as a managed policy)
+    by_role: dict[str, list[int]] = {}
+    for (role, _), statements in _all_documents().items():
+        document = {"Version": "2012-10-17", "Statement": statements}
+        size = len("".join(json.dumps(document, separators=(",", ":")).split()))
+        by_role.setdefault(role, []).append(size)
+
+    # WHEN they are measured as IAM does (characters without whitespace)
+    # THEN each fits one managed policy (6,144) and no role needs more than 10 (IAM quotas)
+    for role, sizes in by_role.items():
+        assert max(sizes) <= 6144, (role, sizes)
+        assert len(sizes) <= 10, role
