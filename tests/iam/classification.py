@@ -55,10 +55,16 @@ PROVEN: list[Case] = [
     Case("execution-pre-prod", "execution", "ListDataBuckets", "local run", "ListObjectsV2"),
     Case("execution-pre-prod", "execution", "ReadInput", "local run", "GetObject"),
     Case("execution-pre-prod", "execution", "ReadStepScripts", "local run", "GetObject"),
-    Case("execution-pre-prod", "execution", "ReadModelArtifacts", "local run", "HeadObject"),
+    Case("execution-pre-prod", "execution", "ReadModelArtifacts", "local run", "GetObject"),
     Case("execution-pre-prod", "execution", "ReadWriteRunData", "local run", "PutObject"),
     Case("execution-pre-prod", "execution", "ListArtifactsBucket", "local run", "ListObjectsV2"),
     Case("execution-pre-prod", "execution", "WriteOutput", "local run", "PutObject"),
+    Case("deploy-pre-prod", "stage-status", "StatusListExecutions", "pre-prod status",
+         "sagemaker:ListPipelineExecutions"),
+    Case("deploy-pre-prod", "stage-status", "StatusDescribeExecutions", "pre-prod status",
+         "sagemaker:ListPipelineParametersForExecution"),
+    Case("deploy-pre-prod", "stage-status", "StatusListOutput", "pre-prod status", "ListObjectsV2"),
+    Case("deploy-pre-prod", "stage-status", "StatusReadOutput", "pre-prod status", "GetObject"),
     Case("registry-reader", "registry-reader", "ReadSourceArtifacts", "pre-prod dry run",
          "s3:GetObject"),
     # The prod plan role holds the same template; its own flows pass with it (the statement-by-
@@ -134,11 +140,9 @@ DOCUMENTED: dict[tuple[str, str], str] = {
         "pipelines/compare.py find_champion: DescribePipeline, DescribeModel, "
         "DescribeModelPackage",
     **{
-        ("stage-status", sid): "build.py --status (pipelines/status.py, promotion/status.py)"
+        ("stage-status", sid): "moto's S3 does not use KMS; reading SSE-KMS manifests needs it"
         for sid in (
-            "StatusListPackages", "StatusDescribePackages", "StatusDescribeDeployed",
-            "StatusDescribeExecutions", "StatusReadSchedule", "StatusListOutput",
-            "StatusReadOutput", "StatusDecryptOutput",
+            "StatusDecryptOutput",
         )
     },
     ("terraform-read", "ReadResultsCatalog"):
