@@ -180,6 +180,9 @@ def test_pre_prod_smoke_runs_after_apply_and_waits(deploy: dict[str, Any]) -> No
     assert "demo/smoke-input.csv" in runs
     assert 'python -m pipelines.run_pipeline --stage "$STAGE" --wait' in runs
     assert '"InputDataUrl=$smoke_input"' in runs and '"OutputDataUrl=$smoke_output"' in runs
+    # ... under the partition of the date it names, so a daily input_layout scores it too
+    assert '"${smoke_partition}smoke-input.csv"' in runs and '"RunDate=$smoke_date"' in runs
+    assert "partition_url" in runs
     assert "GITHUB_RUN_ID" in runs  # a run-scoped prefix
     assert _index(job, "terraform apply") < _index(job, "pipelines.run_pipeline")
 
