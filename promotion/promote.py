@@ -123,6 +123,10 @@ def plan_promotion(
     shape = create_package_shape(target_sm)
     prefix = artifact_prefix(group, int(source["ModelPackageVersion"]))
     view = creatable(source, shape)
+    # Packages first, copies second: a package is created only after all its copies exist, so
+    # one found here has complete copies below. In the other order a concurrent run could create
+    # its package between the two reads, and this run would see it without its copies.
+    found = registry.find_all_promoted(target_sm, group=group, source_arn=source_arn)
     planned = []
     for copy in plan_copies(view, bucket=config.artifacts_bucket, prefix=prefix):
         source_head = head(source_s3, copy.source_uri)
@@ -133,7 +137,6 @@ def plan_promotion(
             )
         done = is_copied(source_head, head(target_s3, copy.target_uri))
         planned.append(PlannedCopy(copy, source_head, done))
-    found = registry.find_all_promoted(target_sm, group=group, source_arn=source_arn)
     existing = choose_reusable(found, planned, source_arn=source_arn, group=group)
     if existing:
         return PromotionPlan(source, existing, create_group=False, copies=planned)

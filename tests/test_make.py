@@ -30,7 +30,7 @@ def test_bare_make_lists_every_target() -> None:
                           text=True, check=True, timeout=60)  # fmt: skip
 
     # THEN it only prints help, naming every target with a description
-    listed = re.findall(r"^  (\w+) +\S", done.stdout, re.M)
+    listed = re.findall(r"^  ([\w-]+) +\S", done.stdout, re.M)
     assert listed == targets
 
 

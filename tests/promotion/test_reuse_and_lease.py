@@ -192,3 +192,42 @@ def test_an_expired_or_dead_holder_is_taken_over_and_learns_it_lost(
                            "expires_at": time.time() + 60})  # fmt: skip
     assert not leases.is_free({"host": leases.socket.gethostname(), "pid": os.getpid(),
                                "expires_at": time.time() + 60})  # fmt: skip
+
+
+def test_a_run_that_finishes_while_another_plans_is_reused_not_refused(
+    dev: boto3.Session,
+    pre_prod: boto3.Session,
+    config_file: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN another run that completes the whole promotion right after this run has looked for
+    # the first stage copy (and found none)
+    register(dev)
+    config = config_file()
+    from promotion import promote
+
+    original_head = promote.head
+    raced: list[int] = []
+    started: list[bool] = []
+
+    def head_then_race(s3: object, uri: str) -> object:
+        found = original_head(s3, uri)  # type: ignore[arg-type]
+        if uri.startswith(f"s3://{TARGET_BUCKET}/") and not started:
+            started.append(True)  # the other run's own heads pass straight through
+            raced.append(run_build(config, tmp_path / "other"))
+        return found
+
+    monkeypatch.setattr(promote, "head", head_then_race)
+
+    # WHEN this run goes on
+    code = run_build(config, tmp_path / "this")
+
+    # THEN it reuses the other run's package instead of refusing it as foreign
+    assert raced == [0] and code == 0
+    assert len(packages(pre_prod)) == 1
+    named = {
+        json.loads((tmp_path / run / "deployment.tfvars.json").read_text())["model_package_arn"]
+        for run in ("other", "this")
+    }
+    assert named == set(packages(pre_prod))
