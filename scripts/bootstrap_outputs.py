@@ -59,6 +59,10 @@ def paste_ready(stage: str, outputs: Mapping[str, Any]) -> str:
         lines += ["", f"# GitHub environment {environment}"]
         for name, value in sorted(variables.items()):
             lines.append(f"gh variable set {name} --env {environment} --body {shlex.quote(value)}")
+    for name, role in sorted(outputs.get("github_role_variables", {}).items()):
+        environment, arn = role["environment"], shlex.quote(role["arn"])
+        lines += ["", f"# GitHub environment {environment}: a role of this account it assumes"]
+        lines.append(f"gh variable set {name} --env {environment} --body {arn}")
     return "\n".join(lines) + "\n"
 
 

@@ -34,6 +34,7 @@ locals {
     registry_group            = lower(var.model_package_group_name)
     resource_prefix           = local.resource_prefix
     sagemaker_prefix          = lower(local.resource_prefix)
+    glue_prefix               = replace(lower(local.resource_prefix), "/[^a-z0-9_]/", "_")
     sagemaker_pipeline_name   = lower("${var.model_package_group_name}-${var.stage}-batch-inference")
     artifacts_bucket          = var.artifacts_bucket
     artifacts_kms_key_arn     = aws_kms_key.artifacts.arn
@@ -175,14 +176,24 @@ resource "aws_iam_role" "github" {
   }))))
 }
 
-resource "aws_iam_role_policy" "github" {
+# Customer-managed policies, one per template: a role's inline policies may not exceed 10,240
+# characters in total, which the pre-prod deploy role's templates do; a managed policy may hold
+# 6,144 and a role 10 of them (IAM and STS quotas). tests/iam checks both limits.
+resource "aws_iam_policy" "github" {
   for_each = local.github_role_policies
 
-  name = each.value.template
-  role = aws_iam_role.github[each.value.role].id
+  name        = "${module.naming.role_names[var.stage][each.value.role]}-${each.value.template}"
+  description = "${each.value.template} of the ${each.value.role} role (bootstrap/policies)."
   policy = jsonencode(jsondecode(templatefile("${local.policies}/${each.value.template}.json.tftpl", merge(local.policy_vars, {
     created_package_status = each.value.status
   }))))
+}
+
+resource "aws_iam_role_policy_attachment" "github" {
+  for_each = local.github_role_policies
+
+  role       = aws_iam_role.github[each.value.role].name
+  policy_arn = aws_iam_policy.github[each.key].arn
 }
 
 resource "aws_iam_role" "execution" {

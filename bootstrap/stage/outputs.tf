@@ -15,7 +15,17 @@ output "github_environment_variables" {
       AWS_ROLE_ARN    = aws_iam_role.github[name].arn
       TF_STATE_BUCKET = module.state_bucket.s3_bucket_id
       TF_STATE_KEY    = local.state_key
-    }
+    } if lookup(role, "github_variable", "") == ""
+  }
+}
+
+output "github_role_variables" {
+  description = "Roles another stage's jobs assume (roles.json github_variable): the variable name, its environment and the role ARN, e.g. PROD_READ_ROLE_ARN for the pre-prod environment."
+  value = {
+    for name, role in local.github_roles : role.github_variable => {
+      environment = trimprefix(role.github_subject, "environment:")
+      arn         = aws_iam_role.github[name].arn
+    } if lookup(role, "github_variable", "") != ""
   }
 }
 

@@ -55,10 +55,16 @@ PROVEN: list[Case] = [
     Case("execution-pre-prod", "execution", "ListDataBuckets", "local run", "ListObjectsV2"),
     Case("execution-pre-prod", "execution", "ReadInput", "local run", "GetObject"),
     Case("execution-pre-prod", "execution", "ReadStepScripts", "local run", "GetObject"),
-    Case("execution-pre-prod", "execution", "ReadModelArtifacts", "local run", "HeadObject"),
+    Case("execution-pre-prod", "execution", "ReadModelArtifacts", "local run", "GetObject"),
     Case("execution-pre-prod", "execution", "ReadWriteRunData", "local run", "PutObject"),
     Case("execution-pre-prod", "execution", "ListArtifactsBucket", "local run", "ListObjectsV2"),
     Case("execution-pre-prod", "execution", "WriteOutput", "local run", "PutObject"),
+    Case("deploy-pre-prod", "stage-status", "StatusListExecutions", "pre-prod status",
+         "sagemaker:ListPipelineExecutions"),
+    Case("deploy-pre-prod", "stage-status", "StatusDescribeExecutions", "pre-prod status",
+         "sagemaker:ListPipelineParametersForExecution"),
+    Case("deploy-pre-prod", "stage-status", "StatusListOutput", "pre-prod status", "ListObjectsV2"),
+    Case("deploy-pre-prod", "stage-status", "StatusReadOutput", "pre-prod status", "GetObject"),
     Case("registry-reader", "registry-reader", "ReadSourceArtifacts", "pre-prod dry run",
          "s3:GetObject"),
     # The prod plan role holds the same template; its own flows pass with it (the statement-by-
@@ -112,6 +118,38 @@ DOCUMENTED: dict[tuple[str, str], str] = {
         f"{TERRAFORM}; S3 backend docs and hashicorp/terraform#36175 (use_lockfile)",
     ("terraform-state", "UseStateKey"): f"{TERRAFORM}; SSE-KMS state objects",
     ("terraform-state-write", "WriteState"): f"{TERRAFORM}; Terraform S3 backend docs",
+    ("execution", "ReadOwnResults"):
+        "Publish reads the execution's _SUCCESS before writing the manifest (partitions.py); "
+        "the daily layout is not run by the local flow yet",
+    ("execution", "WriteComparisons"):
+        "champion/challenger scores write to <artifacts>/comparisons/ (pipelines/compare.py); "
+        "SageMaker runs those executions",
+    ("execution", "PublishRunMetrics"):
+        "InputSkipped (partitions.py METRIC_NAMESPACE BatchInference) and the data-quality "
+        "metrics (BatchInference/DataQuality); CloudWatch docs: cloudwatch:namespace condition",
+    ("compare", "FindScoringModels"): "pipelines/compare.py remote_scorer: ListModels",
+    ("compare", "ManageTemporaryModels"):
+        "pipelines/compare.py: a temporary model for a version without one, deleted after",
+    ("compare", "PassExecutionRoleToModels"):
+        "CreateModel with ExecutionRoleArn needs iam:PassRole (SageMaker CreateModel docs)",
+    ("compare", "ReadComparisons"): "pipelines/compare.py read_predictions of both scores",
+    ("champion-read", "FindChampionPipeline"):
+        "pipelines/compare.py find_champion: ListPipelines, ListModels (no resource-level "
+        "permissions: SageMaker service authorization reference)",
+    ("champion-read", "DescribeChampion"):
+        "pipelines/compare.py find_champion: DescribePipeline, DescribeModel, "
+        "DescribeModelPackage",
+    **{
+        ("stage-status", sid): "moto's S3 does not use KMS; reading SSE-KMS manifests needs it"
+        for sid in (
+            "StatusDecryptOutput",
+        )
+    },
+    ("terraform-read", "ReadResultsCatalog"):
+        f"{TERRAFORM}; aws_glue_catalog_database/_table read GetDatabase, GetTable, "
+        "GetPartitionIndexes (hashicorp/terraform-provider-aws#34132)",
+    ("terraform-apply", "ManageResultsCatalog"):
+        f"{TERRAFORM}; aws_glue_catalog_database and aws_glue_catalog_table (Glue docs)",
     **{
         ("terraform-read", sid): f"{TERRAFORM}; the provider refreshes every resource on plan"
         for sid in (

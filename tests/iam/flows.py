@@ -201,3 +201,9 @@ def _create_model_and_pipeline(sm: Any, config: Any, values: dict[str, Any]) -> 
         RoleArn=config.sagemaker_execution_role_arn,
         ClientRequestToken=values["model_name"],
     )
+
+
+def status(world: World, role: str, stage: str, monkeypatch: Any) -> Outcome:
+    """`build.py --stage STAGE --status` as deploy.yml runs it after a job, as that job's role."""
+    argv = ["--stage", stage, "--status", "--output-dir", str(world.scratch / stage)]
+    return run_as(world, role, monkeypatch, lambda: build.main(argv))

@@ -135,6 +135,7 @@ def policy_variables(config: StageConfig, accounts: Accounts) -> dict[str, Any]:
         "registry_group": config.model_package_group_name.lower(),
         "resource_prefix": resource_prefix,
         "sagemaker_prefix": resource_prefix.lower(),
+        "glue_prefix": re.sub(r"[^a-z0-9_]", "_", resource_prefix.lower()),
         "sagemaker_pipeline_name": pipeline_name.lower(),
         "artifacts_bucket": config.artifacts_bucket,
         "artifacts_kms_key_arn": accounts.artifacts_kms_key_arn,

@@ -80,10 +80,14 @@ def test_every_flow_passes_with_exactly_the_shipped_policies(
     prod_rerun = flows.plan_prod(world, monkeypatch)
     approved = flows.approve_prod(world, monkeypatch)
     approved_again = flows.approve_prod(world, monkeypatch)
+    pre_prod_status = flows.status(world, "deploy-pre-prod", "pre-prod", monkeypatch)
+    prod_status = flows.status(world, "plan-prod", "prod", monkeypatch)
+    deploy_prod_status = flows.status(world, "deploy-prod", "prod", monkeypatch)
 
     # THEN every flow succeeds and does what it should
     flows_run = (resolved, rerun, smoke, local, dry_rollback, rollback, prod_plan, prod_rerun)
-    for outcome in (*flows_run, approved, approved_again):
+    statuses = (pre_prod_status, prod_status, deploy_prod_status)
+    for outcome in (*flows_run, approved, approved_again, *statuses):
         assert outcome.code == 0, outcome.stderr
     assert resolved.stdout.strip() == latest
     assert "(reused)" in rerun.stdout
@@ -96,6 +100,8 @@ def test_every_flow_passes_with_exactly_the_shipped_policies(
     assert "PendingManualApproval" in prod_plan.stdout
     assert approved.stdout.startswith("Approved:")
     assert approved_again.stdout.startswith("Already Approved:")
+    assert "Succeeded" in pre_prod_status.stdout  # the smoke execution, read with its manifest
+    assert "Approved" in prod_status.stdout and "not deployed" in prod_status.stdout
 
 
 def test_the_plan_role_cannot_create_an_approved_package(
@@ -162,6 +168,7 @@ FLOWS: dict[str, Flow] = {
         w, "deploy-pre-prod", "pre-prod", w.source_arns[-1], m
     ),
     "prod approval": flows.approve_prod,
+    "pre-prod status": lambda w, m: flows.status(w, "deploy-pre-prod", "pre-prod", m),
 }
 RESETS = {"pre-prod dry run": "pre-prod", "pre-prod promotion": "pre-prod"}
 

@@ -32,6 +32,7 @@ TEMPLATES = sorted(
 # Authorization Reference.
 STAR_ONLY_ACTIONS = {
     "sagemaker:ListModelPackages", "sagemaker:ListModelPackageGroups", "sagemaker:ListModels",
+    "sagemaker:ListPipelines",
     "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "kms:ListAliases", "kms:CreateKey",
     "iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:DeletePolicy",
     "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion",
@@ -171,6 +172,9 @@ def test_outputs_are_printed_ready_to_paste() -> None:
             "prod": {"AWS_ROLE_ARN": f"{role}d", **state},
             "prod-plan": {"AWS_ROLE_ARN": f"{role}p", **state},
         },
+        "github_role_variables": {
+            "PROD_READ_ROLE_ARN": {"environment": "pre-prod", "arn": f"{role}r"},
+        },
     }
 
     # WHEN they are printed
@@ -186,7 +190,8 @@ def test_outputs_are_printed_ready_to_paste() -> None:
         "gh variable set AWS_ROLE_ARN --env prod-plan --body arn:aws:iam::333333333333:role/p"
         in text
     )
-    assert text.count("gh variable set") == 6
+    assert "gh variable set PROD_READ_ROLE_ARN --env pre-prod --body " + role + "r" in text
+    assert text.count("gh variable set") == 7
 
 
 def test_docs_state_the_counts_the_classification_gives() -> None:
@@ -209,3 +214,18 @@ def test_docs_state_the_counts_the_classification_gives() -> None:
     assert f"{proven_distinct} distinct statements ({proven_pairs} role/statement pairs" in iam_md
     assert f"**Justified by documentation**: {documented} distinct" in iam_md
     assert len(DOCUMENTED) == documented
+
+
+def test_every_role_fits_iam_size_quotas() -> None:
+    # GIVEN every role's rendered templates (Terraform attaches each as a managed policy)
+    by_role: dict[str, list[int]] = {}
+    for (role, _), statements in _all_documents().items():
+        document = {"Version": "2012-10-17", "Statement": statements}
+        size = len("".join(json.dumps(document, separators=(",", ":")).split()))
+        by_role.setdefault(role, []).append(size)
+
+    # WHEN they are measured as IAM does (characters without whitespace)
+    # THEN each fits one managed policy (6,144) and no role needs more than 10 (IAM quotas)
+    for role, sizes in by_role.items():
+        assert max(sizes) <= 6144, (role, sizes)
+        assert len(sizes) <= 10, role
