@@ -50,6 +50,7 @@ from promotion.config import (
     parse_s3_url,
 )
 from promotion.output import append_step_summary, write_atomically
+from utils import aws_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -236,8 +237,9 @@ def main(
         config = load_stage_config(args.config or default_config_path(args.stage), stage=args.stage)
         # The lookup runs with read-only credentials of that stage: no role to assume then.
         role = args.role_arn or (None if args.find_champion else config.target_role_arn)
-        session = execution.stage_session(session_factory, config=config, role_arn=role)
-        return run(args, session=session, sleep=sleep)
+        with aws_errors("the configured credentials", "pipelines.compare"):
+            session = execution.stage_session(session_factory, config=config, role_arn=role)
+            return run(args, session=session, sleep=sleep)
     except PromotionError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

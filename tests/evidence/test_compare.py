@@ -217,3 +217,33 @@ def test_nothing_is_compared_without_two_versions_and_an_input(
     # THEN the report says why and nothing is compared
     assert code == 0
     assert json.loads((tmp_path / "comparison.json").read_text())["reason"] == reason
+
+
+def test_a_refused_champion_lookup_is_one_line_not_a_traceback(
+    aws: Any, make_config: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN credentials that may not list prod's pipelines
+    config = make_config(stage="prod", **IN_ACCOUNT)
+
+    def refusing_session(*args: Any, **kwargs: Any) -> boto3.Session:
+        session = boto3.Session(*args, **kwargs)
+
+        def respond(**_: Any) -> tuple[Any, dict[str, Any]]:
+            from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+            error = {"Code": "AccessDenied", "Message": "not authorized: sagemaker:ListPipelines"}
+            return AWSResponse("https://aws.invalid", 403, HTTPHeaders(), None), {"Error": error}
+
+        session.events.register("before-call.sagemaker.ListPipelines", respond)
+        return session
+
+    # WHEN the workflow's champion lookup runs
+    code = compare.main(
+        ["--stage", "prod", "--config", str(config.path), "--find-champion"],
+        session_factory=refusing_session,
+    )
+
+    # THEN it fails with one line naming the refused call, exit 1
+    error = capsys.readouterr().err.strip()
+    assert code == 1
+    assert "\n" not in error and "ListPipelines" in error and "Traceback" not in error
