@@ -228,7 +228,7 @@ def test_a_refused_champion_lookup_is_one_line_not_a_traceback(
     def refusing_session(*args: Any, **kwargs: Any) -> boto3.Session:
         session = boto3.Session(*args, **kwargs)
 
-        def respond(**_: Any) -> tuple[Any, dict[str, Any]]:
+        def respond(**_: Any) -> Any:
             from botocore.awsrequest import AWSResponse, HTTPHeaders
 
             error = {"Code": "AccessDenied", "Message": "not authorized: sagemaker:ListPipelines"}
