@@ -14,7 +14,7 @@ from pathlib import Path
 
 from errors import ConfigError
 from promotion.config import STAGES, default_config_path, load_stage_config
-from promotion.output import write_atomically
+from promotion.output import check_writable_dir, write_atomically
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -64,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipelines.batch_inference.pipeline import pipeline_name_for, render_definition
 
     try:
+        if args.output is not None:  # refuse before the seconds a render takes
+            check_writable_dir(args.output.parent, flag="--output")
         config = load_stage_config(args.config or default_config_path(args.stage), stage=args.stage)
         if args.feature_columns is not None:
             columns = [column.strip() for column in args.feature_columns.split(",")]

@@ -98,8 +98,10 @@ def progress_reporter(stream: TextIO = sys.stderr) -> Callable[[str, int], Calla
     return start
 
 
-def check_writable_dir(path: Path) -> None:
+def check_writable_dir(path: Path, *, flag: str = "--output-dir") -> None:
     """Prove that `path` can take the outputs, before any AWS call; creates nothing.
+
+    `flag` is the option the message tells the user to change.
 
     Raises:
         ConfigError: one line naming the directory and why it cannot take the outputs.
@@ -120,5 +122,5 @@ def check_writable_dir(path: Path) -> None:
         problem = f"{existing} is not writable"
     if problem:
         raise ConfigError(
-            f"output directory {path} cannot be written ({problem}); pass a writable --output-dir"
+            f"output directory {path} cannot be written ({problem}); pass a writable {flag}"
         )

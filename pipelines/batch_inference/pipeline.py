@@ -39,7 +39,9 @@ __all__ = [
 # SageMaker's PipelineName pattern.
 _PIPELINE_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$")
 # Loggers of the SDK that chat while a definition is built (job names popped, config paths).
-_SDK_LOGGERS = ("sagemaker", "sagemaker.config", "sagemaker.core", "sagemaker.mlops")
+# botocore too: while the SDK's INFO root handler is installed, the clients it builds log
+# "Found endpoint ..." / "Found credentials ..." at INFO to the caller's terminal.
+_SDK_LOGGERS = ("sagemaker", "sagemaker.config", "sagemaker.core", "sagemaker.mlops", "botocore")
 # Credentials of the rendering session: rendering must never call AWS; if the SDK ever tried,
 # the call would fail instead of acting with the caller's real credentials.
 _INERT_KEY_ID, _INERT_SECRET = "rendering-only", "unused"

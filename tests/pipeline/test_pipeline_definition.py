@@ -345,9 +345,12 @@ def test_rendering_leaves_the_callers_logging_alone(tmp_path: Path) -> None:
         "root = logging.getLogger()\n"
         "print(root.level, len(root.handlers))\n"
     )
-    # WHEN it renders a definition
+    # WHEN it renders a definition (with an endpoint set, as on the local AWS)
+    env = {**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
     done = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-    )
-    # THEN the root logger keeps its default level and gets no handler
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+        env=env,
+    )  # fmt: skip
+    # THEN the root logger keeps its default level and gets no handler, and nothing is printed
     assert done.stdout.split() == [str(logging.WARNING), "0"]
+    assert "INFO" not in done.stderr, done.stderr

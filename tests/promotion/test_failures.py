@@ -164,10 +164,20 @@ def test_run_pipeline_both_modes_and_get_definition_fail_in_one_line(
     assert run_pipeline.main(["--local", "--definition", str(definition)]) == 1
     assert "cannot reach AWS" in one_line(capsys)
 
-    # WHEN get_pipeline_definition cannot write its output THEN one line, exit 2
+    # WHEN get_pipeline_definition cannot write its output THEN one line, exit 2, before any
+    # render (rendering takes seconds)
     (tmp_path / "file").write_text("not a directory")
     args = ["--stage", "pre-prod", "--config", str(config), "--model-name", "m",
             "--model-package-version", "1", "--feature-columns", "a,b",
             "--output", str(tmp_path / "file" / "definition.json")]  # fmt: skip
+    rendered: list[bool] = []
+
+    def render(**_: Any) -> str:
+        rendered.append(True)
+        return "{}"
+
+    monkeypatch.setattr("pipelines.batch_inference.pipeline.render_definition", render)
     assert get_pipeline_definition.main(args) == 2
-    assert "cannot write" in one_line(capsys)
+    line = one_line(capsys)
+    assert "cannot be written" in line and "pass a writable --output" in line
+    assert not rendered
