@@ -141,7 +141,8 @@ def _run_arguments(config: StageConfig, p: dict[str, Any]) -> list[Any]:
     """Preprocess arguments that decide the run's date and input partition (partitions.py)."""
     return [
         *("--partitions-lib", f"{layout.PARTITIONS_DIR}/{layout.PARTITIONS_SCRIPT}"),
-        *("--input-layout", config.input_layout, "--lag-days", str(config.input_lag_days)),
+        *(layout.INPUT_LAYOUT_FLAG, config.input_layout),
+        *(layout.LAG_DAYS_FLAG, str(config.input_lag_days)),
         *("--missing-input", config.missing_input),
         _flag("input-url", p["InputDataUrl"]),
         _flag("output-url", p["OutputDataUrl"]),
