@@ -140,8 +140,8 @@ def test_a_daily_stage_with_quality_and_the_skip_gate_uses_only_confirmed_constr
 )
 def test_the_check_refuses_unconfirmed_constructs(fragment: dict[str, Any], found: str) -> None:
     # GIVEN a Processing step whose arguments hold an unconfirmed expression
-    step = {"Name": "P", "Type": "Processing", "Arguments": {"AppSpecification": {}}}
-    step["Arguments"]["AppSpecification"]["ContainerArguments"] = ["--a", fragment]
+    arguments = {"AppSpecification": {"ContainerArguments": ["--a", fragment]}}
+    step = {"Name": "P", "Type": "Processing", "Arguments": arguments}
     # WHEN checking  THEN it is reported with its path
     (reported,) = violations({"Steps": [step]})
     assert found in reported and reported.startswith("$.Steps[0].Arguments.AppSpecification")

@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pandas as pd
@@ -59,7 +59,10 @@ def _catch_up(
     argv = ["--local", "--definition", str(definition), "--catch-up", "--since", "2026-11-20"]
     args = run_pipeline.parse_args([*argv, *extra])
     code = run_dates.run_dates_command(
-        args, session_factory=_Session, sleep=lambda _: None, today=TODAY
+        args,
+        session_factory=lambda **_: cast(boto3.Session, _Session()),
+        sleep=lambda _: None,
+        today=TODAY,
     )
     return code, sorted(ran)
 
