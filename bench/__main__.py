@@ -9,6 +9,7 @@ BENCHMARKS = (
     "bench.bench_promotion",
     "bench.bench_pipeline",
     "bench.bench_local",
+    "bench.bench_quality",
     "bench.bench_trigger",
 )
 

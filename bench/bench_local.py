@@ -1,20 +1,30 @@
-"""Benchmark of the local runner against a plain pandas + scikit-learn baseline.
+"""Benchmark of the local runner against a pandas + scikit-learn baseline that produces exactly
+what the pipeline produces.
 
-    .venv/bin/python -m bench.bench_local                      # 1M rows; RSS at 1M and 4M rows
+    .venv/bin/python -m bench.bench_local                      # 1M rows; again at 4M rows
     .venv/bin/python -m bench.bench_local --rows 20000 --rss-rows 20000,80000   # quick run
 
 An embedded moto server plays S3 and SageMaker. Every measurement runs in a child process, so
-the server's own memory and CPU stay out of the child's peak RSS (they still share the 2 cores):
-- baseline: pandas reads the feature CSV, ``model.predict`` once, pandas writes a CSV;
+the server's own memory and CPU stay out of the child's figures (they still share the 2 cores):
+- baseline: pandas reads the pipeline's input CSV (ids, header), the demo model's own
+  ``predict_fn`` (demo/inference.py: positive-class scores of the float32 features, as the
+  container computes them) runs once, and the result is written as Postprocess writes it: one
+  Parquet table with the id, ``prediction`` and the ``model_package_version``, ``execution_id``
+  and ``run_date`` columns (tests/local/test_bench_baseline.py checks it equals the pipeline's);
 - Transform: a one-step definition (the real Transform settings: MultiRecord, 6 MB, Line) over
-  the same CSV as one S3 object, with the demo model and demo/inference.py;
-- pipeline: the real rendered definition (Preprocess -> Transform -> Postprocess) over the same
-  rows with a record_id column and a header.
+  the same features as one headerless S3 object, with the demo model and demo/inference.py;
+- pipeline: the real rendered definition (Preprocess -> Transform -> Postprocess, which
+  publishes) over the same input, with each step's seconds and peak RSS (Processing steps are
+  measured by bench/peak_rss.py around their process; Transform runs inside the runner).
+The children run with compiled bytecode allowed (PYTHONDONTWRITEBYTECODE unset), as in the
+processing image, whose packages are installed with it, and each kind is warmed once.
+It also prints the SageMaker jobs a scheduled run starts, read from the rendered definition.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import io
 import json
 import logging
@@ -25,6 +35,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +43,17 @@ import boto3
 import joblib
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.batch_inference.diagram import job_steps
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = [f"f{i:02d}" for i in range(30)]
 REGION = "us-east-1"
 BENCH_BUCKET = "bench-local"
 BLOCK_ROWS = 10_000
+ID_COLUMN = "record_id"
 
 
 def train_model() -> Any:
@@ -146,6 +162,30 @@ def real_definition(s3: Any) -> tuple[dict[str, Any], str]:
     return json.loads(rendered), config.input_data_url
 
 
+# ---------------------------------------------------------------- the baseline
+
+
+def baseline_table(csv_path: Path, model: Any, *, version: int, execution_id: str,
+                   run_date: datetime.date) -> pa.Table:  # fmt: skip
+    """What the pipeline writes for ``csv_path``, computed with pandas and the model's own
+    ``predict_fn``: the id as text, the score of each row, and the columns Postprocess adds."""
+    from demo import inference
+
+    frame = pd.read_csv(csv_path, dtype={ID_COLUMN: str})
+    scores = inference.predict_fn(frame[NAMES].to_numpy(dtype=np.float32), model)
+    rows = len(frame)
+    return pa.Table.from_arrays(
+        [
+            pa.array(frame[ID_COLUMN].to_numpy(dtype=object), pa.string()),
+            pa.array(scores, pa.float64()),
+            pa.repeat(pa.scalar(version, pa.int64()), rows),
+            pa.repeat(pa.scalar(execution_id, pa.string()), rows),
+            pa.repeat(pa.scalar(run_date, pa.date32()), rows),
+        ],
+        names=[ID_COLUMN, "prediction", "model_package_version", "execution_id", "run_date"],
+    )
+
+
 # ---------------------------------------------------------------- children (one measurement each)
 
 
@@ -154,17 +194,27 @@ def child_main(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     import sklearn.linear_model  # noqa: F401  (imports are not what is measured)
     import sklearn.pipeline  # noqa: F401
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu()
+    step_seconds: dict[str, float] = {}
+    step_rss: dict[str, float] = {}
+    step_cpu: dict[str, float] = {}
     if kind == "baseline":
         model = joblib.load(spec["model_path"])
-        frame = pd.read_csv(spec["csv"], header=None, names=NAMES)
-        predictions = model.predict(frame)
-        pd.DataFrame(predictions).to_csv(spec["out"], header=False, index=False)
+        table = baseline_table(Path(spec["csv"]), model, version=1, execution_id="baseline",
+                               run_date=datetime.date.today())  # fmt: skip
+        pq.write_table(table, spec["out"])
         seconds = time.perf_counter() - started
-        step_seconds: dict[str, float] = {}
     else:
-        from pipelines.local import run_definition
+        from pipelines.local import processing, run_definition
 
+        record = Path(spec["rss_record"])
+        real_command = processing._command
+
+        def measured(app: dict[str, Any], root: Path) -> list[str]:
+            command = real_command(app, root)
+            return [sys.executable, str(REPO / "bench" / "peak_rss.py"), str(record), *command]
+
+        processing._command = measured
         session = boto3.Session(region_name=REGION)
         result = run_definition(
             spec["definition"],
@@ -178,7 +228,26 @@ def child_main(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
             raise SystemExit(f"{kind} run failed: {reasons}")
         seconds = time.perf_counter() - started
         step_seconds = {step.name: step.seconds for step in result.steps}
-    return {"seconds": seconds, "steps": step_seconds, "peak_rss_mb": peak_rss_mb()}
+        lines = record.read_text().splitlines() if record.exists() else []
+        processing_steps = [s.name for s in result.steps if s.type == "Processing"]
+        for name, line in zip(processing_steps, lines, strict=True):
+            step_rss[name] = json.loads(line)["peak_rss_mb"]
+            step_cpu[name] = json.loads(line)["cpu"]
+    return {
+        "seconds": seconds,
+        "cpu": _cpu() - cpu_started,  # this process and its finished children (the steps)
+        "steps": step_seconds,
+        "step_rss": step_rss,
+        "step_cpu": step_cpu,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _cpu() -> float:
+    """User + system seconds of this process and of its children that have ended."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def peak_rss_mb() -> float:
@@ -201,11 +270,16 @@ def measure(kind: str, spec: dict[str, Any], endpoint: str) -> dict[str, Any]:
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     env.pop("AWS_PROFILE", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled bytecode, as in the processing image
     command = [sys.executable, "-m", "bench.bench_local", "--child", kind, json.dumps(spec)]
+    server_cpu = time.process_time()  # this process: the moto server's threads serving S3
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    server_cpu = time.process_time() - server_cpu
     if done.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{done.stderr[-3000:]}")
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    figures = dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    figures["server_cpu"] = server_cpu
+    return figures
 
 
 # ---------------------------------------------------------------- parent
@@ -245,81 +319,112 @@ def run(rows: int, rss_rows: list[int], pipeline: bool, work: Path) -> list[tupl
                 "SupportedResponseMIMETypes": ["text/csv"],
             },
         )["ModelPackageArn"]
+        definition, input_url = real_definition(s3)
+        print(f"SageMaker jobs per scheduled run (rendered definition): "
+              f"{len(job_steps(definition))} ({', '.join(job_steps(definition))})")  # fmt: skip
+        context = Context(s3, endpoint, arn, work, definition, input_url)
+        warm_up(context)
         table: list[tuple[str, ...]] = []
         for count in sorted({rows, *rss_rows}):
-            table += measure_size(
-                count, count == rows, pipeline and count == rows, s3, endpoint, arn, work
-            )
+            table += measure_size(context, count, pipeline)
         return table
     finally:
         server.stop()
 
 
-def measure_size(
-    rows: int, timed: bool, pipeline: bool, s3: Any, endpoint: str, arn: str, work: Path
-) -> list[tuple[str, ...]]:
-    """Figures for one input size."""
-    csv_path = work / f"features-{rows}.csv"
-    size = write_rows(csv_path, rows, with_ids=False)
+@dataclass(frozen=True)
+class Context:
+    """What every measurement needs: the moto clients and endpoint, the package, the files."""
+
+    s3: Any
+    endpoint: str
+    arn: str
+    work: Path
+    definition: dict[str, Any]
+    input_url: str
+
+
+def _pipeline_input(context: Context, rows: int) -> tuple[Path, int]:
+    """The pipeline's input (ids and a header) on disk and under the stage's input prefix."""
+    path = context.work / f"input-{rows}.csv"
+    size = write_rows(path, rows, with_ids=True)
+    bucket, _, prefix = context.input_url[5:].partition("/")
+    for item in context.s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+        context.s3.delete_object(Bucket=bucket, Key=item["Key"])
+    context.s3.upload_file(str(path), bucket, prefix + "part-0000.csv")
+    return path, size
+
+
+def _transform_input(context: Context, rows: int) -> str:
+    """The same features, headerless, as one S3 object; its prefix."""
+    path = context.work / f"features-{rows}.csv"
+    write_rows(path, rows, with_ids=False)
     key = f"transform-input-{rows}/features.csv"
-    s3.upload_file(str(csv_path), BENCH_BUCKET, key)
-    table: list[tuple[str, ...]] = []
-    baseline = None
-    if timed:
-        spec = {
-            "model_path": str(work / "model.joblib"),
-            "csv": str(csv_path),
-            "out": str(work / "b.csv"),
-        }
-        baseline = measure("baseline", spec, endpoint)
-        table.append(
-            _row(rows, size, "baseline: pandas + predict", baseline["seconds"], 1.0, baseline)
-        )
-    definition = transform_definition(
-        f"s3://{BENCH_BUCKET}/transform-input-{rows}/", f"s3://{BENCH_BUCKET}/out-{rows}/"
-    )
-    figures = measure("transform", {"definition": definition, "arn": arn}, endpoint)
-    seconds = figures["steps"]["Transform"]
-    ratio = seconds / baseline["seconds"] if baseline else None
-    table.append(_row(rows, size, "local Transform step", seconds, ratio, figures))
-    csv_path.unlink()
-    if pipeline and baseline:
-        definition, input_url = real_definition(s3)
-        input_path = work / f"input-{rows}.csv"
-        write_rows(input_path, rows, with_ids=True)
-        bucket, _, prefix = input_url[5:].partition("/")
-        s3.upload_file(str(input_path), bucket, prefix + "part-0000.csv")
-        input_path.unlink()
-        whole = measure("pipeline", {"definition": definition, "arn": arn}, endpoint)
-        total = sum(whole["steps"].values())
-        steps = " + ".join(f"{name} {secs:.2f}" for name, secs in whole["steps"].items())
-        table.append(
-            _row(rows, size, f"whole pipeline ({steps})", total, total / baseline["seconds"], None)
-        )
+    context.s3.upload_file(str(path), BENCH_BUCKET, key)
+    path.unlink()
+    return f"s3://{BENCH_BUCKET}/transform-input-{rows}/"
+
+
+def warm_up(context: Context) -> None:
+    """One small run of each kind: compiled bytecode and page cache, as a warm machine has."""
+    measure_size(context, 2_000, True)
+
+
+def measure_size(context: Context, rows: int, pipeline: bool) -> list[tuple[str, ...]]:
+    """Baseline, Transform and the whole pipeline at one input size."""
+    input_path, size = _pipeline_input(context, rows)
+    spec: dict[str, Any] = {
+        "model_path": str(context.work / "model.joblib"),
+        "csv": str(input_path),
+        "out": str(context.work / "baseline.parquet"),
+    }
+    baseline = measure("baseline", spec, context.endpoint)
+    base, base_cpu = baseline["seconds"], baseline["cpu"]
+    label = "baseline: pandas + predict_fn -> Parquet"
+    table = [_row(rows, size, label, base, base, base_cpu, base_cpu, baseline["peak_rss_mb"])]
+    prefix = _transform_input(context, rows)
+    definition = transform_definition(prefix, f"s3://{BENCH_BUCKET}/out-{rows}/")
+    record = context.work / f"rss-{rows}-{time.monotonic_ns()}.jsonl"
+    spec = {"definition": definition, "arn": context.arn, "rss_record": str(record)}
+    one = measure("transform", spec, context.endpoint)
+    cpu = one["cpu"] + one["server_cpu"]
+    label = "local Transform step (one object)"
+    seconds = one["steps"]["Transform"]
+    table.append(_row(rows, size, label, seconds, base, cpu, base_cpu, one["peak_rss_mb"]))
+    if pipeline:
+        record = context.work / f"rss-{rows}-{time.monotonic_ns()}.jsonl"
+        spec = {"definition": context.definition, "arn": context.arn, "rss_record": str(record)}
+        whole = measure("pipeline", spec, context.endpoint)
+        total, cpu = sum(whole["steps"].values()), whole["cpu"] + whole["server_cpu"]
+        label = "whole pipeline (+ moto's CPU)"
+        table.append(_row(rows, size, label, total, base, cpu, base_cpu, whole["peak_rss_mb"]))
+        runner_cpu = whole["cpu"] - sum(whole["step_cpu"].values())
+        for name, secs in whole["steps"].items():
+            if name in whole["step_rss"]:
+                step_cpu, rss = whole["step_cpu"][name], whole["step_rss"][name]
+                table.append(_row(rows, size, f"  {name}", secs, base, step_cpu, None, rss))
+            else:
+                what = f"  {name} (CPU: the runner's, all steps' S3 I/O)"
+                table.append(_row(rows, size, what, secs, base, runner_cpu, None, None))
+    input_path.unlink()
     return table
 
 
-def _row(
-    rows: int,
-    size: int,
-    what: str,
-    seconds: float,
-    ratio: float | None,
-    figures: dict[str, Any] | None,
-) -> tuple[str, ...]:
-    rss = f"{figures['peak_rss_mb']:.0f}" if figures else "-"
+def _row(rows: int, size: int, what: str, seconds: float, base: float, cpu: float,
+         base_cpu: float | None, rss: float | None) -> tuple[str, ...]:  # fmt: skip
     return (
         f"{rows:,}",
         f"{size / 1e6:.0f}",
         what,
         f"{seconds:.2f}",
-        f"{ratio:.2f}x" if ratio else "-",
-        rss,
+        f"{seconds / base:.2f}x",
+        f"{cpu:.2f}" + (f" ({cpu / base_cpu:.2f}x)" if base_cpu else ""),
+        "-" if rss is None else f"{rss:.0f}",
     )
 
 
 def print_table(table: list[tuple[str, ...]]) -> None:
-    header = ("rows", "CSV MB", "measurement", "seconds", "vs baseline", "peak RSS MB")
+    header = ("rows", "CSV MB", "measurement", "seconds", "vs baseline", "CPU s", "peak RSS MB")
     widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
     for line in [header, tuple("-" * w for w in widths), *table]:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)))

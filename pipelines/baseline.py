@@ -27,6 +27,7 @@ from errors import ConfigError
 from pipelines.batch_inference.quality import (
     DEFAULT_COMPARISON_THRESHOLD,
     DEFAULT_DATATYPE_THRESHOLD,
+    bucket_counts,
 )
 
 # "By default, distributions are materialized in 10 buckets" (Schema for Statistics, Notes).
@@ -79,7 +80,11 @@ def numeric_feature(name: str, column: pd.Series) -> dict[str, Any]:
         entry["numerical_statistics"] = {"common": common}
         return entry
     low, high = float(finite.min()), float(finite.max())
-    counts, edges = np.histogram(finite, bins=BUCKETS if high > low else 1, range=(low, high))
+    # Edges at the deciles, min to max (Model Monitor's buckets are equal-width; deciles keep
+    # the gate's power on heavy tails, docs/evidence.md), counted by the gate's own rule: one
+    # convention on both sides. A constant column gets BUCKETS buckets [c, c], as Deequ's.
+    edges = np.quantile(finite, np.linspace(0.0, 1.0, BUCKETS + 1))
+    counts = bucket_counts(finite, edges)[1:-1]
     buckets = [
         {"lower_bound": float(edges[i]), "upper_bound": float(edges[i + 1]), "count": int(c)}
         for i, c in enumerate(counts)

@@ -141,7 +141,8 @@ def _run_arguments(config: StageConfig, p: dict[str, Any]) -> list[Any]:
     """Preprocess arguments that decide the run's date and input partition (partitions.py)."""
     return [
         *("--partitions-lib", f"{layout.PARTITIONS_DIR}/{layout.PARTITIONS_SCRIPT}"),
-        *("--input-layout", config.input_layout, "--lag-days", str(config.input_lag_days)),
+        *(layout.INPUT_LAYOUT_FLAG, config.input_layout),
+        *(layout.LAG_DAYS_FLAG, str(config.input_lag_days)),
         *("--missing-input", config.missing_input),
         _flag("input-url", p["InputDataUrl"]),
         _flag("output-url", p["OutputDataUrl"]),
@@ -161,57 +162,23 @@ def _kms_arguments(config: StageConfig) -> list[str]:
     return ["--region", config.region, *kms]
 
 
+def _partitions_input(code_uris: dict[str, str]) -> ProcessingInput:
+    """partitions.py (dates, partitions, publishing), loaded by path by both step scripts."""
+    uri = code_uris[layout.PARTITIONS_SCRIPT]
+    return _input("partitions", uri, layout.PARTITIONS_DIR, "FullyReplicated")
+
+
 def _preprocess_inputs(
     config: StageConfig, p: dict[str, Any], code_uris: dict[str, str]
 ) -> list[ProcessingInput]:
     """The code inputs, and the data for a snapshot (a daily layout fetches its partition)."""
     inputs = [
         _input("code", code_uris["preprocess.py"], layout.CODE_DIR, "FullyReplicated"),
-        _input(
-            "partitions",
-            code_uris[layout.PARTITIONS_SCRIPT],
-            layout.PARTITIONS_DIR,
-            "FullyReplicated",
-        ),
+        _partitions_input(code_uris),
     ]
     if config.input_layout == "snapshot":
         inputs.insert(0, _input("data", p["InputDataUrl"], layout.DATA_DIR, "ShardedByS3Key"))
     return inputs
-
-
-def _run_date(run_file: PropertyFile) -> JsonGet:
-    """The date Preprocess decided (its ``run.json``)."""
-    return JsonGet(step_name=layout.PREPROCESS, property_file=run_file, json_path="date")
-
-
-def _publish_step(
-    config: StageConfig,
-    processor: Any,
-    p: dict[str, Any],
-    run_file: PropertyFile,
-    code_uris: dict[str, str],
-    after: ProcessingStep,
-) -> ProcessingStep:
-    """Publish: make this execution the authoritative result of its date (after ``after``)."""
-    return ProcessingStep(
-        name=layout.PUBLISH,
-        step_args=processor(layout.PARTITIONS_SCRIPT, 1).run(
-            inputs=[
-                _input(
-                    "code", code_uris[layout.PARTITIONS_SCRIPT], layout.CODE_DIR, "FullyReplicated"
-                )
-            ],
-            arguments=[
-                "publish",
-                _flag("output-url", p["OutputDataUrl"]),
-                _flag("date", _run_date(run_file)),
-                _flag("execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID),
-                *_kms_arguments(config),
-            ],
-        ),
-        depends_on=[after],
-        retry_policies=retry_policies(),
-    )
 
 
 def _skip_gate(run_file: PropertyFile, steps: list[Any]) -> ConditionStep:
@@ -324,7 +291,8 @@ def build_pipeline(
             + quality_args
             + _run_arguments(config, p),
         ),
-        property_files=[run_file],
+        # Read only by the skip gate's condition (a documented JsonGet use, docs/pipeline.md).
+        property_files=[run_file] if config.missing_input == "skip" else [],
         retry_policies=retry_policies(),
     )
     outputs = preprocess.properties.ProcessingOutputConfig.Outputs
@@ -374,26 +342,20 @@ def build_pipeline(
                     "FullyReplicated",
                 ),
                 _input("code", code_uris["postprocess.py"], code_dir, "FullyReplicated"),
-            ],
-            outputs=[
-                _output(layout.PREDICTIONS_OUTPUT, p["OutputDataUrl"], layout.POST_OUTPUT_DIR)
+                _partitions_input(code_uris),
             ],
             arguments=[
                 *layout.postprocess_directory_arguments(),
                 "--model-package-version",
                 str(model_package_version),
                 _flag("execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID),
-                _flag("run-date", _run_date(run_file)),
-                _flag("start-time", ExecutionVariables.START_DATETIME),
+                _flag("output-url", p["OutputDataUrl"]),
+                *_kms_arguments(config),
             ],
         ),
         retry_policies=retry_policies(),
     )
-    scoring = [
-        transform,
-        postprocess,
-        _publish_step(config, processor, p, run_file, code_uris, postprocess),
-    ]
+    scoring = [transform, postprocess]
     gated = [_skip_gate(run_file, scoring)] if config.missing_input == "skip" else scoring
     return Pipeline(
         name=pipeline_name,

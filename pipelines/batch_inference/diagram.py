@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 _STEP_REFERENCE = re.compile(r"^Steps\.([A-Za-z0-9_-]+)")
+# Step types that start a SageMaker job (an instance billed and started per run); Condition,
+# Fail and the like are evaluated by the Pipelines service itself.
+JOB_STEP_TYPES = ("Processing", "Transform", "Training", "Tuning")
 
 
 def _step_references(value: Any) -> Iterator[str]:
@@ -29,6 +32,12 @@ def all_steps(steps: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], str
             args = step.get("Arguments") or {}
             for inner, _ in all_steps([*args.get("IfSteps", []), *args.get("ElseSteps", [])]):
                 yield inner, step["Name"]
+
+
+def job_steps(definition: dict[str, Any]) -> list[str]:
+    """The steps of a definition that start a SageMaker job, at any depth, in order."""
+    steps = all_steps(definition.get("Steps", []))
+    return [step["Name"] for step, _ in steps if step.get("Type") in JOB_STEP_TYPES]
 
 
 def step_dependencies(definition: dict[str, Any]) -> dict[str, list[str]]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 PREPROCESS, TRANSFORM, POSTPROCESS = "Preprocess", "Transform", "Postprocess"
-# Publish makes an execution its date's authoritative result; HasInput gates a skipped date.
-PUBLISH, HAS_INPUT = "Publish", "HasInput"
+# The SageMaker jobs of a scheduled run, in order; HasInput (a Condition step, no job) gates a
+# date without input. Postprocess also publishes the date's authoritative result.
+JOB_STEPS = (PREPROCESS, TRANSFORM, POSTPROCESS)
+HAS_INPUT = "HasInput"
 PARAMETERS = (
     "ModelName",
     "InputDataUrl",
@@ -23,18 +25,23 @@ PARAMETERS = (
     "ScheduledTime",
 )
 SHARDS_OUTPUT, IDS_OUTPUT, PREDICTIONS_OUTPUT = "shards", "ids", "predictions"
+# Preprocess arguments that fix which date a run scores; run_dates.py reads them back from the
+# definition being run, so backfills and catch-ups use the same layout and lag as the schedule.
+INPUT_LAYOUT_FLAG, LAG_DAYS_FLAG = "--input-layout", "--lag-days"
 
 CODE_DIR = "/opt/ml/processing/input/code"
-# partitions.py (dates, partitions, publishing) next to preprocess.py, loaded by path.
+# partitions.py (dates, partitions, publishing), loaded by path by Preprocess and Postprocess.
 PARTITIONS_SCRIPT = "partitions.py"
 PARTITIONS_DIR = "/opt/ml/processing/input/partitions"
-# Preprocess writes the run's date and status here (ids output); the pipeline reads it.
+# Preprocess writes the run's date and status into its ids output; Postprocess downloads the ids
+# and reads the date from this file; the skip gate reads the status as the property file.
 RUN_FILE, RUN_PROPERTY_FILE = "run.json", "Run"
 DATA_DIR = "/opt/ml/processing/input/data"
 SHARDS_DIR = "/opt/ml/processing/output/shards"
 IDS_DIR = "/opt/ml/processing/output/ids"
 POST_IDS_DIR = "/opt/ml/processing/input/ids"
 POST_PREDICTIONS_DIR = "/opt/ml/processing/input/predictions"
+# Postprocess writes its result here, then uploads it itself (no ProcessingOutput).
 POST_OUTPUT_DIR = "/opt/ml/processing/output/predictions"
 # The data-quality check inside Preprocess (pipelines/batch_inference/quality.py).
 QUALITY_OUTPUT = "quality"
@@ -98,8 +105,10 @@ def preprocess_arguments(
 
 
 def postprocess_directory_arguments() -> list[str]:
-    """The directory arguments of Postprocess."""
+    """The path arguments of Postprocess: its inputs, its staging folder, the run's date."""
     return [
         *("--ids-dir", POST_IDS_DIR, "--predictions-dir", POST_PREDICTIONS_DIR),
         *("--output-dir", POST_OUTPUT_DIR, "--failure-file", FAILURE_FILE),
+        *("--run-file", f"{POST_IDS_DIR}/{RUN_FILE}"),
+        *("--partitions-lib", f"{PARTITIONS_DIR}/{PARTITIONS_SCRIPT}"),
     ]

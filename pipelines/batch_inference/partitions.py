@@ -1,10 +1,10 @@
-"""Dates, input partitions and authoritative results of scheduled runs (a step script and its
-library; it imports nothing from this repository).
+"""Dates, input partitions and authoritative results of scheduled runs (a library the step
+scripts load by path; it imports nothing from this repository).
 
 Preprocess loads this file to decide which date a run scores and, for a daily layout, to fetch
-exactly that date's partition. The Publish step runs it as a script
-(``python3 partitions.py publish ...``) to make one execution the authoritative result of its
-date. Runs in the scikit-learn processing image (Python 3.10, boto3, pyarrow) and locally.
+exactly that date's partition. Postprocess loads it to make its execution the authoritative
+result of its date (`publish`), after it has put that execution's files and ``_SUCCESS`` in S3.
+Runs in the scikit-learn processing image (Python 3.10, boto3, pyarrow) and locally.
 
 Layouts of ``InputDataUrl``:
     snapshot                      the whole prefix (upstream replaces it)
@@ -20,11 +20,9 @@ files and ``_SUCCESS`` are in S3; earlier executions' folders stay untouched.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -194,8 +192,9 @@ def publish(
 ) -> str:
     """Make ``execution_id`` the authoritative result of ``date``; return the manifest URL.
 
-    The execution's ``_SUCCESS`` (written last by Postprocess) must exist and name files that
-    are all present; only then is the manifest replaced, in one PutObject.
+    The execution's ``_SUCCESS`` (uploaded last by Postprocess) is read back from S3 and every
+    file it lists must be listed there too; only then is the manifest replaced, in one
+    PutObject. A refusal raises PartitionError and leaves the previous manifest as it was.
     """
     folder = run_url(output_url, date, execution_id)
     bucket, prefix = split_url(folder)
@@ -203,12 +202,14 @@ def publish(
         success = json.loads(s3.get_object(Bucket=bucket, Key=prefix + SUCCESS_FILE)["Body"].read())
     except s3.exceptions.NoSuchKey as error:
         raise PartitionError(f"{folder}{SUCCESS_FILE} is missing; nothing to publish") from error
-    listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
-    present = {item["Key"][len(prefix) :] for item in listing.get("Contents", [])}
+    present: set[str] = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        present.update(item["Key"][len(prefix) :] for item in page.get("Contents", []))
     files = [str(entry["path"]) for entry in success.get("files", [])]
     missing = [name for name in files if name not in present]
-    if missing:
-        raise PartitionError(f"{folder}: listed file(s) {', '.join(missing[:3])} are missing")
+    if missing or not files:
+        named = ", ".join(missing[:3]) or "none"
+        raise PartitionError(f"{folder}: listed file(s) missing ({named}); nothing published")
     lines = "".join(f"{folder}{name}\n" for name in files)
     target = manifest_url(output_url, date)
     target_bucket, target_key = split_url(target)
@@ -221,49 +222,3 @@ def publish(
         **encryption(kms_key_arn),
     )
     return target
-
-
-def _publish_main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="partitions.py publish")
-    parser.add_argument("--output-url", required=True)
-    parser.add_argument("--date", required=True)
-    parser.add_argument("--execution-id", required=True)
-    parser.add_argument("--failure-file", default="/opt/ml/output/message")
-    parser.add_argument("--kms-key-arn", default="")
-    parser.add_argument("--region", default=None)
-    args = parser.parse_args(argv)
-    import boto3  # the processing image's; imported here so the library part needs none
-
-    try:
-        url = publish(
-            boto3.client("s3", region_name=args.region),
-            output_url=args.output_url,
-            date=args.date,
-            execution_id=args.execution_id,
-            kms_key_arn=args.kms_key_arn or None,
-        )
-    except PartitionError as error:
-        message = f"publish failed: {error}"
-        print(message, file=sys.stderr)
-        failure = Path(args.failure_file)
-        if failure.parent.is_dir():
-            failure.write_text(message[:1024], encoding="utf-8")
-        return 1
-    print(f"publish: {args.execution_id} is the authoritative result of {args.date} ({url})")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``partitions.py publish --output-url URL --date D --execution-id ID``."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    if not arguments or arguments[0] != "publish":
-        print(
-            "usage: partitions.py publish --output-url URL --date D --execution-id ID",
-            file=sys.stderr,
-        )
-        return 2
-    return _publish_main(arguments[1:])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,26 +1,37 @@
 """Postprocess step: join the ids written by Preprocess with the batch-transform predictions into
-Parquet, and prove that no record was lost.
+Parquet, prove that no record was lost, and (with ``--output-url``) publish the result.
 
 For every shard listed in the Preprocess manifests, ``<shard>.out`` must hold exactly as many
 prediction lines as the shard had input rows (blank lines are ignored: AssembleWith=Line may add
-one after a body that already ends with a newline). Output lands in
+one after a body that already ends with a newline). The result is written to
 ``<output-dir>/<run date>/<execution id>/`` as ``part-NNNNN.parquet`` files plus a ``_SUCCESS``
 JSON manifest written last; no run overwrites another. On failure nothing is left there.
+
+With ``--output-url`` the step then uploads that folder to
+``<output-url><run date>/<execution id>/`` itself (the Parquet files first, ``_SUCCESS`` last)
+and makes the execution the authoritative result of its date (partitions.py `publish`, which
+reads ``_SUCCESS`` back from S3 and checks every listed file before it replaces the one
+manifest). Killed at any moment, the step leaves at most an unpublished folder of its own
+execution; a retry of the step finds its ``_SUCCESS`` and only publishes.
+The run's date comes from ``--run-file`` (the ``run.json`` Preprocess wrote into its ids output,
+which this step downloads with the ids), else ``--run-date``, else ``--start-time``.
 The directories are deliberately not Hive-style (``run_date=...``): the files carry ``run_date``
 and ``execution_id`` columns, and a Hive partition of the same name makes pyarrow, pandas and
-Athena refuse the dataset. Runs in the scikit-learn processing image (Python 3.10, pyarrow) and
-locally.
+Athena refuse the dataset. Runs in the scikit-learn processing image (Python 3.10, pyarrow,
+boto3 1.28) and locally.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import importlib.util
 import json
 import re
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +70,21 @@ def resolve_run_date(run_date: str, start_time: str) -> str:
     except ValueError as error:
         raise OutputError(f"{source} {value!r} is not a valid date") from error
     return match.group(1)
+
+
+def read_run_file(path: Path) -> str:
+    """The date of the ``run.json`` Preprocess wrote; refuses a run it recorded as skipped."""
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise OutputError(f"{path}: cannot read the run's date ({error})") from error
+    if run.get("status") != "scored":
+        raise OutputError(f"{path}: Preprocess recorded status {run.get('status')!r}, not scored")
+    date = str(run.get("date", ""))
+    try:
+        return datetime.date.fromisoformat(date).isoformat()
+    except ValueError as error:
+        raise OutputError(f"{path}: date {date!r} is not a YYYY-MM-DD date") from error
 
 
 def load_manifests(ids_dir: Path) -> list[dict[str, Any]]:
@@ -245,41 +271,130 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--failure-file", default=DEFAULT_FAILURE_FILE)
     parser.add_argument("--model-package-version", type=int, required=True)
     parser.add_argument("--execution-id", required=True)
+    parser.add_argument("--run-file", default="", help="run.json of Preprocess (the run's date)")
     parser.add_argument("--run-date", default="", help="YYYY-MM-DD; empty = from --start-time")
     parser.add_argument("--start-time", default="", help="the execution's start (ISO 8601)")
     parser.add_argument("--rows-per-file", type=int, default=DEFAULT_ROWS_PER_FILE)
+    parser.add_argument("--output-url", default="", help="s3:// prefix to upload and publish to")
+    parser.add_argument("--partitions-lib", default="", help="path of partitions.py (publish)")
+    parser.add_argument("--kms-key-arn", default="")
+    parser.add_argument("--region", default=None, help="of the S3 client")
     args = parser.parse_args(argv)
     if not _EXECUTION_ID.match(args.execution_id):
         parser.error(f"--execution-id {args.execution_id!r} is not a pipeline execution id")
     if args.rows_per_file < 1:
         parser.error("--rows-per-file must be at least 1")
+    if args.output_url and not args.partitions_lib:
+        parser.error("--output-url needs --partitions-lib (partitions.py publishes)")
     return args
+
+
+def _load_partitions(path: str) -> Any:
+    spec = importlib.util.spec_from_file_location("partitions", path)
+    if spec is None or spec.loader is None:
+        raise OutputError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Publisher:
+    """Upload a finished run folder to S3, ``_SUCCESS`` last, then publish it (partitions.py)."""
+
+    def __init__(self, args: argparse.Namespace, run_date: str) -> None:
+        import boto3  # the processing image's; only a publishing run talks to S3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self.aws_errors = (BotoCoreError, ClientError)
+        self.lib = _load_partitions(args.partitions_lib)
+        self.s3 = boto3.client("s3", region_name=args.region)
+        self.output_url, self.date, self.execution_id = args.output_url, run_date, args.execution_id
+        self.kms_key_arn = args.kms_key_arn or None
+        self.folder = self.lib.run_url(self.output_url, run_date, args.execution_id)
+
+    @contextlib.contextmanager
+    def _s3(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except self.aws_errors as error:  # denied, unreachable, retries exhausted
+            raise OutputError(f"{what} {self.folder}: {error}") from error
+
+    def finished(self) -> bool:
+        """Whether an earlier attempt of this step already uploaded the folder's ``_SUCCESS``."""
+        bucket, key = self.lib.split_url(self.folder + SUCCESS_FILE)
+        with self._s3("cannot list"):
+            listing = self.s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+        return any(item["Key"] == key for item in listing.get("Contents", []))
+
+    def upload(self, run_dir: Path, manifest: dict[str, Any]) -> None:
+        """The listed Parquet files, then ``_SUCCESS``: a folder without it is never published."""
+        bucket, prefix = self.lib.split_url(self.folder)
+        extra = self.lib.encryption(self.kms_key_arn)
+        # One PutObject per file, in order (a part of ~1M rows is far below PutObject's 5 GB).
+        with self._s3("cannot upload to"):
+            for name in [str(entry["path"]) for entry in manifest["files"]] + [SUCCESS_FILE]:
+                with (run_dir / name).open("rb") as body:
+                    self.s3.put_object(Bucket=bucket, Key=prefix + name, Body=body, **extra)
+
+    def publish(self) -> str:
+        """Replace the date's manifest (after partitions.py has checked the folder in S3)."""
+        try:
+            with self._s3("cannot publish"):
+                url: str = self.lib.publish(
+                    self.s3,
+                    output_url=self.output_url,
+                    date=self.date,
+                    execution_id=self.execution_id,
+                    kms_key_arn=self.kms_key_arn,
+                )
+        except self.lib.PartitionError as error:
+            raise OutputError(f"publish refused: {error}") from error
+        return url
+
+
+def _fail(args: argparse.Namespace, error: Exception) -> int:
+    message = f"postprocess failed: {error}"
+    print(message, file=sys.stderr)
+    failure_file = Path(args.failure_file)
+    if failure_file.parent.is_dir():
+        failure_file.write_text(message[:1024], encoding="utf-8")
+    return 1
+
+
+def run(args: argparse.Namespace) -> str:
+    """Join, write, and with ``--output-url`` upload and publish; return the summary line."""
+    if args.run_file:
+        run_date = read_run_file(Path(args.run_file))
+    else:
+        run_date = resolve_run_date(args.run_date, args.start_time)
+    publisher = Publisher(args, run_date) if args.output_url else None
+    if publisher is not None and publisher.finished():
+        return f"postprocess: {args.execution_id} was already uploaded; {publisher.publish()}"
+    target = Path(args.output_dir) / run_date / args.execution_id
+    if target.exists():
+        raise OutputError(f"{target} already exists; outputs of a run are never overwritten")
+    try:
+        manifest = postprocess(args, run_date, target)
+    except OutputError:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    (target / SUCCESS_FILE).write_text(text, encoding="utf-8")
+    files = len(manifest["files"])
+    line = f"postprocess: {manifest['prediction_rows']} predictions in {files} file(s)"
+    if publisher is None:
+        return line
+    publisher.upload(target, manifest)
+    return f"{line}; published {publisher.publish()}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the step; print one line and return 1 when the predictions cannot be trusted."""
     args = parse_args(argv)
-    run_dir: Path | None = None
     try:
-        run_date = resolve_run_date(args.run_date, args.start_time)
-        target = Path(args.output_dir) / run_date / args.execution_id
-        if target.exists():
-            raise OutputError(f"{target} already exists; outputs of a run are never overwritten")
-        run_dir = target
-        manifest = postprocess(args, run_date, run_dir)
+        print(run(args))
     except OutputError as error:
-        if run_dir is not None and run_dir.exists():
-            shutil.rmtree(run_dir)
-        message = f"postprocess failed: {error}"
-        print(message, file=sys.stderr)
-        failure_file = Path(args.failure_file)
-        if failure_file.parent.is_dir():
-            failure_file.write_text(message[:1024], encoding="utf-8")
-        return 1
-    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    (run_dir / SUCCESS_FILE).write_text(text, encoding="utf-8")
-    files = len(manifest["files"])
-    print(f"postprocess: {manifest['prediction_rows']} predictions in {files} file(s)")
+        return _fail(args, error)
     return 0
 
 

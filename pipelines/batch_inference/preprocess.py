@@ -20,10 +20,13 @@ import gzip
 import importlib.util
 import json
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -37,6 +40,9 @@ DEFAULT_FAILURE_FILE = "/opt/ml/output/message"
 # 90 % of the default MaxPayloadInMB (6 MB): the pipeline passes the value for its own setting.
 DEFAULT_MAX_SHARD_BYTES = 5_400_000
 BATCH_ROWS = 16_384
+# Threads that check and format batches while the next ones are read (the processing
+# instance's cores do that work; Arrow's reader parses ahead on its own threads).
+WORKERS = 2
 # pyarrow's streaming CSV reader reads about 32 blocks ahead: 1 MiB blocks keep that ~35 MiB.
 CSV_BLOCK_BYTES = 1 << 20
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -46,6 +52,14 @@ ROW_NUMBER = "row_number"
 MANIFEST_SUFFIX = ".manifest.json"
 RUN_FILE = "run.json"  # the run's date and status; the pipeline's property file
 ID_POLICIES = ("fail", "count")
+# Arrow's CSV spellings of a missing value: a feature holding one of them is refused as missing.
+MISSING_TEXT = pa.array(
+    ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+     "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"],
+    pa.string(),
+)  # fmt: skip
+# The shards' CSV: no header (it is data to the container), values never quoted (numbers).
+SHARD_CSV = pacsv.WriteOptions(include_header=False, quoting_style="none")
 
 
 class InputError(Exception):
@@ -87,21 +101,24 @@ def _check_columns(name: str, present: Sequence[str], wanted: Sequence[str]) -> 
 def read_batches(
     path: Path, name: str, features: Sequence[str], id_column: str | None
 ) -> Iterator[pa.RecordBatch]:
-    """Stream the wanted columns of one file: features as float64, the id column as string."""
+    """Stream the wanted columns of one file.
+
+    CSV: every wanted column as text (`feature_table` checks and keeps the features' own text,
+    so no float is formatted again). Parquet: the features as stored, the id column as is.
+    """
     wanted = [*features, *([id_column] if id_column else [])]
     if path.name.lower().endswith(CSV_SUFFIXES):
         header = _csv_header(path)
         if header is None:
             return
         _check_columns(name, header, wanted)
-        types = {column: pa.float64() for column in features}
-        if id_column:
-            types[id_column] = pa.string()
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
             convert_options=pacsv.ConvertOptions(
-                include_columns=wanted, column_types=types, strings_can_be_null=False
+                include_columns=wanted,
+                column_types=dict.fromkeys(wanted, pa.string()),
+                strings_can_be_null=False,
             ),
         )
         yield from reader
@@ -118,22 +135,57 @@ def read_batches(
     yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
 
 
+def _refuse(values: pa.Array, column: str, where: str, first_row: int) -> None:
+    """Raise for the first missing (null, NaN, empty, NA...) or infinite value, if any."""
+    finite = pc.fill_null(pc.is_finite(values), False)
+    if pc.all(finite).as_py():
+        return
+    index = pc.index(finite, False).as_py()
+    value = values[index].as_py()
+    what = "missing" if value is None or value != value else "non-finite"  # NaN != NaN
+    raise InputError(
+        f"{where}: {what} value in feature column {column!r} at row {first_row + index + 1}"
+    )
+
+
+def _parse_text(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Numbers of a CSV column read as text, and the text the shard keeps.
+
+    The fast path is one cast. Text the cast refuses is retried without surrounding spaces
+    (as Arrow's own CSV number parsing does); what is still no number stays a refusal, and the
+    usual missing-value spellings ("", NA, null...) count as missing.
+    """
+    try:
+        return pc.cast(text, pa.float64()), text
+    except pa.ArrowInvalid:
+        trimmed = pc.utf8_trim_whitespace(text)
+        missing = pc.is_in(trimmed, value_set=MISSING_TEXT)
+        numbers = pc.if_else(missing, pa.scalar("nan"), trimmed)
+        return pc.cast(numbers, pa.float64()), trimmed
+
+
 def feature_table(
     batch: pa.RecordBatch, features: Sequence[str], where: str, first_row: int
-) -> pa.Table:
-    """The features as float64, refusing missing and non-finite values."""
-    arrays = []
+) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """The features as float64 (for the checks and the data-quality gate) and as the shards
+    will hold them: the input's own text for CSV, the float64 values otherwise. Missing and
+    non-finite values are refused."""
+    values, shard = [], []
     for column in features:
-        array = pc.cast(batch.column(column), pa.float64())
-        finite = pc.fill_null(pc.is_finite(array), False)
-        if not pc.all(finite).as_py():
-            index = pc.index(finite, False).as_py()
-            value = array[index].as_py()
-            what = "missing" if value is None or value != value else "non-finite"  # NaN != NaN
-            row = first_row + index + 1
-            raise InputError(f"{where}: {what} value in feature column {column!r} at row {row}")
-        arrays.append(array)
-    return pa.Table.from_arrays(arrays, names=list(features))
+        array = batch.column(column)
+        if pa.types.is_string(array.type):
+            numbers, text = _parse_text(array)
+        else:
+            numbers = text = pc.cast(array, pa.float64())
+        if numbers.null_count or not pc.all(pc.is_finite(numbers)).as_py():
+            _refuse(numbers, column, where, first_row)
+        values.append(numbers)
+        shard.append(text)
+    names = list(features)
+    return (
+        pa.RecordBatch.from_arrays(values, names=names),
+        pa.RecordBatch.from_arrays(shard, names=names),
+    )
 
 
 class ShardWriter:
@@ -148,11 +200,9 @@ class ShardWriter:
         self.shards: list[dict[str, Any]] = []
         self.written: list[Path] = []
 
-    def add(self, rows: pa.Table, ids: pa.Table) -> None:
-        """Append rows (features) and their ids; write every shard that is full."""
-        sink = pa.BufferOutputStream()
-        pacsv.write_csv(rows, sink, write_options=pacsv.WriteOptions(include_header=False))
-        self.pending += memoryview(sink.getvalue())
+    def add(self, rows: bytes | pa.Buffer, ids: pa.Table) -> None:
+        """Append rows (headerless CSV, see `csv_rows`) and their ids; write every full shard."""
+        self.pending += memoryview(rows)
         self.pending_ids.append(ids)
         self.pending_rows += ids.num_rows
         while len(self.pending) > self.max_bytes:
@@ -171,7 +221,7 @@ class ShardWriter:
 
     def _emit(self, cut: int, rows: int) -> None:
         ids = pa.concat_tables(self.pending_ids)
-        data = bytes(self.pending[:cut])
+        data = self.pending[:cut]
         del self.pending[:cut]
         self.pending_ids = [ids.slice(rows)]
         self.pending_rows -= rows
@@ -180,7 +230,9 @@ class ShardWriter:
         ids_name = f"{self.prefix}part-{len(self.shards):05d}.parquet"
         shard_path, ids_path = self.shards_dir / name, self.ids_dir / ids_name
         self.written += [shard_path, ids_path]
-        shard_path.write_bytes(data * (1 + padding))
+        with shard_path.open("wb") as out:
+            for _ in range(1 + padding):
+                out.write(data)
         pq.write_table(ids.slice(0, rows).combine_chunks(), ids_path)
         self.shards.append({"shard": name, "ids": ids_name, "rows": rows, "padding": padding})
 
@@ -216,6 +268,25 @@ def current_host(resource_config: Path) -> tuple[str, int]:
     return str(config["current_host"]), len(config.get("hosts", [])) or 1
 
 
+def csv_rows(batch: pa.RecordBatch, features: Sequence[str], where: str, first_row: int
+             ) -> tuple[pa.RecordBatch, pa.Buffer]:  # fmt: skip
+    """The checked features of one batch as float64 and as headerless shard CSV."""
+    values, shard = feature_table(batch, features, where, first_row)
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(shard, sink, write_options=SHARD_CSV)
+    return values, sink.getvalue()
+
+
+def _ids(batch: pa.RecordBatch, id_column: str | None, name: str, first_row: int) -> pa.Table:
+    """The ids of a batch: the id column as text, else the file and the 0-based row number."""
+    if id_column:
+        column = pc.cast(batch.column(id_column), pa.string())
+        return pa.Table.from_arrays([column], names=[id_column])
+    numbers = pa.array(np.arange(first_row, first_row + batch.num_rows, dtype=np.int64))
+    source = pa.repeat(pa.scalar(name, pa.string()), batch.num_rows)
+    return pa.Table.from_arrays([source, numbers], names=[SOURCE_FILE, ROW_NUMBER])
+
+
 def preprocess(
     args: argparse.Namespace,
     writer: ShardWriter,
@@ -223,33 +294,44 @@ def preprocess(
     hosts: int,
     observe: Callable[[pa.RecordBatch], None] | None = None,
 ) -> dict[str, Any]:
-    """Read every input file into ``writer`` (each batch seen by ``observe`` first)."""
+    """Read every input file into ``writer`` (each batch's float64 values seen by ``observe``).
+
+    Checking and formatting a batch (`csv_rows`: Arrow casts and its CSV writer, which release
+    the GIL) runs on `WORKERS` threads while the next batches are read; results are taken in
+    order, so the shards are what a sequential run writes.
+    """
     features: list[str] = args.feature_columns
     input_dir = Path(args.input_dir)
     files: list[dict[str, Any]] = []
     id_chunks: list[pa.ChunkedArray] = []
-    for path in list_input_files(input_dir):
-        name = path.relative_to(input_dir).as_posix()
-        rows = 0
-        try:
-            for batch in read_batches(path, name, features, args.id_column):
-                if args.id_column:
-                    ids = pa.table(
-                        {args.id_column: pc.cast(batch.column(args.id_column), pa.string())}
-                    )
-                    id_chunks.append(ids.column(0))
-                else:
-                    numbers = pa.array(range(rows, rows + batch.num_rows), pa.int64())
-                    source = pa.array([name] * batch.num_rows, pa.string())
-                    ids = pa.table({SOURCE_FILE: source, ROW_NUMBER: numbers})
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="shards") as pool:
+        for path in list_input_files(input_dir):
+            name = path.relative_to(input_dir).as_posix()
+            window: deque[tuple[Future[tuple[pa.RecordBatch, pa.Buffer]], pa.Table]] = deque()
+
+            def take(window: deque[Any] = window) -> None:
+                prepared, ids = window.popleft()
+                values, rows_csv = prepared.result()
                 if observe:
-                    observe(batch)
-                writer.add(feature_table(batch, features, name, rows), ids)
-                rows += batch.num_rows
-        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as error:
-            detail = str(error).strip().splitlines()[0]
-            raise InputError(f"{name}: malformed or non-numeric data ({detail})") from error
-        files.append({"path": name, "rows": rows})
+                    observe(values)
+                writer.add(rows_csv, ids)
+
+            rows = 0
+            try:
+                for batch in read_batches(path, name, features, args.id_column):
+                    ids = _ids(batch, args.id_column, name, rows)
+                    if args.id_column:
+                        id_chunks.append(ids.column(0))
+                    window.append((pool.submit(csv_rows, batch, features, name, rows), ids))
+                    rows += batch.num_rows
+                    while len(window) > WORKERS:
+                        take()
+                while window:
+                    take()
+            except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as error:
+                detail = str(error).strip().splitlines()[0]
+                raise InputError(f"{name}: malformed or non-numeric data ({detail})") from error
+            files.append({"path": name, "rows": rows})
     writer.close()
     total = sum(int(entry["rows"]) for entry in files)
     if total == 0 and hosts == 1:

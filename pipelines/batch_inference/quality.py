@@ -5,11 +5,24 @@ for Model Monitor ("Schema for Statistics" / "Schema for Constraints", SageMaker
 The batch is profiled while Preprocess streams it (`Gate.observe`), then checked (`evaluate`):
 missing columns, inferred types, completeness, ``is_non_negative``, and per-feature drift.
 
-Drift distance: the L-infinity distance between the baseline's CDF (its KLL histogram buckets)
-and the batch's CDF, both taken at the baseline's bucket edges: the "maximum absolute difference
-between the cumulative distribution functions" Model Monitor's ``comparison_threshold`` applies
-to. ``comparison_method`` ``Robust`` also requires the distance to exceed the two-sample
-Kolmogorov-Smirnov critical value at 5 %, so small batches do not raise false alarms.
+Buckets: ONE convention on both sides, Model Monitor's. Its analyzer is built on Deequ, whose
+KLL analyzer counts bucket i as ``lower_i <= v < upper_i`` and the last bucket as
+``lower <= v <= upper`` (``getRankExclusive(high) - getRankExclusive(low)``, the last with
+``getRank(high)``; awslabs/deequ ``analyzers/KLLSketch.scala``): a value on an edge counts in
+the bucket above. `bucket_counts` is that rule; the baseline writer (pipelines/baseline.py) and
+the batch profile both use it, so whole-number features, whose edges fall on the values
+themselves, are counted alike on both sides.
+
+Drift distance: the L-infinity distance between the baseline's CDF and the batch's CDF, both
+taken at the baseline's bucket edges (the share of values below each edge, and at or below the
+last): the "maximum absolute difference between the cumulative distribution functions" Model
+Monitor's ``comparison_threshold`` applies to. ``comparison_method`` ``Robust`` also requires
+the distance to exceed the two-sample Kolmogorov-Smirnov critical value at 5 % for the whole
+batch (shared out over its features), so small batches do not raise false alarms.
+Completeness allows the batch's sampling error (`completeness_floor`, a Chernoff bound on the
+missing count); a baseline without missing values allows none.
+The false-alarm rate and the power of the whole gate over many kinds of features are measured
+by bench/bench_quality.py (docs/evidence.md).
 
 Standalone: shipped next to preprocess.py as its own processing input; numpy and pyarrow only
 (boto3 on first use, to publish the CloudWatch metric).
@@ -27,23 +40,45 @@ import numpy as np
 
 DEFAULT_COMPARISON_THRESHOLD = 0.1  # Model Monitor's documented default
 DEFAULT_DATATYPE_THRESHOLD = 0.1  # Model Monitor's documented default
-KS_ALPHA_COEFFICIENT = 1.358  # c(0.05) of the two-sample Kolmogorov-Smirnov test
+# Robust: the two-sample Kolmogorov-Smirnov critical value at this level for the whole batch,
+# shared out over the features compared (Bonferroni): c = sqrt(-ln(alpha / 2k) / 2), 1.358 for
+# one feature. Per feature at 5 %, ten features would cry wolf on a third of small batches.
+KS_ALPHA = 0.05
+# Completeness: a clean batch's missing count exceeds the Chernoff bound at this level at most
+# once in 1,000 batches (a rigorous bound for a binomial count, unlike a normal approximation).
+COMPLETENESS_ALPHA = 0.001
+# Distances are compared after rounding away float noise far below one count in 10^9 rows,
+# so that an exact tie with the threshold is never reported as a drift.
+DISTANCE_DIGITS = 12
 POLICIES = ("off", "warn", "fail")
 METRIC_NAME = "DataQualityViolations"
 RESULT_NAME, REPORT_NAME = "data-quality.json", "data-quality.md"
 WORST_SHOWN = 3
 
 
+def bucket_counts(values: np.ndarray, edges: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Counts of ``values`` (finite) below, in each bucket of, and above ``edges``.
+
+    Returns ``len(edges) + 1`` counts: ``[below edges[0], bucket 0 .. bucket n-1, above
+    edges[-1]]``, bucket i holding ``edges[i] <= v < edges[i+1]`` and the last bucket also
+    ``v == edges[-1]`` (Model Monitor's, i.e. Deequ's, convention; see the module docstring).
+    Equal edges (a constant column's ``[c, c]`` buckets) put ``c`` in the last bucket.
+    """
+    bounds = np.asarray(edges, dtype=float)
+    slots = np.searchsorted(bounds, values, side="right")  # edges <= value; 0 = below
+    slots[values == bounds[-1]] = bounds.size - 1  # the closed last bucket
+    return np.bincount(slots, minlength=bounds.size + 1)
+
+
 class FeatureProfile:
-    """Running statistics of one numeric column, and its counts at the baseline's CDF points."""
+    """Running statistics of one numeric column, and its counts in the baseline's buckets."""
 
     def __init__(self, edges: Sequence[float] = ()) -> None:
         self.present = self.missing = self.non_integral = 0
-        self.total = self.total_squares = 0.0
+        self.mean = self.m2 = 0.0  # merged per batch (Chan et al.): exact for large values
         self.low, self.high = math.inf, -math.inf
         self.edges = np.asarray(edges, dtype=float)
-        self.at_or_below = np.zeros(len(self.edges), dtype=np.int64)
-        self.below_first = 0
+        self.counts = np.zeros(self.edges.size + 1, dtype=np.int64) if self.edges.size else None
 
     def add(self, values: np.ndarray) -> None:
         """Add values (float64; NaN or infinite counts as missing)."""
@@ -51,33 +86,39 @@ class FeatureProfile:
         self.missing += int(values.size - finite.size)
         if not finite.size:
             return
-        self.present += int(finite.size)
-        self.total += float(finite.sum())
-        self.total_squares += float(np.square(finite).sum())
+        size, mean = finite.size, float(finite.mean())
+        m2 = float(np.square(finite - mean).sum())
+        total = self.present + size
+        delta = mean - self.mean
+        self.mean += delta * size / total
+        self.m2 += m2 + delta * delta * self.present * size / total
+        self.present = total
         self.low, self.high = (
             min(self.low, float(finite.min())),
             max(self.high, float(finite.max())),
         )
         self.non_integral += int(np.count_nonzero(finite != np.floor(finite)))
-        if self.edges.size:
-            self.below_first += int(np.count_nonzero(finite < self.edges[0]))
-            placed = np.searchsorted(self.edges, finite, side="left")  # edges < value
-            counts = np.bincount(placed, minlength=self.edges.size + 1)
-            self.at_or_below += np.cumsum(counts)[: self.edges.size]
+        if self.counts is not None:
+            self.counts += bucket_counts(finite, self.edges)
+
+    def cdf(self) -> list[float]:
+        """The batch's CDF at the baseline's edges: below each edge, at or below the last."""
+        if self.counts is None or not self.present:
+            return []
+        cumulative = np.cumsum(self.counts[:-1]) / self.present
+        return [float(value) for value in cumulative]
 
     def summary(self) -> dict[str, Any]:
         """Mean, std, min, max, completeness and inferred type of what was added."""
         n = self.present
-        mean = self.total / n if n else None
-        variance = max(self.total_squares / n - (mean or 0.0) ** 2, 0.0) if n else None
         return {
             "num_present": n,
             "num_missing": self.missing,
             "completeness": n / (n + self.missing) if n + self.missing else None,
             "inferred_type": "Integral" if n and not self.non_integral else "Fractional",
             "non_integral_share": self.non_integral / n if n else 0.0,
-            "mean": mean,
-            "std_dev": math.sqrt(variance) if variance is not None else None,
+            "mean": self.mean if n else None,
+            "std_dev": math.sqrt(self.m2 / n) if n else None,
             "min": self.low if n else None,
             "max": self.high if n else None,
         }
@@ -98,11 +139,48 @@ def baseline_cdf(statistics_feature: Mapping[str, Any]) -> tuple[list[float], li
 
 def drift_distance(profile: FeatureProfile, cdf: Sequence[float]) -> float | None:
     """L-infinity distance of the batch's CDF from the baseline's, at the baseline's edges."""
-    if not profile.present or not len(cdf):
+    batch = profile.cdf()
+    if not batch or not len(cdf):
         return None
-    batch = [profile.below_first / profile.present]
-    batch += [float(count) / profile.present for count in profile.at_or_below[1:]]
-    return max(abs(a - b) for a, b in zip(batch, cdf, strict=True))
+    distance = max(abs(a - b) for a, b in zip(batch, cdf, strict=True))
+    return round(distance, DISTANCE_DIGITS)
+
+
+def compared(value: float, sign: str, limit: float) -> str:
+    """``value <sign> limit`` with just enough decimals that the two numbers read differently."""
+    for digits in range(3, 16):
+        left, right = f"{value:.{digits}f}", f"{limit:.{digits}f}"
+        if left != right:
+            return f"{left} {sign} {right}"
+    return f"{value!r} {sign} {limit!r}"
+
+
+def _divergence(q: float, p: float) -> float:
+    """Kullback-Leibler divergence of Bernoulli(q) from Bernoulli(p), 0 < p <= q < 1."""
+    return q * math.log(q / p) + (1 - q) * math.log((1 - q) / (1 - p))
+
+
+def completeness_floor(wanted: float, rows: int) -> float:
+    """The lowest completeness a clean batch of ``rows`` rows is allowed.
+
+    With a missing share ``p = 1 - wanted``, P(missing share >= q) <= exp(-rows * KL(q || p))
+    (Chernoff-Hoeffding); the floor is ``1 - q`` for the q where that bound is
+    `COMPLETENESS_ALPHA`. A baseline without missing values allows none.
+    """
+    p = 1.0 - wanted
+    if p <= 0.0 or rows <= 0:
+        return wanted
+    budget = math.log(1 / COMPLETENESS_ALPHA) / rows
+    low, high = p, 1.0
+    for _ in range(60):  # bisection: the divergence grows with q above p
+        middle = (low + high) / 2
+        low, high = (middle, high) if _divergence(middle, p) <= budget else (low, middle)
+    return 1.0 - high
+
+
+def ks_coefficient(features: int, alpha: float = KS_ALPHA) -> float:
+    """c(alpha / features) of the two-sample KS test: sqrt(-ln(alpha / (2 features)) / 2)."""
+    return math.sqrt(-math.log(alpha / (2 * features)) / 2)
 
 
 def _violation(feature: str, kind: str, description: str) -> dict[str, str]:
@@ -132,6 +210,8 @@ def evaluate(
     monitoring = (constraints or {}).get("monitoring_config") or {}
     type_threshold = float(monitoring.get("datatype_check_threshold", DEFAULT_DATATYPE_THRESHOLD))
     baseline_rows = float(((statistics or {}).get("dataset") or {}).get("item_count") or 0)
+    compared_features = sum(1 for n in profiles if n in stats and baseline_cdf(stats[n])[1])
+    coefficient = ks_coefficient(max(compared_features, 1))
     violations: list[dict[str, str]] = []
     features: list[dict[str, Any]] = []
     for name in sorted(set(stats) | set(rules)):
@@ -145,10 +225,12 @@ def evaluate(
             share = summary["non_integral_share"]
             violations.append(_violation(name, "data_type_check", f"{share:.1%} not Integral"))
         wanted, got = rule.get("completeness"), summary["completeness"]
-        if wanted is not None and got is not None and got < float(wanted):  # None: no rows here
-            violations.append(
-                _violation(name, "completeness_check", f"completeness {got:.3f} < {wanted}")
-            )
+        rows = summary["num_present"] + summary["num_missing"]
+        if wanted is not None and got is not None:  # None: no rows here
+            floor = completeness_floor(float(wanted), rows)
+            if got < floor:
+                text = f"completeness {compared(got, '<', floor)}"
+                violations.append(_violation(name, "completeness_check", text))
         non_negative = (rule.get("num_constraints") or {}).get("is_non_negative")
         if non_negative and summary["min"] is not None and summary["min"] < 0:
             violations.append(_violation(name, "non_negative_check", f"min {summary['min']:g}"))
@@ -157,11 +239,10 @@ def evaluate(
         limit = threshold
         if method == "linf_robust" and distance is not None and baseline_rows:
             n, m = profile.present, baseline_rows
-            limit = max(threshold, KS_ALPHA_COEFFICIENT * math.sqrt((n + m) / (n * m)))
+            limit = max(threshold, coefficient * math.sqrt((n + m) / (n * m)))
         if drift_on and distance is not None and distance > limit:
-            violations.append(
-                _violation(name, "baseline_drift_check", f"drift {distance:.3f} > {limit:.3f}")
-            )
+            text = f"drift {compared(distance, '>', limit)}"
+            violations.append(_violation(name, "baseline_drift_check", text))
         base_mean = (stat.get("numerical_statistics") or {}).get("mean")
         features.append(
             {

@@ -58,10 +58,7 @@ def date_result(s3: S3Client, *, output_url: str, date: str) -> DateResult:
     if manifest is not None:
         files = tuple(line for line in manifest.decode().splitlines() if line.strip())
         execution = files[0].rsplit("/", 2)[-2] if files else None
-        rows = None
-        if execution:
-            success = _read(s3, partitions.run_url(output_url, date, execution) + "_SUCCESS")
-            rows = int(json.loads(success)["prediction_rows"]) if success else None
+        rows = execution_rows(s3, output_url=output_url, date=date, execution_id=execution)
         return DateResult(date, PUBLISHED, execution, files, rows)
     bucket, prefix = partitions.split_url(partitions.date_url(output_url, date))
     paginator = s3.get_paginator("list_objects_v2")
@@ -70,6 +67,16 @@ def date_result(s3: S3Client, *, output_url: str, date: str) -> DateResult:
             if item["Key"].endswith("/" + partitions.SKIPPED_FILE):
                 return DateResult(date, SKIPPED, item["Key"].split("/")[-2])
     return DateResult(date, MISSING)
+
+
+def execution_rows(
+    s3: S3Client, *, output_url: str, date: str, execution_id: str | None
+) -> int | None:
+    """Prediction rows one execution of ``date`` wrote (its ``_SUCCESS``), or None."""
+    if not execution_id:
+        return None
+    success = _read(s3, partitions.run_url(output_url, date, execution_id) + "_SUCCESS")
+    return int(json.loads(success)["prediction_rows"]) if success else None
 
 
 def read_predictions(s3: S3Client, *, output_url: str, date: str) -> pa.Table:

@@ -20,11 +20,13 @@ import boto3
 
 from pipelines.local.errors import StepError
 from pipelines.local.s3io import (
+    LocalCopies,
     S3Uri,
     download_object,
     download_prefix,
     list_manifest,
     list_prefix,
+    s3_client,
     upload_dir,
 )
 
@@ -47,7 +49,12 @@ def _local(path: str, root: Path, what: str) -> Path:
 
 
 def _download_inputs(
-    s3: Any, inputs: list[dict[str, Any]], root: Path, host_index: int = 0, hosts: int = 1
+    s3: Any,
+    inputs: list[dict[str, Any]],
+    root: Path,
+    host_index: int = 0,
+    hosts: int = 1,
+    copies: LocalCopies | None = None,
 ) -> None:
     for item in inputs:
         name = item.get("InputName", "?")
@@ -63,7 +70,7 @@ def _download_inputs(
             for obj in list_manifest(s3, uri):
                 path = target / obj.relative
                 path.parent.mkdir(parents=True, exist_ok=True)
-                download_object(s3, obj.bucket, obj.key, path)
+                download_object(s3, obj, path, copies)
         elif source.get("S3DataDistributionType") == "ShardedByS3Key" and hosts > 1:
             objects = list_prefix(s3, uri)
             if not objects:
@@ -72,8 +79,8 @@ def _download_inputs(
             for obj in objects[host_index::hosts]:
                 path = target / obj.relative
                 path.parent.mkdir(parents=True, exist_ok=True)
-                download_object(s3, obj.bucket, obj.key, path)
-        elif download_prefix(s3, uri, target) == 0:
+                download_object(s3, obj, path, copies)
+        elif download_prefix(s3, uri, target, copies) == 0:
             raise StepError(f"input {name}: no objects under {uri}")
 
 
@@ -156,6 +163,7 @@ def run_processing(
     job_name: str,
     upload_on_failure: bool,
     log: Callable[[str], None],
+    copies: LocalCopies | None = None,
 ) -> dict[str, Any]:
     """Run one processing job, one process per instance in turn; return extra properties.
 
@@ -179,6 +187,7 @@ def run_processing(
                 host=(index, hosts),
                 upload_on_failure=upload_on_failure,
                 log=log,
+                copies=copies,
             )
         )
     return extras[0]
@@ -195,10 +204,11 @@ def _run_instance(
     host: tuple[int, int],
     upload_on_failure: bool,
     log: Callable[[str], None],
+    copies: LocalCopies | None = None,
 ) -> dict[str, Any]:
-    s3 = session.client("s3")
+    s3 = s3_client(session)
     index, hosts = host
-    _download_inputs(s3, args.get("ProcessingInputs") or [], root, index, hosts)
+    _download_inputs(s3, args.get("ProcessingInputs") or [], root, index, hosts, copies)
     outputs: dict[str, Path] = {}
     for item in (args.get("ProcessingOutputConfig") or {}).get("Outputs", []):
         path = _local(item["S3Output"]["LocalPath"], root, f"output {item.get('OutputName')}")
@@ -221,7 +231,7 @@ def _run_instance(
     if code == 0 or upload_on_failure:
         for item in (args.get("ProcessingOutputConfig") or {}).get("Outputs", []):
             count = upload_dir(
-                s3, outputs[item["OutputName"]], S3Uri.parse(item["S3Output"]["S3Uri"])
+                s3, outputs[item["OutputName"]], S3Uri.parse(item["S3Output"]["S3Uri"]), copies
             )
             log(f"  output {item['OutputName']}: {count} files -> {item['S3Output']['S3Uri']}")
     if code != 0:

@@ -22,6 +22,7 @@ from pipelines.local.expressions import Context, evaluate, resolve_parameters
 from pipelines.local.graph import order_steps
 from pipelines.local.options import RunOptions
 from pipelines.local.processing import run_processing
+from pipelines.local.s3io import LocalCopies
 from pipelines.local.transform import run_transform
 
 _ALPHABET = string.ascii_lowercase + string.digits
@@ -111,6 +112,7 @@ class _Run:
     model_package_arn: str | None
     options: RunOptions
     log: Callable[[str], None]
+    copies: LocalCopies = field(default_factory=LocalCopies)
 
     def step(self, step: dict[str, Any]) -> dict[str, Any]:
         """Run one step; return its properties (the Describe*-shaped dict)."""
@@ -131,6 +133,7 @@ class _Run:
                 job_name=job_name,
                 upload_on_failure=self.options.upload_outputs_on_failure,
                 log=self.log,
+                copies=self.copies,
             )
             return {
                 **args,
@@ -147,6 +150,7 @@ class _Run:
                     model_package_arn=self.model_package_arn,
                     options=self.options,
                     log=self.log,
+                    copies=self.copies,
                 )
             return {
                 **args,

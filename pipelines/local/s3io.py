@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import boto3
 from boto3.exceptions import S3UploadFailedError
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pipelines.local.errors import StepError
@@ -18,6 +23,20 @@ if TYPE_CHECKING:
 
 PART_SIZE = 8 * 1024 * 1024  # >= the 5 MiB S3 minimum part size
 READ_CHUNK = 1024 * 1024
+# Processing outputs up to this size go up in one PutObject (S3 allows 5 GiB), larger ones
+# through the transfer manager's multipart upload.
+SINGLE_PUT_LIMIT = 1024 * 1024 * 1024
+# Objects moved at once by a step's downloads and uploads (SageMaker moves a job's files in
+# parallel too); the client's connection pool holds as many.
+TRANSFER_THREADS = 4
+# Checksums only where an operation requires one, as the processing image's boto3 1.28 did:
+# newer clients add CRC32 to every upload and check it on every download, CPU spent on both
+# sides of the local S3 for data that never leaves the machine.
+CLIENT_CONFIG = Config(
+    max_pool_connections=TRANSFER_THREADS + 6,
+    request_checksum_calculation="when_required",
+    response_checksum_validation="when_required",
+)
 MISSING_OBJECT_CODES = ("404", "NoSuchKey", "NotFound")
 
 
@@ -49,12 +68,39 @@ class S3Uri:
 
 @dataclass(frozen=True)
 class S3Object:
-    """One object found under a prefix, with the name it gets locally."""
+    """One object found under a prefix, with the name it gets locally (and its listed ETag)."""
 
     bucket: str
     key: str
     size: int
     relative: str
+    etag: str = ""
+
+
+@dataclass
+class LocalCopies:
+    """The files a run uploaded, by S3 location and the ETag S3 answered for each.
+
+    A later step of the same run that reads such an object reads the local file instead, but
+    only while S3 still lists the object with that ETag and the file has the listed size: the
+    bytes are the same, and they need not travel through S3 twice on one machine.
+    """
+
+    files: dict[tuple[str, str], tuple[str, Path]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, bucket: str, key: str, etag: str, path: Path) -> None:
+        """Remember that ``path`` holds ``s3://bucket/key`` as uploaded (ETag ``etag``)."""
+        with self.lock:
+            self.files[(bucket, key)] = (etag, path)
+
+    def find(self, obj: S3Object) -> Path | None:
+        """The local file holding ``obj`` exactly as listed, or None."""
+        with self.lock:
+            etag, path = self.files.get((obj.bucket, obj.key), ("", None))
+        if path is None or not obj.etag or etag != obj.etag:
+            return None
+        return path if path.is_file() and path.stat().st_size == obj.size else None
 
 
 def relative_name(prefix: str, key: str) -> str:
@@ -94,7 +140,9 @@ def list_prefix(s3: S3Client, uri: S3Uri) -> list[S3Object]:
                 key = item["Key"]
                 if key.endswith("/"):
                     continue
-                found.append(S3Object(uri.bucket, key, item["Size"], relative_name(uri.key, key)))
+                relative = relative_name(uri.key, key)
+                etag = str(item.get("ETag", ""))
+                found.append(S3Object(uri.bucket, key, item["Size"], relative, etag))
     except ClientError as err:
         raise StepError(f"cannot list {uri}: {err}") from err
     return _unique_names(found)
@@ -134,8 +182,15 @@ def read_small(s3: S3Client, uri: S3Uri) -> bytes:
         raise StepError(f"cannot read {uri}: {err}") from err
 
 
-def stream_object(s3: S3Client, bucket: str, key: str) -> Iterator[bytes]:
-    """Yield an object's bytes in chunks; never holds the whole object."""
+def stream_object(
+    s3: S3Client, bucket: str, key: str, local: Path | None = None
+) -> Iterator[bytes]:
+    """Yield an object's bytes in chunks (from ``local``, its `LocalCopies` file, when given);
+    never holds the whole object."""
+    if local is not None:
+        with local.open("rb") as handle:
+            yield from iter(lambda: handle.read(READ_CHUNK), b"")
+        return
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     except ClientError as err:
@@ -146,38 +201,80 @@ def stream_object(s3: S3Client, bucket: str, key: str) -> Iterator[bytes]:
         body.close()
 
 
-def download_object(s3: S3Client, bucket: str, key: str, target: Path) -> None:
-    """Stream one object to a file: a single GET (no ranged parts, which moto serves slowly)."""
+def download_object(
+    s3: S3Client, obj: S3Object, target: Path, copies: LocalCopies | None = None
+) -> None:
+    """Stream one object to a file: a single GET (no ranged parts, which moto serves slowly),
+    or a copy of the run's own local file of it."""
+    local = copies.find(obj) if copies is not None else None
+    if local is not None:
+        shutil.copyfile(local, target)
+        return
     with target.open("wb") as out:
-        for chunk in stream_object(s3, bucket, key):
+        for chunk in stream_object(s3, obj.bucket, obj.key):
             out.write(chunk)
 
 
-def download_prefix(s3: S3Client, uri: S3Uri, local_dir: Path) -> int:
+def s3_client(session: boto3.Session) -> S3Client:
+    """The runner's S3 client (`CLIENT_CONFIG`)."""
+    return session.client("s3", config=CLIENT_CONFIG)
+
+
+def in_parallel(tasks: list[Callable[[], None]]) -> None:
+    """Run ``tasks`` on `TRANSFER_THREADS` threads; the first failure is raised."""
+    with ThreadPoolExecutor(max_workers=TRANSFER_THREADS, thread_name_prefix="s3") as pool:
+        for future in [pool.submit(task) for task in tasks]:
+            future.result()
+
+
+def download_prefix(
+    s3: S3Client, uri: S3Uri, local_dir: Path, copies: LocalCopies | None = None
+) -> int:
     """Download every object under an S3Prefix into ``local_dir``; return the count."""
     objects = list_prefix(s3, uri)
-    for obj in objects:
-        target = local_dir / obj.relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        download_object(s3, obj.bucket, obj.key, target)
+
+    def fetch(obj: S3Object) -> Callable[[], None]:
+        def task() -> None:
+            target = local_dir / obj.relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            download_object(s3, obj, target, copies)
+
+        return task
+
+    in_parallel([fetch(obj) for obj in objects])
     return len(objects)
 
 
-def upload_dir(s3: S3Client, local_dir: Path, uri: S3Uri) -> int:
-    """Upload the regular files under ``local_dir`` (symlinks not followed); return the count."""
-    count = 0
-    for root, _dirs, files in os.walk(local_dir, followlinks=False):
-        for name in sorted(files):
-            path = Path(root) / name
-            if path.is_symlink() or not path.is_file():
-                continue
+def upload_dir(s3: S3Client, local_dir: Path, uri: S3Uri, copies: LocalCopies | None = None) -> int:
+    """Upload the regular files under ``local_dir`` (symlinks not followed); return the count.
+
+    Files up to `SINGLE_PUT_LIMIT` go up in one PutObject each, whose ETag `copies` records.
+    """
+    paths = [
+        Path(root) / name
+        for root, _dirs, files in os.walk(local_dir, followlinks=False)
+        for name in sorted(files)
+    ]
+    paths = [path for path in paths if not path.is_symlink() and path.is_file()]
+
+    def send(path: Path) -> Callable[[], None]:
+        def task() -> None:
             target = uri.child(path.relative_to(local_dir).as_posix())
             try:
-                s3.upload_file(str(path), target.bucket, target.key)
+                if path.stat().st_size > SINGLE_PUT_LIMIT:
+                    s3.upload_file(str(path), target.bucket, target.key)
+                    return
+                with path.open("rb") as body:
+                    sent = s3.put_object(Bucket=target.bucket, Key=target.key, Body=body)
             except (ClientError, S3UploadFailedError) as err:  # the transfer manager wraps errors
                 raise StepError(f"cannot upload {path} to {target}: {err}") from err
-            count += 1
-    return count
+            if copies is not None:
+                copies.add(target.bucket, target.key, str(sent.get("ETag", "")), path)
+
+        return task
+
+    in_parallel([send(path) for path in paths])
+    return len(paths)
 
 
 class MultipartWriter:

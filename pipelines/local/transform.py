@@ -16,7 +16,15 @@ from pipelines.local.dispatch import Dispatcher, Invoker, ObjectState, Request
 from pipelines.local.errors import StepError
 from pipelines.local.model import code_dir, download_model, resolve_model
 from pipelines.local.options import RunOptions
-from pipelines.local.s3io import S3Object, S3Uri, list_manifest, list_prefix, stream_object
+from pipelines.local.s3io import (
+    LocalCopies,
+    S3Object,
+    S3Uri,
+    list_manifest,
+    list_prefix,
+    s3_client,
+    stream_object,
+)
 from pipelines.local.transform_config import STRATEGIES, TransformConfig
 
 if TYPE_CHECKING:
@@ -53,6 +61,7 @@ class TransformRun:
     cfg: TransformConfig
     processing: DataProcessing
     options: RunOptions
+    copies: LocalCopies | None = None
 
     def output_uri(self, obj: S3Object) -> S3Uri:
         """``<S3OutputPath>/<name relative to the input prefix>.out``."""
@@ -86,7 +95,8 @@ class TransformRun:
 
     def requests(self, obj: S3Object) -> Iterator[Request]:
         """The requests of one object, each payload final (newline policy applied)."""
-        chunks: Iterator[bytes] = stream_object(self.s3, obj.bucket, obj.key)
+        local = self.copies.find(obj) if self.copies is not None else None
+        chunks: Iterator[bytes] = stream_object(self.s3, obj.bucket, obj.key, local)
         if self.cfg.compression == "Gzip":
             chunks = batching.gunzip(chunks)
         if self.processing.active:
@@ -142,10 +152,11 @@ def run_transform(
     model_package_arn: str | None,
     options: RunOptions,
     log: Callable[[str], None],
+    copies: LocalCopies | None = None,
 ) -> dict[str, Any]:
     """Run one transform job; return extra properties. Raise StepError when it fails."""
     cfg = TransformConfig.parse(args)
-    s3 = session.client("s3")
+    s3 = s3_client(session)
     spec = resolve_model(session.client("sagemaker"), cfg.model_name, model_package_arn)
     model_dir = work_dir / "model"
     download_model(s3, spec, model_dir)
@@ -177,7 +188,7 @@ def run_transform(
         params = container.execution_parameters()
         if params is not None:
             cfg = cfg.with_execution_parameters(args, params)
-        run = TransformRun(s3, cfg, processing, options)
+        run = TransformRun(s3, cfg, processing, options, copies)
         _check_output_names(run, objects)
         invoker = Invoker(container, cfg.content_type, cfg.accept, retries, timeout)
         jobs = ((f"{o.bucket}/{o.key}", run.output_uri(o), run.requests(o)) for o in objects)

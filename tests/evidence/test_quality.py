@@ -114,7 +114,7 @@ def test_drift_fails_the_run_and_names_the_feature(tmp_path: Path, baseline_dir:
     # THEN it fails with one line naming b, writes no shard, and the result shows the drift
     message = (tmp_path / "message").read_text()
     assert code == 1
-    assert message.startswith("preprocess failed: data quality: b (drift 0.9")
+    assert message.startswith("preprocess failed: data quality: b (drift 0.8")
     assert "a (" not in message
     assert not list((tmp_path / "shards").glob("*"))
     violations = result_of(tmp_path)["violations"]

@@ -119,8 +119,8 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     ("terraform-state", "UseStateKey"): f"{TERRAFORM}; SSE-KMS state objects",
     ("terraform-state-write", "WriteState"): f"{TERRAFORM}; Terraform S3 backend docs",
     ("execution", "ReadOwnResults"):
-        "Publish reads the execution's _SUCCESS before writing the manifest (partitions.py); "
-        "the daily layout is not run by the local flow yet",
+        "Postprocess reads its execution's _SUCCESS back before it replaces the manifest "
+        "(partitions.py publish); the local flow exercises it, not yet dropped one by one",
     ("execution", "WriteComparisons"):
         "champion/challenger scores write to <artifacts>/comparisons/ (pipelines/compare.py); "
         "SageMaker runs those executions",

@@ -1,4 +1,4 @@
-"""The rendered definition of a daily stage: partition fetching, the skip gate, Publish."""
+"""The rendered definition of a daily stage: partition fetching, the skip gate, publishing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from botocore.validate import ParamValidator
 
 from errors import ConfigError
 from pipelines.batch_inference import layout
-from pipelines.batch_inference.diagram import all_steps, step_dependencies
+from pipelines.batch_inference.diagram import all_steps, job_steps, step_dependencies
 from promotion.config import StageConfig, load_stage_config
 from tests.pipeline.conftest import FEATURES, MODEL_NAME, write_config
 from tests.pipeline.test_pipeline_definition import (
@@ -51,23 +51,21 @@ def test_daily_stage_gates_scoring_on_input_and_publishes_last(
     daily: tuple[str, dict[str, Any]],
 ) -> None:
     _, definition = daily
-    # THEN Preprocess runs first; Transform, Postprocess and Publish only when it found input
+    # THEN Preprocess runs first; Transform and Postprocess (which publishes) only when it found
+    # input: three SageMaker jobs at most, the gate is no job
     (preprocess, gate) = definition["Steps"]
     assert (preprocess["Name"], gate["Name"], gate["Type"]) == (
         "Preprocess",
         "HasInput",
         "Condition",
     )
-    assert [s["Name"] for s in gate["Arguments"]["IfSteps"]] == [
-        "Transform",
-        "Postprocess",
-        "Publish",
-    ]
+    assert [s["Name"] for s in gate["Arguments"]["IfSteps"]] == ["Transform", "Postprocess"]
+    assert job_steps(definition) == ["Preprocess", "Transform", "Postprocess"]
     assert gate["Arguments"]["ElseSteps"] == []
     (condition,) = gate["Arguments"]["Conditions"]
     assert condition["RightValue"] == "scored"
     assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "status"
-    assert step_dependencies(definition)["Publish"] == ["HasInput", "Postprocess", "Preprocess"]
+    assert step_dependencies(definition)["Postprocess"] == ["HasInput", "Preprocess", "Transform"]
     # AND Preprocess fetches its partition itself: no data input, the library next to it
     inputs = {i["InputName"]: i["S3Input"] for i in preprocess["Arguments"]["ProcessingInputs"]}
     assert sorted(inputs) == ["code", "partitions"]

@@ -17,7 +17,7 @@ from botocore.validate import ParamValidator
 
 from errors import ConfigError
 from pipelines.batch_inference import layout
-from pipelines.batch_inference.diagram import mermaid_diagram, step_dependencies
+from pipelines.batch_inference.diagram import job_steps, mermaid_diagram, step_dependencies
 from pipelines.batch_inference.pipeline import render_definition
 from promotion.config import REPO_ROOT, StageConfig
 from tests.pipeline.conftest import (
@@ -125,14 +125,14 @@ def test_steps_structure_and_retries(definition: dict[str, Any]) -> None:
         ("Preprocess", "Processing"),
         ("Transform", "Transform"),
         ("Postprocess", "Processing"),
-        ("Publish", "Processing"),
     ]
     assert step_dependencies(definition) == {
         "Preprocess": [],
         "Transform": ["Preprocess"],
         "Postprocess": ["Preprocess", "Transform"],
-        "Publish": ["Postprocess", "Preprocess"],
     }
+    # AND a scheduled run starts three SageMaker jobs (Postprocess publishes; no Publish job)
+    assert job_steps(definition) == list(layout.JOB_STEPS)
     for step in steps.values():
         kinds = [set(policy["ExceptionType"]) for policy in step["RetryPolicies"]]
         assert {"Step.SERVICE_FAULT", "Step.THROTTLING"} in kinds
@@ -177,7 +177,7 @@ def test_processing_steps_run_the_hashed_scripts(
     for step in definition["Steps"]:
         if step["Type"] != "Processing":
             continue
-        script = {"Publish": "partitions.py"}.get(step["Name"], f"{step['Name'].lower()}.py")
+        script = f"{step['Name'].lower()}.py"
         app = step["Arguments"]["AppSpecification"]
         inputs = {i["InputName"]: i["S3Input"] for i in step["Arguments"]["ProcessingInputs"]}
         # THEN the entrypoint runs the script that the `code` input downloads from its hashed key
@@ -193,11 +193,18 @@ def test_processing_steps_run_the_hashed_scripts(
     assert ",".join(chunks).split(",") == list(FEATURES)
     assert pre[pre.index("--id-column") + 1] == "record_id"
     post = definition["Steps"][2]["Arguments"]
-    assert post["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] == {
-        "Get": "Parameters.OutputDataUrl"
-    }
+    # AND Postprocess uploads and publishes itself: no ProcessingOutput, the output URL and
+    # the run's date file (from its ids input) as arguments, partitions.py as an input
+    assert "ProcessingOutputConfig" not in post
     arguments = post["AppSpecification"]["ContainerArguments"]
     assert arguments[arguments.index("--model-package-version") + 1] == "7"
+    assert {
+        "Std:Join": {"On": "", "Values": ["--output-url=", {"Get": "Parameters.OutputDataUrl"}]}
+    } in arguments
+    assert arguments[arguments.index("--run-file") + 1] == f"{layout.POST_IDS_DIR}/run.json"
+    inputs = {i["InputName"]: i["S3Input"] for i in post["ProcessingInputs"]}
+    assert inputs["partitions"]["S3Uri"] == uris["partitions.py"]
+    assert inputs["ids"]["LocalPath"] == layout.POST_IDS_DIR
 
 
 def test_every_get_resolves(definition: dict[str, Any]) -> None:
@@ -243,11 +250,13 @@ def test_arguments_validate_against_the_api_shapes(definition: dict[str, Any]) -
 
 
 def test_outputs_are_encrypted_with_the_stage_key(definition: dict[str, Any]) -> None:
-    # GIVEN a stage with a KMS key  THEN processing and transform outputs use it
-    pre, transform, post, _ = (step["Arguments"] for step in definition["Steps"])
+    # GIVEN a stage with a KMS key  THEN processing and transform outputs use it, and so do
+    # the objects Postprocess uploads itself (its --kms-key-arn)
+    pre, transform, post = (step["Arguments"] for step in definition["Steps"])
     assert pre["ProcessingOutputConfig"]["KmsKeyId"] == KMS_KEY
-    assert post["ProcessingOutputConfig"]["KmsKeyId"] == KMS_KEY
     assert transform["TransformOutput"]["KmsKeyId"] == KMS_KEY
+    arguments = post["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--kms-key-arn") + 1] == KMS_KEY
 
 
 def test_long_feature_lists_are_split_into_arguments() -> None:

@@ -257,3 +257,25 @@ def test_a_run_never_overwrites_another(tmp_path: Path, capsys: pytest.CaptureFi
     code, final = run_postprocess(tmp_path / "out")
     assert code == 1 and "already exists" in capsys.readouterr().err
     assert (final / "2024-05-06/exec123/_SUCCESS").is_file()
+
+
+def test_csv_shards_keep_the_inputs_own_text(tmp_path: Path) -> None:
+    # GIVEN numbers written in several ways, one with spaces around it
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in/a.csv").write_text("record_id,f1,f2,f3\nr1,1e3, 2.5 ,+3\nr2,0.1,-0,7\n")
+    # WHEN preprocessing
+    code, out = run_preprocess(tmp_path)
+    # THEN the shard holds the same text (no float is parsed and formatted again), trimmed
+    assert code == 0
+    assert next((out / "shards").iterdir()).read_text() == "1e3,2.5,+3\n0.1,-0,7\n"
+
+
+@pytest.mark.parametrize("value", ["NA", "null", " ", "#N/A"])
+def test_missing_value_spellings_in_csv_are_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    # GIVEN a feature value spelled as missing  WHEN preprocessing  THEN it is refused as missing
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in/a.csv").write_text(f"record_id,f1,f2,f3\nr1,1,2,3\nr2,1,{value},3\n")
+    assert run_preprocess(tmp_path)[0] == 1
+    assert "missing value in feature column 'f2' at row 2" in capsys.readouterr().err
