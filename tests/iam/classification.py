@@ -80,8 +80,12 @@ PROVEN: list[Case] = [
 
 # Statements whose absence does not fail a flow but degrades it, shown by their own test:
 # without s3:GetObject on the source, build.py streams the artifacts instead of copying them.
+# Without the parts statement a multipart copy (artifacts of 64 MiB and more) is refused at
+# CreateMultipartUpload and streamed; objects below the streaming part size need no parts.
 PROVEN_BY_FALLBACK: list[Case] = [
     Case("deploy-pre-prod", "promote", "CopySourceArtifactsServerSide", "pre-prod promotion",
+         "streaming it instead"),
+    Case("deploy-pre-prod", "promote", "UploadModelCopyParts", "pre-prod multipart promotion",
          "streaming it instead"),
 ]  # fmt: skip
 
@@ -98,6 +102,9 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     ("promote", "FindUnfinishedUploads"):
         "cleanup of orphan multipart uploads (docs/interfaces.md); merged at the deadline, "
         "not yet dropped one by one",
+    ("promote", "AbortModelCopyUploads"):
+        "aborts the multipart uploads an interrupted run left (docs/interfaces.md); only an "
+        "interrupted multipart copy shows it",
     ("promote", "EncryptWithArtifactsKey"):
         "moto's S3 does not use KMS; AWS S3 docs: SSE-KMS writes need kms:GenerateDataKey",
     ("smoke-run", "EncryptSmokeInput"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import sys
@@ -18,6 +19,7 @@ from botocore.exceptions import ClientError
 import build
 from errors import PromotionError
 from pipelines import run_pipeline
+from promotion.artifacts import CopySettings
 from promotion.config import REPO_ROOT, parse_s3_url
 from tests.iam.enforcement import aws_semantics, enforced
 from tests.iam.world import EXECUTION, World, as_role
@@ -79,6 +81,17 @@ def promote(
 
 
 PENDING = ("--approval-status", "PendingManualApproval")
+
+
+def promote_in_parts(
+    world: World, role: str, stage: str, source_arn: str, monkeypatch: Any, *extra: str
+) -> Outcome:
+    """build.py copying every artifact as a multipart copy (UploadPartCopy, then a create-only
+    CompleteMultipartUpload), as it does for artifacts of 64 MiB and more."""
+    monkeypatch.setattr(
+        build, "CopySettings", functools.partial(CopySettings, multipart_threshold=1)
+    )
+    return promote(world, role, stage, source_arn, monkeypatch, *extra)
 
 
 def plan_prod(world: World, monkeypatch: Any, *extra: str) -> Outcome:
