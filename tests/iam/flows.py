@@ -195,6 +195,14 @@ def deploy_stage(world: World, stage: str) -> None:
         _create_model_and_pipeline(session.client("sagemaker"), config, values)
 
 
+def default_tags(config: Any) -> list[dict[str, str]]:
+    """The tags Terraform's default_tags put on the module's resources (versions.tf)."""
+    return [
+        {"Key": "Stage", "Value": config.stage},
+        {"Key": "ModelPackageGroup", "Value": config.model_package_group_name},
+    ]
+
+
 def _create_model_and_pipeline(sm: Any, config: Any, values: dict[str, Any]) -> None:
     definition = Path(values["pipeline_definition_file"])
     if not definition.is_absolute():
@@ -204,6 +212,7 @@ def _create_model_and_pipeline(sm: Any, config: Any, values: dict[str, Any]) -> 
             ModelName=values["model_name"],
             PrimaryContainer={"ModelPackageName": values["model_package_arn"]},
             ExecutionRoleArn=config.sagemaker_execution_role_arn,
+            Tags=default_tags(config),
         )
     except ClientError as error:
         if "already" not in str(error).lower():
@@ -213,6 +222,7 @@ def _create_model_and_pipeline(sm: Any, config: Any, values: dict[str, Any]) -> 
         PipelineDefinition=definition.read_text(encoding="utf-8"),
         RoleArn=config.sagemaker_execution_role_arn,
         ClientRequestToken=values["model_name"],
+        Tags=default_tags(config),
     )
 
 
