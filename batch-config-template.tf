@@ -4,12 +4,13 @@
 ################################################################################
 
 data "aws_partition" "current" {}
-data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.region
+  partition = data.aws_partition.current.partition
+  # The provider's region is var.region (versions.tf); the aws_region data source would echo
+  # it under an attribute provider 5.x calls `name` and 6.x `region`.
+  region     = var.region
   account_id = data.aws_caller_identity.current.account_id
 
   # Applied to every taggable resource through the provider's default_tags (versions.tf).

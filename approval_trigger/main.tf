@@ -4,12 +4,20 @@ data "aws_caller_identity" "current" {}
 
 data "aws_partition" "current" {}
 
-data "aws_region" "current" {}
-
 locals {
+  # The same values the stage files and bootstrap settings give every other root: nothing typed twice.
+  stages            = [for file_name in var.stage_config_files : jsondecode(file("${path.root}/${file_name}"))]
+  settings          = jsondecode(file("${path.root}/${var.settings_file}"))
+  dev_account_id    = one(distinct([for stage in local.stages : stage.source_account_id]))
+  region            = one(distinct([for stage in local.stages : stage.region]))
+  group             = one(distinct([for stage in local.stages : stage.model_package_group_name]))
+  github_repository = local.settings.github_repository
+  # The package's modules at approval_trigger/ inside the zip (they import each other relatively),
+  # built reproducibly by scripts/lambda_zip.py.
+  lambda_zip = "${path.module}/build/lambda_function.zip"
+
   account_id     = data.aws_caller_identity.current.account_id
   partition      = data.aws_partition.current.partition
-  region         = data.aws_region.current.region
   function_name  = "${var.name_prefix}-dispatch"
   rule_name      = "${var.name_prefix}-model-package-state"
   log_group_name = "/aws/lambda/${local.function_name}"
@@ -20,16 +28,32 @@ locals {
 
 resource "aws_cloudwatch_event_rule" "model_package_state" {
   name        = local.rule_name
-  description = "Approved or Rejected versions of ${var.model_package_group_name} dispatch ${var.deploy_workflow}"
+  description = "Approved or Rejected versions of ${local.group} dispatch ${var.deploy_workflow}"
 
   event_pattern = jsonencode({
     source        = ["aws.sagemaker"]
     "detail-type" = ["SageMaker Model Package State Change"]
     detail = {
-      ModelPackageGroupName = [var.model_package_group_name]
+      ModelPackageGroupName = [local.group]
       ModelApprovalStatus   = ["Approved", "Rejected"]
     }
   })
+
+  # The values read from the stage files and the settings, checked before anything is created.
+  lifecycle {
+    precondition {
+      condition     = can(regex("^[0-9]{12}$", local.dev_account_id)) && can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", local.region))
+      error_message = "The stage files' source_account_id must be the 12-digit dev account id and region an AWS region name such as eu-west-1."
+    }
+    precondition {
+      condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", local.group))
+      error_message = "The stage files' model_package_group_name must be a SageMaker model package group name."
+    }
+    precondition {
+      condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", local.github_repository)) && local.github_repository != "OWNER/REPO"
+      error_message = "github_repository in bootstrap/settings.tfvars.json must be OWNER/REPO of your repository."
+    }
+  }
 }
 
 resource "aws_cloudwatch_event_target" "dispatch" {
@@ -57,19 +81,6 @@ resource "aws_lambda_permission" "events" {
   source_account = local.account_id
 }
 
-# The package's modules at approval_trigger/ inside the zip (they import each other relatively).
-data "archive_file" "lambda" {
-  type        = "zip"
-  output_path = "${path.module}/build/lambda_function.zip"
-
-  dynamic "source" {
-    for_each = sort(fileset(path.module, "*.py"))
-    content {
-      content  = file("${path.module}/${source.value}")
-      filename = "approval_trigger/${source.value}"
-    }
-  }
-}
 
 resource "aws_cloudwatch_log_group" "lambda" {
   name              = local.log_group_name
@@ -81,18 +92,18 @@ resource "aws_cloudwatch_log_group" "lambda" {
 # and ends before Lambda's first retry (60 s after a failure). See docs/approval-trigger.md.
 resource "aws_lambda_function" "dispatch" {
   #checkov:skip=CKV_AWS_117: it calls the public GitHub API only; a VPC would add a NAT gateway and no protection
-  #checkov:skip=CKV_AWS_272: the source package is reviewed in this repository and zipped by Terraform; no Signer profile
+  #checkov:skip=CKV_AWS_272: the source package is reviewed in this repository and zipped reproducibly by scripts/lambda_zip.py; no Signer profile
   #checkov:skip=CKV_AWS_50: one HTTPS call per approval; logs cover it and X-Ray would need xray:Put* on every resource
   #checkov:skip=CKV_AWS_115: no reservation by default: accounts with the default quota of 10 refuse any (see var.reserved_concurrent_executions)
   # reserved_concurrent_executions: -1 is the provider's documented "no reservation" (it removes one
   # made earlier); 0 would throttle every invocation.
   function_name                  = local.function_name
-  description                    = "Dispatches ${var.deploy_workflow} of ${var.github_repository} on model package approvals"
+  description                    = "Dispatches ${var.deploy_workflow} of ${local.github_repository} on model package approvals"
   role                           = aws_iam_role.lambda.arn
   runtime                        = var.lambda_runtime
   handler                        = "approval_trigger.lambda_function.lambda_handler"
-  filename                       = data.archive_file.lambda.output_path
-  source_code_hash               = data.archive_file.lambda.output_base64sha256
+  filename                       = local.lambda_zip
+  source_code_hash               = fileexists(local.lambda_zip) ? filebase64sha256(local.lambda_zip) : null
   architectures                  = ["arm64"]
   memory_size                    = 128
   timeout                        = 30
@@ -101,12 +112,12 @@ resource "aws_lambda_function" "dispatch" {
 
   environment {
     variables = {
-      GITHUB_REPOSITORY        = var.github_repository
+      GITHUB_REPOSITORY        = local.github_repository
       DEPLOY_WORKFLOW          = var.deploy_workflow
       DEPLOY_REF               = var.deploy_ref
       GITHUB_API_URL           = var.github_api_url
       GITHUB_TOKEN_SECRET_ID   = aws_secretsmanager_secret.github_token.arn
-      MODEL_PACKAGE_GROUP_NAME = var.model_package_group_name
+      MODEL_PACKAGE_GROUP_NAME = local.group
       DEDUP_TABLE              = aws_dynamodb_table.dedup.name
       DEDUP_TTL_SECONDS        = tostring(var.dedup_ttl_seconds)
       DEDUP_LEASE_SECONDS      = "40"
@@ -120,6 +131,13 @@ resource "aws_lambda_function" "dispatch" {
   logging_config {
     log_format = "Text"
     log_group  = aws_cloudwatch_log_group.lambda.name
+  }
+
+  lifecycle {
+    precondition {
+      condition     = fileexists(local.lambda_zip)
+      error_message = "The function's package is missing: run `python3 scripts/lambda_zip.py` from the repository root first."
+    }
   }
 
   depends_on = [aws_iam_role_policy.lambda]

@@ -66,7 +66,7 @@ resource "aws_kms_alias" "this" {
 resource "aws_secretsmanager_secret" "github_token" {
   #checkov:skip=CKV2_AWS_57: a GitHub token cannot be rotated by a Secrets Manager rotation function; rotate it in GitHub and put the new value
   name                    = "${var.name_prefix}/github-token"
-  description             = "GitHub token that may dispatch ${var.deploy_workflow} of ${var.github_repository} (value set outside Terraform)"
+  description             = "GitHub token that may dispatch ${var.deploy_workflow} of ${local.github_repository} (value set outside Terraform)"
   kms_key_id              = aws_kms_key.this.arn
   recovery_window_in_days = 7
 }

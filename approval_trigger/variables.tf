@@ -1,41 +1,13 @@
-variable "region" {
-  description = "Region of the dev account's model registry, for example eu-west-1."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
-    error_message = "region must be an AWS region name such as eu-west-1."
-  }
+variable "stage_config_files" {
+  description = "The stage files, relative to this directory: the dev account id (`source_account_id`), the region and the model package group are read from them; they must agree."
+  type        = list(string)
+  default     = ["../pre-prod-config.tfvars.json", "../prod-config.tfvars.json"]
 }
 
-variable "account_id" {
-  description = "The dev (training) account id that holds the model registry; Terraform refuses any other account."
+variable "settings_file" {
+  description = "The bootstrap settings file, relative to this directory: `github_repository` (OWNER/REPO) is read from it."
   type        = string
-
-  validation {
-    condition     = can(regex("^[0-9]{12}$", var.account_id))
-    error_message = "account_id must be 12 digits."
-  }
-}
-
-variable "model_package_group_name" {
-  description = "The model package group whose approvals and rejections dispatch the deploy workflow."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.model_package_group_name))
-    error_message = "model_package_group_name must be a SageMaker model package group name."
-  }
-}
-
-variable "github_repository" {
-  description = "The GitHub repository (owner/name) whose deploy workflow is dispatched."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
-    error_message = "github_repository must be of the form owner/name."
-  }
+  default     = "../bootstrap/settings.tfvars.json"
 }
 
 variable "deploy_workflow" {

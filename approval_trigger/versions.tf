@@ -4,11 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.0"
-    }
-    archive = {
-      source  = "hashicorp/archive"
-      version = "~> 2.7"
+      version = ">= 5.100, < 7"
     }
   }
 
@@ -20,10 +16,10 @@ terraform {
 }
 
 provider "aws" {
-  region = var.region
+  region = local.region
 
   # Refuse to plan or apply with credentials for any other account than the dev account.
-  allowed_account_ids = [var.account_id]
+  allowed_account_ids = [local.dev_account_id]
 
   default_tags {
     tags = var.tags

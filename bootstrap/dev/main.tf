@@ -18,6 +18,8 @@ locals {
 
   reader = module.naming.roles.dev["registry-reader"]
 
+  state_bucket = "${module.naming.name_prefix}-tfstate-${local.dev_account_id}"
+
   # Stage roles that read the dev registry and copy the artifacts server-side (roles.json).
   stage_readers = flatten([
     for stage, account in local.accounts : [
@@ -36,7 +38,7 @@ locals {
     registry_group            = lower(local.group)
     dev_artifacts_bucket      = var.dev_artifacts_bucket
     dev_artifacts_prefix      = var.dev_artifacts_prefix
-    dev_artifacts_kms_key_arn = coalesce(var.dev_artifacts_kms_key_arn, "")
+    dev_artifacts_kms_key_arn = var.dev_artifacts_kms_key_arn == null ? "" : var.dev_artifacts_kms_key_arn
     oidc_provider_arn         = local.oidc_provider_arn
     github_subject            = "repo:${var.github_repository}:${local.reader.github_subject}"
     stage_account_roots       = local.stage_roots
@@ -82,4 +84,43 @@ resource "aws_s3_bucket_policy" "dev_artifacts" {
 
   bucket = var.dev_artifacts_bucket
   policy = jsonencode({ Version = "2012-10-17", Statement = local.bucket_statements })
+}
+
+################################################################################
+# State of the approval trigger (approval_trigger/, applied in this account)
+################################################################################
+
+data "aws_iam_policy_document" "state_key" {
+  #checkov:skip=CKV_AWS_109:key policy; "*" is this key and the account root delegates its use to IAM policies, as AWS's default key policy does
+  #checkov:skip=CKV_AWS_111:key policy; "*" is this key and the account root delegates its use to IAM policies, as AWS's default key policy does
+  #checkov:skip=CKV_AWS_356:key policy; "*" is this key and the account root delegates its use to IAM policies, as AWS's default key policy does
+  statement {
+    sid       = "AccountDelegatesToIam"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.dev_account_id}:root"]
+    }
+  }
+}
+
+resource "aws_kms_key" "state" {
+  description             = "Terraform state of the ${local.group} approval trigger (dev)."
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.state_key.json
+}
+
+resource "aws_kms_alias" "state" {
+  name          = "alias/${module.naming.name_prefix}-tfstate-dev"
+  target_key_id = aws_kms_key.state.key_id
+}
+
+module "state_bucket" {
+  source = "../modules/bucket"
+
+  name        = local.state_bucket
+  kms_key_arn = aws_kms_key.state.arn
 }

@@ -22,3 +22,13 @@ output "github_repository_variables" {
   description = "Repository variables of the GitHub repository (Settings > Secrets and variables > Actions > Variables)."
   value       = { DEV_READ_ROLE_ARN = aws_iam_role.registry_reader.arn }
 }
+
+output "approval_trigger_backend_config" {
+  description = "The -backend-config values of `terraform init` in approval_trigger/ (its state lives in this account, encrypted with its own key)."
+  value = {
+    bucket     = module.state_bucket.s3_bucket_id
+    key        = "approval-trigger.tfstate"
+    region     = local.region
+    kms_key_id = aws_kms_key.state.arn
+  }
+}

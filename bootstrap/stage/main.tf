@@ -7,9 +7,10 @@
 data "aws_partition" "current" {}
 
 locals {
-  partition = data.aws_partition.current.partition
-  prefix    = module.naming.name_prefix
-  policies  = module.naming.policies_dir
+  partition     = data.aws_partition.current.partition
+  prefix        = module.naming.name_prefix
+  boundary_name = "${local.prefix}-boundary-${var.stage}"
+  policies      = module.naming.policies_dir
 
   input_bucket   = regex("^s3://([^/]+)/(.*)$", var.input_data_url)
   output_bucket  = regex("^s3://([^/]+)/(.*)$", var.output_data_url)
@@ -63,12 +64,13 @@ locals {
     registry_reader_role_arn        = "arn:${local.partition}:iam::${var.source_account_id}:role/${module.naming.role_names.dev["registry-reader"]}"
     dev_artifacts_bucket            = var.dev_artifacts_bucket
     dev_artifacts_prefix            = var.dev_artifacts_prefix
-    dev_artifacts_kms_key_arn       = coalesce(var.dev_artifacts_kms_key_arn, "")
+    dev_artifacts_kms_key_arn       = var.dev_artifacts_kms_key_arn == null ? "" : var.dev_artifacts_kms_key_arn
     state_bucket                    = local.state_bucket
     state_key                       = local.state_key
     state_kms_key_arn               = aws_kms_key.state.arn
-    permissions_boundary_arn        = aws_iam_policy.boundary.arn
-    oidc_provider_arn               = local.oidc_provider_arn
+    # Built from its parts: the boundary policy is itself rendered from these variables.
+    permissions_boundary_arn = "arn:${local.partition}:iam::${var.account_id}:policy/${local.boundary_name}"
+    oidc_provider_arn        = local.oidc_provider_arn
   }
 
   github_roles = module.naming.roles[var.stage]
@@ -176,7 +178,7 @@ module "state_bucket" {
 ################################################################################
 
 resource "aws_iam_policy" "boundary" {
-  name        = "${local.prefix}-boundary-${var.stage}"
+  name        = local.boundary_name
   description = "Permissions boundary every role the ${var.stage} deploy role creates must carry."
   policy      = jsonencode(jsondecode(templatefile("${local.policies}/boundary.json.tftpl", local.policy_vars)))
 }

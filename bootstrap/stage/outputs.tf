@@ -9,12 +9,14 @@ output "permissions_boundary_arn" {
 }
 
 output "github_environment_variables" {
-  description = "Variables of each GitHub environment of this stage: AWS_ROLE_ARN, TF_STATE_BUCKET, TF_STATE_KEY."
+  description = "Variables of each GitHub environment of this stage: AWS_ROLE_ARN, TF_STATE_BUCKET, TF_STATE_KEY, TF_STATE_KMS_KEY_ARN."
   value = {
     for name, role in local.github_roles : trimprefix(role.github_subject, "environment:") => {
       AWS_ROLE_ARN    = aws_iam_role.github[name].arn
       TF_STATE_BUCKET = module.state_bucket.s3_bucket_id
       TF_STATE_KEY    = local.state_key
+      # The backend encrypts the state with this key (-backend-config=kms_key_id), not SSE-S3.
+      TF_STATE_KMS_KEY_ARN = aws_kms_key.state.arn
     } if lookup(role, "github_variable", "") == ""
   }
 }

@@ -9,13 +9,16 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -418,13 +421,30 @@ def test_function_identity_from_its_arn(arn: str, identity: tuple[str, str, str]
 # --- packaging: the zip Terraform builds imports with the standard library and boto3 ---------
 
 
-def test_the_package_zip_imports_with_the_runtime_only(tmp_path: Path) -> None:
-    # GIVEN the zip as archive_file builds it: approval_trigger/*.py under approval_trigger/
+def test_the_package_zip_is_reproducible(
+    tmp_path: Path, load_script: Callable[[str], ModuleType]
+) -> None:
+    # GIVEN two builds of the package at different times
+    lambda_zip = load_script("lambda_zip")
+    first, second = tmp_path / "a.zip", tmp_path / "b.zip"
+    names = lambda_zip.build_zip(first)
+    os.utime(PACKAGE / "lambda_function.py")  # a touched file changes no byte of the zip
+    lambda_zip.build_zip(second)
+
+    # THEN they are byte for byte the same, holding every module under approval_trigger/
+    assert first.read_bytes() == second.read_bytes()
+    assert names == [f"approval_trigger/{path.name}" for path in sorted(PACKAGE.glob("*.py"))]
+    with zipfile.ZipFile(first) as archive:
+        assert {entry.date_time for entry in archive.infolist()} == {lambda_zip.FIXED_TIME}
+
+
+def test_the_package_zip_imports_with_the_runtime_only(
+    tmp_path: Path, load_script: Callable[[str], ModuleType]
+) -> None:
+    # GIVEN the zip scripts/lambda_zip.py builds: approval_trigger/*.py under approval_trigger/
     modules = sorted(PACKAGE.glob("*.py"))
     archive = tmp_path / "lambda_function.zip"
-    with zipfile.ZipFile(archive, "w") as zipped:
-        for module in modules:
-            zipped.write(module, f"approval_trigger/{module.name}")
+    load_script("lambda_zip").build_zip(archive)
 
     # THEN every import is the standard library, boto3/botocore, a sibling or typing-only
     allowed = set(sys.stdlib_module_names) | {

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import hcl2
@@ -150,25 +147,6 @@ def pipeline_parameter_names(request: pytest.FixtureRequest) -> set[str]:
     if request.param == "fixture":
         return fixture_parameter_names()
     return rendered_parameter_names("pre-prod")
-
-
-@pytest.fixture(scope="session")
-def load_script() -> Callable[[str], ModuleType]:
-    """Import one of the repository's scripts/*.py by name."""
-
-    def load(name: str) -> ModuleType:
-        module_name = f"_repo_scripts_{name}"
-        if module_name in sys.modules:
-            return sys.modules[module_name]
-        path = REPO_ROOT / "scripts" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module  # dataclasses look their module up while executing
-        spec.loader.exec_module(module)
-        return module
-
-    return load
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,7 @@ def test_tables_list_every_variable_and_output(
         assert f"[{name}](#input_{name})" in tables
     for name in root_module["output"]:
         assert f"[{name}](#output_{name})" in tables
-    assert "| aws | `~> 6.0` |" in tables
+    assert "| aws | `>= 5.100, < 7` |" in tables
 
 
 def test_missing_markers_is_an_error(

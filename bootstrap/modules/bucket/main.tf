@@ -73,7 +73,10 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     id     = "abort-incomplete-uploads-and-old-versions"
     status = "Enabled"
 
-    filter {}
+    # Every object: an empty filter {} is deprecated since provider 5.90 (it warns).
+    filter {
+      prefix = ""
+    }
 
     abort_incomplete_multipart_upload {
       days_after_initiation = 7

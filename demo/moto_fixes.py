@@ -1,0 +1,184 @@
+"""Where moto answers unlike AWS, the narrow corrections the embedded AWS always runs with.
+
+Each one was met running the real Terraform against moto 5.2.5 (docs/local-aws.md lists them
+with AWS's documented answer). IAM enforcement's own corrections live in tests/iam/enforcement.py.
+
+1. A policy statement whose conditions do not match does not apply. moto answers DENIED for it
+   (moto/iam/access_control.py, IAMPolicyStatement.is_action_permitted), so the TLS-only bucket
+   policy `Deny s3:* if aws:SecureTransport is false`, whose `Bool` operator moto does not know,
+   denied every object request. AWS: "the Condition element ... the statement applies only when
+   the condition is true" (IAM User Guide, policy evaluation logic). `Bool` is evaluated here.
+2. Bucket policies see `aws:SecureTransport` as true: every AWS SDK and the CLI use TLS, and the
+   embedded AWS is reached over plain HTTP on loopback only.
+3. DescribeModel answers no `VpcConfig` for a model created without one; moto answers `{}`, so a
+   second `terraform plan` wanted to replace every model (DescribeModel API reference: VpcConfig
+   is returned only when set).
+4. AssumeRoleWithWebIdentity evaluates the role's trust policy against the token's claims: the
+   `Federated` principal must be this account's OIDC provider for the token's issuer, the token's
+   `aud` one of its client ids, and the `StringEquals` / `StringLike` conditions on `<issuer>:sub`
+   and `<issuer>:aud` must match. moto grants any token any role. The token's signature is not
+   checked (AWS checks it against the provider's keys): the tests mint their own unsigned tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import Any
+from unittest import mock
+
+from moto.core.exceptions import AccessDeniedError
+from moto.iam import policy_conditions
+from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult
+from moto.s3.models import FakeBucket
+from moto.sagemaker.models import Model
+from moto.sts.responses import TokenResponse
+
+_original_statement_check = IAMPolicyStatement.is_action_permitted
+_original_model_response = Model.response_object
+_original_web_identity = TokenResponse.assume_role_with_web_identity
+TLS_CONTEXT = {"aws:SecureTransport": "true"}
+WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
+
+
+def _bool_operation(expected: Any, actual: str) -> bool:
+    values = [expected] if isinstance(expected, str | bool) else list(expected)
+    return actual.lower() in {str(value).lower() for value in values}
+
+
+def _concerns(statement: IAMPolicyStatement, action: str) -> bool:
+    if "NotAction" in statement._statement:
+        return not statement._check_element_matches("NotAction", action)
+    return bool(statement._check_element_matches("Action", action))
+
+
+def _statement_check(
+    self: IAMPolicyStatement,
+    action: str,
+    resource: str = "*",
+    principal: str | None = None,
+    incoming_condition_values: dict[str, str] | None = None,
+) -> PermissionResult:
+    """Correction 1: a statement whose conditions fail is not applicable (NEUTRAL)."""
+    if (
+        self._statement.get("Condition")
+        and _concerns(self, action)
+        and not self._check_conditions(incoming_condition_values)
+    ):
+        return PermissionResult.NEUTRAL
+    return _original_statement_check(self, action, resource, principal, incoming_condition_values)
+
+
+def _bucket_permission(self: FakeBucket, action: str, resource: str) -> PermissionResult:
+    """Correction 2: a bucket policy is evaluated for a request made over TLS."""
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    return IAMPolicy(self.policy.decode()).is_action_permitted(action, resource, None, TLS_CONTEXT)
+
+
+def _model_response(self: Model) -> dict[str, Any]:
+    """Correction 3: no VpcConfig unless the model has one."""
+    response = dict(_original_model_response.fget(self))  # type: ignore[attr-defined]
+    if not response.get("VpcConfig"):
+        response.pop("VpcConfig", None)
+    return response
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The payload of a JSON web token (no signature check: see correction 4)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _values(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [str(item) for item in value]
+
+
+def _conditions_hold(
+    conditions: Mapping[str, Mapping[str, Any]], claims: Mapping[str, str]
+) -> bool:
+    operators = {
+        "StringEquals": lambda actual, pattern: actual == pattern,
+        "StringLike": fnmatch.fnmatchcase,
+    }
+    for operator, keys in conditions.items():
+        compare = operators.get(operator)
+        if compare is None:
+            return False  # an operator this check does not know never grants
+        for key, expected in keys.items():
+            actual = claims.get(key)
+            if actual is None or not any(compare(actual, value) for value in _values(expected)):
+                return False
+    return True
+
+
+def web_identity_trusted(
+    trust: Mapping[str, Any], claims: Mapping[str, Any], providers: Mapping[str, list[str]]
+) -> bool:
+    """Whether a trust policy lets a token with `claims` assume the role.
+
+    Args:
+        trust: the role's trust policy.
+        claims: the token's claims (`iss`, `sub`, `aud`).
+        providers: the account's OIDC providers, ARN to client ids.
+    """
+    issuer = str(claims.get("iss", "")).removeprefix("https://")
+    audience = str(claims.get("aud", ""))
+    keys = {f"{issuer}:sub": str(claims.get("sub", "")), f"{issuer}:aud": audience}
+    statements = trust.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        federated = _values(statement.get("Principal", {}).get("Federated", []))
+        provider = next(
+            (arn for arn in federated if arn.endswith(f":oidc-provider/{issuer}")), ""
+        )
+        if (
+            statement.get("Effect") == "Allow"
+            and WEB_IDENTITY_ACTION in _values(statement.get("Action", []))
+            and audience in providers.get(provider, [])
+            and _conditions_hold(statement.get("Condition", {}), keys)
+        ):
+            return True
+    return False
+
+
+def _checked_web_identity(self: TokenResponse) -> Any:
+    """Correction 4: the trust policy decides, as in AWS."""
+    from moto.iam.models import iam_backends
+
+    role_arn = self._get_param("RoleArn")
+    partition, account = role_arn.split(":")[1], role_arn.split(":")[4]
+    backend = iam_backends[account][partition]
+    role = backend.get_role_by_arn(role_arn)
+    providers = {
+        provider.arn: list(provider.client_id_list)
+        for provider in backend.open_id_providers.values()
+    }
+    claims = token_claims(self._get_param("WebIdentityToken"))
+    if not web_identity_trusted(json.loads(role.assume_role_policy_document), claims, providers):
+        raise AccessDeniedError(f"web identity {claims.get('sub', '?')}", WEB_IDENTITY_ACTION)
+    return _original_web_identity(self)
+
+
+@contextmanager
+def aws_answers() -> Iterator[None]:
+    """Apply the corrections above for the duration of the block (in this process)."""
+    with ExitStack() as stack:
+        stack.enter_context(
+            mock.patch.dict(policy_conditions.CONDITION_OPERATIONS, {"Bool": _bool_operation})
+        )
+        stack.enter_context(
+            mock.patch.object(IAMPolicyStatement, "is_action_permitted", _statement_check)
+        )
+        stack.enter_context(mock.patch.object(FakeBucket, "get_permission", _bucket_permission))
+        stack.enter_context(mock.patch.object(Model, "response_object", property(_model_response)))
+        stack.enter_context(
+            mock.patch.object(TokenResponse, "assume_role_with_web_identity", _checked_web_identity)
+        )
+        yield

