@@ -135,9 +135,7 @@ def web_identity_trusted(
     statements = trust.get("Statement", [])
     for statement in statements if isinstance(statements, list) else [statements]:
         federated = _values(statement.get("Principal", {}).get("Federated", []))
-        provider = next(
-            (arn for arn in federated if arn.endswith(f":oidc-provider/{issuer}")), ""
-        )
+        provider = next((arn for arn in federated if arn.endswith(f":oidc-provider/{issuer}")), "")
         if (
             statement.get("Effect") == "Allow"
             and WEB_IDENTITY_ACTION in _values(statement.get("Action", []))
