@@ -67,7 +67,16 @@ locals {
   # Base of every derived name (schedule and its group, role, queue, rule, topic, key alias,
   # alarms, dashboard): the pipeline name, or its first 45 characters and a hash when
   # "<name>-scheduler" would pass the 64 characters IAM roles, schedules and rules allow.
+  # bootstrap/stage derives the same names with the same expression (`local.module_name`) and
+  # its policies name them exactly (a test holds the two expressions equal).
   name = length(var.pipeline_name) <= 54 ? var.pipeline_name : "${substr(var.pipeline_name, 0, 45)}-${substr(sha256(var.pipeline_name), 0, 8)}"
+
+  # The role that applies (the role of an assumed-role session; any other principal as it is).
+  # Bootstrap's roles have no path. The alerts key names it, so that the calls right after
+  # CreateKey do not depend on the key's tags, which IAM may not see for up to five minutes.
+  caller_arn         = data.aws_caller_identity.current.arn
+  assumed_role       = regexall("^arn:[^:]+:sts::[0-9]{12}:assumed-role/([^/]+)/", local.caller_arn)
+  applying_principal = length(local.assumed_role) > 0 ? "arn:${local.partition}:iam::${local.account_id}:role/${local.assumed_role[0][0]}" : local.caller_arn
 
   create_alarm_email_subscription = var.alarm_email != null
 
@@ -246,6 +255,29 @@ data "aws_iam_policy_document" "alerts_key" {
     principals {
       type        = "AWS"
       identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  # The calls the provider makes right after CreateKey (the lockout safety check's PutKeyPolicy,
+  # the waits for description, policy, tags and rotation, EnableKeyRotation, the alias) are
+  # allowed here: the deploy role's own grants on the key are tag-conditioned, and tags on a new
+  # key may take minutes to count for authorization (AWS KMS guide, ABAC).
+  statement {
+    sid = "ApplyingRoleSetsUpKey"
+    actions = [
+      "kms:DescribeKey",
+      "kms:GetKeyPolicy",
+      "kms:GetKeyRotationStatus",
+      "kms:ListResourceTags",
+      "kms:PutKeyPolicy",
+      "kms:EnableKeyRotation",
+      "kms:CreateAlias",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [local.applying_principal]
     }
   }
 

@@ -32,6 +32,7 @@ from promotion.config import (
     is_role_arn,
     load_stage_config,
 )
+from promotion.config_rules import refuse_control_characters
 from promotion.lease import LeaseSettings
 from promotion.output import (
     append_step_summary,
@@ -130,6 +131,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         "deployment.tfvars.json) Approved; needs only stage credentials",
     )
     args = parser.parse_args(argv)
+    refuse_control_characters(parser, args)
     if args.json and not args.status:
         parser.error("--json goes with --status")
     if args.approve and (

@@ -29,6 +29,8 @@ from pipelines.batch_inference.quality import (
     DEFAULT_DATATYPE_THRESHOLD,
     bucket_counts,
 )
+from promotion.config_rules import refuse_control_characters
+from promotion.output import check_writable_dir
 
 # "By default, distributions are materialized in 10 buckets" (Schema for Statistics, Notes).
 BUCKETS = 10
@@ -214,9 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="drift threshold written into constraints.json (default %(default)s)",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    refuse_control_characters(parser, args)
     if not 0 < args.comparison_threshold <= 1:
         parser.error("--comparison-threshold must be greater than 0 and at most 1")
     try:
+        check_writable_dir(args.output, flag="--output")
         frame = select_columns(
             read_dataset(args.input),
             [c for c in args.columns.split(",") if c],

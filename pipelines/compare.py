@@ -49,7 +49,8 @@ from promotion.config import (
     load_stage_config,
     parse_s3_url,
 )
-from promotion.output import append_step_summary, write_atomically
+from promotion.config_rules import refuse_control_characters
+from promotion.output import append_step_summary, check_writable_dir, write_atomically
 from utils import aws_errors
 
 if TYPE_CHECKING:
@@ -169,6 +170,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--definition", type=Path, help="with --local (default build/<stage>/...)")
     parser.add_argument("--role-arn", help="role to assume in the stage (default target_role_arn)")
     args = parser.parse_args(argv)
+    refuse_control_characters(parser, args)
     for flag in ("champion", "challenger"):
         value = getattr(args, flag).strip()
         if value and not value.isdigit():
@@ -188,6 +190,11 @@ def write_reports(output: Path, document: dict[str, Any], report: str) -> None:
     print(report)
 
 
+def output_dir(args: argparse.Namespace, config: StageConfig) -> Path:
+    """Where the reports go: --output, else build/<stage>/comparison."""
+    return Path(args.output or REPO_ROOT / "build" / config.stage / "comparison")
+
+
 def run(args: argparse.Namespace, *, session: boto3.Session, sleep: Callable[[float], None]) -> int:
     """Find the champion, or compare; always write a report when comparing."""
     config = load_stage_config(args.config or default_config_path(args.stage), stage=args.stage)
@@ -195,7 +202,7 @@ def run(args: argparse.Namespace, *, session: boto3.Session, sleep: Callable[[fl
         version = find_champion(session.client("sagemaker"), config)
         print("" if version is None else version)
         return 0
-    output = args.output or REPO_ROOT / "build" / config.stage / "comparison"
+    output = output_dir(args, config)
     input_url = args.input or config.evaluation_input_url
     reason = None
     if args.champion is None:
@@ -235,6 +242,8 @@ def main(
     args = parse_args(argv)
     try:
         config = load_stage_config(args.config or default_config_path(args.stage), stage=args.stage)
+        if not args.find_champion:  # refused before the minutes a comparison takes
+            check_writable_dir(output_dir(args, config), flag="--output")
         # The lookup runs with read-only credentials of that stage: no role to assume then.
         role = args.role_arn or (None if args.find_champion else config.target_role_arn)
         with aws_errors("the configured credentials", "pipelines.compare"):

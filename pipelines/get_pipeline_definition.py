@@ -14,6 +14,7 @@ from pathlib import Path
 
 from errors import ConfigError
 from promotion.config import STAGES, default_config_path, load_stage_config
+from promotion.config_rules import refuse_control_characters
 from promotion.output import check_writable_dir, write_atomically
 
 
@@ -53,7 +54,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--output", type=Path, metavar="FILE", help="file to write (default: standard output)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    refuse_control_characters(parser, args)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from errors import ConfigError, PromotionError
 from pipelines.batch_inference import execution, layout
 from promotion.config import REPO_ROOT, STAGES, StageConfig, default_config_path, load_stage_config
+from promotion.config_rules import refuse_control_characters
 from utils import aws_errors, check_endpoint_environment, make_client
 
 DEFAULT_TIMEOUT_SECONDS = 6 * 3600
@@ -101,6 +102,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     dates.add_argument("--force", action="store_true", help="also run dates with a result")
     args = parser.parse_args(argv)
+    refuse_control_characters(parser, args)
     if args.catch_up != bool(args.since):
         parser.error("--catch-up and --since go together")
     if args.backfill and args.catch_up:

@@ -1,7 +1,13 @@
 """Copy model artifacts into the target bucket: server-side when the target principal can read the
 source, streamed through memory (never the local disk) when it cannot.
 
+Every copy is create-only (`If-None-Match: *` on PutObject, CopyObject and
+CompleteMultipartUpload): a key that exists is never overwritten, and the stage roles may only
+write that way (`s3:if-none-match` in bootstrap/policies/promote.json.tftpl), so nothing a live
+model reads can be replaced by a promotion, reviewed or not (docs/promotion-gate.md).
+
 S3 limits: https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
+Conditional writes: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ SOURCE_URI_METADATA = "promotion-source-uri"
 # other two calls, a mix that S3-compatible stores reject.
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
 CHECKSUM_ALGORITHM: Final = "CRC32"
+# If-None-Match on a write: S3 answers 412 PreconditionFailed when the key exists (409
+# ConditionalRequestConflict when a concurrent write to it won). PutObject and
+# CompleteMultipartUpload take it since botocore 1.35.2, CopyObject since 1.40.61.
+CREATE_ONLY: Final = "*"
+EXISTS_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
@@ -150,6 +161,7 @@ def copy_artifact(
         progress(copy.source_uri, size) if progress and size > settings.progress_threshold else None
     )
     bucket, key = parse_s3_url(copy.source_uri)
+    create_only_copies(target_s3)
     config = TransferConfig(
         multipart_threshold=settings.multipart_threshold,
         multipart_chunksize=settings.part_size_for(size),
@@ -198,7 +210,10 @@ def stream_artifact(
     part_size = settings.part_size_for(size, streaming=True)
     if size < max(part_size, settings.multipart_threshold):
         data = body.read()
-        target_s3.put_object(Bucket=copy.target_bucket, Key=copy.target_key, Body=data, **extra)
+        target_s3.put_object(
+            Bucket=copy.target_bucket, Key=copy.target_key, Body=data, IfNoneMatch=CREATE_ONLY,
+            **extra,
+        )  # fmt: skip
         if callback:
             callback(len(data))
         return
@@ -215,6 +230,7 @@ def stream_artifact(
             Key=copy.target_key,
             UploadId=upload_id,
             MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+            IfNoneMatch=CREATE_ONLY,
         )
     except BaseException:
         target_s3.abort_multipart_upload(
@@ -253,6 +269,25 @@ def _upload_parts(
     return parts
 
 
+def _create_only(params: dict[str, Any], **_: Any) -> None:
+    params.setdefault("IfNoneMatch", CREATE_ONLY)
+
+
+def create_only_copies(s3: S3Client) -> None:
+    """Make this client's CopyObject and CompleteMultipartUpload calls create-only.
+
+    s3transfer's managed copy (CopyObject below the threshold, UploadPartCopy parts and a
+    CompleteMultipartUpload above it) accepts no IfNoneMatch in ExtraArgs, so the header is added
+    as botocore builds each request. Registering twice is harmless (one handler per operation).
+    """
+    for operation in ("CopyObject", "CompleteMultipartUpload"):
+        s3.meta.events.register(
+            f"before-parameter-build.s3.{operation}",
+            _create_only,
+            unique_id=f"promotion-create-only-{operation}",
+        )
+
+
 def crc32_checksum(data: bytes) -> str:
     """The base64 of the big-endian CRC32 of `data`, as S3's `x-amz-checksum-crc32` header."""
     return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode("ascii")
@@ -285,6 +320,14 @@ def _target_args(copy: ArtifactCopy, etag: str, kms_key_arn: str | None) -> dict
 
 def _copy_error(copy: ArtifactCopy, error: ClientError) -> CopyError:
     code = error.response["Error"]["Code"]
+    if code in EXISTS_CODES:
+        return CopyError(
+            f"{copy.target_uri} exists but is not a current copy of {copy.source_uri} (another "
+            "size or source ETag): promoted objects are never overwritten, since a live model may "
+            "read them. The source changed after it was copied, or another writer put the key: "
+            "promote a new version (its copies get their own prefix), or have an administrator "
+            "remove the object once nothing uses it, and re-run"
+        )
     denied = f"; {denied_action(error)} is needed" if code in ACCESS_DENIED_CODES else ""
     return CopyError(
         f"copying {copy.source_uri} to {copy.target_uri} failed ({code}: "

@@ -394,7 +394,7 @@ def json_schema() -> dict[str, Any]:
 
 def is_role_arn(value: str) -> bool:
     """Whether `value` is an IAM role ARN (the rule the stage config's role keys follow)."""
-    return bool(re.match(_ROLE_ARN, value))
+    return bool(re.fullmatch(_ROLE_ARN, value))
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:

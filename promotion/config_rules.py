@@ -6,6 +6,7 @@ Each check takes a value and returns it, or raises ValueError with the text that
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import zoneinfo
@@ -178,6 +179,21 @@ def read_text(path: Path) -> str:
         raise ConfigError(
             f"{path}: byte {error.start} is not UTF-8; save the file as UTF-8"
         ) from None
+
+
+def refuse_control_characters(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse any command-line value with a control character, as the stage file does.
+
+    A value pasted with its trailing newline (`--target-role-arn $'arn...\\n'`) would otherwise
+    pass a `$`-anchored pattern and reach AWS. Exits 2 through `parser.error`.
+    """
+    for name, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str | Path) and CONTROL.search(str(item)):
+                parser.error(
+                    f"--{name.replace('_', '-')} {str(item)!r} contains a control character "
+                    "(a newline?); remove it"
+                )
 
 
 def parse_json_object(path: Path, text: str) -> dict[str, Any]:

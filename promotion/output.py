@@ -99,7 +99,7 @@ def progress_reporter(stream: TextIO = sys.stderr) -> Callable[[str, int], Calla
 
 
 def check_writable_dir(path: Path, *, flag: str = "--output-dir") -> None:
-    """Prove that `path` can take the outputs, before any AWS call; creates nothing.
+    """Prove that `path` can take the outputs, before any AWS call; leaves nothing behind.
 
     `flag` is the option the message tells the user to change.
 
@@ -118,8 +118,12 @@ def check_writable_dir(path: Path, *, flag: str = "--output-dir") -> None:
                 pass
         except OSError as error:
             problem = error.strerror or str(error)
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        problem = f"{existing} is not writable"
+    else:
+        # Creating is the only proof: root passes os.access() checks on /proc and read-only mounts.
+        try:
+            os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".write-check-"))
+        except OSError as error:
+            problem = f"nothing can be created in {existing}: {error.strerror or error}"
     if problem:
         raise ConfigError(
             f"output directory {path} cannot be written ({problem}); pass a writable {flag}"

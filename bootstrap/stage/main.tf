@@ -19,39 +19,55 @@ locals {
   state_key      = coalesce(var.state_key, "batch-inference/${var.stage}.tfstate")
   execution_role = regex("^arn:[^:]+:iam::([0-9]{12}):role(/.*/|/)([^/]+)$", var.sagemaker_execution_role_arn)
 
-  # Names the root module derives from the pipeline name start with this (batch-config-template.tf).
-  resource_prefix = substr(var.model_package_group_name, 0, 30)
+  # The names the root module gives this stage's resources (batch-config-template.tf derives them
+  # from the same pipeline name with the same expression, `local.name`): the policies name them
+  # exactly, so no pattern of one model's roles can match another model's resource, whatever the
+  # group names (`churn` and `churn-v2` share every prefix).
+  pipeline_name = "${var.model_package_group_name}-${var.stage}-batch-inference"
+  module_name   = length(local.pipeline_name) <= 54 ? local.pipeline_name : "${substr(local.pipeline_name, 0, 45)}-${substr(sha256(local.pipeline_name), 0, 8)}"
+  module_alarm_names = [
+    for suffix in ["execution-failed", "schedule-dlq-not-empty", "data-quality", "input-skipped"] :
+    "${local.module_name}-${suffix}"
+  ]
+  module_alarm_and_dashboard_arns = concat(
+    [for alarm in local.module_alarm_names : "arn:${local.partition}:cloudwatch:${var.region}:${var.account_id}:alarm:${alarm}"],
+    ["arn:${local.partition}:cloudwatch::${var.account_id}:dashboard/${local.module_name}"],
+  )
+  # SageMaker model names carry the version (promotion/package.py model_name_for): they are
+  # matched by this prefix AND the ModelPackageGroup tag (aws:RequestTag / aws:ResourceTag).
+  sagemaker_prefix = lower(substr(var.model_package_group_name, 0, 30))
 
   create_oidc_provider = var.oidc_provider_arn == null
   oidc_provider_arn    = local.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : var.oidc_provider_arn
 
   # The variables of every template (tests/iam/policies.py renders them with the same names).
   policy_vars = {
-    partition                 = local.partition
-    region                    = var.region
-    account_id                = var.account_id
-    source_account_id         = var.source_account_id
-    model_package_group_name  = var.model_package_group_name
-    registry_group            = lower(var.model_package_group_name)
-    resource_prefix           = local.resource_prefix
-    sagemaker_prefix          = lower(local.resource_prefix)
-    glue_prefix               = replace(lower(local.resource_prefix), "/[^a-z0-9_]/", "_")
-    sagemaker_pipeline_name   = lower("${var.model_package_group_name}-${var.stage}-batch-inference")
-    artifacts_bucket          = var.artifacts_bucket
-    artifacts_kms_key_arn     = aws_kms_key.artifacts.arn
-    input_bucket              = local.input_bucket[0]
-    input_prefix              = local.input_bucket[1]
-    output_bucket             = local.output_bucket[0]
-    output_prefix             = local.output_bucket[1]
-    data_bucket_arns          = sort(distinct(["arn:${local.partition}:s3:::${local.input_bucket[0]}", "arn:${local.partition}:s3:::${local.output_bucket[0]}"]))
-    execution_role_arn        = var.sagemaker_execution_role_arn
-    registry_reader_role_arn  = "arn:${local.partition}:iam::${var.source_account_id}:role/${module.naming.role_names.dev["registry-reader"]}"
-    dev_artifacts_bucket      = var.dev_artifacts_bucket
-    dev_artifacts_prefix      = var.dev_artifacts_prefix
-    dev_artifacts_kms_key_arn = var.dev_artifacts_kms_key_arn == null ? "" : var.dev_artifacts_kms_key_arn
-    state_bucket              = local.state_bucket
-    state_key                 = local.state_key
-    state_kms_key_arn         = aws_kms_key.state.arn
+    partition                       = local.partition
+    region                          = var.region
+    account_id                      = var.account_id
+    source_account_id               = var.source_account_id
+    model_package_group_name        = var.model_package_group_name
+    registry_group                  = lower(var.model_package_group_name)
+    module_name                     = local.module_name
+    sagemaker_prefix                = local.sagemaker_prefix
+    results_database                = replace(lower(local.module_name), "/[^a-z0-9_]/", "_")
+    sagemaker_pipeline_name         = lower(local.pipeline_name)
+    module_alarm_and_dashboard_arns = local.module_alarm_and_dashboard_arns
+    artifacts_bucket                = var.artifacts_bucket
+    artifacts_kms_key_arn           = aws_kms_key.artifacts.arn
+    input_bucket                    = local.input_bucket[0]
+    input_prefix                    = local.input_bucket[1]
+    output_bucket                   = local.output_bucket[0]
+    output_prefix                   = local.output_bucket[1]
+    data_bucket_arns                = sort(distinct(["arn:${local.partition}:s3:::${local.input_bucket[0]}", "arn:${local.partition}:s3:::${local.output_bucket[0]}"]))
+    execution_role_arn              = var.sagemaker_execution_role_arn
+    registry_reader_role_arn        = "arn:${local.partition}:iam::${var.source_account_id}:role/${module.naming.role_names.dev["registry-reader"]}"
+    dev_artifacts_bucket            = var.dev_artifacts_bucket
+    dev_artifacts_prefix            = var.dev_artifacts_prefix
+    dev_artifacts_kms_key_arn       = var.dev_artifacts_kms_key_arn == null ? "" : var.dev_artifacts_kms_key_arn
+    state_bucket                    = local.state_bucket
+    state_key                       = local.state_key
+    state_kms_key_arn               = aws_kms_key.state.arn
     # Built from its parts: the boundary policy is itself rendered from these variables.
     permissions_boundary_arn = "arn:${local.partition}:iam::${var.account_id}:policy/${local.boundary_name}"
     oidc_provider_arn        = local.oidc_provider_arn

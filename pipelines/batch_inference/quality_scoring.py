@@ -74,7 +74,7 @@ def remote_scorer(
 def create_temporary_model(
     sm: SageMakerClient, config: StageConfig, name: str, package_arn: str
 ) -> None:
-    """A model of ``package_arn`` as the stage's Terraform makes one (role, VPC)."""
+    """A model of ``package_arn`` as the stage's Terraform makes one (role, VPC, tags)."""
     extra: dict[str, Any] = {}
     if config.vpc_config:
         extra["VpcConfig"] = {
@@ -85,6 +85,12 @@ def create_temporary_model(
         ModelName=name,
         PrimaryContainer={"ModelPackageName": package_arn},
         ExecutionRoleArn=config.sagemaker_execution_role_arn,
+        # The tags Terraform's default_tags give the stage's models: the compare statements
+        # allow creating and deleting only models tagged with this group.
+        Tags=[
+            {"Key": "ModelPackageGroup", "Value": config.model_package_group_name},
+            {"Key": "Stage", "Value": config.stage},
+        ],
         **extra,
     )
 

@@ -177,7 +177,10 @@ def test_a_replaced_champion_scores_with_a_temporary_model_that_is_deleted(
         stub.add_response("list_models", {"Models": []})
         stub.add_response("create_model", {"ModelArn": "arn:aws:sagemaker:eu-west-1:2:model/m"}, {
             "ModelName": temporary, "PrimaryContainer": {"ModelPackageName": package},
-            "ExecutionRoleArn": config.sagemaker_execution_role_arn})  # fmt: skip
+            "ExecutionRoleArn": config.sagemaker_execution_role_arn,
+            # the tag the compare statements allow creating and deleting under
+            "Tags": [{"Key": "ModelPackageGroup", "Value": config.model_package_group_name},
+                     {"Key": "Stage", "Value": config.stage}]})  # fmt: skip
         stub.add_response("start_pipeline_execution", {"PipelineExecutionArn": execution_arn}, {
             "PipelineName": "breast-cancer-classifier-pre-prod-batch-inference",
             "PipelineParameters": [{"Name": "ModelName", "Value": temporary},

@@ -52,6 +52,8 @@ PROVEN: list[Case] = [
          "sagemaker:ListModels"),
     Case("execution-pre-prod", "execution", "DescribeModelForLocalRuns", "local run",
          "sagemaker:DescribeModel"),
+    Case("execution-pre-prod", "execution", "DescribePackageForLocalRuns", "local run",
+         "sagemaker:DescribeModelPackage"),
     Case("execution-pre-prod", "execution", "ListDataBuckets", "local run", "ListObjectsV2"),
     Case("execution-pre-prod", "execution", "ReadInput", "local run", "GetObject"),
     Case("execution-pre-prod", "execution", "ReadStepScripts", "local run", "GetObject"),
@@ -80,8 +82,12 @@ PROVEN: list[Case] = [
 
 # Statements whose absence does not fail a flow but degrades it, shown by their own test:
 # without s3:GetObject on the source, build.py streams the artifacts instead of copying them.
+# Without the parts statement a multipart copy (artifacts of 64 MiB and more) is refused at
+# CreateMultipartUpload and streamed; objects below the streaming part size need no parts.
 PROVEN_BY_FALLBACK: list[Case] = [
     Case("deploy-pre-prod", "promote", "CopySourceArtifactsServerSide", "pre-prod promotion",
+         "streaming it instead"),
+    Case("deploy-pre-prod", "promote", "UploadModelCopyParts", "pre-prod multipart promotion",
          "streaming it instead"),
 ]  # fmt: skip
 
@@ -98,6 +104,9 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     ("promote", "FindUnfinishedUploads"):
         "cleanup of orphan multipart uploads (docs/interfaces.md); merged at the deadline, "
         "not yet dropped one by one",
+    ("promote", "AbortModelCopyUploads"):
+        "aborts the multipart uploads an interrupted run left (docs/interfaces.md); only an "
+        "interrupted multipart copy shows it",
     ("promote", "EncryptWithArtifactsKey"):
         "moto's S3 does not use KMS; AWS S3 docs: SSE-KMS writes need kms:GenerateDataKey",
     ("smoke-run", "EncryptSmokeInput"):
@@ -128,8 +137,12 @@ DOCUMENTED: dict[tuple[str, str], str] = {
         "InputSkipped (partitions.py METRIC_NAMESPACE BatchInference) and the data-quality "
         "metrics (BatchInference/DataQuality); CloudWatch docs: cloudwatch:namespace condition",
     ("compare", "FindScoringModels"): "pipelines/compare.py remote_scorer: ListModels",
-    ("compare", "ManageTemporaryModels"):
-        "pipelines/compare.py: a temporary model for a version without one, deleted after",
+    ("compare", "CreateTemporaryModels"):
+        "pipelines/compare.py: a temporary model for a version without one, tagged with the group",
+    ("compare", "TagTemporaryModelsOnCreate"):
+        "CreateModel with tags needs sagemaker:AddTags (its dependent action, Service "
+        "Authorization Reference); sagemaker:TaggingAction limits it to the creation",
+    ("compare", "DeleteTemporaryModels"): "pipelines/compare.py deletes the temporary model after",
     ("compare", "PassExecutionRoleToModels"):
         "CreateModel with ExecutionRoleArn needs iam:PassRole (SageMaker CreateModel docs)",
     ("compare", "ReadComparisons"): "pipelines/compare.py read_predictions of both scores",
@@ -137,8 +150,9 @@ DOCUMENTED: dict[tuple[str, str], str] = {
         "pipelines/compare.py find_champion: ListPipelines, ListModels (no resource-level "
         "permissions: SageMaker service authorization reference)",
     ("champion-read", "DescribeChampion"):
-        "pipelines/compare.py find_champion: DescribePipeline, DescribeModel, "
-        "DescribeModelPackage",
+        "pipelines/compare.py find_champion: DescribePipeline, DescribeModelPackage",
+    ("champion-read", "DescribeChampionModel"):
+        "pipelines/compare.py find_champion: DescribeModel of prod's model (tagged with the group)",
     **{
         ("stage-status", sid): "moto's S3 does not use KMS; reading SSE-KMS manifests needs it"
         for sid in (
@@ -153,19 +167,28 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     **{
         ("terraform-read", sid): f"{TERRAFORM}; the provider refreshes every resource on plan"
         for sid in (
-            "ReadModuleSageMaker", "ReadModuleSchedule", "ReadModuleQueue", "ReadModuleRole",
-            "ReadModuleKey", "ListKeyAliases", "ReadModuleTopic", "ReadModuleRule",
-            "ReadModuleAlarmsAndDashboard",
+            "ReadModulePipeline", "ReadModuleModels", "ReadModuleSchedule", "ReadModuleQueue",
+            "ReadModuleRole", "ReadModuleKey", "ListKeyAliases", "ReadModuleTopic",
+            "ReadTopicSubscriptions", "ReadModuleRule", "ReadModuleAlarmsAndDashboard",
         )
     },
     **{
         ("terraform-apply", sid): f"{TERRAFORM}; the resources of batch-config-template.tf"
         for sid in (
-            "ManageModuleSageMaker", "PassExecutionRoleToSageMaker",
-            "PassSchedulerRoleToScheduler", "ManageModuleSchedule", "ManageModuleQueue",
-            "CreateModuleRolesWithinBoundary", "ManageModuleRoles", "KeepTheBoundary",
-            "CreateAlertsKey", "ManageAlertsKey", "ManageAlertsKeyAlias", "ManageModuleTopic",
-            "ManageModuleRule", "ManageModuleAlarmsAndDashboard",
+            "ManageModulePipeline", "CreateModuleModels", "TagModuleModelsOnCreate",
+            "ManageModuleModels", "PassExecutionRoleToSageMaker", "PassSchedulerRoleToScheduler",
+            "ManageModuleSchedule", "ManageModuleQueue", "CreateModuleRolesWithinBoundary",
+            "ManageModuleRoles", "TagModuleRoles", "KeepTheBoundary",
+        )
+    },
+    **{
+        ("terraform-apply-alerts", sid): f"{TERRAFORM}; the alerts resources of "
+        "batch-config-template.tf (key, alias, topic, subscription, rule, alarms, dashboard)"
+        for sid in (
+            "CreateAlertsKey", "TagAlertsKeyOnCreate", "KeepOtherKeysTags", "ManageAlertsKey",
+            "ManageAlertsKeyAlias", "ManageModuleTopic", "SubscribeEmailToModuleTopic",
+            "ManageTopicSubscriptions", "PutModuleRule", "TargetModuleTopic", "ManageModuleRule",
+            "ManageModuleAlarmsAndDashboard",
         )
     },
 }  # fmt: skip

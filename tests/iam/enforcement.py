@@ -1,7 +1,7 @@
 """moto with IAM enforcement on, corrected where moto departs from AWS's documented semantics.
 
 moto evaluates identity policies once its `INITIAL_NO_AUTH_ACTION_COUNT` setting is reached
-(moto/core/authorization.py). Four gaps would make correct policies fail (or fail differently from
+(moto/core/authorization.py). These gaps would make correct policies fail (or fail differently from
 AWS), and are patched here, each as narrowly as possible:
 
 1. Services without resource information (SageMaker and every JSON-protocol service): moto asks
@@ -16,11 +16,14 @@ AWS), and are patched here, each as narrowly as possible:
 3. JSON-protocol denials: moto answers them with HTTP 403 and an XML body, which botocore reports
    as error code "403"; SageMaker answers `AccessDeniedException` with the message (naming the
    action). A botocore handler on every new session makes moto's answer look like SageMaker's.
-4. Conditions: moto knows only `StringEquals` and only the `sts:ExternalId` key, in trust
-   policies. Here `ArnEquals`/`ArnLike` and the `aws:PrincipalArn` / `aws:PrincipalAccount` keys
-   are added, so the registry reader's trust (account principal + `aws:PrincipalArn`) is really
-   evaluated; and identity policies see `sagemaker:ModelApprovalStatus` from the request, so the
-   plan role really cannot create an Approved package.
+4. Condition keys: moto knows only `sts:ExternalId`, in trust policies. Here trust policies also
+   see `aws:PrincipalArn` / `aws:PrincipalAccount`, so the registry reader's trust (account
+   principal + `aws:PrincipalArn`) is really evaluated; and identity policies see the request's
+   values of the keys the shipped policies use: `sagemaker:ModelApprovalStatus` (the plan role
+   really cannot create an Approved package), and for S3 `s3:if-none-match` (the request's
+   If-None-Match header), `s3:ObjectCreationOperation` (true for PutObject, CopyObject and
+   CompleteMultipartUpload, false for CreateMultipartUpload, UploadPart and UploadPartCopy: S3
+   User Guide, "Enforce conditional writes") and `s3:prefix` (ListObjects' prefix).
 
 5. Copies: moto authorizes a CopyObject / UploadPartCopy on its destination only; AWS also requires
    s3:GetObject on the source (CopyObject API reference). The source is checked here too.
@@ -29,31 +32,56 @@ AWS), and are patched here, each as narrowly as possible:
    query string (`GetSchedule?groupName=...`) and answers SignatureDoesNotMatch to a correctly
    signed request. Their signature is not checked here; the action still is.
 
+7. Condition operators: moto knows only `StringEquals`, passes a condition it cannot evaluate
+   (unknown operator, key absent from the request) and answers an Allow whose condition fails
+   with an explicit Deny. Here every condition is evaluated as AWS documents (tests/iam/
+   conditions.py: missing keys, IfExists, Null, ForAllValues/ForAnyValue, Arn*/String*/Bool), and
+   a statement whose condition fails does not apply; an operator it cannot evaluate is an error.
+
+8. Create-only copies: moto ignores If-None-Match on CopyObject and overwrites; S3 answers 412
+   PreconditionFailed when the destination key exists (CopyObject API reference; S3 added
+   conditional copies in October 2025, botocore 1.40.61).
+
+9. Resources, tags and implied actions of the module's calls: moto authorizes SageMaker, KMS,
+   SNS, EventBridge, Scheduler and CloudWatch calls on resource "*" and gives identity policies
+   neither resource nor request tags nor `iam:PermissionsBoundary`. For the calls on the
+   resources of batch-config-template.tf, tests/iam/request_context.py builds the resource ARNs
+   AWS authorizes (both the alias and the key for KMS alias calls), the condition keys the
+   policies use, and the authorizations AWS adds: `kms:TagResource` on every key of the account
+   and Region for a CreateKey with tags (AWS KMS guide), `sagemaker:AddTags` with
+   `sagemaker:TaggingAction` for a CreateModel/CreatePipeline with tags (their dependent action
+   in the Service Authorization Reference). Other calls keep moto's handling (and correction 1).
+
 moto does not evaluate resource-based policies (bucket and key policies), KMS use by S3, nor other
 condition keys: statements only those could prove are justified by documentation in docs/iam.md.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlparse
 
 import botocore.handlers
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
-from moto.iam import access_control, policy_conditions
-from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase
+from moto.iam import access_control
+from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, PermissionResult
+from moto.s3.exceptions import PreconditionFailed
+from moto.s3.responses import S3Response
+
+from tests.iam.conditions import conditions_hold
+from tests.iam.request_context import Check, checks_for, request_of
 
 _SESSION = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/[^/]+$")
 _USER = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):user/.+$")
 _original_matches = IAMPolicyStatement._check_element_matches
 _original_s3_check = ActionAuthenticatorMixin._authenticate_and_authorize_s3_action
+_original_copy_object = S3Response.copy_object
 
 
 def principal_arn(caller_arn: str) -> str:
@@ -128,7 +156,9 @@ _REQUEST_KEYS = {"sagemaker:ModelApprovalStatus": "ModelApprovalStatus"}
 
 
 def _request_condition_values(request: IAMRequestBase) -> dict[str, str]:
-    """Condition keys AWS takes from a JSON request's parameters (those the policies use)."""
+    """Condition keys AWS takes from the request (those the policies use)."""
+    if request._action.startswith("s3:"):
+        return _s3_condition_values(request)
     if not request._action.startswith("sagemaker:"):
         return {}
     try:
@@ -136,6 +166,56 @@ def _request_condition_values(request: IAMRequestBase) -> dict[str, str]:
     except ValueError:
         return {}
     return {key: str(body[name]) for key, name in _REQUEST_KEYS.items() if name in body}
+
+
+def _s3_condition_values(request: IAMRequestBase) -> dict[str, str]:
+    query = parse_qs(urlparse(request._path).query, keep_blank_values=True)
+    values: dict[str, str] = {}
+    if request._action == "s3:PutObject":
+        # CreateMultipartUpload (POST ?uploads) and UploadPart[Copy] (PUT ?partNumber) create no
+        # object; PutObject, CopyObject (PUT) and CompleteMultipartUpload (POST ?uploadId) do.
+        parts = "uploads" in query or (request._method == "PUT" and "partNumber" in query)
+        values["s3:ObjectCreationOperation"] = "false" if parts else "true"
+        if_none_match = request._headers.get("If-None-Match")
+        if if_none_match is not None:
+            values["s3:if-none-match"] = str(if_none_match)
+    if request._action == "s3:ListBucket" and "prefix" in query:
+        values["s3:prefix"] = query["prefix"][0]
+    return values
+
+
+def _statement_is_action_permitted(
+    self: IAMPolicyStatement,
+    action: str,
+    resource: str = "*",
+    principal: str | None = None,
+    incoming_condition_values: dict[str, str] | None = None,
+) -> PermissionResult:
+    """moto's statement evaluation, with AWS's condition semantics (correction 7)."""
+    statement = self._statement
+    element = "NotAction" if "NotAction" in statement else "Action"
+    if self._check_element_matches(element, action) == (element == "NotAction"):
+        return PermissionResult.NEUTRAL
+    if self.is_unknown_principal(statement.get("Principal")):
+        return PermissionResult.NEUTRAL
+    if principal and not self._check_principal(principal):
+        return PermissionResult.DENIED  # moto's trust semantics, kept
+    if not conditions_hold(statement.get("Condition"), incoming_condition_values or {}):
+        return PermissionResult.NEUTRAL
+    if not statement.get("Resource"):  # a trust policy
+        return PermissionResult.PERMITTED
+    if not self._check_element_matches("Resource", resource):
+        return PermissionResult.NEUTRAL
+    return PermissionResult.PERMITTED if statement["Effect"] == "Allow" else PermissionResult.DENIED
+
+
+def _create_only_copy(self: Any) -> Any:
+    """moto's CopyObject, refusing to overwrite under If-None-Match: * (correction 8)."""
+    if self.headers.get("If-None-Match") == "*" and (
+        self.backend.get_object(self.bucket_name, self.parse_key_name()) is not None
+    ):
+        raise PreconditionFailed("If-None-Match")
+    return _original_copy_object(self)
 
 
 _real_check_signature = IAMRequestBase.check_signature
@@ -147,11 +227,35 @@ def _check_signature(self: IAMRequestBase) -> None:
         _real_check_signature(self)
 
 
+def _permitted(request: IAMRequestBase, check: Check, incoming: dict[str, Any]) -> bool:
+    permitted = False
+    context: Any = {**incoming, **check.context}  # moto types it dict[str, str]; lists are fine
+    for policy in request._access_key.collect_policies():
+        result = access_control.IAMPolicy(policy).is_action_permitted(
+            check.action, check.resource, None, context
+        )
+        if result == access_control.PermissionResult.DENIED:
+            return False
+        permitted = permitted or result == access_control.PermissionResult.PERMITTED
+    return permitted
+
+
 def _check_action_permitted(self: IAMRequestBase, resource: str) -> None:
-    """moto's own evaluation (moto/iam/access_control.py), with the request's condition keys."""
+    """moto's own evaluation (moto/iam/access_control.py), with the request's condition keys,
+    and for the module's resources each authorization AWS makes (correction 9)."""
     if self._action == "sts:GetCallerIdentity":
         return
     incoming = _request_condition_values(self)
+    service, _, operation = self._action.partition(":")
+    request = request_of(
+        service, operation, self.account_id, self._region, self._method, self._path,
+        self._data, self._body,
+    )  # fmt: skip
+    checks = checks_for(request)
+    if checks is not None:
+        if not all(_permitted(self, check, incoming) for check in checks):
+            self._raise_access_denied()
+        return
     permitted = False
     for policy in self._access_key.collect_policies():
         result = access_control.IAMPolicy(policy).is_action_permitted(
@@ -179,11 +283,6 @@ def _authorize_s3_with_copy_source(
         data=self.data, body=self.raw_body, headers=self.headers, action="GetObject",
     )  # fmt: skip
     request.check_action_permitted(f"arn:aws:s3:::{path}")
-
-
-def _arn_like(expected: Any, actual: str) -> bool:
-    patterns = [expected] if isinstance(expected, str) else list(expected)
-    return any(fnmatch.fnmatchcase(actual, pattern) for pattern in patterns)
 
 
 _XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.S)
@@ -239,14 +338,11 @@ def aws_semantics() -> Iterator[None]:
             )
         )
         stack.enter_context(
-            mock.patch.dict(
-                policy_conditions.CONDITION_OPERATIONS,
-                {
-                    "ArnEquals": policy_conditions.string_equals_operation,
-                    "ArnLike": _arn_like,
-                },
+            mock.patch.object(
+                IAMPolicyStatement, "is_action_permitted", _statement_is_action_permitted
             )
         )
+        stack.enter_context(mock.patch.object(S3Response, "copy_object", _create_only_copy))
         yield
 
 

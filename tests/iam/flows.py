@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import sys
@@ -18,6 +19,7 @@ from botocore.exceptions import ClientError
 import build
 from errors import PromotionError
 from pipelines import run_pipeline
+from promotion.artifacts import CopySettings
 from promotion.config import REPO_ROOT, parse_s3_url
 from tests.iam.enforcement import aws_semantics, enforced
 from tests.iam.world import EXECUTION, World, as_role
@@ -79,6 +81,17 @@ def promote(
 
 
 PENDING = ("--approval-status", "PendingManualApproval")
+
+
+def promote_in_parts(
+    world: World, role: str, stage: str, source_arn: str, monkeypatch: Any, *extra: str
+) -> Outcome:
+    """build.py copying every artifact as a multipart copy (UploadPartCopy, then a create-only
+    CompleteMultipartUpload), as it does for artifacts of 64 MiB and more."""
+    monkeypatch.setattr(
+        build, "CopySettings", functools.partial(CopySettings, multipart_threshold=1)
+    )
+    return promote(world, role, stage, source_arn, monkeypatch, *extra)
 
 
 def plan_prod(world: World, monkeypatch: Any, *extra: str) -> Outcome:
@@ -182,6 +195,14 @@ def deploy_stage(world: World, stage: str) -> None:
         _create_model_and_pipeline(session.client("sagemaker"), config, values)
 
 
+def default_tags(config: Any) -> list[dict[str, str]]:
+    """The tags Terraform's default_tags put on the module's resources (versions.tf)."""
+    return [
+        {"Key": "Stage", "Value": config.stage},
+        {"Key": "ModelPackageGroup", "Value": config.model_package_group_name},
+    ]
+
+
 def _create_model_and_pipeline(sm: Any, config: Any, values: dict[str, Any]) -> None:
     definition = Path(values["pipeline_definition_file"])
     if not definition.is_absolute():
@@ -191,6 +212,7 @@ def _create_model_and_pipeline(sm: Any, config: Any, values: dict[str, Any]) -> 
             ModelName=values["model_name"],
             PrimaryContainer={"ModelPackageName": values["model_package_arn"]},
             ExecutionRoleArn=config.sagemaker_execution_role_arn,
+            Tags=default_tags(config),
         )
     except ClientError as error:
         if "already" not in str(error).lower():
@@ -200,6 +222,7 @@ def _create_model_and_pipeline(sm: Any, config: Any, values: dict[str, Any]) -> 
         PipelineDefinition=definition.read_text(encoding="utf-8"),
         RoleArn=config.sagemaker_execution_role_arn,
         ClientRequestToken=values["model_name"],
+        Tags=default_tags(config),
     )
 
 

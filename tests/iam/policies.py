@@ -9,6 +9,7 @@ cannot silently mean one thing to Terraform and another to the tests.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -99,6 +100,22 @@ def name_prefix(group: str) -> str:
     return group[:32].rstrip("-")
 
 
+def module_name(pipeline_name: str) -> str:
+    """The base of the root module's derived names: Terraform's `local.name` (and bootstrap's
+    `local.module_name`), the pipeline name or its first 45 characters and a hash."""
+    if len(pipeline_name) <= 54:
+        return pipeline_name
+    return f"{pipeline_name[:45]}-{hashlib.sha256(pipeline_name.encode()).hexdigest()[:8]}"
+
+
+MODULE_ALARM_SUFFIXES = (
+    "execution-failed",
+    "schedule-dlq-not-empty",
+    "data-quality",
+    "input-skipped",
+)
+
+
 def role_policy_names(spec: RoleSpec, *, dev_artifacts_key: bool) -> tuple[str, ...]:
     """The templates a role holds: its own list, plus the dev key when the artifacts use one."""
     extra = (DEV_ARTIFACTS_KEY_POLICY,) if dev_artifacts_key and spec.reads_dev_artifacts else ()
@@ -125,7 +142,8 @@ def policy_variables(config: StageConfig, accounts: Accounts) -> dict[str, Any]:
     input_bucket, input_prefix = parse_s3_url(config.input_data_url)
     output_bucket, output_prefix = parse_s3_url(config.output_data_url)
     pipeline_name = f"{config.model_package_group_name}-{config.stage}-batch-inference"
-    resource_prefix = config.model_package_group_name[:30]
+    name = module_name(pipeline_name)
+    partition, region, account = "aws", config.region, config.account_id
     return {
         "partition": "aws",
         "region": config.region,
@@ -133,10 +151,17 @@ def policy_variables(config: StageConfig, accounts: Accounts) -> dict[str, Any]:
         "source_account_id": config.source_account_id,
         "model_package_group_name": config.model_package_group_name,
         "registry_group": config.model_package_group_name.lower(),
-        "resource_prefix": resource_prefix,
-        "sagemaker_prefix": resource_prefix.lower(),
-        "glue_prefix": re.sub(r"[^a-z0-9_]", "_", resource_prefix.lower()),
+        "module_name": name,
+        "sagemaker_prefix": config.model_package_group_name[:30].lower(),
+        "results_database": re.sub(r"[^a-z0-9_]", "_", name.lower()),
         "sagemaker_pipeline_name": pipeline_name.lower(),
+        "module_alarm_and_dashboard_arns": [
+            *(
+                f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}-{suffix}"
+                for suffix in MODULE_ALARM_SUFFIXES
+            ),
+            f"arn:{partition}:cloudwatch::{account}:dashboard/{name}",
+        ],  # fmt: skip
         "artifacts_bucket": config.artifacts_bucket,
         "artifacts_kms_key_arn": accounts.artifacts_kms_key_arn,
         "input_bucket": input_bucket,

@@ -36,6 +36,7 @@ STAR_ONLY_ACTIONS = {
     "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "kms:ListAliases", "kms:CreateKey",
     "iam:DeleteRolePermissionsBoundary", "iam:CreatePolicyVersion", "iam:DeletePolicy",
     "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion",
+    "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe",
 }  # fmt: skip
 
 

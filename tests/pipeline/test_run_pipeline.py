@@ -248,7 +248,8 @@ def test_scripts_upload_once_with_encryption(make_config: ConfigFactory) -> None
 
 
 def test_scripts_upload_with_the_stage_kms_key(make_config: ConfigFactory) -> None:
-    # GIVEN a stage with a KMS key  WHEN uploading  THEN SSE-KMS with that key is requested
+    # GIVEN a stage with a KMS key  WHEN uploading  THEN SSE-KMS with that key is requested,
+    # create-only (If-None-Match: the stage roles may write step scripts no other way)
     key = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     config = make_config(kms_key_arn=key)
     s3 = boto3.client("s3", region_name="eu-west-1")
@@ -266,6 +267,7 @@ def test_scripts_upload_with_the_stage_kms_key(make_config: ConfigFactory) -> No
                     "ContentType": "text/x-python",
                     "ServerSideEncryption": "aws:kms",
                     "SSEKMSKeyId": key,
+                    "IfNoneMatch": "*",
                 },
             )
             assert name in object_key

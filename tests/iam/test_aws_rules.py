@@ -1,0 +1,149 @@
+"""Rules of AWS's authorization that moto does not enforce, encoded and held against the shipped
+templates (and the alerts key policy of the root module). Each rule cites its source; docs/iam.md
+("What moto cannot enforce") carries the same list for readers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.iam.policies import placeholders, render, role_specs
+from tests.terraform.conftest import REPO_ROOT, ROOT_MODULE_FILES, load_hcl, merge_module
+
+GROUP = "x-model_package_group_name"  # the placeholder value of the group in the renders below
+
+
+def _statements() -> list[tuple[str, dict[str, Any]]]:
+    """(template, statement) of every template a stage role holds, with placeholder values."""
+    templates = {t for spec in role_specs().values() for t in spec.policies} | {"boundary"}
+    found = []
+    for template in sorted(templates):
+        values: dict[str, Any] = {name: f"x-{name}" for name in placeholders(template)}
+        values |= {"stage_account_roots": ["r"], "stage_role_arns": ["a"],
+                   "data_bucket_arns": ["b"], "module_alarm_and_dashboard_arns": ["c"]}  # fmt: skip
+        found += [(template, s) for s in render(template, values)["Statement"]]
+    return found
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement.get("Action", [])
+    return set(action if isinstance(action, list) else [action])
+
+
+def _resources(statement: dict[str, Any]) -> list[str]:
+    resource = statement.get("Resource", [])
+    return resource if isinstance(resource, list) else [resource]
+
+
+def _granting(action: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(t, s) for t, s in _statements() if s["Effect"] == "Allow" and action in _actions(s)]
+
+
+def _condition(statement: dict[str, Any], operator: str, key: str) -> Any:
+    return statement.get("Condition", {}).get(operator, {}).get(key)
+
+
+def test_tags_sent_with_createkey_are_allowed_on_every_key_of_the_account() -> None:
+    # RULE (AWS KMS Developer Guide, "Controlling access to tags" and "Managing KMS key tags
+    # with API operations"): to add tags while creating a KMS key, kms:TagResource must be in an
+    # IAM policy that isn't restricted to particular KMS keys, at a minimum covering all keys of
+    # the account and Region. The provider sends default_tags with CreateKey.
+    creators = _granting("kms:CreateKey")
+    taggers = [
+        s for _, s in _granting("kms:TagResource")
+        if any(r in ("*", "arn:x-partition:kms:x-region:x-account_id:key/*") for r in _resources(s))
+        and not any(k.startswith("aws:ResourceTag/") for op in s.get("Condition", {}).values()
+                    for k in op)
+    ]  # fmt: skip
+
+    # THEN a role that creates keys with the group's tag may also tag them, under the same tag
+    assert creators
+    assert taggers, "kms:TagResource on key/* without an aws:ResourceTag condition is missing"
+    assert all(_condition(s, "StringEquals", "aws:RequestTag/ModelPackageGroup") == GROUP
+               for s in taggers)  # fmt: skip
+
+
+def test_subscription_actions_are_granted_on_star() -> None:
+    # RULE (Service Authorization Reference, Amazon SNS): GetSubscriptionAttributes,
+    # SetSubscriptionAttributes and Unsubscribe have no resource types, so a statement must give
+    # "Resource": "*"; one scoped to a topic ARN never matches and the call is denied (creating,
+    # refreshing and destroying aws_sns_topic_subscription with alarm_email set).
+    for action in ("sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes",
+                   "sns:Unsubscribe"):  # fmt: skip
+        grants = _granting(action)
+        assert grants, f"{action} is not granted"
+        assert all(_resources(s) == ["*"] for _, s in grants), (action, grants)
+
+
+def test_subscribe_is_limited_to_the_email_protocol() -> None:
+    # RULE (Service Authorization Reference, Amazon SNS: sns:Subscribe takes the condition keys
+    # sns:Protocol and sns:Endpoint): the module subscribes only alarm_email, by email.
+    grants = _granting("sns:Subscribe")
+    assert grants
+    assert all(_condition(s, "StringEquals", "sns:Protocol") == "email" for _, s in grants)
+
+
+def test_rules_match_only_sagemaker_pipeline_events_and_target_only_the_module_topic() -> None:
+    # RULE (Service Authorization Reference, Amazon EventBridge: PutRule takes events:source and
+    # events:detail-type, PutTargets events:TargetArn; EventBridge User Guide, "Using IAM policy
+    # conditions"): without them the deploy role could forward any of the account's events, or
+    # target anything. Each key must be present (Null false): ForAllValues holds on no value.
+    rules = _granting("events:PutRule")
+    assert rules
+    for _, statement in rules:
+        assert _actions(statement) == {"events:PutRule"}
+        assert (
+            _condition(statement, "ForAllValues:StringEquals", "events:source") == "aws.sagemaker"
+        )
+        assert _condition(statement, "ForAllValues:StringEquals", "events:detail-type") == (
+            "SageMaker Model Building Pipeline Execution Status Change")  # fmt: skip
+        assert _condition(statement, "Null", "events:source") == "false"
+        assert _condition(statement, "Null", "events:detail-type") == "false"
+    targets = _granting("events:PutTargets")
+    assert targets
+    topic = "arn:x-partition:sns:x-region:x-account_id:x-module_name-alerts"
+    for _, statement in targets:
+        assert _actions(statement) == {"events:PutTargets"}
+        assert _condition(statement, "ForAllValues:ArnEquals", "events:TargetArn") == topic
+        assert _condition(statement, "Null", "events:TargetArn") == "false"
+
+
+# What the provider calls on a key right after CreateKey (terraform-provider-aws aws_kms_key:
+# the waits for description, policy, tags and rotation, EnableKeyRotation; aws_kms_alias), and
+# the PutKeyPolicy CreateKey's lockout safety check requires the caller to be allowed
+# (KMS API Reference, CreateKey, "Policy").
+RIGHT_AFTER_CREATE = {
+    "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
+    "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:CreateAlias",
+}  # fmt: skip
+
+
+def test_key_actions_right_after_creation_do_not_depend_on_propagated_tags() -> None:
+    # RULE (AWS KMS Developer Guide, ABAC for AWS KMS: tag changes may take up to five minutes
+    # to affect authorization): the IAM grants of these actions on the alerts key are
+    # tag-conditioned, so the alerts key policy grants them to the role that applies.
+    module = merge_module([load_hcl(REPO_ROOT / name) for name in ROOT_MODULE_FILES])
+    statements = module["data"]["aws_iam_policy_document"]["alerts_key"]["statement"]
+    applying = [
+        s for s in statements
+        if any("${local.applying_principal}" in p["identifiers"] for p in s.get("principals", []))
+    ]  # fmt: skip
+    assert applying, "the alerts key policy names no applying principal"
+    granted = {a for s in applying for a in s["actions"]}
+    assert granted >= RIGHT_AFTER_CREATE, RIGHT_AFTER_CREATE - granted
+    assert not any(s.get("condition") for s in applying)
+    # the applying principal is the caller's role (from its assumed-role session ARN)
+    assert "data.aws_caller_identity.current.arn" in module["locals"]["caller_arn"]
+
+
+@pytest.mark.parametrize("action", sorted(RIGHT_AFTER_CREATE - {"kms:CreateAlias"}))
+def test_iam_grants_of_key_actions_are_confined_to_the_models_keys(action: str) -> None:
+    # The same actions granted in IAM (for updates and plans, long after creation) carry the
+    # group's tag: another model's key, or bootstrap's, never has it.
+    grants = [s for _, s in _granting(action)
+              if any(":key/" in r for r in _resources(s))]  # fmt: skip
+    assert grants, action
+    assert all(_condition(s, "StringEquals", "aws:ResourceTag/ModelPackageGroup") == GROUP
+               for s in grants), action  # fmt: skip
