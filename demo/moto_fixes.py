@@ -1,7 +1,7 @@
 """Where moto answers unlike AWS, the narrow corrections the embedded AWS always runs with.
 
 Each one was met running the real Terraform against moto 5.2.5 (docs/local-aws.md lists them
-with AWS's documented answer). IAM enforcement's own corrections live in tests/iam/enforcement.py.
+with AWS's documented answer). IAM enforcement's own corrections: demo/enforcement/.
 
 1. A policy statement whose conditions do not match does not apply. moto answers DENIED for it
    (moto/iam/access_control.py, IAMPolicyStatement.is_action_permitted), so the TLS-only bucket

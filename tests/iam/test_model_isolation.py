@@ -16,9 +16,9 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from demo.enforcement import aws_semantics, enforced
 from demo.local_aws import PRE_PROD_ACCOUNT, account_session, local_aws
 from promotion.config import default_config_path, load_stage_config
-from tests.iam.enforcement import aws_semantics, enforced
 from tests.iam.modules import (
     FAILED_PATTERN,
     Module,
@@ -292,7 +292,7 @@ def test_a_deploy_role_creates_its_key_and_models_only_under_its_own_tag(
     models: dict[str, Model], caller: str, other: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a model's deploy role; AWS also authorizes kms:TagResource for a CreateKey with tags
-    # and sagemaker:AddTags for a CreateModel with tags (tests/iam/request_context.py)
+    # and sagemaker:AddTags for a CreateModel with tags (demo/enforcement/requests.py)
     me = models[caller]
     version = 100 + GROUPS.index(caller)
 

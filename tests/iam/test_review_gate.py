@@ -15,9 +15,9 @@ import requests
 from botocore.exceptions import ClientError
 
 import pipelines.batch_inference.pipeline as pipeline
+from demo.enforcement import aws_semantics, enforced
 from demo.local_aws import local_aws
 from tests.iam import flows
-from tests.iam.enforcement import aws_semantics, enforced
 from tests.iam.world import World, as_role, build_world
 
 LIVE_PREFIXES = ("model-packages/", "pipeline-code/")

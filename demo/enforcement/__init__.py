@@ -45,7 +45,7 @@ AWS), and are patched here, each as narrowly as possible:
 9. Resources, tags and implied actions of the module's calls: moto authorizes SageMaker, KMS,
    SNS, EventBridge, Scheduler and CloudWatch calls on resource "*" and gives identity policies
    neither resource nor request tags nor `iam:PermissionsBoundary`. For the calls on the
-   resources of batch-config-template.tf, tests/iam/request_context.py builds the resource ARNs
+   resources of batch-config-template.tf, demo/enforcement/requests.py builds the resource ARNs
    AWS authorizes (both the alias and the key for KMS alias calls), the condition keys the
    policies use, and the authorizations AWS adds: `kms:TagResource` on every key of the account
    and Region for a CreateKey with tags (AWS KMS guide), `sagemaker:AddTags` with
@@ -74,8 +74,8 @@ from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, Permissi
 from moto.s3.exceptions import PreconditionFailed
 from moto.s3.responses import S3Response
 
-from tests.iam.conditions import conditions_hold
-from tests.iam.request_context import Check, checks_for, request_of
+from demo.enforcement.conditions import conditions_hold
+from demo.enforcement.requests import Check, checks_for, request_of
 
 _SESSION = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/[^/]+$")
 _USER = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):user/.+$")

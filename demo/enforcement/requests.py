@@ -1,4 +1,4 @@
-"""The resources and condition keys AWS evaluates for a request, for tests/iam/enforcement.py
+"""The resources and condition keys AWS evaluates for a request, for demo/enforcement/__init__.py
 (correction 9).
 
 moto authorizes the calls of most services on resource `*` (correction 1 then compares only the
