@@ -8,19 +8,21 @@ UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+AWSCLI_VENV := .venv-awscli
+AWSCLI_STAMP := $(AWSCLI_VENV)/.installed
 # One resolution for every platform, from the oldest Python we support (checkov needs 3.11.5).
 LOCK := $(UV) pip compile --universal --generate-hashes --custom-compile-command "make lock" \
 	$(if $(UPGRADE),--upgrade,)
 export AWS_EC2_METADATA_DISABLED := true
 export TF_CLI_CONFIG_FILE := /dev/null
 
-.PHONY: help setup test unit lint demo bench docs lock bootstrap-outputs clean
+.PHONY: help setup test unit lint demo rehearse local-aws bench docs lock bootstrap-outputs clean
 
 help: ## list the targets (the default)
 	@echo "Targets (make <target>):"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(STAMP) $(CHECKOV_STAMP) ## create .venv and .venv-checkov from the lock files
+setup: $(STAMP) $(CHECKOV_STAMP) $(AWSCLI_STAMP) ## create .venv, .venv-checkov and .venv-awscli from the locks
 
 # uv (itself pinned with hashes) installs the locked set in a few seconds once cached; a changed
 # lock rebuilds the environment from scratch, so it holds exactly what the lock says.
@@ -34,6 +36,13 @@ $(STAMP): requirements/dev.txt requirements/uv.txt
 $(CHECKOV_STAMP): requirements/checkov.txt $(STAMP)
 	$(PYTHON) -m venv --clear $(CHECKOV_VENV)
 	$(UV) pip install --python $(CHECKOV_VENV)/bin/python --require-hashes -r requirements/checkov.txt
+	touch $@
+
+# The AWS CLI (v1, from PyPI) the going-live rehearsal runs the guide's `aws` commands with; it
+# pins its own botocore, so it lives apart too.
+$(AWSCLI_STAMP): requirements/awscli.txt $(STAMP)
+	$(PYTHON) -m venv --clear --without-pip $(AWSCLI_VENV)
+	$(UV) pip install --python $(AWSCLI_VENV)/bin/python --require-hashes -r requirements/awscli.txt
 	touch $@
 
 test: setup ## lint, then every test (what CI runs)
@@ -52,6 +61,12 @@ lint: setup ## ruff, mypy, terraform fmt, checkov, zizmor, actionlint
 demo: $(STAMP) ## the whole story on an embedded AWS (no account needed)
 	$(PY) -m demo
 
+rehearse: setup ## play docs/going-live.md on the embedded AWS with the real Terraform
+	$(PY) -m demo.rehearsal
+
+local-aws: $(STAMP) ## the demo, then keep its embedded AWS running to try the commands against
+	$(PY) -m demo --serve
+
 bench: $(STAMP) ## promotion and pipeline benchmarks (prints figures)
 	$(PY) -m bench
 
@@ -64,9 +79,10 @@ lock: $(STAMP) ## re-resolve requirements/*.txt from pyproject.toml (UPGRADE=1 t
 	$(LOCK) --python-version 3.11 --extra dev pyproject.toml -o requirements/dev.txt
 	$(LOCK) --python-version 3.11.5 requirements/checkov.in -o requirements/checkov.txt
 	$(LOCK) --python-version 3.11 requirements/uv.in -o requirements/uv.txt
+	$(LOCK) --python-version 3.11 requirements/awscli.in -o requirements/awscli.txt
 
-bootstrap-outputs: $(STAMP) ## print a bootstrap root's outputs to paste (STAGE=dev|pre-prod|prod)
-	$(PY) scripts/bootstrap_outputs.py $(STAGE)
+bootstrap-outputs: ## print a bootstrap root's outputs to paste (STAGE=dev|pre-prod|prod)
+	@$(PYTHON) scripts/bootstrap_outputs.py $(STAGE)
 
 clean: ## remove generated files (build/, demo-output/, caches); keeps the environments
 	rm -rf build demo-output .pytest_cache .mypy_cache .ruff_cache

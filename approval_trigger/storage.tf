@@ -75,7 +75,7 @@ resource "aws_dynamodb_table" "dedup" {
   name                        = "${var.name_prefix}-dedup"
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "pk"
-  deletion_protection_enabled = true
+  deletion_protection_enabled = var.protect_dedup_table
 
   attribute {
     name = "pk"

@@ -70,6 +70,12 @@ variable "dedup_ttl_seconds" {
   default     = 604800
 }
 
+variable "protect_dedup_table" {
+  description = "Controls whether the de-duplication table refuses deletion. Set false, apply, then destroy, to take the trigger down (docs/going-live.md)."
+  type        = bool
+  default     = true
+}
+
 variable "log_retention_days" {
   description = "Retention of the function's log group in days (a CloudWatch Logs retention value)."
   type        = number

@@ -6,10 +6,12 @@ Never pin moto to one account through its environment override: it would merge a
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -113,3 +115,43 @@ def refuse(client: Any, operation: str, code: str = "AccessDenied") -> None:
         return AWSResponse("https://aws.invalid", 403, HTTPHeaders(), None), {"Error": error}
 
     client.meta.events.register(f"before-call.*.{operation}", respond)
+
+
+ACCOUNTS = (DEV_ACCOUNT, PRE_PROD_ACCOUNT, PROD_ACCOUNT)
+_EVERYTHING = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+@dataclass(frozen=True)
+class Administrator:
+    """An IAM user allowed everything in one account: who applies the bootstrap roots."""
+
+    account_id: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+    def environment(self, region: str = REGION) -> dict[str, str]:
+        """Its credentials as AWS_* environment variables (no session token: a user's keys)."""
+        return {"AWS_ACCESS_KEY_ID": self.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+                "AWS_REGION": region, "AWS_DEFAULT_REGION": region}  # fmt: skip
+
+    def session(self, region: str = REGION) -> boto3.Session:
+        """A session with its credentials."""
+        return boto3.Session(self.access_key_id, self.secret_access_key, region_name=region)
+
+
+def create_administrators(accounts: tuple[str, ...] = ACCOUNTS) -> dict[str, Administrator]:
+    """An administrator user in each account; run it before enforcement starts, so that every
+    later request, the administrators' included, is authorized by IAM."""
+    administrators = {}
+    for account in accounts:
+        iam = account_session(account).client("iam")
+        iam.create_user(UserName="administrator")
+        iam.put_user_policy(UserName="administrator", PolicyName="everything",
+                            PolicyDocument=json.dumps(_EVERYTHING))  # fmt: skip
+        key = iam.create_access_key(UserName="administrator")["AccessKey"]
+        administrators[account] = Administrator(account, key["AccessKeyId"], key["SecretAccessKey"])
+    return administrators

@@ -18,6 +18,18 @@ with AWS's documented answer). IAM enforcement's own corrections: demo/enforceme
    `aud` one of its client ids, and the `StringEquals` / `StringLike` conditions on `<issuer>:sub`
    and `<issuer>:aud` must match. moto grants any token any role. The token's signature is not
    checked (AWS checks it against the provider's keys): the tests mint their own unsigned tokens.
+5. EventBridge TestEventPattern answers whether the event matches the pattern (moto answers an
+   empty body): the rehearsal checks an approval event against the deployed rule with it. The
+   match is moto's own, the one its rules use for PutEvents.
+6. UpdateModelPackage changes only what the request names: moto replaces the package's
+   CustomerMetadataProperties and ApprovalDescription with the request's (None when absent), so
+   approving a version erased its metadata (`feature_columns`), and the rehearsal's promotion of an
+   approved version failed. AWS adds or updates the given properties and removes those named in
+   CustomerMetadataPropertiesToRemove (UpdateModelPackage API reference: the two parameters).
+7. A Lambda function's DeadLetterConfig and LoggingConfig are kept and answered: moto drops both,
+   so a second `terraform plan` of the approval trigger wanted to add them again. AWS answers
+   them in the function's configuration (FunctionConfiguration in the Lambda API reference;
+   LoggingConfig defaults to the Text format and the group /aws/lambda/<function name>).
 """
 
 from __future__ import annotations
@@ -30,16 +42,24 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
+from moto.awslambda.models import LambdaFunction
 from moto.core.exceptions import AccessDeniedError
+from moto.events.models import EventPattern, EventPatternParser
+from moto.events.responses import EventsHandler
 from moto.iam import policy_conditions
 from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult
 from moto.s3.models import FakeBucket
-from moto.sagemaker.models import Model
+from moto.sagemaker.models import Model, SageMakerModelBackend
 from moto.sts.responses import TokenResponse
 
 _original_statement_check = IAMPolicyStatement.is_action_permitted
 _original_model_response = Model.response_object
 _original_web_identity = TokenResponse.assume_role_with_web_identity
+_original_update_package = SageMakerModelBackend.update_model_package
+_original_function_init = LambdaFunction.__init__
+_original_function_configuration = LambdaFunction.get_configuration
+_original_function_update = LambdaFunction.update_configuration
+FUNCTION_SETTINGS = ("DeadLetterConfig", "LoggingConfig")
 TLS_CONTEXT = {"aws:SecureTransport": "true"}
 WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
 
@@ -164,6 +184,60 @@ def _checked_web_identity(self: TokenResponse) -> Any:
     return _original_web_identity(self)
 
 
+def _test_event_pattern(self: EventsHandler) -> str:
+    """Correction 5: TestEventPattern, with the matcher moto's rules use."""
+    raw = self._get_param("EventPattern")
+    pattern = EventPattern(raw, EventPatternParser(raw).parse())
+    return json.dumps({"Result": pattern.matches_event(json.loads(self._get_param("Event")))})
+
+
+def _update_model_package(
+    self: SageMakerModelBackend,
+    model_package_arn: str,
+    model_approval_status: str | None,
+    approval_description: str | None,
+    customer_metadata_properties: dict[str, str] | None,
+    *args: Any,
+    **kwargs: Any,
+) -> str:
+    """Correction 6: given metadata is merged into the package's, an absent description kept."""
+    name = self.model_package_name_mapping.get(model_package_arn, model_package_arn)
+    package = self.model_packages.get(name)
+    kept = dict(getattr(package, "customer_metadata_properties", None) or {})
+    description = getattr(package, "approval_description", None)
+    arn = _original_update_package(
+        self, model_package_arn, model_approval_status, approval_description,
+        {**kept, **(customer_metadata_properties or {})}, *args, **kwargs,
+    )  # fmt: skip
+    if package is not None and approval_description is None:
+        package.approval_description = description
+    return str(arn)
+
+
+def _function_init(self: LambdaFunction, *args: Any, **kwargs: Any) -> None:
+    """Correction 7: the function keeps its dead-letter and logging settings."""
+    _original_function_init(self, *args, **kwargs)
+    spec = kwargs.get("spec", args[1] if len(args) > 1 else {})
+    setattr(self, "kept_settings", {k: spec[k] for k in FUNCTION_SETTINGS if k in spec})  # noqa: B010
+
+
+def _function_configuration(self: LambdaFunction, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    configuration: dict[str, Any] = _original_function_configuration(self, *args, **kwargs)
+    kept = getattr(self, "kept_settings", {})
+    default_logging = {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{self.function_name}"}
+    configuration["LoggingConfig"] = {**default_logging, **kept.get("LoggingConfig", {})}
+    if kept.get("DeadLetterConfig", {}).get("TargetArn"):
+        configuration["DeadLetterConfig"] = kept["DeadLetterConfig"]
+    return configuration
+
+
+def _function_update(self: LambdaFunction, config_updates: dict[str, Any]) -> dict[str, Any]:
+    kept = getattr(self, "kept_settings", {})
+    kept.update({key: config_updates[key] for key in FUNCTION_SETTINGS if key in config_updates})
+    setattr(self, "kept_settings", kept)  # noqa: B010
+    return dict(_original_function_update(self, config_updates))
+
+
 @contextmanager
 def aws_answers() -> Iterator[None]:
     """Apply the corrections above for the duration of the block (in this process)."""
@@ -179,4 +253,14 @@ def aws_answers() -> Iterator[None]:
         stack.enter_context(
             mock.patch.object(TokenResponse, "assume_role_with_web_identity", _checked_web_identity)
         )
+        stack.enter_context(
+            mock.patch.object(EventsHandler, "test_event_pattern", _test_event_pattern)
+        )
+        stack.enter_context(
+            mock.patch.object(SageMakerModelBackend, "update_model_package", _update_model_package)
+        )
+        for name, function in (("__init__", _function_init),
+                               ("get_configuration", _function_configuration),
+                               ("update_configuration", _function_update)):  # fmt: skip
+            stack.enter_context(mock.patch.object(LambdaFunction, name, function))
         yield

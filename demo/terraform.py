@@ -149,7 +149,24 @@ def setup(home: Path, environ: Mapping[str, str] = os.environ) -> Terraform:
     shim.write_text(_SHIM.format(python=sys.executable), encoding="utf-8")
     shim.chmod(0o755)
     (home / "terraformrc").write_text(cli_config(mirror), encoding="utf-8")
+    if mirror is not None:
+        seed_plugin_cache(mirror, home / "plugin-cache")
     return Terraform(home, mirror)
+
+
+def seed_plugin_cache(mirror: Path, cache: Path) -> None:
+    """Put the mirror's providers in the plugin cache as hard links (a copy where the file
+    systems differ): `terraform init` then only links them, and inits running at once never
+    race to fill the cache (Terraform's cache is not safe for concurrent writers)."""
+    for source in (mirror / "registry.terraform.io").rglob("*"):
+        target = cache / source.relative_to(mirror)
+        if source.is_dir() or target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
 
 
 def write_local_aws_override(root: Path, endpoint: str, *, local_backend: bool) -> Path:

@@ -1,10 +1,11 @@
-"""Print the bootstrap outputs in the form to paste: stage-file keys and GitHub variables.
+"""Print a bootstrap apply's outputs in the form to paste: stage-file lines and commands to run.
 
-    python scripts/bootstrap_outputs.py {dev,pre-prod,prod} [--outputs-json FILE]
+    python3 scripts/bootstrap_outputs.py {dev,pre-prod,prod} [--outputs-json FILE]
 
 Reads `terraform output -json` of bootstrap/dev (dev) or of the stage's workspace of
-bootstrap/stage (pre-prod, prod); `--outputs-json` reads a saved copy instead. Called by
-`make bootstrap-outputs STAGE=...`.
+bootstrap/stage (pre-prod, prod); `--outputs-json` reads a saved copy instead. Standard library
+only: `make bootstrap-outputs STAGE=...` runs it with the machine's python3, no environment needed.
+A root that was not applied ends in one line and changes nothing (exit 1); a bad stage, exit 2.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -21,62 +23,110 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STAGE_FILE_KEYS = ("kms_key_arn", "permissions_boundary_arn")
+DEV_KEYS = ("github_repository_variables", "approval_trigger_backend_config")
+STAGE_KEYS = (*STAGE_FILE_KEYS, "github_environment_variables")
+TRIGGER_BACKEND = "approval_trigger/backend.tfbackend"
+STAGE_FILE_HEADER = "# 1. In {file}, replace the lines of these keys with:"
+COMMANDS_HEADER = (
+    "# {number}. Run (create the GitHub environments first, docs/going-live.md step 3):"
+)
 
 
-def terraform_outputs(stage: str) -> dict[str, Any]:
-    """`terraform output -json` of the root (and workspace) that bootstrapped `stage`."""
-    root = REPO_ROOT / "bootstrap" / ("dev" if stage == "dev" else "stage")
-    env = dict(os.environ)
-    if stage != "dev":
-        env["TF_WORKSPACE"] = stage
-    run = subprocess.run(
-        ["terraform", f"-chdir={root}", "output", "-json"],
-        capture_output=True, text=True, env=env, check=False,
+class OutputsError(Exception):
+    """The outputs cannot be read; the message says what to do."""
+
+
+def _terraform(root: Path, args: Sequence[str], env: Mapping[str, str]) -> str:
+    if shutil.which("terraform", path=env.get("PATH")) is None:
+        raise OutputsError("terraform is not on PATH: install Terraform >= 1.10 (README)")
+    done = subprocess.run(
+        ["terraform", f"-chdir={root}", *args],
+        capture_output=True, text=True, env=dict(env), check=False,
     )  # fmt: skip
-    if run.returncode != 0:
-        raise SystemExit(f"terraform output failed in {root}: {run.stderr.strip()}")
-    return {name: item["value"] for name, item in json.loads(run.stdout).items()}
+    if done.returncode != 0:
+        first = next((line for line in done.stderr.splitlines() if line.strip()), "no output")
+        raise OutputsError(f"terraform {args[0]} failed in {root}: {first.strip(' │╷╵')}")
+    return done.stdout
+
+
+def terraform_outputs(stage: str, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """`terraform output -json` of the root (and workspace) that bootstrapped `stage`.
+
+    The stage's workspace is looked up first: `TF_WORKSPACE` naming a workspace that does not
+    exist would make `terraform output` create an empty one and print `{}`.
+    """
+    root = REPO_ROOT / "bootstrap" / ("dev" if stage == "dev" else "stage")
+    env = {k: v for k, v in environ.items() if k != "TF_WORKSPACE"}
+    if stage != "dev":
+        listed = _terraform(root, ["workspace", "list"], env)
+        if stage not in {line.strip(" *") for line in listed.splitlines()}:
+            raise OutputsError(
+                f"bootstrap/stage has no workspace {stage}: apply it first (docs/going-live.md"
+                " step 2), from the checkout that holds its state"
+            )
+        env["TF_WORKSPACE"] = stage
+    outputs = {name: item["value"] for name, item in json.loads(
+        _terraform(root, ["output", "-json"], env) or "{}").items()}  # fmt: skip
+    expected = DEV_KEYS if stage == "dev" else STAGE_KEYS
+    missing = [key for key in expected if key not in outputs]
+    if missing:
+        where = "bootstrap/dev" if stage == "dev" else f"bootstrap/stage (workspace {stage})"
+        raise OutputsError(
+            f"{where} has no output {missing[0]}: apply it first (docs/going-live.md), from the"
+            " checkout that holds its state"
+        )
+    return outputs
+
+
+def _dev_text(outputs: Mapping[str, Any]) -> list[str]:
+    lines = [COMMANDS_HEADER.format(number=1)]
+    for name, value in sorted(outputs["github_repository_variables"].items()):
+        lines.append(f"gh variable set {name} --body {shlex.quote(value)}")
+    backend = outputs["approval_trigger_backend_config"]
+    lines.append(f"cat > {TRIGGER_BACKEND} <<'EOF'")
+    lines += [f"{key} = {json.dumps(value)}" for key, value in sorted(backend.items())]
+    lines.append("EOF")
+    for key, what in (
+        ("dev_artifacts_bucket_policy_statements", "the dev artifacts bucket's policy"),
+        ("dev_artifacts_key_policy_statements", "the dev artifacts KMS key's policy"),
+    ):
+        if outputs.get(key):
+            statements = json.dumps(json.loads(outputs[key]), indent=2)
+            lines += ["", f"# Statements for the owner of {what} to merge:", statements]
+    return lines
 
 
 def paste_ready(stage: str, outputs: Mapping[str, Any]) -> str:
-    """The text to paste: stage-file keys, then `gh variable set` commands."""
-    lines: list[str] = []
+    """The text to paste: stage-file lines, then the commands to run."""
     if stage == "dev":
-        lines.append("# GitHub repository variables")
-        for name, value in sorted(outputs["github_repository_variables"].items()):
-            lines.append(f"gh variable set {name} --body {shlex.quote(value)}")
-        for key, what in (
-            ("dev_artifacts_bucket_policy_statements", "the dev artifacts bucket's policy"),
-            ("dev_artifacts_key_policy_statements", "the dev artifacts KMS key's policy"),
-        ):
-            if outputs.get(key):
-                statements = json.dumps(json.loads(outputs[key]), indent=2)
-                lines += ["", f"# Statements to merge into {what}", statements]
-        return "\n".join(lines) + "\n"
-    lines.append(f"# {stage}-config.tfvars.json")
+        return "\n".join(_dev_text(outputs)) + "\n"
+    lines = [STAGE_FILE_HEADER.format(file=f"{stage}-config.tfvars.json")]
     lines += [f'  "{key}": {json.dumps(outputs[key])},' for key in STAGE_FILE_KEYS]
+    lines += ["", COMMANDS_HEADER.format(number=2)]
     for environment, variables in sorted(outputs["github_environment_variables"].items()):
-        lines += ["", f"# GitHub environment {environment}"]
         for name, value in sorted(variables.items()):
             lines.append(f"gh variable set {name} --env {environment} --body {shlex.quote(value)}")
     for name, role in sorted(outputs.get("github_role_variables", {}).items()):
         environment, arn = role["environment"], shlex.quote(role["arn"])
-        lines += ["", f"# GitHub environment {environment}: a role of this account it assumes"]
         lines.append(f"gh variable set {name} --env {environment} --body {arn}")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the paste-ready outputs of one bootstrap apply."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("stage", choices=("dev", "pre-prod", "prod"))
     parser.add_argument("--outputs-json", type=Path, help="saved `terraform output -json`")
     args = parser.parse_args(argv)
-    if args.outputs_json:
-        raw = json.loads(args.outputs_json.read_text(encoding="utf-8"))
-        outputs = {name: item["value"] for name, item in raw.items()}
-    else:
-        outputs = terraform_outputs(args.stage)
+    try:
+        if args.outputs_json:
+            raw = json.loads(args.outputs_json.read_text(encoding="utf-8"))
+            outputs = {name: item["value"] for name, item in raw.items()}
+        else:
+            outputs = terraform_outputs(args.stage)
+    except (OSError, ValueError, OutputsError) as error:
+        print(f"bootstrap-outputs: error: {error}", file=sys.stderr)
+        return 1
     sys.stdout.write(paste_ready(args.stage, outputs))
     return 0
 

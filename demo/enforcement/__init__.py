@@ -28,14 +28,16 @@ AWS), and are patched here, each as narrowly as possible:
 5. Copies: moto authorizes a CopyObject / UploadPartCopy on its destination only; AWS also requires
    s3:GetObject on the source (CopyObject API reference). The source is checked here too.
 
-6. Signatures of EventBridge Scheduler calls: moto recomputes them from the path without the
-   query string (`GetSchedule?groupName=...`) and answers SignatureDoesNotMatch to a correctly
-   signed request. Their signature is not checked here; the action still is.
+6. Signatures of requests without a body (GET, HEAD, DELETE: Lambda's GetFunction, Scheduler's
+   GetSchedule): moto recomputes the signature with the parameters it parsed from the path and
+   query as the payload, where the client signed an empty one, and answers
+   SignatureDoesNotMatch to a correctly signed request. Here a bodiless request is checked with
+   the empty payload it was signed with; every signature is still checked.
 
 7. Condition operators: moto knows only `StringEquals`, passes a condition it cannot evaluate
    (unknown operator, key absent from the request) and answers an Allow whose condition fails
-   with an explicit Deny. Here every condition is evaluated as AWS documents (tests/iam/
-   conditions.py: missing keys, IfExists, Null, ForAllValues/ForAnyValue, Arn*/String*/Bool), and
+   with an explicit Deny. Here every condition is evaluated as AWS documents (conditions.py:
+   missing keys, IfExists, Null, ForAllValues/ForAnyValue, Arn*/String*/Bool), and
    a statement whose condition fails does not apply; an operator it cannot evaluate is an error.
 
 8. Create-only copies: moto ignores If-None-Match on CopyObject and overwrites; S3 answers 412
@@ -50,7 +52,16 @@ AWS), and are patched here, each as narrowly as possible:
    policies use, and the authorizations AWS adds: `kms:TagResource` on every key of the account
    and Region for a CreateKey with tags (AWS KMS guide), `sagemaker:AddTags` with
    `sagemaker:TaggingAction` for a CreateModel/CreatePipeline with tags (their dependent action
-   in the Service Authorization Reference). Other calls keep moto's handling (and correction 1).
+   in the Service Authorization Reference). Requests of the query protocol (IAM, SNS and
+   CloudWatch, as the Terraform provider sends them: `AlarmNames.member.1=...`) are read in their
+   nested shape; moto's flat form hid their names and tags. CloudWatch's actions are named
+   `cloudwatch:` as in IAM (moto names them by the endpoint, `monitoring:`), and PutMetricData
+   carries `cloudwatch:namespace`. Other calls keep moto's handling (and correction 1).
+
+10. Web identity: AssumeRoleWithWebIdentity is an unsigned call ("Calling
+    AssumeRoleWithWebIdentity does not require the use of AWS security credentials", STS API
+    reference); the token and the role's trust policy authenticate it (demo/moto_fixes.py
+    correction 4). moto reads the missing Authorization header of every call and fails with 500.
 
 moto does not evaluate resource-based policies (bucket and key policies), KMS use by S3, nor other
 condition keys: statements only those could prove are justified by documentation in docs/iam.md.
@@ -74,6 +85,7 @@ from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, Permissi
 from moto.s3.exceptions import PreconditionFailed
 from moto.s3.responses import S3Response
 
+from demo.enforcement import grants
 from demo.enforcement.conditions import conditions_hold
 from demo.enforcement.requests import Check, checks_for, request_of
 
@@ -82,6 +94,8 @@ _USER = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):user/.+$")
 _original_matches = IAMPolicyStatement._check_element_matches
 _original_s3_check = ActionAuthenticatorMixin._authenticate_and_authorize_s3_action
 _original_copy_object = S3Response.copy_object
+_original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
+UNSIGNED_ACTIONS = frozenset({"AssumeRoleWithWebIdentity"})
 
 
 def principal_arn(caller_arn: str) -> str:
@@ -218,25 +232,33 @@ def _create_only_copy(self: Any) -> Any:
     return _original_copy_object(self)
 
 
-_real_check_signature = IAMRequestBase.check_signature
+_original_aws_request = IAMRequestBase._create_aws_request
 
 
-def _check_signature(self: IAMRequestBase) -> None:
-    """moto's signature check, except for Scheduler's (correction 6)."""
-    if getattr(self, "_service", "") != "scheduler":
-        _real_check_signature(self)
+def _signed_request(self: IAMRequestBase) -> Any:
+    """The request as the client signed it (correction 6)."""
+    request = _original_aws_request(self)
+    if self._method in ("GET", "HEAD", "DELETE") and not self._body:
+        request.data = b""
+    return request
 
 
 def _permitted(request: IAMRequestBase, check: Check, incoming: dict[str, Any]) -> bool:
     permitted = False
     context: Any = {**incoming, **check.context}  # moto types it dict[str, str]; lists are fine
-    for policy in request._access_key.collect_policies():
+    policies = request._access_key.collect_policies()
+    for policy in policies:
         result = access_control.IAMPolicy(policy).is_action_permitted(
             check.action, check.resource, None, context
         )
         if result == access_control.PermissionResult.DENIED:
-            return False
+            permitted = False
+            break
         permitted = permitted or result == access_control.PermissionResult.PERMITTED
+    grants.record(
+        principal_arn(request._access_key.arn), check.action, check.resource,
+        str(request._headers.get("User-Agent", "")), policies, context, denied=not permitted,
+    )  # fmt: skip
     return permitted
 
 
@@ -251,21 +273,12 @@ def _check_action_permitted(self: IAMRequestBase, resource: str) -> None:
         service, operation, self.account_id, self._region, self._method, self._path,
         self._data, self._body,
     )  # fmt: skip
-    checks = checks_for(request)
-    if checks is not None:
-        if not all(_permitted(self, check, incoming) for check in checks):
-            self._raise_access_denied()
-        return
-    permitted = False
-    for policy in self._access_key.collect_policies():
-        result = access_control.IAMPolicy(policy).is_action_permitted(
-            self._action, resource, None, incoming
-        )
-        if result == access_control.PermissionResult.DENIED:
-            self._raise_access_denied()
-        permitted = permitted or result == access_control.PermissionResult.PERMITTED
-    if self._is_assuming_role_operation(resource):
-        permitted = permitted and self._check_role_trust_relationship(resource)
+    # IAM names CloudWatch's actions `cloudwatch:`; moto, by its endpoint, `monitoring:`.
+    action = self._action.replace("monitoring:", "cloudwatch:", 1)
+    checks = checks_for(request) or [Check(action, resource)]
+    permitted = all(_permitted(self, check, incoming) for check in checks)
+    if permitted and self._is_assuming_role_operation(resource):
+        permitted = self._check_role_trust_relationship(resource)
     if not permitted:
         self._raise_access_denied()
 
@@ -283,6 +296,13 @@ def _authorize_s3_with_copy_source(
         data=self.data, body=self.raw_body, headers=self.headers, action="GetObject",
     )  # fmt: skip
     request.check_action_permitted(f"arn:aws:s3:::{path}")
+
+
+def _authorize_signed_calls(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+    """moto's authentication, except for the calls AWS takes unsigned (correction 10)."""
+    if "Authorization" not in self.headers and self._get_action() in UNSIGNED_ACTIONS:
+        return
+    _original_authorize(self, iam_request_cls, resource)
 
 
 _XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.S)
@@ -322,7 +342,9 @@ def aws_semantics() -> Iterator[None]:
         stack.enter_context(
             mock.patch.object(IAMRequestBase, "check_action_permitted", _check_action_permitted)
         )
-        stack.enter_context(mock.patch.object(IAMRequestBase, "check_signature", _check_signature))
+        stack.enter_context(
+            mock.patch.object(IAMRequestBase, "_create_aws_request", _signed_request)
+        )
         stack.enter_context(
             mock.patch.object(
                 ActionAuthenticatorMixin,
@@ -343,6 +365,13 @@ def aws_semantics() -> Iterator[None]:
             )
         )
         stack.enter_context(mock.patch.object(S3Response, "copy_object", _create_only_copy))
+        stack.enter_context(
+            mock.patch.object(
+                ActionAuthenticatorMixin,
+                "_authenticate_and_authorize_action",
+                _authorize_signed_calls,
+            )
+        )
         yield
 
 

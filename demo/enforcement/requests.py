@@ -64,8 +64,36 @@ def request_of(
         except ValueError:
             params = {}
     if not params:
-        params = {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in data.items()}
+        flat = {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in data.items()}
+        params = unflatten_query(flat)
     return Request(service, action, account, region, method, path, params)
+
+
+def unflatten_query(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """The query protocol's flat form as the nested shape (IAM, SNS and CloudWatch, which the
+    Terraform provider calls with it): `Tags.member.1.Key=k` becomes `{"Tags": [{"Key": "k"}]}`,
+    `Attributes.entry.1.key` / `.value` pairs become a dict."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = nested
+        parts = [part for part in key.split(".") if part not in ("member", "entry")]
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return _lists(nested)
+
+
+def _lists(node: Any) -> Any:
+    """Dicts keyed 1..n become lists; a list of {key, value} pairs becomes a dict."""
+    if not isinstance(node, dict):
+        return node
+    items = {key: _lists(value) for key, value in node.items()}
+    if items and all(key.isdigit() for key in items):
+        values = [items[key] for key in sorted(items, key=int)]
+        if all(isinstance(v, dict) and set(v) == {"key", "value"} for v in values):
+            return {str(v["key"]): v["value"] for v in values}
+        return values
+    return items
 
 
 def _tags(pairs: Any, key: str = "Key", value: str = "Value") -> dict[str, str]:
@@ -219,6 +247,8 @@ def _cloudwatch(request: Request) -> list[Check] | None:
         ] or None
     if op in ("TagResource", "UntagResource", "ListTagsForResource"):
         return [Check(action, str(p["ResourceARN"]))]
+    if op == "PutMetricData":  # no resource types; the namespace is the condition key
+        return [Check(action, "*", {"cloudwatch:namespace": str(p.get("Namespace", ""))})]
     return None
 
 

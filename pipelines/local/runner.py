@@ -62,9 +62,12 @@ def _now() -> str:
 
 
 def _execution_context(
-    definition: dict[str, Any], parameters: Mapping[str, str], session: boto3.Session, name: str
+    definition: dict[str, Any],
+    parameters: Mapping[str, str],
+    session: boto3.Session,
+    name: str,
+    execution_id: str,
 ) -> Context:
-    execution_id = _random(12)
     region = session.region_name or "us-east-1"
     account: dict[str, str] = {}
 
@@ -206,6 +209,7 @@ def run_definition(
     work_dir: Path | None = None,
     log: Callable[[str], None] = print,
     options: RunOptions | None = None,
+    execution_id: str | None = None,
 ) -> RunResult:
     """Run every step of a rendered definition in dependency order.
 
@@ -217,6 +221,8 @@ def run_definition(
         work_dir: where step files go; a temporary directory (removed afterwards) when None.
         log: receives one line per event (step start, outputs, status and time).
         options: behaviours SageMaker leaves undocumented; defaults to ``RunOptions()``.
+        execution_id: the execution's id (a new random one when None), for a service that
+            started the execution itself (demo/services.py).
 
     Returns:
         The run's result; ``status`` is Failed when a step failed (later steps do not start).
@@ -229,7 +235,7 @@ def run_definition(
         raise DefinitionError("the definition has no Steps list")
     ordered = order_steps(definition["Steps"])
     name = str((definition.get("Metadata") or {}).get("PipelineName") or options.pipeline_name)
-    ctx = _execution_context(definition, parameters, session, name)
+    ctx = _execution_context(definition, parameters, session, name, execution_id or _random(12))
     execution_id = str(ctx.execution["PipelineExecutionId"])
     own_dir = work_dir is None
     root = Path(tempfile.mkdtemp(prefix="local-run-")) if work_dir is None else work_dir

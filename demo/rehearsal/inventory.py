@@ -1,0 +1,83 @@
+"""What is left in each account after the teardown, against what docs/going-live.md says is kept.
+
+Listed as an administrator sees it. `GONE` must be empty after `terraform destroy` of the stages
+and the approval trigger; `KEPT` is reported (the guide says why each stays).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import boto3
+
+
+def _stage_gone(session: boto3.Session) -> dict[str, list[str]]:
+    sm = session.client("sagemaker")
+    scheduler = session.client("scheduler")
+    groups = [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]]
+    return {
+        "pipelines": [p["PipelineName"] for p in sm.list_pipelines()["PipelineSummaries"]],
+        "models": [m["ModelName"] for m in sm.list_models()["Models"]],
+        "schedule groups": [name for name in groups if name != "default"],
+        "alarms": [
+            a["AlarmName"] for a in session.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        ],  # fmt: skip
+        "dashboards": [
+            d["DashboardName"]
+            for d in session.client("cloudwatch").list_dashboards()["DashboardEntries"]
+        ],  # fmt: skip
+        "topics": [t["TopicArn"] for t in session.client("sns").list_topics()["Topics"]],
+        "queues": session.client("sqs").list_queues().get("QueueUrls", []),
+        "rules": [r["Name"] for r in session.client("events").list_rules()["Rules"]],
+        "results databases": [
+            d["Name"] for d in session.client("glue").get_databases()["DatabaseList"]
+        ],  # fmt: skip
+    }
+
+
+def _dev_gone(session: boto3.Session) -> dict[str, list[str]]:
+    return {
+        "functions": [
+            f["FunctionName"] for f in session.client("lambda").list_functions()["Functions"]
+        ],  # fmt: skip
+        "tables": session.client("dynamodb").list_tables()["TableNames"],
+        "queues": session.client("sqs").list_queues().get("QueueUrls", []),
+        "rules": [r["Name"] for r in session.client("events").list_rules()["Rules"]],
+        "log groups": [
+            g["logGroupName"] for g in session.client("logs").describe_log_groups()["logGroups"]
+        ],  # fmt: skip
+    }
+
+
+def _kept(session: boto3.Session, buckets: list[str]) -> dict[str, Any]:
+    s3 = session.client("s3")
+    objects: Counter[str] = Counter()
+    for bucket in buckets:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                objects[f"{bucket}/{item['Key'].split('/', 1)[0]}/"] += 1
+    packages = session.client("sagemaker").list_model_packages(
+        ModelPackageType="Versioned", MaxResults=100
+    )
+    keys = session.client("kms").list_keys()["Keys"]
+    states = Counter(
+        session.client("kms").describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"]
+        for k in keys
+    )
+    return {"model packages": len(packages["ModelPackageSummaryList"]),
+            "objects by prefix": dict(sorted(objects.items())),
+            "KMS keys by state": dict(states)}  # fmt: skip
+
+
+def left_over(sessions: dict[str, boto3.Session]) -> dict[str, dict[str, Any]]:
+    """For each account (dev, pre-prod, prod): what must be gone, and what is kept."""
+    report: dict[str, dict[str, Any]] = {}
+    for name, session in sessions.items():
+        gone = _dev_gone(session) if name == "dev" else _stage_gone(session)
+        buckets = [b["Name"] for b in session.client("s3").list_buckets()["Buckets"]]
+        report[name] = {
+            "not removed": {kind: items for kind, items in gone.items() if items},
+            "kept": _kept(session, buckets),
+        }
+    return report
