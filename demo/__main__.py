@@ -13,13 +13,23 @@ the older Approved version and shows the stage's status. Everything it writes go
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, PROD_ACCOUNT, local_aws
+from demo.deploy import Deployer
+from demo.local_aws import (
+    DEV_ACCOUNT,
+    PRE_PROD_ACCOUNT,
+    PROD_ACCOUNT,
+    account_session,
+    credentials_environment,
+    local_aws,
+)
 from demo.story import PHASES, Phase, Story
 from promotion.config import REPO_ROOT
 from promotion.output import text_table
@@ -109,6 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where the demo writes; a new or empty directory, or one an earlier demo made "
         "(default: demo-output/ in the repository root)",
     )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="afterwards, keep the embedded AWS running with the demo's state (Ctrl-C stops it) "
+        "and write the environment to use it from another shell",
+    )
     args = parser.parse_args(argv)
     if args.rows < 1:
         parser.error("--rows must be at least 1")
@@ -121,9 +137,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     with local_aws() as endpoint:
         print(f"local AWS (moto) at {endpoint}: accounts {DEV_ACCOUNT} dev, "
               f"{PRE_PROD_ACCOUNT} pre-prod, {PROD_ACCOUNT} prod")  # fmt: skip
+        story.deployer = Deployer(args.output_dir / "terraform", endpoint)
+        print(
+            f"terraform: {story.deployer.terraform.describe() if story.deployer.terraform else '-'}"
+        )
         timings = run_story(story)
-    print_summary(story, timings)
+        print_summary(story, timings)
+        if args.serve and story.succeeded:
+            serve(endpoint, args.output_dir / "local-aws")
     return 0 if story.succeeded else 1
+
+
+def serve(endpoint: str, directory: Path) -> None:
+    """Write one environment file per account, say how to use them, wait for Ctrl-C."""
+    directory.mkdir(exist_ok=True)
+    accounts = {"dev": DEV_ACCOUNT, "pre-prod": PRE_PROD_ACCOUNT, "prod": PROD_ACCOUNT}
+    for name, account in accounts.items():
+        values = {**credentials_environment(account_session(account)),
+                  "AWS_ENDPOINT_URL": endpoint, "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+        lines = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in values.items())
+        (directory / f"{name}.env").write_text(lines, encoding="utf-8")
+    shown = directory.relative_to(Path.cwd()) if directory.is_relative_to(Path.cwd()) else directory
+    print(f"\nThe embedded AWS runs at {endpoint} with the demo's state until Ctrl-C. In another"
+          f" shell, act in one account (dev, pre-prod or prod):\n"
+          f"  source {shown}/pre-prod.env\n"
+          "  .venv/bin/python build.py --stage pre-prod --status\n"
+          f"  .venv/bin/python -m pipelines.run_pipeline --local --stage pre-prod --definition"
+          f" {shown.parent}/build/pre-prod/pipeline-definition.json")  # fmt: skip
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("stopped")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from botocore.client import BaseClient
 
 import build
 from demo import seed
-from demo.deploy import apply_stage
+from demo.deploy import Deployer, ProviderUnavailable, apply_with_boto3
 from demo.local_aws import (
     DEV_ACCOUNT,
     account_session,
@@ -55,6 +55,7 @@ class Story:
     facts: list[tuple[str, str]] = field(default_factory=list)
     succeeded: bool = True
     commit: str = ""  # recorded as the promotion's git commit, as GITHUB_SHA is in the workflow
+    deployer: Deployer | None = None  # None: the boto3 stand-in (no Terraform provider here)
 
     def session(self, stage: str) -> boto3.Session:
         """A session in the stage's account."""
@@ -85,13 +86,32 @@ class Story:
             raise SystemExit(code)
 
     def deploy(self, stage: str) -> dict[str, Any]:
-        """What `terraform apply` would do with build.py's outputs (model, pipeline, schedule)."""
+        """`terraform apply` of build.py's outputs, as the workflow does (in the background; see
+        `deployed`), or the boto3 stand-in when Terraform has no provider here."""
         path = self.output_dir / "build" / stage / "deployment.tfvars.json"
         self.tfvars[stage] = json.loads(path.read_text())
-        apply_stage(self.session(stage), self.configs[stage], self.tfvars[stage])
-        print(f"  (terraform apply, simulated: {stage} now runs model "
-              f"{self.tfvars[stage]['model_name']})")  # fmt: skip
+        if self.deployer is not None:
+            self.deployer.start(stage, self.session(stage), path)
+        else:
+            apply_with_boto3(self.session(stage), self.configs[stage], self.tfvars[stage])
+            print(
+                f"  (the boto3 stand-in deployed {stage}: model {self.tfvars[stage]['model_name']})"
+            )
         return self.tfvars[stage]
+
+    def deployed(self, stage: str) -> None:
+        """Wait for the stage's deployment; without a provider, fall back to the stand-in."""
+        if self.deployer is None:
+            return
+        try:
+            self.deployer.wait(stage)
+        except ProviderUnavailable:
+            print(
+                "  terraform could not install hashicorp/aws (no mirror on this machine, no"
+                " registry): the demo deploys with its boto3 stand-in (demo/deploy.py)"
+            )
+            self.deployer = None
+            apply_with_boto3(self.session(stage), self.configs[stage], self.tfvars[stage])
 
 
 @dataclass(frozen=True)
@@ -244,6 +264,7 @@ def roll_back_pre_prod(story: Story) -> None:
     """Pin the older Approved version: a rollback is a promotion of an earlier ARN."""
     older = story.approved()[0]
     story.build("pre-prod", "--model-package-arn", older)
+    story.deployed("pre-prod")  # the first deployment of pre-prod, before the rollback's
     tfvars = story.deploy("pre-prod")
     story.facts.append(("rollback", f"pre-prod back on source version "
                         f"{tfvars['source_model_package_version']}"))  # fmt: skip
@@ -252,6 +273,8 @@ def roll_back_pre_prod(story: Story) -> None:
 def show_status(story: Story) -> None:
     """What an operator sees: `build.py --stage pre-prod --status`."""
     config = story.configs["pre-prod"]
+    story.deployed("pre-prod")
+    story.deployed("prod")
     print("$ python build.py --stage pre-prod --status")
     code = build.main(["--stage", "pre-prod", "--status",
                        "--target-role-arn", role_arn(config.account_id)])  # fmt: skip

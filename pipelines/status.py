@@ -108,6 +108,24 @@ def deployed_pipeline(sm: SageMakerClient, pipeline_name: str) -> Deployed:
     )  # fmt: skip
 
 
+def schedule_model_name(target: dict[str, Any]) -> str:
+    """The ModelName parameter a schedule's target starts the pipeline with: in the Input of the
+    universal target Terraform deploys (StartPipelineExecution's request), or in a SageMaker
+    target's SageMakerPipelineParameters."""
+    try:
+        request = json.loads(target.get("Input") or "{}")
+    except ValueError:
+        request = {}
+    parameters = request.get("PipelineParameters") if isinstance(request, dict) else None
+    if not isinstance(parameters, list):
+        sagemaker = target.get("SageMakerPipelineParameters") or {}
+        parameters = sagemaker.get("PipelineParameterList") or []
+    names = (
+        p.get("Value") for p in parameters if isinstance(p, dict) and p.get("Name") == "ModelName"
+    )
+    return str(next(names, "") or "")
+
+
 def deployed_schedule(scheduler: Any, sm: SageMakerClient, pipeline_name: str) -> Deployed:
     """The schedule's ModelName parameter, followed to its package."""
     name = schedule_name_for(pipeline_name)
@@ -117,11 +135,7 @@ def deployed_schedule(scheduler: Any, sm: SageMakerClient, pipeline_name: str) -
         if not _missing(error):
             raise
         return Deployed("schedule", name, found=False)
-    target = schedule.get("Target") or {}
-    parameters = (target.get("SageMakerPipelineParameters") or {}).get(
-        "PipelineParameterList"
-    ) or []
-    model_name = next((p["Value"] for p in parameters if p.get("Name") == "ModelName"), "")
+    model_name = schedule_model_name(schedule.get("Target") or {})
     return Deployed(
         "schedule", name, found=True, model_name=model_name,
         model_package_arn=model_package_of(sm, model_name),

@@ -36,16 +36,19 @@ class OutputsError(Exception):
     """The outputs cannot be read; the message says what to do."""
 
 
+def _first_error(stderr: str) -> str:
+    lines = [line.strip(" │╷╵") for line in stderr.splitlines() if line.strip(" │╷╵")]
+    errors = [line for line in lines if line.startswith("Error:")]
+    return (errors or lines or ["no output"])[0]
+
+
 def _terraform(root: Path, args: Sequence[str], env: Mapping[str, str]) -> str:
-    if shutil.which("terraform", path=env.get("PATH")) is None:
-        raise OutputsError("terraform is not on PATH: install Terraform >= 1.10 (README)")
     done = subprocess.run(
-        ["terraform", f"-chdir={root}", *args],
+        ["terraform", f"-chdir={root}", *args, "-no-color"],
         capture_output=True, text=True, env=dict(env), check=False,
     )  # fmt: skip
     if done.returncode != 0:
-        first = next((line for line in done.stderr.splitlines() if line.strip()), "no output")
-        raise OutputsError(f"terraform {args[0]} failed in {root}: {first.strip(' │╷╵')}")
+        raise OutputsError(f"terraform {args[0]} failed in {root}: {_first_error(done.stderr)}")
     return done.stdout
 
 
@@ -56,6 +59,13 @@ def terraform_outputs(stage: str, environ: Mapping[str, str] = os.environ) -> di
     exist would make `terraform output` create an empty one and print `{}`.
     """
     root = REPO_ROOT / "bootstrap" / ("dev" if stage == "dev" else "stage")
+    if shutil.which("terraform", path=environ.get("PATH")) is None:
+        raise OutputsError("terraform is not on PATH: install Terraform >= 1.10 (README)")
+    if not (root / ".terraform").is_dir():
+        raise OutputsError(
+            f"{root.relative_to(REPO_ROOT)} was never initialised in this checkout: apply it first"
+            " (docs/going-live.md), or run this from the checkout that holds its state"
+        )
     env = {k: v for k, v in environ.items() if k != "TF_WORKSPACE"}
     if stage != "dev":
         listed = _terraform(root, ["workspace", "list"], env)

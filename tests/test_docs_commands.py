@@ -66,6 +66,12 @@ COMMANDS = [command for page in PAGES for command in console_commands(page)]
 MAKE_TARGETS = set(re.findall(r"^([a-z]+):", (ROOT / "Makefile").read_text(), re.M))
 
 
+def test_commands_run_without_an_activated_environment() -> None:
+    # A bare `python` works only once .venv is activated, which nothing tells a new user to do.
+    bare = [str(c) for c in COMMANDS if c.text.split()[0] in ("python", "python3", "pytest")]
+    assert not bare, f"use .venv/bin/python or a make target: {bare}"
+
+
 def test_the_readme_and_docs_show_runnable_commands() -> None:
     # The README's quick start alone has several; an empty list means the parser broke.
     assert len([c for c in COMMANDS if c.page == "README.md"]) >= 4
@@ -79,9 +85,12 @@ def test_documented_command_works(command: Command, tmp_path: Path) -> None:
         # THEN (for a make target) the target exists
         assert set(words[1:]) <= MAKE_TARGETS, f"{command}: no such make target"
         return
-    # `python` is the project's interpreter; nothing reaches a real AWS account
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    env.update(AWS_ENDPOINT_URL="http://127.0.0.1:9", HOME=str(tmp_path))
+    # As a new user's shell: the project's environment is not activated (commands name
+    # .venv/bin/python); nothing reaches a real AWS account
+    venv = str(Path(sys.executable).parent)
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv)
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env.update(PATH=path, AWS_ENDPOINT_URL="http://127.0.0.1:9", HOME=str(tmp_path))
 
     # WHEN it runs from the repository root
     done = subprocess.run(

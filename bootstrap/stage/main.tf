@@ -12,12 +12,14 @@ locals {
   boundary_name = "${local.prefix}-boundary-${var.stage}"
   policies      = module.naming.policies_dir
 
-  input_bucket   = regex("^s3://([^/]+)/(.*)$", var.input_data_url)
-  output_bucket  = regex("^s3://([^/]+)/(.*)$", var.output_data_url)
-  data_buckets   = var.create_data_bucket ? toset([local.input_bucket[0], local.output_bucket[0]]) : toset([])
-  state_bucket   = coalesce(var.state_bucket, "${local.prefix}-tfstate-${var.account_id}")
-  state_key      = coalesce(var.state_key, "batch-inference/${var.stage}.tfstate")
-  execution_role = regex("^arn:[^:]+:iam::([0-9]{12}):role(/.*/|/)([^/]+)$", var.sagemaker_execution_role_arn)
+  input_bucket  = regex("^s3://([^/]+)/(.*)$", var.input_data_url)
+  output_bucket = regex("^s3://([^/]+)/(.*)$", var.output_data_url)
+  # The comparison's evaluation rows may live anywhere: the execution role reads them there.
+  evaluation_input = var.evaluation_input_url == null ? [] : [regex("^s3://([^/]+)/(.*)$", var.evaluation_input_url)]
+  data_buckets     = var.create_data_bucket ? toset([local.input_bucket[0], local.output_bucket[0]]) : toset([])
+  state_bucket     = coalesce(var.state_bucket, "${local.prefix}-tfstate-${var.account_id}")
+  state_key        = coalesce(var.state_key, "batch-inference/${var.stage}.tfstate")
+  execution_role   = regex("^arn:[^:]+:iam::([0-9]{12}):role(/.*/|/)([^/]+)$", var.sagemaker_execution_role_arn)
 
   # The names the root module gives this stage's resources (batch-config-template.tf derives them
   # from the same pipeline name with the same expression, `local.name`): the policies name them
@@ -59,15 +61,20 @@ locals {
     input_prefix                    = local.input_bucket[1]
     output_bucket                   = local.output_bucket[0]
     output_prefix                   = local.output_bucket[1]
-    data_bucket_arns                = sort(distinct(["arn:${local.partition}:s3:::${local.input_bucket[0]}", "arn:${local.partition}:s3:::${local.output_bucket[0]}"]))
-    execution_role_arn              = var.sagemaker_execution_role_arn
-    registry_reader_role_arn        = "arn:${local.partition}:iam::${var.source_account_id}:role/${module.naming.role_names.dev["registry-reader"]}"
-    dev_artifacts_bucket            = var.dev_artifacts_bucket
-    dev_artifacts_prefix            = var.dev_artifacts_prefix
-    dev_artifacts_kms_key_arn       = var.dev_artifacts_kms_key_arn == null ? "" : var.dev_artifacts_kms_key_arn
-    state_bucket                    = local.state_bucket
-    state_key                       = local.state_key
-    state_kms_key_arn               = aws_kms_key.state.arn
+    data_bucket_arns                = sort(distinct(concat(["arn:${local.partition}:s3:::${local.input_bucket[0]}", "arn:${local.partition}:s3:::${local.output_bucket[0]}"], [for e in local.evaluation_input : "arn:${local.partition}:s3:::${e[0]}"])))
+    # What the runs read: the input prefix, the smoke runs' inputs, the evaluation rows.
+    input_object_arns = concat([
+      "arn:${local.partition}:s3:::${local.input_bucket[0]}/${local.input_bucket[1]}*",
+      "arn:${local.partition}:s3:::${local.input_bucket[0]}/smoke/*",
+    ], [for e in local.evaluation_input : "arn:${local.partition}:s3:::${e[0]}/${e[1]}*"])
+    execution_role_arn        = var.sagemaker_execution_role_arn
+    registry_reader_role_arn  = "arn:${local.partition}:iam::${var.source_account_id}:role/${module.naming.role_names.dev["registry-reader"]}"
+    dev_artifacts_bucket      = var.dev_artifacts_bucket
+    dev_artifacts_prefix      = var.dev_artifacts_prefix
+    dev_artifacts_kms_key_arn = var.dev_artifacts_kms_key_arn == null ? "" : var.dev_artifacts_kms_key_arn
+    state_bucket              = local.state_bucket
+    state_key                 = local.state_key
+    state_kms_key_arn         = aws_kms_key.state.arn
     # Built from its parts: the boundary policy is itself rendered from these variables.
     permissions_boundary_arn = "arn:${local.partition}:iam::${var.account_id}:policy/${local.boundary_name}"
     oidc_provider_arn        = local.oidc_provider_arn

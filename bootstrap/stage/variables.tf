@@ -58,6 +58,12 @@ variable "output_data_url" {
   type        = string
 }
 
+variable "evaluation_input_url" {
+  description = "`s3://` prefix of the champion/challenger evaluation rows (the stage file's key); the execution role reads it. `null`: no comparison."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Extra tags on every resource."
   type        = map(string)

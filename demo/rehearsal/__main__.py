@@ -67,9 +67,11 @@ def rehearse(work: Path, report: dict[str, object], log: object = print) -> None
                 with r.phase("a version approved in dev: the trigger dispatches deploy.yml"):
                     story.approve_version(r)
                 with r.phase("deploy.yml: resolve, pre-prod, prod-plan, review, prod"):
-                    story.deploy(r)
+                    story.deploy(r, story.FULL_RUN)
                 with r.phase("the prod schedule fires: a scheduled run"):
                     story.scheduled_run(r)
+                with r.phase("5. a second version, dispatched by hand: pre-prod compares it"):
+                    story.second_version(r)
                 with r.phase("second plan of every root"):
                     story.replan(r)
                 with r.phase("destroy: the stages (deploy roles) and the trigger"):

@@ -2,8 +2,9 @@
 
 What the going-live guide does in GitHub is done here against a JSON file (`GitHub.state`):
 - `gh` (a small executable put first on PATH) takes the guide's commands as written:
-  `gh variable set NAME --body VALUE [--env ENV]` and
-  `gh api --method PUT repos/{owner}/{repo}/environments/ENV --input -` (a JSON body on stdin).
+  `gh variable set NAME --body VALUE [--env ENV]`,
+  `gh api --method PUT repos/{owner}/{repo}/environments/ENV --input -` (a JSON body on stdin)
+  and `gh workflow run WORKFLOW --ref main -f NAME=VALUE` (a dispatch, checked as the API's).
   As GitHub, it refuses a variable of an environment that does not exist (HTTP 404), and any
   other command (so the guide cannot quietly use one this does not check).
 - `POST /repos/OWNER/REPO/actions/workflows/WORKFLOW/dispatches` (what the approval trigger
@@ -26,6 +27,7 @@ from typing import Any
 import yaml
 
 STATE_VARIABLE = "GH_STAND_IN_STATE"
+DECLARED_VARIABLE = "GH_STAND_IN_WORKFLOW_INPUTS"
 _GH = '''#!{python}
 """gh, as far as the going-live guide uses it (demo/rehearsal/github.py)."""
 import json, os, re, sys
@@ -61,6 +63,16 @@ if args[:2] == ["variable", "set"] and len(args) > 2:
         fail(f"HTTP 404: environment {{environment}} not found (create it first)")
     else:
         state["environments"][environment]["variables"][name] = body
+elif args[:2] == ["workflow", "run"] and len(args) > 2:
+    workflow, ref = args[2], option("--ref") or "main"
+    fields = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-f", "--raw-field")]
+    inputs = dict(field.split("=", 1) for field in fields)
+    declared = json.loads(os.environ.get("{declared_variable}", "{{}}")).get(workflow)
+    if declared is None:
+        fail(f"HTTP 404: workflow {{workflow}} not found")
+    if ref != "main" or not set(inputs) <= set(declared):
+        fail(f"HTTP 422: ref {{ref}} or inputs {{sorted(inputs)}} not accepted")
+    state["dispatches"].append({{"workflow": workflow, "ref": ref, "inputs": inputs}})
 elif args[:1] == ["api"] and option("--method") == "PUT" and option("--input") == "-":
     owner, repo = state["repository"].split("/")
     path = next(a for a in args[1:] if not a.startswith("-") and a not in ("PUT", "-"))
@@ -95,7 +107,10 @@ class GitHub:
         empty = {"repository": repository, "variables": {}, "environments": {}, "dispatches": []}
         state.write_text(json.dumps(empty, indent=2), encoding="utf-8")
         gh = home / "bin" / "gh"
-        gh.write_text(_GH.format(python=python, state_variable=STATE_VARIABLE), encoding="utf-8")
+        script = _GH.format(
+            python=python, state_variable=STATE_VARIABLE, declared_variable=DECLARED_VARIABLE
+        )
+        gh.write_text(script, encoding="utf-8")
         gh.chmod(0o755)
         return cls(state, home / "bin", workflows)
 
@@ -106,7 +121,11 @@ class GitHub:
 
     def environment(self) -> dict[str, str]:
         """Environment variables that make `gh` this stand-in."""
-        return {STATE_VARIABLE: str(self.state)}
+        declared = {
+            path.name: sorted(self.declared_inputs(path.name) or [])
+            for path in sorted(self.workflows.glob("*.yml"))
+        }
+        return {STATE_VARIABLE: str(self.state), DECLARED_VARIABLE: json.dumps(declared)}
 
     def variables(self, environment: str | None) -> dict[str, str]:
         """`vars` of a job: the repository's variables, overridden by its environment's."""

@@ -67,6 +67,7 @@ class Rehearsal:
     remote: Path = field(init=False)
     backend_file: Path = field(init=False)
     state_clones: dict[str, Path] = field(default_factory=dict)
+    runner: Workflow | None = None
 
     def __post_init__(self) -> None:
         self.clone = self.work / "clone"
@@ -118,6 +119,15 @@ def prepare(r: Rehearsal) -> None:
     settings = r.clone / "bootstrap" / "settings.tfvars.json"
     values = json.loads(settings.read_text(encoding="utf-8"))
     settings.write_text(json.dumps({**values, "github_repository": REPOSITORY}, indent=2) + "\n")
+    for stage, account in (("pre-prod", PRE_PROD_ACCOUNT), ("prod", PROD_ACCOUNT)):
+        # Input apart from the predictions, as most teams have it (the shipped files share one
+        # bucket); the evaluation rows outside the scheduled input.
+        path = r.clone / f"{stage}-config.tfvars.json"
+        config = json.loads(path.read_text(encoding="utf-8"))
+        config["input_data_url"] = f"s3://batch-inference-input-{account}/input/"
+        if stage == "pre-prod":
+            config["evaluation_input_url"] = f"s3://batch-inference-input-{account}/evaluation/"
+        path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     for root in ROOTS:  # the one file that differs from a real deployment
         write_local_aws_override(r.clone / root, r.endpoint, local_backend=False)
     r.backend_file.write_text(s3_backend_settings(r.endpoint), encoding="utf-8")
@@ -264,8 +274,10 @@ def _checkout(r: Rehearsal, workspace: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(workspace)], input=archive, check=True)
 
 
-def deploy(r: Rehearsal) -> dict[str, JobResult]:
-    """The dispatched deploy.yml run: resolve, pre-prod, prod-plan, [review], prod."""
+def workflow(r: Rehearsal) -> Workflow:
+    """deploy.yml as GitHub would run it here (one runner for every run of the rehearsal)."""
+    if r.runner is not None:
+        return r.runner
     artifacts = r.work / "artifacts"
     artifacts.mkdir()
 
@@ -282,28 +294,67 @@ def deploy(r: Rehearsal) -> dict[str, JobResult]:
             terraform_version=r.terraform.version, endpoint=r.endpoint,
         )  # fmt: skip
 
-    reviews: list[str] = []
-
     def approve(environment: str, settings: dict[str, Any]) -> None:
         if settings.get("reviewers"):
-            reviews.append(environment)
+            r.report.setdefault("reviewed environments", []).append(environment)
             r.log(f"  {environment}: a required reviewer approves the deployment")
         elif environment == "prod":
             raise RehearsalError("the prod environment has no required reviewers")
 
-    workflow = Workflow(r.clone / ".github" / "workflows" / "deploy.yml", r.github,
+    r.runner = Workflow(r.clone / ".github" / "workflows" / "deploy.yml", r.github,
                         r.work / "runs", make_job, r.log, approve)  # fmt: skip
-    results = workflow.run(r.github.read()["dispatches"][0]["inputs"])
-    r.report["workflow"] = {
+    return r.runner
+
+
+def deploy(r: Rehearsal, expected: dict[str, str]) -> dict[str, JobResult]:
+    """Run deploy.yml for the newest dispatch; each job must end as `expected` says."""
+    runner = workflow(r)
+    results = runner.run(r.github.read()["dispatches"][-1]["inputs"])
+    r.report.setdefault("workflow runs", []).append({
         name: {"result": job.result, "seconds": round(job.seconds, 1), "steps": job.steps}
         for name, job in results.items()
-    }
-    r.report["reviewed environments"] = reviews
-    failed = [job for job in results.values() if job.result != "success"]
-    if failed:
-        step = next((s for s in failed[0].steps if s.startswith("failure")), "?")
-        raise RehearsalError(f"job {failed[0].name} failed at {step} (logs: {r.work / 'runs'})")
+    })  # fmt: skip
+    wrong = [job for name, job in results.items() if job.result != expected[name]]
+    if wrong:
+        step = next((s for s in wrong[0].steps if s.startswith("failure")), wrong[0].result)
+        raise RehearsalError(f"job {wrong[0].name}: {step} (logs: {runner.home})")
+    run = runner.home / f"run{runner.run_number}"
+    for stage in ("pre-prod", "prod"):
+        logs = sorted((run / stage).glob("*/log.txt"))
+        if logs:
+            r.report["resources"][f"root module ({stage})"] = max(_applied(log) for log in logs)
     return results
+
+
+FULL_RUN = {"resolve": "success", "pre-prod": "success", "prod-plan": "success", "prod": "success"}
+PRE_PROD_ONLY = {**FULL_RUN, "prod-plan": "skipped", "prod": "skipped"}
+
+
+def second_version(r: Rehearsal) -> dict[str, Any]:
+    """Step 5 of the guide after a second approval: pre-prod deploys it and compares it with the
+    version prod runs, on the stage's evaluation rows, as the execution role."""
+    config = json.loads((r.clone / "pre-prod-config.tfvars.json").read_text(encoding="utf-8"))
+    bucket, _, key = config["evaluation_input_url"].removeprefix("s3://").partition("/")
+    batch = (r.clone / "demo" / "smoke-input.csv").read_bytes()
+    r.admins[PRE_PROD_ACCOUNT].session().client("s3").put_object(
+        Bucket=bucket, Key=f"{key}rows.csv", Body=batch
+    )
+    dev = r.admins[DEV_ACCOUNT].session()
+    group = config["model_package_group_name"]
+    arn = seed.register_versions(dev, group=group, bucket=DEV_ARTIFACTS_BUCKET,
+                                 statuses=("Approved",))[0]  # fmt: skip
+    blocks = guide.blocks(r.clone / "docs" / "going-live.md")
+    guide.run_block(blocks["first dispatch"], name="first dispatch", cwd=r.clone,
+                    env=r.environment(), typed="", logs=r.work / "logs")  # fmt: skip
+    deploy(r, PRE_PROD_ONLY)
+    run = workflow(r).home / f"run{workflow(r).run_number}"
+    comparison = run / "pre-prod" / "workspace" / "build" / "pre-prod" / "comparison"
+    report = json.loads((comparison / "comparison.json").read_text(encoding="utf-8"))
+    r.report["champion/challenger"] = {key: report.get(key) for key in
+                                       ("status", "champion", "challenger", "verdict")}  # fmt: skip
+    if report.get("status") != "compared":
+        raise RehearsalError(f"pre-prod compared nothing for {arn}: {report.get('reason')}")
+    return report
 
 
 def role_environment(
@@ -325,7 +376,7 @@ def scheduled_run(r: Rehearsal) -> str:
     bucket, _, prefix = config["input_data_url"].removeprefix("s3://").partition("/")
     batch = (r.clone / "demo" / "smoke-input.csv").read_bytes()
     admin.client("s3").put_object(Bucket=bucket, Key=f"{prefix}batch.csv", Body=batch)
-    workspace = r.work / "runs" / "run1" / "prod" / "workspace"
+    workspace = newest_workspace(r, "prod")
     name = json.loads((workspace / "build" / "prod" / "deployment.tfvars.json").read_text())[
         "pipeline_name"
     ]
@@ -351,9 +402,14 @@ def _plan(r: Rehearsal, label: str, cwd: Path, env: dict[str, str], var_files: l
         raise RehearsalError(f"the second plan of {label}: {outcome}: {' | '.join(detail[:5])}")
 
 
+def newest_workspace(r: Rehearsal, job: str) -> Path:
+    """The workspace of the newest run of a job (it holds that job's build/ and .terraform/)."""
+    runs = sorted(r.work.glob(f"runs/run*/{job}/workspace"), key=lambda p: int(p.parts[-3][3:]))
+    return runs[-1]
+
+
 def replan(r: Rehearsal) -> None:
     """Every root planned again: no changes anywhere."""
-    runs = r.work / "runs" / "run1"
     _plan(r, "bootstrap/dev", r.state_clones["dev"] / "bootstrap" / "dev",
           r.environment(DEV_ACCOUNT), ["../settings.tfvars.json"])  # fmt: skip
     for stage in ("pre-prod", "prod"):
@@ -368,7 +424,7 @@ def replan(r: Rehearsal) -> None:
         "prod": ("prod", "prod-plan", "prod-plan"),
     }
     for stage, (job, variables, environment) in stages.items():
-        _plan(r, f"root module ({stage}, as the {environment} role)", runs / job / "workspace",
+        _plan(r, f"root module ({stage}, as the {environment} role)", newest_workspace(r, job),
               role_environment(r, variables, environment),
               [f"{stage}-config.tfvars.json", f"build/{stage}/deployment.tfvars.json"])  # fmt: skip
 
@@ -377,12 +433,11 @@ def destroy(r: Rehearsal) -> None:
     """The guide's teardown: each stage as its deploy role, the trigger as the dev
     administrator; then nothing of theirs is left but what the guide says is kept."""
     blocks = guide.blocks(r.clone / "docs" / "going-live.md")
-    runs = r.work / "runs" / "run1"
     destroyed = r.report.setdefault("destroyed", {})
     for stage in ("prod", "pre-prod"):
         env = {**role_environment(r, stage, stage), "STAGE": stage}
         run = guide.run_block(blocks["take a stage down"], name=f"take {stage} down",
-                              cwd=runs / stage / "workspace", env=env, typed=guide.YES,
+                              cwd=newest_workspace(r, stage), env=env, typed=guide.YES,
                               logs=r.work / "logs")  # fmt: skip
         destroyed[f"root module ({stage})"] = _destroyed(run.log)
     env = r.environment(DEV_ACCOUNT, TF_VAR_github_api_url=str(r.report["dispatch api"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,20 @@ import pandas as pd
 import pytest
 
 from demo.__main__ import MARKER, claim_output_dir, main, run_story
+from demo.deploy import Deployer
 from demo.evidence import DRIFTED_FEATURE
-from demo.local_aws import local_aws
+from demo.local_aws import account_session, local_aws
 from demo.seed import FEATURES, ID_COLUMN, sample_input, train_model
-from demo.story import PHASES, Story, backfill_daily, promote_prod, run_pre_prod, show_evidence
+from demo.story import (
+    PHASES,
+    Story,
+    backfill_daily,
+    promote_pre_prod,
+    promote_prod,
+    register_versions,
+    run_pre_prod,
+    show_evidence,
+)
 
 
 def test_the_story_promotes_reruns_scores_and_rolls_back(
@@ -23,8 +34,9 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
     story = Story(rows=300, output_dir=tmp_path / "out", commit="f00dfeed")
     # (the daily backfill, three local runs, is tested as a phase in test_daily_demo.py)
     phases = [phase for phase in PHASES if phase.run is not backfill_daily]
-    with local_aws():
-        # WHEN every phase of the demo runs
+    with local_aws() as endpoint:
+        # WHEN every phase of the demo runs, deploying with the real Terraform
+        story.deployer = Deployer(tmp_path / "terraform", endpoint)
         timings = run_story(story, phases)
 
     # THEN each phase ran once, and every claim the demo prints holds
@@ -59,13 +71,46 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
         "pipeline breast-cancer-classifier-pre-prod-batch-inference [Active]: model "
         "breast-cancer-classifier-pre-prod-v1 -> version 2 (source version 1)" in status
     )
+    assert (
+        "schedule breast-cancer-classifier-pre-prod-batch-inference [ENABLED cron(0 3 * * ? *)]: "
+        "model breast-cancer-classifier-pre-prod-v1 -> version 2 (source version 1)" in status
+    )
     assert "f00dfeed" in status
+    # ... each stage deployed by the real Terraform: the whole module first, then the rollback
+    # replacing the model and updating what refers to it (tags name the version)
+    assert "terraform (pre-prod): 20 to add, 0 to change, 0 to destroy" in printed
+    assert "terraform (prod): 20 to add, 0 to change, 0 to destroy" in printed
+    assert re.search(r"terraform \(pre-prod\): 1 to add, \d+ to change, 1 to destroy", printed)
     # ... and the story is plain text: no Markdown table or heading reached the terminal
     assert "|" not in printed and "###" not in printed
     tfvars = json.loads(
         (tmp_path / "out" / "build" / "pre-prod" / "deployment.tfvars.json").read_text()
     )
     assert tfvars["source_model_package_version"] == 1
+
+
+def test_without_a_provider_the_demo_says_so_and_deploys_with_its_stand_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a machine whose only provider mirror is empty (and no registry is asked)
+    empty = tmp_path / "mirror"
+    (empty / "registry.terraform.io" / "hashicorp" / "aws").mkdir(parents=True)
+    story = Story(rows=300, output_dir=tmp_path / "out")
+    with local_aws() as endpoint:
+        story.deployer = Deployer(
+            tmp_path / "tf", endpoint, environ={"TF_PROVIDER_MIRROR": str(empty)}
+        )
+        register_versions(story)
+        promote_pre_prod(story)
+        # WHEN the deployment is awaited
+        story.deployed("pre-prod")
+        # THEN the demo said plainly that the stand-in deploys, and it did
+        sm = account_session(story.configs["pre-prod"].account_id).client("sagemaker")
+        pipelines = [p["PipelineName"] for p in sm.list_pipelines()["PipelineSummaries"]]
+    printed = capsys.readouterr().out
+    assert "terraform could not install hashicorp/aws" in printed
+    assert "boto3 stand-in" in printed and story.deployer is None
+    assert pipelines == [story.tfvars["pre-prod"]["pipeline_name"]]
 
 
 def test_the_daily_and_evidence_phases_follow_the_local_run_and_precede_prod() -> None:

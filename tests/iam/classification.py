@@ -91,19 +91,62 @@ PROVEN_BY_FALLBACK: list[Case] = [
          "streaming it instead"),
 ]  # fmt: skip
 
-TERRAFORM = "terraform apply/plan of the root module; no provider binary runs offline"
 # (template, Sid) -> why no local flow proves it, and the documentation that requires it.
+# Statements the going-live rehearsal proves (docs/rehearsal.md): each alone allowed one of its
+# requests, made by Terraform (an enforced apply, plan or destroy) or by an SDK (build.py, the runs
+# as the execution role, the comparison). tests/rehearsal/test_rehearsal.py holds each to it.
+REHEARSED: dict[tuple[str, str], str] = {
+    ("champion-read", "DescribeChampion"): "an SDK",
+    ("champion-read", "DescribeChampionModel"): "an SDK",
+    ("champion-read", "FindChampionPipeline"): "an SDK",
+    ("compare", "FindScoringModels"): "an SDK",
+    ("compare", "ReadComparisons"): "an SDK",
+    ("execution", "PublishRunMetrics"): "an SDK",
+    ("execution", "ReadOwnResults"): "an SDK",
+    ("execution", "WriteComparisons"): "an SDK",
+    ("promote", "FindUnfinishedUploads"): "an SDK",
+    ("promote", "HoldPromotionLease"): "an SDK",
+    ("terraform-apply", "CreateModuleModels"): "Terraform",
+    ("terraform-apply", "CreateModuleRolesWithinBoundary"): "Terraform",
+    ("terraform-apply", "ManageModuleModels"): "Terraform",
+    ("terraform-apply", "ManageModulePipeline"): "Terraform",
+    ("terraform-apply", "ManageModuleQueue"): "Terraform",
+    ("terraform-apply", "ManageModuleRoles"): "Terraform",
+    ("terraform-apply", "ManageModuleSchedule"): "Terraform",
+    ("terraform-apply", "ManageResultsCatalog"): "Terraform",
+    ("terraform-apply", "TagModuleModelsOnCreate"): "Terraform",
+    ("terraform-apply", "TagModuleRoles"): "Terraform",
+    ("terraform-apply-alerts", "CreateAlertsKey"): "Terraform",
+    ("terraform-apply-alerts", "ManageAlertsKey"): "Terraform",
+    ("terraform-apply-alerts", "ManageAlertsKeyAlias"): "Terraform",
+    ("terraform-apply-alerts", "ManageModuleAlarmsAndDashboard"): "Terraform",
+    ("terraform-apply-alerts", "ManageModuleRule"): "Terraform",
+    ("terraform-apply-alerts", "ManageModuleTopic"): "Terraform",
+    ("terraform-apply-alerts", "PutModuleRule"): "Terraform",
+    ("terraform-apply-alerts", "TagAlertsKeyOnCreate"): "Terraform",
+    ("terraform-apply-alerts", "TargetModuleTopic"): "Terraform",
+    ("terraform-read", "ListKeyAliases"): "Terraform",
+    ("terraform-read", "ReadModuleAlarmsAndDashboard"): "Terraform",
+    ("terraform-read", "ReadModuleKey"): "Terraform",
+    ("terraform-read", "ReadModuleModels"): "Terraform and an SDK",
+    ("terraform-read", "ReadModulePipeline"): "Terraform and an SDK",
+    ("terraform-read", "ReadModuleQueue"): "Terraform",
+    ("terraform-read", "ReadModuleRole"): "Terraform",
+    ("terraform-read", "ReadModuleRule"): "Terraform",
+    ("terraform-read", "ReadModuleSchedule"): "Terraform and an SDK",
+    ("terraform-read", "ReadModuleTopic"): "Terraform",
+    ("terraform-read", "ReadResultsCatalog"): "Terraform",
+    ("terraform-state", "HoldStateLock"): "Terraform",
+    ("terraform-state", "ListStateBucket"): "Terraform",
+    ("terraform-state", "ReadState"): "Terraform",
+    ("terraform-state-write", "WriteState"): "Terraform",
+}
+
 DOCUMENTED: dict[tuple[str, str], str] = {
     ("registry-reader", "ListSourceArtifactsBucket"):
         "only a missing source object shows it (403 instead of 404); AWS HeadObject docs",
     ("dev-artifacts-key", "DecryptSourceArtifacts"):
         "moto's S3 does not use KMS; AWS S3 docs: reading SSE-KMS objects needs kms:Decrypt",
-    ("promote", "HoldPromotionLease"):
-        "the promotion lease (docs/interfaces.md, robustness.md); merged at the deadline, "
-        "not yet dropped one by one",
-    ("promote", "FindUnfinishedUploads"):
-        "cleanup of orphan multipart uploads (docs/interfaces.md); merged at the deadline, "
-        "not yet dropped one by one",
     ("promote", "AbortModelCopyUploads"):
         "aborts the multipart uploads an interrupted run left (docs/interfaces.md); only an "
         "interrupted multipart copy shows it",
@@ -121,22 +164,8 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     ("execution", "PullServingImages"): "SageMaker roles docs (CreateModel permissions)",
     ("execution", "WriteJobLogs"): "SageMaker roles docs (job logs to CloudWatch Logs)",
     ("execution", "PublishJobMetrics"): "SageMaker roles docs (cloudwatch:PutMetricData)",
-    ("terraform-state", "ListStateBucket"): f"{TERRAFORM}; Terraform S3 backend docs",
-    ("terraform-state", "ReadState"): f"{TERRAFORM}; Terraform S3 backend docs",
-    ("terraform-state", "HoldStateLock"):
-        f"{TERRAFORM}; S3 backend docs and hashicorp/terraform#36175 (use_lockfile)",
-    ("terraform-state", "UseStateKey"): f"{TERRAFORM}; SSE-KMS state objects",
-    ("terraform-state-write", "WriteState"): f"{TERRAFORM}; Terraform S3 backend docs",
-    ("execution", "ReadOwnResults"):
-        "Postprocess reads its execution's _SUCCESS back before it replaces the manifest "
-        "(partitions.py publish); the local flow exercises it, not yet dropped one by one",
-    ("execution", "WriteComparisons"):
-        "champion/challenger scores write to <artifacts>/comparisons/ (pipelines/compare.py); "
-        "SageMaker runs those executions",
-    ("execution", "PublishRunMetrics"):
-        "InputSkipped (partitions.py METRIC_NAMESPACE BatchInference) and the data-quality "
-        "metrics (BatchInference/DataQuality); CloudWatch docs: cloudwatch:namespace condition",
-    ("compare", "FindScoringModels"): "pipelines/compare.py remote_scorer: ListModels",
+    ("terraform-state", "UseStateKey"):
+        "moto's S3 does not use KMS; the state is SSE-KMS with the bootstrap's key (S3 backend docs)",
     ("compare", "CreateTemporaryModels"):
         "pipelines/compare.py: a temporary model for a version without one, tagged with the group",
     ("compare", "TagTemporaryModelsOnCreate"):
@@ -145,50 +174,23 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     ("compare", "DeleteTemporaryModels"): "pipelines/compare.py deletes the temporary model after",
     ("compare", "PassExecutionRoleToModels"):
         "CreateModel with ExecutionRoleArn needs iam:PassRole (SageMaker CreateModel docs)",
-    ("compare", "ReadComparisons"): "pipelines/compare.py read_predictions of both scores",
-    ("champion-read", "FindChampionPipeline"):
-        "pipelines/compare.py find_champion: ListPipelines, ListModels (no resource-level "
-        "permissions: SageMaker service authorization reference)",
-    ("champion-read", "DescribeChampion"):
-        "pipelines/compare.py find_champion: DescribePipeline, DescribeModelPackage",
-    ("champion-read", "DescribeChampionModel"):
-        "pipelines/compare.py find_champion: DescribeModel of prod's model (tagged with the group)",
-    **{
-        ("stage-status", sid): "moto's S3 does not use KMS; reading SSE-KMS manifests needs it"
-        for sid in (
-            "StatusDecryptOutput",
-        )
-    },
-    ("terraform-read", "ReadResultsCatalog"):
-        f"{TERRAFORM}; aws_glue_catalog_database/_table read GetDatabase, GetTable, "
-        "GetPartitionIndexes (hashicorp/terraform-provider-aws#34132)",
-    ("terraform-apply", "ManageResultsCatalog"):
-        f"{TERRAFORM}; aws_glue_catalog_database and aws_glue_catalog_table (Glue docs)",
-    **{
-        ("terraform-read", sid): f"{TERRAFORM}; the provider refreshes every resource on plan"
-        for sid in (
-            "ReadModulePipeline", "ReadModuleModels", "ReadModuleSchedule", "ReadModuleQueue",
-            "ReadModuleRole", "ReadModuleKey", "ListKeyAliases", "ReadModuleTopic",
-            "ReadTopicSubscriptions", "ReadModuleRule", "ReadModuleAlarmsAndDashboard",
-        )
-    },
-    **{
-        ("terraform-apply", sid): f"{TERRAFORM}; the resources of batch-config-template.tf"
-        for sid in (
-            "ManageModulePipeline", "CreateModuleModels", "TagModuleModelsOnCreate",
-            "ManageModuleModels", "PassExecutionRoleToSageMaker", "PassSchedulerRoleToScheduler",
-            "ManageModuleSchedule", "ManageModuleQueue", "CreateModuleRolesWithinBoundary",
-            "ManageModuleRoles", "TagModuleRoles", "KeepTheBoundary",
-        )
-    },
-    **{
-        ("terraform-apply-alerts", sid): f"{TERRAFORM}; the alerts resources of "
-        "batch-config-template.tf (key, alias, topic, subscription, rule, alarms, dashboard)"
-        for sid in (
-            "CreateAlertsKey", "TagAlertsKeyOnCreate", "KeepOtherKeysTags", "ManageAlertsKey",
-            "ManageAlertsKeyAlias", "ManageModuleTopic", "SubscribeEmailToModuleTopic",
-            "ManageTopicSubscriptions", "PutModuleRule", "TargetModuleTopic", "ManageModuleRule",
-            "ManageModuleAlarmsAndDashboard",
-        )
-    },
+    ("stage-status", "StatusDecryptOutput"):
+        "moto's S3 does not use KMS; reading SSE-KMS manifests needs it",
+    ("terraform-apply", "PassExecutionRoleToSageMaker"):
+        "moto does not authorize iam:PassRole; CreateModel and CreatePipeline pass the execution "
+        "role (SageMaker docs: iam:PassRole)",
+    ("terraform-apply", "PassSchedulerRoleToScheduler"):
+        "moto does not authorize iam:PassRole; CreateSchedule passes the target's role "
+        "(EventBridge Scheduler docs: iam:PassRole)",
+    ("terraform-apply", "KeepTheBoundary"):
+        "a Deny: it allows nothing; tests/iam/test_model_isolation.py shows the boundary holds",
+    ("terraform-apply-alerts", "KeepOtherKeysTags"):
+        "a Deny: it allows nothing; tests/iam/test_aws_rules.py holds it to the KMS guide",
+    ("terraform-apply-alerts", "SubscribeEmailToModuleTopic"):
+        "the shipped stage files set no alarm_email, so no subscription is made; SNS docs",
+    ("terraform-apply-alerts", "ManageTopicSubscriptions"):
+        "the shipped stage files set no alarm_email; the subscription actions have no resource "
+        "types (Service Authorization Reference)",
+    ("terraform-read", "ReadTopicSubscriptions"):
+        "the shipped stage files set no alarm_email: no subscription to refresh",
 }  # fmt: skip

@@ -141,6 +141,7 @@ def policy_variables(config: StageConfig, accounts: Accounts) -> dict[str, Any]:
     prefix = name_prefix(config.model_package_group_name)
     input_bucket, input_prefix = parse_s3_url(config.input_data_url)
     output_bucket, output_prefix = parse_s3_url(config.output_data_url)
+    evaluation = [parse_s3_url(config.evaluation_input_url)] if config.evaluation_input_url else []
     pipeline_name = f"{config.model_package_group_name}-{config.stage}-batch-inference"
     name = module_name(pipeline_name)
     partition, region, account = "aws", config.region, config.account_id
@@ -170,7 +171,13 @@ def policy_variables(config: StageConfig, accounts: Accounts) -> dict[str, Any]:
         "output_prefix": output_prefix,
         "data_bucket_arns": sorted(
             {f"arn:aws:s3:::{input_bucket}", f"arn:aws:s3:::{output_bucket}"}
+            | {f"arn:aws:s3:::{bucket}" for bucket, _ in evaluation}
         ),
+        "input_object_arns": [
+            f"arn:aws:s3:::{input_bucket}/{input_prefix}*",
+            f"arn:aws:s3:::{input_bucket}/smoke/*",
+            *(f"arn:aws:s3:::{bucket}/{key}*" for bucket, key in evaluation),
+        ],
         "execution_role_arn": config.sagemaker_execution_role_arn,
         "registry_reader_role_arn": (
             f"arn:aws:iam::{config.source_account_id}:role/{prefix}-registry-reader"

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 import build
-from demo.deploy import apply_stage
+from demo.deploy import apply_with_boto3
 from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, create_bucket, role_arn
 from promotion.config import load_stage_config
 from tests.promotion.conftest import Call, mutating, register
@@ -32,7 +32,7 @@ def promote_and_deploy(
     assert build.main(["--stage", "pre-prod", "--config", str(config),
                        "--output-dir", str(out), *ROLES, *extra]) == 0  # fmt: skip
     tfvars: dict[str, Any] = json.loads((out / "deployment.tfvars.json").read_text())
-    apply_stage(session, load_stage_config(config), tfvars)
+    apply_with_boto3(session, load_stage_config(config), tfvars)
     return tfvars
 
 

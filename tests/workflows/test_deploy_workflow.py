@@ -177,14 +177,11 @@ def test_terraform_backend_comes_from_variables(deploy: dict[str, Any]) -> None:
 def test_pre_prod_smoke_runs_after_apply_and_waits(deploy: dict[str, Any]) -> None:
     job = deploy["jobs"]["pre-prod"]
     runs = _runs(job)
-    assert "demo/smoke-input.csv" in runs
-    assert 'python -m pipelines.run_pipeline --stage "$STAGE" --wait' in runs
-    assert '"InputDataUrl=$smoke_input"' in runs and '"OutputDataUrl=$smoke_output"' in runs
-    # ... under the partition of the date it names, so a daily input_layout scores it too
-    assert '"${smoke_partition}smoke-input.csv"' in runs and '"RunDate=$smoke_date"' in runs
-    assert "partition_url" in runs
-    assert "GITHUB_RUN_ID" in runs  # a run-scoped prefix
-    assert _index(job, "terraform apply") < _index(job, "pipelines.run_pipeline")
+    # pipelines.smoke uploads the file under today's partition, runs the pipeline and waits
+    assert 'python -m pipelines.smoke --stage "$STAGE" --input demo/smoke-input.csv' in runs
+    assert '--run-id "${GITHUB_RUN_ID}-${GITHUB_RUN_ATTEMPT}"' in runs  # a run-scoped prefix
+    assert "aws " not in runs  # the runtime set is all a job needs
+    assert _index(job, "terraform apply") < _index(job, "pipelines.smoke")
 
 
 # --- prod: exactly the reviewed plan ----------------------------------------------------------
@@ -213,7 +210,6 @@ def test_prod_applies_the_uploaded_plan_only(deploy: dict[str, Any]) -> None:
     assert job["env"]["STAGE"] == "prod"
     runs = _runs(job)
     assert "sha256sum --check" in runs
-    assert "-lockfile=readonly" in runs
     # Nothing is promoted or rendered again: build.py only approves the reviewed package and
     # reports the status, read-only.
     assert runs.count("build.py") == 2
@@ -307,14 +303,30 @@ def test_checkout_keeps_no_credentials_and_run_has_no_expressions(path: Path) ->
             assert "${{" not in step.get("run", ""), step.get("name")
 
 
+def test_every_terraform_job_uses_the_committed_lock_and_the_state_key(
+    deploy: dict[str, Any],
+) -> None:
+    # One provider for pre-prod, the prod plan and the prod apply; the state encrypted with the
+    # bootstrap's state key (docs/going-live.md)
+    for name in ("pre-prod", "prod-plan", "prod"):
+        init = next(s for s in _steps(deploy["jobs"][name]) if s.get("name") == "Terraform init")
+        assert "-lockfile=readonly" in init["run"]
+        assert '-backend-config="kms_key_id=$TF_STATE_KMS_KEY_ARN"' in init["run"]
+        assert init["env"]["TF_STATE_KMS_KEY_ARN"] == "${{ vars.TF_STATE_KMS_KEY_ARN }}"
+
+
 def test_every_job_installs_the_locked_runtime_set_without_a_cache(deploy: dict[str, Any]) -> None:
     for name in ("resolve", "pre-prod", "prod-plan", "prod"):
         job = deploy["jobs"][name]
         setup = _step_using(job, "actions/setup-python")
         assert setup["with"] == {"python-version": "${{ env.PYTHON_VERSION }}"}
         runs = _runs(job)
+        # into an environment of the job's own: `uv --system` skips a virtual environment
+        assert 'python -m venv "$RUNNER_TEMP/venv"' in runs
         assert "pip install --require-hashes --no-deps -r requirements/uv.txt" in runs
-        assert "uv pip install --system --require-hashes -r requirements/runtime.txt" in runs
+        assert 'uv pip install --python "$RUNNER_TEMP/venv/bin/python"' in runs
+        assert "--require-hashes -r requirements/runtime.txt" in runs and "--system" not in runs
+        assert 'echo "$RUNNER_TEMP/venv/bin" >> "$GITHUB_PATH"' in runs
         assert "pip install -e" not in runs
     assert deploy["env"]["PYTHON_VERSION"] == "3.11"
     for name in ("pre-prod", "prod"):  # what runs where, after each deploy

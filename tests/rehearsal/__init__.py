@@ -1,0 +1,1 @@
+"""The going-live rehearsal and the stand-ins it runs on."""
