@@ -62,6 +62,11 @@ def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
     return engine
 
 
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    """The rehearsal first: with pytest-xdist it then runs on one worker beside all the rest."""
+    items.sort(key=lambda item: "tests/rehearsal/test_rehearsal.py" not in item.nodeid)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say which Terraform ran (the tests never depend on one on PATH)."""
     for line in _TERRAFORM_RAN:

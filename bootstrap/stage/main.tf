@@ -65,7 +65,7 @@ locals {
     # What the runs read: the input prefix, the smoke runs' inputs, the evaluation rows.
     input_object_arns = concat([
       "arn:${local.partition}:s3:::${local.input_bucket[0]}/${local.input_bucket[1]}*",
-      "arn:${local.partition}:s3:::${local.input_bucket[0]}/smoke/*",
+      "arn:${local.partition}:s3:::${local.input_bucket[0]}/smoke/*/input/*",
     ], [for e in local.evaluation_input : "arn:${local.partition}:s3:::${e[0]}/${e[1]}*"])
     execution_role_arn        = var.sagemaker_execution_role_arn
     registry_reader_role_arn  = "arn:${local.partition}:iam::${var.source_account_id}:role/${module.naming.role_names.dev["registry-reader"]}"

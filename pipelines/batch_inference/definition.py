@@ -105,9 +105,13 @@ def _run_prefix(config: StageConfig, pipeline_name: str, *parts: str) -> Join:
     return Join(on="/", values=[*values, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts, ""])
 
 
-def _flag(name: str, value: Any) -> Join:
-    """``--name=<value>`` as one argument, so an empty value stays an argument."""
-    return Join(on="", values=[f"--{name}=", value])
+def _flag(name: str, value: Any) -> list[Any]:
+    """``--name`` and its value as two arguments: the value a bare ``Get`` where it is a pipeline
+    variable, the one expression the published schema allows in ContainerArguments (an empty
+    value stays an argument: ContainerArgument may be empty, botocore's model says min 0).
+    Execution variables, StartDateTime included, are strings at run time (sagemaker-core's
+    ``ExecutionVariable.to_string``)."""
+    return [f"--{name}", value]
 
 
 def _quality_parts(
@@ -144,13 +148,13 @@ def _run_arguments(config: StageConfig, p: dict[str, Any]) -> list[Any]:
         *(layout.INPUT_LAYOUT_FLAG, config.input_layout),
         *(layout.LAG_DAYS_FLAG, str(config.input_lag_days)),
         *("--missing-input", config.missing_input),
-        _flag("input-url", p["InputDataUrl"]),
-        _flag("output-url", p["OutputDataUrl"]),
-        _flag("run-date", p["RunDate"]),
-        _flag("scheduled-time", p["ScheduledTime"]),
-        _flag("start-time", ExecutionVariables.START_DATETIME),
-        _flag("execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID),
-        _flag("pipeline-name", ExecutionVariables.PIPELINE_NAME),
+        *_flag("input-url", p["InputDataUrl"]),
+        *_flag("output-url", p["OutputDataUrl"]),
+        *_flag("run-date", p["RunDate"]),
+        *_flag("scheduled-time", p["ScheduledTime"]),
+        *_flag("start-time", ExecutionVariables.START_DATETIME),
+        *_flag("execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID),
+        *_flag("pipeline-name", ExecutionVariables.PIPELINE_NAME),
         *_kms_arguments(config),
     ]
 
@@ -348,8 +352,8 @@ def build_pipeline(
                 *layout.postprocess_directory_arguments(),
                 "--model-package-version",
                 str(model_package_version),
-                _flag("execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID),
-                _flag("output-url", p["OutputDataUrl"]),
+                *_flag("execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID),
+                *_flag("output-url", p["OutputDataUrl"]),
                 *_kms_arguments(config),
             ],
         ),

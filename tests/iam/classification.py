@@ -165,7 +165,8 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     ("execution", "WriteJobLogs"): "SageMaker roles docs (job logs to CloudWatch Logs)",
     ("execution", "PublishJobMetrics"): "SageMaker roles docs (cloudwatch:PutMetricData)",
     ("terraform-state", "UseStateKey"):
-        "moto's S3 does not use KMS; the state is SSE-KMS with the bootstrap's key (S3 backend docs)",
+        "moto's S3 does not use KMS; the state is SSE-KMS with the bootstrap's key (S3 "
+        "backend docs)",
     ("compare", "CreateTemporaryModels"):
         "pipelines/compare.py: a temporary model for a version without one, tagged with the group",
     ("compare", "TagTemporaryModelsOnCreate"):

@@ -1,22 +1,23 @@
 """Two models in one stage account: their deploy roles (holding exactly the rendered templates)
-and the resources batch-config-template.tf gives each, created as an administrator.
+and the resources batch-config-template.tf gives each.
 
-`deploy_as_admin` stands where a `terraform apply` of the root module (by an administrator, or by
-the model's deploy role) will stand: it creates the same resources under the same names, with the
-provider's default tags, and returns what `terraform output` would.
+`deploy_with_terraform` applies the root module for one model as that model's deploy role, under
+IAM enforcement, with the real Terraform.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 
 from demo.local_aws import account_session
+from demo.terraform import Terraform, write_local_aws_override
 from promotion.config import StageConfig
-from promotion.package import model_name_for
 from tests.iam.policies import (
     MODULE_ALARM_SUFFIXES,
     module_name,
@@ -26,6 +27,7 @@ from tests.iam.policies import (
     role_specs,
 )
 from tests.iam.world import Role, _create_role, accounts_for
+from tests.terraform.conftest import FIXTURE_DEFINITION, REPO_ROOT, deployment_tfvars_for
 
 DEPLOY_ROLE = "deploy-pre-prod"
 SCHEDULE_TARGET = "arn:aws:scheduler:::aws-sdk:sagemaker:startPipelineExecution"
@@ -75,83 +77,7 @@ def deploy_role(config: StageConfig) -> Role:
     return _create_role(config.account_id, name, trust, documents)
 
 
-def _tags(config: StageConfig) -> dict[str, str]:
-    """The provider's default_tags (versions.tf, batch-config-template.tf local.tags)."""
-    return {"Stage": config.stage, "ModelPackageGroup": config.model_package_group_name,
-            "SourceModelPackageVersion": "1"}  # fmt: skip
-
-
-def deploy_as_admin(config: StageConfig, boundary_arn: str) -> Module:
-    """Create one model's module resources, named as batch-config-template.tf names them."""
-    session = account_session(config.account_id, config.region)
-    group, stage = config.model_package_group_name, config.stage
-    pipeline = f"{group}-{stage}-batch-inference"
-    name = module_name(pipeline)
-    tags = _tags(config)
-    key_value = [{"Key": k, "Value": v} for k, v in tags.items()]
-    role = config.sagemaker_execution_role_arn
-
-    sm: Any = session.client("sagemaker")
-    model = model_name_for(group, stage, 1)
-    sm.create_model(
-        ModelName=model,
-        ExecutionRoleArn=role,
-        Tags=key_value,
-        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x"},
-    )
-    sm.create_pipeline(
-        PipelineName=pipeline,
-        RoleArn=role,
-        Tags=key_value,
-        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
-    )
-
-    iam = session.client("iam")
-    scheduler_role = f"{name}-scheduler"
-    iam.create_role(
-        RoleName=scheduler_role,
-        PermissionsBoundary=boundary_arn,
-        Tags=key_value,
-        AssumeRolePolicyDocument=json.dumps(_service_trust("scheduler")),
-    )
-
-    sqs = session.client("sqs")
-    queue_url = sqs.create_queue(QueueName=f"{name}-schedule-dlq", tags=tags)["QueueUrl"]
-
-    scheduler = session.client("scheduler")
-    scheduler.create_schedule_group(Name=name, Tags=key_value)
-    scheduler.create_schedule(**_schedule(name, config, scheduler_role))
-
-    kms = session.client("kms")
-    kms_tags = [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
-    key_arn = kms.create_key(Tags=kms_tags)["KeyMetadata"]["Arn"]
-    alias = f"alias/{name}-alerts"
-    kms.create_alias(AliasName=alias, TargetKeyId=key_arn)
-    bootstrap_aliases = _bootstrap_keys(kms, config)
-
-    sns = session.client("sns")
-    topic_arn = sns.create_topic(Name=f"{name}-alerts", Tags=key_value)["TopicArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="email", Endpoint="alerts@example.com")
-
-    events = session.client("events")
-    rule = f"{name}-failed"
-    events.put_rule(Name=rule, EventPattern=json.dumps(FAILED_PATTERN), Tags=key_value)
-    events.put_targets(Rule=rule, Targets=[{"Id": "alerts-topic", "Arn": topic_arn}])
-
-    cloudwatch = session.client("cloudwatch")
-    alarms = tuple(f"{name}-{suffix}" for suffix in MODULE_ALARM_SUFFIXES)
-    for alarm in alarms:
-        cloudwatch.put_metric_alarm(**_alarm(alarm, topic_arn))
-    cloudwatch.put_dashboard(DashboardName=name, DashboardBody=json.dumps({"widgets": []}))
-
-    database = "".join(c if c.isalnum() or c == "_" else "_" for c in name.lower())
-    session.client("glue").create_database(DatabaseInput={"Name": database})
-    return Module(group, pipeline, model, name, scheduler_role, queue_url, key_arn, alias,
-                  topic_arn, rule, alarms, name, database, bootstrap_aliases,
-                  boundary_arn)  # fmt: skip
-
-
-def _bootstrap_keys(kms: Any, config: StageConfig) -> tuple[str, ...]:
+def bootstrap_keys(kms: Any, config: StageConfig) -> tuple[str, ...]:
     """Bootstrap's artifacts and state keys, tagged as bootstrap/stage tags them."""
     prefix = name_prefix(config.model_package_group_name)
     tags = [{"TagKey": "Stage", "TagValue": config.stage},
@@ -163,14 +89,6 @@ def _bootstrap_keys(kms: Any, config: StageConfig) -> tuple[str, ...]:
         kms.create_alias(AliasName=alias, TargetKeyId=key)
         aliases.append(alias)
     return tuple(aliases)
-
-
-def _service_trust(service: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                       "Principal": {"Service": f"{service}.amazonaws.com"}}],
-    }  # fmt: skip
 
 
 def _schedule(name: str, config: StageConfig, role_name: str) -> dict[str, Any]:
@@ -198,3 +116,60 @@ def role_session(role: Role, region: str) -> boto3.Session:
         aws_session_token=role.credentials["AWS_SESSION_TOKEN"],
         region_name=region,
     )
+
+
+ROOT_MODULE_FILES = ("batch-config-template.tf", "variables.tf", "versions.tf", "outputs.tf",
+                     ".terraform.lock.hcl")  # fmt: skip
+
+
+def deploy_with_terraform(
+    config: StageConfig, boundary_arn: str, role: Role, terraform: Terraform, work: Path,
+    endpoint: str,
+) -> dict[str, Any]:  # fmt: skip
+    """`terraform apply` of the root module for one model, by that model's own deploy role;
+    returns `terraform output`.
+
+    Run it with IAM enforced (`enforced()`): every request of the provider is then authorized
+    against exactly the role's rendered templates. Local state; build.py's outputs made up.
+    """
+    group = config.model_package_group_name
+    root = work / group
+    root.mkdir(parents=True)
+    for name in ROOT_MODULE_FILES:
+        shutil.copy2(REPO_ROOT / name, root / name)
+    shutil.copy2(FIXTURE_DEFINITION, root / "pipeline-definition.json")
+    values = config.model_dump(mode="json")
+    values["permissions_boundary_arn"] = boundary_arn
+    (root / "stage.tfvars.json").write_text(json.dumps(values), encoding="utf-8")
+    tfvars = {
+        **deployment_tfvars_for(values),
+        "pipeline_definition_file": "pipeline-definition.json",
+    }
+    (root / "deployment.tfvars.json").write_text(json.dumps(tfvars), encoding="utf-8")
+    write_local_aws_override(root, endpoint, local_backend=True)
+    env = {**role.credentials, "AWS_REGION": config.region, "AWS_DEFAULT_REGION": config.region}
+    terraform.run(["init", "-input=false", "-no-color", "-lockfile=readonly"], cwd=root, env=env)
+    terraform.run(["apply", "-auto-approve", "-input=false", "-no-color",
+                   "-var-file=stage.tfvars.json", "-var-file=deployment.tfvars.json"],
+                  cwd=root, env=env)  # fmt: skip
+    shown = terraform.run(["output", "-json"], cwd=root, env=env).stdout
+    return {key: item["value"] for key, item in json.loads(shown).items()}
+
+
+def module_of(config: StageConfig, boundary_arn: str, outputs: dict[str, Any]) -> Module:
+    """The deployed module's names (as an administrator: the alerts key's ARN), with
+    bootstrap's keys created beside it."""
+    group = config.model_package_group_name
+    pipeline = outputs["sagemaker_pipeline_name"]
+    name = module_name(pipeline)
+    session = account_session(config.account_id, config.region)
+    alias = f"alias/{name}-alerts"
+    key_arn = session.client("kms").describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+    return Module(
+        group, pipeline, outputs["sagemaker_model_name"], outputs["scheduler_schedule_name"],
+        f"{name}-scheduler", outputs["scheduler_dead_letter_queue_url"], key_arn, alias,
+        outputs["sns_topic_arn"], f"{name}-failed",
+        tuple(f"{name}-{suffix}" for suffix in MODULE_ALARM_SUFFIXES),
+        outputs["cloudwatch_dashboard_name"], outputs["glue_results_database_name"],
+        bootstrap_keys(session.client("kms"), config), boundary_arn,
+    )  # fmt: skip

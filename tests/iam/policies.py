@@ -175,7 +175,7 @@ def policy_variables(config: StageConfig, accounts: Accounts) -> dict[str, Any]:
         ),
         "input_object_arns": [
             f"arn:aws:s3:::{input_bucket}/{input_prefix}*",
-            f"arn:aws:s3:::{input_bucket}/smoke/*",
+            f"arn:aws:s3:::{input_bucket}/smoke/*/input/*",
             *(f"arn:aws:s3:::{bucket}/{key}*" for bucket, key in evaluation),
         ],
         "execution_role_arn": config.sagemaker_execution_role_arn,

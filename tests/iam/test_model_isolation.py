@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +19,16 @@ from botocore.exceptions import ClientError
 
 from demo.enforcement import aws_semantics, enforced
 from demo.local_aws import PRE_PROD_ACCOUNT, account_session, local_aws
+from demo.terraform import Terraform
 from promotion.config import default_config_path, load_stage_config
 from tests.iam.modules import (
     FAILED_PATTERN,
     Module,
     _alarm,
     _schedule,
-    deploy_as_admin,
     deploy_role,
+    deploy_with_terraform,
+    module_of,
     role_session,
     stage_config_for,
 )
@@ -47,14 +50,19 @@ class Model:
 
 
 @pytest.fixture(scope="module")
-def models() -> Iterator[dict[str, Model]]:
-    """Both models deployed into the pre-prod account (administrator; enforcement off)."""
+def models(
+    terraform: Terraform, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Model]]:
+    """Both models in the pre-prod account, each root module applied by the real Terraform as
+    the model's own deploy role under IAM enforcement (the roles and boundaries as bootstrap
+    makes them, by an administrator)."""
     base = load_stage_config(default_config_path("pre-prod"))
+    work = tmp_path_factory.mktemp("modules")
     with local_aws() as endpoint, pytest.MonkeyPatch.context() as env:
         requests.post(f"{endpoint}/moto-api/reset", timeout=10)
         for key, value in ADMIN_ENVIRONMENT.items():
             env.setenv(key, value)
-        built = {}
+        plans = {}
         for group in GROUPS:
             config = stage_config_for(base, group)
             boundary = accounts_for(config).permissions_boundary_arn
@@ -63,7 +71,19 @@ def models() -> Iterator[dict[str, Model]]:
                 PolicyDocument=json.dumps(render("boundary", policy_variables(config,
                                                                               accounts_for(config)))),
             )  # fmt: skip
-            built[group] = Model(deploy_role(config), deploy_as_admin(config, boundary), endpoint)
+            plans[group] = (config, boundary, deploy_role(config))
+        with aws_semantics(), enforced(), ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {
+                group: pool.submit(
+                    deploy_with_terraform, config, boundary, role, terraform, work, endpoint
+                )  # fmt: skip
+                for group, (config, boundary, role) in plans.items()
+            }
+            outputs = {group: future.result() for group, future in futures.items()}
+        built = {
+            group: Model(role, module_of(config, boundary, outputs[group]), endpoint)
+            for group, (config, boundary, role) in plans.items()
+        }
         yield built
         requests.post(f"{endpoint}/moto-api/reset", timeout=10)
 

@@ -1,7 +1,10 @@
 """Only confirmed constructs in the rendered definitions (docs/pipeline.md, "Constructs").
 
-The published pipeline-definition JSON schema allows, inside ``Std:Join``, only literal strings
-and ``Get`` (its ``JoinFunction``); a ``Get`` takes a string (``GetFunction``). ``Std:JsonGet``
+The published pipeline-definition JSON schema allows, in a Processing step's string positions
+(ContainerArguments, Environment, ImageUri, ...), only a string or a ``Get``
+(``StringArgumentValue``), and inside ``Std:Join`` only literal strings and ``Get``
+(``JoinFunction``); a ``Get`` takes a string (``GetFunction``). A Join is accepted only in an S3
+URI (a run prefix: aws/sagemaker-python-sdk#3278 shows the service taking it there). ``Std:JsonGet``
 is outside the schema; AWS documents it for one use only, as an operand of a Condition step
 (developer guide, "Condition step"). Every expression of every rendered stage is checked
 against exactly these rules, with no exception: a Join over a JsonGet, a JsonGet anywhere but a
@@ -22,6 +25,7 @@ from promotion.config import load_stage_config
 from tests.pipeline.conftest import FEATURES, MODEL_NAME, write_config
 
 PRIMITIVES = (str, int, float, bool)
+STRING_ONLY_POSITIONS = (".AppSpecification.", ".Environment.")
 
 
 def _violations(value: Any, where: str, condition_operand: bool = False) -> Iterator[str]:
@@ -42,6 +46,9 @@ def _violations(value: Any, where: str, condition_operand: bool = False) -> Iter
         yield f"{where}: a function object with other keys {sorted(value)}"
         return
     ((name, argument),) = value.items()
+    if name == "Std:Join" and any(part in where for part in STRING_ONLY_POSITIONS):
+        yield f"{where}: Std:Join where the schema allows only a string or a Get"
+        return
     if name == "Get":
         if not isinstance(argument, str):
             yield f"{where}: Get of {argument!r}"
@@ -134,14 +141,21 @@ def test_a_daily_stage_with_quality_and_the_skip_gate_uses_only_confirmed_constr
             "outside a Condition step",
         ),
         ({"Std:Join": {"On": "/", "Values": [{"Std:Join": {"Values": []}}]}}, "Std:Join over"),
+        (  # what every --name=<value> argument was: a Join where only a string or a Get is
+            {"Std:Join": {"On": "", "Values": ["--output-url=", {"Get": "Parameters.X"}]}},
+            "only a string or a Get",
+        ),
         ({"Std:Split": {"On": "/", "Value": "a/b"}}, "not a confirmed construct"),
         ({"Get": {"Parameters": "X"}}, "Get of"),
     ],
 )
 def test_the_check_refuses_unconfirmed_constructs(fragment: dict[str, Any], found: str) -> None:
-    # GIVEN a Processing step whose arguments hold an unconfirmed expression
-    arguments = {"AppSpecification": {"ContainerArguments": ["--a", fragment]}}
+    # GIVEN a Processing step whose arguments, or else whose output URI, hold an unconfirmed
+    # expression (a Join's contents are checked where a Join may stand)
+    join = "Std:Join" in fragment and found != "only a string or a Get"
+    s3 = {"ProcessingOutputConfig": {"Outputs": [{"S3Output": {"S3Uri": fragment}}]}}
+    arguments = s3 if join else {"AppSpecification": {"ContainerArguments": ["--a", fragment]}}
     step = {"Name": "P", "Type": "Processing", "Arguments": arguments}
     # WHEN checking  THEN it is reported with its path
     (reported,) = violations({"Steps": [step]})
-    assert found in reported and reported.startswith("$.Steps[0].Arguments.AppSpecification")
+    assert found in reported and reported.startswith("$.Steps[0].Arguments.")

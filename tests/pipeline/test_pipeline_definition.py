@@ -198,9 +198,7 @@ def test_processing_steps_run_the_hashed_scripts(
     assert "ProcessingOutputConfig" not in post
     arguments = post["AppSpecification"]["ContainerArguments"]
     assert arguments[arguments.index("--model-package-version") + 1] == "7"
-    assert {
-        "Std:Join": {"On": "", "Values": ["--output-url=", {"Get": "Parameters.OutputDataUrl"}]}
-    } in arguments
+    assert arguments[arguments.index("--output-url") + 1] == {"Get": "Parameters.OutputDataUrl"}
     assert arguments[arguments.index("--run-file") + 1] == f"{layout.POST_IDS_DIR}/run.json"
     inputs = {i["InputName"]: i["S3Input"] for i in post["ProcessingInputs"]}
     assert inputs["partitions"]["S3Uri"] == uris["partitions.py"]
