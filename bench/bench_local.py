@@ -46,6 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from demo.local_aws import DEMO_STAGES
 from pipelines.batch_inference.diagram import job_steps
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,9 +147,9 @@ def real_definition(s3: Any) -> tuple[dict[str, Any], str]:
         render_definition,
         upload_step_scripts,
     )
-    from promotion.config import default_config_path, load_stage_config
+    from promotion.config import load_stage_config
 
-    config = load_stage_config(default_config_path("pre-prod"))
+    config = load_stage_config(DEMO_STAGES / "pre-prod-config.tfvars.json")
     for bucket in {config.artifacts_bucket, config.input_data_url.split("/")[2]}:
         s3.create_bucket(Bucket=bucket)
     upload_step_scripts(s3, config=config)

@@ -19,6 +19,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from demo.local_aws import DEMO_STAGES
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO_ROOT / "pipelines" / "batch_inference"
 
@@ -169,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as directory:
         work = Path(directory)
         if not args.skip_render:
-            config = REPO_ROOT / "pre-prod-config.tfvars.json"
+            config = DEMO_STAGES / "pre-prod-config.tfvars.json"
             results += bench_render(python, config, args.repeat)
         for file_format in args.formats.split(","):
             results += bench_scripts(python, work, args.rows, args.features, file_format)

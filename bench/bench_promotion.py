@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from demo.local_aws import (
+    DEMO_STAGES,
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
     PROD_ACCOUNT,
@@ -90,7 +91,7 @@ def promote_in_child(
 
 
 def write_config(directory: Path, stage: str, bucket: str) -> Path:
-    values = json.loads(Path(f"{stage}-config.tfvars.json").read_text())
+    values = json.loads((DEMO_STAGES / f"{stage}-config.tfvars.json").read_text())
     values.update(model_package_group_name=GROUP, artifacts_bucket=bucket, feature_columns=["a"])
     path = directory / f"{stage}-config.tfvars.json"
     path.write_text(json.dumps(values))

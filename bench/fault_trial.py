@@ -26,6 +26,7 @@ from botocore.client import BaseClient
 
 import build
 from demo.local_aws import (
+    DEMO_STAGES,
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
     account_session,
@@ -50,7 +51,7 @@ def fresh_world(endpoint: str, work: Path, model_mib: int) -> Path:
     dev.client("sagemaker").create_model_package_group(ModelPackageGroupName=GROUP)
     create_bucket(pre_prod, TARGET_BUCKET)
     register(dev, model_data=os.urandom(model_mib * MIB))
-    values = json.loads((REPO_ROOT / "pre-prod-config.tfvars.json").read_text())
+    values = json.loads((DEMO_STAGES / "pre-prod-config.tfvars.json").read_text())
     values.update(model_package_group_name=GROUP, artifacts_bucket=TARGET_BUCKET)
     path = work / "pre-prod-config.tfvars.json"
     path.write_text(json.dumps(values))
@@ -162,7 +163,7 @@ def bad_input(endpoint: str, work: Path, overrides: dict[str, Any]) -> Outcome:
 def endpoint_case(url: str) -> tuple[bool, bool, float]:
     saved = os.environ.get("AWS_ENDPOINT_URL")
     os.environ["AWS_ENDPOINT_URL"] = url
-    config = REPO_ROOT / "pre-prod-config.tfvars.json"
+    config = DEMO_STAGES / "pre-prod-config.tfvars.json"
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory() as out:

@@ -21,8 +21,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import promotion.config
 from demo.deploy import Deployer
 from demo.local_aws import (
+    DEMO_STAGES,
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
     PROD_ACCOUNT,
@@ -107,6 +109,7 @@ def print_summary(story: Story, timings: list[tuple[str, float]]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; exit 1 when a phase fails, 2 for an unusable --output-dir."""
+    promotion.config.STAGE_FILES_DIR = DEMO_STAGES  # the demo world's stage files
     parser = argparse.ArgumentParser(
         prog="python -m demo", description=__doc__.split("\n\n")[1] if __doc__ else None
     )
@@ -161,8 +164,9 @@ def serve(endpoint: str, directory: Path) -> None:
     print(f"\nThe embedded AWS runs at {endpoint} with the demo's state until Ctrl-C. In another"
           f" shell, act in one account (dev, pre-prod or prod):\n"
           f"  source {shown}/pre-prod.env\n"
-          "  .venv/bin/python build.py --stage pre-prod --status\n"
-          f"  .venv/bin/python -m pipelines.run_pipeline --local --stage pre-prod --definition"
+          "  .venv/bin/python build.py --stage pre-prod --status"
+          " --config demo/stages/pre-prod-config.tfvars.json\n"
+          f"  .venv/bin/python -m pipelines.run_pipeline --local --definition"
           f" {shown.parent}/build/pre-prod/pipeline-definition.json")  # fmt: skip
     try:
         threading.Event().wait()

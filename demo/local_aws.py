@@ -12,11 +12,15 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
+# The demo world's own stage files and bootstrap settings (its accounts, buckets and group), apart
+# from the repository's, which belong to the model's team (docs/fleet.md).
+DEMO_STAGES = Path(__file__).resolve().parent / "stages"
 DEV_ACCOUNT = "111111111111"
 PRE_PROD_ACCOUNT = "222222222222"
 PROD_ACCOUNT = "333333333333"

@@ -319,9 +319,15 @@ class StageConfig(BaseModel):
         return self
 
 
+# Where `default_config_path` looks: the repository root, the model team's own stage files. The
+# demo and the tests point it at demo/stages/ (the demo world's stage files), so that they hold
+# whatever values a team puts in its files (docs/fleet.md).
+STAGE_FILES_DIR = REPO_ROOT
+
+
 def default_config_path(stage: str) -> Path:
-    """The stage file at the repository root: `<stage>-config.tfvars.json`."""
-    return REPO_ROOT / f"{stage}-config.tfvars.json"
+    """The stage's file, `<stage>-config.tfvars.json` (at the repository root)."""
+    return STAGE_FILES_DIR / f"{stage}-config.tfvars.json"
 
 
 def load_stage_config(path: Path, *, stage: str | None = None) -> StageConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -13,6 +13,19 @@ import pytest
 
 if TYPE_CHECKING:
     from demo.terraform import Terraform
+
+
+@pytest.fixture(autouse=True, scope="session")
+def demo_stage_files() -> Iterator[None]:
+    """The demo world's stage files, whatever the repository's own hold (a model's team owns
+    those: docs/fleet.md); tests of the team's files name them explicitly. Session-wide, so
+    that module fixtures building a world see them too."""
+    import promotion.config
+    from demo.local_aws import DEMO_STAGES
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(promotion.config, "STAGE_FILES_DIR", DEMO_STAGES)
+        yield
 
 
 @pytest.fixture(autouse=True)

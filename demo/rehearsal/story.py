@@ -22,6 +22,7 @@ from typing import Any
 
 from demo import seed
 from demo.local_aws import (
+    DEMO_STAGES,
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
     PROD_ACCOUNT,
@@ -120,8 +121,12 @@ def prepare(r: Rehearsal) -> None:
     for name in (".terraform", "build"):
         for leftover in r.clone.rglob(name):
             shutil.rmtree(leftover, ignore_errors=True)
+    # Step 0: the values of the embedded AWS's accounts (the demo world's files), whatever this
+    # repository's own stage files hold; the repository named; the input in its own bucket.
+    for stage in ("pre-prod", "prod"):
+        shutil.copy2(DEMO_STAGES / f"{stage}-config.tfvars.json", r.clone)
     settings = r.clone / "bootstrap" / "settings.tfvars.json"
-    values = json.loads(settings.read_text(encoding="utf-8"))
+    values = json.loads((DEMO_STAGES / "settings.tfvars.json").read_text(encoding="utf-8"))
     settings.write_text(json.dumps({**values, "github_repository": REPOSITORY}, indent=2) + "\n")
     for stage, account in (("pre-prod", PRE_PROD_ACCOUNT), ("prod", PROD_ACCOUNT)):
         # Input apart from the predictions, as most teams have it (the shipped files share one

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from demo.local_aws import DEMO_STAGES
 from scripts.bootstrap_outputs import paste_ready
 from tests.iam.classification import DOCUMENTED, PROVEN, PROVEN_BY_FALLBACK, REHEARSED
 from tests.iam.policies import (
@@ -86,7 +87,7 @@ def test_the_tests_render_with_the_same_variable_names_as_terraform() -> None:
     from tests.iam.policies import Accounts, policy_variables
     from tests.iam.world import load_stage_config
 
-    config = load_stage_config(REPO_ROOT / "prod-config.tfvars.json")
+    config = load_stage_config(DEMO_STAGES / "prod-config.tfvars.json")
     accounts = Accounts("b", "", None, "k", "s", "key", "k2", "p")
 
     # WHEN its names are compared with Terraform's

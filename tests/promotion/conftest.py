@@ -12,7 +12,13 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, create_bucket
+from demo.local_aws import (
+    DEMO_STAGES,
+    DEV_ACCOUNT,
+    PRE_PROD_ACCOUNT,
+    account_session,
+    create_bucket,
+)
 from demo.seed import ApprovalStatus
 
 GROUP = "churn-model"
@@ -50,7 +56,7 @@ def config_file(tmp_path: Path) -> Callable[..., Path]:
     """Write a pre-prod stage file; keyword arguments override keys."""
 
     def write(**overrides: Any) -> Path:
-        repo_file = Path(__file__).parents[2] / "pre-prod-config.tfvars.json"
+        repo_file = DEMO_STAGES / "pre-prod-config.tfvars.json"
         values = json.loads(repo_file.read_text())
         values.update(
             model_package_group_name=GROUP,

@@ -20,14 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.local_aws import (
-    DEV_ACCOUNT,
-    PRE_PROD_ACCOUNT,
-    PROD_ACCOUNT,
-    account_session,
-    credentials_environment,
-    local_aws,
-)
+from demo.local_aws import account_session, credentials_environment, local_aws
 from demo.terraform import Terraform, working_copy, write_local_aws_override
 from tests.terraform.conftest import FIXTURE_DEFINITION, REPO_ROOT, deployment_tfvars_for
 
@@ -50,27 +43,33 @@ class PlanCase:
     workspace: str | None = None
 
 
+# The repository's own stage files (the model team's values: any accounts, any names).
+STAGE_FILES = {
+    stage: json.loads((REPO_ROOT / f"{stage}-config.tfvars.json").read_text(encoding="utf-8"))
+    for stage in ("pre-prod", "prod")
+}
+DEV = STAGE_FILES["pre-prod"]["source_account_id"]
 PLANS = (
-    PlanCase("bootstrap/dev", "bootstrap/dev", DEV_ACCOUNT, ("../settings.tfvars.json",)),
+    PlanCase("bootstrap/dev", "bootstrap/dev", DEV, ("../settings.tfvars.json",)),
     *(
         PlanCase(
             f"bootstrap/stage {stage}",
             "bootstrap/stage",
-            account,
+            values["account_id"],
             (f"../../{stage}-config.tfvars.json", "../settings.tfvars.json"),
             stage,
         )
-        for stage, account in (("pre-prod", PRE_PROD_ACCOUNT), ("prod", PROD_ACCOUNT))
+        for stage, values in STAGE_FILES.items()
     ),
-    PlanCase("approval_trigger", "approval_trigger", DEV_ACCOUNT),
+    PlanCase("approval_trigger", "approval_trigger", DEV),
     *(
         PlanCase(
             f"root module {stage}",
             ".",
-            account,
+            values["account_id"],
             (f"{stage}-config.tfvars.json", f"build/{stage}/deployment.tfvars.json"),
         )
-        for stage, account in (("pre-prod", PRE_PROD_ACCOUNT), ("prod", PROD_ACCOUNT))
+        for stage, values in STAGE_FILES.items()
     ),
 )
 
@@ -82,7 +81,9 @@ def checkout(tmp_path_factory: pytest.TempPathFactory, terraform: Terraform) -> 
     copy = working_copy(REPO_ROOT, tmp_path_factory.mktemp("checkout"))
     settings_path = copy / "bootstrap" / "settings.tfvars.json"
     settings = json.loads(settings_path.read_text(encoding="utf-8"))
-    settings_path.write_text(json.dumps({**settings, "github_repository": GITHUB_REPOSITORY}))
+    if settings["github_repository"] == "OWNER/REPO":  # as going-live step 0 says
+        settings["github_repository"] = GITHUB_REPOSITORY
+    settings_path.write_text(json.dumps(settings))
     subprocess.run([sys.executable, "scripts/lambda_zip.py"], cwd=copy, check=True)
     for stage in ("pre-prod", "prod"):
         config = json.loads((copy / f"{stage}-config.tfvars.json").read_text(encoding="utf-8"))
