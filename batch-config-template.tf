@@ -57,8 +57,10 @@ locals {
     { name = "source_file", type = "string" },
     { name = "row_number", type = "bigint" },
   ] : [{ name = var.id_column, type = "string" }]
-  results_columns = concat(local.results_id_columns, [
-    { name = "prediction", type = "double" },
+  results_prediction_columns = [
+    for name in coalesce(var.prediction_columns, ["prediction"]) : { name = name, type = "double" }
+  ]
+  results_columns = concat(local.results_id_columns, local.results_prediction_columns, [
     { name = "model_package_version", type = "bigint" },
     { name = "execution_id", type = "string" },
     { name = "run_date", type = "date" },

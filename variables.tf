@@ -165,6 +165,12 @@ variable "feature_columns" {
   default     = null
 }
 
+variable "prediction_columns" {
+  description = "Names of the model's output columns, in order: the Parquet results' and the results table's columns. Read when the pipeline is rendered and by the results table; `null` means `prediction` (one output) or `prediction_0`, `prediction_1`, ... (several: set this key so the table names them)."
+  type        = list(string)
+  default     = null
+}
+
 variable "processing_instance_type" {
   description = "Instance type of the Preprocess and Postprocess steps, passed as `ProcessingInstanceType`, for example `ml.m5.xlarge`."
   type        = string

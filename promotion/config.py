@@ -70,6 +70,12 @@ def _s3_url(value: str) -> str:
     return value
 
 
+# Columns Postprocess writes next to the predictions (postprocess.py RESERVED_COLUMNS, which runs
+# in the processing image alone; a test holds the two equal), and its ids without an id column.
+OWN_OUTPUT_COLUMNS = ("model_package_version", "execution_id", "run_date")
+ROW_ID_COLUMNS = ("source_file", "row_number")
+
+
 def _columns(value: tuple[str, ...]) -> tuple[str, ...]:
     if len(set(value)) != len(value):
         raise ValueError("column names must be unique")
@@ -185,6 +191,12 @@ class StageConfig(BaseModel):
         default=None,
         min_length=1,
         description="model features in order; null = the package's feature_columns metadata",
+    )
+    prediction_columns: Annotated[tuple[Column, ...], AfterValidator(_columns)] | None = Field(
+        default=None,
+        min_length=1,
+        description="names of the model's output columns in order; null = prediction, "
+        "prediction_0, prediction_1, ...",
     )
     processing_instance_type: InstanceType = Field(
         default="ml.m5.xlarge", description="Preprocess and Postprocess instance type"
@@ -305,6 +317,13 @@ class StageConfig(BaseModel):
                     key, arn, account_id=account, account_key=account_key, region=region,
                     home=self.region,
                 )  # fmt: skip
+        taken = {*OWN_OUTPUT_COLUMNS, *([self.id_column] if self.id_column else ROW_ID_COLUMNS)}
+        clash = sorted(taken & set(self.prediction_columns or ()))
+        if clash:
+            raise ValueError(
+                f"key 'prediction_columns' names {', '.join(clash)}, a column the results "
+                "already hold (the id columns, model_package_version, execution_id, run_date)"
+            )
         if self.missing_input == "skip" and self.input_layout == "snapshot":
             raise ValueError(
                 "key 'missing_input' is 'skip' but 'input_layout' is 'snapshot'; a skip needs a "

@@ -355,6 +355,7 @@ def build_pipeline(
                 *_flag("execution-id", ExecutionVariables.PIPELINE_EXECUTION_ID),
                 *_flag("output-url", p["OutputDataUrl"]),
                 *_kms_arguments(config),
+                *layout.prediction_arguments(config.prediction_columns),
             ],
         ),
         retry_policies=retry_policies(),

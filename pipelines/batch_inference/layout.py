@@ -104,6 +104,15 @@ def preprocess_arguments(
     return arguments
 
 
+def prediction_arguments(prediction_columns: Sequence[str] | None) -> list[str]:
+    """``--prediction-columns`` of Postprocess (repeated when long), when the stage names the
+    model's output columns."""
+    arguments: list[str] = []
+    for chunk in column_chunks(prediction_columns or ()):
+        arguments += ["--prediction-columns", chunk]
+    return arguments
+
+
 def postprocess_directory_arguments() -> list[str]:
     """The path arguments of Postprocess: its inputs, its staging folder, the run's date."""
     return [

@@ -155,8 +155,16 @@ def check_predictions(
     return {f"f{index}": _unify(found) for index, found in sorted(kinds.items())}
 
 
-def prediction_names(count: int) -> list[str]:
-    """``prediction`` for one output column, else ``prediction_0`` .. ``prediction_<n-1>``."""
+def prediction_names(count: int, given: Sequence[str] = ()) -> list[str]:
+    """The stage's names of the model's output columns (``--prediction-columns``) when given,
+    else ``prediction`` for one column and ``prediction_0`` .. ``prediction_<n-1>`` for more."""
+    if given:
+        if len(given) != count:
+            raise OutputError(
+                f"the model answered {count} column(s) but prediction_columns names "
+                f"{len(given)} ({', '.join(given)}): name every output column, in order"
+            )
+        return list(given)
     return ["prediction"] if count == 1 else [f"prediction_{index}" for index in range(count)]
 
 
@@ -223,10 +231,13 @@ def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[
     id_columns = list(manifests[0]["id_columns"])
     ids_found = id_counts(manifests, Path(args.ids_dir))
     types = check_predictions(shards, Path(args.predictions_dir))
-    names = prediction_names(len(types))
+    names = prediction_names(len(types), args.prediction_columns)
     clash = sorted(set(id_columns) & set(names + list(RESERVED_COLUMNS)))
     if clash:
         raise OutputError(f"id column(s) {', '.join(clash)} clash with the output columns")
+    reserved = sorted(set(names) & set(RESERVED_COLUMNS))
+    if reserved:
+        raise OutputError(f"prediction column(s) {', '.join(reserved)} are the step's own columns")
     run_dir.mkdir(parents=True)
     writer = PartWriter(run_dir, args.rows_per_file)
     date = datetime.date.fromisoformat(run_date)
@@ -279,7 +290,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--partitions-lib", default="", help="path of partitions.py (publish)")
     parser.add_argument("--kms-key-arn", default="")
     parser.add_argument("--region", default=None, help="of the S3 client")
+    parser.add_argument(
+        "--prediction-columns", action="append", default=[],
+        help="names of the model's output columns, comma-separated (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    args.prediction_columns = [
+        c for chunk in args.prediction_columns for c in chunk.split(",") if c
+    ]
     if not _EXECUTION_ID.match(args.execution_id):
         parser.error(f"--execution-id {args.execution_id!r} is not a pipeline execution id")
     if args.rows_per_file < 1:

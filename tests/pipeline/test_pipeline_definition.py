@@ -257,6 +257,19 @@ def test_outputs_are_encrypted_with_the_stage_key(definition: dict[str, Any]) ->
     assert arguments[arguments.index("--kms-key-arn") + 1] == KMS_KEY
 
 
+def test_the_stages_prediction_columns_reach_postprocess(make_config: ConfigFactory) -> None:
+    # GIVEN a stage that names the model's two output columns
+    config = make_config(prediction_columns=["p_stay", "p_churn"])
+    # WHEN rendering  THEN Postprocess is told the names; without the key it is told nothing
+    rendered = render_definition(config=config, pipeline_name="p", model_name=MODEL_NAME,
+                                 model_package_version=1, feature_columns=FEATURES)  # fmt: skip
+    post = json.loads(rendered)["Steps"][2]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert post[post.index("--prediction-columns") + 1] == "p_stay,p_churn"
+    plain = make_config()
+    assert plain.prediction_columns is None
+    assert layout.prediction_arguments(plain.prediction_columns) == []
+
+
 def test_long_feature_lists_are_split_into_arguments() -> None:
     # GIVEN 60 long feature names and no id column
     columns = [f"a_rather_long_feature_column_name_{index:03d}" for index in range(60)]

@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.batch_inference import postprocess, preprocess
+from pipelines.batch_inference import layout, postprocess, preprocess
+from promotion.config import OWN_OUTPUT_COLUMNS, ROW_ID_COLUMNS
 
 FEATURES = ["f1", "f2", "f3"]
 
@@ -279,3 +280,54 @@ def test_missing_value_spellings_in_csv_are_missing(
     (tmp_path / "in/a.csv").write_text(f"record_id,f1,f2,f3\nr1,1,2,3\nr2,1,{value},3\n")
     assert run_preprocess(tmp_path)[0] == 1
     assert "missing value in feature column 'f2' at row 2" in capsys.readouterr().err
+
+
+def test_the_stage_names_the_models_output_columns(tmp_path: Path) -> None:
+    # GIVEN a model with two outputs and a stage that names them
+    write_csv(tmp_path / "in/a.csv", rows_for(range(6)))
+    code, out = run_preprocess(tmp_path)
+    fake_transform(out, width=2)
+    # WHEN postprocessing with prediction_columns' arguments
+    arguments = layout.prediction_arguments(["p_stay", "p_churn"])
+    code, final = run_postprocess(out, "--run-date=2024-01-31", *arguments)
+    # THEN the results carry those names, in order
+    assert code == 0
+    result = pd.read_parquet(final / "2024-01-31/exec123")
+    assert list(result.columns[:3]) == ["record_id", "p_stay", "p_churn"]
+    assert list(result["p_churn"]) == [2.0 * i for i in range(6)]
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["score"], "the model answered 2 column(s) but prediction_columns names 1 (score)"),
+        (["score", "run_date"], "prediction column(s) run_date are the step's own columns"),
+    ],
+)
+def test_prediction_columns_that_do_not_fit_fail_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], names: list[str], message: str
+) -> None:
+    write_csv(tmp_path / "in/a.csv", rows_for(range(4)))
+    code, out = run_preprocess(tmp_path)
+    fake_transform(out, width=2)
+    capsys.readouterr()
+    code, final = run_postprocess(out, "--run-date=2024-01-31", *layout.prediction_arguments(names))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert message in err and err.count("\n") == 1
+    assert not (final / "2024-01-31").exists()
+
+
+def test_postprocess_and_the_stage_file_reserve_the_same_columns() -> None:
+    assert postprocess.RESERVED_COLUMNS == OWN_OUTPUT_COLUMNS
+    assert (preprocess.SOURCE_FILE, preprocess.ROW_NUMBER) == ROW_ID_COLUMNS
+
+
+def test_long_prediction_column_lists_fit_container_arguments() -> None:
+    names = [f"class_probability_{index:03d}" for index in range(40)]
+    arguments = layout.prediction_arguments(names)
+    assert max(len(argument) for argument in arguments) <= 256
+    assert arguments.count("--prediction-columns") > 1
+    parsed = postprocess.parse_args(["--model-package-version=1", "--execution-id=e1", *arguments])
+    assert parsed.prediction_columns == names
+    assert layout.prediction_arguments(None) == []

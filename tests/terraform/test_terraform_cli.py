@@ -162,3 +162,44 @@ def test_every_root_plans_with_the_shipped_values(
         for action in change["change"]["actions"]
     )
     assert set(actions) == {"create"} and actions["create"] > 0, actions
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [(None, ["prediction"]), (["p_stay", "p_churn"], ["p_stay", "p_churn"])],
+)
+def test_the_results_table_names_the_stages_prediction_columns(
+    terraform: Terraform,
+    checkout: Path,
+    embedded_aws: str,
+    names: list[str] | None,
+    expected: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the root module with the prod stage's values, and `prediction_columns` set or not
+    monkeypatch.setenv("AWS_ENDPOINT_URL", embedded_aws)
+    write_local_aws_override(checkout, embedded_aws, local_backend=True)
+    env = credentials_environment(account_session(STAGE_FILES["prod"]["account_id"]))
+    terraform.run(
+        ["init", "-input=false", "-no-color", "-lockfile=readonly"], cwd=checkout, env=env
+    )
+    override = [] if names is None else [f"-var=prediction_columns={json.dumps(names)}"]
+    # WHEN Terraform evaluates the results table's columns
+    done = terraform.run(
+        ["console", "-no-color", "-var-file=prod-config.tfvars.json",
+         "-var-file=build/prod/deployment.tfvars.json", *override],
+        cwd=checkout, env=env, stdin="jsonencode(local.results_columns)\n",
+    )  # fmt: skip
+    # THEN they are the id columns, the named predictions (as double), then the step's own
+    columns = json.loads(json.loads(done.stdout.strip()))
+    id_columns = (
+        ["record_id"] if STAGE_FILES["prod"]["id_column"] else ["source_file", "row_number"]
+    )
+    assert [column["name"] for column in columns] == [
+        *id_columns,
+        *expected,
+        "model_package_version",
+        "execution_id",
+        "run_date",
+    ]
+    assert {column["type"] for column in columns if column["name"] in expected} == {"double"}
