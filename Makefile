@@ -52,11 +52,13 @@ test: setup ## lint, then every test (what CI runs)
 unit: $(STAMP) ## the tests only (pytest)
 	$(PY) -m pytest
 
-lint: setup ## ruff, mypy, terraform fmt, checkov, zizmor, actionlint
+lint: setup ## ruff, mypy, terraform fmt, checkov, zizmor, actionlint, template, conflicts
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 	$(PY) scripts/lint_infra.py
+	$(PY) scripts/template_self.py
+	$(PY) scripts/fleet.py conflicts
 
 demo: $(STAMP) ## the whole story on an embedded AWS (no account needed)
 	$(PY) -m demo
@@ -70,9 +72,10 @@ local-aws: $(STAMP) ## the demo, then keep its embedded AWS running to try the c
 bench: $(STAMP) ## promotion and pipeline benchmarks (prints figures)
 	$(PY) -m bench
 
-docs: $(STAMP) ## regenerate the Terraform tables (docs/terraform.md) and the stage-file schema
+docs: $(STAMP) ## regenerate the Terraform tables, the stage-file schema, the files rendered from .jinja
 	$(PY) scripts/tf_docs.py --write
 	$(PY) scripts/stage_schema.py --write
+	$(PY) scripts/template_self.py --write
 
 lock: $(STAMP) ## re-resolve requirements/*.txt from pyproject.toml (UPGRADE=1 to upgrade all)
 	$(LOCK) --python-version 3.11 pyproject.toml -o requirements/runtime.txt
@@ -80,6 +83,7 @@ lock: $(STAMP) ## re-resolve requirements/*.txt from pyproject.toml (UPGRADE=1 t
 	$(LOCK) --python-version 3.11.5 requirements/checkov.in -o requirements/checkov.txt
 	$(LOCK) --python-version 3.11 requirements/uv.in -o requirements/uv.txt
 	$(LOCK) --python-version 3.11 requirements/awscli.in -o requirements/awscli.txt
+	$(LOCK) --python-version 3.11 requirements/copier.in -o requirements/copier.txt
 
 bootstrap-outputs: ## print a bootstrap root's outputs to paste (STAGE=dev|pre-prod|prod)
 	@$(PYTHON) scripts/bootstrap_outputs.py $(STAGE)

@@ -79,7 +79,7 @@ def test_runtime_packages_are_the_ones_the_tests_ran_with() -> None:
     assert set(runtime) <= set(dev)
 
 
-@pytest.mark.parametrize("name", ["checkov", "uv"])
+@pytest.mark.parametrize("name", ["checkov", "uv", "awscli", "copier"])
 def test_tool_locks_follow_their_inputs(name: str) -> None:
     # GIVEN requirements/<tool>.in (the one pinned tool) and its lock
     requirement = Requirement((ROOT / "requirements" / f"{name}.in").read_text().strip())

@@ -1,4 +1,4 @@
-"""Structure of deploy.yml and ci.yml: order, the one ARN, the reviewed plan, least privilege."""
+"""Structure of deploy.yml, ci.yml and template-update.yml: order, the one ARN, the reviewed plan, least privilege."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY = WORKFLOWS / "deploy.yml"
 CI = WORKFLOWS / "ci.yml"
+TEMPLATE_UPDATE = WORKFLOWS / "template-update.yml"
+ALL = (DEPLOY, CI, TEMPLATE_UPDATE)
+ALL_IDS = ("deploy", "ci", "template-update")
 ARN_OUTPUT = "${{ needs.resolve.outputs.model_package_arn }}"
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?P<comment>.*)$")
 
@@ -273,7 +276,7 @@ def test_job_permissions_are_least(path: Path) -> None:
         assert permissions == expected, name
 
 
-@pytest.mark.parametrize("path", [DEPLOY, CI], ids=["deploy", "ci"])
+@pytest.mark.parametrize("path", ALL, ids=ALL_IDS)
 def test_every_action_is_pinned_by_sha_with_its_version(path: Path) -> None:
     lines = [line for line in path.read_text().splitlines() if USES.match(line)]
     assert lines
@@ -286,14 +289,14 @@ def test_every_action_is_pinned_by_sha_with_its_version(path: Path) -> None:
 
 def test_each_action_has_one_pin_across_workflows() -> None:
     pins: dict[str, set[str]] = {}
-    for path in (DEPLOY, CI):
+    for path in ALL:
         for line in path.read_text().splitlines():
             if match := USES.match(line):
                 pins.setdefault(match["action"], set()).add(match["ref"] + match["comment"])
     assert all(len(refs) == 1 for refs in pins.values()), pins
 
 
-@pytest.mark.parametrize("path", [DEPLOY, CI], ids=["deploy", "ci"])
+@pytest.mark.parametrize("path", ALL, ids=ALL_IDS)
 def test_checkout_keeps_no_credentials_and_run_has_no_expressions(path: Path) -> None:
     for job in _load(path)["jobs"].values():
         for step in _steps(job):
@@ -383,3 +386,22 @@ def test_actionlint_is_clean() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_template_update_opens_a_pull_request_and_never_overwrites_one() -> None:
+    workflow = _load(TEMPLATE_UPDATE)
+    assert workflow["permissions"] == {}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    runs = _runs(job)
+    # Copier from its own lock; the team's checks on the result; the pull request's body from
+    # the CHANGELOG; an existing update branch is left alone (no force push), and the last step
+    # fails naming the conflicted files.
+    assert "--require-hashes --no-deps -r requirements/copier.txt" in runs
+    assert "copier\" update --trust --defaults --conflict inline" in runs
+    assert _index(job, "make test") < _index(job, "gh pr create") < _index(job, "fleet.py conflicts")
+    assert "scripts/fleet.py pr-body" in runs
+    assert "--force" not in runs and "x-access-token" not in runs
+    assert "git ls-remote --exit-code origin" in runs
+    assert _steps(job)[-1]["run"].strip() == "python3 scripts/fleet.py conflicts"
+    assert _steps(job)[_index(job, "make test")]["continue-on-error"] is True

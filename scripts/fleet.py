@@ -1,0 +1,154 @@
+"""A model's repository in a fleet made from this template: what its team owns, and upgrades.
+
+    python3 scripts/fleet.py owned                 the paths a model's team owns (docs/fleet.md)
+    python3 scripts/fleet.py check-owned REV       changes since REV outside them (exit 1)
+    python3 scripts/fleet.py conflicts             files an update left conflicted (exit 1)
+    python3 scripts/fleet.py rename-key OLD NEW    a stage key renamed in both stage files
+    python3 scripts/fleet.py pr-body FROM TO       the update pull request's description
+
+Standard library only: it runs in any model repository (and in Copier's migrations) with the
+machine's python3. Each failure is one line; exit 1, or 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STAGE_FILES = ("pre-prod-config.tfvars.json", "prod-config.tfvars.json")
+# What a model's team owns and edits; every other file is the template's. The README is the
+# template's but for its top (the title and first paragraph), which a team may rewrite.
+OWNED = (*STAGE_FILES, "bootstrap/settings.tfvars.json", "README.md")
+# Copier's inline conflict markers (`copier update --conflict inline`), and git's.
+CONFLICT = re.compile(r"^(<<<<<<< |>>>>>>> )", re.M)
+
+
+class FleetError(Exception):
+    """What is wrong, in one line."""
+
+
+def _git(*args: str, cwd: Path = REPO_ROOT) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or ["failed"])[0]
+        raise FleetError(f"git {' '.join(args)}: {first}")
+    return done.stdout
+
+
+def outside_owned(paths: Sequence[str]) -> list[str]:
+    """The paths a model's team does not own."""
+    return sorted(path for path in paths if path not in OWNED)
+
+
+def conflicted(root: Path = REPO_ROOT) -> list[str]:
+    """Tracked or new files holding conflict markers, and Copier's `.rej` files."""
+    listed = _git("ls-files", "--cached", "--others", "--exclude-standard", cwd=root)
+    found = []
+    # A file Copier left conflicted is unmerged in the index: listed once per stage.
+    for name in sorted(set(filter(None, listed.splitlines()))):
+        path = root / name
+        if name.endswith(".rej"):
+            found.append(name)
+        elif path.is_file() and path.stat().st_size < 5_000_000:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            if CONFLICT.search(text):
+                found.append(name)
+    return sorted(found)
+
+
+def rename_key(old: str, new: str, root: Path = REPO_ROOT) -> list[str]:
+    """Rename a stage key in both stage files, keeping every other line; idempotent."""
+    changed = []
+    for name in STAGE_FILES:
+        path = root / name
+        text = path.read_text(encoding="utf-8")
+        renamed, count = re.subn(rf'^(\s*)"{re.escape(old)}"(\s*:)', rf'\1"{new}"\2', text,
+                                 flags=re.M)  # fmt: skip
+        if count:
+            document = json.loads(renamed)  # still valid, and not holding the key twice
+            if list(document).count(new) != 1 or renamed.count(f'"{new}"') != 1:
+                raise FleetError(f"{name} holds both {old} and {new}: merge them by hand")
+            path.write_text(renamed, encoding="utf-8")
+            changed.append(name)
+    return changed
+
+
+def changelog_between(old: str, new: str, root: Path = REPO_ROOT) -> str:
+    """The CHANGELOG.md sections of the versions after `old`, up to and including `new`."""
+    text = (root / "CHANGELOG.md").read_text(encoding="utf-8")
+    sections = re.split(r"^(?=## )", text, flags=re.M)
+    kept = []
+    for section in sections:
+        heading = re.match(r"## \[?v?(\d+\.\d+\.\d+)", section)
+        if heading and _version(old) < _version(heading.group(1)) <= _version(new):
+            kept.append(section.strip())
+    return "\n\n".join(kept)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    match = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
+    if not match:
+        raise FleetError(f"{text!r} is not a version (vMAJOR.MINOR.PATCH)")
+    return tuple(int(part) for part in match.groups())
+
+
+def pr_body(old: str, new: str, root: Path = REPO_ROOT) -> str:
+    """The update pull request's description: versions, conflicts, changelog."""
+    lines = [f"Template update {old} -> {new} (`copier update`; your answers and edits kept).", ""]
+    files = conflicted(root)
+    if files:
+        lines += ["**Conflicts to resolve** (the `conflicts` check fails until they are):", ""]
+        lines += [f"- `{name}`" for name in files] + [""]
+    lines += ["## What changed", "", changelog_between(old, new, root) or "(no changelog entry)"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; one line on failure."""
+    parser = argparse.ArgumentParser(prog="scripts/fleet.py", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("owned")
+    check = commands.add_parser("check-owned")
+    check.add_argument("revision")
+    commands.add_parser("conflicts")
+    rename = commands.add_parser("rename-key")
+    rename.add_argument("old")
+    rename.add_argument("new")
+    body = commands.add_parser("pr-body")
+    body.add_argument("old")
+    body.add_argument("new")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "owned":
+            print("\n".join(OWNED))
+        elif args.command == "check-owned":
+            changed = _git("diff", "--name-only", args.revision, "HEAD").split()
+            foreign = outside_owned(changed)
+            if foreign:
+                raise FleetError(f"changed outside the team's files: {', '.join(foreign)}")
+        elif args.command == "conflicts":
+            files = conflicted()
+            if files:
+                raise FleetError(f"unresolved template-update conflicts in: {', '.join(files)}")
+        elif args.command == "rename-key":
+            changed = rename_key(args.old, args.new)
+            print(f"renamed {args.old} to {args.new} in {', '.join(changed) or 'nothing'}")
+        else:
+            sys.stdout.write(pr_body(args.old, args.new))
+    except (FleetError, OSError, ValueError) as error:
+        print(f"fleet: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""scripts/fleet.py on its own: key renames, changelog sections, owned paths, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scripts import fleet
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def stage_files(root: Path, **extra: object) -> None:
+    for name in fleet.STAGE_FILES:
+        values = {"stage": name.split("-config")[0], "alarm_email": "a@example.com", **extra}
+        (root / name).write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+
+
+def test_rename_key_keeps_every_other_line_and_is_idempotent(tmp_path: Path) -> None:
+    stage_files(tmp_path, schedule_expression="cron(0 4 * * ? *)")
+    before = (tmp_path / "prod-config.tfvars.json").read_text(encoding="utf-8")
+
+    assert fleet.rename_key("alarm_email", "alert_email", tmp_path) == list(fleet.STAGE_FILES)
+    after = (tmp_path / "prod-config.tfvars.json").read_text(encoding="utf-8")
+    assert after == before.replace('"alarm_email"', '"alert_email"')
+    assert fleet.rename_key("alarm_email", "alert_email", tmp_path) == []
+
+
+def test_rename_key_refuses_a_file_holding_both_keys(tmp_path: Path) -> None:
+    stage_files(tmp_path, alert_email="b@example.com")
+    with pytest.raises(fleet.FleetError, match="holds both alarm_email and alert_email"):
+        fleet.rename_key("alarm_email", "alert_email", tmp_path)
+    assert '"alarm_email"' in (tmp_path / "pre-prod-config.tfvars.json").read_text()
+
+
+def test_changelog_between_two_versions_quotes_only_the_newer_sections(tmp_path: Path) -> None:
+    (tmp_path / "CHANGELOG.md").write_text(
+        "# Changelog\n\nintro\n\n## 2.1.0\n\nc\n\n## [2.0.0] - 2026-12-01\n\nb\n\n## 1.0.0\n\na\n"
+    )
+    text = fleet.changelog_between("v1.0.0", "v2.1.0", tmp_path)
+    assert text == "## 2.1.0\n\nc\n\n## [2.0.0] - 2026-12-01\n\nb"
+    assert fleet.changelog_between("v2.1.0", "v2.1.0", tmp_path) == ""
+    with pytest.raises(fleet.FleetError, match="'main' is not a version"):
+        fleet.changelog_between("main", "v2.1.0", tmp_path)
+
+
+def test_owned_paths_are_the_stage_files_the_settings_and_the_readme() -> None:
+    assert fleet.outside_owned(["README.md", "prod-config.tfvars.json", "build.py"]) == ["build.py"]
+    assert fleet.outside_owned(["bootstrap/settings.tfvars.json"]) == []
+    # Every owned file exists here, and the two Copier never updates are the stage files and
+    # the settings (copier.yml's _skip_if_exists).
+    assert all((REPO_ROOT / path).is_file() for path in fleet.OWNED)
+    copier_yml = (REPO_ROOT / "copier.yml").read_text(encoding="utf-8")
+    skipped = copier_yml.split("_skip_if_exists:")[1].split("_migrations")[0]
+    assert sorted(line.strip(" -/") for line in skipped.splitlines() if "- " in line) == sorted(
+        path for path in fleet.OWNED if path != "README.md"
+    )
+
+
+def test_a_bad_revision_is_one_line_and_exit_1() -> None:
+    done = subprocess.run(
+        [sys.executable, "scripts/fleet.py", "check-owned", "no-such-revision"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith("fleet: error: git diff --name-only no-such-revision HEAD: ")
+    assert done.stderr.count("\n") == 1

@@ -1,0 +1,302 @@
+"""This repository as a template: a model's repository made with Copier, customised by its team,
+then updated to a version with a breaking change (docs/fleet.md). Real Copier, real git."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import copier
+import pytest
+import yaml
+
+from scripts import template_self
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FLEET = ["python3", "scripts/fleet.py"]
+# A model unlike the demo's: other accounts, Region, prefix, and a SageMaker Project.
+ANSWERS = {
+    "model_package_group_name": "ChurnModel",
+    "name_prefix": "churn",
+    "dev_account_id": "444455556666",
+    "pre_prod_account_id": "777788889999",
+    "prod_account_id": "123412341234",
+    "region": "eu-west-1",
+    "github_repository": "acme/churn-batch",
+    "sagemaker_project_name": "churn",
+    "sagemaker_project_id": "p-abcdef123456",
+}
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "fleet-test",
+    "GIT_AUTHOR_EMAIL": "fleet-test@example.com",
+    "GIT_COMMITTER_NAME": "fleet-test",
+    "GIT_COMMITTER_EMAIL": "fleet-test@example.com",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **GIT_IDENTITY},
+    )
+    return done.stdout
+
+
+def run(cwd: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def commit_all(cwd: Path, message: str) -> None:
+    git(cwd, "add", "-A")
+    git(cwd, "commit", "-q", "-m", message)
+
+
+@pytest.fixture(autouse=True)
+def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copier commits in its scratch repositories: a fresh CI machine has no git identity."""
+    for name, value in GIT_IDENTITY.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Path:
+    """This working tree (tracked and new files, as CI checks it out) as a template at v1.0.0."""
+    root = tmp_path / "template"
+    listed = git(REPO_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for name in filter(None, listed.split("\0")):
+        source = REPO_ROOT / name
+        if source.is_file():  # a file deleted in the working tree is still in the index
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    git(root, "init", "-q", "-b", "main")
+    commit_all(root, "v1")
+    git(root, "tag", "v1.0.0")
+    return root
+
+
+def make_repository(template: Path, destination: Path) -> Path:
+    """`copier copy` with ANSWERS, then `git init` and a first commit, as docs/fleet.md says."""
+    copier.run_copy(str(template), str(destination), data=ANSWERS, defaults=True, unsafe=True,
+                    quiet=True)  # fmt: skip
+    git(destination, "init", "-q", "-b", "main")
+    commit_all(destination, "made from the template")
+    return destination
+
+
+def stage_file(repository: Path, stage: str) -> dict[str, object]:
+    return json.loads((repository / f"{stage}-config.tfvars.json").read_text(encoding="utf-8"))
+
+
+def release(template: Path, version: str, changelog: str, migrations: list[object]) -> None:
+    """Commit the template's working tree as `version`, with its CHANGELOG section and
+    migrations, and tag it."""
+    config_path = template / "copier.yml"
+    config = config_path.read_text(encoding="utf-8")
+    rendered = yaml.safe_dump({"_migrations": migrations}, sort_keys=False).rstrip("\n")
+    config_path.write_text(config.replace("_migrations: []", rendered), encoding="utf-8")
+    changelog_path = template / "CHANGELOG.md"
+    text = changelog_path.read_text(encoding="utf-8")
+    changelog_path.write_text(text.replace("## 1.0.0", f"{changelog}\n\n## 1.0.0", 1),
+                              encoding="utf-8")  # fmt: skip
+    commit_all(template, version)
+    git(template, "tag", version)
+
+
+def rename_everywhere(root: Path, old: str, new: str) -> None:
+    """The template's side of a breaking rename: every tracked text file."""
+    for name in git(root, "ls-files").splitlines():
+        path = root / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        if old in text:
+            path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_this_repository_is_the_rendering_of_its_own_answers(tmp_path: Path) -> None:
+    assert template_self.main([]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(REPO_ROOT, copy, ignore=shutil.ignore_patterns(".venv*", ".git", "demo-output"))
+    stage = copy / "prod-config.tfvars.json"
+    stage.write_text(stage.read_text(encoding="utf-8").replace("ml.m5", "ml.c5"), encoding="utf-8")
+    answers = yaml.safe_load(template_self.ANSWERS.read_text(encoding="utf-8"))
+    env = template_self.environment(copy)
+    drifted = [
+        path.with_suffix("").name
+        for path in template_self.templates(copy)
+        if template_self.rendered(path, answers, env)
+        != path.with_suffix("").read_text(encoding="utf-8")
+    ]
+    assert drifted == ["prod-config.tfvars.json"]
+
+
+def test_copy_writes_the_answers_where_they_belong(template: Path, tmp_path: Path) -> None:
+    repository = make_repository(template, tmp_path / "churn-batch")
+
+    prod = stage_file(repository, "prod")
+    assert prod["account_id"] == "123412341234"
+    assert prod["source_account_id"] == "444455556666"
+    assert prod["region"] == "eu-west-1"
+    assert prod["model_package_group_name"] == "ChurnModel"
+    assert prod["artifacts_bucket"] == "churn-artifacts-123412341234"
+    assert prod["sagemaker_execution_role_arn"] == (
+        "arn:aws:iam::123412341234:role/sagemaker-churn-execution"
+    )
+    assert prod["tags"] == {
+        "sagemaker:project-name": "churn",
+        "sagemaker:project-id": "p-abcdef123456",
+    }
+    assert stage_file(repository, "pre-prod")["account_id"] == "777788889999"
+    settings = json.loads((repository / "bootstrap/settings.tfvars.json").read_text())
+    assert settings["github_repository"] == "acme/churn-batch"
+    assert settings["dev_artifacts_bucket"] == "ml-artifacts-444455556666"
+    assert (repository / "README.md").read_text().startswith("# Batch inference of ChurnModel\n")
+    recorded = yaml.safe_load((repository / ".copier-answers.yml").read_text())
+    assert recorded["_commit"] == "v1.0.0"
+    assert recorded["prod_account_id"] == "123412341234"
+    # The template's own checks and sources stay behind.
+    assert not (repository / "copier.yml").exists()
+    assert not (repository / "tests" / "fleet").exists()
+    assert not list(repository.rglob("*.jinja"))
+    # The new repository's own code reads its stage files as they are.
+    check = run(repository, sys.executable, "-c",
+                "from promotion.config import load_stage_config, default_config_path as p;"
+                "print(load_stage_config(p('prod'), stage='prod').account_id)")  # fmt: skip
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip() == "123412341234"
+
+
+@pytest.mark.parametrize(
+    ("answer", "value", "message"),
+    [
+        ("dev_account_id", "12345", "12 digits"),
+        ("name_prefix", "Churn_Model", "lower-case letters"),
+        ("region", "europe", "an AWS Region"),
+        ("sagemaker_project_id", "p-abc_123", "a project id"),
+        ("sagemaker_project_name", "churn project", "a project name"),
+    ],
+)
+def test_copy_refuses_a_bad_answer_and_writes_nothing(
+    template: Path, tmp_path: Path, answer: str, value: str, message: str
+) -> None:
+    destination = tmp_path / "bad"
+    with pytest.raises(ValueError, match=message):
+        copier.run_copy(str(template), str(destination), data={**ANSWERS, answer: value},
+                        defaults=True, unsafe=True, quiet=True)  # fmt: skip
+    assert not destination.exists()
+
+
+# The tests that read a repository's own stage files and settings rather than the demo world's
+# (a repository made with ANSWERS ran the whole suite, `make test`, to find them: docs/fleet.md).
+OWN_FILE_TESTS = (
+    "tests/test_bootstrap_outputs.py",
+    "tests/promotion/test_config_schema.py",
+    "tests/terraform/test_terraform_variables.py",
+    "tests/iam/test_name_collisions.py",
+)
+
+
+def assert_checks_pass(repository: Path) -> None:
+    """The repository's lint (Python) and the unit tests that read its own values."""
+    for command in (("ruff", "check", "--no-cache", "."), ("ruff", "format", "--check", "."),
+                    ("mypy", "--cache-dir", "/dev/null", ".")):  # fmt: skip
+        done = run(repository, sys.executable, "-m", *command)
+        assert done.returncode == 0, f"{' '.join(command)}: {done.stdout[-3000:]}"
+    done = run(repository, sys.executable, "-m", "pytest", "-q", "-n", "0",
+               "-p", "no:cacheprovider", *OWN_FILE_TESTS)  # fmt: skip
+    assert done.returncode == 0, done.stdout[:6000]
+
+
+def test_update_keeps_the_teams_edits_and_migrates_a_renamed_key(
+    template: Path, tmp_path: Path
+) -> None:
+    repository = make_repository(template, tmp_path / "churn-batch")
+    # The team's edits: its stage values, an alert address, its README's first paragraph.
+    prod_path = repository / "prod-config.tfvars.json"
+    prod_text = prod_path.read_text(encoding="utf-8")
+    prod_text = prod_text.replace('"transform_instance_type": "ml.m5.xlarge"',
+                                  '"transform_instance_type": "ml.c5.2xlarge"')  # fmt: skip
+    prod_text = prod_text.replace('"alarm_email": null', '"alarm_email": "ml-oncall@example.com"')
+    prod_path.write_text(prod_text, encoding="utf-8")
+    readme = repository / "README.md"
+    first, rest = readme.read_text(encoding="utf-8").split("\n\n", 1)
+    readme.write_text(f"{first}\n\nChurn scores for the retention team, nightly.\n\n{rest}")
+    commit_all(repository, "our values")
+    assert run(repository, *FLEET, "check-owned", "HEAD~1").returncode == 0
+
+    # Version 2.0.0 of the template: a breaking rename, a template-owned change, a migration.
+    rename_everywhere(template, "alarm_email", "alert_email")
+    for script in ("scripts/stage_schema.py", "scripts/tf_docs.py"):  # `make docs`
+        assert run(template, sys.executable, script, "--write").returncode == 0
+    guide = template / "docs" / "going-live.md"
+    guide.write_text(guide.read_text(encoding="utf-8") + "\nA line new in 2.0.0.\n")
+    migration = "python3 scripts/fleet.py rename-key alarm_email alert_email"
+    notes = "## 2.0.0\n\n- **Breaking**: `alarm_email` is `alert_email`."
+    release(template, "v2.0.0", notes, [{"version": "v2.0.0", "command": migration}])
+
+    copier.run_update(str(repository), defaults=True, unsafe=True, overwrite=True,
+                      conflict="inline", quiet=True)  # fmt: skip
+
+    prod = stage_file(repository, "prod")
+    assert prod["alert_email"] == "ml-oncall@example.com"
+    assert "alarm_email" not in prod
+    assert prod["transform_instance_type"] == "ml.c5.2xlarge"
+    assert "alert_email" in stage_file(repository, "pre-prod")
+    assert "Churn scores for the retention team" in readme.read_text(encoding="utf-8")
+    assert (repository / "docs/going-live.md").read_text().endswith("A line new in 2.0.0.\n")
+    assert "alert_email" in (repository / "promotion/config.py").read_text(encoding="utf-8")
+    assert yaml.safe_load((repository / ".copier-answers.yml").read_text())["_commit"] == "v2.0.0"
+    assert run(repository, *FLEET, "conflicts").returncode == 0
+    body = run(repository, *FLEET, "pr-body", "v1.0.0", "v2.0.0").stdout
+    assert "## 2.0.0" in body and "`alarm_email` is `alert_email`" in body
+    assert "## 1.0.0" not in body and "Conflicts" not in body
+    # The updated code reads the migrated file; the migration run again changes nothing.
+    check = run(repository, sys.executable, "-c",
+                "from promotion.config import load_stage_config, default_config_path as p;"
+                "print(load_stage_config(p('prod'), stage='prod').alert_email)")  # fmt: skip
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.strip() == "ml-oncall@example.com"
+    again = run(repository, *FLEET, "rename-key", "alarm_email", "alert_email")
+    assert again.stdout.strip() == "renamed alarm_email to alert_email in nothing"
+    # The updated repository's own checks pass on its own values.
+    assert_checks_pass(repository)
+
+
+def test_a_conflicting_edit_stays_inline_and_fails_the_check(
+    template: Path, tmp_path: Path
+) -> None:
+    repository = make_repository(template, tmp_path / "churn-batch")
+    makefile = repository / "Makefile"
+    line = "demo: $(STAMP) ## the whole story on an embedded AWS (no account needed)"
+    ours = makefile.read_text(encoding="utf-8").replace(line, line.replace("whole", "full"))
+    makefile.write_text(ours, encoding="utf-8")
+    commit_all(repository, "a local edit of a template file")
+    foreign = run(repository, *FLEET, "check-owned", "HEAD~1")
+    assert foreign.returncode == 1
+    assert foreign.stderr.strip() == "fleet: error: changed outside the team's files: Makefile"
+
+    theirs = template / "Makefile"
+    theirs.write_text(theirs.read_text().replace(line, line.replace("embedded", "in-process")))
+    release(template, "v1.1.0", "## 1.1.0\n\n- The demo's help line.", [])
+    copier.run_update(str(repository), defaults=True, unsafe=True, overwrite=True,
+                      conflict="inline", quiet=True)  # fmt: skip
+
+    text = makefile.read_text(encoding="utf-8")
+    assert "<<<<<<< before updating" in text and ">>>>>>> after updating" in text
+    assert "full story" in text and "in-process AWS" in text  # neither side lost
+    conflicts = run(repository, *FLEET, "conflicts")
+    assert conflicts.returncode == 1
+    assert conflicts.stderr.strip() == (
+        "fleet: error: unresolved template-update conflicts in: Makefile"
+    )
+    body = run(repository, *FLEET, "pr-body", "v1.0.0", "v1.1.0").stdout
+    assert "**Conflicts to resolve**" in body and "- `Makefile`" in body
