@@ -237,27 +237,82 @@ class ShardWriter:
         self.shards.append({"shard": name, "ids": ids_name, "rows": rows, "padding": padding})
 
 
-def check_ids(chunks: Sequence[pa.ChunkedArray], column: str, policy: str) -> dict[str, int]:
-    """Count duplicate and empty ids (null or only spaces); fail under the ``fail`` policy.
+_HASH_MULTIPLIER = np.uint64(0x100000001B3)  # FNV's 64-bit prime: odd, so powers never vanish
+_LENGTH_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def hash64(strings: pa.Array) -> np.ndarray:
+    """A 64-bit hash of every string of a null-free array of non-empty strings, vectorised over
+    Arrow's buffers (no Python object per string): a polynomial over the bytes, mixed with the
+    length. Not collision-proof; `IdCheck` confirms equal hashes on the strings."""
+    strings = pc.cast(strings, pa.string())
+    if len(strings) == 0:
+        return np.empty(0, np.uint64)
+    offsets = np.frombuffer(strings.buffers()[1], np.int32)[
+        strings.offset : strings.offset + len(strings) + 1
+    ]
+    data = np.frombuffer(strings.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    lengths = np.diff(offsets)
+    starts = offsets[:-1] - offsets[0]
+    position = np.arange(len(data)) - np.repeat(starts, lengths)
+    powers = np.cumprod(np.full(int(lengths.max()), _HASH_MULTIPLIER, np.uint64))
+    with np.errstate(over="ignore"):  # arithmetic modulo 2**64 is the point
+        hashes = np.add.reduceat(data.astype(np.uint64) * powers[position], starts)
+        return hashes ^ (lengths.astype(np.uint64) * _LENGTH_MIX)
+
+
+class IdCheck:
+    """Duplicate and empty ids (null or only spaces) over every batch, in memory that does not
+    grow with the ids' length: each non-empty id is kept as its 64-bit hash (8 bytes; the ids
+    and a hash set of them took about 65). Equal hashes are confirmed on the ids themselves,
+    read back from the ids files, so a collision never counts as a duplicate.
 
     ``duplicate_ids`` is the number of rows whose non-empty id an earlier row already had.
     """
-    ids = pa.chunked_array([chunk for part in chunks for chunk in part.chunks], pa.string())
-    empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(ids), ""), True)
-    empty_ids = pc.sum(empty).as_py() or 0
-    present = ids.filter(pc.invert(empty))
-    duplicate_ids = len(present) - pc.count_distinct(present).as_py()
-    if policy == "fail" and (duplicate_ids or empty_ids):
-        example = ""
-        if duplicate_ids:
-            counts = pc.value_counts(present)
-            repeated = counts.filter(pc.greater(counts.field("counts"), 1))
-            example = f" (for example {str(repeated[0]['values'].as_py())[:40]!r})"
-        raise InputError(
-            f"id column {column!r}: {duplicate_ids} duplicate and {empty_ids} empty id(s) in"
-            f' {len(ids)} rows{example}; fix the input or set the stage key id_policy to "count"'
-        )
-    return {"duplicate_ids": duplicate_ids, "empty_ids": empty_ids}
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        self.rows = 0
+        self.empty = 0
+        self.hashes: list[np.ndarray] = []
+
+    @staticmethod
+    def _present(ids: pa.Array) -> tuple[pa.Array, int]:
+        empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(ids), ""), True)
+        return ids.filter(pc.invert(empty)), pc.sum(empty).as_py() or 0
+
+    def add(self, ids: pa.ChunkedArray) -> None:
+        """The ids of one batch."""
+        present, empty = self._present(pc.cast(ids, pa.string()).combine_chunks())
+        self.rows += len(ids)
+        self.empty += empty
+        self.hashes.append(hash64(present))
+
+    def finish(self, ids_files: Sequence[Path], policy: str) -> dict[str, int]:
+        """The counts for the manifest; under the ``fail`` policy, InputError when any."""
+        hashes = np.sort(np.concatenate(self.hashes)) if self.hashes else np.empty(0, np.uint64)
+        self.hashes = []
+        repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+        duplicate_ids, example = 0, ""
+        if len(repeated):
+            candidates = []
+            for path in ids_files:
+                column = pq.read_table(path, columns=[self.column]).column(0)
+                present, _ = self._present(pc.cast(column, pa.string()).combine_chunks())
+                candidates.append(present.filter(np.isin(hash64(present), repeated)))
+            suspects = pa.chunked_array(candidates, pa.string())
+            duplicate_ids = len(suspects) - pc.count_distinct(suspects).as_py()
+            if duplicate_ids:
+                counts = pc.value_counts(suspects)
+                first = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"]
+                example = f" (for example {str(first.as_py())[:40]!r})"
+        if policy == "fail" and (duplicate_ids or self.empty):
+            raise InputError(
+                f"id column {self.column!r}: {duplicate_ids} duplicate and {self.empty} empty"
+                f" id(s) in {self.rows} rows{example}; fix the input or set the stage key"
+                ' id_policy to "count"'
+            )
+        return {"duplicate_ids": duplicate_ids, "empty_ids": self.empty}
 
 
 def current_host(resource_config: Path) -> tuple[str, int]:
@@ -303,7 +358,7 @@ def preprocess(
     features: list[str] = args.feature_columns
     input_dir = Path(args.input_dir)
     files: list[dict[str, Any]] = []
-    id_chunks: list[pa.ChunkedArray] = []
+    id_check = IdCheck(args.id_column) if args.id_column else None
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="shards") as pool:
         for path in list_input_files(input_dir):
             name = path.relative_to(input_dir).as_posix()
@@ -320,8 +375,8 @@ def preprocess(
             try:
                 for batch in read_batches(path, name, features, args.id_column):
                     ids = _ids(batch, args.id_column, name, rows)
-                    if args.id_column:
-                        id_chunks.append(ids.column(0))
+                    if id_check:
+                        id_check.add(ids.column(0))
                     window.append((pool.submit(csv_rows, batch, features, name, rows), ids))
                     rows += batch.num_rows
                     while len(window) > WORKERS:
@@ -337,7 +392,11 @@ def preprocess(
     if total == 0 and hosts == 1:
         raise InputError(f"no data rows in any CSV or Parquet file under {input_dir}")
     id_columns = [args.id_column] if args.id_column else [SOURCE_FILE, ROW_NUMBER]
-    id_counts = check_ids(id_chunks, args.id_column, args.id_policy) if args.id_column else {}
+    id_counts = (
+        id_check.finish([writer.ids_dir / shard["ids"] for shard in writer.shards], args.id_policy)
+        if id_check
+        else {}
+    )
     return {
         **id_counts,
         "id_policy": args.id_policy,

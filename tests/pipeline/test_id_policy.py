@@ -7,13 +7,13 @@ one local host cannot show (duplicates split across Preprocess instances).
 
 from __future__ import annotations
 
-import io
 import json
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import boto3
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -230,8 +230,52 @@ def test_duplicates_across_instances_are_caught_by_postprocess(
 def test_null_ids_in_parquet_count_as_empty(tmp_path: Path) -> None:
     # GIVEN Parquet ids with a null  WHEN counted
     table = pa.table({"record_id": pa.array(["a", None, "a"], pa.string())})
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    counts = preprocess.check_ids([table.column(0)], "record_id", "count")
+    path = tmp_path / "part-00000.parquet"
+    pq.write_table(table, path)
+    check = preprocess.IdCheck("record_id")
+    check.add(table.column(0))
     # THEN the null is empty and the repeat a duplicate
-    assert counts == {"duplicate_ids": 1, "empty_ids": 1}
+    assert check.finish([path], "count") == {"duplicate_ids": 1, "empty_ids": 1}
+
+
+# --- the id check in bounded memory: 64-bit hashes, confirmed on the ids ---------------------
+
+
+def test_equal_ids_hash_equal_wherever_they_sit_and_others_apart() -> None:
+    ids = pa.array(["r1", "r2", "a much longer id of its own", "r1", "ř1", "1r", "r10"])
+    hashes = preprocess.hash64(ids)
+    assert hashes[0] == hashes[3]
+    assert len(set(hashes.tolist())) == 6
+    # a slice (an offset into the same buffers) hashes each id as the whole array does
+    assert preprocess.hash64(ids.slice(3, 3)).tolist() == hashes[3:6].tolist()
+    many = pa.array([f"id-{index}" for index in range(200_000)])
+    assert len(set(preprocess.hash64(many).tolist())) == 200_000
+
+
+def run_id_check(tmp_path: Path, batches: list[list[str]], policy: str) -> dict[str, int]:
+    """IdCheck over ``batches``, each also written as an ids file, as ShardWriter does."""
+    check = preprocess.IdCheck("record_id")
+    files = []
+    for index, batch in enumerate(batches):
+        column = pa.chunked_array([pa.array(batch, pa.string())])
+        check.add(column)
+        files.append(tmp_path / f"part-{index:05d}.parquet")
+        pq.write_table(pa.table({"record_id": column}), files[-1])
+    return check.finish(files, policy)
+
+
+def test_duplicates_across_batches_are_counted_exactly(tmp_path: Path) -> None:
+    batches = [[f"r{i}" for i in range(500)], ["r7", "r8", "", "  ", "new"], ["r7", "x"]]
+    assert run_id_check(tmp_path, batches, "count") == {"duplicate_ids": 3, "empty_ids": 2}
+    with pytest.raises(preprocess.InputError, match=r"3 duplicate and 2 empty id\(s\) in 507 rows"):
+        run_id_check(tmp_path, batches, "fail")
+
+
+def test_a_hash_collision_is_never_a_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a hash under which every id collides with every other
+    monkeypatch.setattr(preprocess, "hash64", lambda strings: np.zeros(len(strings), np.uint64))
+    # THEN distinct ids still count no duplicate, and a real one is still found
+    assert run_id_check(tmp_path, [["a", "b"], ["c"]], "fail")["duplicate_ids"] == 0
+    assert run_id_check(tmp_path, [["a", "b"], ["b"]], "count")["duplicate_ids"] == 1
