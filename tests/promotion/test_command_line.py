@@ -3,6 +3,9 @@ an output directory that cannot be created ends in one line (exit 2), before any
 
 from __future__ import annotations
 
+import errno
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -75,15 +78,22 @@ def _read_only_dir(tmp_path: Path) -> Path:
     return parent / "out"
 
 
-@pytest.mark.parametrize("where", [*UNCREATABLE, "read-only"])
+@pytest.mark.parametrize("where", [*UNCREATABLE, "read-only", "below-a-file"])
 def test_an_output_dir_that_cannot_be_created_ends_in_one_line(
-    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN an output directory under /proc or /sys, or below a directory nobody may write
-    # (as root, permission bits do not stop writes: then only the kernel's filesystems refuse)
-    target = _read_only_dir(tmp_path) if where == "read-only" else Path(where)
-    if where == "read-only" and _creatable(target):
-        pytest.skip("running as root: permission bits do not refuse writes here")
+    # GIVEN an output directory under /proc or /sys, below a directory nobody may write, or
+    # below a file
+    if where == "read-only":
+        target = _read_only_dir(tmp_path)
+        if _creatable(target):
+            # As root permission bits do not stop writes: answer as the kernel answers anyone else.
+            monkeypatch.setattr(tempfile, "mkdtemp", _permission_denied)
+    elif where == "below-a-file":
+        (tmp_path / "a-file").write_text("")
+        target = tmp_path / "a-file" / "out"
+    else:
+        target = Path(where)
 
     # WHEN build.py would promote into it (config, pinned ARN: no AWS call happens before)
     code = build.main(["--stage", "pre-prod", "--output-dir", str(target),
@@ -121,6 +131,10 @@ def test_every_cli_refuses_an_uncreatable_output_in_one_line(
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2, (name, err)
     assert len(lines) == 1 and "pass a writable --output" in lines[0], err
+
+
+def _permission_denied(*_args: object, **_kwargs: object) -> str:
+    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
 
 def _creatable(target: Path) -> bool:
