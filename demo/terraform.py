@@ -172,7 +172,10 @@ def seed_plugin_cache(mirror: Path, cache: Path) -> None:
 def write_local_aws_override(root: Path, endpoint: str, *, local_backend: bool) -> Path:
     """Point a root's provider at the embedded AWS (`endpoint`); `local_backend` replaces its
     backend with local state (plans and the demo; the rehearsal keeps the S3 backend)."""
-    endpoints = "".join(f'    {service} = "{endpoint}"\n' for service in LOCAL_SERVICES)
+    width = max(map(len, LOCAL_SERVICES))  # aligned as `terraform fmt` writes it
+    endpoints = "".join(
+        f'    {service.ljust(width)} = "{endpoint}"\n' for service in LOCAL_SERVICES
+    )
     text = (
         "# Written by demo/terraform.py: the embedded AWS instead of AWS's endpoints.\n"
         'provider "aws" {\n'

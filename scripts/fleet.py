@@ -46,12 +46,19 @@ def outside_owned(paths: Sequence[str]) -> list[str]:
     return sorted(path for path in paths if path not in OWNED)
 
 
+def repository_files(root: Path = REPO_ROOT, *patterns: str) -> list[str]:
+    """The repository's own files, tracked and new, never ignored ones (demo-output/, build/),
+    matching `patterns` (git pathspecs) when given; each once, sorted."""
+    listed = _git("ls-files", "--cached", "--others", "--exclude-standard", "--", *patterns,
+                  cwd=root)  # fmt: skip
+    # A file Copier left conflicted is unmerged in the index: listed once per stage.
+    return sorted(set(filter(None, listed.splitlines())))
+
+
 def conflicted(root: Path = REPO_ROOT) -> list[str]:
     """Tracked or new files holding conflict markers, and Copier's `.rej` files."""
-    listed = _git("ls-files", "--cached", "--others", "--exclude-standard", cwd=root)
     found = []
-    # A file Copier left conflicted is unmerged in the index: listed once per stage.
-    for name in sorted(set(filter(None, listed.splitlines()))):
+    for name in repository_files(root):
         path = root / name
         if name.endswith(".rej"):
             found.append(name)

@@ -56,7 +56,11 @@ def load_script() -> Callable[[str], ModuleType]:
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module  # dataclasses look their module up while executing
-        spec.loader.exec_module(module)
+        sys.path.insert(0, str(path.parent))  # a script imports its siblings, run as a script
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(path.parent))
         return module
 
     return load

