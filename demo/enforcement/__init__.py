@@ -322,56 +322,24 @@ def _json_service_denial(parsed: dict[str, Any], model: Any, **_: Any) -> None:
 @contextmanager
 def aws_semantics() -> Iterator[None]:
     """Apply the corrections above for the duration of the block."""
+    handlers = [*botocore.handlers.BUILTIN_HANDLERS, ("after-call", _json_service_denial)]
+    patches: list[tuple[object, str, object]] = [
+        (IAMPolicyStatement, "_check_principal", _check_principal),
+        (IAMPolicyStatement, "_check_element_matches", _check_element_matches),
+        (IAMRequestBase, "_check_role_trust_relationship", _check_role_trust_relationship),
+        (IAMRequestBase, "_is_assuming_role_operation", _is_assuming_role_operation),
+        (IAMRequestBase, "check_action_permitted", _check_action_permitted),
+        (IAMRequestBase, "_create_aws_request", _signed_request),
+        (ActionAuthenticatorMixin, "_authenticate_and_authorize_s3_action",
+         _authorize_s3_with_copy_source),
+        (botocore.handlers, "BUILTIN_HANDLERS", handlers),
+        (IAMPolicyStatement, "is_action_permitted", _statement_is_action_permitted),
+        (S3Response, "copy_object", _create_only_copy),
+        (ActionAuthenticatorMixin, "_authenticate_and_authorize_action", _authorize_signed_calls),
+    ]  # fmt: skip
     with ExitStack() as stack:
-        stack.enter_context(
-            mock.patch.object(IAMPolicyStatement, "_check_principal", _check_principal)
-        )
-        stack.enter_context(
-            mock.patch.object(IAMPolicyStatement, "_check_element_matches", _check_element_matches)
-        )
-        stack.enter_context(
-            mock.patch.object(
-                IAMRequestBase, "_check_role_trust_relationship", _check_role_trust_relationship
-            )
-        )
-        stack.enter_context(
-            mock.patch.object(
-                IAMRequestBase, "_is_assuming_role_operation", _is_assuming_role_operation
-            )
-        )
-        stack.enter_context(
-            mock.patch.object(IAMRequestBase, "check_action_permitted", _check_action_permitted)
-        )
-        stack.enter_context(
-            mock.patch.object(IAMRequestBase, "_create_aws_request", _signed_request)
-        )
-        stack.enter_context(
-            mock.patch.object(
-                ActionAuthenticatorMixin,
-                "_authenticate_and_authorize_s3_action",
-                _authorize_s3_with_copy_source,
-            )
-        )
-        stack.enter_context(
-            mock.patch.object(
-                botocore.handlers,
-                "BUILTIN_HANDLERS",
-                [*botocore.handlers.BUILTIN_HANDLERS, ("after-call", _json_service_denial)],
-            )
-        )
-        stack.enter_context(
-            mock.patch.object(
-                IAMPolicyStatement, "is_action_permitted", _statement_is_action_permitted
-            )
-        )
-        stack.enter_context(mock.patch.object(S3Response, "copy_object", _create_only_copy))
-        stack.enter_context(
-            mock.patch.object(
-                ActionAuthenticatorMixin,
-                "_authenticate_and_authorize_action",
-                _authorize_signed_calls,
-            )
-        )
+        for target, name, replacement in patches:
+            stack.enter_context(mock.patch.object(target, name, replacement))
         yield
 
 
