@@ -33,7 +33,8 @@ class FakeGitHub:
     """Records every request and answers from a script of (status, headers, body) replies.
 
     ``delay`` seconds pass before each answer (a slow GitHub); ``hang`` keeps every request
-    unanswered until the server stops. Both end early when the server shuts down.
+    unanswered until the server stops; ``answer``, when given, holds each answer until it is
+    set (a GitHub that answers exactly when the test says). All end early when the server stops.
     """
 
     port: int = 0
@@ -41,6 +42,7 @@ class FakeGitHub:
     replies: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     delay: float = 0.0
     hang: bool = False
+    answer: threading.Event | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     received: threading.Event = field(default_factory=threading.Event)
 
@@ -63,6 +65,9 @@ def _handler_for(github: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             github.received.set()
             if github.hang or github.delay:
                 github.stopping.wait(None if github.hang else github.delay)
+            while github.answer is not None and not github.answer.wait(0.05):
+                if github.stopping.is_set():
+                    break
             if github.stopping.is_set():
                 return
             status, headers, body = github.replies.pop(0) if github.replies else (204, {}, b"")

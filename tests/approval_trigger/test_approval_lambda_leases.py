@@ -119,8 +119,8 @@ def test_the_budget_fits_the_lease_and_the_invocation(config: cfg.Settings) -> N
 def test_the_change_is_marked_done_only_after_github_accepted(
     aws: boto3.Session, github: FakeGitHub, config: cfg.Settings
 ) -> None:
-    # GIVEN a GitHub that answers after 0.5 s
-    github.delay = 0.5
+    # GIVEN a GitHub that answers only when the test has looked at the table
+    github.answer = threading.Event()
     runtime = fn.Runtime(session=aws)
     results: list[dict[str, Any]] = []
 
@@ -134,6 +134,7 @@ def test_the_change_is_marked_done_only_after_github_accepted(
     worker.start()
     assert github.received.wait(10)
     during = items(aws)[KEY]
+    github.answer.set()
     worker.join(10)
 
     # THEN meanwhile the change is leased, not done; after the 204 it is done
