@@ -1,6 +1,7 @@
 """The AWS provider's schema, offline: derived once from a pinned jsii manifest and committed.
 
-`terraform validate` needs the provider binary, which cannot be downloaded here; its schema can.
+`terraform validate` checks against the one provider it installs (5.100 here, from the mirror);
+the other end of the supported range is checked offline against this pinned schema.
 The PyPI wheel `cdktn-provider-aws` (CDK Terrain) is generated from one hashicorp/aws release and
 embeds the npm package's tarball, whose `.jsii` manifest lists every resource, data source and
 ephemeral resource with each property's name, optionality and nested blocks. `--regenerate`
@@ -258,6 +259,60 @@ def derive(manifest: dict[str, Any], names: dict[str, dict[str, str]]) -> Schema
             schema[kind][match.group(2)] = deriver.block(config, fqn, frozenset())
     schema["guessed_names"] = len(deriver.guessed)
     return schema
+
+
+def _binary_block(block: dict[str, Any]) -> Block:
+    """One block of `terraform providers schema -json` in the compact form."""
+    args: dict[str, bool] = {}
+    attrs: list[str] = []
+    objects: dict[str, Block] = {}
+    for name, attribute in block.get("attributes", {}).items():
+        if attribute.get("required") or attribute.get("optional"):
+            args[name] = bool(attribute.get("required"))
+            kind = attribute.get("type")
+            # A list or set of objects may also be written as blocks (SDK v2 `ingress`).
+            if isinstance(kind, list) and kind[0] in ("list", "set") and kind[1][0] == "object":
+                fields = {field: False for field in kind[1][1]}
+                objects[name] = {"required": args[name], "args": fields, "blocks": {}, "attrs": []}
+        else:
+            attrs.append(name)
+    blocks: dict[str, Block] = {}
+    for name, nested in block.get("block_types", {}).items():
+        inner = _binary_block(nested.get("block", {}))
+        inner["required"] = nested.get("min_items", 0) > 0
+        if nested.get("nesting_mode") == "single" or nested.get("max_items") == 1:
+            inner["single"] = True
+        blocks[name] = inner
+    compact: Block = {"args": args, "blocks": blocks, "attrs": sorted(attrs)}
+    if objects:
+        compact["objects"] = objects
+    return compact
+
+
+def from_terraform(document: dict[str, Any], version: str) -> Schema:
+    """The compact schema of the provider binary an initialised root uses, from `terraform
+    providers schema -json`: the check against what Terraform itself loads, not only the pin."""
+    provider = next(
+        (value for key, value in document.get("provider_schemas", {}).items()
+         if key.endswith(f"/{PROVIDER}")),
+        None,
+    )  # fmt: skip
+    if provider is None:
+        raise SchemaError(f"the schema holds no {PROVIDER}: run `terraform init` first")
+    return {
+        "format": FORMAT,
+        "provider": PROVIDER,
+        "provider_version": version,
+        "package": "terraform providers schema -json",
+        "package_version": version,
+        "provider_config": _binary_block(provider["provider"]["block"]),
+        **{
+            kind: {name: _binary_block(value["block"])
+                   for name, value in provider.get(key, {}).items()}
+            for kind, key in (("resource", "resource_schemas"), ("data", "data_source_schemas"),
+                              ("ephemeral", "ephemeral_resource_schemas"))
+        },
+    }  # fmt: skip
 
 
 def dumps(schema: Schema) -> str:

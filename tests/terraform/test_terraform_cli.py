@@ -14,9 +14,10 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -113,6 +114,42 @@ def test_every_root_and_module_validates(terraform: Terraform, checkout: Path, r
     assert done.returncode == 0, done.stderr
     assert "Success! The configuration is valid." in done.stdout
     assert _warnings(done.stdout + done.stderr) == set()
+
+
+def test_every_root_checks_clean_against_the_installed_providers_own_schema(
+    terraform: Terraform,
+    checkout: Path,
+    tmp_path: Path,
+    load_script: Callable[[str], ModuleType],
+) -> None:
+    # GIVEN the schema of the provider binary Terraform loads here (`terraform providers schema
+    # -json` of a root initialised from the committed lock; the lint checks the pinned 6.x one)
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("versions.tf", ".terraform.lock.hcl"):
+        shutil.copy(REPO_ROOT / name, root / name)
+    write_local_aws_override(root, "http://127.0.0.1:9", local_backend=True)  # no S3 backend
+    terraform.run(["init", "-input=false", "-no-color", "-lockfile=readonly"], cwd=root)
+    selected = json.loads(terraform.run(["version", "-json"], cwd=root).stdout)
+    version = selected["provider_selections"]["registry.terraform.io/hashicorp/aws"]
+    done = terraform.run(["providers", "schema", "-json"], cwd=root)
+    schema = load_script("provider_schema").from_terraform(json.loads(done.stdout), version)
+    check_tree = load_script("tf_provider_check").check_tree
+
+    # WHEN every module of the working copy is checked against it
+    report = check_tree(checkout, schema)
+
+    # THEN nothing is found, and the same check does find a mistake with this schema
+    print(f"hashicorp/aws {version} (the binary's schema): {report.summary()}")
+    assert len(schema["resource"]) > 1000
+    assert report.findings == [] and report.files > 20
+    mistake = tmp_path / "mistake"
+    mistake.mkdir()
+    (mistake / "main.tf").write_text('resource "aws_s3_bucket" "b" {\n  bucket_nam = "x"\n}\n')
+    wrong = check_tree(mistake, schema)
+    assert [finding.message.split(" (")[0] for finding in wrong.findings] == [
+        "unknown argument 'bucket_nam'"
+    ]
 
 
 @pytest.fixture(scope="module")
