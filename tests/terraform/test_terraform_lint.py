@@ -49,8 +49,7 @@ def test_checkov_finds_no_failed_check(
 ) -> None:
     # GIVEN checkov in its own virtual environment (`make .venv-checkov/.installed`)
     lint = load_script("lint_infra")
-    if not (repo_root / lint.CHECKOV).exists():
-        pytest.skip("checkov is not installed: run `make .venv-checkov/.installed`")
+    assert (repo_root / lint.CHECKOV).exists(), "run `make .venv-checkov/.installed`"
 
     # WHEN it scans the root module offline
     result = lint.checkov(repo_root, Path(), "root module")

@@ -355,8 +355,7 @@ def test_ci_runs_make_test_on_push_and_pull_request(ci: dict[str, Any]) -> None:
 def _tool(name: str) -> str:
     local = Path(sys.executable).parent / name
     found = str(local) if local.exists() else shutil.which(name)
-    if not found:
-        pytest.skip(f"{name} is not installed")
+    assert found, f"{name} is not installed: run `make setup` (make test installs it)"
     return found
 
 

@@ -11,7 +11,8 @@ SMOKE_INPUT = Path(__file__).resolve().parents[2] / "demo" / "smoke-input.csv"
 
 
 def test_smoke_input_is_20_rows_of_the_dataset() -> None:
-    datasets = pytest.importorskip("sklearn.datasets")
+    from sklearn import datasets
+
     dataset = datasets.load_breast_cancer()
 
     with SMOKE_INPUT.open(newline="") as handle:
