@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -84,7 +85,10 @@ def rename_key(old: str, new: str, root: Path = REPO_ROOT) -> list[str]:
             document = json.loads(renamed)  # still valid, and not holding the key twice
             if list(document).count(new) != 1 or renamed.count(f'"{new}"') != 1:
                 raise FleetError(f"{name} holds both {old} and {new}: merge them by hand")
-            path.write_text(renamed, encoding="utf-8")
+            # Whole or not at all: a kill mid-write leaves the old file, and a re-run finishes.
+            partial = path.with_name(f".{path.name}.renaming")
+            partial.write_text(renamed, encoding="utf-8")
+            os.replace(partial, path)
             changed.append(name)
     return changed
 
