@@ -4,8 +4,6 @@ then updated to a version with a breaking change (docs/fleet.md). Real Copier, r
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +12,7 @@ import copier
 import pytest
 import yaml
 
+from demo.terraform import working_copy
 from scripts import template_self
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +44,6 @@ def git(cwd: Path, *args: str) -> str:
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, **GIT_IDENTITY},
     )
     return done.stdout
 
@@ -69,13 +67,7 @@ def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def template(tmp_path: Path) -> Path:
     """This working tree (tracked and new files, as CI checks it out) as a template at v1.0.0."""
-    root = tmp_path / "template"
-    listed = git(REPO_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    for name in filter(None, listed.split("\0")):
-        source = REPO_ROOT / name
-        if source.is_file():  # a file deleted in the working tree is still in the index
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / name)
+    root = working_copy(REPO_ROOT, tmp_path / "template")
     git(root, "init", "-q", "-b", "main")
     commit_all(root, "v1")
     git(root, "tag", "v1.0.0")
@@ -125,7 +117,7 @@ def rename_everywhere(root: Path, old: str, new: str) -> None:
 def test_this_repository_is_the_rendering_of_its_own_answers(tmp_path: Path) -> None:
     assert template_self.main([]) == 0
     copy = tmp_path / "copy"
-    shutil.copytree(REPO_ROOT, copy, ignore=shutil.ignore_patterns(".venv*", ".git", "demo-output"))
+    working_copy(REPO_ROOT, copy)
     stage = copy / "prod-config.tfvars.json"
     stage.write_text(stage.read_text(encoding="utf-8").replace("ml.m5", "ml.c5"), encoding="utf-8")
     answers = yaml.safe_load(template_self.ANSWERS.read_text(encoding="utf-8"))

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from demo.deploy import ROOT_MODULE_FILES
 from demo.local_aws import account_session
 from demo.terraform import Terraform, write_local_aws_override
 from promotion.config import StageConfig
@@ -116,10 +117,6 @@ def role_session(role: Role, region: str) -> boto3.Session:
         aws_session_token=role.credentials["AWS_SESSION_TOKEN"],
         region_name=region,
     )
-
-
-ROOT_MODULE_FILES = ("batch-config-template.tf", "variables.tf", "versions.tf", "outputs.tf",
-                     ".terraform.lock.hcl")  # fmt: skip
 
 
 def deploy_with_terraform(
