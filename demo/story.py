@@ -89,6 +89,7 @@ class Story:
         """`terraform apply` of build.py's outputs, as the workflow does (in the background; see
         `deployed`), or the boto3 stand-in when Terraform has no provider here."""
         path = self.output_dir / "build" / stage / "deployment.tfvars.json"
+        self.deployed(stage)  # its previous deployment first (the stand-in, if it fell back)
         self.tfvars[stage] = json.loads(path.read_text())
         if self.deployer is not None:
             self.deployer.start(stage, self.session(stage), path)
@@ -110,8 +111,13 @@ class Story:
                 "  terraform could not install hashicorp/aws (no mirror on this machine, no"
                 " registry): the demo deploys with its boto3 stand-in (demo/deploy.py)"
             )
+            # Every stage still deploying falls back too (they lack the same provider).
+            pending = [stage, *self.deployer.running]
+            for other in list(self.deployer.running):
+                self.deployer.running.pop(other).thread.join()
             self.deployer = None
-            apply_with_boto3(self.session(stage), self.configs[stage], self.tfvars[stage])
+            for each in pending:
+                apply_with_boto3(self.session(each), self.configs[each], self.tfvars[each])
 
 
 @dataclass(frozen=True)
@@ -264,7 +270,6 @@ def roll_back_pre_prod(story: Story) -> None:
     """Pin the older Approved version: a rollback is a promotion of an earlier ARN."""
     older = story.approved()[0]
     story.build("pre-prod", "--model-package-arn", older)
-    story.deployed("pre-prod")  # the first deployment of pre-prod, before the rollback's
     tfvars = story.deploy("pre-prod")
     story.facts.append(("rollback", f"pre-prod back on source version "
                         f"{tfvars['source_model_package_version']}"))  # fmt: skip

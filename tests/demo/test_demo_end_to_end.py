@@ -102,15 +102,21 @@ def test_without_a_provider_the_demo_says_so_and_deploys_with_its_stand_in(
         )
         register_versions(story)
         promote_pre_prod(story)
-        # WHEN the deployment is awaited
+        promote_prod(story)  # both stages deploying in the background
+        # WHEN pre-prod's deployment is awaited
         story.deployed("pre-prod")
-        # THEN the demo said plainly that the stand-in deploys, and it did
-        sm = account_session(story.configs["pre-prod"].account_id).client("sagemaker")
-        pipelines = [p["PipelineName"] for p in sm.list_pipelines()["PipelineSummaries"]]
+        # THEN the demo said plainly that the stand-in deploys, and it deployed both stages
+        pipelines = {}
+        for stage in ("pre-prod", "prod"):
+            sm = account_session(story.configs[stage].account_id).client("sagemaker")
+            summaries = sm.list_pipelines()["PipelineSummaries"]
+            pipelines[stage] = [p["PipelineName"] for p in summaries]
     printed = capsys.readouterr().out
     assert "terraform could not install hashicorp/aws" in printed
     assert "boto3 stand-in" in printed and story.deployer is None
-    assert pipelines == [story.tfvars["pre-prod"]["pipeline_name"]]
+    assert pipelines == {
+        stage: [story.tfvars[stage]["pipeline_name"]] for stage in ("pre-prod", "prod")
+    }
 
 
 def test_the_daily_and_evidence_phases_follow_the_local_run_and_precede_prod() -> None:
