@@ -50,10 +50,11 @@ def outside_owned(paths: Sequence[str]) -> list[str]:
 def repository_files(root: Path = REPO_ROOT, *patterns: str) -> list[str]:
     """The repository's own files, tracked and new, never ignored ones (demo-output/, build/),
     matching `patterns` (git pathspecs) when given; each once, sorted."""
-    listed = _git("ls-files", "--cached", "--others", "--exclude-standard", "--", *patterns,
-                  cwd=root)  # fmt: skip
+    # -z: names as they are (git quotes unusual ones otherwise)
+    options = ("-z", "--cached", "--others", "--exclude-standard")
+    listed = _git("ls-files", *options, "--", *patterns, cwd=root)
     # A file Copier left conflicted is unmerged in the index: listed once per stage.
-    return sorted(set(filter(None, listed.splitlines())))
+    return sorted(set(filter(None, listed.split("\0"))))
 
 
 def conflicted(root: Path = REPO_ROOT) -> list[str]:

@@ -10,6 +10,7 @@ answers (tests/fleet/this-repository.yml) and compares it with `X`; `--write` re
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,13 +20,18 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ANSWERS = REPO_ROOT / "tests" / "fleet" / "this-repository.yml"
+GENERATED = {"build", "demo-output", "node_modules", "__pycache__"}
 SKIPPED = {".copier-answers.yml.jinja"}  # Copier's own; this repository has no answers file
 
 
 def templates(root: Path = REPO_ROOT) -> list[Path]:
     """The `.jinja` files of the template (Copier renders them to the name without `.jinja`)."""
-    found = [p for p in root.rglob("*.jinja") if ".venv" not in p.parts and ".git" not in p.parts]
-    return sorted(p for p in found if p.name not in SKIPPED)
+    found = []
+    for directory, subdirectories, files in os.walk(root):
+        # Never into environments, git or generated trees (a stray copy there is not ours).
+        subdirectories[:] = [d for d in subdirectories if d not in GENERATED and d[0] != "."]
+        found += [Path(directory, f) for f in files if f.endswith(".jinja") and f not in SKIPPED]
+    return sorted(found)
 
 
 def environment(root: Path = REPO_ROOT) -> jinja2.Environment:
