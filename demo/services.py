@@ -35,6 +35,7 @@ from unittest import mock
 import boto3
 
 from demo.enforcement.conditions import conditions_hold
+from demo.local_aws import credentials_environment
 from errors import PromotionError
 
 UNIVERSAL_TARGET = re.compile(r"^arn:aws[a-z-]*:scheduler:::aws-sdk:([a-z0-9-]+):([A-Za-z0-9]+)$")
@@ -228,16 +229,10 @@ def invoke_function(
     package = work / name
     with zipfile.ZipFile(io.BytesIO(code)) as archive:
         archive.extractall(package)
-    credentials = service_session(
-        config["Role"], "lambda", region, config["FunctionArn"]
-    ).get_credentials()
-    assert credentials is not None, "service_session always returns credentials"
-    frozen = credentials.get_frozen_credentials()
+    role = service_session(config["Role"], "lambda", region, config["FunctionArn"])
     environment = {
         **config.get("Environment", {}).get("Variables", {}),
-        "AWS_ACCESS_KEY_ID": frozen.access_key, "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
-        "AWS_SESSION_TOKEN": frozen.token or "", "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region, "AWS_ENDPOINT_URL": endpoint,
+        **credentials_environment(role), "AWS_ENDPOINT_URL": endpoint,
         "AWS_LAMBDA_FUNCTION_NAME": name, "PATH": "/usr/bin:/bin",
     }  # fmt: skip
     return subprocess.run(

@@ -42,9 +42,12 @@ def evidence(log: GrantLog, policies: Path) -> dict[str, Any]:
     """Proven statements by role ({role: {template:Sid: [clients]}}) and the denied requests."""
     owners = templates_of_sids(policies)
     proven: dict[str, dict[str, list[str]]] = {}
+    roles_templates: dict[str, list[str]] = {}
     for (principal, sid), clients in sorted(log.sole_grants().items()):
         role = principal.rsplit("/", 1)[-1]
-        held = [t for t in owners.get(sid, []) if t in templates_of_role(role, policies)]
+        if role not in roles_templates:  # each reads roles.json
+            roles_templates[role] = templates_of_role(role, policies)
+        held = [t for t in owners.get(sid, []) if t in roles_templates[role]]
         if not held:  # an administrator's, or a role the module made (its own policy)
             continue
         proven.setdefault(role, {})[f"{held[0]}:{sid}"] = sorted(clients)

@@ -15,17 +15,17 @@ import boto3
 def _stage_gone(session: boto3.Session) -> dict[str, list[str]]:
     sm = session.client("sagemaker")
     scheduler = session.client("scheduler")
+    cloudwatch = session.client("cloudwatch")
     groups = [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]]
     return {
         "pipelines": [p["PipelineName"] for p in sm.list_pipelines()["PipelineSummaries"]],
         "models": [m["ModelName"] for m in sm.list_models()["Models"]],
         "schedule groups": [name for name in groups if name != "default"],
         "alarms": [
-            a["AlarmName"] for a in session.client("cloudwatch").describe_alarms()["MetricAlarms"]
+            a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]
         ],  # fmt: skip
         "dashboards": [
-            d["DashboardName"]
-            for d in session.client("cloudwatch").list_dashboards()["DashboardEntries"]
+            d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]
         ],  # fmt: skip
         "topics": [t["TopicArn"] for t in session.client("sns").list_topics()["Topics"]],
         "queues": session.client("sqs").list_queues().get("QueueUrls", []),
@@ -60,10 +60,10 @@ def _kept(session: boto3.Session, buckets: list[str]) -> dict[str, Any]:
     packages = session.client("sagemaker").list_model_packages(
         ModelPackageType="Versioned", MaxResults=100
     )
-    keys = session.client("kms").list_keys()["Keys"]
+    kms = session.client("kms")
     states = Counter(
-        session.client("kms").describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"]
-        for k in keys
+        kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"]
+        for k in kms.list_keys()["Keys"]
     )
     return {"model packages": len(packages["ModelPackageSummaryList"]),
             "objects by prefix": dict(sorted(objects.items())),
