@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ from promotion.config import REPO_ROOT, StageConfig, default_config_path
 ROOT_MODULE_FILES = ("batch-config-template.tf", "variables.tf", "versions.tf", "outputs.tf",
                      ".terraform.lock.hcl")  # fmt: skip
 NO_PROVIDER = "no provider"
+_PLAN_LINE = re.compile(r"Plan: (\d+ to add, \d+ to change, \d+ to destroy)")
 # What `terraform init` says when it cannot get the provider (offline, no mirror).
 PROVIDER_MISSING = ("Failed to query available provider packages", "Failed to install provider")
 
@@ -62,10 +63,11 @@ class Deployer:
     def __post_init__(self) -> None:
         self.terraform = setup(self.work / "terraform-cli", self.environ or os.environ)
 
-    def start(self, stage: str, session: boto3.Session, tfvars_path: Path) -> None:
-        """Begin deploying `stage` (after its previous deployment, which it waits for)."""
+    def start(self, stage: str, session: boto3.Session, tfvars: Mapping[str, Any]) -> None:
+        """Begin deploying `stage` with build.py's `tfvars` (after its previous deployment,
+        which it waits for)."""
         self.wait(stage)
-        values = json.loads(tfvars_path.read_text(encoding="utf-8"))
+        values = dict(tfvars)
         definition = Path(values["pipeline_definition_file"])
         root = self.work / stage
         root.mkdir(parents=True, exist_ok=True)
@@ -101,10 +103,9 @@ class Deployer:
                     missing = any(sign in init.stderr for sign in PROVIDER_MISSING)
                     deployment.error = NO_PROVIDER if missing else init.stderr
                     return
-            self.terraform.run(["plan", "-input=false", "-no-color", "-out=stage.tfplan",
-                                *var_files], cwd=root, env=env)  # fmt: skip
-            shown = self.terraform.run(["show", "-json", "stage.tfplan"], cwd=root, env=env)
-            deployment.summary = plan_summary(json.loads(shown.stdout))
+            plan = ["plan", "-input=false", "-no-color", "-out=stage.tfplan", *var_files]
+            planned = self.terraform.run(plan, cwd=root, env=env)
+            deployment.summary = plan_summary(planned.stdout)
             self.terraform.run(["apply", "-input=false", "-no-color", "stage.tfplan"],
                                cwd=root, env=env)  # fmt: skip
         except TerraformError as error:
@@ -128,17 +129,13 @@ class ProviderUnavailable(Exception):
     """Terraform could not install hashicorp/aws: no mirror here and no registry."""
 
 
-def plan_summary(plan: dict[str, Any]) -> str:
-    """`N to add, N to change, N to destroy`, as Terraform counts them (a replace is both)."""
-    counts: Counter[str] = Counter()
-    for change in plan.get("resource_changes", []):
-        if change.get("mode") != "managed":
-            continue
-        actions = change["change"]["actions"]
-        counts["add"] += "create" in actions
-        counts["change"] += actions == ["update"]
-        counts["destroy"] += "delete" in actions
-    return f"{counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy"
+def plan_summary(plan_output: str) -> str:
+    """`N to add, N to change, N to destroy`, from the plan's own last line (a replace counts
+    as both an add and a destroy there too)."""
+    if "No changes." in plan_output:
+        return "0 to add, 0 to change, 0 to destroy"
+    found = _PLAN_LINE.search(plan_output)
+    return found.group(1) if found else "plan summary not found"
 
 
 def _names(sm: Any, lister: str, key: str, field: str) -> set[str]:

@@ -92,7 +92,7 @@ class Story:
         self.deployed(stage)  # its previous deployment first (the stand-in, if it fell back)
         self.tfvars[stage] = json.loads(path.read_text())
         if self.deployer is not None:
-            self.deployer.start(stage, self.session(stage), path)
+            self.deployer.start(stage, self.session(stage), self.tfvars[stage])
         else:
             apply_with_boto3(self.session(stage), self.configs[stage], self.tfvars[stage])
             print(
