@@ -143,10 +143,14 @@ class GitHub:
         path = self.workflows / workflow
         if not path.is_file():
             return None
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        triggers = document.get(True) or document.get("on") or {}  # YAML 1.1 reads `on` as True
-        dispatch = triggers.get("workflow_dispatch") or {}
-        return set((dispatch.get("inputs") or {}).keys())
+        return set(dispatch_inputs(yaml.safe_load(path.read_text(encoding="utf-8"))))
+
+
+def dispatch_inputs(workflow: dict[Any, Any]) -> dict[str, Any]:
+    """The `workflow_dispatch` inputs a parsed workflow declares, with their specs."""
+    triggers = workflow.get(True) or workflow.get("on") or {}  # YAML 1.1 reads `on` as True
+    dispatch = triggers.get("workflow_dispatch") or {}
+    return dict(dispatch.get("inputs") or {})
 
 
 def _answer(github: GitHub, token: str, path: str, headers: Any, body: bytes) -> int:

@@ -26,7 +26,7 @@ import yaml
 
 from demo.rehearsal.actions import ACTIONS, JobContext, StepFailed
 from demo.rehearsal.expressions import condition, substitute
-from demo.rehearsal.github import GitHub
+from demo.rehearsal.github import GitHub, dispatch_inputs
 
 JOB_KEYS = {
     "name", "needs", "if", "runs-on", "timeout-minutes", "environment", "concurrency",
@@ -85,10 +85,9 @@ class Workflow:
         data: dict[str, Any] = yaml.safe_load(self.path.read_text(encoding="utf-8"))
         return data
 
-    def dispatch_inputs(self, given: Mapping[str, str]) -> dict[str, Any]:
+    def dispatch_inputs(self, document: dict[str, Any], given: Mapping[str, str]) -> dict[str, Any]:
         """The `inputs` context: declared defaults, given values, booleans as booleans."""
-        triggers = self.document().get(True) or {}  # type: ignore[call-overload]  # YAML 1.1: on
-        declared = (triggers.get("workflow_dispatch") or {}).get("inputs") or {}
+        declared = dispatch_inputs(document)
         unknown = set(given) - set(declared)
         if unknown:
             raise StepFailed(f"inputs {sorted(unknown)} are not declared by {self.path.name}")
@@ -104,7 +103,7 @@ class Workflow:
         """One run of the workflow (workflow_dispatch) with `inputs`; every job's result."""
         self.run_number += 1
         document = self.document()
-        context_inputs = self.dispatch_inputs(inputs)
+        context_inputs = self.dispatch_inputs(document, inputs)
         results: dict[str, JobResult] = {}
         pending = dict(document["jobs"])
         while pending:
