@@ -19,14 +19,19 @@ AWS), and are patched here, each as narrowly as possible:
 4. Condition keys: moto knows only `sts:ExternalId`, in trust policies. Here trust policies also
    see `aws:PrincipalArn` / `aws:PrincipalAccount`, so the registry reader's trust (account
    principal + `aws:PrincipalArn`) is really evaluated; and identity policies see the request's
-   values of the keys the shipped policies use: `sagemaker:ModelApprovalStatus` (the plan role
-   really cannot create an Approved package), and for S3 `s3:if-none-match` (the request's
-   If-None-Match header), `s3:ObjectCreationOperation` (true for PutObject, CopyObject and
+   values of the keys AWS takes from it: `sagemaker:ModelApprovalStatus` (the plan role really
+   cannot create an Approved package), and for S3 `s3:if-none-match` / `s3:if-match` (the
+   headers), `s3:ObjectCreationOperation` (true for PutObject, CopyObject and
    CompleteMultipartUpload, false for CreateMultipartUpload, UploadPart and UploadPartCopy: S3
-   User Guide, "Enforce conditional writes") and `s3:prefix` (ListObjects' prefix).
+   User Guide, "Enforce conditional writes") and `s3:prefix` (ListObjects' prefix): s3.py.
+   WHICH keys a request carries is not ours to say: every context, of identity and trust
+   policies alike, keeps only the keys the Service Authorization Reference lists for the action
+   and the resource's type, and the global keys (reference.py, parliament's copy of the
+   reference). A key a correction finds in a request that the reference does not list for that
+   action is absent, as in AWS: a condition on it never holds.
 
 5. Copies: moto authorizes a CopyObject / UploadPartCopy on its destination only; AWS also requires
-   s3:GetObject on the source (CopyObject API reference). The source is checked here too.
+   s3:GetObject on the source (CopyObject API reference). The source is checked here too (s3.py).
 
 6. Signatures of requests without a body (GET, HEAD, DELETE: Lambda's GetFunction, Scheduler's
    GetSchedule): moto recomputes the signature with the parameters it parsed from the path and
@@ -40,9 +45,11 @@ AWS), and are patched here, each as narrowly as possible:
    missing keys, IfExists, Null, ForAllValues/ForAnyValue, Arn*/String*/Bool), and
    a statement whose condition fails does not apply; an operator it cannot evaluate is an error.
 
-8. Create-only copies: moto ignores If-None-Match on CopyObject and overwrites; S3 answers 412
-   PreconditionFailed when the destination key exists (CopyObject API reference; S3 added
-   conditional copies in October 2025, botocore 1.40.61).
+8. Conditional writes: moto ignores If-None-Match on CopyObject and overwrites. S3 answers 412
+   PreconditionFailed when the destination key exists, and 501 NotImplemented to a CopyObject
+   with If-None-Match or If-Match where a policy enforces conditional writes on the key (S3 User
+   Guide, "Enforce conditional writes on Amazon S3 buckets"): s3.py, which says how that is read
+   for identity policies.
 
 9. Resources, tags and implied actions of the module's calls: moto authorizes SageMaker, KMS,
    SNS, EventBridge, Scheduler and CloudWatch calls on resource "*" and gives identity policies
@@ -75,25 +82,22 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
-from urllib.parse import parse_qs, unquote, urlparse
 
 import botocore.handlers
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.iam import access_control
 from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, PermissionResult
-from moto.s3.exceptions import PreconditionFailed
 from moto.s3.responses import S3Response
 
-from demo.enforcement import grants
+from demo.enforcement import grants, s3
 from demo.enforcement.conditions import conditions_hold
+from demo.enforcement.reference import listed_context
 from demo.enforcement.requests import Check, checks_for, request_of
 
 _SESSION = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/[^/]+$")
 _USER = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):user/.+$")
 _original_matches = IAMPolicyStatement._check_element_matches
-_original_s3_check = ActionAuthenticatorMixin._authenticate_and_authorize_s3_action
-_original_copy_object = S3Response.copy_object
 _original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
 UNSIGNED_ACTIONS = frozenset({"AssumeRoleWithWebIdentity"})
 
@@ -160,6 +164,7 @@ def _check_role_trust_relationship(self: IAMRequestBase, role_arn: str) -> bool:
     incoming = access_control.format_incoming_conditional_values(self._data)
     incoming["aws:PrincipalArn"] = principal_arn(caller)
     incoming["aws:PrincipalAccount"] = _account_of(caller)
+    incoming = listed_context(self._action, role_arn, incoming)
     role = _role_backend(role_arn).get_role_by_arn(role_arn)
     trust = access_control.IAMPolicy(role.assume_role_policy_document)
     result = trust.is_action_permitted(self._action, role_arn, caller, incoming)
@@ -172,7 +177,7 @@ _REQUEST_KEYS = {"sagemaker:ModelApprovalStatus": "ModelApprovalStatus"}
 def _request_condition_values(request: IAMRequestBase) -> dict[str, str]:
     """Condition keys AWS takes from the request (those the policies use)."""
     if request._action.startswith("s3:"):
-        return _s3_condition_values(request)
+        return s3.condition_values(request)
     if not request._action.startswith("sagemaker:"):
         return {}
     try:
@@ -180,22 +185,6 @@ def _request_condition_values(request: IAMRequestBase) -> dict[str, str]:
     except ValueError:
         return {}
     return {key: str(body[name]) for key, name in _REQUEST_KEYS.items() if name in body}
-
-
-def _s3_condition_values(request: IAMRequestBase) -> dict[str, str]:
-    query = parse_qs(urlparse(request._path).query, keep_blank_values=True)
-    values: dict[str, str] = {}
-    if request._action == "s3:PutObject":
-        # CreateMultipartUpload (POST ?uploads) and UploadPart[Copy] (PUT ?partNumber) create no
-        # object; PutObject, CopyObject (PUT) and CompleteMultipartUpload (POST ?uploadId) do.
-        parts = "uploads" in query or (request._method == "PUT" and "partNumber" in query)
-        values["s3:ObjectCreationOperation"] = "false" if parts else "true"
-        if_none_match = request._headers.get("If-None-Match")
-        if if_none_match is not None:
-            values["s3:if-none-match"] = str(if_none_match)
-    if request._action == "s3:ListBucket" and "prefix" in query:
-        values["s3:prefix"] = query["prefix"][0]
-    return values
 
 
 def _statement_is_action_permitted(
@@ -223,15 +212,6 @@ def _statement_is_action_permitted(
     return PermissionResult.PERMITTED if statement["Effect"] == "Allow" else PermissionResult.DENIED
 
 
-def _create_only_copy(self: Any) -> Any:
-    """moto's CopyObject, refusing to overwrite under If-None-Match: * (correction 8)."""
-    if self.headers.get("If-None-Match") == "*" and (
-        self.backend.get_object(self.bucket_name, self.parse_key_name()) is not None
-    ):
-        raise PreconditionFailed("If-None-Match")
-    return _original_copy_object(self)
-
-
 _original_aws_request = IAMRequestBase._create_aws_request
 
 
@@ -245,7 +225,10 @@ def _signed_request(self: IAMRequestBase) -> Any:
 
 def _permitted(request: IAMRequestBase, check: Check, incoming: dict[str, Any]) -> bool:
     permitted = False
-    context: Any = {**incoming, **check.context}  # moto types it dict[str, str]; lists are fine
+    # Only the keys the Service Authorization Reference lists for this action and resource, and
+    # the global keys: a key our corrections found in the request that AWS does not put in the
+    # context for this action is absent, as in AWS (reference.py).
+    context: Any = listed_context(check.action, check.resource, {**incoming, **check.context})
     policies = request._access_key.collect_policies()
     for policy in policies:
         result = access_control.IAMPolicy(policy).is_action_permitted(
@@ -283,21 +266,6 @@ def _check_action_permitted(self: IAMRequestBase, resource: str) -> None:
         self._raise_access_denied()
 
 
-def _authorize_s3_with_copy_source(
-    self: Any, bucket_name: str | None = None, key_name: str | None = None
-) -> None:
-    _original_s3_check(self, bucket_name=bucket_name, key_name=key_name)
-    source = self.headers.get("x-amz-copy-source") if key_name else None
-    if not source or ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
-        return
-    path = unquote(source.split("?", 1)[0]).lstrip("/")
-    request = access_control.S3IAMRequest(
-        account_id=self.current_account, method=self.method, path=self.raw_path,
-        data=self.data, body=self.raw_body, headers=self.headers, action="GetObject",
-    )  # fmt: skip
-    request.check_action_permitted(f"arn:aws:s3:::{path}")
-
-
 def _authorize_signed_calls(self: Any, iam_request_cls: type, resource: str = "*") -> None:
     """moto's authentication, except for the calls AWS takes unsigned (correction 10)."""
     if "Authorization" not in self.headers and self._get_action() in UNSIGNED_ACTIONS:
@@ -331,10 +299,10 @@ def aws_semantics() -> Iterator[None]:
         (IAMRequestBase, "check_action_permitted", _check_action_permitted),
         (IAMRequestBase, "_create_aws_request", _signed_request),
         (ActionAuthenticatorMixin, "_authenticate_and_authorize_s3_action",
-         _authorize_s3_with_copy_source),
+         s3.authorize_with_copy_source),
         (botocore.handlers, "BUILTIN_HANDLERS", handlers),
         (IAMPolicyStatement, "is_action_permitted", _statement_is_action_permitted),
-        (S3Response, "copy_object", _create_only_copy),
+        (S3Response, "copy_object", s3.conditional_copy),
         (ActionAuthenticatorMixin, "_authenticate_and_authorize_action", _authorize_signed_calls),
     ]  # fmt: skip
     with ExitStack() as stack:

@@ -259,7 +259,12 @@ def _glue(request: Request) -> list[Check] | None:
         name = p.get("Name") or (p.get("DatabaseInput") or {}).get("Name")
         if not name:
             return None
-        return [Check(action, f"{base}:catalog"), Check(action, f"{base}:database/{name}")]
+        checks = [Check(action, f"{base}:catalog"), Check(action, f"{base}:database/{name}")]
+        if op == "DeleteDatabase":  # and everything in it (Glue Developer Guide, "Specifying
+            # AWS Glue resource ARNs": DeleteDatabase names the tables and functions too)
+            checks += [Check(action, f"{base}:table/{name}/*"),
+                       Check(action, f"{base}:userDefinedFunction/{name}/*")]  # fmt: skip
+        return checks
     if op in ("CreateTable", "UpdateTable", "DeleteTable", "GetTable") and "DatabaseName" in p:
         database = p["DatabaseName"]
         table = p.get("Name") or (p.get("TableInput") or {}).get("Name")
@@ -279,17 +284,22 @@ def _iam(request: Request) -> list[Check] | None:
         return None
     backend = iam_backends[request.account]["aws"]
     arn = f"arn:aws:iam::{request.account}:role/{p['RoleName']}"
-    context: dict[str, Values] = {}
-    boundary = p.get("PermissionsBoundary")
-    if boundary is None:
-        try:
-            boundary = backend.get_role(str(p["RoleName"])).permissions_boundary_arn
-        except Exception:
-            boundary = None
-    if boundary:
-        context["iam:PermissionsBoundary"] = str(boundary)
+    try:
+        role = backend.get_role(str(p["RoleName"]))
+    except Exception:  # not there (yet): no boundary, no tags
+        role = None
+    # The boundary the request sets, else the role's: demo/enforcement keeps it only for the
+    # actions whose reference entry lists iam:PermissionsBoundary (CreateRole, PutRolePolicy, ...).
+    boundary = p.get("PermissionsBoundary") or (role.permissions_boundary_arn if role else None)
+    context: dict[str, Values] = {"iam:PermissionsBoundary": str(boundary)} if boundary else {}
+    if role is not None:
+        context.update(_resource_tags(_tags(role.tags)))
+    if role is not None:
+        context.update({f"iam:ResourceTag/{k}": v for k, v in _tags(role.tags).items()})
     if op in ("CreateRole", "TagRole"):
         context.update(_request_tags(_tags(p.get("Tags"))))
+    if op == "UntagRole":
+        context["aws:TagKeys"] = [str(key) for key in p.get("TagKeys") or []]
     return [Check(f"iam:{op}", arn, context)]
 
 

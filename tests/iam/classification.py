@@ -114,6 +114,7 @@ REHEARSED: dict[tuple[str, str], str] = {
     ("terraform-apply", "ManageModuleRoles"): "Terraform",
     ("terraform-apply", "ManageModuleSchedule"): "Terraform",
     ("terraform-apply", "ManageResultsCatalog"): "Terraform",
+    ("terraform-apply", "DeleteResultsCatalog"): "Terraform",
     ("terraform-apply", "TagModuleModelsOnCreate"): "Terraform",
     ("terraform-apply", "TagModuleRoles"): "Terraform",
     ("terraform-apply-alerts", "CreateAlertsKey"): "Terraform",
