@@ -1,10 +1,17 @@
 """Copy model artifacts into the target bucket: server-side when the target principal can read the
-source, streamed through memory (never the local disk) when it cannot.
+source, streamed through memory (promotion/streaming.py) when it cannot.
 
-Every copy is create-only (`If-None-Match: *` on PutObject, CopyObject and
-CompleteMultipartUpload): a key that exists is never overwritten, and the stage roles may only
+Every copy is create-only: a key that exists is never overwritten, and the stage roles may only
 write that way (`s3:if-none-match` in bootstrap/policies/promote.json.tftpl), so nothing a live
 model reads can be replaced by a promotion, reviewed or not (docs/promotion-gate.md).
+
+Server-side copies are multipart uploads for EVERY size: CreateMultipartUpload, one
+UploadPartCopy per byte range (each requiring the source's ETag), then CompleteMultipartUpload
+with `If-None-Match: *`. Not CopyObject: where a policy enforces conditional writes, S3 answers a
+CopyObject without If-None-Match 403 and one with it 501 NotImplemented (S3 User Guide, "Enforce
+conditional writes on Amazon S3 buckets"); the completion of a multipart upload is the
+documented create-only path for copies. A zero-byte object has no byte range to copy: it is
+written by a create-only PutObject of no bytes.
 
 S3 limits: https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
 Conditional writes: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
@@ -12,26 +19,25 @@ Conditional writes: https://docs.aws.amazon.com/AmazonS3/latest/userguide/condit
 
 from __future__ import annotations
 
-import base64
 import logging
 import math
 import os
-import zlib
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from errors import AccessError, CopyError
 from promotion.config import parse_s3_url
 from promotion.package import ArtifactCopy
+from promotion.streaming import CREATE_ONLY, stream_artifact
 from utils import ACCESS_DENIED_CODES, PRINCIPAL_FIELD, denied_action
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CopySourceTypeDef
 
 LOG = logging.getLogger(__name__)
 
@@ -39,19 +45,13 @@ MIB = 1024**2
 MIN_PART_SIZE = 5 * MIB  # every part but the last
 MAX_PART_SIZE = 5 * 1024**3
 MAX_PARTS = 10_000
-MAX_SINGLE_COPY_SIZE = 5 * 1024**3  # CopyObject limit; above it only multipart copies work
+MAX_SINGLE_PUT_SIZE = 5 * 1024**3  # PutObject limit; above it only multipart uploads work
 SOURCE_ETAG_METADATA = "promotion-source-etag"
 SOURCE_URI_METADATA = "promotion-source-uri"
-# Declared on CreateMultipartUpload and sent with every part and on completion, so the upload is
-# consistent: botocore >= 1.36 adds a CRC32 to each UploadPart by default but nothing to the
-# other two calls, a mix that S3-compatible stores reject.
-# https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
-CHECKSUM_ALGORITHM: Final = "CRC32"
-# If-None-Match on a write: S3 answers 412 PreconditionFailed when the key exists (409
-# ConditionalRequestConflict when a concurrent write to it won). PutObject and
-# CompleteMultipartUpload take it since botocore 1.35.2, CopyObject since 1.40.61.
-CREATE_ONLY: Final = "*"
+# S3's answers to a create-only write whose key exists: 412 PreconditionFailed, or 409
+# ConditionalRequestConflict when a concurrent write to it won.
 EXISTS_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+__all__ = ["CREATE_ONLY", "EXISTS_CODES"]  # step_code.py writes create-only too
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
@@ -61,8 +61,10 @@ class CopySettings:
     """Tuning of artifact copies; every value must be positive.
 
     Attributes:
-        multipart_threshold: objects at least this big are copied in parts (at most 5 GiB).
-        part_size: bytes per part (5 MiB to 5 GiB); raised when an object would need >10,000.
+        multipart_threshold: on the streaming path, objects at least this big are uploaded in
+            parts (at most 5 GiB); server-side copies are always made in parts.
+        part_size: bytes per copied part (5 MiB to 5 GiB); raised when an object would need
+            more than 10,000.
         max_concurrency: parts copied in parallel on the server-side path.
         stream_part_size: bytes per part on the streaming path, where parts pass through memory.
         stream_parts_in_flight: parts uploaded at once on the streaming path.
@@ -90,7 +92,7 @@ class CopySettings:
         for name in ("part_size", "stream_part_size"):
             if not MIN_PART_SIZE <= getattr(self, name) <= MAX_PART_SIZE:
                 raise ValueError(f"CopySettings.{name} must be between 5 MiB and 5 GiB")
-        if self.multipart_threshold > MAX_SINGLE_COPY_SIZE:
+        if self.multipart_threshold > MAX_SINGLE_PUT_SIZE:
             raise ValueError("CopySettings.multipart_threshold must be at most 5 GiB")
 
     def part_size_for(self, size: int, *, streaming: bool = False) -> int:
@@ -160,28 +162,23 @@ def copy_artifact(
     callback = (
         progress(copy.source_uri, size) if progress and size > settings.progress_threshold else None
     )
-    bucket, key = parse_s3_url(copy.source_uri)
-    create_only_copies(target_s3)
-    config = TransferConfig(
-        multipart_threshold=settings.multipart_threshold,
-        multipart_chunksize=settings.part_size_for(size),
-        max_concurrency=settings.max_concurrency,
-    )
     try:
-        target_s3.copy(
-            {"Bucket": bucket, "Key": key},
-            copy.target_bucket,
-            copy.target_key,
-            ExtraArgs={**extra, "MetadataDirective": "REPLACE", "CopySourceIfMatch": etag},
-            SourceClient=source_s3,
-            Config=config,
-            Callback=callback,
-        )
+        if size == 0:
+            target_s3.put_object(
+                Bucket=copy.target_bucket, Key=copy.target_key, Body=b"",
+                IfNoneMatch=CREATE_ONLY, **extra,
+            )  # fmt: skip
+        else:
+            copy_in_parts(copy, target_s3=target_s3, size=size, etag=etag, extra=extra,
+                          settings=settings, callback=callback)  # fmt: skip
         return CopyResult(copy, size, "copied")
     except ClientError as error:
         if error.response["Error"]["Code"] not in ACCESS_DENIED_CODES:
             raise _copy_error(copy, error) from error
-        LOG.info("target cannot read %s server-side; streaming it instead", copy.source_uri)
+        LOG.info(
+            "target cannot copy %s server-side (%s refused); streaming it instead",
+            copy.source_uri, denied_action(error),
+        )  # fmt: skip
     try:
         stream_artifact(
             copy, source_s3=source_s3, target_s3=target_s3, size=size, etag=etag,
@@ -192,10 +189,16 @@ def copy_artifact(
     return CopyResult(copy, size, "streamed")
 
 
-def stream_artifact(
+def part_ranges(size: int, part_size: int) -> list[str]:
+    """The `bytes=first-last` ranges of an object of `size` bytes (> 0), in parts."""
+    return [
+        f"bytes={start}-{min(start + part_size, size) - 1}" for start in range(0, size, part_size)
+    ]
+
+
+def copy_in_parts(
     copy: ArtifactCopy,
     *,
-    source_s3: S3Client,
     target_s3: S3Client,
     size: int,
     etag: str,
@@ -203,106 +206,35 @@ def stream_artifact(
     settings: CopySettings,
     callback: Callable[[int], None] | None = None,
 ) -> None:
-    """Read with the source client and upload with the target's, a bounded number of parts at a
-    time in memory. A failed multipart upload is aborted."""
-    bucket, key = parse_s3_url(copy.source_uri)
-    body = source_s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
-    part_size = settings.part_size_for(size, streaming=True)
-    if size < max(part_size, settings.multipart_threshold):
-        data = body.read()
-        target_s3.put_object(
-            Bucket=copy.target_bucket, Key=copy.target_key, Body=data, IfNoneMatch=CREATE_ONLY,
-            **extra,
-        )  # fmt: skip
+    """A server-side copy made create-only: a multipart upload whose parts are copied from the
+    source by S3 (each only while the source still has `etag`) and whose completion carries
+    `If-None-Match: *`. A failed upload is aborted (its parts are billed until then)."""
+    source_bucket, source_key = parse_s3_url(copy.source_uri)
+    source: CopySourceTypeDef = {"Bucket": source_bucket, "Key": source_key}
+    bucket, key = copy.target_bucket, copy.target_key
+    upload_id = target_s3.create_multipart_upload(Bucket=bucket, Key=key, **extra)["UploadId"]
+
+    def copy_part(number: int, byte_range: str) -> dict[str, Any]:
+        result = target_s3.upload_part_copy(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number,
+            CopySource=source, CopySourceRange=byte_range, CopySourceIfMatch=etag,
+        )["CopyPartResult"]  # fmt: skip
         if callback:
-            callback(len(data))
-        return
-    upload_id = target_s3.create_multipart_upload(
-        Bucket=copy.target_bucket, Key=copy.target_key, ChecksumAlgorithm=CHECKSUM_ALGORITHM,
-        **extra,
-    )["UploadId"]  # fmt: skip
+            first, last = byte_range.removeprefix("bytes=").split("-")
+            callback(int(last) - int(first) + 1)
+        return {"PartNumber": number, "ETag": result["ETag"]}
+
     try:
-        parts = _upload_parts(
-            target_s3, copy, upload_id, _chunks(body, part_size), settings, callback
-        )
+        ranges = part_ranges(size, settings.part_size_for(size))
+        with ThreadPoolExecutor(max_workers=min(settings.max_concurrency, len(ranges))) as pool:
+            parts = list(pool.map(copy_part, range(1, len(ranges) + 1), ranges))
         target_s3.complete_multipart_upload(
-            Bucket=copy.target_bucket,
-            Key=copy.target_key,
-            UploadId=upload_id,
+            Bucket=bucket, Key=key, UploadId=upload_id, IfNoneMatch=CREATE_ONLY,
             MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
-            IfNoneMatch=CREATE_ONLY,
-        )
-    except BaseException:
-        target_s3.abort_multipart_upload(
-            Bucket=copy.target_bucket, Key=copy.target_key, UploadId=upload_id
-        )
-        raise
-
-
-def _upload_parts(
-    target_s3: S3Client,
-    copy: ArtifactCopy,
-    upload_id: str,
-    chunks: Iterator[bytes],
-    settings: CopySettings,
-    callback: Callable[[int], None] | None,
-) -> list[dict[str, Any]]:
-    def upload(number: int, data: bytes) -> dict[str, Any]:
-        checksum = crc32_checksum(data)  # ours, so the completion can name it for every part
-        response = target_s3.upload_part(
-            Bucket=copy.target_bucket, Key=copy.target_key, UploadId=upload_id,
-            PartNumber=number, Body=data, ChecksumCRC32=checksum,
         )  # fmt: skip
-        if callback:
-            callback(len(data))
-        return {"PartNumber": number, "ETag": response["ETag"], "ChecksumCRC32": checksum}
-
-    parts: list[dict[str, Any]] = []
-    pending: list[Future[dict[str, Any]]] = []
-    with ThreadPoolExecutor(max_workers=settings.stream_parts_in_flight) as pool:
-        for number, data in enumerate(chunks, start=1):
-            # Wait for the oldest part before reading another: memory stays bounded.
-            while len(pending) >= settings.stream_parts_in_flight:
-                parts.append(pending.pop(0).result())
-            pending.append(pool.submit(upload, number, data))
-        parts.extend(future.result() for future in pending)
-    return parts
-
-
-def _create_only(params: dict[str, Any], **_: Any) -> None:
-    params.setdefault("IfNoneMatch", CREATE_ONLY)
-
-
-def create_only_copies(s3: S3Client) -> None:
-    """Make this client's CopyObject and CompleteMultipartUpload calls create-only.
-
-    s3transfer's managed copy (CopyObject below the threshold, UploadPartCopy parts and a
-    CompleteMultipartUpload above it) accepts no IfNoneMatch in ExtraArgs, so the header is added
-    as botocore builds each request. Registering twice is harmless (one handler per operation).
-    """
-    for operation in ("CopyObject", "CompleteMultipartUpload"):
-        s3.meta.events.register(
-            f"before-parameter-build.s3.{operation}",
-            _create_only,
-            unique_id=f"promotion-create-only-{operation}",
-        )
-
-
-def crc32_checksum(data: bytes) -> str:
-    """The base64 of the big-endian CRC32 of `data`, as S3's `x-amz-checksum-crc32` header."""
-    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode("ascii")
-
-
-def _chunks(body: Any, part_size: int) -> Iterator[bytes]:
-    """Whole parts of `part_size` bytes (S3 rejects short parts but the last), then the rest."""
-    buffer = bytearray()
-    while data := body.read(part_size - len(buffer)):
-        buffer += data
-        if len(buffer) == part_size:
-            yield bytes(buffer)
-            buffer.clear()
-    if buffer:
-        yield bytes(buffer)
+    except BaseException:
+        target_s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        raise
 
 
 def _target_args(copy: ArtifactCopy, etag: str, kms_key_arn: str | None) -> dict[str, Any]:

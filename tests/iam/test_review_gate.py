@@ -85,7 +85,9 @@ WRITES: dict[str, Write] = {
     "DeleteObject": lambda s3, b, k: s3.delete_object(Bucket=b, Key=k),
     "DeleteObjects": lambda s3, b, k: _refused_in_batch(s3, b, k),
 }
-REFUSALS = {"AccessDenied", "PreconditionFailed"}
+# S3's refusals: IAM, the precondition, and 501 to a conditional CopyObject under the policy
+# enforcing conditional writes (S3 User Guide, "Enforce conditional writes on Amazon S3 buckets").
+REFUSALS = {"AccessDenied", "PreconditionFailed", "NotImplemented"}
 
 
 def _refused_in_batch(s3: Any, bucket: str, key: str) -> None:

@@ -99,8 +99,20 @@ def test_big_objects_are_copied_server_side_in_parallel_parts(
 
     result = promote(dev, pre_prod, config_file(), arn)
 
-    # THEN it was copied with UploadPartCopy, never read by this process, and recorded its source
-    assert len([c for c in api_calls if c[1] == "UploadPartCopy"]) == 3
+    # THEN it was copied with UploadPartCopy in 3 parts (as every object, in one part if small),
+    # completed create-only, never read by this process, and recorded its source
+    model_parts = [
+        c for c in api_calls if c[1] == "UploadPartCopy" and "ModelDataUrl" in c[2]["Key"]
+    ]
+    assert len(model_parts) == 3
+    assert {c[2]["CopySourceRange"] for c in model_parts} == {
+        f"bytes=0-{5 * MIB - 1}",
+        f"bytes={5 * MIB}-{10 * MIB - 1}",
+        f"bytes={10 * MIB}-{12 * MIB - 1}",
+    }
+    completions = [c for c in api_calls if c[1] == "CompleteMultipartUpload"]
+    assert len(completions) == 4 and all(c[2]["IfNoneMatch"] == "*" for c in completions)
+    assert not [c for c in api_calls if c[1] == "CopyObject"]
     assert not [c for c in api_calls if c[1] == "GetObject"]
     uri = result.target_package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     assert target_object(pre_prod, uri) == data
@@ -132,6 +144,44 @@ def test_access_denied_on_server_side_copy_falls_back_to_streaming(
     assert target_object(pre_prod, uri) == data
 
 
+def test_an_empty_artifact_is_written_create_only_without_a_part_copy(
+    dev: boto3.Session,
+    pre_prod: boto3.Session,
+    config_file: Callable[..., Path],
+    api_calls: list[Call],
+) -> None:
+    # GIVEN a model of zero bytes (no byte range to copy in a part)
+    arn = register(dev, model_data=b"")
+
+    result = promote(dev, pre_prod, config_file(), arn)
+
+    # THEN it is written by a create-only PutObject of no bytes, recording its source
+    uri = result.target_package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    key = uri.removeprefix(f"s3://{TARGET_BUCKET}/")
+    puts = [c for c in api_calls if c[1] == "PutObject" and c[2]["Key"] == key]
+    assert len(puts) == 1 and puts[0][2]["IfNoneMatch"] == "*"
+    assert target_object(pre_prod, uri) == b""
+    head = pre_prod.client("s3").head_object(Bucket=TARGET_BUCKET, Key=key)
+    assert SOURCE_ETAG_METADATA in head["Metadata"]
+
+
+def test_a_part_refused_by_its_precondition_aborts_the_upload(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path]
+) -> None:
+    # GIVEN a source object that changes while it is copied (UploadPartCopy's CopySourceIfMatch
+    # fails with 412)
+    arn = register(dev, model_data=os.urandom(11 * MIB))
+    target_s3 = pre_prod.client("s3")
+    refuse(target_s3, "UploadPartCopy", code="PreconditionFailed")
+
+    # WHEN it is promoted
+    with pytest.raises(CopyError):
+        promote(dev, pre_prod, config_file(), arn, target_s3=target_s3)
+
+    # THEN nothing is left behind: the multipart upload was aborted (S3 bills its parts)
+    assert not pre_prod.client("s3").list_multipart_uploads(Bucket=TARGET_BUCKET).get("Uploads")
+
+
 def copy_only(dev: boto3.Session, pre_prod: boto3.Session, config_path: Path, arn: str) -> None:
     """What an interrupted run leaves: the copies, but no target package."""
     config = load_stage_config(config_path)
@@ -161,9 +211,10 @@ def test_copies_already_made_are_skipped(
     assert result.target_package["ModelPackageStatus"] == "Completed"
 
 
-def test_a_copy_of_another_size_is_copied_again(
+def test_a_copy_of_another_size_is_refused_never_overwritten(
     dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path]
 ) -> None:
+    # GIVEN an earlier copy, and another object put over one of them since
     arn = register(dev)
     copy_only(dev, pre_prod, config_file(), arn)
     key = (
@@ -172,12 +223,16 @@ def test_a_copy_of_another_size_is_copied_again(
     )
     pre_prod.client("s3").put_object(Bucket=TARGET_BUCKET, Key=key, Body=b"truncated")
 
-    result = promote(dev, pre_prod, config_file(), arn)
+    # WHEN the version is promoted again
+    with pytest.raises(CopyError) as refused:
+        promote(dev, pre_prod, config_file(), arn)
 
-    actions = {c.copy.target_key: c.action for c in result.copies}
-    assert actions.pop(key) == "copied"
-    assert set(actions.values()) == {"skipped"}
-    assert target_object(pre_prod, f"s3://{TARGET_BUCKET}/{key}") == b"model-bytes"
+    # THEN the create-only copy is refused by S3's precondition (412), the object is left as it
+    # is (a live model may read it), and one line says what to do
+    assert f"s3://{TARGET_BUCKET}/{key} exists but is not a current copy" in str(refused.value)
+    assert "promote a new version" in str(refused.value)
+    assert target_object(pre_prod, f"s3://{TARGET_BUCKET}/{key}") == b"truncated"
+    assert not pre_prod.client("s3").list_multipart_uploads(Bucket=TARGET_BUCKET).get("Uploads")
 
 
 def test_a_missing_source_object_is_reported(

@@ -15,8 +15,9 @@ import pytest
 import build
 from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
 from errors import AccessError
-from promotion.artifacts import MIB, CopySettings, crc32_checksum, head, stream_artifact
+from promotion.artifacts import MIB, CopySettings, head
 from promotion.package import ArtifactCopy
+from promotion.streaming import crc32_checksum, stream_artifact
 from tests.promotion.conftest import DEV_BUCKET, TARGET_BUCKET, Call, mutating, register
 from utils import Identity
 
