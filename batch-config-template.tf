@@ -73,12 +73,12 @@ locals {
   # its policies name them exactly (a test holds the two expressions equal).
   name = length(var.pipeline_name) <= 54 ? var.pipeline_name : "${substr(var.pipeline_name, 0, 45)}-${substr(sha256(var.pipeline_name), 0, 8)}"
 
-  # The role that applies (the role of an assumed-role session; any other principal as it is).
-  # Bootstrap's roles have no path. The alerts key names it, so that the calls right after
+  # The stage's deploy role, named as bootstrap/modules/naming names it (bootstrap's roles have
+  # no path): the role that applies. The alerts key names it, so that the calls right after
   # CreateKey do not depend on the key's tags, which IAM may not see for up to five minutes.
-  caller_arn         = data.aws_caller_identity.current.arn
-  assumed_role       = regexall("^arn:[^:]+:sts::[0-9]{12}:assumed-role/([^/]+)/", local.caller_arn)
-  applying_principal = length(local.assumed_role) > 0 ? "arn:${local.partition}:iam::${local.account_id}:role/${local.assumed_role[0][0]}" : local.caller_arn
+  # Never whoever made the plan: prod's plan is made by the read-only plan role, which must get
+  # nothing in the key policy, and applied by the deploy role after the review.
+  deploy_role_arn = "arn:${local.partition}:iam::${local.account_id}:role/${replace(substr(var.model_package_group_name, 0, 32), "/-+$/", "")}-deploy-${var.stage}"
 
   create_alarm_email_subscription = var.alarm_email != null
 
@@ -262,10 +262,10 @@ data "aws_iam_policy_document" "alerts_key" {
 
   # The calls the provider makes right after CreateKey (the lockout safety check's PutKeyPolicy,
   # the waits for description, policy, tags and rotation, EnableKeyRotation, the alias) are
-  # allowed here: the deploy role's own grants on the key are tag-conditioned, and tags on a new
-  # key may take minutes to count for authorization (AWS KMS guide, ABAC).
+  # allowed here to the deploy role: its own grants on the key are tag-conditioned, and tags on a
+  # new key may take minutes to count for authorization (AWS KMS guide, ABAC).
   statement {
-    sid = "ApplyingRoleSetsUpKey"
+    sid = "DeployRoleSetsUpKey"
     actions = [
       "kms:DescribeKey",
       "kms:GetKeyPolicy",
@@ -279,7 +279,7 @@ data "aws_iam_policy_document" "alerts_key" {
 
     principals {
       type        = "AWS"
-      identifiers = [local.applying_principal]
+      identifiers = [local.deploy_role_arn]
     }
   }
 

@@ -5,14 +5,21 @@ templates (and the alerts key policy of the root module). Each rule cites its so
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from tests.iam.policies import placeholders, render, role_specs
+from tests.iam.policies import ROLES_FILE, placeholders, render, role_specs
 from tests.terraform.conftest import REPO_ROOT, ROOT_MODULE_FILES, load_hcl, merge_module
 
 GROUP = "x-model_package_group_name"  # the placeholder value of the group in the renders below
+
+
+def role_specs_by_account() -> dict[str, dict[str, Any]]:
+    """bootstrap/policies/roles.json: role names by account."""
+    loaded: dict[str, dict[str, Any]] = json.loads(ROLES_FILE.read_text(encoding="utf-8"))
+    return loaded
 
 
 def _statements() -> list[tuple[str, dict[str, Any]]]:
@@ -123,19 +130,51 @@ RIGHT_AFTER_CREATE = {
 def test_key_actions_right_after_creation_do_not_depend_on_propagated_tags() -> None:
     # RULE (AWS KMS Developer Guide, ABAC for AWS KMS: tag changes may take up to five minutes
     # to affect authorization): the IAM grants of these actions on the alerts key are
-    # tag-conditioned, so the alerts key policy grants them to the role that applies.
+    # tag-conditioned, so the alerts key policy grants them to the stage's deploy role.
     module = merge_module([load_hcl(REPO_ROOT / name) for name in ROOT_MODULE_FILES])
     statements = module["data"]["aws_iam_policy_document"]["alerts_key"]["statement"]
-    applying = [
+    named = [
         s for s in statements
-        if any("${local.applying_principal}" in p["identifiers"] for p in s.get("principals", []))
+        if any("${local.deploy_role_arn}" in p["identifiers"] for p in s.get("principals", []))
     ]  # fmt: skip
-    assert applying, "the alerts key policy names no applying principal"
-    granted = {a for s in applying for a in s["actions"]}
+    assert named, "the alerts key policy names no deploy role"
+    granted = {a for s in named for a in s["actions"]}
     assert granted >= RIGHT_AFTER_CREATE, RIGHT_AFTER_CREATE - granted
-    assert not any(s.get("condition") for s in applying)
-    # the applying principal is the caller's role (from its assumed-role session ARN)
-    assert "data.aws_caller_identity.current.arn" in module["locals"]["caller_arn"]
+    assert not any(s.get("condition") for s in named)
+
+
+def test_the_alerts_key_names_the_deploy_role_never_whoever_made_the_plan() -> None:
+    # RULE (issue 24): prod's plan is made by the read-only plan role and applied, after the
+    # review, by the deploy role. A key policy grant needs no IAM allow in the same account, so a
+    # key policy naming the plan's caller would let the plan role rewrite the alerts key's
+    # policy; and the deploy role that calls CreateKey would not be named.
+    module = merge_module([load_hcl(REPO_ROOT / name) for name in ROOT_MODULE_FILES])
+    locals_ = module["locals"]
+    principals = [
+        identifier
+        for statement in module["data"]["aws_iam_policy_document"]["alerts_key"]["statement"]
+        for block in statement.get("principals", []) if block["type"] == "AWS"
+        for identifier in block["identifiers"]
+    ]  # fmt: skip
+    # THEN every principal is the account root or the deploy role, named from the stage, never
+    # from the caller's identity
+    assert set(principals) == {
+        "arn:${local.partition}:iam::${local.account_id}:root", "${local.deploy_role_arn}",
+    }  # fmt: skip
+    assert "aws_caller_identity" not in json.dumps(locals_["deploy_role_arn"])
+    assert not [name for name, value in locals_.items()
+                if "aws_caller_identity.current.arn" in json.dumps(value)]  # fmt: skip
+    # AND it is the role bootstrap/modules/naming names `<name_prefix>-deploy-<stage>`
+    naming = merge_module([load_hcl(REPO_ROOT / "bootstrap" / "modules" / "naming" / "main.tf")])[
+        "locals"
+    ]
+    prefix = naming["name_prefix"].removeprefix("${").removesuffix("}")
+    assert locals_["deploy_role_arn"] == (
+        "arn:${local.partition}:iam::${local.account_id}:role/${" + prefix + "}-deploy-${var.stage}"
+    )
+    assert {name for roles in role_specs_by_account().values() for name in roles} >= {
+        "deploy-pre-prod", "deploy-prod",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("action", sorted(RIGHT_AFTER_CREATE - {"kms:CreateAlias"}))
