@@ -195,7 +195,9 @@ resource "aws_iam_role" "github" {
 
   name                 = module.naming.role_names[var.stage][each.key]
   description          = each.value.description
-  max_session_duration = 3600
+  # One hour, or what roles.json says: the pre-prod deploy role's job may run 120 minutes with
+  # one session (deploy.yml's role-duration-seconds), a smoke run waiting inside it.
+  max_session_duration = lookup(each.value, "session_seconds", 3600)
   assume_role_policy = jsonencode(jsondecode(templatefile("${local.policies}/github-trust.json.tftpl", merge(local.policy_vars, {
     github_subject = "repo:${var.github_repository}:${each.value.github_subject}"
   }))))

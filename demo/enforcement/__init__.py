@@ -70,6 +70,11 @@ AWS), and are patched here, each as narrowly as possible:
     reference); the token and the role's trust policy authenticate it (demo/moto_fixes.py
     correction 4). moto reads the missing Authorization header of every call and fails with 500.
 
+11. Session durations: moto grants any DurationSeconds. AWS refuses an AssumeRole or
+    AssumeRoleWithWebIdentity asking more than the role's MaxSessionDuration with a
+    ValidationError (STS API reference, DurationSeconds): so does the emulator, and a job that
+    asks for the session its timeout needs fails here as in AWS when the role does not allow it.
+
 moto does not evaluate resource-based policies (bucket and key policies), KMS use by S3, nor other
 condition keys: statements only those could prove are justified by documentation in docs/iam.md.
 """
@@ -89,6 +94,8 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.iam import access_control
 from moto.iam.access_control import IAMPolicyStatement, IAMRequestBase, PermissionResult
 from moto.s3.responses import S3Response
+from moto.sts.exceptions import STSValidationError
+from moto.sts.models import STSBackend
 
 from demo.enforcement import grants, s3
 from demo.enforcement.conditions import conditions_hold
@@ -273,6 +280,25 @@ def _authorize_signed_calls(self: Any, iam_request_cls: type, resource: str = "*
     _original_authorize(self, iam_request_cls, resource)
 
 
+_original_assume_role = STSBackend.assume_role
+
+
+def _assume_within_max_session(self: STSBackend, **kwargs: Any) -> Any:
+    """moto's AssumeRole (and AssumeRoleWithWebIdentity), refusing a DurationSeconds above the
+    role's MaxSessionDuration as STS does (correction 11)."""
+    role_arn, duration = str(kwargs.get("role_arn", "")), int(kwargs.get("duration") or 3600)
+    try:
+        role = _role_backend(role_arn).get_role_by_arn(role_arn)
+    except (access_control.NotFoundException, KeyError, IndexError):
+        role = None
+    maximum = int(role.max_session_duration or 3600) if role is not None else None
+    if maximum is not None and duration > maximum:
+        raise STSValidationError(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+        )
+    return _original_assume_role(self, **kwargs)
+
+
 _XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.S)
 
 
@@ -304,6 +330,7 @@ def aws_semantics() -> Iterator[None]:
         (IAMPolicyStatement, "is_action_permitted", _statement_is_action_permitted),
         (S3Response, "copy_object", s3.conditional_copy),
         (ActionAuthenticatorMixin, "_authenticate_and_authorize_action", _authorize_signed_calls),
+        (STSBackend, "assume_role", _assume_within_max_session),
     ]  # fmt: skip
     with ExitStack() as stack:
         for target, name, replacement in patches:

@@ -85,15 +85,20 @@ def oidc_token(repository: str, environment: str | None) -> str:
     return f"{_b64({'alg': 'RS256', 'typ': 'JWT'})}.{_b64(claims)}.unsigned"
 
 
+# configure-aws-credentials' role-duration-seconds when not given: one hour with OIDC (its
+# action.yml: "default: 6 hours, 1 hour for OIDC/specified aws-session-token").
+OIDC_SESSION_SECONDS = 3600
+
+
 def web_identity_environment(
     endpoint: str, role: str, *, repository: str, environment: str | None, region: str,
-    session_name: str = "GitHubActions",
+    session_name: str = "GitHubActions", duration_seconds: int = OIDC_SESSION_SECONDS,
 ) -> dict[str, str]:  # fmt: skip
     """AWS_* variables of the role a job of `environment` assumes with its OIDC token."""
     sts = boto3.client("sts", region_name=region, endpoint_url=endpoint)
     try:
         answer = sts.assume_role_with_web_identity(
-            RoleArn=role, RoleSessionName=session_name[:64],
+            RoleArn=role, RoleSessionName=session_name[:64], DurationSeconds=duration_seconds,
             WebIdentityToken=oidc_token(repository, environment),
         )  # fmt: skip
     except Exception as error:  # the action fails the step with the service's message
@@ -118,6 +123,7 @@ def configure_aws_credentials(job: JobContext, inputs: Mapping[str, str]) -> Non
     job.env.update(web_identity_environment(
         job.endpoint, role, repository=job.repository, environment=job.environment,
         region=region, session_name=inputs.get("role-session-name", "GitHubActions"),
+        duration_seconds=int(inputs.get("role-duration-seconds") or OIDC_SESSION_SECONDS),
     ))  # fmt: skip
 
 

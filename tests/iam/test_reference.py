@@ -353,3 +353,32 @@ def test_a_multipart_copy_completed_create_only_is_accepted_under_the_same_polic
     assert admin_s3.get_object(Bucket=BUCKET, Key="model-packages/parts")["Body"].read() == (
         b"small"
     )
+
+
+def test_sts_refuses_a_session_longer_than_the_roles_maximum(stage: Stage) -> None:
+    # GIVEN a role with the default MaxSessionDuration (one hour) and one allowing two hours
+    iam = account_session(ACCOUNT).client("iam")
+    root = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    trust = json.dumps(
+        _document({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": root})
+    )
+    for name, seconds in (("one-hour", 3600), ("two-hours", 7200)):
+        if name not in {r["RoleName"] for r in iam.list_roles()["Roles"]}:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust,
+                            MaxSessionDuration=seconds)  # fmt: skip
+    sts = account_session(ACCOUNT).client("sts")
+
+    def assume(name: str) -> str:
+        arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        try:
+            sts.assume_role(RoleArn=arn, RoleSessionName="job", DurationSeconds=7200)
+        except ClientError as error:
+            return str(error.response["Error"]["Code"])
+        return "granted"
+
+    # WHEN a two-hour session of each is asked for
+    with aws_semantics():
+        outcomes = {name: assume(name) for name in ("one-hour", "two-hours")}
+
+    # THEN STS refuses what the role does not allow (STS API reference, DurationSeconds)
+    assert outcomes == {"one-hour": "ValidationError", "two-hours": "granted"}
