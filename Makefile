@@ -52,11 +52,12 @@ test: setup ## lint, then every test (what CI runs)
 unit: $(STAMP) ## the tests only (pytest)
 	$(PY) -m pytest
 
-lint: setup ## ruff, mypy, terraform fmt, checkov, zizmor, actionlint, template, conflicts
+lint: setup ## ruff, mypy, terraform fmt, checkov, zizmor, actionlint, IAM policies, template, conflicts
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 	$(PY) scripts/lint_infra.py
+	$(PY) scripts/lint_policies.py
 	$(PY) scripts/template_self.py
 	$(PY) scripts/fleet.py conflicts
 
@@ -72,9 +73,10 @@ local-aws: $(STAMP) ## the demo, then keep its embedded AWS running to try the c
 bench: $(STAMP) ## promotion and pipeline benchmarks (prints figures)
 	$(PY) -m bench
 
-docs: $(STAMP) ## regenerate the Terraform tables, the stage-file schema, the files rendered from .jinja
+docs: $(STAMP) ## regenerate the Terraform tables, the stage-file schema, IAM's condition keys, .jinja files
 	$(PY) scripts/tf_docs.py --write
 	$(PY) scripts/stage_schema.py --write
+	$(PY) scripts/lint_policies.py --write-docs
 	$(PY) scripts/template_self.py --write
 
 lock: $(STAMP) ## re-resolve requirements/*.txt from pyproject.toml (UPGRADE=1 to upgrade all)

@@ -73,7 +73,7 @@ class Action:
 
     def keys_for(self, resource: str) -> frozenset[str]:
         """The service-specific keys a request on `resource` carries (lower case; a key ending
-        in `/*` stands for every key with that prefix)."""
+        in `*` stands for every key with that prefix)."""
         keys = set(self.own_keys)
         for resource_type in self.resource_types:
             if resource_type.matches(resource):
@@ -86,10 +86,11 @@ class Action:
 
 
 def key_listed(key: str, listed: Iterable[str]) -> bool:
-    """`key` is one of `listed`, where `aws:RequestTag/*` covers every `aws:RequestTag/<k>`."""
+    """`key` is one of `listed`, where `aws:RequestTag/*` covers every `aws:RequestTag/<k>` and
+    `kms:EncryptionContext:*` every `kms:EncryptionContext:<k>` (the reference's placeholders)."""
     wanted = key.lower()
     for entry in listed:
-        if entry == wanted or (entry.endswith("/*") and wanted.startswith(entry[:-1])):
+        if entry == wanted or (entry.endswith("*") and wanted.startswith(entry[:-1])):
             return True
     return False
 
@@ -176,3 +177,17 @@ def listed_context(action_name: str, resource: str, context: dict[str, Any]) -> 
     entry = action(action_name)
     listed = (entry.keys_for(resource) if entry else frozenset()) | GLOBAL_KEYS
     return {key: value for key, value in context.items() if key_listed(key, listed)}
+
+
+def actions_matching(pattern: str) -> list[Action]:
+    """The actions an IAM Action element names (`kms:GenerateDataKey*`, `s3:*`), case-insensitive
+    as IAM matches them; an empty list for a service or action the reference does not list."""
+    prefix, _, wanted = pattern.partition(":")
+    names: list[str] = []
+    for service in _services().get(prefix.lower(), []):
+        names += [str(p["privilege"]) for p in service["privileges"]]
+    regex = re.compile(
+        re.escape(wanted.lower()).replace(r"\*", ".*").replace(r"\?", "."), re.IGNORECASE
+    )
+    found = [action(f"{prefix}:{name}") for name in dict.fromkeys(names) if regex.fullmatch(name)]
+    return [entry for entry in found if entry is not None]
