@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from demo.rehearsal import story
+from demo.rehearsal import checks, story
 from demo.services import ServiceError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +68,7 @@ def rehearse(work: Path, report: dict[str, object], log: object = print) -> None
                     story.approve_version(r)
                 with r.phase("deploy.yml: resolve, pre-prod, prod-plan, review, prod"):
                     story.deploy(r, story.FULL_RUN)
+                    checks.prod_alerts_key(r)
                 with r.phase("the prod schedule fires: a scheduled run"):
                     story.scheduled_run(r)
                 with r.phase("5. a second version, dispatched by hand: pre-prod compares it"):

@@ -81,3 +81,55 @@ def left_over(sessions: dict[str, boto3.Session]) -> dict[str, dict[str, Any]]:
             "kept": _kept(session, buckets),
         }
     return report
+
+
+def snapshot(session: boto3.Session) -> dict[str, set[str]]:
+    """What a stage account holds that a stage's `terraform destroy` must leave alone unless it
+    is the module's own: roles (and their policies and boundaries), customer-managed policies,
+    buckets and objects, KMS keys by state and aliases, results databases and their tables."""
+    iam, s3 = session.client("iam"), session.client("s3")
+    kms, glue = session.client("kms"), session.client("glue")
+    found: dict[str, set[str]] = {kind: set() for kind in (
+        "roles", "role policies", "policies", "buckets", "objects", "keys", "aliases", "tables",
+    )}  # fmt: skip
+    for role in iam.list_roles()["Roles"]:
+        name = role["RoleName"]
+        found["roles"].add(name)
+        described = iam.get_role(RoleName=name)["Role"]
+        boundary = described.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+        attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+        inline = iam.list_role_policies(RoleName=name)["PolicyNames"]
+        found["role policies"] |= {f"{name} {p['PolicyArn']}" for p in attached}
+        found["role policies"] |= {f"{name} inline {p}" for p in inline}
+        found["role policies"] |= {f"{name} boundary {boundary}"} if boundary else set()
+    found["policies"] = {p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]}
+    for bucket in (b["Name"] for b in s3.list_buckets()["Buckets"]):
+        found["buckets"].add(bucket)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            found["objects"] |= {f"{bucket}/{item['Key']}" for item in page.get("Contents", [])}
+    for key in kms.list_keys()["Keys"]:
+        state = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
+        found["keys"].add(f"{key['KeyId']} {state}")
+    found["aliases"] = {
+        f"{a['AliasName']} {a.get('TargetKeyId')}" for a in kms.list_aliases()["Aliases"]
+        if not a["AliasName"].startswith("alias/aws/")
+    }  # fmt: skip
+    for database in glue.get_databases()["DatabaseList"]:
+        tables = glue.get_tables(DatabaseName=database["Name"])["TableList"]
+        found["tables"] |= {f"{database['Name']}.{t['Name']}" for t in tables}
+        found["tables"].add(f"{database['Name']}.")
+    return found
+
+
+def removed(before: dict[str, set[str]], after: dict[str, set[str]]) -> dict[str, list[str]]:
+    """What is in `before` and not in `after`, by kind (a key that changed state counts)."""
+    return {kind: sorted(before[kind] - after.get(kind, set()))
+            for kind in before if before[kind] - after.get(kind, set())}  # fmt: skip
+
+
+def not_owned(gone: dict[str, list[str]], owned: set[str]) -> dict[str, list[str]]:
+    """The removals that are not the module's: items naming none of `owned` (the module's
+    resource names and the ids of its alerts keys)."""
+    foreign = {kind: [item for item in items if not any(name in item for name in owned)]
+               for kind, items in gone.items()}  # fmt: skip
+    return {kind: items for kind, items in foreign.items() if items}

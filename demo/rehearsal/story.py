@@ -439,17 +439,36 @@ def replan(r: Rehearsal) -> None:
               [f"{stage}-config.tfvars.json", f"build/{stage}/deployment.tfvars.json"])  # fmt: skip
 
 
+def _module_names(r: Rehearsal, stage: str) -> set[str]:
+    """The names the stage's module owns (its base name, results database, alerts key id)."""
+    outputs = _outputs(r, newest_workspace(r, stage), ADMINISTRATORS[stage])
+    name = str(outputs["scheduler_schedule_name"])  # the module's base name, `local.name`
+    kms = r.admins[ADMINISTRATORS[stage]].session().client("kms")
+    key = kms.describe_key(KeyId=f"alias/{name}-alerts")["KeyMetadata"]["KeyId"]
+    return {name, str(outputs["glue_results_database_name"]), key}
+
+
 def destroy(r: Rehearsal) -> None:
-    """The guide's teardown: each stage as its deploy role, the trigger as the dev
-    administrator; then nothing of theirs is left but what the guide says is kept."""
+    """The guide's teardown: each stage as its deploy role (after the scheduled run published
+    its results), the trigger as the dev administrator; then nothing of theirs is left but what
+    the guide says is kept, and nothing else was removed: the bootstrap's roles, policies,
+    buckets, keys and aliases and the published results are as they were."""
     blocks = guide.blocks(r.clone / "docs" / "going-live.md")
     destroyed = r.report.setdefault("destroyed", {})
     for stage in ("prod", "pre-prod"):
+        admin = r.admins[ADMINISTRATORS[stage]].session()
+        owned, before = _module_names(r, stage), inventory.snapshot(admin)
         env = {**role_environment(r, stage, stage), "STAGE": stage}
         run = guide.run_block(blocks["take a stage down"], name=f"take {stage} down",
                               cwd=newest_workspace(r, stage), env=env, typed=guide.YES,
                               logs=r.work / "logs")  # fmt: skip
         destroyed[f"root module ({stage})"] = _destroyed(run.log)
+        gone = inventory.removed(before, inventory.snapshot(admin))
+        r.report.setdefault("removed by the destroy", {})[stage] = gone
+        foreign = inventory.not_owned(gone, owned)
+        if foreign:
+            raise RehearsalError(f"terraform destroy of {stage} removed what its module does "
+                                 f"not own: {foreign}")  # fmt: skip
     env = r.environment(DEV_ACCOUNT, TF_VAR_github_api_url=str(r.report["dispatch api"]))
     run = guide.run_block(blocks["take the approval trigger down"], name="take the trigger down",
                           cwd=r.clone, env=env, typed=guide.YES, logs=r.work / "logs")  # fmt: skip

@@ -153,6 +153,19 @@ def deploy_with_terraform(
     return {key: item["value"] for key, item in json.loads(shown).items()}
 
 
+def destroy_with_terraform(
+    config: StageConfig, role: Role, terraform: Terraform, work: Path
+) -> str:
+    """`terraform destroy` of one model's root module (applied by `deploy_with_terraform`), by
+    that model's deploy role; returns Terraform's output. Run it with IAM enforced."""
+    root = work / config.model_package_group_name
+    env = {**role.credentials, "AWS_REGION": config.region, "AWS_DEFAULT_REGION": config.region}
+    done = terraform.run(["destroy", "-auto-approve", "-input=false", "-no-color",
+                          "-var-file=stage.tfvars.json", "-var-file=deployment.tfvars.json"],
+                         cwd=root, env=env)  # fmt: skip
+    return str(done.stdout)
+
+
 def module_of(config: StageConfig, boundary_arn: str, outputs: dict[str, Any]) -> Module:
     """The deployed module's names (as an administrator: the alerts key's ARN), with
     bootstrap's keys created beside it."""

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +19,10 @@ import requests
 from botocore.exceptions import ClientError
 
 from demo.enforcement import aws_semantics, enforced
-from demo.local_aws import PRE_PROD_ACCOUNT, account_session, local_aws
+from demo.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket, local_aws
+from demo.rehearsal.inventory import not_owned, removed, snapshot
 from demo.terraform import Terraform
-from promotion.config import default_config_path, load_stage_config
+from promotion.config import StageConfig, default_config_path, load_stage_config, parse_s3_url
 from tests.iam.modules import (
     FAILED_PATTERN,
     Module,
@@ -28,11 +30,12 @@ from tests.iam.modules import (
     _schedule,
     deploy_role,
     deploy_with_terraform,
+    destroy_with_terraform,
     module_of,
     role_session,
     stage_config_for,
 )
-from tests.iam.policies import render
+from tests.iam.policies import module_name, render
 from tests.iam.world import ADMIN_ENVIRONMENT, Role, accounts_for, policy_variables
 
 GROUPS = ("churn", "churn-v2")
@@ -47,6 +50,8 @@ class Model:
     role: Role
     module: Module
     endpoint: str
+    config: StageConfig
+    work: Path
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +86,7 @@ def models(
             }
             outputs = {group: future.result() for group, future in futures.items()}
         built = {
-            group: Model(role, module_of(config, boundary, outputs[group]), endpoint)
+            group: Model(role, module_of(config, boundary, outputs[group]), endpoint, config, work)
             for group, (config, boundary, role) in plans.items()
         }
         yield built
@@ -369,3 +374,41 @@ def test_without_its_tag_on_create_statements_the_creation_is_refused(
 
     # THEN it is refused (the tagging AWS authorizes with the creation is not allowed)
     assert outcome == "denied"
+
+
+# Last in this file, as it takes churn down (the tests above need both models deployed).
+def test_taking_a_stage_down_leaves_the_bootstrap_and_the_other_model_untouched(
+    models: dict[str, Model], terraform: Terraform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN both models deployed, and results a run of churn has published (its predictions and
+    # the authoritative manifest of their date, in the stage's data bucket)
+    me, other = models["churn"], models["churn-v2"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", me.endpoint)
+    admin = account_session(PRE_PROD_ACCOUNT)
+    bucket, prefix = parse_s3_url(me.config.output_data_url)
+    create_bucket(admin, bucket)
+    for key in (f"{prefix}execution=churn-1/dt=2026-12-01/part-0.parquet",
+                f"{prefix}_authoritative/dt=2026-12-01/symlink.txt"):  # fmt: skip
+        admin.client("s3").put_object(Bucket=bucket, Key=key, Body=b"published")
+    before = snapshot(admin)
+    key_id = me.module.key_arn.rsplit("/", 1)[1]
+    owned = {module_name(me.module.pipeline), me.module.database, key_id}
+
+    # WHEN churn's deploy role destroys its stage with the real Terraform, under enforcement
+    with aws_semantics(), enforced():
+        output = destroy_with_terraform(me.config, me.role, terraform, me.work)
+
+    # THEN the destroy completes (DeleteRole and DeleteDatabase included), removes only what
+    # churn's module owns, and churn-v2's module, the bootstrap's keys, aliases, boundaries and
+    # roles, and the published results are all there
+    assert "Destroy complete!" in output
+    gone = removed(before, snapshot(admin))
+    assert not_owned(gone, owned) == {}
+    assert {me.module.scheduler_role} <= set(gone["roles"])
+    assert f"{me.module.database}." in gone["tables"]
+    assert "objects" not in gone and "buckets" not in gone and "policies" not in gone
+    outcomes = {
+        name: _as(other, functools.partial(_on, call, other.module, other.module), monkeypatch)
+        for name, call in CALLS.items()
+    }
+    assert {name: got for name, got in outcomes.items() if got != "allowed"} == {}

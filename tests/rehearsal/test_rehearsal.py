@@ -117,6 +117,31 @@ def test_the_teardown_leaves_only_what_the_guide_keeps(report: dict[str, Any]) -
         assert any(prefix.endswith("/model-packages/") for prefix in kept["objects by prefix"])
 
 
+def test_prod_applied_the_reviewed_plan_with_a_key_policy_naming_the_deploy_role(
+    report: dict[str, Any],
+) -> None:
+    # GIVEN the prod alerts key, planned by the plan role, applied from the reviewed plan by the
+    # deploy role
+    named = report["prod alerts key principals"]
+    # THEN its policy names the account and the deploy role, never the read-only plan role
+    assert named == sorted([
+        "arn:aws:iam::333333333333:root",
+        "arn:aws:iam::333333333333:role/breast-cancer-classifier-deploy-prod",
+    ])  # fmt: skip
+
+
+def test_taking_a_stage_down_removes_only_what_its_module_owns(report: dict[str, Any]) -> None:
+    # GIVEN each stage destroyed by its deploy role after the runs published their results
+    for stage in ("pre-prod", "prod"):
+        gone = report["removed by the destroy"][stage]
+        # THEN its scheduler role, its results database and its alerts key (pending deletion)
+        # went; no bucket, object (the published results), policy or bootstrap role did
+        assert gone["roles"] == [f"breast-cancer-classifier-{stage}-batch-inference-scheduler"]
+        assert {"buckets", "objects", "policies"}.isdisjoint(gone)
+        assert [t for t in gone["tables"] if t.endswith(".predictions")]
+        assert len(gone["keys"]) == 1 and gone["keys"][0].endswith(" Enabled")
+
+
 def test_the_deploy_roles_applied_with_exactly_the_shipped_policies(report: dict[str, Any]) -> None:
     # GIVEN the statements that alone allowed one of the rehearsal's requests
     proven = report["iam"]["by role"]
