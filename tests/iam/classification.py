@@ -82,8 +82,9 @@ PROVEN: list[Case] = [
 
 # Statements whose absence does not fail a flow but degrades it, shown by their own test:
 # without s3:GetObject on the source, build.py streams the artifacts instead of copying them.
-# Without the parts statement a multipart copy (artifacts of 64 MiB and more) is refused at
-# CreateMultipartUpload and streamed; objects below the streaming part size need no parts.
+# Without the parts statement every server-side copy (a multipart upload, whatever the size) is
+# refused at CreateMultipartUpload and streamed; objects below the streaming part size (16 MiB)
+# are then uploaded whole, create-only, needing no parts.
 PROVEN_BY_FALLBACK: list[Case] = [
     Case("deploy-pre-prod", "promote", "CopySourceArtifactsServerSide", "pre-prod promotion",
          "streaming it instead"),

@@ -86,8 +86,8 @@ PENDING = ("--approval-status", "PendingManualApproval")
 def promote_in_parts(
     world: World, role: str, stage: str, source_arn: str, monkeypatch: Any, *extra: str
 ) -> Outcome:
-    """build.py copying every artifact as a multipart copy (UploadPartCopy, then a create-only
-    CompleteMultipartUpload), as it does for artifacts of 64 MiB and more."""
+    """build.py with a multipart threshold of one byte (the streaming path's: server-side copies
+    are always UploadPartCopy parts completed create-only, whatever the size)."""
     monkeypatch.setattr(
         build, "CopySettings", functools.partial(CopySettings, multipart_threshold=1)
     )
