@@ -193,8 +193,8 @@ resource "aws_iam_policy" "boundary" {
 resource "aws_iam_role" "github" {
   for_each = local.github_roles
 
-  name                 = module.naming.role_names[var.stage][each.key]
-  description          = each.value.description
+  name        = module.naming.role_names[var.stage][each.key]
+  description = each.value.description
   # One hour, or what roles.json says: the pre-prod deploy role's job may run 120 minutes with
   # one session (deploy.yml's role-duration-seconds), a smoke run waiting inside it.
   max_session_duration = lookup(each.value, "session_seconds", 3600)
