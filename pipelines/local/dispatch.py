@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pipelines.local.container import InvocationError, SklearnContainer
+from pipelines.local.container import Container, InvocationError
 from pipelines.local.errors import StepError
 from pipelines.local.s3io import MultipartWriter, S3Uri
 
@@ -28,7 +28,7 @@ Request = tuple[bytes, "list[str] | None"]
 class Invoker:
     """Calls the container with the job's headers, retries and timeout."""
 
-    container: SklearnContainer
+    container: Container
     content_type: str | None
     accept: str | None
     max_retries: int

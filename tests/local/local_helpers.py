@@ -13,6 +13,11 @@ import joblib
 
 REGION = "us-east-1"
 BUCKET = "local-runner-tests"
+# AWS's serving images in REGION (the SDK's image tables list these registries).
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+PYTORCH_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310"
+OWN_IMAGE = "111111111111.dkr.ecr.us-east-1.amazonaws.com/churn-server:3"
 ROOT = Path(__file__).resolve().parents[2]
 
 # A user module with only model_fn: every other hook is the container's default.
@@ -68,7 +73,7 @@ def register_package(
         **(environment or {}),
     }
     container: dict[str, Any] = {
-        "Image": "sklearn:1.4",
+        "Image": SKLEARN_IMAGE,
         "ModelDataUrl": f"s3://{BUCKET}/{key}",
         "Environment": env,
     }

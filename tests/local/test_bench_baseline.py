@@ -23,7 +23,7 @@ from pipelines.batch_inference import results
 from pipelines.batch_inference.step_code import upload_step_scripts
 from pipelines.local import run_definition
 from promotion.config import load_stage_config
-from tests.local.local_helpers import BUCKET, REGION
+from tests.local.local_helpers import BUCKET, REGION, SKLEARN_IMAGE
 from tests.pipeline.conftest import write_config
 
 ROWS = 3_000
@@ -57,7 +57,7 @@ def _package(session: boto3.Session, model: Any) -> str:
         "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
     }
     container = {
-        "Image": "sklearn",
+        "Image": SKLEARN_IMAGE,
         "ModelDataUrl": f"s3://{BUCKET}/{key}",
         "Environment": environment,
     }
