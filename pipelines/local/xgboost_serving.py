@@ -22,6 +22,7 @@ import json
 import os
 import pickle
 import threading
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,9 @@ def load_boosters(model_dir: Path, xgb: Any, ensemble: bool) -> tuple[list[Any],
         except Exception as pickled:
             booster, kind = xgb.Booster(), "xgb"
             try:
-                booster.load_model(str(path))
+                with warnings.catch_warnings():  # "unknown file format: using UBJSON as a guess"
+                    warnings.simplefilter("ignore")
+                    booster.load_model(str(path))
             except Exception as native:
                 raise StepError(
                     f"model file {path.name} is neither a pickled booster "

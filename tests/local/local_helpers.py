@@ -138,3 +138,42 @@ def keys(sess: boto3.Session, prefix: str) -> list[str]:
     """Keys under a prefix."""
     listed = sess.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+def archive(files: dict[str, bytes | str]) -> bytes:
+    """A model.tar.gz holding ``files`` (name -> content)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, content in files.items():
+            data = textwrap.dedent(content).encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def register_containers(
+    sess: boto3.Session, containers: list[dict[str, Any]], *, group: str = "kinds"
+) -> str:
+    """A model package with these containers; each ``files`` entry becomes its model.tar.gz."""
+    sm = sess.client("sagemaker")
+    groups = sm.list_model_package_groups()["ModelPackageGroupSummaryList"]
+    if group not in [g["ModelPackageGroupName"] for g in groups]:
+        sm.create_model_package_group(ModelPackageGroupName=group)
+    described: list[dict[str, Any]] = []
+    for index, container in enumerate(containers):
+        entry = {key: value for key, value in container.items() if key != "files"}
+        if "files" in container:
+            key = f"models/{group}/{len(described)}-{index}/model.tar.gz"
+            put(sess, key, archive(container["files"]))
+            entry["ModelDataUrl"] = f"s3://{BUCKET}/{key}"
+        described.append(entry)
+    return sm.create_model_package(
+        ModelPackageGroupName=group,
+        InferenceSpecification={  # type: ignore[arg-type,misc]
+            "Containers": described,
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        ModelApprovalStatus="Approved",
+    )["ModelPackageArn"]
