@@ -136,9 +136,11 @@ def _first_line(err: BaseException) -> str:
 
 
 def _extract(archive: Path, target: Path, what: str) -> None:
+    """A gzip-compressed tar, as ModelDataUrl must be (SageMaker API Reference,
+    ContainerDefinition: "a single gzip compressed tar archive")."""
     target.mkdir(parents=True, exist_ok=True)
     try:
-        with tarfile.open(archive, "r:*") as tar:
+        with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(target, filter="data")
     except (tarfile.TarError, OSError, EOFError) as err:
         raise StepError(
