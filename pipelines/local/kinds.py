@@ -24,8 +24,6 @@ TOOLKIT, AWS_OTHER, OWN = "toolkit", "aws-other", "own"
 _ECR_IMAGE = re.compile(
     r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)(?::[^@]*)?(?:@.*)?$"
 )
-# The image tables read, and what each repository's images are for the runner.
-_TABLES = ("sklearn", "xgboost", "pytorch", "huggingface", "mxnet", "tensorflow")
 _FRAMEWORK_CLAIMS = {
     SKLEARN: {"SKLEARN", "SCIKIT-LEARN", "SCIKIT_LEARN"},
     XGBOOST_ALGORITHM: {"XGBOOST"},
@@ -63,8 +61,8 @@ def aws_repositories() -> dict[tuple[str, str, str], str]:
         raise StepError("the SageMaker SDK (sagemaker-core) is not installed: pip install .")
     directory = Path(next(iter(spec.submodule_search_locations))) / "image_uri_config"
     found: dict[tuple[str, str, str], str] = {}
-    for table in _TABLES:
-        _walk(json.loads((directory / f"{table}.json").read_text(encoding="utf-8")), table, found)
+    for path in sorted(directory.glob("*.json")):
+        _walk(json.loads(path.read_text(encoding="utf-8")), path.stem, found)
     return found
 
 
