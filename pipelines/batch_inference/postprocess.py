@@ -35,6 +35,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -213,8 +214,11 @@ def _columns_of(lines: pa.Array, width: int | None, where: str) -> tuple[list[pa
         inner = pc.utf8_trim(lines, "[] ")
     else:
         inner = lines
+    shape = "csv" if inner is lines else "list"
     if pc.any(pc.match_substring(inner, '"')).as_py():
         raise OutputError(f"{where}: quoted text in a prediction line is not supported")
+    if not pc.any(pc.match_substring(inner, ",")).as_py():
+        return [inner], shape  # one value per line: nothing to split
     fields = pc.split_pattern(inner, ",")
     lengths = pc.list_value_length(fields)
     found = int(pc.max(lengths).as_py())
@@ -222,7 +226,8 @@ def _columns_of(lines: pa.Array, width: int | None, where: str) -> tuple[list[pa
         index, value = _first_bad(lines, pc.equal(lengths, found))
         raise OutputError(f"{where} line {index + 1}: {str(value)[:40]!r} does not have the "
                           f"{found} values of the other lines")  # fmt: skip
-    return [pc.list_element(fields, i) for i in range(found)], "csv" if inner is lines else "list"
+    values = pc.list_flatten(fields)  # every line has `found` values: column i is every found-th
+    return [values.take(np.arange(i, len(values), found)) for i in range(found)], shape
 
 
 def read_shard_predictions(
@@ -284,28 +289,33 @@ def _objects(
     return table.select([name for name, _ in declared])
 
 
-def check_predictions(
-    shards: list[dict[str, Any]], predictions_dir: Path, declared: list[tuple[str, str]] | None
-) -> None:
-    """Pass 1: every shard has its ``.out`` with one prediction per input row, of the declared
-    names and types (before anything is written)."""
+def check_prediction_files(shards: list[dict[str, Any]], predictions_dir: Path) -> None:
+    """Every shard has its ``.out`` and nothing else is there (before anything is read)."""
     expected = {f"{shard['shard']}.out" for shard in shards}
     present = {p.relative_to(predictions_dir).as_posix() for p in predictions_dir.rglob("*.out")}
     unexpected = sorted(present - expected)
     if unexpected:
         raise OutputError(f"unexpected prediction file(s) {', '.join(unexpected[:5])}")
     for shard in shards:
-        path = predictions_dir / f"{shard['shard']}.out"
-        if not path.is_file():
-            raise OutputError(f"no predictions for shard {shard['shard']}: {path.name} is missing")
-        table = read_shard_predictions(path, declared, path.name)
-        wanted = int(shard["rows"]) + int(shard["padding"])
-        if table.num_rows != wanted:
+        if not (predictions_dir / f"{shard['shard']}.out").is_file():
             raise OutputError(
-                f"shard {shard['shard']}: {table.num_rows} prediction(s) for {shard['rows']} "
-                "input row(s); records were lost or added (the model must answer one line per "
-                "row)"
+                f"no predictions for shard {shard['shard']}: {shard['shard']}.out is missing"
             )
+
+
+def shard_predictions(
+    shard: dict[str, Any], predictions_dir: Path, declared: list[tuple[str, str]] | None
+) -> pa.Table:
+    """One shard's predictions, typed, one per input row (the padding row dropped)."""
+    path = predictions_dir / f"{shard['shard']}.out"
+    table = read_shard_predictions(path, declared, path.name)
+    wanted = int(shard["rows"]) + int(shard["padding"])
+    if table.num_rows != wanted:
+        raise OutputError(
+            f"shard {shard['shard']}: {table.num_rows} prediction(s) for {shard['rows']} "
+            "input row(s); records were lost or added (the model must answer one line per row)"
+        )
+    return table.slice(0, int(shard["rows"]))
 
 
 class PartWriter:
@@ -380,7 +390,7 @@ def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[
     reserved = sorted(set(names) & set(RESERVED_COLUMNS))
     if reserved:
         raise OutputError(f"prediction column(s) {', '.join(reserved)} are the step's own columns")
-    check_predictions(shards, Path(args.predictions_dir), declared)
+    check_prediction_files(shards, Path(args.predictions_dir))
     run_dir.mkdir(parents=True)
     writer = PartWriter(run_dir, args.rows_per_file)
     date = datetime.date.fromisoformat(run_date)
@@ -390,8 +400,7 @@ def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[
         ids = pq.read_table(Path(args.ids_dir) / str(shard["ids"]))
         if ids.num_rows != rows:
             raise OutputError(f"shard {shard['shard']}: {ids.num_rows} ids for {rows} rows")
-        path = Path(args.predictions_dir) / f"{shard['shard']}.out"
-        predictions = read_shard_predictions(path, declared, path.name).slice(0, rows)
+        predictions = shard_predictions(shard, Path(args.predictions_dir), declared)
         columns = {name: ids.column(name) for name in id_columns}
         columns.update(zip(names, predictions.columns, strict=True))
         columns["model_package_version"] = pa.repeat(pa.scalar(version, pa.int64()), rows)
@@ -539,6 +548,8 @@ def run(args: argparse.Namespace) -> str:
         manifest = postprocess(args, run_date, target)
     except OutputError:
         shutil.rmtree(target, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the date's folder, unless another run is in it
+            target.parent.rmdir()
         raise
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     (target / SUCCESS_FILE).write_text(text, encoding="utf-8")
