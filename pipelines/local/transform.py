@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pipelines.local.model import resolve_model
 from pipelines.local.options import RunOptions
 from pipelines.local.s3io import (
     LocalCopies,
+    MultipartWriter,
     S3Object,
     S3Uri,
     list_manifest,
@@ -196,7 +198,16 @@ def run_transform(
         )
         invoker = Invoker(container, cfg.content_type, cfg.accept, retries, timeout)
         jobs = ((f"{o.bucket}/{o.key}", run.output_uri(o), run.requests(o)) for o in objects)
-        result = Dispatcher(s3, invoker, cfg.workers, run.write).run(jobs)
+        kept = work_dir / "outputs"
+        kept.mkdir(parents=True, exist_ok=True)
+        names = itertools.count()
+
+        def writer(uri: S3Uri) -> MultipartWriter:
+            if copies is None:
+                return MultipartWriter(s3, uri)
+            return MultipartWriter(s3, uri, keep=(kept / f"{next(names)}.out", copies))
+
+        result = Dispatcher(s3, invoker, cfg.workers, run.write, writer=writer).run(jobs)
     log(
         f"  model {spec.source}; {len(result.succeeded)}/{len(objects)} objects, "
         f"{result.records} records in {result.requests} requests -> {cfg.output_uri}"
