@@ -239,6 +239,9 @@ def read_shard_predictions(
     if not data.strip():
         return pa.table({name: pa.array([], PREDICTION_TYPES[kind])
                          for name, kind in declared or [("prediction", DEFAULT_TYPE)]})  # fmt: skip
+    fast = _numbers(data, declared)
+    if fast is not None:
+        return fast
     lines = _lines(data)
     array_column = (
         declared is not None and len(declared) == 1 and declared[0][1].startswith("array")
@@ -261,6 +264,30 @@ def read_shard_predictions(
         name: _convert(column, kind, name, where, declared is not None)
         for (name, kind), column in zip(names, columns, strict=True)
     })  # fmt: skip
+
+
+def _numbers(data: bytes, declared: list[tuple[str, str]] | None) -> pa.Table | None:
+    """Plain numeric CSV lines into double columns in one parse (the common shape), or None
+    when the lines are anything else (then they are read as text and typed one by one)."""
+    kinds = {kind for _, kind in declared or [("prediction", DEFAULT_TYPE)]}
+    if kinds != {DEFAULT_TYPE} or data.lstrip()[:1] in (b"[", b"{"):
+        return None
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(ignore_empty_lines=True),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    names = [name for name, _ in declared or [("prediction", DEFAULT_TYPE)]]
+    numeric = all(
+        pa.types.is_floating(c.type) or pa.types.is_integer(c.type) for c in table.columns
+    )
+    if not numeric or table.num_columns != len(names):
+        return None
+    columns = zip(names, table.columns, strict=True)
+    return pa.table({name: pc.cast(column, pa.float64()) for name, column in columns})
 
 
 def _objects(
@@ -397,7 +424,7 @@ def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[
     version = args.model_package_version
     for shard in shards:
         rows = int(shard["rows"])
-        ids = pq.read_table(Path(args.ids_dir) / str(shard["ids"]))
+        ids = pq.ParquetFile(Path(args.ids_dir) / str(shard["ids"])).read()
         if ids.num_rows != rows:
             raise OutputError(f"shard {shard['shard']}: {ids.num_rows} ids for {rows} rows")
         predictions = shard_predictions(shard, Path(args.predictions_dir), declared)
