@@ -256,3 +256,42 @@ def test_what_the_runner_cannot_serve_rightly_is_one_line(
     result, _ = _run(session, arn)
     assert result.status == "Failed"
     assert expected in _reason(result) and "\n" not in _reason(result)
+
+
+def test_a_direct_mode_model_is_refused(session: boto3.Session) -> None:
+    # GIVEN a model of two containers in Direct mode (moto drops InferenceExecutionConfig from
+    # DescribeModel; AWS returns it, so the answer is given back as AWS gives it)
+    sm = session.client("sagemaker")
+    containers = [{"Image": SKLEARN_IMAGE}, {"Image": SKLEARN_IMAGE}]
+    sm.create_model(
+        ModelName="direct",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+        Containers=containers,  # type: ignore[arg-type]
+        InferenceExecutionConfig={"Mode": "Direct"},
+    )
+
+    def as_aws(parsed: dict[str, Any], **_: Any) -> None:
+        parsed.setdefault("InferenceExecutionConfig", {"Mode": "Direct"})
+
+    session.events.register("after-call.sagemaker.DescribeModel", as_aws)
+    put(session, "input/rows.csv", BODY)
+    definition = transform_definition()
+    definition["Parameters"][0]["DefaultValue"] = "direct"
+    # WHEN the transform runs THEN it is refused before any request
+    result = run_definition(definition, parameters={}, session=session, log=lambda _: None)
+    assert "runs its containers in Direct mode" in _reason(result)
+
+
+def test_in_process_containers_that_need_different_environments_are_refused(
+    session: boto3.Session,
+) -> None:
+    # GIVEN an inference pipeline whose two in-process containers set THRESHOLD differently
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+    first = {"Image": SKLEARN_IMAGE, "Environment": {**env, "THRESHOLD": "0.5"},
+             "files": {"code/inference.py": DOUBLING}}  # fmt: skip
+    files = {"model.joblib": _joblib_bytes(REGRESSION), "code/inference.py": ROW_MODEL}
+    second = {"Image": SKLEARN_IMAGE, "Environment": {**env, "THRESHOLD": "0.9"}, "files": files}
+    arn = register_containers(session, [first, second], group="conflict")
+    # WHEN the transform runs THEN one line names both containers and the key
+    result, _ = _run(session, arn)
+    assert "container 1 of 2" in _reason(result) and "set THRESHOLD differently" in _reason(result)
