@@ -132,7 +132,7 @@ def _default_model_fn(model_dir: str) -> Any:
     raise NotImplementedError("model_fn is not implemented in the user module")
 
 
-def _as_bytes(result: Any) -> tuple[bytes, str]:
+def response_bytes(result: Any) -> tuple[bytes, str]:
     if isinstance(result, tuple):
         body, media = result[0], str(result[1])
     else:
@@ -190,7 +190,7 @@ class ScriptContainer:
         if self._execution_parameters_fn is None:
             return None
         try:
-            body, _media = _as_bytes(self._execution_parameters_fn())
+            body, _media = response_bytes(self._execution_parameters_fn())
             params = json.loads(body)
         except Exception as err:  # any error in the user's view is a 500
             raise StepError(
@@ -218,7 +218,7 @@ class ScriptContainer:
                 data = self._input_fn(content, ctype)
                 prediction = self._predict_fn(data, self.model)
                 result = self._output_fn(prediction, accept_type)
-            payload, media = _as_bytes(result)
+            payload, media = response_bytes(result)
         except Exception as err:
             raise InvocationError(f"{type(err).__name__}: {err}") from err
         return Response(payload, media)

@@ -35,7 +35,6 @@ class ContainerSpec:
     environment: dict[str, str] = field(default_factory=dict)
     model_data_url: str | None = None
     framework: str | None = None
-    hostname: str | None = None
 
     def label(self, index: int, count: int) -> str:
         """``image`` alone, or ``container 2 of 3 (image)`` in an inference pipeline."""
@@ -77,7 +76,6 @@ def _container(raw: dict[str, Any], where: str) -> ContainerSpec:
         environment={str(k): str(v) for k, v in (raw.get("Environment") or {}).items()},
         model_data_url=raw.get("ModelDataUrl"),
         framework=raw.get("Framework"),
-        hostname=raw.get("ContainerHostname"),
     )
 
 

@@ -63,7 +63,7 @@ class InferencePipeline:
         return response
 
 
-def _refusal(spec: ContainerSpec, label: str, kind: kinds.Kind) -> StepError:
+def _refusal(label: str, kind: kinds.Kind) -> StepError:
     return StepError(
         f"{label} is {kind.description}: the local runner serves AWS's scikit-learn, XGBoost "
         "and inference-toolkit images itself; serve this one with a Docker daemon (docker run "
@@ -168,7 +168,7 @@ def serve(
             elif in_process:
                 raise StepError(f"{label} is {kind.description}; to serve it here: {missing}")
             else:
-                raise _refusal(spec, label, kind)
+                raise _refusal(label, kind)
             served.append(container)
             labels.append(label)
         if shared:

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pipelines.local.container import InvocationError, Response, _as_bytes
+from pipelines.local.container import InvocationError, Response, response_bytes
 from pipelines.local.errors import StepError
 
 SERVING_HOOKS = ("model_fn", "input_fn", "predict_fn", "output_fn")
@@ -139,7 +139,7 @@ class ToolkitContainer:
             message = str(result[0]).strip().splitlines()[0] if result else context.phrase
             raise InvocationError(message or context.phrase, context.status)
         try:
-            payload, _media = _as_bytes((result[0], context.content_type or ""))
+            payload, _media = response_bytes((result[0], context.content_type or ""))
         except TypeError as err:
             raise InvocationError(str(err)) from err
         return Response(payload, context.content_type or "")
