@@ -128,4 +128,3 @@ def test_a_file_that_is_not_parquet(tmp_path: Path, capsys: pytest.CaptureFixtur
     (tmp_path / "in/a.parquet").write_text("record_id,f1\n")
     err = _fails_with(tmp_path, capsys)
     assert "a.parquet: not a Parquet file" in err
-
