@@ -149,20 +149,26 @@ class Dispatcher:
     def _finish(self, state: ObjectState) -> None:
         if state.error is None:
             self._closing.append((state, self._closer.submit(state.writer.close)))
+            while len(self._closing) > 2 * self.workers:  # bounded: outputs wait in memory
+                self._collect_first()
         else:
             state.writer.abort()
             self.result.failed.append(state.error)
 
     def _collect(self) -> None:
-        """Wait for every output being completed; one that cannot be written fails its object."""
-        for state, closing in self._closing:
-            try:
-                closing.result()
-            except (BotoCoreError, ClientError) as err:
-                state.writer.abort()
-                self.result.failed.append(f"{state.label}: cannot write its output: {err}")
-                continue
-            self.result.succeeded.append(state.label)
-            self.result.records += state.records
-            self.result.requests += state.requests
-        self._closing = []
+        """Wait for every output being completed."""
+        while self._closing:
+            self._collect_first()
+
+    def _collect_first(self) -> None:
+        """Wait for the oldest output; one that cannot be written fails its object."""
+        state, closing = self._closing.pop(0)
+        try:
+            closing.result()
+        except (BotoCoreError, ClientError) as err:
+            state.writer.abort()
+            self.result.failed.append(f"{state.label}: cannot write its output: {err}")
+            return
+        self.result.succeeded.append(state.label)
+        self.result.records += state.records
+        self.result.requests += state.requests

@@ -327,6 +327,7 @@ class MultipartWriter:
         if self._upload_id is None:
             body = bytes(self._buffer)
             sent = self._s3.put_object(Bucket=self._uri.bucket, Key=self._uri.key, Body=body)
+            self._buffer = bytearray()  # closes may wait in a queue: hold no bytes there
             if self._keep is not None:
                 path, copies = self._keep
                 path.write_bytes(body)
