@@ -3,6 +3,9 @@ refuses: each with a small model of its own (not the demo's)."""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -10,7 +13,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from pipelines.local import run_definition
+from pipelines.local import http_container, run_definition
 from tests.local.local_helpers import (
     DEFAULT_HOOKS_MODULE,
     OWN_IMAGE,
@@ -295,3 +298,42 @@ def test_in_process_containers_that_need_different_environments_are_refused(
     # WHEN the transform runs THEN one line names both containers and the key
     result, _ = _run(session, arn)
     assert "container 1 of 2" in _reason(result) and "set THRESHOLD differently" in _reason(result)
+
+
+FAKE_DOCKER = """#!{python}
+# A stand-in for the docker CLI (no daemon on this machine): `run` serves the image's model with
+# the test's server on the published port, as `docker run <image> serve` would.
+import os, sys
+args = sys.argv[1:]
+if args[0] == "info":
+    print("27.0.0")
+elif args[0] == "run":
+    port = next(a for a in args if a.startswith("127.0.0.1:")).split(":")[1]
+    model = next(a for a in args if a.endswith(":/opt/ml/model:ro")).split(":")[0]
+    env = dict(os.environ, SAGEMAKER_BIND_TO_PORT=port, MODEL_DIR=model)
+    assert args[-1] == "serve" and args[-2] == {image!r}, args
+    os.execve(sys.executable, [sys.executable, os.path.join(model, "code", "serve.py")], env)
+"""
+
+
+def test_an_own_container_served_with_docker(
+    session: boto3.Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the team's own image without a serve command, and a docker CLI that answers
+    # (a stand-in: no Docker daemon runs here; it checks the arguments the runner passes)
+    fake = tmp_path / "bin" / "docker"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_DOCKER.format(python=sys.executable, image=OWN_IMAGE))
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    http_container.docker_answers.cache_clear()
+    files = {"weights.json": "[1.0, -2.0, 0.5]", "code/serve.py": SERVER}
+    arn = register_containers(session, [{"Image": OWN_IMAGE, "files": files}], group="docker")
+    # WHEN the transform runs
+    try:
+        result, scores = _run(session, arn)
+    finally:
+        http_container.docker_answers.cache_clear()
+    # THEN the image answered through SageMaker's HTTP contract
+    assert result.status == "Succeeded", _reason(result)
+    np.testing.assert_allclose(scores or [], ROWS @ [1.0, -2.0, 0.5])
