@@ -57,8 +57,13 @@ locals {
     { name = "source_file", type = "string" },
     { name = "row_number", type = "bigint" },
   ] : [{ name = var.id_column, type = "string" }]
+  # Each prediction column is "name" or "name:type" (double when not given): the type
+  # Postprocess writes, so the Parquet files and the table agree.
   results_prediction_columns = [
-    for name in coalesce(var.prediction_columns, ["prediction"]) : { name = name, type = "double" }
+    for entry in coalesce(var.prediction_columns, ["prediction"]) : {
+      name = split(":", entry)[0]
+      type = try(split(":", entry)[1], "double")
+    }
   ]
   results_columns = concat(local.results_id_columns, local.results_prediction_columns, [
     { name = "model_package_version", type = "bigint" },

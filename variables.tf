@@ -166,7 +166,7 @@ variable "feature_columns" {
 }
 
 variable "prediction_columns" {
-  description = "Names of the model's output columns, in order: the Parquet results' and the results table's columns. Read when the pipeline is rendered and by the results table; `null` means `prediction` (one output) or `prediction_0`, `prediction_1`, ... (several: set this key so the table names them)."
+  description = "The model's output columns, in order, each `name` or `name:type` (type `double` when not given; `bigint`, `string`, `boolean`, `array<double>`, `array<bigint>`, `array<string>`): the Parquet results' and the results table's columns and types. Read when the pipeline is rendered and by the results table; `null` means one column, `prediction` (double). A model answering other columns fails Postprocess in one line."
   type        = list(string)
   default     = null
 }

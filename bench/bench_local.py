@@ -1,18 +1,19 @@
-"""Benchmark of the local runner against a pandas + scikit-learn baseline that produces exactly
-what the pipeline produces.
+"""Benchmark of the local runner against a pandas baseline that produces exactly what the
+pipeline produces, for the scikit-learn and the built-in XGBoost model side by side
+(bench/bench_models.py).
 
     .venv/bin/python -m bench.bench_local                      # 1M rows; again at 4M rows
     .venv/bin/python -m bench.bench_local --rows 20000 --rss-rows 20000,80000   # quick run
 
 An embedded moto server plays S3 and SageMaker. Every measurement runs in a child process, so
 the server's own memory and CPU stay out of the child's figures (they still share the 2 cores):
-- baseline: pandas reads the pipeline's input CSV (ids, header), the demo model's own
-  ``predict_fn`` (demo/inference.py: positive-class scores of the float32 features, as the
-  container computes them) runs once, and the result is written as Postprocess writes it: one
-  Parquet table with the id, ``prediction`` and the ``model_package_version``, ``execution_id``
-  and ``run_date`` columns (tests/local/test_bench_baseline.py checks it equals the pipeline's);
+- baseline: pandas reads the pipeline's input CSV (ids, header), the model scores every row once
+  as the serving container computes the scores (ModelKind.scores), and the result is written as
+  Postprocess writes it: one Parquet table with the id, ``prediction`` and the
+  ``model_package_version``, ``execution_id`` and ``run_date`` columns
+  (tests/local/test_bench_baseline.py checks it equals the pipeline's, for both kinds);
 - Transform: a one-step definition (the real Transform settings: MultiRecord, 6 MB, Line) over
-  the same features as one headerless S3 object, with the demo model and demo/inference.py;
+  the same features as one headerless S3 object, with the kind's model package;
 - pipeline: the real rendered definition (Preprocess -> Transform -> Postprocess, which
   publishes) over the same input, with each step's seconds and peak RSS (Processing steps are
   measured by bench/peak_rss.py around their process; Transform runs inside the runner).
@@ -25,14 +26,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import io
 import json
 import logging
 import os
 import resource
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -40,49 +39,18 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import joblib
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.bench_models import KINDS, NAMES, REGION, REPO, ModelKind
 from demo.local_aws import DEMO_STAGES
 from pipelines.batch_inference.diagram import job_steps
 
-REPO = Path(__file__).resolve().parents[1]
-NAMES = [f"f{i:02d}" for i in range(30)]
-REGION = "us-east-1"
 BENCH_BUCKET = "bench-local"
 BLOCK_ROWS = 10_000
 ID_COLUMN = "record_id"
-
-
-def train_model() -> Any:
-    """The demo model: StandardScaler + LogisticRegression on breast cancer, features f00..f29."""
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    features, labels = load_breast_cancer(return_X_y=True)
-    frame = pd.DataFrame(features, columns=NAMES)
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(frame, labels)
-
-
-def model_archive(model: Any) -> bytes:
-    """model.tar.gz: model.joblib at the root and code/inference.py."""
-    buffer = io.BytesIO()
-    pickled = io.BytesIO()
-    joblib.dump(model, pickled)
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in (
-            ("model.joblib", pickled.getvalue()),
-            ("code/inference.py", (REPO / "demo" / "inference.py").read_bytes()),
-        ):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def write_rows(path: Path, rows: int, *, with_ids: bool) -> int:
@@ -167,13 +135,11 @@ def real_definition(s3: Any) -> tuple[dict[str, Any], str]:
 
 
 def baseline_table(csv_path: Path, model: Any, *, version: int, execution_id: str,
-                   run_date: datetime.date) -> pa.Table:  # fmt: skip
-    """What the pipeline writes for ``csv_path``, computed with pandas and the model's own
-    ``predict_fn``: the id as text, the score of each row, and the columns Postprocess adds."""
-    from demo import inference
-
+                   run_date: datetime.date, kind: ModelKind = KINDS[0]) -> pa.Table:  # fmt: skip
+    """What the pipeline writes for ``csv_path``, computed with pandas and the model as its
+    container scores: the id as text, the score of each row, and the columns Postprocess adds."""
     frame = pd.read_csv(csv_path, dtype={ID_COLUMN: str})
-    scores = inference.predict_fn(frame[NAMES].to_numpy(dtype=np.float32), model)
+    scores = kind.scores(frame, model)
     rows = len(frame)
     return pa.Table.from_arrays(
         [
@@ -194,15 +160,18 @@ def child_main(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     """Run one measurement in this (child) process; return figures."""
     import sklearn.linear_model  # noqa: F401  (imports are not what is measured)
     import sklearn.pipeline  # noqa: F401
+    import xgboost  # noqa: F401
+
+    model_kind = next(k for k in KINDS if k.name == spec["kind"])
 
     started, cpu_started = time.perf_counter(), _cpu()
     step_seconds: dict[str, float] = {}
     step_rss: dict[str, float] = {}
     step_cpu: dict[str, float] = {}
     if kind == "baseline":
-        model = joblib.load(spec["model_path"])
+        model = model_kind.load(Path(spec["model_path"]))
         table = baseline_table(Path(spec["csv"]), model, version=1, execution_id="baseline",
-                               run_date=datetime.date.today())  # fmt: skip
+                               run_date=datetime.date.today(), kind=model_kind)  # fmt: skip
         pq.write_table(table, spec["out"])
         seconds = time.perf_counter() - started
     else:
@@ -303,27 +272,12 @@ def run(rows: int, rss_rows: list[int], pipeline: bool, work: Path) -> list[tupl
     sm = session.client("sagemaker", endpoint_url=endpoint)
     try:
         s3.create_bucket(Bucket=BENCH_BUCKET)
-        model = train_model()
-        joblib.dump(model, work / "model.joblib")
-        s3.put_object(Bucket=BENCH_BUCKET, Key="model/model.tar.gz", Body=model_archive(model))
         sm.create_model_package_group(ModelPackageGroupName="bench")
-        env = {
-            "SAGEMAKER_PROGRAM": "inference.py",
-            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-        }
-        container = {"Image": "sklearn", "ModelDataUrl": f"s3://{BENCH_BUCKET}/model/model.tar.gz"}
-        arn = sm.create_model_package(
-            ModelPackageGroupName="bench",
-            InferenceSpecification={  # type: ignore[arg-type,misc]
-                "Containers": [{**container, "Environment": env}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
-            },
-        )["ModelPackageArn"]
+        packages = {kind.name: register(kind, s3, sm, work) for kind in KINDS}
         definition, input_url = real_definition(s3)
         print(f"SageMaker jobs per scheduled run (rendered definition): "
               f"{len(job_steps(definition))} ({', '.join(job_steps(definition))})")  # fmt: skip
-        context = Context(s3, endpoint, arn, work, definition, input_url)
+        context = Context(s3, endpoint, packages, work, definition, input_url)
         warm_up(context)
         table: list[tuple[str, ...]] = []
         for count in sorted({rows, *rss_rows}):
@@ -333,13 +287,31 @@ def run(rows: int, rss_rows: list[int], pipeline: bool, work: Path) -> list[tupl
         server.stop()
 
 
+def register(kind: ModelKind, s3: Any, sm: Any, work: Path) -> str:
+    """Train the kind's model, keep it for the baseline, and register its package."""
+    model = kind.train()
+    kind.save(model, work / f"model-{kind.name}")
+    key = f"model/{kind.name}/model.tar.gz"
+    s3.put_object(Bucket=BENCH_BUCKET, Key=key, Body=kind.archive(model))
+    return str(
+        sm.create_model_package(
+            ModelPackageGroupName="bench",
+            InferenceSpecification={
+                "Containers": [kind.container(f"s3://{BENCH_BUCKET}/{key}")],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )["ModelPackageArn"]
+    )
+
+
 @dataclass(frozen=True)
 class Context:
-    """What every measurement needs: the moto clients and endpoint, the package, the files."""
+    """What every measurement needs: the moto clients and endpoint, the packages, the files."""
 
     s3: Any
     endpoint: str
-    arn: str
+    packages: dict[str, str]  # model kind -> its package ARN
     work: Path
     definition: dict[str, Any]
     input_url: str
@@ -372,32 +344,44 @@ def warm_up(context: Context) -> None:
 
 
 def measure_size(context: Context, rows: int, pipeline: bool) -> list[tuple[str, ...]]:
-    """Baseline, Transform and the whole pipeline at one input size."""
+    """Baseline, Transform and the whole pipeline at one input size, for every model kind."""
     input_path, size = _pipeline_input(context, rows)
+    prefix = _transform_input(context, rows)
+    table: list[tuple[str, ...]] = []
+    for kind in KINDS:
+        table += _measure_kind(context, kind.name, rows, size, input_path, prefix, pipeline)
+    input_path.unlink()
+    return table
+
+
+def _measure_kind(context: Context, kind: str, rows: int, size: int, input_path: Path,
+                  prefix: str, pipeline: bool) -> list[tuple[str, ...]]:  # fmt: skip
     spec: dict[str, Any] = {
-        "model_path": str(context.work / "model.joblib"),
+        "kind": kind,
+        "model_path": str(context.work / f"model-{kind}"),
         "csv": str(input_path),
         "out": str(context.work / "baseline.parquet"),
     }
     baseline = measure("baseline", spec, context.endpoint)
     base, base_cpu = baseline["seconds"], baseline["cpu"]
-    label = "baseline: pandas + predict_fn -> Parquet"
+    label = f"{kind}: baseline, pandas + the model -> Parquet"
     table = [_row(rows, size, label, base, base, base_cpu, base_cpu, baseline["peak_rss_mb"])]
-    prefix = _transform_input(context, rows)
-    definition = transform_definition(prefix, f"s3://{BENCH_BUCKET}/out-{rows}/")
+    arn = context.packages[kind]
+    definition = transform_definition(prefix, f"s3://{BENCH_BUCKET}/out-{kind}-{rows}/")
     record = context.work / f"rss-{rows}-{time.monotonic_ns()}.jsonl"
-    spec = {"definition": definition, "arn": context.arn, "rss_record": str(record)}
+    spec = {"kind": kind, "definition": definition, "arn": arn, "rss_record": str(record)}
     one = measure("transform", spec, context.endpoint)
     cpu = one["cpu"] + one["server_cpu"]
-    label = "local Transform step (one object)"
+    label = f"{kind}: local Transform step (one object)"
     seconds = one["steps"]["Transform"]
     table.append(_row(rows, size, label, seconds, base, cpu, base_cpu, one["peak_rss_mb"]))
     if pipeline:
         record = context.work / f"rss-{rows}-{time.monotonic_ns()}.jsonl"
-        spec = {"definition": context.definition, "arn": context.arn, "rss_record": str(record)}
+        spec = {"kind": kind, "definition": context.definition, "arn": arn,
+                "rss_record": str(record)}  # fmt: skip
         whole = measure("pipeline", spec, context.endpoint)
         total, cpu = sum(whole["steps"].values()), whole["cpu"] + whole["server_cpu"]
-        label = "whole pipeline (+ moto's CPU)"
+        label = f"{kind}: whole pipeline (+ moto's CPU)"
         table.append(_row(rows, size, label, total, base, cpu, base_cpu, whole["peak_rss_mb"]))
         runner_cpu = whole["cpu"] - sum(whole["step_cpu"].values())
         for name, secs in whole["steps"].items():
@@ -407,7 +391,6 @@ def measure_size(context: Context, rows: int, pipeline: bool) -> list[tuple[str,
             else:
                 what = f"  {name} (CPU: the runner's, all steps' S3 I/O)"
                 table.append(_row(rows, size, what, secs, base, runner_cpu, None, None))
-    input_path.unlink()
     return table
 
 

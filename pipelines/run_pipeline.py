@@ -204,9 +204,8 @@ def run_local(args: argparse.Namespace, *, session_factory: SessionFactory) -> i
         )
     except DefinitionError as error:
         raise ConfigError(f"{args.definition}: {error}") from error
-    for step in result.steps:
-        reason = f"  {step.failure_reason}" if step.failure_reason else ""
-        print(f"  {step.name:<24} {step.status:<10} {step.seconds:8.1f}s{reason}")
+    for step in result.steps:  # a failure's reason is printed once, by the runner's log
+        print(f"  {step.name:<24} {step.status:<10} {step.seconds:8.1f}s")
     print(f"local execution {result.execution_id}: {result.status}")
     return 0 if result.status == "Succeeded" else 1
 

@@ -76,9 +76,33 @@ OWN_OUTPUT_COLUMNS = ("model_package_version", "execution_id", "run_date")
 ROW_ID_COLUMNS = ("source_file", "row_number")
 
 
+# Types a prediction column may declare as `name:type` (postprocess.py PREDICTION_TYPES, which
+# runs in the processing image alone; a test holds the two equal): Hive types of the Glue table.
+PREDICTION_TYPES = ("double", "bigint", "string", "boolean", "array<double>", "array<bigint>",
+                    "array<string>")  # fmt: skip
+
+
 def _columns(value: tuple[str, ...]) -> tuple[str, ...]:
     if len(set(value)) != len(value):
         raise ValueError("column names must be unique")
+    return value
+
+
+def prediction_column_name(entry: str) -> str:
+    """The name of a ``name`` or ``name:type`` entry of prediction_columns."""
+    return entry.partition(":")[0]
+
+
+def _prediction_columns(value: tuple[str, ...]) -> tuple[str, ...]:
+    names = [prediction_column_name(entry) for entry in value]
+    if len(set(names)) != len(names):
+        raise ValueError("column names must be unique")
+    for entry in value:
+        name, typed, kind = entry.partition(":")
+        if not name or (typed and kind not in PREDICTION_TYPES):
+            raise ValueError(
+                f"{entry!r} is not name or name:type with a type of {', '.join(PREDICTION_TYPES)}"
+            )
     return value
 
 
@@ -192,11 +216,14 @@ class StageConfig(BaseModel):
         min_length=1,
         description="model features in order; null = the package's feature_columns metadata",
     )
-    prediction_columns: Annotated[tuple[Column, ...], AfterValidator(_columns)] | None = Field(
+    prediction_columns: (
+        Annotated[tuple[Column, ...], AfterValidator(_prediction_columns)] | None
+    ) = Field(
         default=None,
         min_length=1,
-        description="names of the model's output columns in order; null = prediction, "
-        "prediction_0, prediction_1, ...",
+        description="the model's output columns in order, each name or name:type (type double "
+        "when not given; bigint, string, boolean, array<double|bigint|string>); null = one "
+        "column, prediction (double)",
     )
     processing_instance_type: InstanceType = Field(
         default="ml.m5.xlarge", description="Preprocess and Postprocess instance type"
@@ -318,7 +345,7 @@ class StageConfig(BaseModel):
                     home=self.region,
                 )  # fmt: skip
         taken = {*OWN_OUTPUT_COLUMNS, *([self.id_column] if self.id_column else ROW_ID_COLUMNS)}
-        clash = sorted(taken & set(self.prediction_columns or ()))
+        clash = sorted(taken & {prediction_column_name(c) for c in self.prediction_columns or ()})
         if clash:
             raise ValueError(
                 f"key 'prediction_columns' names {', '.join(clash)}, a column the results "

@@ -35,9 +35,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 DEFAULT_IDS_DIR = "/opt/ml/processing/input/ids"
@@ -101,71 +103,246 @@ def load_manifests(ids_dir: Path) -> list[dict[str, Any]]:
     return manifests
 
 
-def _read_predictions(path: Path, types: dict[str, pa.DataType] | None = None) -> pa.Table:
-    if path.stat().st_size == 0:
-        return pa.table({})
+# Types a prediction column may declare (`name:type` in --prediction-columns, the stage key
+# prediction_columns; promotion/config.py PREDICTION_TYPES, held equal by a test): the Glue
+# table declares the same type, so the Parquet files and the table always agree.
+PREDICTION_TYPES = {
+    "double": pa.float64(),
+    "bigint": pa.int64(),
+    "string": pa.string(),
+    "boolean": pa.bool_(),
+    "array<double>": pa.list_(pa.float64()),
+    "array<bigint>": pa.list_(pa.int64()),
+    "array<string>": pa.list_(pa.string()),
+}
+DEFAULT_TYPE = "double"
+_LINES = pacsv.ParseOptions(delimiter="\x1f", quote_char=False, ignore_empty_lines=True)
+
+
+def parse_prediction_columns(given: Sequence[str]) -> list[tuple[str, str]]:
+    """``name`` or ``name:type`` -> (name, type); the type defaults to double."""
+    columns = []
+    for entry in given:
+        name, _, kind = entry.partition(":")
+        kind = kind.strip().lower() or DEFAULT_TYPE
+        if not name or kind not in PREDICTION_TYPES:
+            raise OutputError(
+                f"prediction column {entry!r}: write name or name:type, type one of "
+                f"{', '.join(PREDICTION_TYPES)}"
+            )
+        columns.append((name, kind))
+    return columns
+
+
+def _lines(data: bytes) -> pa.Array:
+    """The non-blank lines of a response file, as one string array."""
+    table = pacsv.read_csv(
+        pa.py_buffer(data),
+        read_options=pacsv.ReadOptions(column_names=["line"]),
+        parse_options=_LINES,
+        convert_options=pacsv.ConvertOptions(column_types={"line": pa.string()}),
+    )
+    return table.column(0).combine_chunks()
+
+
+def _first_bad(text: pa.Array, valid: pa.Array) -> tuple[int, Any]:
+    index = int(pc.index(pc.fill_null(valid, True), False).as_py())
+    return index, text[index].as_py()
+
+
+def _convert(text: pa.Array, kind: str, name: str, where: str, declared: bool) -> pa.Array:
+    """One column of prediction text as its declared type; one line naming the first value
+    that is not one. Empty text is a null."""
+    target = PREDICTION_TYPES[kind]
+    text = pc.utf8_trim_whitespace(text)
+    if kind == "string":
+        return text
+    if kind.startswith("array<"):
+        inner = pc.utf8_trim(text, "[] ")
+        items = pc.utf8_trim(pc.list_flatten(pc.split_pattern(inner, ",")), '" ')
+        converted = _convert(items, kind[6:-1], name, where, declared)
+        lists = pc.split_pattern(inner, ",")
+        return pa.ListArray.from_arrays(lists.offsets, converted, type=target, mask=None)
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    if kind == "boolean":
+        text = pc.utf8_lower(text)
     try:
-        return pacsv.read_csv(
-            path,
+        if kind == "bigint":
+            try:
+                return pc.cast(text, target)
+            except pa.ArrowInvalid:
+                numbers = pc.cast(text, pa.float64())
+                if not pc.all(pc.fill_null(pc.equal(pc.floor(numbers), numbers), True)).as_py():
+                    raise
+                return pc.cast(numbers, target)
+        return pc.cast(text, target)
+    except pa.ArrowInvalid as error:
+        fix = (
+            "the model's output does not fit the type prediction_columns declares"
+            if declared
+            else f'declare its type in the stage key prediction_columns, e.g. "{name}:string"'
+        )
+        index, value = _find_invalid(text, target)
+        raise OutputError(
+            f"{where} line {index + 1}: {str(value)[:40]!r} in column {name} is not a {kind}; {fix}"
+        ) from error
+
+
+def _find_invalid(text: pa.Array, target: pa.DataType) -> tuple[int, Any]:
+    for index, value in enumerate(text.to_pylist()):
+        try:
+            pc.cast(pa.array([value], pa.string()), target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return index, value
+    return 0, text[0].as_py()
+
+
+def _columns_of(lines: pa.Array, width: int | None, where: str) -> tuple[list[pa.Array], str]:
+    """Text columns of one shard's responses, and their shape (csv, list or object)."""
+    first = str(lines[0].as_py()).lstrip()
+    if first.startswith("{"):
+        return [lines], "object"
+    if first.startswith("["):
+        shaped = pc.and_(pc.starts_with(pc.utf8_ltrim_whitespace(lines), "["),
+                         pc.ends_with(pc.utf8_rtrim_whitespace(lines), "]"))  # fmt: skip
+        if not pc.all(shaped).as_py():
+            index, value = _first_bad(lines, shaped)
+            raise OutputError(f"{where} line {index + 1}: {str(value)[:40]!r} is not a list "
+                              "like the lines before it")  # fmt: skip
+        if width == 1:
+            return [lines], "list"
+        inner = pc.utf8_trim(lines, "[] ")
+    else:
+        inner = lines
+    shape = "csv" if inner is lines else "list"
+    if pc.any(pc.match_substring(inner, '"')).as_py():
+        raise OutputError(f"{where}: quoted text in a prediction line is not supported")
+    if not pc.any(pc.match_substring(inner, ",")).as_py():
+        return [inner], shape  # one value per line: nothing to split
+    fields = pc.split_pattern(inner, ",")
+    lengths = pc.list_value_length(fields)
+    found = int(pc.max(lengths).as_py())
+    if pc.min(lengths).as_py() != found:
+        index, value = _first_bad(lines, pc.equal(lengths, found))
+        raise OutputError(f"{where} line {index + 1}: {str(value)[:40]!r} does not have the "
+                          f"{found} values of the other lines")  # fmt: skip
+    values = pc.list_flatten(fields)  # every line has `found` values: column i is every found-th
+    return [values.take(np.arange(i, len(values), found)) for i in range(found)], shape
+
+
+def read_shard_predictions(
+    path: Path, declared: list[tuple[str, str]] | None, where: str
+) -> pa.Table:
+    """One ``.out`` file as typed, named columns: CSV lines, JSON lists (``[0.1, 0.7]``: one
+    column per element, or one array column) or JSON objects (a column per declared key)."""
+    data = path.read_bytes()
+    if not data.strip():
+        return pa.table({name: pa.array([], PREDICTION_TYPES[kind])
+                         for name, kind in declared or [("prediction", DEFAULT_TYPE)]})  # fmt: skip
+    fast = _numbers(data, declared)
+    if fast is not None:
+        return fast
+    lines = _lines(data)
+    array_column = (
+        declared is not None and len(declared) == 1 and declared[0][1].startswith("array")
+    )
+    columns, shape = _columns_of(lines, 1 if array_column else None, where)
+    if shape == "object":
+        return _objects(data, lines, declared, where)
+    names = declared or ([("prediction", DEFAULT_TYPE)] if len(columns) == 1 else [])
+    if len(names) != len(columns):
+        given = (
+            f"{len(declared)} ({', '.join(name for name, _ in declared)})"
+            if declared
+            else "none (the results table then declares one column, prediction)"
+        )
+        raise OutputError(
+            f"the model answered {len(columns)} column(s) but prediction_columns names "
+            f"{given}: name every output column, in order"
+        )
+    return pa.table({
+        name: _convert(column, kind, name, where, declared is not None)
+        for (name, kind), column in zip(names, columns, strict=True)
+    })  # fmt: skip
+
+
+def _numbers(data: bytes, declared: list[tuple[str, str]] | None) -> pa.Table | None:
+    """Plain numeric CSV lines into double columns in one parse (the common shape), or None
+    when the lines are anything else (then they are read as text and typed one by one)."""
+    kinds = {kind for _, kind in declared or [("prediction", DEFAULT_TYPE)]}
+    if kinds != {DEFAULT_TYPE} or data.lstrip()[:1] in (b"[", b"{"):
+        return None
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
             read_options=pacsv.ReadOptions(autogenerate_column_names=True),
             parse_options=pacsv.ParseOptions(ignore_empty_lines=True),
-            convert_options=pacsv.ConvertOptions(column_types=types or {}),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    names = [name for name, _ in declared or [("prediction", DEFAULT_TYPE)]]
+    numeric = all(
+        pa.types.is_floating(c.type) or pa.types.is_integer(c.type) for c in table.columns
+    )
+    if not numeric or table.num_columns != len(names):
+        return None
+    columns = zip(names, table.columns, strict=True)
+    return pa.table({name: pc.cast(column, pa.float64()) for name, column in columns})
+
+
+def _objects(
+    data: bytes, lines: pa.Array, declared: list[tuple[str, str]] | None, where: str
+) -> pa.Table:
+    keys = list(json.loads(str(lines[0].as_py())))
+    if declared is None or sorted(keys) != sorted(name for name, _ in declared):
+        named = ", ".join(name for name, _ in declared or [])
+        raise OutputError(
+            f"{where}: the model answers JSON objects with keys {', '.join(keys)} but "
+            f"prediction_columns names {named or 'none'}; name every key (name:type), in order"
+        )
+    schema = pa.schema([(name, PREDICTION_TYPES[kind]) for name, kind in declared])
+    try:
+        table = pajson.read_json(
+            pa.BufferReader(data),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="error"
+            ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
         detail = str(error).strip().splitlines()[0]
-        raise OutputError(f"{path.name}: unreadable predictions ({detail})") from error
+        raise OutputError(
+            f"{where}: the JSON objects do not fit prediction_columns ({detail})"
+        ) from error
+    return table.select([name for name, _ in declared])
 
 
-def _unify(kinds: set[pa.DataType]) -> pa.DataType:
-    kinds = {kind for kind in kinds if not pa.types.is_null(kind)}
-    if not kinds or all(pa.types.is_integer(kind) for kind in kinds):
-        return pa.int64()
-    if all(pa.types.is_integer(kind) or pa.types.is_floating(kind) for kind in kinds):
-        return pa.float64()
-    return kinds.pop() if len(kinds) == 1 else pa.string()
-
-
-def check_predictions(
-    shards: list[dict[str, Any]], predictions_dir: Path
-) -> dict[str, pa.DataType]:
-    """Pass 1: every shard has its ``.out`` with one line per input row; the column types."""
+def check_prediction_files(shards: list[dict[str, Any]], predictions_dir: Path) -> None:
+    """Every shard has its ``.out`` and nothing else is there (before anything is read)."""
     expected = {f"{shard['shard']}.out" for shard in shards}
     present = {p.relative_to(predictions_dir).as_posix() for p in predictions_dir.rglob("*.out")}
     unexpected = sorted(present - expected)
     if unexpected:
         raise OutputError(f"unexpected prediction file(s) {', '.join(unexpected[:5])}")
-    widths: set[int] = set()
-    kinds: dict[int, set[pa.DataType]] = {}
     for shard in shards:
-        path = predictions_dir / f"{shard['shard']}.out"
-        if not path.is_file():
-            raise OutputError(f"no predictions for shard {shard['shard']}: {path.name} is missing")
-        table = _read_predictions(path)
-        wanted = int(shard["rows"]) + int(shard["padding"])
-        if table.num_rows != wanted:
+        if not (predictions_dir / f"{shard['shard']}.out").is_file():
             raise OutputError(
-                f"shard {shard['shard']}: {table.num_rows} prediction(s) for {shard['rows']} "
-                f"input row(s); records were lost or added"
+                f"no predictions for shard {shard['shard']}: {shard['shard']}.out is missing"
             )
-        widths.add(table.num_columns)
-        for index, field in enumerate(table.schema):
-            kinds.setdefault(index, set()).add(field.type)
-    if len(widths) != 1:
-        raise OutputError(f"prediction files disagree on the number of columns: {sorted(widths)}")
-    return {f"f{index}": _unify(found) for index, found in sorted(kinds.items())}
 
 
-def prediction_names(count: int, given: Sequence[str] = ()) -> list[str]:
-    """The stage's names of the model's output columns (``--prediction-columns``) when given,
-    else ``prediction`` for one column and ``prediction_0`` .. ``prediction_<n-1>`` for more."""
-    if given:
-        if len(given) != count:
-            raise OutputError(
-                f"the model answered {count} column(s) but prediction_columns names "
-                f"{len(given)} ({', '.join(given)}): name every output column, in order"
-            )
-        return list(given)
-    return ["prediction"] if count == 1 else [f"prediction_{index}" for index in range(count)]
+def shard_predictions(
+    shard: dict[str, Any], predictions_dir: Path, declared: list[tuple[str, str]] | None
+) -> pa.Table:
+    """One shard's predictions, typed, one per input row (the padding row dropped)."""
+    path = predictions_dir / f"{shard['shard']}.out"
+    table = read_shard_predictions(path, declared, path.name)
+    wanted = int(shard["rows"]) + int(shard["padding"])
+    if table.num_rows != wanted:
+        raise OutputError(
+            f"shard {shard['shard']}: {table.num_rows} prediction(s) for {shard['rows']} "
+            "input row(s); records were lost or added (the model must answer one line per row)"
+        )
+    return table.slice(0, int(shard["rows"]))
 
 
 class PartWriter:
@@ -230,25 +407,27 @@ def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[
     shards = [shard for manifest in manifests for shard in manifest["shards"]]
     id_columns = list(manifests[0]["id_columns"])
     ids_found = id_counts(manifests, Path(args.ids_dir))
-    types = check_predictions(shards, Path(args.predictions_dir))
-    names = prediction_names(len(types), args.prediction_columns)
+    declared = (
+        parse_prediction_columns(args.prediction_columns) if args.prediction_columns else None
+    )
+    names = [name for name, _ in declared] if declared else ["prediction"]
     clash = sorted(set(id_columns) & set(names + list(RESERVED_COLUMNS)))
     if clash:
         raise OutputError(f"id column(s) {', '.join(clash)} clash with the output columns")
     reserved = sorted(set(names) & set(RESERVED_COLUMNS))
     if reserved:
         raise OutputError(f"prediction column(s) {', '.join(reserved)} are the step's own columns")
+    check_prediction_files(shards, Path(args.predictions_dir))
     run_dir.mkdir(parents=True)
     writer = PartWriter(run_dir, args.rows_per_file)
     date = datetime.date.fromisoformat(run_date)
     version = args.model_package_version
     for shard in shards:
         rows = int(shard["rows"])
-        ids = pq.read_table(Path(args.ids_dir) / str(shard["ids"]))
+        ids = pq.ParquetFile(Path(args.ids_dir) / str(shard["ids"])).read()
         if ids.num_rows != rows:
             raise OutputError(f"shard {shard['shard']}: {ids.num_rows} ids for {rows} rows")
-        path = Path(args.predictions_dir) / f"{shard['shard']}.out"
-        predictions = _read_predictions(path, types).slice(0, rows)
+        predictions = shard_predictions(shard, Path(args.predictions_dir), declared)
         columns = {name: ids.column(name) for name in id_columns}
         columns.update(zip(names, predictions.columns, strict=True))
         columns["model_package_version"] = pa.repeat(pa.scalar(version, pa.int64()), rows)
@@ -268,6 +447,7 @@ def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[
         "id_columns": id_columns,
         **ids_found,
         "prediction_columns": names,
+        "prediction_types": [kind for _, kind in declared or [("", DEFAULT_TYPE)]],
         "files": writer.files,
         "input_files": [entry for manifest in manifests for entry in manifest["files"]],
     }
@@ -395,6 +575,8 @@ def run(args: argparse.Namespace) -> str:
         manifest = postprocess(args, run_date, target)
     except OutputError:
         shutil.rmtree(target, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the date's folder, unless another run is in it
+            target.parent.rmdir()
         raise
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     (target / SUCCESS_FILE).write_text(text, encoding="utf-8")

@@ -20,6 +20,7 @@ import gzip
 import importlib.util
 import json
 import sys
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -45,6 +46,9 @@ BATCH_ROWS = 16_384
 WORKERS = 2
 # pyarrow's streaming CSV reader reads about 32 blocks ahead: 1 MiB blocks keep that ~35 MiB.
 CSV_BLOCK_BYTES = 1 << 20
+# A row longer than a block (a long text column the model does not read) is read again with
+# larger blocks and no read-ahead, up to this size.
+MAX_CSV_BLOCK_BYTES = 1 << 28
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 SOURCE_FILE = "source_file"
@@ -86,52 +90,114 @@ def list_input_files(root: Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
-def _csv_header(path: Path) -> list[str] | None:
+def _csv_header(path: Path, where: str) -> list[str] | None:
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-        return next(csv.reader(handle), None)
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            return next(csv.reader(handle), None)
+    except gzip.BadGzipFile as error:
+        raise InputError(
+            f"{where}: not gzip data; compress it with gzip, or name it without .gz"
+        ) from error
+    except (EOFError, zlib.error) as error:
+        raise _damaged_gzip(where, error) from error
 
 
-def _check_columns(name: str, present: Sequence[str], wanted: Sequence[str]) -> None:
+def _damaged_gzip(where: str, error: BaseException) -> InputError:
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return InputError(
+        f"{where}: the gzip data is truncated or damaged ({detail}); upload the whole file again"
+    )
+
+
+def _check_columns(where: str, present: Sequence[str], wanted: Sequence[str]) -> None:
     missing = [column for column in wanted if column not in set(present)]
     if missing:
-        raise InputError(f"{name}: missing column(s) {', '.join(missing)}")
+        raise InputError(f"{where}: missing column(s) {', '.join(missing)}")
+    twice = [column for column in wanted if list(present).count(column) > 1]
+    if twice:
+        raise InputError(
+            f"{where}: column {twice[0]!r} appears {list(present).count(twice[0])} times; "
+            "rename or drop the copies (which one holds the values is ambiguous)"
+        )
+
+
+def _csv_batches(path: Path, wanted: list[str], where: str) -> Iterator[pa.RecordBatch]:
+    """Every row once, in order; a row longer than the block is read again with larger
+    blocks (restarting the file and skipping the rows already given)."""
+    block, given = CSV_BLOCK_BYTES, 0
+    while True:
+        try:
+            reader = pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(
+                    block_size=block, use_threads=block == CSV_BLOCK_BYTES
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=wanted,
+                    column_types=dict.fromkeys(wanted, pa.string()),
+                    strings_can_be_null=False,
+                ),
+            )
+            seen = 0
+            for batch in reader:
+                start = max(0, given - seen)
+                seen += batch.num_rows
+                if start < batch.num_rows:
+                    given += batch.num_rows - start
+                    yield batch.slice(start) if start else batch
+            return
+        except pa.ArrowInvalid as error:
+            if "straddling" not in str(error) or block >= MAX_CSV_BLOCK_BYTES:
+                raise
+            block *= 8
+        except OSError as error:
+            if not path.name.lower().endswith(".gz"):
+                raise
+            raise _damaged_gzip(where, error) from error
 
 
 def read_batches(
-    path: Path, name: str, features: Sequence[str], id_column: str | None
+    path: Path, where: str, features: Sequence[str], id_column: str | None
 ) -> Iterator[pa.RecordBatch]:
-    """Stream the wanted columns of one file.
+    """Stream the wanted columns of one file (``where`` names it in messages).
 
     CSV: every wanted column as text (`feature_table` checks and keeps the features' own text,
     so no float is formatted again). Parquet: the features as stored, the id column as is.
+    A zero-byte file has no rows, whatever its type.
     """
     wanted = [*features, *([id_column] if id_column else [])]
+    if path.stat().st_size == 0:
+        return
     if path.name.lower().endswith(CSV_SUFFIXES):
-        header = _csv_header(path)
+        header = _csv_header(path, where)
         if header is None:
             return
-        _check_columns(name, header, wanted)
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=wanted,
-                column_types=dict.fromkeys(wanted, pa.string()),
-                strings_can_be_null=False,
-            ),
-        )
-        yield from reader
+        _check_columns(where, header, wanted)
+        yield from _csv_batches(path, wanted, where)
         return
-    parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+    try:
+        parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+    except pa.ArrowInvalid as error:
+        detail = str(error).strip().splitlines()[0]
+        raise InputError(
+            f"{where}: not a Parquet file ({detail}); write it as Parquet or name it .csv"
+        ) from error
     schema = parquet.schema_arrow
-    _check_columns(name, schema.names, wanted)
+    _check_columns(where, schema.names, wanted)
     for column in features:
         kind = schema.field(column).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not (
             pa.types.is_boolean(kind) or pa.types.is_decimal(kind) or pa.types.is_null(kind)
         ):
-            raise InputError(f"{name}: feature column {column!r} is {kind}, not numeric")
+            raise InputError(f"{where}: feature column {column!r} is {kind}, not numeric")
+    if id_column:
+        kind = schema.field(id_column).type
+        if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            raise InputError(
+                f"{where}: id column {id_column!r} is {kind}; ids must be text or numbers, one "
+                "per row"
+            )
     yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
 
 
@@ -200,17 +266,20 @@ class ShardWriter:
         self.shards: list[dict[str, Any]] = []
         self.written: list[Path] = []
 
-    def add(self, rows: bytes | pa.Buffer, ids: pa.Table) -> None:
-        """Append rows (headerless CSV, see `csv_rows`) and their ids; write every full shard."""
+    def add(self, rows: bytes | pa.Buffer, ids: pa.Table, where: str = "input") -> None:
+        """Append rows (headerless CSV, see `csv_rows`) and their ids; write every full shard.
+        A row that cannot fit one request is refused, naming ``where`` it comes from."""
         self.pending += memoryview(rows)
         self.pending_ids.append(ids)
         self.pending_rows += ids.num_rows
         while len(self.pending) > self.max_bytes:
             cut = self.pending.rfind(b"\n", 0, self.max_bytes) + 1
             if cut == 0:
+                size = self.pending.find(b"\n") + 1 or len(self.pending)
                 raise InputError(
-                    f"a row is larger than the shard limit of {self.max_bytes} bytes "
-                    "(MaxPayloadInMB); raise max_payload_mb"
+                    f"{where}: a row's features take {size:,} bytes as CSV, more than the "
+                    f"{self.max_bytes:,} bytes of one request (90 % of MaxPayloadInMB); raise "
+                    "the stage key max_payload_mb"
                 )
             self._emit(cut, self.pending.count(b"\n", 0, cut))
 
@@ -357,27 +426,31 @@ def preprocess(
     """
     features: list[str] = args.feature_columns
     input_dir = Path(args.input_dir)
+    source = getattr(args, "source_prefix", "") or ""
+    if source and not source.endswith("/"):
+        source += "/"
     files: list[dict[str, Any]] = []
     id_check = IdCheck(args.id_column) if args.id_column else None
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="shards") as pool:
         for path in list_input_files(input_dir):
             name = path.relative_to(input_dir).as_posix()
+            where = source + name
             window: deque[tuple[Future[tuple[pa.RecordBatch, pa.Buffer]], pa.Table]] = deque()
 
-            def take(window: deque[Any] = window) -> None:
+            def take(window: deque[Any] = window, where: str = where) -> None:
                 prepared, ids = window.popleft()
                 values, rows_csv = prepared.result()
                 if observe:
                     observe(values)
-                writer.add(rows_csv, ids)
+                writer.add(rows_csv, ids, where)
 
             rows = 0
             try:
-                for batch in read_batches(path, name, features, args.id_column):
+                for batch in read_batches(path, where, features, args.id_column):
                     ids = _ids(batch, args.id_column, name, rows)
                     if id_check:
                         id_check.add(ids.column(0))
-                    window.append((pool.submit(csv_rows, batch, features, name, rows), ids))
+                    window.append((pool.submit(csv_rows, batch, features, where, rows), ids))
                     rows += batch.num_rows
                     while len(window) > WORKERS:
                         take()
@@ -385,12 +458,15 @@ def preprocess(
                     take()
             except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as error:
                 detail = str(error).strip().splitlines()[0]
-                raise InputError(f"{name}: malformed or non-numeric data ({detail})") from error
+                raise InputError(f"{where}: malformed or non-numeric data ({detail})") from error
             files.append({"path": name, "rows": rows})
     writer.close()
     total = sum(int(entry["rows"]) for entry in files)
     if total == 0 and hosts == 1:
-        raise InputError(f"no data rows in any CSV or Parquet file under {input_dir}")
+        raise InputError(
+            f"no data rows under {source or input_dir} ({len(files)} CSV or Parquet file(s), "
+            "each empty or a header only); put the rows to score there"
+        )
     id_columns = [args.id_column] if args.id_column else [SOURCE_FILE, ROW_NUMBER]
     id_counts = (
         id_check.finish([writer.ids_dir / shard["ids"] for shard in writer.shards], args.id_policy)
@@ -549,6 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gate = quality_gate(args, host)
     try:
         run = prepare_run(args, host, hosts)
+        args.source_prefix = run["input_prefix"] if run else ""
         if run is not None:
             Path(args.input_dir).mkdir(parents=True, exist_ok=True)
             (ids_dir / RUN_FILE).write_text(json.dumps(run, sort_keys=True) + "\n", "utf-8")

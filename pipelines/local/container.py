@@ -1,4 +1,5 @@
-"""The scikit-learn serving container, in-process: user module, hooks and invocations."""
+"""Script-mode serving containers in-process (scikit-learn, XGBoost with SAGEMAKER_PROGRAM):
+the user module, its hooks over the container's defaults, and invocations."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from pipelines.local import codecs
 from pipelines.local.errors import StepError
@@ -35,6 +36,30 @@ class Response:
 
     body: bytes
     content_type: str
+
+
+class Container(Protocol):
+    """What the Transform step asks of a serving container (SageMaker's HTTP contract)."""
+
+    def execution_parameters(self) -> dict[str, Any] | None:
+        """GET /execution-parameters: a JSON object, or None where the container answers 404."""
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> Response:
+        """POST /invocations; raise InvocationError where the container answers an error."""
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """A framework container's own hooks, used where the user module defines none."""
+
+    input_fn: Callable[..., Any]
+    predict_fn: Callable[..., Any]
+    output_fn: Callable[..., Any]
+
+
+SKLEARN_DEFAULTS = Defaults(
+    codecs.default_input_fn, codecs.default_predict_fn, codecs.default_output_fn
+)
 
 
 @contextlib.contextmanager
@@ -107,7 +132,7 @@ def _default_model_fn(model_dir: str) -> Any:
     raise NotImplementedError("model_fn is not implemented in the user module")
 
 
-def _as_bytes(result: Any) -> tuple[bytes, str]:
+def response_bytes(result: Any) -> tuple[bytes, str]:
     if isinstance(result, tuple):
         body, media = result[0], str(result[1])
     else:
@@ -123,23 +148,30 @@ def _as_bytes(result: Any) -> tuple[bytes, str]:
     raise TypeError(f"a view cannot return {type(body).__name__}")
 
 
-class SklearnContainer:
-    """One loaded model with the container's hook rules.
+class ScriptContainer:
+    """One loaded model with sagemaker-containers' hook rules (the scikit-learn container, and
+    the XGBoost container in script mode with its own ``defaults``).
 
     ``transform_fn`` replaces ``input_fn``/``predict_fn``/``output_fn``; defining both kinds is
     an error. Any exception in a hook (default or user) becomes an HTTP 500 for that request.
     """
 
-    def __init__(self, module: ModuleType, model_dir: Path, environment: Mapping[str, str]):
+    def __init__(
+        self,
+        module: ModuleType,
+        model_dir: Path,
+        environment: Mapping[str, str],
+        defaults: Defaults = SKLEARN_DEFAULTS,
+    ) -> None:
         hooks = {n: getattr(module, n, None) for n in ("input_fn", "predict_fn", "output_fn")}
         self._transform_fn: Callable[..., Any] | None = getattr(module, "transform_fn", None)
         if self._transform_fn is not None and any(hooks.values()):
             raise StepError(
                 "user module defines transform_fn together with input_fn/predict_fn/output_fn"
             )
-        self._input_fn: Callable[..., Any] = hooks["input_fn"] or codecs.default_input_fn
-        self._predict_fn: Callable[..., Any] = hooks["predict_fn"] or codecs.default_predict_fn
-        self._output_fn: Callable[..., Any] = hooks["output_fn"] or codecs.default_output_fn
+        self._input_fn: Callable[..., Any] = hooks["input_fn"] or defaults.input_fn
+        self._predict_fn: Callable[..., Any] = hooks["predict_fn"] or defaults.predict_fn
+        self._output_fn: Callable[..., Any] = hooks["output_fn"] or defaults.output_fn
         self._default_accept = environment.get(DEFAULT_ACCEPT_ENV, codecs.JSON)
         self._execution_parameters_fn: Callable[[], Any] | None = getattr(
             module, "execution_parameters_fn", None
@@ -158,7 +190,7 @@ class SklearnContainer:
         if self._execution_parameters_fn is None:
             return None
         try:
-            body, _media = _as_bytes(self._execution_parameters_fn())
+            body, _media = response_bytes(self._execution_parameters_fn())
             params = json.loads(body)
         except Exception as err:  # any error in the user's view is a 500
             raise StepError(
@@ -186,7 +218,7 @@ class SklearnContainer:
                 data = self._input_fn(content, ctype)
                 prediction = self._predict_fn(data, self.model)
                 result = self._output_fn(prediction, accept_type)
-            payload, media = _as_bytes(result)
+            payload, media = response_bytes(result)
         except Exception as err:
             raise InvocationError(f"{type(err).__name__}: {err}") from err
         return Response(payload, media)

@@ -1,7 +1,8 @@
 """Send every object's payloads to the container with N workers; write one .out per object.
 
 Order is kept with a FIFO window of futures; an object's output is written as a multipart
-upload that is completed only when all its requests succeeded and aborted otherwise.
+upload that is completed only when all its requests succeeded and aborted otherwise. Completing
+an output (its last upload) runs in the background while the next objects are scored.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pipelines.local.container import InvocationError, SklearnContainer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipelines.local.container import Container, InvocationError
 from pipelines.local.errors import StepError
 from pipelines.local.s3io import MultipartWriter, S3Uri
 
@@ -28,7 +31,7 @@ Request = tuple[bytes, "list[str] | None"]
 class Invoker:
     """Calls the container with the job's headers, retries and timeout."""
 
-    container: SklearnContainer
+    container: Container
     content_type: str | None
     accept: str | None
     max_retries: int
@@ -87,14 +90,19 @@ class Dispatcher:
     workers: int
     write_response: Callable[[ObjectState, bytes, list[str] | None], None]
     result: DispatchResult = field(default_factory=DispatchResult)
+    writer: Callable[[S3Uri], MultipartWriter] | None = None
+    _closing: list[tuple[ObjectState, Future[None]]] = field(default_factory=list)
 
     def run(self, jobs: Iterator[tuple[str, S3Uri, Iterator[Request]]]) -> DispatchResult:
         """Process ``(label, output URI, requests)`` per object, in order."""
         window: deque[tuple[ObjectState, Future[bytes] | None, list[str] | None]] = deque()
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="invoke") as pool:
+        make = self.writer or (lambda uri: MultipartWriter(self.s3, uri))
+        closer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="close")
+        with closer, ThreadPoolExecutor(self.workers, thread_name_prefix="invoke") as pool:
+            self._closer = closer
             try:
                 for label, out_uri, requests in jobs:
-                    state = ObjectState(label, MultipartWriter(self.s3, out_uri))
+                    state = ObjectState(label, make(out_uri))
                     try:
                         for payload, inputs in requests:
                             if state.error is not None:
@@ -111,6 +119,7 @@ class Dispatcher:
                     window.append((state, None, None))
                 while window:
                     self._drain_one(window)
+                self._collect()
             except BaseException:
                 for state, future, _ in window:
                     if future is not None:
@@ -139,10 +148,27 @@ class Dispatcher:
 
     def _finish(self, state: ObjectState) -> None:
         if state.error is None:
-            state.writer.close()
-            self.result.succeeded.append(state.label)
-            self.result.records += state.records
-            self.result.requests += state.requests
+            self._closing.append((state, self._closer.submit(state.writer.close)))
+            while len(self._closing) > 2 * self.workers:  # bounded: outputs wait in memory
+                self._collect_first()
         else:
             state.writer.abort()
             self.result.failed.append(state.error)
+
+    def _collect(self) -> None:
+        """Wait for every output being completed."""
+        while self._closing:
+            self._collect_first()
+
+    def _collect_first(self) -> None:
+        """Wait for the oldest output; one that cannot be written fails its object."""
+        state, closing = self._closing.pop(0)
+        try:
+            closing.result()
+        except (BotoCoreError, ClientError) as err:
+            state.writer.abort()
+            self.result.failed.append(f"{state.label}: cannot write its output: {err}")
+            return
+        self.result.succeeded.append(state.label)
+        self.result.records += state.records
+        self.result.requests += state.requests

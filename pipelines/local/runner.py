@@ -200,6 +200,16 @@ def _run_steps(
                 _run_steps(order_steps(chosen, finished=run.ctx.steps), run, results, outputs)
 
 
+def _keep_logs_only(folder: Path) -> None:
+    """After a failed run: the steps' ``*.log`` files stay where the failure line says, the
+    data, model and code of the run are removed."""
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_symlink() or (path.is_file() and path.suffix != ".log"):
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
 def run_definition(
     definition: dict[str, Any],
     *,
@@ -218,7 +228,9 @@ def run_definition(
         parameters: start-time parameter values by name (strings, typed by the definition).
         session: boto3 session whose S3 and SageMaker the steps use.
         model_package_arn: package to use when a Transform step's ModelName does not exist.
-        work_dir: where step files go; a temporary directory (removed afterwards) when None.
+        work_dir: where step files go; a temporary directory when None, removed after a
+            successful run; after a failed one only its ``*.log`` files stay (the failure
+            line names their folder) until the user deletes them.
         log: receives one line per event (step start, outputs, status and time).
         options: behaviours SageMaker leaves undocumented; defaults to ``RunOptions()``.
         execution_id: the execution's id (a new random one when None), for a service that
@@ -248,8 +260,12 @@ def run_definition(
     try:
         _run_steps(ordered, run, results, outputs)
     finally:
-        if own_dir:
+        status = "Succeeded" if all(r.status == "Succeeded" for r in results) else "Failed"
+        if own_dir and status == "Succeeded":
             shutil.rmtree(root.parent, ignore_errors=True)
-    status = "Succeeded" if all(r.status == "Succeeded" for r in results) else "Failed"
+        elif own_dir:
+            _keep_logs_only(root.parent)
     log(f"execution {execution_id}: {status} in {sum(r.seconds for r in results):.2f}s")
+    if own_dir and status == "Failed":
+        log(f"execution {execution_id}: its logs are kept in {root} (delete it when done)")
     return RunResult(execution_id, status, results, outputs)

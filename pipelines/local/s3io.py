@@ -283,10 +283,18 @@ class MultipartWriter:
     Nothing is visible in S3 until ``close()``; ``abort()`` removes the uploaded parts.
     """
 
-    def __init__(self, s3: S3Client, uri: S3Uri, *, part_size: int = PART_SIZE) -> None:
+    def __init__(
+        self,
+        s3: S3Client,
+        uri: S3Uri,
+        *,
+        part_size: int = PART_SIZE,
+        keep: tuple[Path, LocalCopies] | None = None,
+    ) -> None:
         self._s3 = s3
         self._uri = uri
         self._part_size = part_size
+        self._keep = keep  # where a single-part object is also kept for later steps
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
@@ -317,9 +325,13 @@ class MultipartWriter:
     def close(self) -> None:
         """Make the object visible."""
         if self._upload_id is None:
-            self._s3.put_object(
-                Bucket=self._uri.bucket, Key=self._uri.key, Body=bytes(self._buffer)
-            )
+            body = bytes(self._buffer)
+            sent = self._s3.put_object(Bucket=self._uri.bucket, Key=self._uri.key, Body=body)
+            self._buffer = bytearray()  # closes may wait in a queue: hold no bytes there
+            if self._keep is not None:
+                path, copies = self._keep
+                path.write_bytes(body)
+                copies.add(self._uri.bucket, self._uri.key, str(sent.get("ETag", "")), path)
             return
         if self._buffer:
             self._flush_part()

@@ -1,7 +1,8 @@
-"""A Transform step: a batch transform job with the scikit-learn container, run in-process."""
+"""A Transform step: a batch transform job, its model served as its kind is (serving.py)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from pipelines.local import batching
-from pipelines.local.container import SklearnContainer, patched_environ, user_module
 from pipelines.local.dataprocessing import DataProcessing
 from pipelines.local.dispatch import Dispatcher, Invoker, ObjectState, Request
 from pipelines.local.errors import StepError
-from pipelines.local.model import code_dir, download_model, resolve_model
+from pipelines.local.model import resolve_model
 from pipelines.local.options import RunOptions
 from pipelines.local.s3io import (
     LocalCopies,
+    MultipartWriter,
     S3Object,
     S3Uri,
     list_manifest,
@@ -25,6 +26,7 @@ from pipelines.local.s3io import (
     s3_client,
     stream_object,
 )
+from pipelines.local.serving import serve
 from pipelines.local.transform_config import STRATEGIES, TransformConfig
 
 if TYPE_CHECKING:
@@ -158,9 +160,6 @@ def run_transform(
     cfg = TransformConfig.parse(args)
     s3 = s3_client(session)
     spec = resolve_model(session.client("sagemaker"), cfg.model_name, model_package_arn)
-    model_dir = work_dir / "model"
-    download_model(s3, spec, model_dir)
-    env = _container_environment(cfg, args, spec.environment, options)
     processing = DataProcessing.from_request(
         cfg.data_processing,
         content_type=cfg.content_type,
@@ -177,22 +176,38 @@ def run_transform(
         raise StepError(f"S3DataType {cfg.data_type} is not supported by batch transform")
     if not objects:
         raise StepError(f"no input objects under {cfg.input_uri}")
-    timeout = min(
-        float(cfg.client_config.get("InvocationsTimeoutInSeconds", DEFAULT_INVOCATION_TIMEOUT)),
-        float(env.get("SAGEMAKER_MODEL_SERVER_TIMEOUT", DEFAULT_SERVER_TIMEOUT)),
-    )
     retries = int(cfg.client_config.get("InvocationsMaxRetries", DEFAULT_MAX_RETRIES))
-    code = code_dir(s3, env.get("SAGEMAKER_SUBMIT_DIRECTORY"), model_dir, work_dir)
-    with patched_environ(env), user_module(code, env.get("SAGEMAKER_PROGRAM")) as module:
-        container = SklearnContainer(module, model_dir, env)
+
+    def environment(model_env: dict[str, str]) -> dict[str, str]:
+        return _container_environment(cfg, args, model_env, options)
+
+    with serve(spec, s3=s3, work_dir=work_dir, environment=environment) as container:
         params = container.execution_parameters()
         if params is not None:
             cfg = cfg.with_execution_parameters(args, params)
         run = TransformRun(s3, cfg, processing, options, copies)
         _check_output_names(run, objects)
+        server_timeout = max(
+            float(environment(c.environment).get("SAGEMAKER_MODEL_SERVER_TIMEOUT",
+                                                 DEFAULT_SERVER_TIMEOUT))
+            for c in spec.containers
+        )  # fmt: skip
+        timeout = min(
+            float(cfg.client_config.get("InvocationsTimeoutInSeconds", DEFAULT_INVOCATION_TIMEOUT)),
+            server_timeout,
+        )
         invoker = Invoker(container, cfg.content_type, cfg.accept, retries, timeout)
         jobs = ((f"{o.bucket}/{o.key}", run.output_uri(o), run.requests(o)) for o in objects)
-        result = Dispatcher(s3, invoker, cfg.workers, run.write).run(jobs)
+        kept = work_dir / "outputs"
+        kept.mkdir(parents=True, exist_ok=True)
+        names = itertools.count()
+
+        def writer(uri: S3Uri) -> MultipartWriter:
+            if copies is None:
+                return MultipartWriter(s3, uri)
+            return MultipartWriter(s3, uri, keep=(kept / f"{next(names)}.out", copies))
+
+        result = Dispatcher(s3, invoker, cfg.workers, run.write, writer=writer).run(jobs)
     log(
         f"  model {spec.source}; {len(result.succeeded)}/{len(objects)} objects, "
         f"{result.records} records in {result.requests} requests -> {cfg.output_uri}"

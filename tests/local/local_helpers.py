@@ -13,6 +13,11 @@ import joblib
 
 REGION = "us-east-1"
 BUCKET = "local-runner-tests"
+# AWS's serving images in REGION (the SDK's image tables list these registries).
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+PYTORCH_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1.0-cpu-py310"
+OWN_IMAGE = "111111111111.dkr.ecr.us-east-1.amazonaws.com/churn-server:3"
 ROOT = Path(__file__).resolve().parents[2]
 
 # A user module with only model_fn: every other hook is the container's default.
@@ -68,7 +73,7 @@ def register_package(
         **(environment or {}),
     }
     container: dict[str, Any] = {
-        "Image": "sklearn:1.4",
+        "Image": SKLEARN_IMAGE,
         "ModelDataUrl": f"s3://{BUCKET}/{key}",
         "Environment": env,
     }
@@ -133,3 +138,42 @@ def keys(sess: boto3.Session, prefix: str) -> list[str]:
     """Keys under a prefix."""
     listed = sess.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+def archive(files: dict[str, bytes | str]) -> bytes:
+    """A model.tar.gz holding ``files`` (name -> content)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, content in files.items():
+            data = textwrap.dedent(content).encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def register_containers(
+    sess: boto3.Session, containers: list[dict[str, Any]], *, group: str = "kinds"
+) -> str:
+    """A model package with these containers; each ``files`` entry becomes its model.tar.gz."""
+    sm = sess.client("sagemaker")
+    groups = sm.list_model_package_groups()["ModelPackageGroupSummaryList"]
+    if group not in [g["ModelPackageGroupName"] for g in groups]:
+        sm.create_model_package_group(ModelPackageGroupName=group)
+    described: list[dict[str, Any]] = []
+    for index, container in enumerate(containers):
+        entry = {key: value for key, value in container.items() if key != "files"}
+        if "files" in container:
+            key = f"models/{group}/{len(described)}-{index}/model.tar.gz"
+            put(sess, key, archive(container["files"]))
+            entry["ModelDataUrl"] = f"s3://{BUCKET}/{key}"
+        described.append(entry)
+    return sm.create_model_package(
+        ModelPackageGroupName=group,
+        InferenceSpecification={  # type: ignore[arg-type,misc]
+            "Containers": described,
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        ModelApprovalStatus="Approved",
+    )["ModelPackageArn"]

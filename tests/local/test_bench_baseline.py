@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from bench import bench_local
+from bench.bench_models import KINDS, ModelKind
 from demo.local_aws import local_aws
 from pipelines.batch_inference import results
 from pipelines.batch_inference.step_code import upload_step_scripts
@@ -47,36 +48,28 @@ def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
             urllib.request.urlopen(reset).close()
 
 
-def _package(session: boto3.Session, model: Any) -> str:
-    key = "models/bench/model.tar.gz"
-    session.client("s3").put_object(Bucket=BUCKET, Key=key, Body=bench_local.model_archive(model))
+def _package(session: boto3.Session, kind: ModelKind, model: Any) -> str:
+    key = f"models/bench/{kind.name}/model.tar.gz"
+    session.client("s3").put_object(Bucket=BUCKET, Key=key, Body=kind.archive(model))
     sm = session.client("sagemaker")
     sm.create_model_package_group(ModelPackageGroupName="bench")
-    environment = {
-        "SAGEMAKER_PROGRAM": "inference.py",
-        "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-    }
-    container = {
-        "Image": "sklearn",
-        "ModelDataUrl": f"s3://{BUCKET}/{key}",
-        "Environment": environment,
-    }
     return sm.create_model_package(
         ModelPackageGroupName="bench",
         InferenceSpecification={  # type: ignore[arg-type,misc]
-            "Containers": [container],
+            "Containers": [kind.container(f"s3://{BUCKET}/{key}")],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
     )["ModelPackageArn"]
 
 
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.name)
 def test_the_baseline_writes_what_the_pipeline_writes(
-    session: boto3.Session, tmp_path: Path
+    session: boto3.Session, tmp_path: Path, kind: ModelKind
 ) -> None:
     from pipelines.batch_inference.pipeline import render_definition
 
-    # GIVEN the benchmark's model and input rows, and a stage rendered for them
+    # GIVEN one of the benchmark's models and its input rows, and a stage rendered for them
     config = load_stage_config(
         write_config(
             tmp_path,
@@ -100,7 +93,7 @@ def test_the_baseline_writes_what_the_pipeline_writes(
     csv_path = tmp_path / "input.csv"
     bench_local.write_rows(csv_path, ROWS, with_ids=True)
     s3.upload_file(str(csv_path), BUCKET, "input/part-0000.csv")
-    model = bench_local.train_model()
+    model = kind.train()
     # WHEN the pipeline runs locally (a snapshot: its date is the start's), and the baseline
     # runs on the same file
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
@@ -108,7 +101,7 @@ def test_the_baseline_writes_what_the_pipeline_writes(
         definition,
         parameters={},
         session=session,
-        model_package_arn=_package(session, model),
+        model_package_arn=_package(session, kind, model),
         log=lambda _: None,
     )
     assert run.status == "Succeeded", [step.failure_reason for step in run.steps]
@@ -122,6 +115,7 @@ def test_the_baseline_writes_what_the_pipeline_writes(
         version=3,
         execution_id=run.execution_id,
         run_date=pipeline["run_date"][0].as_py(),
+        kind=kind,
     )
     # THEN the two tables are equal: schema, ids in order, and every score to the last bit
     assert pipeline.schema == baseline.schema

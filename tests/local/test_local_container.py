@@ -9,7 +9,7 @@ from typing import Any
 import joblib
 import pytest
 
-from pipelines.local.container import InvocationError, SklearnContainer, load_user_module
+from pipelines.local.container import InvocationError, ScriptContainer, load_user_module
 from pipelines.local.errors import StepError
 from tests.local.local_helpers import DEFAULT_HOOKS_MODULE
 
@@ -19,12 +19,12 @@ def make_container(
     model: Any,
     source: str = DEFAULT_HOOKS_MODULE,
     env: dict[str, str] | None = None,
-) -> SklearnContainer:
+) -> ScriptContainer:
     code = tmp_path / "code"
     code.mkdir(exist_ok=True)
     (code / "inference.py").write_text(textwrap.dedent(source))
     joblib.dump(model, tmp_path / "model.joblib")
-    return SklearnContainer(load_user_module(code, "inference.py"), tmp_path, env or {})
+    return ScriptContainer(load_user_module(code, "inference.py"), tmp_path, env or {})
 
 
 def test_two_csv_rows_give_one_prediction_per_line(tmp_path: Path, tiny_model: Any) -> None:

@@ -211,6 +211,7 @@ def test_local_run_delegates_to_the_local_runner(
 
     def fake_run(definition: dict[str, Any], **kwargs: Any) -> local.RunResult:
         calls.append({"definition": definition, **kwargs})
+        kwargs.get("log", print)("[Transform] Failed in 0.50s: 500 from the model")
         steps = [
             local.StepResult("Preprocess", "Processing", "Succeeded", 1.5),
             local.StepResult("Transform", "Transform", "Failed", 0.5, "500 from the model"),
@@ -226,7 +227,7 @@ def test_local_run_delegates_to_the_local_runner(
     assert calls[0]["parameters"] == {"RunDate": "2024-01-31"}
     assert calls[0]["model_package_arn"] == "arn:pkg"
     out = capsys.readouterr().out
-    assert "500 from the model" in out and "local execution x1: Failed" in out
+    assert out.count("500 from the model") == 1 and "local execution x1: Failed" in out
 
 
 def test_scripts_upload_once_with_encryption(make_config: ConfigFactory) -> None:

@@ -113,13 +113,14 @@ def test_shards_fit_the_payload_and_never_hold_one_row(tmp_path: Path) -> None:
     assert all(s.stat().st_size <= 1024 or s.read_text().count("\n") == 2 for s in shards)
     assert all(s.read_text().count("\n") >= 2 for s in shards)
     fake_transform(out, width=2, blank_line=False)
-    code, final = run_postprocess(out, "--run-date=2024-01-31", "--rows-per-file", "300")
+    names = "--prediction-columns=p0,p1"
+    code, final = run_postprocess(out, "--run-date=2024-01-31", "--rows-per-file", "300", names)
     assert code == 0
     result = pd.read_parquet(final / "2024-01-31/exec123")
     assert list(result["row_number"]) == list(range(1001))
     assert set(result["source_file"]) == {"a.csv"}
-    assert list(result["prediction_1"]) == [2.0 * i for i in range(1001)]
-    assert list(result.columns[:4]) == ["source_file", "row_number", "prediction_0", "prediction_1"]
+    assert list(result["p1"]) == [2.0 * i for i in range(1001)]
+    assert list(result.columns[:4]) == ["source_file", "row_number", "p0", "p1"]
     assert len(list((final / "2024-01-31/exec123").glob("part-*.parquet"))) >= 3
 
 

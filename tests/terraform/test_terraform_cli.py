@@ -203,14 +203,21 @@ def test_every_root_plans_with_the_shipped_values(
 
 @pytest.mark.parametrize(
     ("names", "expected"),
-    [(None, ["prediction"]), (["p_stay", "p_churn"], ["p_stay", "p_churn"])],
+    [
+        (None, {"prediction": "double"}),
+        (["p_stay", "p_churn"], {"p_stay": "double", "p_churn": "double"}),
+        (
+            ["label:string", "score", "probabilities:array<double>"],
+            {"label": "string", "score": "double", "probabilities": "array<double>"},
+        ),
+    ],
 )
 def test_the_results_table_names_the_stages_prediction_columns(
     terraform: Terraform,
     checkout: Path,
     embedded_aws: str,
     names: list[str] | None,
-    expected: list[str],
+    expected: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN the root module with the prod stage's values, and `prediction_columns` set or not
@@ -227,7 +234,8 @@ def test_the_results_table_names_the_stages_prediction_columns(
          "-var-file=build/prod/deployment.tfvars.json", *override],
         cwd=checkout, env=env, stdin="jsonencode(local.results_columns)\n",
     )  # fmt: skip
-    # THEN they are the id columns, the named predictions (as double), then the step's own
+    # THEN they are the id columns, the named predictions (with the types Postprocess writes),
+    # then the step's own
     columns = json.loads(json.loads(done.stdout.strip()))
     id_columns = (
         ["record_id"] if STAGE_FILES["prod"]["id_column"] else ["source_file", "row_number"]
@@ -239,4 +247,4 @@ def test_the_results_table_names_the_stages_prediction_columns(
         "execution_id",
         "run_date",
     ]
-    assert {column["type"] for column in columns if column["name"] in expected} == {"double"}
+    assert {c["name"]: c["type"] for c in columns if c["name"] in expected} == expected
