@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -255,55 +255,81 @@ def feature_table(
 
 
 class ShardWriter:
-    """Cut a stream of CSV rows into shards of at most ``max_bytes`` bytes, with their ids."""
+    """Cut a stream of CSV rows into shards of at most ``max_bytes`` bytes, with their ids.
+
+    Rows go straight into the open shard file (no copy of the stream is held); a shard is cut
+    at the last whole row that fits, so each is the longest run of rows within ``max_bytes``.
+    """
 
     def __init__(self, shards_dir: Path, ids_dir: Path, prefix: str, max_bytes: int) -> None:
         self.shards_dir, self.ids_dir = shards_dir, ids_dir
         self.prefix, self.max_bytes = prefix, max_bytes
-        self.pending = bytearray()
-        self.pending_ids: list[pa.Table] = []
-        self.pending_rows = 0
+        self.pending_ids: list[pa.Table] = []  # ids of the open shard's rows, and beyond
         self.shards: list[dict[str, Any]] = []
         self.written: list[Path] = []
+        self._out: BinaryIO | None = None  # the open shard
+        self._bytes = self._rows = 0  # in the open shard
 
     def add(self, rows: bytes | pa.Buffer, ids: pa.Table, where: str = "input") -> None:
         """Append rows (headerless CSV, see `csv_rows`) and their ids; write every full shard.
         A row that cannot fit one request is refused, naming ``where`` it comes from."""
-        self.pending += memoryview(rows)
+        data = rows if isinstance(rows, bytes) else memoryview(rows).tobytes()
         self.pending_ids.append(ids)
-        self.pending_rows += ids.num_rows
-        while len(self.pending) > self.max_bytes:
-            cut = self.pending.rfind(b"\n", 0, self.max_bytes) + 1
-            if cut == 0:
-                size = self.pending.find(b"\n") + 1 or len(self.pending)
+        start = 0
+        while len(data) - start > self.max_bytes - self._bytes:
+            cut = data.rfind(b"\n", start, start + self.max_bytes - self._bytes) + 1
+            if cut:
+                self._write(data, start, cut)
+                start = cut
+            elif not self._bytes:
+                size = data.find(b"\n", start) + 1 - start or len(data) - start
                 raise InputError(
                     f"{where}: a row's features take {size:,} bytes as CSV, more than the "
                     f"{self.max_bytes:,} bytes of one request (90 % of MaxPayloadInMB); raise "
                     "the stage key max_payload_mb"
                 )
-            self._emit(cut, self.pending.count(b"\n", 0, cut))
+            self._emit()
+        if start < len(data):
+            self._write(data, start, len(data))
 
     def close(self) -> None:
         """Write the last, partial shard."""
-        if self.pending_rows:
-            self._emit(len(self.pending), self.pending_rows)
+        if self._rows:
+            self._emit()
 
-    def _emit(self, cut: int, rows: int) -> None:
+    def discard(self) -> None:
+        """Remove every file written (after a refusal): nothing partial stays."""
+        if self._out is not None:
+            self._out.close()
+        for path in self.written:
+            path.unlink(missing_ok=True)
+
+    def _write(self, data: bytes, start: int, end: int) -> None:
+        if self._out is None:
+            path = self.shards_dir / f"{self.prefix}part-{len(self.shards):05d}.csv"
+            self.written.append(path)
+            self._out = path.open("wb")
+        self._out.write(memoryview(data)[start:end])
+        self._bytes += end - start
+        self._rows += data.count(b"\n", start, end)
+
+    def _emit(self) -> None:
+        assert self._out is not None
+        rows, padding = self._rows, 1 if self._rows == 1 else 0
+        shard_path = Path(self._out.name)
+        if padding:  # the shard is that one row: write it again
+            self._out.flush()
+            self._out.write(shard_path.read_bytes())
+        self._out.close()
+        self._out, self._bytes, self._rows = None, 0, 0
         ids = pa.concat_tables(self.pending_ids)
-        data = self.pending[:cut]
-        del self.pending[:cut]
         self.pending_ids = [ids.slice(rows)]
-        self.pending_rows -= rows
-        padding = 1 if rows == 1 else 0
-        name = f"{self.prefix}part-{len(self.shards):05d}.csv"
-        ids_name = f"{self.prefix}part-{len(self.shards):05d}.parquet"
-        shard_path, ids_path = self.shards_dir / name, self.ids_dir / ids_name
-        self.written += [shard_path, ids_path]
-        with shard_path.open("wb") as out:
-            for _ in range(1 + padding):
-                out.write(data)
+        ids_path = self.ids_dir / f"{shard_path.stem}.parquet"
+        self.written.append(ids_path)
         pq.write_table(ids.slice(0, rows).combine_chunks(), ids_path)
-        self.shards.append({"shard": name, "ids": ids_name, "rows": rows, "padding": padding})
+        self.shards.append(
+            {"shard": shard_path.name, "ids": ids_path.name, "rows": rows, "padding": padding}
+        )
 
 
 _HASH_MULTIPLIER = np.uint64(0x100000001B3)  # FNV's 64-bit prime: odd, so powers never vanish
@@ -641,8 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         if gate:
             gate.finish(error=str(error))
-        for path in writer.written:
-            path.unlink(missing_ok=True)
+        writer.discard()
         message = f"preprocess failed: {error}"
         print(message, file=sys.stderr)
         failure_file = Path(args.failure_file)

@@ -1,0 +1,77 @@
+"""Preprocess's ShardWriter: rows go straight into shard files, cut where a greedy split of the
+rows cuts them, whatever the sizes of the pieces the rows arrive in."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.batch_inference import preprocess
+
+MAX = 1024
+
+
+def greedy(rows: list[bytes], limit: int) -> list[list[int]]:
+    """Row indexes of each shard: the longest run of whole rows within ``limit`` bytes."""
+    shards: list[list[int]] = [[]]
+    size = 0
+    for index, row in enumerate(rows):
+        if shards[-1] and size + len(row) > limit:
+            shards.append([])
+            size = 0
+        shards[-1].append(index)
+        size += len(row)
+    return shards
+
+
+def write(tmp_path: Path, rows: list[bytes], pieces: list[int]) -> preprocess.ShardWriter:
+    """Feed ``rows`` to a writer in groups of ``pieces`` rows, each with its ids."""
+    (tmp_path / "s").mkdir()
+    (tmp_path / "i").mkdir()
+    writer = preprocess.ShardWriter(tmp_path / "s", tmp_path / "i", "algo-1-", MAX)
+    start = 0
+    for count in pieces:
+        ids = pa.table({"record_id": [f"r{i}" for i in range(start, start + count)]})
+        writer.add(b"".join(rows[start : start + count]), ids)
+        start += count
+    writer.close()
+    return writer
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shards_are_the_greedy_split_however_rows_arrive(tmp_path: Path, seed: int) -> None:
+    # GIVEN rows of random sizes (some exactly filling a shard) arriving in random groups
+    rng = random.Random(seed)
+    sizes = [rng.choice([1, 2, 30, 200, 511, 512, 1023, 1024]) for _ in range(300)]
+    rows = [b"7" * (size - 1) + b"\n" for size in sizes]
+    pieces: list[int] = []
+    while sum(pieces) < len(rows):
+        pieces.append(min(rng.randint(1, 40), len(rows) - sum(pieces)))
+    # WHEN written
+    writer = write(tmp_path, rows, pieces)
+    # THEN each shard holds the rows a greedy split gives it, a one-row shard twice, with its ids
+    expected = greedy(rows, MAX)
+    assert [shard["rows"] for shard in writer.shards] == [len(run) for run in expected]
+    for shard, run in zip(writer.shards, expected, strict=True):
+        data = (tmp_path / "s" / shard["shard"]).read_bytes()
+        body = b"".join(rows[i] for i in run)
+        assert data == body * (2 if len(run) == 1 else 1)
+        assert shard["padding"] == (1 if len(run) == 1 else 0)
+        ids = pq.read_table(tmp_path / "i" / shard["ids"]).column(0).to_pylist()
+        assert ids == [f"r{i}" for i in run]
+
+
+def test_a_row_larger_than_a_shard_is_refused_and_discard_leaves_nothing(tmp_path: Path) -> None:
+    rows = [b"1,2\n"] * 300 + [b"9" * MAX + b"\n"]
+    with pytest.raises(preprocess.InputError, match="a row's features take 1,025 bytes"):
+        write(tmp_path, rows, [100, 100, 101])
+    # the writer of the failed run removes its shards and ids, including the open one
+    writer = preprocess.ShardWriter(tmp_path / "s", tmp_path / "i", "x-", MAX)
+    writer.add(b"1,2\n" * 300, pa.table({"record_id": [str(i) for i in range(300)]}))
+    assert list((tmp_path / "s").glob("x-*")) and list((tmp_path / "i").glob("x-*"))
+    writer.discard()
+    assert not list((tmp_path / "s").glob("x-*")) and not list((tmp_path / "i").glob("x-*"))
