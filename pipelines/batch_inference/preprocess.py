@@ -20,9 +20,10 @@ import gzip
 import importlib.util
 import json
 import sys
+import tempfile
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -332,6 +333,11 @@ class ShardWriter:
         )
 
 
+# The duplicate-id check holds up to this many 64-bit hashes (2 MiB), then moves them to disk in
+# 2**HASH_BUCKET_BITS files by their top bits: memory stays flat (each bucket holds 1/256 of the
+# ids when it is sorted) however many rows come.
+HELD_HASHES = 1 << 18
+HASH_BUCKET_BITS = 8
 _HASH_MULTIPLIER = np.uint64(0x100000001B3)  # FNV's 64-bit prime: odd, so powers never vanish
 _LENGTH_MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -358,9 +364,10 @@ def hash64(strings: pa.Array) -> np.ndarray:
 
 class IdCheck:
     """Duplicate and empty ids (null or only spaces) over every batch, in memory that does not
-    grow with the ids' length: each non-empty id is kept as its 64-bit hash (8 bytes; the ids
-    and a hash set of them took about 65). Equal hashes are confirmed on the ids themselves,
-    read back from the ids files, so a collision never counts as a duplicate.
+    grow with the input: each non-empty id is kept as its 64-bit hash, and past `HELD_HASHES`
+    of them the hashes go to `HASH_BUCKETS` files on disk by their top bits, each bucket then
+    sorted on its own. Equal hashes are confirmed on the ids themselves, read back from the ids
+    files, so a collision never counts as a duplicate.
 
     ``duplicate_ids`` is the number of rows whose non-empty id an earlier row already had.
     """
@@ -369,7 +376,9 @@ class IdCheck:
         self.column = column
         self.rows = 0
         self.empty = 0
-        self.hashes: list[np.ndarray] = []
+        self.hashes: list[np.ndarray] = []  # not yet on disk
+        self.held = 0
+        self._buckets: tempfile.TemporaryDirectory[str] | None = None
 
     @staticmethod
     def _present(ids: pa.Array) -> tuple[pa.Array, int]:
@@ -382,12 +391,46 @@ class IdCheck:
         self.rows += len(ids)
         self.empty += empty
         self.hashes.append(hash64(present))
+        self.held += len(present)
+        if self.held >= HELD_HASHES:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Append the held hashes to their bucket files (top bits of the hash)."""
+        if self._buckets is None:
+            self._buckets = tempfile.TemporaryDirectory(prefix="id-hashes-")
+        hashes = np.concatenate(self.hashes) if self.hashes else np.empty(0, np.uint64)
+        self.hashes, self.held = [], 0
+        buckets = (hashes >> np.uint64(64 - HASH_BUCKET_BITS)).astype(np.intp)
+        hashes = hashes[np.argsort(buckets, kind="stable")]
+        counts = np.bincount(buckets, minlength=1 << HASH_BUCKET_BITS)
+        ends = np.cumsum(counts)
+        for bucket in np.flatnonzero(counts):
+            with open(Path(self._buckets.name) / f"{bucket:03x}", "ab") as out:
+                out.write(hashes[ends[bucket] - counts[bucket] : ends[bucket]].tobytes())
+
+    def _repeated(self) -> np.ndarray:
+        """Every hash seen more than once (each once)."""
+        parts: Iterable[np.ndarray] = []
+        if self._buckets is None:
+            parts = [np.concatenate(self.hashes)] if self.hashes else []
+        else:
+            self._spill()
+            folder = Path(self._buckets.name)
+            parts = (np.fromfile(path, np.uint64) for path in sorted(folder.iterdir()))
+        repeated = []
+        for hashes in parts:
+            hashes.sort()
+            repeated.append(np.unique(hashes[1:][hashes[1:] == hashes[:-1]]))
+        self.hashes, self.held = [], 0
+        if self._buckets is not None:
+            self._buckets.cleanup()
+            self._buckets = None
+        return np.concatenate(repeated) if repeated else np.empty(0, np.uint64)
 
     def finish(self, ids_files: Sequence[Path], policy: str) -> dict[str, int]:
         """The counts for the manifest; under the ``fail`` policy, InputError when any."""
-        hashes = np.sort(np.concatenate(self.hashes)) if self.hashes else np.empty(0, np.uint64)
-        self.hashes = []
-        repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+        repeated = self._repeated()
         duplicate_ids, example = 0, ""
         if len(repeated):
             candidates = []

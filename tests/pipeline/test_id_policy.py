@@ -8,6 +8,8 @@ one local host cannot show (duplicates split across Preprocess instances).
 from __future__ import annotations
 
 import json
+import random
+import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -279,3 +281,51 @@ def test_a_hash_collision_is_never_a_duplicate(
     # THEN distinct ids still count no duplicate, and a real one is still found
     assert run_id_check(tmp_path, [["a", "b"], ["c"]], "fail")["duplicate_ids"] == 0
     assert run_id_check(tmp_path, [["a", "b"], ["b"]], "count")["duplicate_ids"] == 1
+
+
+def expected_counts(batches: list[list[str]]) -> dict[str, int]:
+    """Duplicate and empty ids counted the plain way."""
+    ids = [i for batch in batches for i in batch]
+    present = [i for i in ids if i.strip()]
+    return {"duplicate_ids": len(present) - len(set(present)), "empty_ids": len(ids) - len(present)}
+
+
+@pytest.mark.parametrize("held", [3, 50, 1 << 20])
+def test_hashes_moved_to_disk_count_exactly_what_memory_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: int
+) -> None:
+    # GIVEN ids with repeats within and across batches, and a check that moves its hashes to
+    # bucket files every `held` ids (1 << 20: never, for these few)
+    monkeypatch.setattr(preprocess, "HELD_HASHES", held)
+    rng = random.Random(held)
+    pick = [lambda: f"id-{rng.randrange(400)}", lambda: "", lambda: " "]
+    batches = [[rng.choice(pick)() for _ in range(rng.randrange(1, 60))] for _ in range(30)]
+    batches[0].append("first-and-last")
+    batches.append(["first-and-last"])  # still held in memory when the check finishes
+    made: list[str] = []
+    monkeypatch.setattr(preprocess.tempfile, "TemporaryDirectory", recording(made))
+    # WHEN checked  THEN the counts are exact, and no bucket file outlives the check
+    assert run_id_check(tmp_path, batches, "count") == expected_counts(batches)
+    assert bool(made) == (held < 1 << 20)
+    assert all(not Path(folder).exists() for folder in made)
+
+
+def test_a_collision_in_the_bucket_files_is_never_a_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(preprocess, "HELD_HASHES", 2)
+    monkeypatch.setattr(preprocess, "hash64", lambda strings: np.zeros(len(strings), np.uint64))
+    assert run_id_check(tmp_path, [["a", "b"], ["c", "d"], ["e"]], "fail")["duplicate_ids"] == 0
+    assert run_id_check(tmp_path, [["a", "b"], ["c", "a"], ["b"]], "count")["duplicate_ids"] == 2
+
+
+def recording(made: list[str]) -> Any:
+    """tempfile.TemporaryDirectory that notes every folder it makes."""
+    real = tempfile.TemporaryDirectory
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        folder = real(*args, **kwargs)
+        made.append(folder.name)
+        return folder
+
+    return make
