@@ -11,7 +11,10 @@ the server's own memory and CPU stay out of the child's figures (they still shar
   as the serving container computes the scores (ModelKind.scores), and the result is written as
   Postprocess writes it: one Parquet table with the id, ``prediction`` and the
   ``model_package_version``, ``execution_id`` and ``run_date`` columns
-  (tests/local/test_bench_baseline.py checks it equals the pipeline's, for both kinds);
+  (tests/local/test_bench_baseline.py checks it equals the pipeline's, for both kinds). Twice:
+  from the local CSV to a local file, and from the pipeline's own S3 input object to an S3
+  object through the same moto server, whose CPU then counts for the baseline as it does for
+  the pipeline (the pipeline also starts and ends in S3);
 - Transform: a one-step definition (the real Transform settings: MultiRecord, 6 MB, Line) over
   the same features as one headerless S3 object, with the kind's model package;
 - pipeline: the real rendered definition (Preprocess -> Transform -> Postprocess, which
@@ -36,7 +39,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import boto3
 import numpy as np
@@ -47,6 +50,7 @@ import pyarrow.parquet as pq
 from bench.bench_models import KINDS, NAMES, REGION, REPO, ModelKind
 from demo.local_aws import DEMO_STAGES
 from pipelines.batch_inference.diagram import job_steps
+from pipelines.local.s3io import S3Uri, s3_client
 
 BENCH_BUCKET = "bench-local"
 BLOCK_ROWS = 10_000
@@ -134,11 +138,12 @@ def real_definition(s3: Any) -> tuple[dict[str, Any], str]:
 # ---------------------------------------------------------------- the baseline
 
 
-def baseline_table(csv_path: Path, model: Any, *, version: int, execution_id: str,
+def baseline_table(csv: Path | IO[bytes], model: Any, *, version: int, execution_id: str,
                    run_date: datetime.date, kind: ModelKind = KINDS[0]) -> pa.Table:  # fmt: skip
-    """What the pipeline writes for ``csv_path``, computed with pandas and the model as its
-    container scores: the id as text, the score of each row, and the columns Postprocess adds."""
-    frame = pd.read_csv(csv_path, dtype={ID_COLUMN: str})
+    """What the pipeline writes for the CSV (a path or a binary stream), computed with pandas and
+    the model as its container scores: the id as text, the score of each row, and the columns
+    Postprocess adds."""
+    frame = pd.read_csv(csv, dtype={ID_COLUMN: str})
     scores = kind.scores(frame, model)
     rows = len(frame)
     return pa.Table.from_arrays(
@@ -151,6 +156,19 @@ def baseline_table(csv_path: Path, model: Any, *, version: int, execution_id: st
         ],
         names=[ID_COLUMN, "prediction", "model_package_version", "execution_id", "run_date"],
     )
+
+
+def baseline_s3(s3: Any, input_uri: str, output_uri: str, model: Any, *, version: int,
+                execution_id: str, run_date: datetime.date, kind: ModelKind) -> None:  # fmt: skip
+    """The baseline from the pipeline's S3 input object (streamed into pandas) to one Parquet
+    object in S3, as the pipeline starts and ends."""
+    source, target = S3Uri.parse(input_uri), S3Uri.parse(output_uri)
+    body = s3.get_object(Bucket=source.bucket, Key=source.key)["Body"]
+    table = baseline_table(body, model, version=version, execution_id=execution_id,
+                           run_date=run_date, kind=kind)  # fmt: skip
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    s3.put_object(Bucket=target.bucket, Key=target.key, Body=pa.BufferReader(sink.getvalue()))
 
 
 # ---------------------------------------------------------------- children (one measurement each)
@@ -173,6 +191,13 @@ def child_main(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
         table = baseline_table(Path(spec["csv"]), model, version=1, execution_id="baseline",
                                run_date=datetime.date.today(), kind=model_kind)  # fmt: skip
         pq.write_table(table, spec["out"])
+        seconds = time.perf_counter() - started
+    elif kind == "baseline-s3":
+        model = model_kind.load(Path(spec["model_path"]))
+        s3 = s3_client(boto3.Session(region_name=REGION))  # the runner's client settings
+        baseline_s3(s3, spec["input_uri"], spec["output_uri"], model, version=1,
+                    execution_id="baseline", run_date=datetime.date.today(),
+                    kind=model_kind)  # fmt: skip
         seconds = time.perf_counter() - started
     else:
         from pipelines.local import processing, run_definition
@@ -354,18 +379,34 @@ def measure_size(context: Context, rows: int, pipeline: bool) -> list[tuple[str,
     return table
 
 
+@dataclass(frozen=True)
+class Baselines:
+    """Wall and CPU seconds of the two baselines (local files; S3 to S3, with moto's CPU)."""
+
+    local: tuple[float, float]
+    s3: tuple[float, float]
+
+
 def _measure_kind(context: Context, kind: str, rows: int, size: int, input_path: Path,
                   prefix: str, pipeline: bool) -> list[tuple[str, ...]]:  # fmt: skip
+    bucket, _, key = context.input_url[5:].partition("/")
     spec: dict[str, Any] = {
         "kind": kind,
         "model_path": str(context.work / f"model-{kind}"),
         "csv": str(input_path),
         "out": str(context.work / "baseline.parquet"),
+        "input_uri": f"s3://{bucket}/{key}part-0000.csv",
+        "output_uri": f"s3://{BENCH_BUCKET}/baseline-{kind}-{rows}.parquet",
     }
-    baseline = measure("baseline", spec, context.endpoint)
-    base, base_cpu = baseline["seconds"], baseline["cpu"]
-    label = f"{kind}: baseline, pandas + the model -> Parquet"
-    table = [_row(rows, size, label, base, base, base_cpu, base_cpu, baseline["peak_rss_mb"])]
+    local = measure("baseline", spec, context.endpoint)
+    remote = measure("baseline-s3", spec, context.endpoint)
+    base = Baselines(
+        (local["seconds"], local["cpu"]), (remote["seconds"], remote["cpu"] + remote["server_cpu"])
+    )
+    label = f"{kind}: baseline, local CSV -> pandas + model -> local Parquet"
+    table = [_row(rows, size, label, *base.local, local["peak_rss_mb"], base)]
+    label = f"{kind}: baseline, S3 CSV -> pandas + model -> S3 Parquet"
+    table.append(_row(rows, size, label, *base.s3, remote["peak_rss_mb"], base))
     arn = context.packages[kind]
     definition = transform_definition(prefix, f"s3://{BENCH_BUCKET}/out-{kind}-{rows}/")
     record = context.work / f"rss-{rows}-{time.monotonic_ns()}.jsonl"
@@ -373,45 +414,59 @@ def _measure_kind(context: Context, kind: str, rows: int, size: int, input_path:
     one = measure("transform", spec, context.endpoint)
     cpu = one["cpu"] + one["server_cpu"]
     label = f"{kind}: local Transform step (one object)"
-    seconds = one["steps"]["Transform"]
-    table.append(_row(rows, size, label, seconds, base, cpu, base_cpu, one["peak_rss_mb"]))
+    table.append(_row(rows, size, label, one["steps"]["Transform"], cpu, one["peak_rss_mb"], base))
     if pipeline:
-        record = context.work / f"rss-{rows}-{time.monotonic_ns()}.jsonl"
-        spec = {"kind": kind, "definition": context.definition, "arn": arn,
-                "rss_record": str(record)}  # fmt: skip
-        whole = measure("pipeline", spec, context.endpoint)
-        total, cpu = sum(whole["steps"].values()), whole["cpu"] + whole["server_cpu"]
-        label = f"{kind}: whole pipeline (+ moto's CPU)"
-        table.append(_row(rows, size, label, total, base, cpu, base_cpu, whole["peak_rss_mb"]))
-        runner_cpu = whole["cpu"] - sum(whole["step_cpu"].values())
-        for name, secs in whole["steps"].items():
-            if name in whole["step_rss"]:
-                step_cpu, rss = whole["step_cpu"][name], whole["step_rss"][name]
-                table.append(_row(rows, size, f"  {name}", secs, base, step_cpu, None, rss))
-            else:
-                what = f"  {name} (CPU: the runner's, all steps' S3 I/O)"
-                table.append(_row(rows, size, what, secs, base, runner_cpu, None, None))
+        table += _measure_pipeline(context, kind, rows, size, base)
     return table
 
 
-def _row(rows: int, size: int, what: str, seconds: float, base: float, cpu: float,
-         base_cpu: float | None, rss: float | None) -> tuple[str, ...]:  # fmt: skip
+def _measure_pipeline(context: Context, kind: str, rows: int, size: int,
+                      base: Baselines) -> list[tuple[str, ...]]:  # fmt: skip
+    record = context.work / f"rss-{rows}-{time.monotonic_ns()}.jsonl"
+    spec = {"kind": kind, "definition": context.definition, "arn": context.packages[kind],
+            "rss_record": str(record)}  # fmt: skip
+    whole = measure("pipeline", spec, context.endpoint)
+    total, cpu = sum(whole["steps"].values()), whole["cpu"] + whole["server_cpu"]
+    label = f"{kind}: whole pipeline (+ moto's CPU)"
+    table = [_row(rows, size, label, total, cpu, whole["peak_rss_mb"], base)]
+    runner_cpu = whole["cpu"] - sum(whole["step_cpu"].values())
+    for name, secs in whole["steps"].items():
+        if name in whole["step_rss"]:
+            step_cpu, rss = whole["step_cpu"][name], whole["step_rss"][name]
+            table.append(_row(rows, size, f"  {name}", secs, step_cpu, rss, None))
+        else:
+            what = f"  {name} (CPU: the runner's, all steps' S3 I/O)"
+            table.append(_row(rows, size, what, secs, runner_cpu, None, None))
+    table.append(_row(rows, size, "  moto server (S3, SageMaker)", 0, whole["server_cpu"],
+                      None, None))  # fmt: skip
+    return table
+
+
+def _row(rows: int, size: int, what: str, seconds: float, cpu: float, rss: float | None,
+         base: Baselines | None) -> tuple[str, ...]:  # fmt: skip
+    def ratios(value: float, index: int) -> str:
+        if base is None:
+            return ""
+        return f"{value / base.local[index]:.2f}x / {value / base.s3[index]:.2f}x"
+
     return (
         f"{rows:,}",
         f"{size / 1e6:.0f}",
         what,
-        f"{seconds:.2f}",
-        f"{seconds / base:.2f}x",
-        f"{cpu:.2f}" + (f" ({cpu / base_cpu:.2f}x)" if base_cpu else ""),
+        f"{seconds:.2f}" if seconds else "-",
+        ratios(seconds, 0),
+        f"{cpu:.2f}",
+        ratios(cpu, 1),
         "-" if rss is None else f"{rss:.0f}",
     )
 
 
 def print_table(table: list[tuple[str, ...]]) -> None:
-    header = ("rows", "CSV MB", "measurement", "seconds", "vs baseline", "CPU s", "peak RSS MB")
+    header = ("rows", "CSV MB", "measurement", "seconds", "vs baselines (local / S3)", "CPU s",
+              "CPU vs baselines (local / S3)", "peak RSS MB")  # fmt: skip
     widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
     for line in [header, tuple("-" * w for w in widths), *table]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)))
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
 def main(argv: list[str] | None = None) -> int:

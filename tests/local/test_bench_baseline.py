@@ -2,7 +2,8 @@
 
 Same rows, same model output per row (the demo model's ``predict_fn`` on float32 features, as
 the serving container computes it), same columns and types: the ratio the benchmark prints
-compares equal work.
+compares equal work. Both baselines: from the local CSV, and from the pipeline's S3 input object
+to an S3 object.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from bench import bench_local
@@ -117,7 +120,21 @@ def test_the_baseline_writes_what_the_pipeline_writes(
         run_date=pipeline["run_date"][0].as_py(),
         kind=kind,
     )
-    # THEN the two tables are equal: schema, ids in order, and every score to the last bit
+    # and the baseline that starts and ends in S3 as the pipeline does
+    bench_local.baseline_s3(
+        bench_local.s3_client(session),
+        f"s3://{BUCKET}/input/part-0000.csv",
+        f"s3://{BUCKET}/baseline/{kind.name}.parquet",
+        model,
+        version=3,
+        execution_id=run.execution_id,
+        run_date=pipeline["run_date"][0].as_py(),
+        kind=kind,
+    )
+    body = s3.get_object(Bucket=BUCKET, Key=f"baseline/{kind.name}.parquet")["Body"].read()
+    from_s3 = pq.read_table(pa.BufferReader(body))
+    # THEN the tables are equal: schema, ids in order, and every score to the last bit
     assert pipeline.schema == baseline.schema
     assert pipeline.num_rows == ROWS
     assert pipeline.equals(baseline)
+    assert pipeline.equals(from_s3)
