@@ -381,7 +381,8 @@ def id_counts(manifests: list[dict[str, Any]], ids_dir: Path) -> dict[str, int]:
     counts = {name: sum(int(m[name]) for m in manifests) for name in ("duplicate_ids", "empty_ids")}
     if len(manifests) > 1:
         [column] = manifests[0]["id_columns"]
-        files = [ids_dir / str(shard["ids"]) for m in manifests for shard in m["shards"]]
+        shard_ids = (shard["ids"] for manifest in manifests for shard in manifest["shards"])
+        files = dict.fromkeys(ids_dir / str(name) for name in shard_ids)
         ids = pa.chunked_array(
             [pq.read_table(path, columns=[column]).column(0).cast(pa.string()) for path in files],
             pa.string(),
@@ -424,7 +425,8 @@ def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[
     version = args.model_package_version
     for shard in shards:
         rows = int(shard["rows"])
-        ids = pq.ParquetFile(Path(args.ids_dir) / str(shard["ids"])).read()
+        ids_file = pq.ParquetFile(Path(args.ids_dir) / str(shard["ids"]))
+        ids = ids_file.read_row_group(int(shard["ids_row_group"]))
         if ids.num_rows != rows:
             raise OutputError(f"shard {shard['shard']}: {ids.num_rows} ids for {rows} rows")
         predictions = shard_predictions(shard, Path(args.predictions_dir), declared)

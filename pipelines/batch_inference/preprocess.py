@@ -270,6 +270,9 @@ class ShardWriter:
         self.written: list[Path] = []
         self._out: BinaryIO | None = None  # the open shard
         self._bytes = self._rows = 0  # in the open shard
+        # The ids of every shard, one row group each, in one file: one object to upload.
+        self.ids_path = ids_dir / f"{prefix}ids.parquet"
+        self._ids: pq.ParquetWriter | None = None
 
     def add(self, rows: bytes | pa.Buffer, ids: pa.Table, where: str = "input") -> None:
         """Append rows (headerless CSV, see `csv_rows`) and their ids; write every full shard.
@@ -294,14 +297,18 @@ class ShardWriter:
             self._write(data, start, len(data))
 
     def close(self) -> None:
-        """Write the last, partial shard."""
+        """Write the last, partial shard, and finish the ids file."""
         if self._rows:
             self._emit()
+        if self._ids is not None:
+            self._ids.close()
+            self._ids = None
 
     def discard(self) -> None:
         """Remove every file written (after a refusal): nothing partial stays."""
-        if self._out is not None:
-            self._out.close()
+        for handle in (self._out, self._ids):
+            if handle is not None:
+                handle.close()
         for path in self.written:
             path.unlink(missing_ok=True)
 
@@ -325,12 +332,14 @@ class ShardWriter:
         self._out, self._bytes, self._rows = None, 0, 0
         ids = pa.concat_tables(self.pending_ids)
         self.pending_ids = [ids.slice(rows)]
-        ids_path = self.ids_dir / f"{shard_path.stem}.parquet"
-        self.written.append(ids_path)
-        pq.write_table(ids.slice(0, rows).combine_chunks(), ids_path)
-        self.shards.append(
-            {"shard": shard_path.name, "ids": ids_path.name, "rows": rows, "padding": padding}
-        )
+        if self._ids is None:
+            self.written.append(self.ids_path)
+            self._ids = pq.ParquetWriter(self.ids_path, ids.schema)
+        self._ids.write_table(ids.slice(0, rows), row_group_size=rows)
+        self.shards.append({
+            "shard": shard_path.name, "rows": rows, "padding": padding,
+            "ids": self.ids_path.name, "ids_row_group": len(self.shards),
+        })  # fmt: skip
 
 
 # The duplicate-id check holds up to this many 64-bit hashes (2 MiB), then moves them to disk in
@@ -435,9 +444,9 @@ class IdCheck:
         if len(repeated):
             candidates = []
             for path in ids_files:
-                column = pq.read_table(path, columns=[self.column]).column(0)
-                present, _ = self._present(pc.cast(column, pa.string()).combine_chunks())
-                candidates.append(present.filter(np.isin(hash64(present), repeated)))
+                for batch in pq.ParquetFile(path).iter_batches(columns=[self.column]):
+                    present, _ = self._present(pc.cast(batch.column(0), pa.string()))
+                    candidates.append(present.filter(np.isin(hash64(present), repeated)))
             suspects = pa.chunked_array(candidates, pa.string())
             duplicate_ids = len(suspects) - pc.count_distinct(suspects).as_py()
             if duplicate_ids:
@@ -538,7 +547,7 @@ def preprocess(
         )
     id_columns = [args.id_column] if args.id_column else [SOURCE_FILE, ROW_NUMBER]
     id_counts = (
-        id_check.finish([writer.ids_dir / shard["ids"] for shard in writer.shards], args.id_policy)
+        id_check.finish([writer.ids_path] if writer.shards else [], args.id_policy)
         if id_check
         else {}
     )

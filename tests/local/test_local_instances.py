@@ -85,7 +85,7 @@ def test_two_preprocess_instances_score_every_row_once(session: boto3.Session) -
     for key in ids_keys:
         if key.endswith(".parquet"):
             table = pq.read_table(io.BytesIO(get(session, key)))
-            per_host[key.split("/")[-1].split("-part")[0]] += table["id"].to_pylist()
+            per_host[key.split("/")[-1].removesuffix("-ids.parquet")] += table["id"].to_pylist()
     assert per_host["algo-1"] and per_host["algo-2"]
     assert not set(per_host["algo-1"]) & set(per_host["algo-2"])
     assert sorted(per_host["algo-1"] + per_host["algo-2"]) == sorted(expected)

@@ -53,7 +53,8 @@ def test_shards_are_the_greedy_split_however_rows_arrive(tmp_path: Path, seed: i
         pieces.append(min(rng.randint(1, 40), len(rows) - sum(pieces)))
     # WHEN written
     writer = write(tmp_path, rows, pieces)
-    # THEN each shard holds the rows a greedy split gives it, a one-row shard twice, with its ids
+    # THEN each shard holds the rows a greedy split gives it, a one-row shard twice, and its
+    # ids are its row group of the ids file
     expected = greedy(rows, MAX)
     assert [shard["rows"] for shard in writer.shards] == [len(run) for run in expected]
     for shard, run in zip(writer.shards, expected, strict=True):
@@ -61,8 +62,12 @@ def test_shards_are_the_greedy_split_however_rows_arrive(tmp_path: Path, seed: i
         body = b"".join(rows[i] for i in run)
         assert data == body * (2 if len(run) == 1 else 1)
         assert shard["padding"] == (1 if len(run) == 1 else 0)
-        ids = pq.read_table(tmp_path / "i" / shard["ids"]).column(0).to_pylist()
+        ids_file = pq.ParquetFile(tmp_path / "i" / shard["ids"])
+        ids = ids_file.read_row_group(shard["ids_row_group"]).column(0).to_pylist()
         assert ids == [f"r{i}" for i in run]
+    # one ids file for every shard, a row group each: one object to upload, not one per shard
+    assert [path.name for path in (tmp_path / "i").iterdir()] == ["algo-1-ids.parquet"]
+    assert pq.ParquetFile(tmp_path / "i/algo-1-ids.parquet").num_row_groups == len(expected)
 
 
 def test_a_row_larger_than_a_shard_is_refused_and_discard_leaves_nothing(tmp_path: Path) -> None:
