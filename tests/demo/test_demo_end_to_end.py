@@ -146,21 +146,45 @@ def test_a_directory_the_demo_did_not_make_is_refused_and_kept(
 
 
 @pytest.mark.parametrize("state", ["new", "empty", "made-by-demo"])
-def test_new_empty_or_own_directories_are_claimed(tmp_path: Path, state: str) -> None:
-    # GIVEN a directory that does not exist, is empty, or an earlier demo made
+def test_new_empty_or_own_directories_are_claimed_and_started_afresh(
+    tmp_path: Path, state: str
+) -> None:
+    # GIVEN a directory that does not exist, is empty, or an earlier demo made (its outputs and
+    # the Terraform state of an embedded AWS long gone, and a file of the user's)
     target = tmp_path / "out"
     if state != "new":
         target.mkdir()
     if state == "made-by-demo":
         (target / MARKER).write_text("")
         (target / "predictions.csv").write_text("old")
+        (target / "terraform" / "pre-prod").mkdir(parents=True)
+        (target / "terraform" / "pre-prod" / "terraform.tfstate").write_text("{}")
+        (target / "notes.txt").write_text("mine")
 
     # WHEN the demo claims it
-    claim_output_dir(target)
+    with claim_output_dir(target):
+        # THEN it is marked as the demo's, what the last run wrote is gone, the rest is kept
+        assert (target / MARKER).is_file()
+        assert not (target / "predictions.csv").exists() and not (target / "terraform").exists()
+        assert (state != "made-by-demo") or (target / "notes.txt").read_text() == "mine"
 
-    # THEN it is marked as the demo's, and nothing in it was deleted
-    assert (target / MARKER).is_file()
-    assert (state != "made-by-demo") or (target / "predictions.csv").read_text() == "old"
+
+def test_a_directory_another_demo_holds_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a demo holding its output directory, in the middle of a run
+    target = tmp_path / "out"
+    with claim_output_dir(target):
+        (target / "predictions.csv").write_text("being written")
+
+        # WHEN a second demo is pointed at it
+        code = main(["--output-dir", str(target)])
+
+        # THEN it refuses in one line and leaves the first run's files alone
+        assert code == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "in use by another demo" in error
+        assert (target / "predictions.csv").read_text() == "being written"
 
 
 def test_a_file_or_unwritable_path_is_refused(
