@@ -9,7 +9,7 @@
   pipelines.local (the runner that follows SageMaker's documented semantics) as the pipeline's
   role, under the execution's own id, before it answers (so the first DescribePipelineExecution
   is terminal); the status, failure reason and steps are the run's, and
-  ListPipelineExecutionSteps (not implemented by moto) lists them.
+  ListPipelineExecutionSteps (demo/moto_fixes.py) lists them.
 - **EventBridge Scheduler fires a schedule**: `fire_schedule` sends a schedule's universal target
   request with the context attributes filled in, as the schedule's role.
 - **Lambda invokes a function**: `invoke_function` unpacks the package Terraform uploaded and runs
@@ -141,7 +141,6 @@ def _run_execution(backend: Any, pipeline_name: str, arn: str, parameters: list[
 def running_pipelines() -> Iterator[None]:
     """StartPipelineExecution runs the pipeline (see the module docstring)."""
     from moto.sagemaker.models import SageMakerModelBackend
-    from moto.sagemaker.responses import SageMakerResponse
     from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
     original_start = SageMakerModelBackend.start_pipeline_execution
@@ -162,27 +161,12 @@ def running_pipelines() -> Iterator[None]:
             response.pop("FailureReason")
         return response
 
-    def list_steps(self: Any) -> Any:
-        from moto.core.responses import ActionResult
-
-        arn = self._get_param("PipelineExecutionArn")
-        execution = get_pipeline_execution_from_arn(self.sagemaker_backend.pipelines, arn)
-        steps = list(getattr(execution, "steps", []))
-        if self._get_param("SortOrder", "Descending") == "Descending":
-            steps.reverse()
-        return ActionResult({"PipelineExecutionSteps": steps})
-
     with ExitStack() as stack:
         stack.enter_context(
             mock.patch.object(SageMakerModelBackend, "start_pipeline_execution", start)
         )
         stack.enter_context(
             mock.patch.object(SageMakerModelBackend, "describe_pipeline_execution", describe)
-        )
-        stack.enter_context(
-            mock.patch.object(
-                SageMakerResponse, "list_pipeline_execution_steps", list_steps, create=True
-            )
         )
         yield
 
