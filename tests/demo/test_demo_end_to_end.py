@@ -54,7 +54,8 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
     assert (evidence / "comparison.md").read_text().startswith("### Champion v1 vs challenger v3")
     assert "violations" in (evidence / "drifted" / "quality" / "algo-1-data-quality.md").read_text()
     assert facts["prod runs"] == "source version 3 (same source ARN as pre-prod: yes)"
-    assert facts["rollback"] == "pre-prod back on source version 1"
+    assert facts["pre-prod promoted"].startswith("source version 3 as ")
+    assert facts["rollback"] == "pre-prod runs source version 1 again"
     assert story.tfvars["prod"]["source_model_package_arn"].endswith("/3")
     # ... the predictions are the newest Approved model's own, one per held-out row
     predictions = pd.read_csv(tmp_path / "out" / "predictions.csv")
@@ -66,6 +67,9 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
     assert facts["accuracy"].endswith("against the held-out labels (300 rows)")
     # ... and the status view says pre-prod's pipeline and schedule run the rolled-back version
     printed = capsys.readouterr().out
+    # ... the re-run found the four artifacts in place: none copied, four already there
+    rerun = printed[printed.index("Re-run the same promotion") :]
+    assert re.search(r"Artifacts +0 copied, 4 already there", rerun)
     status = printed[printed.index("Status of pre-prod (account") :]
     assert (
         "pipeline breast-cancer-classifier-pre-prod-batch-inference [Active]: model "
