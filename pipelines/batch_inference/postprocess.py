@@ -270,6 +270,10 @@ def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[
         "prediction_columns": names,
         "files": writer.files,
         "input_files": [entry for manifest in manifests for entry in manifest["files"]],
+        # When the execution started (its StartDateTime) and when this step wrote the run: what
+        # `build.py --status` shows of a run SageMaker does not list (a local one).
+        "started_at": args.start_time or None,
+        "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
