@@ -134,4 +134,3 @@ def owned_processes(owned: Owned | None = None) -> Iterator[Owned]:
             for number, handler in saved.items():
                 signal.signal(number, handler)
             _stopping.clear()
-
