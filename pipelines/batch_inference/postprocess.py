@@ -387,6 +387,8 @@ def run(args: argparse.Namespace) -> str:
     """Join, write, and with ``--output-url`` upload and publish; return the summary line."""
     if args.run_file:
         run_date = read_run_file(Path(args.run_file))
+        recorded = json.loads(Path(args.run_file).read_text(encoding="utf-8")).get("started_at")
+        args.start_time = args.start_time or recorded or ""  # for the manifest
     else:
         run_date = resolve_run_date(args.run_date, args.start_time)
     publisher = Publisher(args, run_date) if args.output_url else None
