@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import boto3
 import pytest
@@ -106,11 +107,9 @@ def test_an_aws_server_error_is_retried_then_named(
 )
 def test_throttling_and_unavailability_are_told_apart(status: int, code: str, says: str) -> None:
     # GIVEN AWS's answer after the last retry
-    error = ClientError(
-        {"Error": {"Code": code or str(status), "Message": "m"},
-         "ResponseMetadata": {"HTTPStatusCode": status, "RetryAttempts": 10}},
-        "ListPipelineExecutionSteps",
-    )  # fmt: skip
+    answer: Any = {"Error": {"Code": code or str(status), "Message": "m"},
+                   "ResponseMetadata": {"HTTPStatusCode": status, "RetryAttempts": 10}}  # fmt: skip
+    error = ClientError(answer, "ListPipelineExecutionSteps")
     # WHEN it is translated  THEN the line names the call and says which it was
     with pytest.raises(ServiceError, match=says) as failed, aws_errors("p", "run_pipeline"):
         raise error
