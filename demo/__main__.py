@@ -33,6 +33,7 @@ from demo.local_aws import (
     PRE_PROD_ACCOUNT,
     PROD_ACCOUNT,
     account_session,
+    create_service_role,
     credentials_environment,
     local_aws,
 )
@@ -211,7 +212,7 @@ def run_demo(args: argparse.Namespace, owned: Owned) -> bool:
         timings = run_story(story)
         print_summary(story, timings)
         if args.serve and story.succeeded:
-            serve(endpoint, args.output_dir)
+            serve(endpoint, story)
     return story.succeeded
 
 
@@ -221,8 +222,14 @@ def remove_temporary(output: Path) -> None:
         remove(output / name)
 
 
-def serve(endpoint: str, output: Path) -> None:
-    """Write one environment file per account, say how to use them, wait for Ctrl-C."""
+def serve(endpoint: str, story: Story) -> None:
+    """Write one environment file per account, say how to use them, wait for Ctrl-C. Meanwhile
+    the embedded SageMaker runs a started pipeline (demo/services.py) as its role."""
+    from demo.services import running_pipelines
+
+    for stage, config in story.configs.items():
+        create_service_role(story.session(stage), config.sagemaker_execution_role_arn, "sagemaker")
+    output = story.output_dir
     directory = output / "local-aws"
     directory.mkdir(exist_ok=True)
     accounts = {"dev": DEV_ACCOUNT, "pre-prod": PRE_PROD_ACCOUNT, "prod": PROD_ACCOUNT}
@@ -238,9 +245,12 @@ def serve(endpoint: str, output: Path) -> None:
           "  .venv/bin/python build.py --stage pre-prod --status"
           " --config demo/stages/pre-prod-config.tfvars.json\n"
           f"  .venv/bin/python -m pipelines.run_pipeline --local --definition"
-          f" {shown}/build/pre-prod/pipeline-definition.json")  # fmt: skip
+          f" {shown}/build/pre-prod/pipeline-definition.json\n"
+          "  .venv/bin/python -m pipelines.run_pipeline --stage pre-prod --wait"
+          " --config demo/stages/pre-prod-config.tfvars.json")  # fmt: skip
     try:
-        threading.Event().wait()
+        with running_pipelines():
+            threading.Event().wait()
     except KeyboardInterrupt:
         print("stopped: the embedded AWS and everything the demo started have ended")
 

@@ -165,3 +165,18 @@ def create_administrators(accounts: tuple[str, ...] = ACCOUNTS) -> dict[str, Adm
         key = iam.create_access_key(UserName="administrator")["AccessKey"]
         administrators[account] = Administrator(account, key["AccessKeyId"], key["SecretAccessKey"])
     return administrators
+
+
+def create_service_role(session: boto3.Session, role_arn: str, service: str) -> None:
+    """A role `service` may assume (what the bootstrap creates), unless it exists: so that the
+    embedded service can act as it (demo/services.py). No permission is attached: the demo's
+    embedded AWS does not enforce IAM."""
+    iam = session.client("iam")
+    name = role_arn.rsplit("/", 1)[-1]
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}  # fmt: skip
+    try:
+        iam.get_role(RoleName=name)
+    except iam.exceptions.NoSuchEntityException:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))

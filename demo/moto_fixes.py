@@ -1,7 +1,7 @@
 """Where moto answers unlike AWS, the narrow corrections the embedded AWS always runs with.
 
-Each one was met running the real Terraform against moto 5.2.5 (docs/local-aws.md lists them
-with AWS's documented answer). IAM enforcement's own corrections: demo/enforcement/.
+Each one was met running the real Terraform or the commands against moto 5.2.5
+(docs/rehearsal.md lists them with AWS's documented answer). IAM enforcement's own corrections: demo/enforcement/.
 
 1. A policy statement whose conditions do not match does not apply. moto answers DENIED for it
    (moto/iam/access_control.py, IAMPolicyStatement.is_action_permitted), so the TLS-only bucket
@@ -53,13 +53,13 @@ import json
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
 
 from moto.awslambda.models import LambdaFunction
 from moto.core.exceptions import AccessDeniedError, ServiceException
 from moto.core.responses import ActionResult, BaseResponse
+from moto.core.utils import utcnow
 from moto.events.models import EventPattern, EventPatternParser
 from moto.events.responses import EventsHandler
 from moto.iam import policy_conditions
@@ -287,7 +287,7 @@ def _stop_pipeline_execution(self: SageMakerResponse) -> ActionResult:
     execution = _execution(self)
     if execution.pipeline_execution_status in RUNNING_STATUSES:
         execution.pipeline_execution_status = "Stopped"
-        execution.last_modified_time = datetime.now(timezone.utc)
+        execution.last_modified_time = utcnow()
     return ActionResult({"PipelineExecutionArn": execution.arn})
 
 

@@ -110,6 +110,7 @@ def service_session(
 
 
 def _run_execution(backend: Any, pipeline_name: str, arn: str, parameters: list[Any]) -> None:
+    from moto.core.utils import utcnow
     from moto.sagemaker.exceptions import ValidationError
     from moto.sagemaker.utils import get_pipeline_from_name
 
@@ -118,7 +119,12 @@ def _run_execution(backend: Any, pipeline_name: str, arn: str, parameters: list[
     pipeline = get_pipeline_from_name(backend.pipelines, pipeline_name)
     execution = pipeline.pipeline_executions[arn]
     values = {str(p["Name"]): str(p["Value"]) for p in parameters or []}
-    session = service_session(pipeline.role_arn, "sagemaker", backend.region_name, pipeline.arn)
+    try:
+        session = service_session(pipeline.role_arn, "sagemaker", backend.region_name, pipeline.arn)
+    except ServiceError as error:  # the execution fails, as the start itself was valid
+        execution.pipeline_execution_status = "Failed"
+        execution.pipeline_execution_failure_reason = str(error)  # type: ignore[assignment]
+        return
     try:
         result = run_definition(
             json.loads(pipeline.pipeline_definition), parameters=values, session=session,
@@ -129,6 +135,7 @@ def _run_execution(backend: Any, pipeline_name: str, arn: str, parameters: list[
         raise ValidationError(message=str(error)) from error
     failures = [step.failure_reason for step in result.steps if step.failure_reason]
     execution.pipeline_execution_status = result.status
+    execution.last_modified_time = utcnow()  # its end, as SageMaker keeps it
     execution.pipeline_execution_failure_reason = failures[0] if failures else None  # type: ignore[assignment]
     steps = [
         {"StepName": step.name, "StepStatus": step.status, "FailureReason": step.failure_reason}

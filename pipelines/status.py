@@ -161,9 +161,10 @@ def _utc(value: datetime) -> datetime:
 
 
 def sagemaker_executions(
-    sm: SageMakerClient, s3: S3Client, *, pipeline_name: str, limit: int
+    sm: SageMakerClient, s3: S3Client, *, pipeline_name: str, limit: int, output_url: str = ""
 ) -> list[Execution]:
-    """The newest `limit` executions SageMaker lists, each with its manifest when written."""
+    """The newest `limit` executions SageMaker lists, each with its manifest when written (below
+    its OutputDataUrl, else `output_url`, the stage's: the definition's default)."""
     summaries = sm.list_pipeline_executions(
         PipelineName=pipeline_name, SortBy="CreationTime", SortOrder="Descending", MaxResults=limit
     ).get("PipelineExecutionSummaries", [])
@@ -182,7 +183,7 @@ def sagemaker_executions(
         }
         execution_id = arn.rsplit("/", 1)[-1]
         run_date = parameters.get("RunDate") or started.date().isoformat()
-        output = parameters.get("OutputDataUrl", "")
+        output = parameters.get("OutputDataUrl") or output_url
         folder = f"{output.rstrip('/')}/{run_date}/{execution_id}/" if output else ""
         manifest = read_manifest(s3, folder + SUCCESS_FILE) if folder else None
         executions.append(

@@ -111,3 +111,19 @@ def test_an_action_the_embedded_aws_lacks_is_named_at_once(sagemaker: Any) -> No
     with pytest.raises(ClientError) as iam_refused:
         boto3.client("iam").generate_service_last_accessed_details(Arn=arn)
     assert iam_refused.value.response["Error"]["Code"] == "InvalidAction"
+
+
+def test_a_pipeline_whose_role_cannot_be_assumed_fails_its_execution(sagemaker: Any) -> None:
+    # GIVEN the embedded SageMaker running started pipelines, and a pipeline whose role is missing
+    from demo.services import running_pipelines
+
+    with running_pipelines():
+        # WHEN it is started
+        arn = start(sagemaker)
+        described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+
+    # THEN the start was accepted and the execution failed, saying why (not a 500 page)
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert "cannot assume" in described["FailureReason"] and "no such role" in described[
+        "FailureReason"
+    ]  # fmt: skip
