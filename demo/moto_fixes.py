@@ -1,7 +1,8 @@
 """Where moto answers unlike AWS, the narrow corrections the embedded AWS always runs with.
 
 Each one was met running the real Terraform or the commands against moto 5.2.5
-(docs/rehearsal.md lists them with AWS's documented answer). IAM enforcement's own corrections: demo/enforcement/.
+(docs/rehearsal.md lists them with AWS's documented answer). IAM enforcement's own
+corrections: demo/enforcement/.
 
 1. A policy statement whose conditions do not match does not apply. moto answers DENIED for it
    (moto/iam/access_control.py, IAMPolicyStatement.is_action_permitted), so the TLS-only bucket
