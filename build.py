@@ -18,7 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
+try:
+    import boto3
+except ModuleNotFoundError:  # not the project's environment: one line naming `make setup`
+    from errors import require_environment
+
+    require_environment()
+    raise
 
 from errors import ConfigError, PromotionError
 from pipelines.stage_build import StageBuild, feature_columns_for, render_stage

@@ -11,6 +11,7 @@ BENCHMARKS = (
     "bench.bench_local",
     "bench.bench_quality",
     "bench.bench_trigger",
+    "bench.bench_demo",
 )
 
 

@@ -58,13 +58,14 @@ class DailyResult:
 
 
 def daily_config() -> StageConfig:
-    """The pre-prod stage with a daily layout, its features and ids set, under ``daily/``
-    prefixes (the main demo's snapshot input must not see these partitions)."""
+    """The pre-prod stage with a daily layout, its features and ids set. Its input lives under
+    ``daily/``, beside the stage's input (a run of the stage's own input must not read these
+    partitions); its runs write where the stage's do, so `build.py --status` lists them."""
     config = load_stage_config(default_config_path("pre-prod"))
+    bucket, _ = parse_s3_url(config.input_data_url)
     return config.model_copy(
         update={
-            "input_data_url": config.input_data_url.rstrip("/") + "/daily/",
-            "output_data_url": config.output_data_url.rstrip("/") + "/daily/",
+            "input_data_url": f"s3://{bucket}/daily/",
             "input_layout": LAYOUT,
             "missing_input": "skip",
             "feature_columns": tuple(seed.FEATURES),

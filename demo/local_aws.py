@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -84,7 +85,10 @@ def create_bucket(session: boto3.Session, bucket: str) -> None:
 def local_aws() -> Iterator[str]:
     """Start a moto server on 127.0.0.1 (a free port), corrected where it answers unlike AWS
     (demo/moto_fixes.py), and point boto3 at it through the environment; everything is restored
-    on exit. Yields the endpoint URL."""
+    on exit. Yields the endpoint URL.
+
+    Its accounts start empty: moto keeps its state per process, so an earlier embedded AWS of
+    the same process (a test, a demo run in-process) is reset first."""
     from moto.server import ThreadedMotoServer  # heavy: only where a server is started
 
     from demo.moto_fixes import aws_answers
@@ -94,6 +98,8 @@ def local_aws() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 (our own loopback server)
     saved = {key: os.environ.get(key) for key in (*_FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL")}
     os.environ.update(_FAKE_ENVIRONMENT, AWS_ENDPOINT_URL=endpoint)
     try:
@@ -159,3 +165,18 @@ def create_administrators(accounts: tuple[str, ...] = ACCOUNTS) -> dict[str, Adm
         key = iam.create_access_key(UserName="administrator")["AccessKey"]
         administrators[account] = Administrator(account, key["AccessKeyId"], key["SecretAccessKey"])
     return administrators
+
+
+def create_service_role(session: boto3.Session, role_arn: str, service: str) -> None:
+    """A role `service` may assume (what the bootstrap creates), unless it exists: so that the
+    embedded service can act as it (demo/services.py). No permission is attached: the demo's
+    embedded AWS does not enforce IAM."""
+    iam = session.client("iam")
+    name = role_arn.rsplit("/", 1)[-1]
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}  # fmt: skip
+    try:
+        iam.get_role(RoleName=name)
+    except iam.exceptions.NoSuchEntityException:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))

@@ -1,7 +1,8 @@
 """Where moto answers unlike AWS, the narrow corrections the embedded AWS always runs with.
 
-Each one was met running the real Terraform against moto 5.2.5 (docs/local-aws.md lists them
-with AWS's documented answer). IAM enforcement's own corrections: demo/enforcement/.
+Each one was met running the real Terraform or the commands against moto 5.2.5
+(docs/rehearsal.md lists them with AWS's documented answer). IAM enforcement's own
+corrections: demo/enforcement/.
 
 1. A policy statement whose conditions do not match does not apply. moto answers DENIED for it
    (moto/iam/access_control.py, IAMPolicyStatement.is_action_permitted), so the TLS-only bucket
@@ -30,6 +31,19 @@ with AWS's documented answer). IAM enforcement's own corrections: demo/enforceme
    so a second `terraform plan` of the approval trigger wanted to add them again. AWS answers
    them in the function's configuration (FunctionConfiguration in the Lambda API reference;
    LoggingConfig defaults to the Text format and the group /aws/lambda/<function name>).
+8. ListPipelineExecutionSteps answers the execution's steps (moto: NotImplementedError, a 500).
+   As the API reference documents it: PipelineExecutionSteps newest first unless SortOrder is
+   Ascending, MaxResults (1-100) per page with a NextToken, ResourceNotFound for an unknown
+   execution. The steps are those the embedded SageMaker really ran (demo/services.py records
+   them); an execution moto only marked Succeeded ran none, and lists none.
+9. StopPipelineExecution (moto: NotImplementedError): an execution still Executing becomes
+   Stopped (AWS passes through Stopping while its running step ends; here no step runs on its
+   own), the answer is its PipelineExecutionArn, ResourceNotFound for an unknown one. AWS does
+   not document the answer for an execution already finished: it is left as it is.
+10. An action moto does not implement answers InvalidAction, HTTP 400, naming it (moto raised
+   NotImplementedError, which its server turns into a 500 HTML page that clients retried as an
+   outage). InvalidAction is AWS's documented answer for an action a service does not know
+   (Common Errors in each API reference).
 """
 
 from __future__ import annotations
@@ -37,19 +51,24 @@ from __future__ import annotations
 import base64
 import fnmatch
 import json
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
 from unittest import mock
 
 from moto.awslambda.models import LambdaFunction
-from moto.core.exceptions import AccessDeniedError
+from moto.core.exceptions import AccessDeniedError, ServiceException
+from moto.core.responses import ActionResult, BaseResponse
+from moto.core.utils import utcnow
 from moto.events.models import EventPattern, EventPatternParser
 from moto.events.responses import EventsHandler
 from moto.iam import policy_conditions
 from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult
 from moto.s3.models import FakeBucket
-from moto.sagemaker.models import Model, SageMakerModelBackend
+from moto.sagemaker.exceptions import ResourceNotFound
+from moto.sagemaker.models import FakePipelineExecution, Model, SageMakerModelBackend
+from moto.sagemaker.responses import SageMakerResponse
 from moto.sts.responses import TokenResponse
 
 _original_statement_check = IAMPolicyStatement.is_action_permitted
@@ -59,9 +78,12 @@ _original_update_package = SageMakerModelBackend.update_model_package
 _original_function_init = LambdaFunction.__init__
 _original_function_configuration = LambdaFunction.get_configuration
 _original_function_update = LambdaFunction.update_configuration
+_original_call_action = BaseResponse.call_action
 FUNCTION_SETTINGS = ("DeadLetterConfig", "LoggingConfig")
 TLS_CONTEXT = {"aws:SecureTransport": "true"}
 WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
+STEPS_PAGE_LIMIT = 100  # ListPipelineExecutionSteps: MaxResults 1-100
+RUNNING_STATUSES = ("Executing", "Stopping")
 
 
 def _bool_operation(expected: Any, actual: str) -> bool:
@@ -238,6 +260,59 @@ def _function_update(self: LambdaFunction, config_updates: dict[str, Any]) -> di
     return dict(_original_function_update(self, config_updates))
 
 
+def _execution(response: SageMakerResponse) -> FakePipelineExecution:
+    arn = str(response._get_param("PipelineExecutionArn"))
+    backend = response.sagemaker_backend
+    pipeline = backend.pipelines.get(arn.split("/execution/")[0].rsplit("/", 1)[-1])
+    execution = pipeline.pipeline_executions.get(arn) if pipeline else None
+    if execution is None:
+        raise ResourceNotFound(f"Pipeline execution {arn} does not exist.")
+    return execution
+
+
+def _list_pipeline_execution_steps(self: SageMakerResponse) -> ActionResult:
+    """Correction 8: the steps the execution ran, one page at a time."""
+    steps = list(getattr(_execution(self), "steps", []))  # oldest first
+    if self._get_param("SortOrder", "Descending") != "Ascending":
+        steps.reverse()
+    start = int(self._get_param("NextToken") or 0)
+    size = min(int(self._get_param("MaxResults") or STEPS_PAGE_LIMIT), STEPS_PAGE_LIMIT)
+    answer: dict[str, Any] = {"PipelineExecutionSteps": steps[start : start + size]}
+    if start + size < len(steps):
+        answer["NextToken"] = str(start + size)
+    return ActionResult(answer)
+
+
+def _stop_pipeline_execution(self: SageMakerResponse) -> ActionResult:
+    """Correction 9: a running execution is stopped."""
+    execution = _execution(self)
+    if execution.pipeline_execution_status in RUNNING_STATUSES:
+        execution.pipeline_execution_status = "Stopped"
+        execution.last_modified_time = utcnow()
+    return ActionResult({"PipelineExecutionArn": execution.arn})
+
+
+class InvalidAction(ServiceException):
+    """AWS's answer to an action the service does not know."""
+
+    code = "InvalidAction"
+
+
+def _call_action(self: BaseResponse) -> Any:
+    """Correction 10: an action moto lacks is named in a 400, not a 500 page."""
+    try:
+        return _original_call_action(self)
+    except NotImplementedError:
+        action = self._get_action()
+        error = InvalidAction(
+            f"the embedded AWS (moto) does not implement {self.service_name}:{action}"
+        )
+        with warnings.catch_warnings():  # moto warns: no such error in the service's model
+            warnings.simplefilter("ignore", UserWarning)
+            _, headers, body = self.serialized(ActionResult(error))
+        return 400, headers, body
+
+
 @contextmanager
 def aws_answers() -> Iterator[None]:
     """Apply the corrections above for the duration of the block (in this process)."""
@@ -259,6 +334,10 @@ def aws_answers() -> Iterator[None]:
         stack.enter_context(
             mock.patch.object(SageMakerModelBackend, "update_model_package", _update_model_package)
         )
+        for name, handler in (("list_pipeline_execution_steps", _list_pipeline_execution_steps),
+                              ("stop_pipeline_execution", _stop_pipeline_execution)):  # fmt: skip
+            stack.enter_context(mock.patch.object(SageMakerResponse, name, handler, create=True))
+        stack.enter_context(mock.patch.object(BaseResponse, "call_action", _call_action))
         for name, function in (("__init__", _function_init),
                                ("get_configuration", _function_configuration),
                                ("update_configuration", _function_update)):  # fmt: skip

@@ -9,7 +9,7 @@
   pipelines.local (the runner that follows SageMaker's documented semantics) as the pipeline's
   role, under the execution's own id, before it answers (so the first DescribePipelineExecution
   is terminal); the status, failure reason and steps are the run's, and
-  ListPipelineExecutionSteps (not implemented by moto) lists them.
+  ListPipelineExecutionSteps (demo/moto_fixes.py) lists them.
 - **EventBridge Scheduler fires a schedule**: `fire_schedule` sends a schedule's universal target
   request with the context attributes filled in, as the schedule's role.
 - **Lambda invokes a function**: `invoke_function` unpacks the package Terraform uploaded and runs
@@ -110,6 +110,7 @@ def service_session(
 
 
 def _run_execution(backend: Any, pipeline_name: str, arn: str, parameters: list[Any]) -> None:
+    from moto.core.utils import utcnow
     from moto.sagemaker.exceptions import ValidationError
     from moto.sagemaker.utils import get_pipeline_from_name
 
@@ -118,7 +119,12 @@ def _run_execution(backend: Any, pipeline_name: str, arn: str, parameters: list[
     pipeline = get_pipeline_from_name(backend.pipelines, pipeline_name)
     execution = pipeline.pipeline_executions[arn]
     values = {str(p["Name"]): str(p["Value"]) for p in parameters or []}
-    session = service_session(pipeline.role_arn, "sagemaker", backend.region_name, pipeline.arn)
+    try:
+        session = service_session(pipeline.role_arn, "sagemaker", backend.region_name, pipeline.arn)
+    except ServiceError as error:  # the execution fails, as the start itself was valid
+        execution.pipeline_execution_status = "Failed"
+        execution.pipeline_execution_failure_reason = str(error)  # type: ignore[assignment]
+        return
     try:
         result = run_definition(
             json.loads(pipeline.pipeline_definition), parameters=values, session=session,
@@ -129,6 +135,7 @@ def _run_execution(backend: Any, pipeline_name: str, arn: str, parameters: list[
         raise ValidationError(message=str(error)) from error
     failures = [step.failure_reason for step in result.steps if step.failure_reason]
     execution.pipeline_execution_status = result.status
+    execution.last_modified_time = utcnow()  # its end, as SageMaker keeps it
     execution.pipeline_execution_failure_reason = failures[0] if failures else None  # type: ignore[assignment]
     steps = [
         {"StepName": step.name, "StepStatus": step.status, "FailureReason": step.failure_reason}
@@ -141,7 +148,6 @@ def _run_execution(backend: Any, pipeline_name: str, arn: str, parameters: list[
 def running_pipelines() -> Iterator[None]:
     """StartPipelineExecution runs the pipeline (see the module docstring)."""
     from moto.sagemaker.models import SageMakerModelBackend
-    from moto.sagemaker.responses import SageMakerResponse
     from moto.sagemaker.utils import get_pipeline_execution_from_arn
 
     original_start = SageMakerModelBackend.start_pipeline_execution
@@ -162,27 +168,12 @@ def running_pipelines() -> Iterator[None]:
             response.pop("FailureReason")
         return response
 
-    def list_steps(self: Any) -> Any:
-        from moto.core.responses import ActionResult
-
-        arn = self._get_param("PipelineExecutionArn")
-        execution = get_pipeline_execution_from_arn(self.sagemaker_backend.pipelines, arn)
-        steps = list(getattr(execution, "steps", []))
-        if self._get_param("SortOrder", "Descending") == "Descending":
-            steps.reverse()
-        return ActionResult({"PipelineExecutionSteps": steps})
-
     with ExitStack() as stack:
         stack.enter_context(
             mock.patch.object(SageMakerModelBackend, "start_pipeline_execution", start)
         )
         stack.enter_context(
             mock.patch.object(SageMakerModelBackend, "describe_pipeline_execution", describe)
-        )
-        stack.enter_context(
-            mock.patch.object(
-                SageMakerResponse, "list_pipeline_execution_steps", list_steps, create=True
-            )
         )
         yield
 

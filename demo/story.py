@@ -174,8 +174,8 @@ def promote_pre_prod(story: Story) -> None:
     """Promote the latest Approved version into pre-prod and deploy it."""
     story.build("pre-prod")
     tfvars = story.deploy("pre-prod")
-    story.facts.append(("pre-prod runs", f"source version {tfvars['source_model_package_version']}"
-                        f" as {tfvars['model_package_arn']}"))  # fmt: skip
+    version, arn = tfvars["source_model_package_version"], tfvars["model_package_arn"]
+    story.facts.append(("pre-prod promoted", f"source version {version} as {arn}"))
 
 
 def rerun_pre_prod(story: Story) -> None:
@@ -271,8 +271,8 @@ def roll_back_pre_prod(story: Story) -> None:
     older = story.approved()[0]
     story.build("pre-prod", "--model-package-arn", older)
     tfvars = story.deploy("pre-prod")
-    story.facts.append(("rollback", f"pre-prod back on source version "
-                        f"{tfvars['source_model_package_version']}"))  # fmt: skip
+    version = tfvars["source_model_package_version"]
+    story.facts.append(("rollback", f"pre-prod runs source version {version} again"))
 
 
 def show_status(story: Story) -> None:

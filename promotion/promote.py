@@ -183,7 +183,10 @@ def apply_promotion(
             existing = registry.wait_until_completed(
                 target_sm, existing["ModelPackageArn"], **wait_args
             )
-        return PromotionResult(existing, reused=True, copies=[])
+        # Its copies are those the plan found in place (reuse requires them: promotion/reuse.py).
+        there = [CopyResult(p.copy, p.source_head["ContentLength"], "skipped")
+                 for p in plan.copies if p.already_copied]  # fmt: skip
+        return PromotionResult(existing, reused=True, copies=there)
     group = config.model_package_group_name
     if plan.create_group:
         create_group(target_sm, group, source_account_id=config.source_account_id)

@@ -450,6 +450,10 @@ def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[
         "prediction_types": [kind for _, kind in declared or [("", DEFAULT_TYPE)]],
         "files": writer.files,
         "input_files": [entry for manifest in manifests for entry in manifest["files"]],
+        # When the execution started (its StartDateTime) and when this step wrote the run: what
+        # `build.py --status` shows of a run SageMaker does not list (a local one).
+        "started_at": args.start_time or None,
+        "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
@@ -563,6 +567,8 @@ def run(args: argparse.Namespace) -> str:
     """Join, write, and with ``--output-url`` upload and publish; return the summary line."""
     if args.run_file:
         run_date = read_run_file(Path(args.run_file))
+        recorded = json.loads(Path(args.run_file).read_text(encoding="utf-8")).get("started_at")
+        args.start_time = args.start_time or recorded or ""  # for the manifest
     else:
         run_date = resolve_run_date(args.run_date, args.start_time)
     publisher = Publisher(args, run_date) if args.output_url else None

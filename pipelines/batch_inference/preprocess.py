@@ -539,7 +539,8 @@ def prepare_run(args: argparse.Namespace, host: str, hosts: int) -> dict[str, An
         expected = lib.partition_url(args.input_url, args.input_layout, date)
     except lib.PartitionError as error:
         raise InputError(str(error)) from error
-    record = {"date": date, "layout": args.input_layout, "input_prefix": expected}
+    record = {"date": date, "layout": args.input_layout, "input_prefix": expected,
+              "started_at": args.start_time or None}  # fmt: skip
     if args.input_layout == "snapshot":
         return {**record, "status": "scored"}
     import boto3  # the processing image's; only daily layouts read S3 themselves
