@@ -33,6 +33,7 @@ from promotion.config import (
     load_stage_config,
 )
 from promotion.config_rules import refuse_control_characters
+from promotion.images import read_pinned
 from promotion.lease import LeaseSettings
 from promotion.output import (
     append_step_summary,
@@ -42,7 +43,7 @@ from promotion.output import (
     summary_text,
     write_tfvars,
 )
-from promotion.promote import PromotionResult, plan_promotion, promote
+from promotion.promote import PromotionResult, image_rows, plan_promotion, promote
 from utils import Identity, aws_errors, check_endpoint_environment, open_identity
 
 LOG = logging.getLogger("build")
@@ -64,6 +65,7 @@ class Options:
     json: bool = False
     approval_status: str = approval.APPROVED
     approve: bool = False
+    images_from: Path | None = None
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -116,6 +118,13 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="show the stage's promoted versions, what its pipeline and schedule run and the "
         "last executions; read-only, needs only stage-account read access",
     )
+    parser.add_argument(
+        "--images-from",
+        type=Path,
+        metavar="PATH",
+        help="the previous stage's build/<stage>/images.json: promote exactly the image digests "
+        "it promoted (prod runs the digest pre-prod ran; deploy.yml passes it)",
+    )
     parser.add_argument("--json", action="store_true", help="with --status: print JSON")
     parser.add_argument(
         "--approval-status",
@@ -157,6 +166,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         json=args.json,
         approval_status=args.approval_status,
         approve=args.approve,
+        images_from=args.images_from,
     )
 
 
@@ -171,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with aws_errors("the configured credentials", "build.py"):
             return run(options)
     except PromotionError as error:
-        print(f"build.py: error: {error}", file=sys.stderr)
+        for line in str(error).splitlines():  # several only for a list (LimitError)
+            print(f"build.py: error: {line}", file=sys.stderr)
         return error.exit_code
 
 
@@ -205,14 +216,16 @@ def run(
         registry.describe_approved(source_sm, source_arn)  # a pinned ARN must be Approved too
         print(source_arn)
         return 0
+    pinned = read_pinned(options.images_from, source_arn) if options.images_from else {}
     source_s3, target_sm, target_s3 = (
         source.client("s3"),
         target.client("sagemaker"),
         target.client("s3"),
     )
+    ecr = {"source_ecr": source.client("ecr"), "target_ecr": target.client("ecr")}
     plan = plan_promotion(
         config, source_arn=source_arn, source_sm=source_sm, source_s3=source_s3,
-        target_sm=target_sm, target_s3=target_s3,
+        target_sm=target_sm, target_s3=target_s3, pinned_images=pinned, **ecr,
     )  # fmt: skip
     features = feature_columns_for(config, plan.source)  # refuse before writing anything
     for notice in plan.notices:
@@ -226,7 +239,7 @@ def run(
         plan, config, source_sm=source_sm, source_s3=source_s3, target_sm=target_sm,
         target_s3=target_s3, settings=settings or CopySettings(), lease_settings=lease_settings,
         git_sha=os.environ.get("GITHUB_SHA"), progress=progress_reporter(), on_wait=_waiting,
-        approval_status=options.approval_status,
+        approval_status=options.approval_status, pinned_images=pinned, **ecr,
     )  # fmt: skip
     built = render_stage(
         config, target_s3=target_s3, source_package=plan.source,
@@ -349,6 +362,7 @@ def write_outputs(
         **built.tfvars,
     }
     write_tfvars(options.output_dir / "deployment.tfvars.json", values)
+    write_tfvars(options.output_dir / "images.json", result.images_document(config.stage))
     copied = [c for c in result.copies if c.action != "skipped"]
     rows = [
         ("Stage", f"{config.stage} (account {config.account_id}, {config.region})"),
@@ -357,6 +371,7 @@ def write_outputs(
         ("Approval status", str(result.target_package.get("ModelApprovalStatus"))),
         ("Model name", built.model_name),
         ("Artifacts", f"{len(copied)} copied, {len(result.copies) - len(copied)} already there"),
+        *image_rows(result, pinned_from=str(options.images_from) if options.images_from else None),
         *built.summary_rows,
     ]
     markdown = summary_markdown(f"Promotion to {config.stage}", rows, built.summary_extra)
