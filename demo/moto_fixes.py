@@ -30,6 +30,9 @@ with AWS's documented answer). IAM enforcement's own corrections: demo/enforceme
    so a second `terraform plan` of the approval trigger wanted to add them again. AWS answers
    them in the function's configuration (FunctionConfiguration in the Lambda API reference;
    LoggingConfig defaults to the Text format and the group /aws/lambda/<function name>).
+8. ECR serves image layers and checks what is pushed, as its API reference documents: moto
+   keeps only each layer's size, has no GetDownloadUrlForLayer, and accepts any manifest under a
+   digest of its own making. The correction is its own module, demo/moto_ecr.py.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionRes
 from moto.s3.models import FakeBucket
 from moto.sagemaker.models import Model, SageMakerModelBackend
 from moto.sts.responses import TokenResponse
+
+from demo.moto_ecr import ecr_patches
 
 _original_statement_check = IAMPolicyStatement.is_action_permitted
 _original_model_response = Model.response_object
@@ -263,4 +268,6 @@ def aws_answers() -> Iterator[None]:
                                ("get_configuration", _function_configuration),
                                ("update_configuration", _function_update)):  # fmt: skip
             stack.enter_context(mock.patch.object(LambdaFunction, name, function))
+        for patch in ecr_patches():
+            stack.enter_context(patch)
         yield

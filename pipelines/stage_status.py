@@ -120,7 +120,10 @@ def _deployed_lines(status: StageStatus) -> list[str]:
             else item.model_package_arn or "a model that no longer exists"
         )
         state = f" [{item.state}]" if item.state else ""
-        lines.append(f"{item.resource} {item.name}{state}: model {item.model_name} -> {runs}")
+        images = f", image {' -> '.join(version.images)}" if version and version.images else ""
+        lines.append(
+            f"{item.resource} {item.name}{state}: model {item.model_name} -> {runs}{images}"
+        )
     return lines
 
 
