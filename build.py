@@ -21,6 +21,7 @@ from pathlib import Path
 import boto3
 
 from errors import ConfigError, PromotionError
+from pipelines.model_inputs import check_columns
 from pipelines.stage_build import StageBuild, feature_columns_for, render_stage
 from promotion import approval, registry
 from promotion.artifacts import CopySettings
@@ -66,6 +67,7 @@ class Options:
     approval_status: str = approval.APPROVED
     approve: bool = False
     images_from: Path | None = None
+    check_inputs: tuple[Path, ...] = ()
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -125,6 +127,16 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="the previous stage's build/<stage>/images.json: promote exactly the image digests "
         "it promoted (prod runs the digest pre-prod ran; deploy.yml passes it)",
     )
+    parser.add_argument(
+        "--check-input",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a file the model will score (the repository's inputs/smoke-input.csv, "
+        "inputs/evaluation-rows.csv): refused before anything is written unless its header "
+        "names every feature column of the model (repeatable)",
+    )
     parser.add_argument("--json", action="store_true", help="with --status: print JSON")
     parser.add_argument(
         "--approval-status",
@@ -149,6 +161,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         parser.error(
             "--approve cannot be combined with --resolve-only, --status or --approval-status"
         )
+    for path in args.check_input:
+        if not path.is_file():
+            parser.error(f"--check-input {path}: no such file")
     for flag in ("source_role_arn", "target_role_arn"):
         value = getattr(args, flag)
         if value is not None and not is_role_arn(value):
@@ -167,6 +182,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         approval_status=args.approval_status,
         approve=args.approve,
         images_from=args.images_from,
+        check_inputs=tuple(args.check_input),
     )
 
 
@@ -228,6 +244,10 @@ def run(
         target_sm=target_sm, target_s3=target_s3, pinned_images=pinned, **ecr,
     )  # fmt: skip
     features = feature_columns_for(config, plan.source)  # refuse before writing anything
+    columns_from = (f"the stage key feature_columns of {config.path}" if config.feature_columns
+                    else f"the feature_columns metadata of {source_arn}")  # fmt: skip
+    for path in options.check_inputs:
+        check_columns(path, features=features, id_column=config.id_column, source=columns_from)
     for notice in plan.notices:
         LOG.warning("notice: %s", notice)
     if options.dry_run:
