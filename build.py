@@ -232,7 +232,11 @@ def run(
         registry.describe_approved(source_sm, source_arn)  # a pinned ARN must be Approved too
         print(source_arn)
         return 0
-    pinned = read_pinned(options.images_from, source_arn) if options.images_from else {}
+    pinned: dict[str, str] = {}
+    pinned_by = ""
+    if options.images_from:
+        pinned, stage = read_pinned(options.images_from, source_arn)
+        pinned_by = f"{stage} ({options.images_from})"
     source_s3, target_sm, target_s3 = (
         source.client("s3"),
         target.client("sagemaker"),
@@ -266,7 +270,7 @@ def run(
         feature_columns=features, output_dir=options.output_dir,
         target_package=result.target_package,
     )  # fmt: skip
-    write_outputs(config, options, result, built)
+    write_outputs(config, options, result, built, pinned_by)
     return 0
 
 
@@ -366,7 +370,11 @@ def _session_name(config: StageConfig) -> str:
 
 
 def write_outputs(
-    config: StageConfig, options: Options, result: PromotionResult, built: StageBuild
+    config: StageConfig,
+    options: Options,
+    result: PromotionResult,
+    built: StageBuild,
+    pinned_by: str = "",
 ) -> None:
     """Write deployment.tfvars.json and summary.md; print the summary."""
     source_version = int(
@@ -391,7 +399,7 @@ def write_outputs(
         ("Approval status", str(result.target_package.get("ModelApprovalStatus"))),
         ("Model name", built.model_name),
         ("Artifacts", f"{len(copied)} copied, {len(result.copies) - len(copied)} already there"),
-        *image_rows(result, pinned_from=str(options.images_from) if options.images_from else None),
+        *image_rows(result, pinned_from=pinned_by or None),
         *built.summary_rows,
     ]
     markdown = summary_markdown(f"Promotion to {config.stage}", rows, built.summary_extra)

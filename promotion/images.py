@@ -220,8 +220,9 @@ def images_document(source_arn: str, stage: str, decisions: list[ImageDecision])
     }  # fmt: skip
 
 
-def read_pinned(path: Path, source_arn: str) -> dict[str, str]:
-    """The digests an earlier stage promoted for own images: source URI -> digest.
+def read_pinned(path: Path, source_arn: str) -> tuple[dict[str, str], str]:
+    """The digests an earlier stage promoted for own images (source URI -> digest), and that
+    stage's name.
 
     Raises:
         ConfigError: the file is missing, malformed, or for another source package.
@@ -229,6 +230,7 @@ def read_pinned(path: Path, source_arn: str) -> dict[str, str]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         recorded = document["source_model_package_arn"]
+        stage = str(document["stage"])
         entries = document["images"]
         pinned = {str(e["source"]): str(e["digest"]) for e in entries if e["kind"] == "copy"}
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -242,4 +244,4 @@ def read_pinned(path: Path, source_arn: str) -> dict[str, str]:
     bad = sorted(digest for digest in pinned.values() if not DIGEST.match(digest))
     if bad:
         raise ConfigError(f"--images-from {path} names {bad[0]}, which is not a sha256 digest")
-    return pinned
+    return pinned, stage

@@ -228,7 +228,7 @@ def image_rows(result: PromotionResult, *, pinned_from: str | None) -> list[tupl
         elif image.copy is not None:
             note += "; already in the stage"
         if decision.kind == "copy" and pinned_from:
-            note += f"; the digest {pinned_from} names"
+            note += f"; the digest {pinned_from} promoted"
         label = "Image" if len(result.images) == 1 else f"Image {decision.place}"
         rows.append((label, f"{decision.target} ({note})"))
     return rows

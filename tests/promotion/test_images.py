@@ -237,7 +237,8 @@ def test_a_tag_repushed_in_dev_after_pre_prod_leaves_prod_on_the_first_digest(
     assert code == 0
     printed = capsys.readouterr().out
     prod_image = image_uri(PROD_ACCOUNT, REGION, STAGE_REPOSITORY, first)
-    assert prod_image in printed and "the digest" in printed and "images.json names" in printed
+    pinned_by = f"the digest pre-prod ({out / 'pre-prod' / 'images.json'}) promoted"
+    assert prod_image in printed and pinned_by in printed
     deployed = json.loads((out / "prod" / "deployment.tfvars.json").read_text())
     package = world.prod.client("sagemaker").describe_model_package(
         ModelPackageName=deployed["model_package_arn"]
