@@ -25,13 +25,14 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from errors import ConfigError, CopyError
+from promotion.artifacts import _chunks as whole_parts  # one reader of parts for S3 and ECR
 from promotion.images import ImageName
 
 LOG = logging.getLogger(__name__)
@@ -225,7 +226,7 @@ def copy_blob(
         )
     checksum, first = hashlib.sha256(), 0
     with fetch(url) as response:
-        for part in _parts(response, part_size):
+        for part in whole_parts(response, part_size):
             checksum.update(part)
             moved.downloaded += len(part)
             target_ecr.upload_layer_part(
@@ -246,17 +247,6 @@ def copy_blob(
     except ClientError as error:  # another run completed the same layer meanwhile
         if error.response["Error"]["Code"] != "LayerAlreadyExistsException":
             raise
-
-
-def _parts(response: Any, size: int) -> Iterator[bytes]:
-    buffer = bytearray()
-    while data := response.read(size - len(buffer)):
-        buffer += data
-        if len(buffer) == size:
-            yield bytes(buffer)
-            buffer.clear()
-    if buffer:
-        yield bytes(buffer)
 
 
 def put_manifest(ecr: Any, plan: ImagePlan, manifest: Manifest, *, tag: str | None) -> None:

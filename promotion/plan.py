@@ -16,23 +16,14 @@ from errors import CopyError
 from promotion import approval, registry
 from promotion.artifacts import head, is_copied
 from promotion.config import StageConfig
-from promotion.image_copy import ImagePlan, read_image, resolve_tag, stage_state
-from promotion.images import (
-    ImageDecision,
-    copied_uri,
-    decide,
-    parse_image,
-    stage_repository,
-    summary_note,
-    tag_for,
-)
+from promotion.image_plan import PlannedImage, plan_images
+from promotion.images import summary_note
 from promotion.limits import check_limits
 from promotion.package import (
     ArtifactCopy,
     PlannedReference,
     artifact_prefix,
     build_create_request,
-    container_places,
     creatable,
     plan_references,
 )
@@ -76,19 +67,6 @@ class PlannedPrefix:
     def listing(self) -> bytes:
         """The listing document recorded for this prefix."""
         return listing_document(self.reference, self.objects)
-
-
-@dataclass(frozen=True)
-class PlannedImage:
-    """A container's image: the decision, and for an own image what its copy needs."""
-
-    decision: ImageDecision
-    copy: ImagePlan | None = None
-
-    @property
-    def in_stage(self) -> bool:
-        """Whether nothing is left to do for this image in the stage."""
-        return self.copy is None or (self.copy.present and self.copy.tagged)
 
 
 @dataclass(frozen=True)
@@ -263,63 +241,6 @@ def _plan_prefix(
             "prefix changed after it was promoted; promote a new version"
         )
     return planned
-
-
-def plan_images(
-    view: Mapping[str, Any],
-    config: StageConfig,
-    *,
-    version: int,
-    source_ecr: Any,
-    target_ecr: Any,
-    pinned: Mapping[str, str],
-) -> tuple[list[PlannedImage], list[str]]:
-    """Each container's image decision; own images resolved to a digest, read, and compared with
-    what the stage repository holds. Returns the planned images and notices."""
-    planned: list[PlannedImage] = []
-    notices: list[str] = []
-    read: dict[str, ImagePlan] = {}
-    for place, container in container_places(view):
-        decision = decide(place, container, image_uri_map=config.image_uri_map,
-                          source_account_id=config.source_account_id, region=config.region,
-                          pinned=pinned)  # fmt: skip
-        if decision.kind != "copy":
-            if not decision.pinned:
-                notices.append(f"{place}: {decision.target}: {summary_note(decision)}")
-            planned.append(PlannedImage(decision))
-            continue
-        if source_ecr is None or target_ecr is None:
-            raise TypeError("plan_promotion needs ECR clients for a package with own images")
-        name = parse_image(decision.source)
-        assert name is not None  # a copy decision names an ECR image
-        digest = decision.digest or resolve_tag(source_ecr, name)
-        if name.tag and not name.digest and decision.digest and decision.source not in pinned:
-            now = _tag_now(source_ecr, name)
-            if now and now != digest:
-                notices.append(f"{place}: the tag {name.tag} now names {now}; the package "
-                               f"records {digest}, which is promoted")  # fmt: skip
-        decision = replace(decision, digest=digest, target=copied_uri(
-            replace(decision, digest=digest), account_id=config.account_id,
-            group=config.model_package_group_name))  # fmt: skip
-        if digest not in read:
-            image = ImagePlan(
-                name,
-                digest,
-                stage_repository(config.model_package_group_name),
-                tag_for(version, digest),
-                read_image(source_ecr, name, digest),
-            )
-            stage_state(target_ecr, image)
-            read[digest] = image
-        planned.append(PlannedImage(decision, read[digest]))
-    return planned, notices
-
-
-def _tag_now(ecr: Any, name: Any) -> str | None:
-    try:
-        return resolve_tag(ecr, name)
-    except CopyError:
-        return None  # the tag is gone: the recorded digest is promoted all the same
 
 
 def create_package_shape(sm: SageMakerClient) -> Shape:
