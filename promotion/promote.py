@@ -21,11 +21,11 @@ from promotion.artifacts import (
 )
 from promotion.config import StageConfig
 from promotion.image_copy import Fetch, Moved, copy_image, https_fetch, plans_by_digest
+from promotion.image_plan import PlannedImage
 from promotion.images import images_document, summary_note
 from promotion.lease import Lease, LeaseSettings, hold, lease_key, owner_record
 from promotion.plan import (
     PlannedCopy,
-    PlannedImage,
     PromotionPlan,
     create_package_shape,
     create_request,
