@@ -172,16 +172,21 @@ def stage_state(ecr: Any, plan: ImagePlan) -> None:
         details = []
     plan.present = bool(details)
     plan.tagged = plan.present and plan.tag in (details[0].get("imageTags") or [])
-    blobs = list(plan.blobs.items()) if not plan.present else []
-    plan.missing = {}
-    for start in range(0, len(blobs), CHECK_BATCH):
-        batch = dict(blobs[start : start + CHECK_BATCH])
-        answer = ecr.batch_check_layer_availability(
-            repositoryName=plan.target_repository, layerDigests=list(batch)
-        )
+    plan.missing = {} if plan.present else missing_blobs(ecr, plan.target_repository, plan.blobs)
+
+
+def missing_blobs(ecr: Any, repository: str, blobs: dict[str, int]) -> dict[str, int]:
+    """The blobs the repository does not hold (BatchCheckLayerAvailability, 100 at a time)."""
+    items = list(blobs.items())
+    missing: dict[str, int] = {}
+    for start in range(0, len(items), CHECK_BATCH):
+        batch = dict(items[start : start + CHECK_BATCH])
+        answer = ecr.batch_check_layer_availability(repositoryName=repository,
+                                                    layerDigests=list(batch))  # fmt: skip
         available = {item["layerDigest"] for item in answer.get("layers", [])
                      if item.get("layerAvailability") == "AVAILABLE"}  # fmt: skip
-        plan.missing.update({d: s for d, s in batch.items() if d not in available})
+        missing.update({d: size for d, size in batch.items() if d not in available})
+    return missing
 
 
 @dataclass
@@ -196,10 +201,15 @@ class Moved:
 
 def copy_image(source_ecr: Any, target_ecr: Any, plan: ImagePlan, *, fetch: Fetch) -> Moved:
     """Copy what the stage lacks, put the manifests, verify; nothing when the image is there."""
-    moved = Moved(layers_skipped=len(plan.blobs) - len(plan.missing))
     if plan.present and plan.tagged:
-        return moved
-    for digest, size in plan.missing.items():
+        return Moved(layers_skipped=len(plan.blobs))
+    # Asked again: an image copied earlier in this promotion (another container's) or another
+    # run may have put some of them since the plan was made.
+    missing = (
+        missing_blobs(target_ecr, plan.target_repository, plan.missing) if plan.missing else {}
+    )
+    moved = Moved(layers_skipped=len(plan.blobs) - len(missing))
+    for digest, size in missing.items():
         copy_blob(source_ecr, target_ecr, plan, digest, size, fetch=fetch, moved=moved)
         moved.layers_copied += 1
     for manifest in plan.manifests:

@@ -32,7 +32,7 @@ from promotion.artifacts import CopySettings
 from promotion.config import load_stage_config
 from promotion.image_copy import https_fetch
 from promotion.images import stage_repository
-from promotion.promote import PromotionResult, apply_promotion, plan_promotion
+from promotion.promote import PromotionResult, apply_promotion, image_rows, plan_promotion
 from tests.promotion.conftest import Call, mutating
 
 GROUP = "churn-model"
@@ -312,3 +312,33 @@ def test_a_stage_without_its_image_repository_is_told_to_apply_the_bootstrap(
     assert f"ECR repository {STAGE_REPOSITORY} does not exist" in error[0]
     assert "bootstrap" in error[0]
     assert mutating(api_calls) == []
+
+
+def test_an_inference_pipeline_of_own_images_is_promoted_whole(world: World) -> None:
+    # GIVEN a package of two containers, a featurizer and the model, each its own image
+    featurizer = push_image(world.dev.client("ecr"), DEV_REPOSITORY, [*BASE_LAYERS, b"features"],
+                            tag="featurizer-1")  # fmt: skip
+    specification: Any = {
+        "Containers": [
+            {"Image": image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "featurizer-1"),
+             "ModelDataUrl": f"s3://{DEV_BUCKET}/run-1/model.tar.gz"},
+            {"Image": image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"),
+             "ModelDataUrl": f"s3://{DEV_BUCKET}/run-1/model.tar.gz"},
+        ],
+        "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"],
+    }  # fmt: skip
+    arn = world.dev.client("sagemaker").create_model_package(
+        ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved",
+        InferenceSpecification=specification,
+        CustomerMetadataProperties={"feature_columns": FEATURES},
+    )["ModelPackageArn"]  # fmt: skip
+    # WHEN it is promoted
+    result = promote(world, arn)
+    # THEN each container names its own copy, and the base layers moved once
+    images = [c["Image"] for c in result.target_package["InferenceSpecification"]["Containers"]]
+    assert images == [image_uri(PRE_PROD_ACCOUNT, REGION, STAGE_REPOSITORY, d)
+                      for d in (featurizer.digest, world.image.digest)]  # fmt: skip
+    moved = [result.moved[featurizer.digest], result.moved[world.image.digest]]
+    assert moved[0].layers_copied == 4 and moved[1].layers_copied == 2  # config + app layer
+    rows = dict(image_rows(result, pinned_from=None)[:1])
+    assert rows["Inference pipeline"].startswith("2 containers, run in sequence")
