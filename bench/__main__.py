@@ -7,6 +7,7 @@ import sys
 
 BENCHMARKS = (
     "bench.bench_promotion",
+    "bench.bench_images",
     "bench.bench_pipeline",
     "bench.bench_local",
     "bench.bench_quality",

@@ -44,6 +44,9 @@ corrections: demo/enforcement/.
    NotImplementedError, which its server turns into a 500 HTML page that clients retried as an
    outage). InvalidAction is AWS's documented answer for an action a service does not know
    (Common Errors in each API reference).
+11. ECR serves image layers and checks what is pushed, as its API reference documents: moto
+    keeps only each layer's size, has no GetDownloadUrlForLayer, and accepts any manifest under a
+    digest of its own making. The correction is its own module, demo/moto_ecr.py.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ from moto.sagemaker.exceptions import ResourceNotFound
 from moto.sagemaker.models import FakePipelineExecution, Model, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sts.responses import TokenResponse
+
+from demo.moto_ecr import ecr_patches
 
 _original_statement_check = IAMPolicyStatement.is_action_permitted
 _original_model_response = Model.response_object
@@ -342,4 +347,6 @@ def aws_answers() -> Iterator[None]:
                                ("get_configuration", _function_configuration),
                                ("update_configuration", _function_update)):  # fmt: skip
             stack.enter_context(mock.patch.object(LambdaFunction, name, function))
+        for patch in ecr_patches():
+            stack.enter_context(patch)
         yield

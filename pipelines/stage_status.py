@@ -24,7 +24,9 @@ from promotion.config import StageConfig
 from promotion.output import markdown_table, text_table
 from promotion.status import DEFAULT_VERSION_LIMIT, PromotedVersion, promoted_versions
 
-VERSION_HEADERS = ("version", "approval", "source version", "promoted at", "commit", "runs in")
+VERSION_HEADERS = (
+    "version", "approval", "source version", "promoted at", "commit", "image", "runs in",
+)  # fmt: skip
 RUN_HEADERS = ("execution", "status", "started", "duration", "run date", "rows", "output")
 
 
@@ -99,6 +101,15 @@ def _runs_in(status: StageStatus, version: PromotedVersion) -> str:
     )
 
 
+def _short_image(image: str) -> str:
+    """An image as the table shows it: its digest's start, else its tag (the whole URI is in the
+    Deployed lines and the JSON)."""
+    name, _, digest = image.partition("@")
+    if digest:
+        return digest[: len("sha256:") + 12]
+    return ":" + name.rsplit(":", 1)[-1] if ":" in name.rsplit("/", 1)[-1] else name
+
+
 def _version_rows(status: StageStatus) -> list[tuple[str, ...]]:
     return [
         (
@@ -107,6 +118,7 @@ def _version_rows(status: StageStatus) -> list[tuple[str, ...]]:
             v.source_version + (f" ({v.source_arn})" if v.source_arn else ""),
             v.promoted_at or v.created_at,
             v.git_sha[:12] or "-",
+            ", ".join(_short_image(image) for image in v.images) or "-",
             _runs_in(status, v) or "-",
         )  # fmt: skip
         for v in status.versions
@@ -126,7 +138,10 @@ def _deployed_lines(status: StageStatus) -> list[str]:
             else item.model_package_arn or "a model that no longer exists"
         )
         state = f" [{item.state}]" if item.state else ""
-        lines.append(f"{item.resource} {item.name}{state}: model {item.model_name} -> {runs}")
+        images = f", image {' -> '.join(version.images)}" if version and version.images else ""
+        lines.append(
+            f"{item.resource} {item.name}{state}: model {item.model_name} -> {runs}{images}"
+        )
     return lines
 
 

@@ -281,7 +281,7 @@ class StageConfig(BaseModel):
     evaluation_input_url: S3Url | None = Field(
         default=None,
         description="s3:// prefix both versions score in the champion/challenger comparison; "
-        "null = no comparison",
+        "null = the repository's inputs/evaluation-rows.csv",
     )
     comparison_large_difference: float = Field(
         default=0.1, gt=0, description="a prediction difference above this is large"

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from promotion import registry
+from promotion.package import containers
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -30,6 +31,7 @@ class PromotedVersion:
     source_version: str
     promoted_at: str
     git_sha: str
+    images: tuple[str, ...] = ()  # each container's image, as the package names it
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -55,6 +57,7 @@ def promoted_version(package: dict[str, Any]) -> PromotedVersion:
         source_version=lineage.get(registry.LINEAGE_SOURCE_VERSION, ""),
         promoted_at=_text(package.get("CreationTime")),  # the package is created at promotion
         git_sha=lineage.get(registry.LINEAGE_GIT_SHA, ""),
+        images=tuple(str(container.get("Image", "")) for container in containers(package)),
     )
 
 

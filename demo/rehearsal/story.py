@@ -345,7 +345,7 @@ def second_version(r: Rehearsal) -> dict[str, Any]:
     version prod runs, on the stage's evaluation rows, as the execution role."""
     config = json.loads((r.clone / "pre-prod-config.tfvars.json").read_text(encoding="utf-8"))
     bucket, _, key = config["evaluation_input_url"].removeprefix("s3://").partition("/")
-    batch = (r.clone / "demo" / "smoke-input.csv").read_bytes()
+    batch = (r.clone / "inputs" / "evaluation-rows.csv").read_bytes()  # the repository's own
     r.admins[PRE_PROD_ACCOUNT].session().client("s3").put_object(
         Bucket=bucket, Key=f"{key}rows.csv", Body=batch
     )
@@ -384,7 +384,7 @@ def scheduled_run(r: Rehearsal) -> str:
     config = json.loads((r.clone / "prod-config.tfvars.json").read_text(encoding="utf-8"))
     admin = r.admins[PROD_ACCOUNT].session()
     bucket, _, prefix = config["input_data_url"].removeprefix("s3://").partition("/")
-    batch = (r.clone / "demo" / "smoke-input.csv").read_bytes()
+    batch = (r.clone / "inputs" / "smoke-input.csv").read_bytes()  # the repository's own rows
     admin.client("s3").put_object(Bucket=bucket, Key=f"{prefix}batch.csv", Body=batch)
     workspace = newest_workspace(r, "prod")
     name = json.loads((workspace / "build" / "prod" / "deployment.tfvars.json").read_text())[

@@ -204,7 +204,12 @@ def test_a_replaced_champion_scores_with_a_temporary_model_that_is_deleted(
     ("champion", "input_url", "reason"),
     [
         ("7", "s3://eval-bucket/in/", "prod already runs version 7"),
-        ("6", None, "no evaluation input: set evaluation_input_url in the stage config"),
+        (
+            "6",
+            None,
+            "no evaluation input: add the repository's evaluation rows "
+            "(inputs/evaluation-rows.csv) or set evaluation_input_url in the stage config",
+        ),
     ],
 )
 def test_nothing_is_compared_without_two_versions_and_an_input(

@@ -205,9 +205,9 @@ def test_a_run_that_finishes_while_another_plans_is_reused_not_refused(
     # the first stage copy (and found none)
     register(dev)
     config = config_file()
-    from promotion import promote
+    from promotion import plan
 
-    original_head = promote.head
+    original_head = plan.head
     raced: list[int] = []
     started: list[bool] = []
 
@@ -218,7 +218,7 @@ def test_a_run_that_finishes_while_another_plans_is_reused_not_refused(
             raced.append(run_build(config, tmp_path / "other"))
         return found
 
-    monkeypatch.setattr(promote, "head", head_then_race)
+    monkeypatch.setattr(plan, "head", head_then_race)
 
     # WHEN this run goes on
     code = run_build(config, tmp_path / "this")
