@@ -32,7 +32,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from errors import ConfigError, CopyError
-from promotion.artifacts import _chunks as whole_parts  # one reader of parts for S3 and ECR
+from promotion.streaming import whole_parts  # one reader of parts for S3 and ECR
 from promotion.images import ImageName
 
 LOG = logging.getLogger(__name__)
