@@ -32,8 +32,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from errors import ConfigError, CopyError
-from promotion.streaming import whole_parts  # one reader of parts for S3 and ECR
 from promotion.images import ImageName
+from promotion.streaming import whole_parts  # one reader of parts for S3 and ECR
 
 LOG = logging.getLogger(__name__)
 
