@@ -27,8 +27,8 @@ except ModuleNotFoundError:  # not the project's environment: one line naming `m
     raise
 
 from errors import ConfigError, PromotionError
-from pipelines.model_inputs import check_columns
-from pipelines.stage_build import StageBuild, feature_columns_for, render_stage
+from pipelines.definition.stage_build import StageBuild, feature_columns_for, render_stage
+from pipelines.evidence.model_inputs import check_columns
 from promotion import approval, registry
 from promotion.artifacts import CopySettings
 from promotion.config import (

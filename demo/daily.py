@@ -24,12 +24,13 @@ import pandas as pd
 from demo import seed
 from demo.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket, local_aws
 from pipelines import run_pipeline
-from pipelines.batch_inference import partitions, results
-from pipelines.batch_inference.pipeline import (
+from pipelines.definition.pipeline import (
     pipeline_name_for,
     render_definition,
     upload_step_scripts,
 )
+from pipelines.runs import results
+from pipelines.steps import partitions
 from promotion.config import StageConfig, default_config_path, load_stage_config, parse_s3_url
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")

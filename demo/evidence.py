@@ -23,12 +23,12 @@ import pandas as pd
 
 from demo import seed
 from pipelines.baseline import write_baseline
-from pipelines.batch_inference import preprocess
-from pipelines.batch_inference.quality_comparison import (
+from pipelines.evidence.quality_comparison import (
     Thresholds,
     compare_predictions,
     markdown_report,
 )
+from pipelines.steps import preprocess
 
 QUALITY_MODULE = Path(preprocess.__file__).with_name("quality.py")
 DRIFTED_FEATURE = "f03"

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pipelines.batch_inference.pipeline import pipeline_name_for
+from pipelines.definition.pipeline import pipeline_name_for
 from pipelines.status import (
     DEFAULT_EXECUTION_LIMIT,
     Deployed,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from pipelines.batch_inference.postprocess import SUCCESS_FILE
+from pipelines.steps.postprocess import SUCCESS_FILE
 from promotion.config import parse_s3_url
 
 if TYPE_CHECKING:

@@ -53,6 +53,6 @@ def test_layer_imports_only_what_stands_below_it(layer: str) -> None:
 def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     # GIVEN a file that imports from a higher layer inside a function
     path = tmp_path / "x.py"
-    path.write_text("def f():\n    import pipelines.stage_build\n", encoding="utf-8")
+    path.write_text("def f():\n    import pipelines.definition.stage_build\n", encoding="utf-8")
     # THEN it is found
     assert imported_top_levels(path) == {"pipelines"}

@@ -32,8 +32,8 @@ from sagemaker.mlops.workflow.retry import (
 )
 from sagemaker.mlops.workflow.steps import ProcessingStep, TransformStep
 
-from pipelines.batch_inference import layout
-from pipelines.batch_inference.quality_inputs import Baseline, quality_arguments
+from pipelines.definition import layout
+from pipelines.definition.quality_inputs import Baseline, quality_arguments
 from promotion.config import StageConfig
 
 TELEMETRY_OPT_OUT = {

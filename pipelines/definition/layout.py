@@ -43,7 +43,7 @@ POST_IDS_DIR = "/opt/ml/processing/input/ids"
 POST_PREDICTIONS_DIR = "/opt/ml/processing/input/predictions"
 # Postprocess writes its result here, then uploads it itself (no ProcessingOutput).
 POST_OUTPUT_DIR = "/opt/ml/processing/output/predictions"
-# The data-quality check inside Preprocess (pipelines/batch_inference/quality.py).
+# The data-quality check inside Preprocess (pipelines/steps/quality.py).
 QUALITY_OUTPUT = "quality"
 QUALITY_CODE_DIR = "/opt/ml/processing/input/quality-code"
 BASELINE_DIR = "/opt/ml/processing/input/baseline"

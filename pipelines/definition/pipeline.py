@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 import boto3
 
 from errors import ConfigError
-from pipelines.batch_inference import layout
-from pipelines.batch_inference.diagram import mermaid_diagram
-from pipelines.batch_inference.quality_inputs import Baseline, quality_arguments
-from pipelines.batch_inference.step_code import script_uris, upload_step_scripts
+from pipelines.definition import layout
+from pipelines.definition.diagram import mermaid_diagram
+from pipelines.definition.quality_inputs import Baseline, quality_arguments
+from pipelines.definition.step_code import script_uris, upload_step_scripts
 from promotion.config import StageConfig
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ def get_pipeline(
     # The SDK builds a boto3 client at import time: it needs a region before the import.
     os.environ.setdefault("AWS_DEFAULT_REGION", config.region)
     with _quiet_sdk(), _validate_config_once():
-        from pipelines.batch_inference.definition import build_pipeline
+        from pipelines.definition.definition import build_pipeline
 
         session = boto_session or boto3.Session(
             region_name=config.region,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.batch_inference import layout
+from pipelines.definition import layout
 
 # CloudWatch namespace of the violation metric; the alarm in batch-config-template.tf reads it.
 METRIC_NAMESPACE = "BatchInference/DataQuality"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from errors import ConfigError
-from pipelines.batch_inference.quality_inputs import package_baseline
+from pipelines.definition.quality_inputs import package_baseline
 from promotion.config import REPO_ROOT, StageConfig
 from promotion.output import write_atomically
 from promotion.package import model_name_for
@@ -62,10 +62,10 @@ def render_stage(
     """Upload the step scripts, write `pipeline-definition.json`, and describe the result.
 
     The target package's data-quality baseline (its copied URIs), when it has one, is given
-    to Preprocess (see pipelines/batch_inference/quality_inputs.py).
+    to Preprocess (see pipelines/definition/quality_inputs.py).
     """
     # Imported here: build.py --resolve-only and --dry-run never need the SDK.
-    import pipelines.batch_inference.pipeline as pipeline
+    import pipelines.definition.pipeline as pipeline
 
     version = int(source_package["ModelPackageVersion"])
     model_name = model_name_for(config.model_package_group_name, config.stage, version)

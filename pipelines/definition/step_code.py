@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SCRIPTS_DIR = Path(__file__).resolve().parent
+SCRIPTS_DIR = Path(__file__).resolve().parents[1] / "steps"
 STEP_SCRIPTS = ("preprocess.py", "postprocess.py", "quality.py", "partitions.py")
 CODE_PREFIX = "pipeline-code"
 HASH_CHARS = 16

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from pipelines.batch_inference import execution
-from pipelines.batch_inference.pipeline import pipeline_name_for
+from pipelines.definition import execution
+from pipelines.definition.pipeline import pipeline_name_for
 from promotion.config import StageConfig
 from promotion.package import model_name_for
 

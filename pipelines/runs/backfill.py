@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from errors import ConfigError
-from pipelines.batch_inference.results import MISSING, PUBLISHED, SKIPPED, DateResult
+from pipelines.runs.results import MISSING, PUBLISHED, SKIPPED, DateResult
 
 MAX_DATES = 366
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.batch_inference import partitions
+from pipelines.steps import partitions
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

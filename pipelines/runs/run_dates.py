@@ -16,14 +16,14 @@ from typing import Any
 import boto3
 
 from errors import ConfigError
-from pipelines import backfill
-from pipelines.batch_inference import execution, layout, results
+from pipelines.definition import execution, layout
 from pipelines.run_pipeline import (
     SessionFactory,
     check_parameter_names,
     default_pipeline_name,
     parse_parameters,
 )
+from pipelines.runs import backfill, results
 from promotion.config import StageConfig, default_config_path, load_stage_config
 
 RunOne = Callable[[str], backfill.DateRun]

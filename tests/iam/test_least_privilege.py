@@ -15,7 +15,7 @@ import boto3
 import pytest
 import requests
 
-import pipelines.batch_inference.pipeline as pipeline
+import pipelines.definition.pipeline as pipeline
 from demo.enforcement import aws_semantics, enforced
 from demo.local_aws import PRE_PROD_ACCOUNT, local_aws
 from tests.iam import flows

@@ -14,7 +14,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-import pipelines.batch_inference.pipeline as pipeline
+import pipelines.definition.pipeline as pipeline
 from demo.enforcement import aws_semantics, enforced
 from demo.local_aws import local_aws
 from tests.iam import flows

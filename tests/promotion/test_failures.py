@@ -176,7 +176,7 @@ def test_run_pipeline_both_modes_and_get_definition_fail_in_one_line(
         rendered.append(True)
         return "{}"
 
-    monkeypatch.setattr("pipelines.batch_inference.pipeline.render_definition", render)
+    monkeypatch.setattr("pipelines.definition.pipeline.render_definition", render)
     assert get_pipeline_definition.main(args) == 2
     line = one_line(capsys)
     assert "cannot be written" in line and "pass a writable --output" in line

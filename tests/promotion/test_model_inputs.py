@@ -19,7 +19,7 @@ import build
 from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, role_arn
 from errors import ConfigError
 from pipelines import compare, smoke
-from pipelines.model_inputs import check_columns, definition_features, header_of
+from pipelines.evidence.model_inputs import check_columns, definition_features, header_of
 from promotion.config import load_stage_config
 from tests.promotion.conftest import Call, mutating, register
 

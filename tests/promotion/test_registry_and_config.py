@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 import build
 from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
 from errors import ConfigError, PackageFailedError, WaitTimeoutError
-from pipelines.stage_build import feature_columns_for
+from pipelines.definition.stage_build import feature_columns_for
 from promotion.config import load_stage_config
 from promotion.package import build_create_request, model_name_for, plan_references, rewrite_uris
 from promotion.promote import create_package_shape
