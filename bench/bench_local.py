@@ -45,8 +45,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.bench_models import KINDS, NAMES, REGION, REPO, ModelKind
-from demo.local_aws import DEMO_STAGES
 from pipelines.definition.diagram import job_steps
+from testbed.local_aws import DEMO_STAGES
 
 BENCH_BUCKET = "bench-local"
 BLOCK_ROWS = 10_000

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from demo.local_aws import DEMO_STAGES
+from testbed.local_aws import DEMO_STAGES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO_ROOT / "pipelines" / "steps"

@@ -25,10 +25,10 @@ from typing import Any
 
 import boto3
 
-from demo.local_aws import credentials_environment
-from demo.terraform import Terraform, TerraformError, setup, write_local_aws_override
 from pipelines.status import schedule_name_for
 from promotion.config import REPO_ROOT, StageConfig, default_config_path
+from testbed.local_aws import credentials_environment
+from testbed.terraform import Terraform, TerraformError, setup, write_local_aws_override
 
 ROOT_MODULE_FILES = ("batch-config-template.tf", "variables.tf", "versions.tf", "outputs.tf",
                      ".terraform.lock.hcl")  # fmt: skip

@@ -29,7 +29,7 @@ import yaml
 STATE_VARIABLE = "GH_STAND_IN_STATE"
 DECLARED_VARIABLE = "GH_STAND_IN_WORKFLOW_INPUTS"
 _GH = '''#!{python}
-"""gh, as far as the going-live guide uses it (demo/rehearsal/github.py)."""
+"""gh, as far as the going-live guide uses it (testbed/github.py)."""
 import json, os, re, sys
 
 state_path = os.environ["{state_variable}"]

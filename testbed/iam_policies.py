@@ -19,7 +19,7 @@ from typing import Any
 
 from promotion.config import StageConfig, parse_s3_url
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 POLICIES_DIR = REPO_ROOT / "bootstrap" / "policies"
 ROLES_FILE = POLICIES_DIR / "roles.json"
 TEMPLATE_SUFFIX = ".json.tftpl"

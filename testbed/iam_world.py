@@ -18,16 +18,9 @@ from unittest import mock
 import boto3
 import requests
 
-from demo import seed
-from demo.local_aws import (
-    DEV_ACCOUNT,
-    PRE_PROD_ACCOUNT,
-    PROD_ACCOUNT,
-    account_session,
-    create_bucket,
-)
 from promotion.config import StageConfig, default_config_path, load_stage_config, parse_s3_url
-from tests.iam.policies import (
+from testbed import seed
+from testbed.iam_policies import (
     Accounts,
     RoleSpec,
     name_prefix,
@@ -35,6 +28,13 @@ from tests.iam.policies import (
     render,
     role_documents,
     role_specs,
+)
+from testbed.local_aws import (
+    DEV_ACCOUNT,
+    PRE_PROD_ACCOUNT,
+    PROD_ACCOUNT,
+    account_session,
+    create_bucket,
 )
 
 DEV_ARTIFACTS_BUCKET = f"ml-artifacts-{DEV_ACCOUNT}"

@@ -21,7 +21,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 # The demo world's own stage files and bootstrap settings (its accounts, buckets and group), apart
 # from the repository's, which belong to the model's team (docs/fleet.md).
-DEMO_STAGES = Path(__file__).resolve().parent / "stages"
+DEMO_STAGES = Path(__file__).resolve().parents[1] / "demo" / "stages"
 DEV_ACCOUNT = "111111111111"
 PRE_PROD_ACCOUNT = "222222222222"
 PROD_ACCOUNT = "333333333333"
@@ -84,14 +84,14 @@ def create_bucket(session: boto3.Session, bucket: str) -> None:
 @contextmanager
 def local_aws() -> Iterator[str]:
     """Start a moto server on 127.0.0.1 (a free port), corrected where it answers unlike AWS
-    (demo/moto_fixes.py), and point boto3 at it through the environment; everything is restored
+    (testbed/moto_fixes.py), and point boto3 at it through the environment; everything is restored
     on exit. Yields the endpoint URL.
 
     Its accounts start empty: moto keeps its state per process, so an earlier embedded AWS of
     the same process (a test, a demo run in-process) is reset first."""
     from moto.server import ThreadedMotoServer  # heavy: only where a server is started
 
-    from demo.moto_fixes import aws_answers
+    from testbed.moto_fixes import aws_answers
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -169,7 +169,7 @@ def create_administrators(accounts: tuple[str, ...] = ACCOUNTS) -> dict[str, Adm
 
 def create_service_role(session: boto3.Session, role_arn: str, service: str) -> None:
     """A role `service` may assume (what the bootstrap creates), unless it exists: so that the
-    embedded service can act as it (demo/services.py). No permission is attached: the demo's
+    embedded service can act as it (testbed/services.py). No permission is attached: the demo's
     embedded AWS does not enforce IAM."""
     iam = session.client("iam")
     name = role_arn.rsplit("/", 1)[-1]

@@ -1,4 +1,4 @@
-"""Correction 8 of demo/moto_fixes.py: ECR serves image layers and checks what is pushed, as its
+"""Correction 8 of testbed/moto_fixes.py: ECR serves image layers and checks what is pushed, as its
 API reference documents (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/).
 
 moto 5.2.5 keeps only each layer's size, has no GetDownloadUrlForLayer, derives an image's digest
@@ -12,7 +12,7 @@ from its layers' digests, and accepts any manifest. Corrected here:
   referenced in an image": LayerInaccessibleException otherwise; LayersNotFoundException for an
   unknown digest). The URL carries an expiry and a signature, and the embedded server answers it
   to a plain GET without AWS credentials, as S3 answers a pre-signed URL. Only a moto server
-  (demo/local_aws.py) serves it, not the in-process mock.
+  (testbed/local_aws.py) serves it, not the in-process mock.
 - PutImage takes the manifest's sha256 as the image's digest ("The specified image digest does
   not match the digest that Amazon ECR calculated for the image":
   ImageDigestDoesNotMatchException), and refuses a manifest whose layers the repository lacks
@@ -212,7 +212,7 @@ def _dispatch(self: DomainDispatcherApplication, environ: dict[str, Any], start:
 
 
 def ecr_patches() -> list[Any]:
-    """The patches of this correction, for demo/moto_fixes.py's aws_answers."""
+    """The patches of this correction, for testbed/moto_fixes.py's aws_answers."""
     return [
         mock.patch.object(ECRBackend, "complete_layer_upload", _complete_layer_upload),
         mock.patch.object(ECRBackend, "put_image", _put_image),

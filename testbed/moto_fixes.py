@@ -2,7 +2,7 @@
 
 Each one was met running the real Terraform or the commands against moto 5.2.5
 (docs/rehearsal.md lists them with AWS's documented answer). IAM enforcement's own
-corrections: demo/enforcement/.
+corrections: testbed/enforcement/.
 
 1. A policy statement whose conditions do not match does not apply. moto answers DENIED for it
    (moto/iam/access_control.py, IAMPolicyStatement.is_action_permitted), so the TLS-only bucket
@@ -34,7 +34,7 @@ corrections: demo/enforcement/.
 8. ListPipelineExecutionSteps answers the execution's steps (moto: NotImplementedError, a 500).
    As the API reference documents it: PipelineExecutionSteps newest first unless SortOrder is
    Ascending, MaxResults (1-100) per page with a NextToken, ResourceNotFound for an unknown
-   execution. The steps are those the embedded SageMaker really ran (demo/services.py records
+   execution. The steps are those the embedded SageMaker really ran (testbed/services.py records
    them); an execution moto only marked Succeeded ran none, and lists none.
 9. StopPipelineExecution (moto: NotImplementedError): an execution still Executing becomes
    Stopped (AWS passes through Stopping while its running step ends; here no step runs on its
@@ -46,7 +46,7 @@ corrections: demo/enforcement/.
    (Common Errors in each API reference).
 11. ECR serves image layers and checks what is pushed, as its API reference documents: moto
     keeps only each layer's size, has no GetDownloadUrlForLayer, and accepts any manifest under a
-    digest of its own making. The correction is its own module, demo/moto_ecr.py.
+    digest of its own making. The correction is its own module, testbed/moto_ecr.py.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ from moto.sagemaker.models import FakePipelineExecution, Model, SageMakerModelBa
 from moto.sagemaker.responses import SageMakerResponse
 from moto.sts.responses import TokenResponse
 
-from demo.moto_ecr import ecr_patches
+from testbed.moto_ecr import ecr_patches
 
 _original_statement_check = IAMPolicyStatement.is_action_permitted
 _original_model_response = Model.response_object

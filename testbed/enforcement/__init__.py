@@ -54,7 +54,7 @@ AWS), and are patched here, each as narrowly as possible:
 9. Resources, tags and implied actions of the module's calls: moto authorizes SageMaker, KMS,
    SNS, EventBridge, Scheduler and CloudWatch calls on resource "*" and gives identity policies
    neither resource nor request tags nor `iam:PermissionsBoundary`. For the calls on the
-   resources of batch-config-template.tf, demo/enforcement/requests.py builds the resource ARNs
+   resources of batch-config-template.tf, testbed/enforcement/requests.py builds the resource ARNs
    AWS authorizes (both the alias and the key for KMS alias calls), the condition keys the
    policies use, and the authorizations AWS adds: `kms:TagResource` on every key of the account
    and Region for a CreateKey with tags (AWS KMS guide), `sagemaker:AddTags` with
@@ -67,7 +67,7 @@ AWS), and are patched here, each as narrowly as possible:
 
 10. Web identity: AssumeRoleWithWebIdentity is an unsigned call ("Calling
     AssumeRoleWithWebIdentity does not require the use of AWS security credentials", STS API
-    reference); the token and the role's trust policy authenticate it (demo/moto_fixes.py
+    reference); the token and the role's trust policy authenticate it (testbed/moto_fixes.py
     correction 4). moto reads the missing Authorization header of every call and fails with 500.
 
 11. Session durations: moto grants any DurationSeconds. AWS refuses an AssumeRole or
@@ -97,10 +97,10 @@ from moto.s3.responses import S3Response
 from moto.sts.exceptions import STSValidationError
 from moto.sts.models import STSBackend
 
-from demo.enforcement import grants, s3
-from demo.enforcement.conditions import conditions_hold
-from demo.enforcement.reference import listed_context
-from demo.enforcement.requests import Check, checks_for, request_of
+from testbed.enforcement import grants, s3
+from testbed.enforcement.conditions import conditions_hold
+from testbed.enforcement.reference import listed_context
+from testbed.enforcement.requests import Check, checks_for, request_of
 
 _SESSION = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/[^/]+$")
 _USER = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):user/.+$")

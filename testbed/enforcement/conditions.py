@@ -1,4 +1,4 @@
-"""IAM condition evaluation as AWS documents it, for demo/enforcement/__init__.py (correction 7).
+"""IAM condition evaluation as AWS documents it, for testbed/enforcement/__init__.py (correction 7).
 
 moto knows only `StringEquals`, passes a condition whose key the request lacks or whose operator
 it does not know, and turns an Allow whose condition fails into an explicit Deny. AWS ("IAM JSON

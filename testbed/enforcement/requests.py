@@ -1,4 +1,4 @@
-"""The resources and condition keys AWS evaluates for a request, for demo/enforcement/__init__.py
+"""The resources and condition keys AWS evaluates for a request, for testbed/enforcement/__init__.py
 (correction 9).
 
 moto authorizes the calls of most services on resource `*` (correction 1 then compares only the
@@ -288,7 +288,7 @@ def _iam(request: Request) -> list[Check] | None:
         role = backend.get_role(str(p["RoleName"]))
     except Exception:  # not there (yet): no boundary, no tags
         role = None
-    # The boundary the request sets, else the role's: demo/enforcement keeps it only for the
+    # The boundary the request sets, else the role's: testbed/enforcement keeps it only for the
     # actions whose reference entry lists iam:PermissionsBoundary (CreateRole, PutRolePolicy, ...).
     boundary = p.get("PermissionsBoundary") or (role.permissions_boundary_arn if role else None)
     context: dict[str, Values] = {"iam:PermissionsBoundary": str(boundary)} if boundary else {}

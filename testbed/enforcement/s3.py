@@ -1,4 +1,4 @@
-"""S3's part of demo/enforcement/__init__.py: the condition keys S3 takes from a request
+"""S3's part of testbed/enforcement/__init__.py: the condition keys S3 takes from a request
 (correction 4), the source of a copy (correction 5) and conditional writes (correction 8).
 
 Conditional writes, as the S3 User Guide says ("How to prevent object overwrites with

@@ -19,11 +19,11 @@ import pytest
 
 from bench import bench_local
 from bench.bench_models import KINDS, ModelKind
-from demo.local_aws import local_aws
 from pipelines.definition.step_code import upload_step_scripts
 from pipelines.local import run_definition
 from pipelines.runs import results
 from promotion.config import load_stage_config
+from testbed.local_aws import local_aws
 from tests.local.local_helpers import BUCKET, REGION
 from tests.pipeline.conftest import write_config
 

@@ -20,12 +20,12 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from demo.local_aws import local_aws
 from errors import ConfigError
 from pipelines.definition.step_code import upload_step_scripts
 from pipelines.local import RunResult, run_definition
 from pipelines.steps import postprocess, preprocess
 from promotion.config import load_stage_config
+from testbed.local_aws import local_aws
 from tests.local.local_helpers import BUCKET, REGION, register_package
 from tests.pipeline.conftest import write_config
 

@@ -12,14 +12,14 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from demo.local_aws import (
+from testbed.local_aws import (
     DEMO_STAGES,
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
     account_session,
     create_bucket,
 )
-from demo.seed import ApprovalStatus
+from testbed.seed import ApprovalStatus
 
 GROUP = "churn-model"
 DEV_BUCKET = "dev-ml-artifacts"

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, PROD_ACCOUNT, role_arn
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, PROD_ACCOUNT, role_arn
 from tests.promotion.conftest import GROUP, TARGET_BUCKET, Call, mutating, register
 
 

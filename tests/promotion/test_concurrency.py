@@ -18,7 +18,9 @@ from botocore.exceptions import ConnectionClosedError
 from botocore.httpsession import URLLib3Session
 
 import build
-from demo.local_aws import (
+from promotion.artifacts import MIB
+from promotion.config import REPO_ROOT
+from testbed.local_aws import (
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
     account_session,
@@ -26,8 +28,6 @@ from demo.local_aws import (
     local_aws,
     role_arn,
 )
-from promotion.artifacts import MIB
-from promotion.config import REPO_ROOT
 from tests.promotion.conftest import DEV_BUCKET, GROUP, TARGET_BUCKET, register
 
 RUNS = 3

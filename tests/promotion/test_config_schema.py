@@ -12,10 +12,10 @@ import jsonschema
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from errors import ConfigError
 from promotion.config import REPO_ROOT, json_schema, load_stage_config
 from scripts import stage_schema
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from tests.promotion.conftest import Call, mutating, register
 
 OTHER = "333333333333"

@@ -16,8 +16,8 @@ from botocore.httpsession import URLLib3Session
 
 import build
 import utils
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from pipelines import get_pipeline_definition, run_pipeline
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from tests.pipeline.conftest import write_config
 from tests.promotion.conftest import register
 

@@ -16,11 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, role_arn
 from errors import ConfigError
 from pipelines import compare, smoke
 from pipelines.evidence.model_inputs import check_columns, definition_features, header_of
 from promotion.config import load_stage_config
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, role_arn
 from tests.promotion.conftest import Call, mutating, register
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -14,11 +14,11 @@ import boto3
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from errors import CopyError
 from promotion.artifacts import CopySettings
 from promotion.config import load_stage_config
 from promotion.promote import apply_promotion, plan_promotion
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from tests.promotion.conftest import DEV_BUCKET, GROUP, TARGET_BUCKET, Call, mutating
 
 AWS_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"

@@ -11,7 +11,6 @@ from typing import Any
 import boto3
 import pytest
 
-from demo.local_aws import refuse
 from errors import CopyError, PackageFailedError
 from promotion import registry
 from promotion.artifacts import MIB, SOURCE_ETAG_METADATA, CopySettings, copy_artifact
@@ -19,6 +18,7 @@ from promotion.config import load_stage_config
 from promotion.output import progress_reporter
 from promotion.promote import PromotionResult, apply_promotion, plan_promotion
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
+from testbed.local_aws import refuse
 from tests.promotion.conftest import DEV_BUCKET, GROUP, TARGET_BUCKET, Call, register
 
 SMALL_PARTS = CopySettings(

@@ -12,10 +12,10 @@ import boto3
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from errors import WaitTimeoutError
 from promotion import lease as leases
 from promotion.registry import LINEAGE_SOURCE_ARN
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from tests.promotion.conftest import GROUP, TARGET_BUCKET, Call, mutating, register
 
 KEY = leases.lease_key(GROUP, 1)

@@ -13,9 +13,9 @@ import boto3
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from pipelines.definition.stage_build import StageBuild
 from promotion.registry import LINEAGE_SOURCE_ARN
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from tests.promotion.conftest import Call, mutating, register
 
 PENDING = ("--approval-status", "PendingManualApproval")
