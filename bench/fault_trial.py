@@ -36,9 +36,15 @@ from testbed.local_aws import (
     local_aws,
     role_arn,
 )
-from tests.promotion.conftest import DEV_BUCKET, GROUP, MUTATING_PREFIXES, TARGET_BUCKET, register
-from tests.promotion.test_concurrency import PAUSING_RUN
-from tests.promotion.test_config_schema import BAD_VALUES
+from testbed.promotion_cases import (
+    BAD_VALUES,
+    DEV_BUCKET,
+    GROUP,
+    MUTATING_PREFIXES,
+    PAUSING_RUN,
+    TARGET_BUCKET,
+    register,
+)
 
 Outcome = tuple[bool, bool]  # handled, traceback
 

@@ -18,8 +18,8 @@ import build
 import utils
 from pipelines import get_pipeline_definition, run_pipeline
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
+from testbed.promotion_cases import register
 from tests.pipeline.conftest import write_config
-from tests.promotion.conftest import register
 
 
 def closed_port() -> int:

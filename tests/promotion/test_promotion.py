@@ -19,7 +19,8 @@ from promotion.output import progress_reporter
 from promotion.promote import PromotionResult, apply_promotion, plan_promotion
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
 from testbed.local_aws import refuse
-from tests.promotion.conftest import DEV_BUCKET, GROUP, TARGET_BUCKET, Call, register
+from testbed.promotion_cases import DEV_BUCKET, GROUP, TARGET_BUCKET, register
+from tests.promotion.conftest import Call
 
 SMALL_PARTS = CopySettings(
     multipart_threshold=5 * MIB, part_size=5 * MIB, stream_part_size=5 * MIB, max_concurrency=2

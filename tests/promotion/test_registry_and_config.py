@@ -19,7 +19,7 @@ from promotion.package import build_create_request, model_name_for, plan_referen
 from promotion.promote import create_package_shape
 from promotion.registry import wait_until_completed
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
-from tests.promotion.conftest import register
+from testbed.promotion_cases import register
 
 ARN = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1"
 

@@ -16,7 +16,8 @@ import build
 from pipelines.definition.stage_build import StageBuild
 from promotion.registry import LINEAGE_SOURCE_ARN
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
-from tests.promotion.conftest import Call, mutating, register
+from testbed.promotion_cases import register
+from tests.promotion.conftest import Call, mutating
 
 PENDING = ("--approval-status", "PendingManualApproval")
 

@@ -14,7 +14,8 @@ import build
 from promotion.config import load_stage_config
 from testbed.deploy import apply_with_boto3
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, create_bucket, role_arn
-from tests.promotion.conftest import Call, mutating, register
+from testbed.promotion_cases import register
+from tests.promotion.conftest import Call, mutating
 
 ROLES = (
     "--source-role-arn",
