@@ -282,7 +282,7 @@ def run(
 
 def show_status(config: StageConfig, options: Options) -> int:
     """Print the stage's status (read-only); append it to the job summary in GitHub Actions."""
-    from pipelines.stage_status import collect_status, render_json, render_markdown, render_text
+    from pipelines.status import collect_status, render_json, render_markdown, render_text
 
     target = open_identity(
         boto3.Session(region_name=config.region), label=f"target ({config.stage})",
