@@ -18,10 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
+try:
+    import boto3
+except ModuleNotFoundError:  # not the project's environment: one line naming `make setup`
+    from errors import require_environment
+
+    require_environment()
+    raise
 
 from errors import ConfigError, PromotionError
-from pipelines.stage_build import StageBuild, feature_columns_for, render_stage
+from pipelines.definition.stage_build import StageBuild, feature_columns_for, render_stage
+from pipelines.evidence.model_inputs import check_columns
 from promotion import approval, registry
 from promotion.artifacts import CopySettings
 from promotion.config import (
@@ -33,6 +40,7 @@ from promotion.config import (
     load_stage_config,
 )
 from promotion.config_rules import refuse_control_characters
+from promotion.images import read_pinned
 from promotion.lease import LeaseSettings
 from promotion.output import (
     append_step_summary,
@@ -42,7 +50,7 @@ from promotion.output import (
     summary_text,
     write_tfvars,
 )
-from promotion.promote import PromotionResult, plan_promotion, promote
+from promotion.promote import PromotionResult, image_rows, plan_promotion, promote
 from utils import Identity, aws_errors, check_endpoint_environment, open_identity
 
 LOG = logging.getLogger("build")
@@ -64,6 +72,8 @@ class Options:
     json: bool = False
     approval_status: str = approval.APPROVED
     approve: bool = False
+    images_from: Path | None = None
+    check_inputs: tuple[Path, ...] = ()
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -116,6 +126,23 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="show the stage's promoted versions, what its pipeline and schedule run and the "
         "last executions; read-only, needs only stage-account read access",
     )
+    parser.add_argument(
+        "--images-from",
+        type=Path,
+        metavar="PATH",
+        help="the previous stage's build/<stage>/images.json: promote exactly the image digests "
+        "it promoted (prod runs the digest pre-prod ran; deploy.yml passes it)",
+    )
+    parser.add_argument(
+        "--check-input",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a file the model will score (the repository's inputs/smoke-input.csv, "
+        "inputs/evaluation-rows.csv): refused before anything is written unless its header "
+        "names every feature column of the model (repeatable)",
+    )
     parser.add_argument("--json", action="store_true", help="with --status: print JSON")
     parser.add_argument(
         "--approval-status",
@@ -140,6 +167,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         parser.error(
             "--approve cannot be combined with --resolve-only, --status or --approval-status"
         )
+    for path in args.check_input:
+        if not path.is_file():
+            parser.error(f"--check-input {path}: no such file")
     for flag in ("source_role_arn", "target_role_arn"):
         value = getattr(args, flag)
         if value is not None and not is_role_arn(value):
@@ -157,6 +187,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         json=args.json,
         approval_status=args.approval_status,
         approve=args.approve,
+        images_from=args.images_from,
+        check_inputs=tuple(args.check_input),
     )
 
 
@@ -171,7 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with aws_errors("the configured credentials", "build.py"):
             return run(options)
     except PromotionError as error:
-        print(f"build.py: error: {error}", file=sys.stderr)
+        for line in str(error).splitlines():  # several only for a list (LimitError)
+            print(f"build.py: error: {line}", file=sys.stderr)
         return error.exit_code
 
 
@@ -205,16 +238,26 @@ def run(
         registry.describe_approved(source_sm, source_arn)  # a pinned ARN must be Approved too
         print(source_arn)
         return 0
+    pinned: dict[str, str] = {}
+    pinned_by = ""
+    if options.images_from:
+        pinned, stage = read_pinned(options.images_from, source_arn)
+        pinned_by = f"{stage} ({options.images_from})"
     source_s3, target_sm, target_s3 = (
         source.client("s3"),
         target.client("sagemaker"),
         target.client("s3"),
     )
+    ecr = {"source_ecr": source.client("ecr"), "target_ecr": target.client("ecr")}
     plan = plan_promotion(
         config, source_arn=source_arn, source_sm=source_sm, source_s3=source_s3,
-        target_sm=target_sm, target_s3=target_s3,
+        target_sm=target_sm, target_s3=target_s3, pinned_images=pinned, **ecr,
     )  # fmt: skip
     features = feature_columns_for(config, plan.source)  # refuse before writing anything
+    columns_from = (f"the stage key feature_columns of {config.path}" if config.feature_columns
+                    else f"the feature_columns metadata of {source_arn}")  # fmt: skip
+    for path in options.check_inputs:
+        check_columns(path, features=features, id_column=config.id_column, source=columns_from)
     for notice in plan.notices:
         LOG.warning("notice: %s", notice)
     if options.dry_run:
@@ -226,20 +269,20 @@ def run(
         plan, config, source_sm=source_sm, source_s3=source_s3, target_sm=target_sm,
         target_s3=target_s3, settings=settings or CopySettings(), lease_settings=lease_settings,
         git_sha=os.environ.get("GITHUB_SHA"), progress=progress_reporter(), on_wait=_waiting,
-        approval_status=options.approval_status,
+        approval_status=options.approval_status, pinned_images=pinned, **ecr,
     )  # fmt: skip
     built = render_stage(
         config, target_s3=target_s3, source_package=plan.source,
         feature_columns=features, output_dir=options.output_dir,
         target_package=result.target_package,
     )  # fmt: skip
-    write_outputs(config, options, result, built)
+    write_outputs(config, options, result, built, pinned_by)
     return 0
 
 
 def show_status(config: StageConfig, options: Options) -> int:
     """Print the stage's status (read-only); append it to the job summary in GitHub Actions."""
-    from pipelines.stage_status import collect_status, render_json, render_markdown, render_text
+    from pipelines.status import collect_status, render_json, render_markdown, render_text
 
     target = open_identity(
         boto3.Session(region_name=config.region), label=f"target ({config.stage})",
@@ -333,7 +376,11 @@ def _session_name(config: StageConfig) -> str:
 
 
 def write_outputs(
-    config: StageConfig, options: Options, result: PromotionResult, built: StageBuild
+    config: StageConfig,
+    options: Options,
+    result: PromotionResult,
+    built: StageBuild,
+    pinned_by: str = "",
 ) -> None:
     """Write deployment.tfvars.json and summary.md; print the summary."""
     source_version = int(
@@ -349,6 +396,7 @@ def write_outputs(
         **built.tfvars,
     }
     write_tfvars(options.output_dir / "deployment.tfvars.json", values)
+    write_tfvars(options.output_dir / "images.json", result.images_document(config.stage))
     copied = [c for c in result.copies if c.action != "skipped"]
     rows = [
         ("Stage", f"{config.stage} (account {config.account_id}, {config.region})"),
@@ -357,6 +405,7 @@ def write_outputs(
         ("Approval status", str(result.target_package.get("ModelApprovalStatus"))),
         ("Model name", built.model_name),
         ("Artifacts", f"{len(copied)} copied, {len(result.copies) - len(copied)} already there"),
+        *image_rows(result, pinned_from=pinned_by or None),
         *built.summary_rows,
     ]
     markdown = summary_markdown(f"Promotion to {config.stage}", rows, built.summary_extra)

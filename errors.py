@@ -4,6 +4,12 @@ This module depends on nothing of ours: every layer may raise these."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+
+# The packages every command needs; a Python without them is not the project's environment.
+REQUIRED_MODULES = ("boto3", "pydantic", "pandas", "pyarrow", "sagemaker")
+
 
 class PromotionError(Exception):
     """An expected failure of an AWS or runtime step (exit code 1)."""
@@ -51,3 +57,16 @@ class EndpointError(PromotionError):
 
 class ServiceError(PromotionError):
     """AWS kept answering with throttling or server errors after every retry."""
+
+
+def require_environment() -> None:
+    """Exit with one line naming `make setup` when this Python lacks the project's packages (a
+    command run as `python3 build.py` rather than with .venv/bin/python), not with a
+    ModuleNotFoundError traceback."""
+    missing = [name for name in REQUIRED_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        sys.stderr.write(
+            f"error: {sys.executable} lacks the project's packages ({', '.join(missing)}): run "
+            "`make setup`, then use .venv/bin/python\n"
+        )
+        raise SystemExit(1)

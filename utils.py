@@ -6,6 +6,7 @@ boto3 honours `AWS_ENDPOINT_URL` by itself, so the same code runs against a loca
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,9 +34,11 @@ from errors import AccessError, AccountMismatchError, ConfigError, EndpointError
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
-# Throttling and 5xx answers get adaptive retries (up to 10 attempts). A connection that cannot
-# be made gets CONNECT_ATTEMPTS (3 s each at most), so an unreachable or mistyped endpoint is
-# reported within 10 s instead of after a minute of silent retries.
+# Throttling and 5xx answers get adaptive retries (up to 10 attempts), except a 500 or 501 that
+# carries no AWS error code: AWS names its own server errors (InternalFailure, ...), so such an
+# answer comes from something else on the way (a proxy, the embedded AWS failing) and is reported
+# at once. A connection that cannot be made gets CONNECT_ATTEMPTS (3 s each at most), so an
+# unreachable or mistyped endpoint is reported within 10 s instead of a minute of silent retries.
 CONNECT_TIMEOUT_SECONDS = 3
 CONNECT_ATTEMPTS = 2
 READ_TIMEOUT_ATTEMPTS = 3
@@ -50,6 +53,8 @@ THROTTLING_CODES = frozenset(
      "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "RequestThrottled",
      "ProvisionedThroughputExceededException", "LimitExceededException"}
 )  # fmt: skip
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+BARE_SERVER_ERRORS = frozenset({500, 501})  # not retried without an AWS error code
 ACCESS_DENIED_CODES = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 )
@@ -112,7 +117,31 @@ def make_client(session: boto3.Session, service: str) -> Any:
     """A client with the project's timeouts and retries (see CLIENT_CONFIG)."""
     client = session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
     client.meta.events.register_first("needs-retry", _give_up_on_unreachable)
+    client.meta.events.register_first("needs-retry", _give_up_on_bare_server_error)
     return client
+
+
+def aws_error_code(parsed: dict[str, Any]) -> str:
+    """The error code AWS gave in a parsed answer; "" when there is none (botocore puts the
+    HTTP status there when the body named no code)."""
+    code = str(parsed.get("Error", {}).get("Code") or "")
+    status = str(parsed.get("ResponseMetadata", {}).get("HTTPStatusCode") or "")
+    return "" if code == status else code
+
+
+def _give_up_on_bare_server_error(
+    response: tuple[Any, dict[str, Any]] | None = None,
+    attempts: int = 0,
+    operation: Any = None,
+    **_: Any,
+) -> None:
+    """Stop botocore's retries of a 500/501 without an AWS error code (see CLIENT_CONFIG)."""
+    if response is None or operation is None:
+        return
+    http, parsed = response
+    if http.status_code in BARE_SERVER_ERRORS and not aws_error_code(parsed):
+        parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = attempts - 1
+        raise ClientError(parsed, operation.name)  # type: ignore[arg-type]
 
 
 def _give_up_on_unreachable(
@@ -247,10 +276,41 @@ def _client_error(error: ClientError, principal: str, action: str) -> Exception 
         )
     metadata = error.response.get("ResponseMetadata", {})
     status = int(metadata.get("HTTPStatusCode") or 0)
-    if code in THROTTLING_CODES or status >= 500:
-        attempts = int(metadata.get("RetryAttempts") or 0) + 1
+    attempts = int(metadata.get("RetryAttempts") or 0) + 1
+    failing = f"{operation} for {principal} kept failing"
+    if code in THROTTLING_CODES or status == 429:
         return ServiceError(
-            f"{operation} for {principal} kept failing ({code or status}: {message}) after "
-            f"{attempts} attempts; AWS is throttling or unavailable: re-run later"
+            f"{failing} ({code or status}: {message}) after {attempts} attempts; AWS is "
+            "throttling: re-run later"
         )
-    return None
+    if status < 500:
+        return None
+    if status in UNAVAILABLE_STATUSES or code == "ServiceUnavailable":
+        return ServiceError(
+            f"{failing} ({code or status}: {readable(message)}) after {attempts} attempts; AWS "
+            "is unavailable: re-run later"
+        )
+    if not aws_error_code(dict(error.response)):
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        source = f"the endpoint AWS_ENDPOINT_URL={endpoint}" if endpoint else "a proxy or endpoint"
+        return ServiceError(
+            f"{operation} for {principal} failed: HTTP {status} with no AWS error "
+            f"({readable(message)}), a fault of {source}, not throttling; see its log"
+        )
+    return ServiceError(
+        f"{failing} ({code}, HTTP {status}: {readable(message)}) after {attempts} attempts; a "
+        "server error of AWS, not throttling: re-run later"
+    )
+
+
+_TITLE = re.compile(r"<title>(.*?)</title>", re.I | re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def readable(message: object, limit: int = 160) -> str:
+    """An error message on one short line: an HTML page's title, else its text."""
+    text = str(message)
+    title = _TITLE.search(text)
+    text = title.group(1) if title else _TAG.sub(" ", text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -430,7 +430,7 @@ variable "drift_threshold" {
 }
 
 variable "evaluation_input_url" {
-  description = "`s3://` prefix the champion/challenger comparison scores with both versions (read in the stage where the comparison runs, pre-prod). `null` means no comparison."
+  description = "`s3://` prefix the champion/challenger comparison scores with both versions (read in the stage where the comparison runs, pre-prod). `null`: the repository's inputs/evaluation-rows.csv."
   type        = string
   default     = null
 

@@ -7,10 +7,12 @@ import sys
 
 BENCHMARKS = (
     "bench.bench_promotion",
+    "bench.bench_images",
     "bench.bench_pipeline",
     "bench.bench_local",
     "bench.bench_quality",
     "bench.bench_trigger",
+    "bench.bench_demo",
 )
 
 

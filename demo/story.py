@@ -21,14 +21,6 @@ import pandas as pd
 from botocore.client import BaseClient
 
 import build
-from demo import seed
-from demo.deploy import Deployer, ProviderUnavailable, apply_with_boto3
-from demo.local_aws import (
-    DEV_ACCOUNT,
-    account_session,
-    create_bucket,
-    role_arn,
-)
 from promotion.config import (
     REPO_ROOT,
     StageConfig,
@@ -37,6 +29,14 @@ from promotion.config import (
     parse_s3_url,
 )
 from promotion.output import text_table
+from testbed import seed
+from testbed.deploy import Deployer, ProviderUnavailable, apply_with_boto3
+from testbed.local_aws import (
+    DEV_ACCOUNT,
+    account_session,
+    create_bucket,
+    role_arn,
+)
 
 DEV_BUCKET = f"ml-artifacts-{DEV_ACCOUNT}"
 DAILY_ROWS = 300  # rows per date in the daily phase
@@ -109,7 +109,7 @@ class Story:
         except ProviderUnavailable:
             print(
                 "  terraform could not install hashicorp/aws (no mirror on this machine, no"
-                " registry): the demo deploys with its boto3 stand-in (demo/deploy.py)"
+                " registry): the demo deploys with its boto3 stand-in (testbed/deploy.py)"
             )
             # Every stage still deploying falls back too (they lack the same provider).
             pending = [stage, *self.deployer.running]
@@ -174,8 +174,8 @@ def promote_pre_prod(story: Story) -> None:
     """Promote the latest Approved version into pre-prod and deploy it."""
     story.build("pre-prod")
     tfvars = story.deploy("pre-prod")
-    story.facts.append(("pre-prod runs", f"source version {tfvars['source_model_package_version']}"
-                        f" as {tfvars['model_package_arn']}"))  # fmt: skip
+    version, arn = tfvars["source_model_package_version"], tfvars["model_package_arn"]
+    story.facts.append(("pre-prod promoted", f"source version {version} as {arn}"))
 
 
 def rerun_pre_prod(story: Story) -> None:
@@ -271,8 +271,8 @@ def roll_back_pre_prod(story: Story) -> None:
     older = story.approved()[0]
     story.build("pre-prod", "--model-package-arn", older)
     tfvars = story.deploy("pre-prod")
-    story.facts.append(("rollback", f"pre-prod back on source version "
-                        f"{tfvars['source_model_package_version']}"))  # fmt: skip
+    version = tfvars["source_model_package_version"]
+    story.facts.append(("rollback", f"pre-prod runs source version {version} again"))
 
 
 def show_status(story: Story) -> None:

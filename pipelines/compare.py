@@ -31,15 +31,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from errors import ConfigError, PromotionError
-from pipelines.batch_inference import execution
-from pipelines.batch_inference.pipeline import pipeline_name_for
-from pipelines.batch_inference.quality_comparison import (
+from pipelines.definition import execution
+from pipelines.definition.pipeline import pipeline_name_for
+from pipelines.evidence.model_inputs import row_count
+from pipelines.evidence.quality_comparison import (
     Thresholds,
     compare_predictions,
     markdown_report,
     nothing_to_compare,
 )
-from pipelines.batch_inference.quality_scoring import Scores, local_scorer, remote_scorer
+from pipelines.evidence.quality_scoring import Scores, local_scorer, remote_scorer
+from pipelines.smoke import smoke_urls, upload
 from promotion import registry
 from promotion.config import (
     REPO_ROOT,
@@ -165,6 +167,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--champion", default="", help="version prod runs (empty: none)")
     parser.add_argument("--challenger", default="", help="the new version")
     parser.add_argument("--input", help="evaluation input URL (default evaluation_input_url)")
+    parser.add_argument(
+        "--input-file",
+        type=Path,
+        help="the repository's evaluation rows (inputs/evaluation-rows.csv), scored when neither "
+        "--input nor the stage's evaluation_input_url names an S3 input",
+    )
     parser.add_argument("--output", type=Path, help="default build/<stage>/comparison")
     parser.add_argument("--local", action="store_true", help="run the definition on this machine")
     parser.add_argument("--definition", type=Path, help="with --local (default build/<stage>/...)")
@@ -179,6 +187,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not args.find_champion and args.challenger is None:
         parser.error("--challenger is required (or use --find-champion)")
     return args
+
+
+def _rows_file_problem(path: Path) -> str | None:
+    """Why the repository's evaluation rows cannot be compared on, or None."""
+    if not path.is_file():
+        return f"{path} does not exist: add representative rows of the model's input there"
+    if row_count(path) == 0:
+        return f"{path} holds no rows yet: add representative rows of the model's input"
+    return None
 
 
 def write_reports(output: Path, document: dict[str, Any], report: str) -> None:
@@ -204,19 +221,30 @@ def run(args: argparse.Namespace, *, session: boto3.Session, sleep: Callable[[fl
         return 0
     output = output_dir(args, config)
     input_url = args.input or config.evaluation_input_url
+    rows_file = None if input_url else args.input_file
     reason = None
     if args.champion is None:
         reason = "prod runs no version yet"
     elif args.champion == args.challenger:
         reason = f"prod already runs version {args.champion}"
-    elif not input_url:
-        reason = "no evaluation input: set evaluation_input_url in the stage config"
+    elif not input_url and rows_file is None:
+        reason = (
+            "no evaluation input: add the repository's evaluation rows "
+            "(inputs/evaluation-rows.csv) or set evaluation_input_url in the stage config"
+        )
+    elif rows_file is not None:
+        reason = _rows_file_problem(rows_file)
     if reason:
         write_reports(output, {"status": "nothing", "reason": reason, "blocks_prod": False},
                       nothing_to_compare(config.stage, reason))  # fmt: skip
         return 0
-    assert input_url is not None and args.champion is not None  # narrowed above
+    assert args.champion is not None  # narrowed above
     run_id = f"{os.environ.get('GITHUB_RUN_ID', 'local')}-{time.strftime('%Y%m%dT%H%M%S')}"
+    if rows_file is not None:  # beside the smoke inputs: a prefix the stage roles share
+        input_url, _ = smoke_urls(config.input_data_url, config.output_data_url,
+                                  f"{run_id}-evaluation")  # fmt: skip
+        upload(session, rows_file, input_url + rows_file.name)
+    assert input_url is not None  # the stage's, the flag's, or the uploaded rows'
     if args.local:
         definition = (
             args.definition or REPO_ROOT / "build" / config.stage / "pipeline-definition.json"

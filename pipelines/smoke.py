@@ -1,8 +1,12 @@
 """The smoke run of a deployed stage: a small input file scored end to end by the real pipeline.
 
-    python -m pipelines.smoke --stage pre-prod --input demo/smoke-input.csv --run-id RUN
+    python -m pipelines.smoke --stage pre-prod --input inputs/smoke-input.csv --run-id RUN
 
-The file goes to `s3://<input bucket>/smoke/<RUN>/input/` (below the partition of today's date
+The input is the repository's own (inputs/smoke-input.csv, its team's: docs/fleet.md).
+Before anything is written, its header is checked against the columns the model reads: the stage
+key `feature_columns`, else the deployed pipeline's own (its Preprocess arguments, which came from
+the package's metadata). A mismatch is one line naming the missing columns and the file. The file
+goes to `s3://<input bucket>/smoke/<RUN>/input/` (below the partition of today's date
 for a daily `input_layout`), the predictions to `s3://<output bucket>/smoke/<RUN>/predictions/`:
 outside the scheduled run's prefixes, so the schedule never scores smoke data. The upload is
 create-only, so a re-run of the same attempt never replaces another's input. Then the deployed
@@ -25,9 +29,16 @@ from botocore.exceptions import ClientError
 
 from errors import ConfigError, PromotionError
 from pipelines import run_pipeline
-from pipelines.batch_inference import execution
-from pipelines.batch_inference.partitions import partition_url
-from promotion.config import STAGES, default_config_path, load_stage_config, parse_s3_url
+from pipelines.definition import execution
+from pipelines.evidence.model_inputs import check_columns, definition_features
+from pipelines.steps.partitions import partition_url
+from promotion.config import (
+    STAGES,
+    StageConfig,
+    default_config_path,
+    load_stage_config,
+    parse_s3_url,
+)
 from promotion.output import append_step_summary
 from utils import aws_errors, check_endpoint_environment, make_client
 
@@ -48,6 +59,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not args.input.is_file():
         parser.error(f"--input {args.input}: no such file")
     return args
+
+
+def check_input(session: boto3.Session, config: StageConfig, path: Path) -> None:
+    """Refuse a smoke input that does not name the columns the deployed model reads."""
+    if config.feature_columns:
+        features, source = config.feature_columns, f"the stage key feature_columns of {config.path}"
+    else:
+        from pipelines.definition.pipeline import pipeline_name_for  # the SDK: 2 s
+
+        name = pipeline_name_for(config)
+        definition = execution.deployed_definition(make_client(session, "sagemaker"), name)
+        features = definition_features(definition)
+        source = f"the deployed pipeline {name}"
+    check_columns(path, features=features, id_column=config.id_column, source=source)
 
 
 def smoke_urls(input_url: str, output_url: str, run_id: str) -> tuple[str, str]:
@@ -90,6 +115,7 @@ def main(
             )
             target = partition_url(input_url, config.input_layout, date) + args.input.name
             session = execution.stage_session(session_factory, config=config, role_arn=None)
+            check_input(session, config, args.input)
             upload(session, args.input, target)
     except PromotionError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -29,7 +29,7 @@ from errors import ConfigError
 from promotion import config_rules as rules
 
 STAGES = ("pre-prod", "prod")
-# The input layouts of pipelines/batch_inference/partitions.py (LAYOUTS).
+# The input layouts of pipelines/steps/partitions.py (LAYOUTS).
 InputLayout = Literal["snapshot", "YYYY-MM-DD", "dt=YYYY-MM-DD", "year=YYYY/month=MM/day=DD"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_ID = "https://github.com/sagemaker-batch-gitops/stage-config.schema.json"
@@ -281,7 +281,7 @@ class StageConfig(BaseModel):
     evaluation_input_url: S3Url | None = Field(
         default=None,
         description="s3:// prefix both versions score in the champion/challenger comparison; "
-        "null = no comparison",
+        "null = the repository's inputs/evaluation-rows.csv",
     )
     comparison_large_difference: float = Field(
         default=0.1, gt=0, description="a prediction difference above this is large"

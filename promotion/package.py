@@ -4,14 +4,13 @@ the CreateModelPackage request of the target package. No AWS calls here."""
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from errors import PromotionError
+from errors import ConfigError
 from promotion.config import parse_s3_url
 
 # Members of the describe response that must not be carried to another account.
@@ -28,7 +27,6 @@ _CONTAINER_DROPPED = ("ModelDataETag",)  # the copy has its own ETag
 _SOURCE_ETAGS = ("ETag", "ManifestEtag")  # in ModelDataSource.S3DataSource: the source's ETags
 _S3_KEYS = frozenset({"S3Uri", "ModelDataUrl", "SamplePayloadUrl"})
 _SUBMIT_DIRECTORY = "SAGEMAKER_SUBMIT_DIRECTORY"
-_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
 MAX_METADATA_ENTRIES = 50  # CustomerMetadataProperties limit
 _NAME_LIMIT = 63
 
@@ -47,54 +45,116 @@ class ArtifactCopy:
         return f"s3://{self.target_bucket}/{self.target_key}"
 
 
+@dataclass(frozen=True)
+class S3Reference:
+    """One S3 URI a package names, where it names it, and whether it is a key prefix
+    (`S3DataType: S3Prefix`: every object below it is part of the model)."""
+
+    place: tuple[str, ...]
+    uri: str
+    is_prefix: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedReference:
+    """An S3 URI of the source package and the URI its copy gets in the target bucket."""
+
+    source_uri: str
+    target_uri: str
+    is_prefix: bool
+    place: str  # the place in the package, "/"-joined: also the copy's folder
+
+    def object_copy(self) -> ArtifactCopy:
+        """The copy of a single object."""
+        bucket, key = parse_s3_url(self.target_uri)
+        return ArtifactCopy(self.source_uri, bucket, key)
+
+    def prefix_copy(self, relative_key: str) -> ArtifactCopy:
+        """The copy of one object below a prefix, at the same place below the target prefix."""
+        bucket, key = parse_s3_url(self.target_uri)
+        return ArtifactCopy(f"{self.source_uri}{relative_key}", bucket, f"{key}{relative_key}")
+
+
 def artifact_prefix(group: str, version: int) -> str:
     """The deterministic key prefix of a source version's copies."""
     return f"model-packages/{group}/v{version}/"
 
 
-def plan_copies(request: Mapping[str, Any], *, bucket: str, prefix: str) -> list[ArtifactCopy]:
-    """Every s3:// object the request references, each once, with a key derived from its place."""
-    copies: dict[str, ArtifactCopy] = {}
-    for path, uri in s3_references(request, ()):
-        if uri in copies:
+def plan_references(
+    request: Mapping[str, Any], *, bucket: str, prefix: str
+) -> list[PlannedReference]:
+    """Every S3 URI the request references, each once, with its copy's URI derived from its place:
+    `<prefix><place>/<file name>` for an object, `<prefix><place>/` for a key prefix."""
+    planned: dict[str, PlannedReference] = {}
+    for reference in s3_references(request):
+        if reference.uri in planned:
             continue
-        _, key = parse_s3_url(uri)
-        if not key or key.endswith("/"):
-            raise PromotionError(
-                f"{'.'.join(path)} references the prefix {uri}; only single S3 objects can be "
-                "promoted (package model data as one model.tar.gz)"
-            )
-        place = "/".join(path)
-        copies[uri] = ArtifactCopy(uri, bucket, f"{prefix}{place}/{key.rsplit('/', 1)[-1]}")
-    return list(copies.values())
+        place = "/".join(reference.place)
+        _, key = parse_s3_url(reference.uri)
+        if reference.is_prefix:
+            target = f"s3://{bucket}/{prefix}{place}/"
+        else:
+            target = f"s3://{bucket}/{prefix}{place}/{key.rsplit('/', 1)[-1]}"
+        planned[reference.uri] = PlannedReference(reference.uri, target, reference.is_prefix, place)
+    return list(planned.values())
 
 
-def s3_references(value: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
-    """Every (place, s3:// URI) a package or request references; prefixes and manifests raise."""
-    found: list[tuple[tuple[str, ...], str]] = []
+def s3_references(value: Any, path: tuple[str, ...] = ()) -> list[S3Reference]:
+    """Every S3 URI a package or request references, with its place.
+
+    Raises:
+        ConfigError: a form SageMaker accepts that cannot be promoted as it is (a manifest file),
+            or one SageMaker documents no meaning for (a compressed prefix, a prefix not ending
+            in "/", an object URI ending in "/").
+    """
+    found: list[S3Reference] = []
     if isinstance(value, dict):
+        where = ".".join(path)
         if value.get("ManifestS3Uri"):
-            raise PromotionError(
-                f"{'.'.join(path)} uses a manifest file; only single S3 objects can be "
-                "promoted (package model data as one model.tar.gz)"
+            raise ConfigError(
+                f"{where} uses a manifest file (ManifestS3Uri), which build.py cannot promote: "
+                "register the model data as an S3 object or an S3 prefix"
             )
-        if value.get("S3DataType") == "S3Prefix":
-            raise PromotionError(
-                f"{'.'.join(path)} uses S3DataType S3Prefix; only single S3 objects can be "
-                "promoted (package model data as one model.tar.gz)"
-            )
+        is_prefix = _check_data_source(value, where)
         for key, item in value.items():
             is_uri = isinstance(item, str) and item.startswith("s3://")
             if is_uri and (
                 key in _S3_KEYS or (key == _SUBMIT_DIRECTORY and path[-1:] == ("Environment",))
             ):
-                found.append(((*path, key), item))
+                prefix = is_prefix and key == "S3Uri"
+                _, object_key = parse_s3_url(item)
+                if not prefix and (not object_key or object_key.endswith("/")):
+                    raise ConfigError(
+                        f"{where}.{key} is {item}, which is not an object: name one object, or "
+                        "register a key prefix with S3DataType S3Prefix"
+                    )
+                found.append(S3Reference((*path, key), item, prefix))
             else:
                 found.extend(s3_references(item, (*path, key)))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             found.extend(s3_references(item, (*path, str(index))))
     return found
+
+
+def _check_data_source(value: Mapping[str, Any], where: str) -> bool:
+    """Whether an S3 data source names a prefix; refuse the forms SageMaker documents no
+    meaning for (S3ModelDataSource in the SageMaker API reference: Gzip is a single object,
+    a prefix ends with a forward slash)."""
+    if value.get("S3DataType") != "S3Prefix":
+        return False
+    uri = str(value.get("S3Uri", ""))
+    if value.get("CompressionType") == "Gzip":
+        raise ConfigError(
+            f"{where} names the prefix {uri} with CompressionType Gzip; SageMaker reads Gzip "
+            "model data from one S3Object only: use CompressionType None, or one archive"
+        )
+    if not uri.endswith("/"):
+        raise ConfigError(
+            f"{where} names the prefix {uri}, which does not end with '/' (SageMaker requires it "
+            "of an S3Prefix): register the package with the prefix ending in '/'"
+        )
+    return True
 
 
 def keep_creatable(value: Any, shape: Shape) -> Any:
@@ -117,12 +177,12 @@ def creatable(source: Mapping[str, Any], create_shape: Shape) -> dict[str, Any]:
     request: dict[str, Any] = keep_creatable(dict(source), create_shape)
     for key in _DROPPED:
         request.pop(key, None)
-    for container in _containers(request):
+    for container in containers(request):
         for key in _CONTAINER_DROPPED:
             container.pop(key, None)
-        s3_source = (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
-        for key in _SOURCE_ETAGS:
-            s3_source.pop(key, None)
+        for source in _data_sources(container):
+            for key in _SOURCE_ETAGS:
+                source.pop(key, None)
     metadata = request.get("MetadataProperties") or {}
     project = metadata.pop("ProjectId", None)  # a SageMaker project of the dev account
     if project:
@@ -133,10 +193,30 @@ def creatable(source: Mapping[str, Any], create_shape: Shape) -> dict[str, Any]:
     return request
 
 
-def _containers(request: Mapping[str, Any]) -> list[dict[str, Any]]:
-    specs: list[Any] = [request.get("InferenceSpecification")]
-    specs += request.get("AdditionalInferenceSpecifications") or []
-    return [container for spec in specs if spec for container in spec.get("Containers", [])]
+def _data_sources(container: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The container's S3 data sources: its model data, the additional ones."""
+    additional = container.get("AdditionalModelDataSources") or []
+    sources = [(container.get("ModelDataSource") or {}).get("S3DataSource")]
+    sources += [item.get("S3DataSource") for item in additional]
+    sources.append(container.get("AdditionalS3DataSource"))
+    return [source for source in sources if source]
+
+
+def container_places(request: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every container of a package or request with its place, in the package's order:
+    `InferenceSpecification.Containers.<i>`, then each additional specification's."""
+    main = request.get("InferenceSpecification")
+    specs: list[tuple[str, Any]] = [("InferenceSpecification", main)]
+    for index, spec in enumerate(request.get("AdditionalInferenceSpecifications") or []):
+        specs.append((f"AdditionalInferenceSpecifications.{index}", spec))
+    return [(f"{where}.Containers.{index}", container)
+            for where, spec in specs if spec
+            for index, container in enumerate(spec.get("Containers", []))]  # fmt: skip
+
+
+def containers(request: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every container of a package or request."""
+    return [container for _, container in container_places(request)]
 
 
 def rewrite_uris(value: Any, uri_map: Mapping[str, str]) -> Any:
@@ -150,28 +230,18 @@ def rewrite_uris(value: Any, uri_map: Mapping[str, str]) -> Any:
     return value
 
 
-def map_images(
-    request: dict[str, Any], *, image_uri_map: Mapping[str, str], source_account_id: str
-) -> list[str]:
-    """Apply `image_uri_map` to every container image in place; return notices for the rest.
-
-    Images of AWS-owned registries stay. An image in the source account's ECR stays unchanged
-    (the target then needs pull access) unless the map names it.
-    """
-    notices: list[str] = []
-    for container in _containers(request):
-        image = container.get("Image", "")
-        if image in image_uri_map:
-            container["Image"] = image_uri_map[image]
-            container.pop("ImageDigest", None)  # the digest named the source image
+def set_images(request: dict[str, Any], images: Mapping[str, tuple[str, str | None]]) -> None:
+    """Name each container's image as decided (promotion/images.py): place -> (URI, digest or
+    None). `ImageDigest` is the digest the URI names, or absent when it names a tag."""
+    for place, container in container_places(request):
+        if place not in images:
             continue
-        match = _ECR_IMAGE.match(image)
-        if match and match.group(1) == source_account_id:
-            notices.append(
-                f"image {image} is in the source account's ECR: the stage account needs "
-                "pull access to it (repository policy), or map it in image_uri_map"
-            )
-    return notices
+        uri, digest = images[place]
+        container["Image"] = uri
+        if digest:
+            container["ImageDigest"] = digest
+        else:
+            container.pop("ImageDigest", None)
 
 
 def build_create_request(
@@ -180,20 +250,21 @@ def build_create_request(
     create_shape: Shape,
     uri_map: Mapping[str, str],
     lineage: Mapping[str, str],
-    image_uri_map: Mapping[str, str],
-    source_account_id: str,
+    images: Mapping[str, tuple[str, str | None]],
     approval_status: str = "Approved",
     model_life_cycle: Mapping[str, str] | None = None,
-) -> tuple[dict[str, Any], list[str]]:
-    """The CreateModelPackage request of the target package, and notices for the user.
+) -> dict[str, Any]:
+    """The CreateModelPackage request of the target package.
 
-    `approval_status` is Approved, or PendingManualApproval for a stage behind a review gate;
-    `model_life_cycle` replaces whatever life cycle the source carries (its dev stage)."""
+    `uri_map` maps source S3 URIs to their copies, `images` each container's place to its image
+    in the stage; `approval_status` is Approved, or PendingManualApproval for a stage behind a
+    review gate; `model_life_cycle` replaces whatever life cycle the source carries (its dev
+    stage)."""
     request = rewrite_uris(creatable(source, create_shape), uri_map)
-    notices = map_images(request, image_uri_map=image_uri_map, source_account_id=source_account_id)
+    set_images(request, images)
     metadata = {**(request.get("CustomerMetadataProperties") or {}), **lineage}
     if len(metadata) > MAX_METADATA_ENTRIES:
-        raise PromotionError(
+        raise ConfigError(
             f"{source['ModelPackageArn']} has {len(metadata) - len(lineage)} metadata entries; "
             f"with the lineage that exceeds {MAX_METADATA_ENTRIES}: remove some in the source"
         )
@@ -202,7 +273,7 @@ def build_create_request(
     request.pop("ModelLifeCycle", None)
     if model_life_cycle:
         request["ModelLifeCycle"] = dict(model_life_cycle)
-    return request, notices
+    return request
 
 
 def model_name_for(group: str, stage: str, version: int) -> str:

@@ -1,19 +1,16 @@
-"""One promotion: look at both accounts, decide what to do (the plan), then do it."""
+"""One promotion: look at both accounts, decide what to do (the plan: promotion/plan.py), then
+do it: copy what is missing, create the package, wait until it is Completed."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from botocore.model import Shape
 
-from errors import CopyError
 from promotion import approval, registry
 from promotion.artifacts import (
     CopyResult,
@@ -21,20 +18,20 @@ from promotion.artifacts import (
     ProgressFactory,
     abort_incomplete_uploads,
     copy_artifact,
-    head,
-    is_copied,
 )
 from promotion.config import StageConfig
+from promotion.image_copy import Fetch, Moved, copy_image, https_fetch, plans_by_digest
+from promotion.image_plan import PlannedImage
+from promotion.images import images_document, summary_note
 from promotion.lease import Lease, LeaseSettings, hold, lease_key, owner_record
-from promotion.package import (
-    ArtifactCopy,
-    artifact_prefix,
-    build_create_request,
-    creatable,
-    map_images,
-    plan_copies,
+from promotion.plan import (
+    PlannedCopy,
+    PromotionPlan,
+    create_package_shape,
+    create_request,
+    plan_promotion,
 )
-from promotion.reuse import choose_reusable
+from promotion.prefixes import record_listing, verify_copy
 
 LOG = logging.getLogger(__name__)
 
@@ -42,52 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
 
-
-@dataclass(frozen=True)
-class PlannedCopy:
-    """An artifact and whether a current copy exists already."""
-
-    copy: ArtifactCopy
-    source_head: dict[str, Any]
-    already_copied: bool
-
-
-@dataclass(frozen=True)
-class PromotionPlan:
-    """What a promotion will do. `existing` set means the source was promoted before."""
-
-    source: dict[str, Any]
-    existing: dict[str, Any] | None
-    create_group: bool
-    copies: list[PlannedCopy] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
-
-    @property
-    def source_arn(self) -> str:
-        """The source package ARN."""
-        return str(self.source["ModelPackageArn"])
-
-    @property
-    def source_version(self) -> int:
-        """The source package version."""
-        return int(self.source["ModelPackageVersion"])
-
-    def describe(self, approval_status: str = approval.APPROVED) -> list[str]:
-        """The plan as lines for `--dry-run`."""
-        if self.existing:
-            status = self.existing["ModelPackageStatus"]
-            verb = "reuse" if status == "Completed" else f"wait for ({status})"
-            return [f"{verb} {self.existing['ModelPackageArn']} (promoted before)"]
-        lines = ["create model package group " + self.source["ModelPackageGroupName"]]
-        lines = lines if self.create_group else []
-        for planned in self.copies:
-            verb = "skip (already copied)" if planned.already_copied else "copy"
-            size = planned.source_head["ContentLength"]
-            lines.append(
-                f"{verb} {planned.copy.source_uri} -> {planned.copy.target_uri} ({size} B)"
-            )
-        lines.append(f"create a model package ({approval_status}) from {self.source_arn}")
-        return lines
+__all__ = ["PromotionPlan", "PromotionResult", "apply_promotion", "plan_promotion", "promote"]
 
 
 @dataclass(frozen=True)
@@ -97,63 +49,18 @@ class PromotionResult:
     target_package: dict[str, Any]
     reused: bool
     copies: list[CopyResult]
+    images: list[PlannedImage] = field(default_factory=list)
+    moved: dict[str, Moved] = field(default_factory=dict)  # image digest -> bytes moved
 
     @property
     def target_arn(self) -> str:
         """The target package ARN."""
         return str(self.target_package["ModelPackageArn"])
 
-
-def plan_promotion(
-    config: StageConfig,
-    *,
-    source_arn: str,
-    source_sm: SageMakerClient,
-    source_s3: S3Client,
-    target_sm: SageMakerClient,
-    target_s3: S3Client,
-) -> PromotionPlan:
-    """Read both accounts and decide; writes nothing.
-
-    Raises:
-        PromotionError: a package found by lineage is not provably ours (see promotion/reuse.py).
-    """
-    source = registry.describe_approved(source_sm, source_arn)
-    group = config.model_package_group_name
-    shape = create_package_shape(target_sm)
-    prefix = artifact_prefix(group, int(source["ModelPackageVersion"]))
-    view = creatable(source, shape)
-    # Packages first, copies second: a package is created only after all its copies exist, so
-    # one found here has complete copies below. In the other order a concurrent run could create
-    # its package between the two reads, and this run would see it without its copies.
-    found = registry.find_all_promoted(target_sm, group=group, source_arn=source_arn)
-    planned = []
-    for copy in plan_copies(view, bucket=config.artifacts_bucket, prefix=prefix):
-        source_head = head(source_s3, copy.source_uri)
-        if source_head is None:
-            raise CopyError(
-                f"{source_arn} references {copy.source_uri}, which does not exist; "
-                "restore the object or approve another version"
-            )
-        done = is_copied(source_head, head(target_s3, copy.target_uri))
-        planned.append(PlannedCopy(copy, source_head, done))
-    existing = choose_reusable(found, planned, source_arn=source_arn, group=group)
-    if existing:
-        return PromotionPlan(source, existing, create_group=False, copies=planned)
-    create_group = not registry.group_exists(target_sm, group)
-    notices = map_images(  # the view is not used after this, so images may be mapped in it
-        view,
-        image_uri_map=config.image_uri_map,
-        source_account_id=config.source_account_id,
-    )
-    return PromotionPlan(source, None, create_group, planned, notices)
-
-
-def create_package_shape(sm: SageMakerClient) -> Shape:
-    """The CreateModelPackage input shape: what a new package may carry."""
-    shape = sm.meta.service_model.operation_model("CreateModelPackage").input_shape
-    assert shape is not None  # the operation has an input
-    return shape
+    def images_document(self, stage: str) -> dict[str, Any]:
+        """`build/<stage>/images.json` (promotion/images.py)."""
+        source = self.target_package["CustomerMetadataProperties"][registry.LINEAGE_SOURCE_ARN]
+        return images_document(source, stage, [image.decision for image in self.images])
 
 
 def apply_promotion(
@@ -169,6 +76,9 @@ def apply_promotion(
     sleep: Callable[[float], None] | None = None,
     approval_status: str = approval.APPROVED,
     lease: Lease | None = None,
+    source_ecr: Any = None,
+    target_ecr: Any = None,
+    fetch: Fetch | None = None,
 ) -> PromotionResult:
     """Carry out a plan: copy what is missing, create the package, wait until Completed.
 
@@ -183,85 +93,65 @@ def apply_promotion(
             existing = registry.wait_until_completed(
                 target_sm, existing["ModelPackageArn"], **wait_args
             )
-        return PromotionResult(existing, reused=True, copies=[])
+        # Its copies are those the plan found in place (reuse requires them: promotion/reuse.py).
+        there = [CopyResult(p.copy, p.source_head["ContentLength"], "skipped")
+                 for p in plan.copies if p.already_copied]  # fmt: skip
+        return PromotionResult(existing, reused=True, copies=there, images=plan.images)
     group = config.model_package_group_name
     if plan.create_group:
         create_group(target_sm, group, source_account_id=config.source_account_id)
-    pending = [p.copy for p in plan.copies if not p.already_copied]
+    results = copy_objects(plan.all_copies, config, source_s3=source_s3, target_s3=target_s3,
+                           settings=settings, progress=progress)  # fmt: skip
+    for prefix in plan.prefixes:  # after its objects: a recorded listing means a complete copy
+        verify_copy(target_s3, prefix.reference, prefix.objects)
+        record_listing(target_s3, bucket=config.artifacts_bucket, key=prefix.listing_key,
+                       body=prefix.listing, kms_key_arn=config.kms_key_arn)  # fmt: skip
+    moved = {}
+    for image in plans_by_digest([i.copy for i in plan.images if i.copy is not None]):
+        fetch = fetch or https_fetch()
+        moved[image.digest] = copy_image(source_ecr, target_ecr, image, fetch=fetch)
+    request, _ = create_request(plan, config, create_package_shape(target_sm), git_sha=git_sha,
+                                approval_status=approval_status)  # fmt: skip
+    if lease:
+        lease.check()  # never create after another run took the promotion over
+    arn = registry.create_package(target_sm, request, source_arn=plan.source_arn)
+    package = registry.wait_until_completed(target_sm, arn, **wait_args)
+    return PromotionResult(package, reused=False, copies=results, images=plan.images, moved=moved)
+
+
+def copy_objects(
+    planned: list[PlannedCopy],
+    config: StageConfig,
+    *,
+    source_s3: S3Client,
+    target_s3: S3Client,
+    settings: CopySettings,
+    progress: ProgressFactory | None,
+) -> list[CopyResult]:
+    """Copy each object not copied yet (aborting uploads an interrupted run left first)."""
+    pending = [p.copy for p in planned if not p.already_copied]
     aborted = abort_incomplete_uploads(
         target_s3, bucket=config.artifacts_bucket, keys=[c.target_key for c in pending]
     )
     if aborted:
         LOG.info("aborted %d incomplete upload(s) left by an interrupted run", aborted)
     results = []
-    for planned in plan.copies:
-        if planned.already_copied:
-            size = planned.source_head["ContentLength"]
-            results.append(CopyResult(planned.copy, size, "skipped"))
+    for item in planned:
+        if item.already_copied:
+            results.append(CopyResult(item.copy, item.source_head["ContentLength"], "skipped"))
             continue
         results.append(
             copy_artifact(
-                planned.copy,
+                item.copy,
                 source_s3=source_s3,
                 target_s3=target_s3,
-                source_head=planned.source_head,
+                source_head=item.source_head,
                 kms_key_arn=config.kms_key_arn,
                 settings=settings,
                 progress=progress,
             )  # fmt: skip
         )
-    request, _ = create_request(
-        plan, config, target_sm, git_sha=git_sha, approval_status=approval_status
-    )
-    if lease:
-        lease.check()  # never create after another run took the promotion over
-    arn = registry.create_package(target_sm, request, source_arn=plan.source_arn)
-    package = registry.wait_until_completed(target_sm, arn, **wait_args)
-    return PromotionResult(package, reused=False, copies=results)
-
-
-def create_request(
-    plan: PromotionPlan,
-    config: StageConfig,
-    target_sm: SageMakerClient,
-    *,
-    git_sha: str | None,
-    approval_status: str = approval.APPROVED,
-) -> tuple[dict[str, Any], str]:
-    """The CreateModelPackage request and its idempotency token.
-
-    The token is derived from the stage and the whole request (source ARN and lineage included),
-    so every retry and every run that would create the same package sends the same token, and
-    AWS answers a repeated token with the package it created first.
-    """
-    lineage = {
-        registry.LINEAGE_SOURCE_ARN: plan.source_arn,
-        registry.LINEAGE_SOURCE_ACCOUNT: config.source_account_id,
-        registry.LINEAGE_SOURCE_VERSION: str(plan.source_version),
-    }
-    if git_sha:
-        lineage[registry.LINEAGE_GIT_SHA] = git_sha
-    request, _ = build_create_request(
-        plan.source,
-        create_shape=create_package_shape(target_sm),
-        uri_map={p.copy.source_uri: p.copy.target_uri for p in plan.copies},
-        lineage=lineage,
-        image_uri_map=config.image_uri_map,
-        source_account_id=config.source_account_id,
-        approval_status=approval_status,
-        model_life_cycle=approval.life_cycle(
-            config.stage, approval_status, f"promoted from {plan.source_arn} by build.py"
-        ),
-    )
-    request["ModelPackageGroupName"] = config.model_package_group_name
-    if config.kms_key_arn:
-        request["SecurityConfig"] = {"KmsKeyId": config.kms_key_arn}
-    identity = {"stage": config.stage, "account": config.account_id, "request": request}
-    token = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
-    token = token[:32]
-    request["CustomerMetadataProperties"][registry.LINEAGE_CLIENT_TOKEN] = token
-    request["ClientToken"] = token
-    return request, token
+    return results
 
 
 def create_group(sm: SageMakerClient, group: str, *, source_account_id: str) -> None:
@@ -291,6 +181,10 @@ def promote(
     progress: ProgressFactory | None = None,
     on_wait: Callable[[dict[str, Any]], None] | None = None,
     approval_status: str = approval.APPROVED,
+    source_ecr: Any = None,
+    target_ecr: Any = None,
+    pinned_images: Mapping[str, str] | None = None,
+    fetch: Fetch | None = None,
 ) -> PromotionResult:
     """Apply `plan` under the promotion lease: one target package whatever the concurrency.
 
@@ -301,6 +195,7 @@ def promote(
     if plan.existing:
         return apply_promotion(plan, config, source_s3=source_s3, target_sm=target_sm,
                                target_s3=target_s3, settings=settings)  # fmt: skip
+    ecr = {"source_ecr": source_ecr, "target_ecr": target_ecr}
     key = lease_key(config.model_package_group_name, plan.source_version)
     owner = owner_record(f"build.py {config.stage} {os.environ.get('GITHUB_RUN_ID', 'local')}")
     with hold(
@@ -309,10 +204,34 @@ def promote(
     ) as lease:  # fmt: skip
         fresh = plan_promotion(
             config, source_arn=plan.source_arn, source_sm=source_sm, source_s3=source_s3,
-            target_sm=target_sm, target_s3=target_s3,
+            target_sm=target_sm, target_s3=target_s3, pinned_images=pinned_images, **ecr,
         )  # fmt: skip
         return apply_promotion(
             fresh, config, source_s3=source_s3, target_sm=target_sm, target_s3=target_s3,
             settings=settings, git_sha=git_sha, progress=progress, lease=lease,
-            approval_status=approval_status,
+            approval_status=approval_status, fetch=fetch, **ecr,
         )  # fmt: skip
+
+
+def image_rows(result: PromotionResult, *, pinned_from: str | None) -> list[tuple[str, str]]:
+    """The summary's rows for the package's containers: an inference pipeline is named as one,
+    and each image with the digest the stage runs and how it got there."""
+    rows: list[tuple[str, str]] = []
+    main = [i for i in result.images if i.decision.place.startswith("InferenceSpecification.")]
+    if len(main) > 1:
+        rows.append(("Inference pipeline", f"{len(main)} containers, run in sequence by "
+                     "SageMaker (each one's output is the next one's input)"))  # fmt: skip
+    for image in result.images:
+        decision = image.decision
+        note = summary_note(decision)
+        moved = result.moved.get(decision.digest or "")
+        if moved is not None:
+            note += (f"; {moved.layers_copied} layer(s) copied, {moved.layers_skipped} already "
+                     f"there, {moved.downloaded} B moved")  # fmt: skip
+        elif image.copy is not None:
+            note += "; already in the stage"
+        if decision.kind == "copy" and pinned_from:
+            note += f"; the digest {pinned_from} promoted"
+        label = "Image" if len(result.images) == 1 else f"Image {decision.place}"
+        rows.append((label, f"{decision.target} ({note})"))
+    return rows

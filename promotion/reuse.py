@@ -2,26 +2,42 @@
 
 Lineage metadata alone proves nothing: anyone who can create packages in the stage group can set
 `promotion:source-model-package-arn`. A package is reused only when it references exactly the
-planned copies, each copy carries the source object's ETag, and it is neither Rejected nor Failed.
+planned copies and images, each copy carries the source object's ETag, every copied prefix's
+listing and every copied image is complete in the stage, and it is neither Rejected nor Failed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from errors import PackageFailedError, PromotionError
 from promotion import registry
-from promotion.package import s3_references
+from promotion.package import container_places, s3_references
 
 if TYPE_CHECKING:
-    from promotion.promote import PlannedCopy
+    from promotion.plan import PlannedCopy
 
 REUSABLE_APPROVALS = ("Approved", "PendingManualApproval")
 
 
-def problem_with(package: dict[str, Any], planned: Sequence[PlannedCopy]) -> str | None:
-    """Why `package` is not ours to reuse, or None when it is."""
+def problem_with(
+    package: dict[str, Any],
+    planned: Sequence[PlannedCopy],
+    *,
+    targets: set[str],
+    images: Mapping[str, str],
+    complete: bool,
+) -> str | None:
+    """Why `package` is not ours to reuse, or None when it is.
+
+    Args:
+        package: a target package found by lineage.
+        planned: every planned object copy (single objects and the objects below prefixes).
+        targets: the S3 URIs the package must name (copies of objects, copied prefixes).
+        images: each container's place -> the image the package must name.
+        complete: every prefix listing is recorded and every own image is in the stage.
+    """
     approval = package.get("ModelApprovalStatus")
     status = package.get("ModelPackageStatus")
     if status in ("Failed", "Deleting"):
@@ -29,25 +45,36 @@ def problem_with(package: dict[str, Any], planned: Sequence[PlannedCopy]) -> str
     if approval not in REUSABLE_APPROVALS:
         return f"is {approval}"
     try:
-        found = {uri for _, uri in s3_references(package)}
+        found = {reference.uri for reference in s3_references(package)}
     except PromotionError as error:
         return f"references data no promotion makes ({error})"
-    wanted = {p.copy.target_uri for p in planned}
-    foreign = sorted(found - wanted)
+    foreign = sorted(found - targets)
     if foreign:
         return f"references {foreign[0]}, which is not one of the planned copies"
-    missing = sorted(wanted - found)
+    missing = sorted(targets - found)
     if missing:
         return f"does not reference the planned copy {missing[0]}"
+    for place, container in container_places(package):
+        if place in images and container.get("Image") != images[place]:
+            return f"names the image {container.get('Image')} at {place}, not {images[place]}"
     for copy in planned:
         if not copy.already_copied:
             etag = copy.source_head["ETag"].strip('"')
             return f"its copy {copy.copy.target_uri} does not carry the source ETag {etag}"
+    if not complete:
+        return "its prefix listings or images are not complete in the stage"
     return None
 
 
 def choose_reusable(
-    found: Sequence[dict[str, Any]], planned: Sequence[PlannedCopy], *, source_arn: str, group: str
+    found: Sequence[dict[str, Any]],
+    planned: Sequence[PlannedCopy],
+    *,
+    targets: set[str],
+    images: Mapping[str, str],
+    complete: bool,
+    source_arn: str,
+    group: str,
 ) -> dict[str, Any] | None:
     """The package to reuse (the newest), None when nothing was found; refuse anything unproven.
 
@@ -55,7 +82,7 @@ def choose_reusable(
         PromotionError: one line naming the package, what is wrong and what to do.
     """
     for package in found:
-        problem = problem_with(package, planned)
+        problem = problem_with(package, planned, targets=targets, images=images, complete=complete)
         if problem is None:
             continue
         arn = package["ModelPackageArn"]

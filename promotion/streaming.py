@@ -63,7 +63,7 @@ def stream_artifact(
     )["UploadId"]  # fmt: skip
     try:
         parts = _upload_parts(
-            target_s3, copy, upload_id, _chunks(body, part_size), settings, callback
+            target_s3, copy, upload_id, whole_parts(body, part_size), settings, callback
         )
         target_s3.complete_multipart_upload(
             Bucket=copy.target_bucket,
@@ -114,7 +114,7 @@ def crc32_checksum(data: bytes) -> str:
     return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode("ascii")
 
 
-def _chunks(body: Any, part_size: int) -> Iterator[bytes]:
+def whole_parts(body: Any, part_size: int) -> Iterator[bytes]:
     """Whole parts of `part_size` bytes (S3 rejects short parts but the last), then the rest."""
     buffer = bytearray()
     while data := body.read(part_size - len(buffer)):

@@ -5,6 +5,7 @@
     python3 scripts/fleet.py conflicts             files an update left conflicted (exit 1)
     python3 scripts/fleet.py rename-key OLD NEW    a stage key renamed in both stage files
     python3 scripts/fleet.py pr-body FROM TO       the update pull request's description
+    python3 scripts/fleet.py init-inputs ...       the model's own inputs (Copier's task, once)
 
 Standard library only: it runs in any model repository (and in Copier's migrations) with the
 machine's python3. Each failure is one line; exit 1, or 2 for bad arguments.
@@ -23,9 +24,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STAGE_FILES = ("pre-prod-config.tfvars.json", "prod-config.tfvars.json")
+# The model's own inputs: what its smoke run scores and the rows its comparison scores. Never the
+# template's (copier.yml excludes them): `init-inputs` writes them once in a new repository.
+INPUTS = ("inputs/smoke-input.csv", "inputs/evaluation-rows.csv")
 # What a model's team owns and edits; every other file is the template's. The README is the
 # template's but for its top (the title and first paragraph), which a team may rewrite.
-OWNED = (*STAGE_FILES, "bootstrap/settings.tfvars.json", "README.md")
+OWNED = (*STAGE_FILES, "bootstrap/settings.tfvars.json", *INPUTS, "README.md")
+ID_COLUMN = "record_id"  # the stage files' id_column (pre-prod-config.tfvars.json.jinja)
+PLACEHOLDER_ROWS = 5
 # Copier's inline conflict markers (`copier update --conflict inline`), and git's.
 CONFLICT = re.compile(r"^(<<<<<<< |>>>>>>> )", re.M)
 
@@ -124,6 +130,41 @@ def pr_body(old: str, new: str, root: Path = REPO_ROOT) -> str:
     return "\n".join(lines) + "\n"
 
 
+def init_inputs(
+    columns: str, smoke_input: str, evaluation_rows: str, root: Path = REPO_ROOT
+) -> list[str]:
+    """Write the model's inputs that do not exist yet; return what was done, a line each.
+
+    Each is a copy of the file the team named (an absolute path), else made from the feature
+    columns: the smoke input with rows of zeros to replace (enough for the pipeline to run end to
+    end), the evaluation rows a header only (nothing is compared until it holds real rows).
+    """
+    names = columns.split()
+    if any("," in name for name in names) or len(set(names)) != len(names):
+        raise FleetError(f"feature columns {columns!r}: names separated by spaces, each once")
+    header = [ID_COLUMN, *names]
+    zeros = [[str(row), *("0" for _ in names)] for row in range(1, PLACEHOLDER_ROWS + 1)]
+    written = []
+    for relative, source, rows in ((INPUTS[0], smoke_input, zeros),
+                                   (INPUTS[1], evaluation_rows, [])):  # fmt: skip
+        target = root / relative
+        if target.exists():
+            continue
+        if not source and not names:
+            raise FleetError(f"{relative}: give the model's feature columns or a file to copy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.writing")
+        if source:
+            partial.write_bytes(Path(source).read_bytes())
+            done = f"copied {source} to {relative}"
+        else:
+            partial.write_text("\n".join(",".join(row) for row in [header, *rows]) + "\n")
+            done = f"wrote {relative} from the feature columns: put rows of your model's data in it"
+        os.replace(partial, target)  # whole or not at all
+        written.append(done)
+    return written
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; one line on failure."""
     parser = argparse.ArgumentParser(prog="scripts/fleet.py", description=__doc__)
@@ -138,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     body = commands.add_parser("pr-body")
     body.add_argument("old")
     body.add_argument("new")
+    inputs = commands.add_parser("init-inputs")
+    inputs.add_argument("--columns", default="", help="feature columns, separated by spaces")
+    inputs.add_argument("--smoke-input", default="", help="a file to copy as the smoke input")
+    inputs.add_argument("--evaluation-rows", default="", help="a file to copy as the rows")
     args = parser.parse_args(argv)
     try:
         if args.command == "owned":
@@ -154,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "rename-key":
             changed = rename_key(args.old, args.new)
             print(f"renamed {args.old} to {args.new} in {', '.join(changed) or 'nothing'}")
+        elif args.command == "init-inputs":
+            for line in init_inputs(args.columns, args.smoke_input, args.evaluation_rows):
+                print(line)
         else:
             sys.stdout.write(pr_body(args.old, args.new))
     except (FleetError, OSError, ValueError) as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from demo.rehearsal import checks, story
-from demo.services import ServiceError
+from testbed.services import ServiceError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AWSCLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"
@@ -27,7 +28,10 @@ AWSCLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(prog="python -m demo.rehearsal", description=__doc__)
-    parser.add_argument("--work-dir", type=Path, help="where to work (kept); default: a temp dir")
+    parser.add_argument(
+        "--work-dir", type=Path,
+        help="where to work (kept); default: a temporary directory, removed unless the run fails",
+    )  # fmt: skip
     parser.add_argument("--report", type=Path, help="write the report (JSON) here")
     args = parser.parse_args(argv)
     if args.work_dir and args.work_dir.exists() and any(args.work_dir.iterdir()):
@@ -37,13 +41,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def rehearse(work: Path, report: dict[str, object], log: object = print) -> None:
     """Every phase, in order, recorded in `report`. Raises RehearsalError at the first failure."""
-    from demo.enforcement import aws_semantics, enforced
-    from demo.enforcement.grants import recording_grants
-    from demo.local_aws import create_administrators, local_aws
-    from demo.rehearsal.github import dispatch_api
     from demo.rehearsal.iam_evidence import evidence
-    from demo.services import running_pipelines
-    from demo.terraform import setup
+    from testbed.enforcement import aws_semantics, enforced
+    from testbed.enforcement.grants import recording_grants
+    from testbed.github import dispatch_api
+    from testbed.local_aws import create_administrators, local_aws
+    from testbed.services import running_pipelines
+    from testbed.terraform import setup
 
     terraform = setup(work / "terraform")
     report["terraform"] = terraform.describe()
@@ -82,7 +86,10 @@ def rehearse(work: Path, report: dict[str, object], log: object = print) -> None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the rehearsal; one line on failure."""
+    """Run the rehearsal; one line on failure (its work directory kept and named), and on Ctrl-C,
+    after every process it started has ended."""
+    from testbed.processes import Owned, owned_processes
+
     args = parse_args(argv)
     if not AWSCLI.exists():
         print("rehearsal: error: .venv-awscli is missing: run `make setup`", file=sys.stderr)
@@ -90,15 +97,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="rehearsal-"))
     work.mkdir(parents=True, exist_ok=True)
     report: dict[str, object] = {}
+    owned, outcome = Owned(), "failed"  # a failure keeps the work directory, and names it
     try:
-        rehearse(work, report)
+        with owned_processes(owned):
+            rehearse(work, report)
+        outcome = "passed"
     except (story.RehearsalError, story.guide.GuideError, ServiceError) as error:
         print(f"rehearsal: error: {error} (work directory: {work})", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+        print(f"rehearsal: interrupted; stopped the embedded AWS and {owned.describe()} it "
+              "started; nothing of it runs any more", file=sys.stderr)  # fmt: skip
+        return 130
     finally:
         if args.report:
             args.report.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    print(f"rehearsal passed in {report['seconds']} s (work directory: {work})")
+        if args.work_dir is None and outcome != "failed":
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"rehearsal passed in {report['seconds']} s")
     return 0
 
 

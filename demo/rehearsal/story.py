@@ -20,8 +20,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from demo import seed
-from demo.local_aws import (
+from demo.rehearsal import guide
+from demo.rehearsal.actions import JobContext, web_identity_environment
+from demo.rehearsal.workflow import JobResult, Workflow
+from testbed import inventory, seed
+from testbed.github import GitHub
+from testbed.local_aws import (
     DEMO_STAGES,
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
@@ -30,12 +34,8 @@ from demo.local_aws import (
     Administrator,
     create_bucket,
 )
-from demo.rehearsal import guide, inventory
-from demo.rehearsal.actions import JobContext, web_identity_environment
-from demo.rehearsal.github import GitHub
-from demo.rehearsal.workflow import JobResult, Workflow
-from demo.services import fire_schedule, invoke_function
-from demo.terraform import Terraform, s3_backend_settings, working_copy, write_local_aws_override
+from testbed.services import fire_schedule, invoke_function
+from testbed.terraform import Terraform, s3_backend_settings, working_copy, write_local_aws_override
 
 REPOSITORY = "example-org/churn-batch"
 ROOTS = (".", "approval_trigger", "bootstrap/dev", "bootstrap/stage")
@@ -345,7 +345,7 @@ def second_version(r: Rehearsal) -> dict[str, Any]:
     version prod runs, on the stage's evaluation rows, as the execution role."""
     config = json.loads((r.clone / "pre-prod-config.tfvars.json").read_text(encoding="utf-8"))
     bucket, _, key = config["evaluation_input_url"].removeprefix("s3://").partition("/")
-    batch = (r.clone / "demo" / "smoke-input.csv").read_bytes()
+    batch = (r.clone / "inputs" / "evaluation-rows.csv").read_bytes()  # the repository's own
     r.admins[PRE_PROD_ACCOUNT].session().client("s3").put_object(
         Bucket=bucket, Key=f"{key}rows.csv", Body=batch
     )
@@ -384,7 +384,7 @@ def scheduled_run(r: Rehearsal) -> str:
     config = json.loads((r.clone / "prod-config.tfvars.json").read_text(encoding="utf-8"))
     admin = r.admins[PROD_ACCOUNT].session()
     bucket, _, prefix = config["input_data_url"].removeprefix("s3://").partition("/")
-    batch = (r.clone / "demo" / "smoke-input.csv").read_bytes()
+    batch = (r.clone / "inputs" / "smoke-input.csv").read_bytes()  # the repository's own rows
     admin.client("s3").put_object(Bucket=bucket, Key=f"{prefix}batch.csv", Body=batch)
     workspace = newest_workspace(r, "prod")
     name = json.loads((workspace / "build" / "prod" / "deployment.tfvars.json").read_text())[

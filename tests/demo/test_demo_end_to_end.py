@@ -11,10 +11,7 @@ import pandas as pd
 import pytest
 
 from demo.__main__ import MARKER, claim_output_dir, main, run_story
-from demo.deploy import Deployer
 from demo.evidence import DRIFTED_FEATURE
-from demo.local_aws import account_session, local_aws
-from demo.seed import FEATURES, ID_COLUMN, sample_input, train_model
 from demo.story import (
     PHASES,
     Story,
@@ -25,6 +22,9 @@ from demo.story import (
     run_pre_prod,
     show_evidence,
 )
+from testbed.deploy import Deployer
+from testbed.local_aws import account_session, local_aws
+from testbed.seed import FEATURES, ID_COLUMN, sample_input, train_model
 
 
 def test_the_story_promotes_reruns_scores_and_rolls_back(
@@ -54,7 +54,8 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
     assert (evidence / "comparison.md").read_text().startswith("### Champion v1 vs challenger v3")
     assert "violations" in (evidence / "drifted" / "quality" / "algo-1-data-quality.md").read_text()
     assert facts["prod runs"] == "source version 3 (same source ARN as pre-prod: yes)"
-    assert facts["rollback"] == "pre-prod back on source version 1"
+    assert facts["pre-prod promoted"].startswith("source version 3 as ")
+    assert facts["rollback"] == "pre-prod runs source version 1 again"
     assert story.tfvars["prod"]["source_model_package_arn"].endswith("/3")
     # ... the predictions are the newest Approved model's own, one per held-out row
     predictions = pd.read_csv(tmp_path / "out" / "predictions.csv")
@@ -66,6 +67,9 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
     assert facts["accuracy"].endswith("against the held-out labels (300 rows)")
     # ... and the status view says pre-prod's pipeline and schedule run the rolled-back version
     printed = capsys.readouterr().out
+    # ... the re-run found the four artifacts in place: none copied, four already there
+    rerun = printed[printed.index("Re-run the same promotion") :]
+    assert re.search(r"Artifacts +0 copied, 4 already there", rerun)
     status = printed[printed.index("Status of pre-prod (account") :]
     assert (
         "pipeline breast-cancer-classifier-pre-prod-batch-inference [Active]: model "
@@ -146,21 +150,45 @@ def test_a_directory_the_demo_did_not_make_is_refused_and_kept(
 
 
 @pytest.mark.parametrize("state", ["new", "empty", "made-by-demo"])
-def test_new_empty_or_own_directories_are_claimed(tmp_path: Path, state: str) -> None:
-    # GIVEN a directory that does not exist, is empty, or an earlier demo made
+def test_new_empty_or_own_directories_are_claimed_and_started_afresh(
+    tmp_path: Path, state: str
+) -> None:
+    # GIVEN a directory that does not exist, is empty, or an earlier demo made (its outputs and
+    # the Terraform state of an embedded AWS long gone, and a file of the user's)
     target = tmp_path / "out"
     if state != "new":
         target.mkdir()
     if state == "made-by-demo":
         (target / MARKER).write_text("")
         (target / "predictions.csv").write_text("old")
+        (target / "terraform" / "pre-prod").mkdir(parents=True)
+        (target / "terraform" / "pre-prod" / "terraform.tfstate").write_text("{}")
+        (target / "notes.txt").write_text("mine")
 
     # WHEN the demo claims it
-    claim_output_dir(target)
+    with claim_output_dir(target):
+        # THEN it is marked as the demo's, what the last run wrote is gone, the rest is kept
+        assert (target / MARKER).is_file()
+        assert not (target / "predictions.csv").exists() and not (target / "terraform").exists()
+        assert (state != "made-by-demo") or (target / "notes.txt").read_text() == "mine"
 
-    # THEN it is marked as the demo's, and nothing in it was deleted
-    assert (target / MARKER).is_file()
-    assert (state != "made-by-demo") or (target / "predictions.csv").read_text() == "old"
+
+def test_a_directory_another_demo_holds_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a demo holding its output directory, in the middle of a run
+    target = tmp_path / "out"
+    with claim_output_dir(target):
+        (target / "predictions.csv").write_text("being written")
+
+        # WHEN a second demo is pointed at it
+        code = main(["--output-dir", str(target)])
+
+        # THEN it refuses in one line and leaves the first run's files alone
+        assert code == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "in use by another demo" in error
+        assert (target / "predictions.csv").read_text() == "being written"
 
 
 def test_a_file_or_unwritable_path_is_refused(
@@ -180,10 +208,10 @@ def test_a_failed_step_keeps_its_logs_where_the_message_points(
 ) -> None:
     # GIVEN a deployed pre-prod stage whose local run fails in Preprocess, leaving its logs
     import pipelines.local
-    from demo.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket
     from demo.story import run_pre_prod
     from pipelines.local import RunResult, StepResult
     from promotion.config import default_config_path, load_stage_config
+    from testbed.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket
 
     def failing_run(definition: object, *, work_dir: Path, **_: object) -> RunResult:
         step_dir = work_dir / "exec0001" / "Preprocess"

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from pipelines import compare
-from pipelines.batch_inference.quality_comparison import Thresholds, compare_predictions
+from pipelines.evidence.quality_comparison import Thresholds, compare_predictions
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -144,7 +144,7 @@ def test_the_champion_is_found_through_prod_lineage(aws: Any, make_config: Any) 
                     ExecutionRoleArn=role)  # fmt: skip
     definition = {"Version": "2020-12-01", "Steps": [], "Parameters": [
         {"Name": "ModelName", "Type": "String", "DefaultValue": "served-v5"}]}  # fmt: skip
-    from pipelines.batch_inference.pipeline import pipeline_name_for
+    from pipelines.definition.pipeline import pipeline_name_for
 
     sm.create_pipeline(PipelineName=pipeline_name_for(config), RoleArn=role,
                        PipelineDefinition=json.dumps(definition))  # fmt: skip
@@ -204,7 +204,12 @@ def test_a_replaced_champion_scores_with_a_temporary_model_that_is_deleted(
     ("champion", "input_url", "reason"),
     [
         ("7", "s3://eval-bucket/in/", "prod already runs version 7"),
-        ("6", None, "no evaluation input: set evaluation_input_url in the stage config"),
+        (
+            "6",
+            None,
+            "no evaluation input: add the repository's evaluation rows "
+            "(inputs/evaluation-rows.csv) or set evaluation_input_url in the stage config",
+        ),
     ],
 )
 def test_nothing_is_compared_without_two_versions_and_an_input(

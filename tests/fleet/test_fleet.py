@@ -49,15 +49,45 @@ def test_changelog_between_two_versions_quotes_only_the_newer_sections(tmp_path:
         fleet.changelog_between("main", "v2.1.0", tmp_path)
 
 
-def test_owned_paths_are_the_stage_files_the_settings_and_the_readme() -> None:
+def test_owned_paths_are_the_stage_files_the_settings_the_inputs_and_the_readme() -> None:
     assert fleet.outside_owned(["README.md", "prod-config.tfvars.json", "build.py"]) == ["build.py"]
     assert fleet.outside_owned(["bootstrap/settings.tfvars.json"]) == []
-    # Every owned file exists here, and the two Copier never updates are the stage files and
-    # the settings (copier.yml's _skip_if_exists).
+    assert fleet.outside_owned(["inputs/smoke-input.csv", "inputs/evaluation-rows.csv"]) == []
+    # Every owned file exists here. Copier never updates the stage files and the settings
+    # (_skip_if_exists), never copies or updates the inputs (_exclude: a task writes them once).
     assert all((REPO_ROOT / path).is_file() for path in fleet.OWNED)
     copier_yml = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
     skipped = [path.lstrip("/") for path in copier_yml["_skip_if_exists"]]
-    assert sorted(skipped) == sorted(path for path in fleet.OWNED if path != "README.md")
+    assert sorted(skipped) == sorted(
+        path for path in fleet.OWNED if path != "README.md" and path not in fleet.INPUTS
+    )
+    assert "/inputs" in copier_yml["_exclude"]
+    assert {str(Path(path).parent) for path in fleet.INPUTS} == {"inputs"}
+
+
+def test_init_inputs_writes_the_models_own_files_once(tmp_path: Path) -> None:
+    # GIVEN a new repository and the model's columns, with the team's evaluation rows as a file
+    rows = tmp_path / "rows.csv"
+    rows.write_text("record_id,tenure,charges\n7,12,80.5\n")
+    root = tmp_path / "repository"
+    # WHEN the inputs are made
+    done = fleet.init_inputs("tenure charges", "", str(rows), root)
+    # THEN the smoke input has the columns and placeholder rows, the rows file is the team's
+    smoke = (root / "inputs/smoke-input.csv").read_text().splitlines()
+    assert smoke[0] == "record_id,tenure,charges" and smoke[1:] == [f"{i},0,0" for i in range(1, 6)]
+    assert (root / "inputs/evaluation-rows.csv").read_text() == rows.read_text()
+    assert len(done) == 2 and "put rows of your model's data in it" in done[0]
+    # AND a second run (Copier's update re-runs its tasks) leaves the team's edits alone
+    (root / "inputs/smoke-input.csv").write_text("record_id,tenure,charges\n1,3,4\n")
+    assert fleet.init_inputs("other columns", "", "", root) == []
+    assert (root / "inputs/smoke-input.csv").read_text() == "record_id,tenure,charges\n1,3,4\n"
+
+
+def test_init_inputs_without_columns_is_refused_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(fleet.FleetError, match="give the model's feature columns"):
+        fleet.init_inputs("", "", "", tmp_path)
+    with pytest.raises(fleet.FleetError, match="each once"):
+        fleet.init_inputs("a a", "", "", tmp_path)
 
 
 def test_a_bad_revision_is_one_line_and_exit_1() -> None:

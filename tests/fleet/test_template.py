@@ -12,8 +12,8 @@ import copier
 import pytest
 import yaml
 
-from demo.terraform import working_copy
 from scripts import template_self
+from testbed.terraform import working_copy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FLEET = ["python3", "scripts/fleet.py"]
@@ -28,6 +28,7 @@ ANSWERS = {
     "github_repository": "acme/churn-batch",
     "sagemaker_project_name": "churn",
     "sagemaker_project_id": "p-abcdef123456",
+    "feature_columns": "tenure monthly_charges contract_months",
 }
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "fleet-test",
@@ -155,6 +156,11 @@ def test_copy_writes_the_answers_where_they_belong(template: Path, tmp_path: Pat
     recorded = yaml.safe_load((repository / ".copier-answers.yml").read_text())
     assert recorded["_commit"] == "v1.0.0"
     assert recorded["prod_account_id"] == "123412341234"
+    # The model's own inputs, with its columns: never the template's (the demo model's) rows.
+    smoke = (repository / "inputs/smoke-input.csv").read_text().splitlines()
+    assert smoke[0] == "record_id,tenure,monthly_charges,contract_months" and len(smoke) == 6
+    rows = (repository / "inputs/evaluation-rows.csv").read_text().splitlines()
+    assert rows == ["record_id,tenure,monthly_charges,contract_months"]
     # The template's own checks and sources stay behind.
     assert not (repository / "copier.yml").exists()
     assert not (repository / "tests" / "fleet").exists()
@@ -175,6 +181,8 @@ def test_copy_writes_the_answers_where_they_belong(template: Path, tmp_path: Pat
         ("region", "europe", "an AWS Region"),
         ("sagemaker_project_id", "p-abc_123", "a project id"),
         ("sagemaker_project_name", "churn project", "a project name"),
+        ("feature_columns", "tenure,charges", "separated by spaces"),
+        ("smoke_input", "rows.csv", "an absolute path"),
     ],
 )
 def test_copy_refuses_a_bad_answer_and_writes_nothing(
@@ -222,6 +230,8 @@ def test_update_keeps_the_teams_edits_and_migrates_a_renamed_key(
     readme = repository / "README.md"
     first, rest = readme.read_text(encoding="utf-8").split("\n\n", 1)
     readme.write_text(f"{first}\n\nChurn scores for the retention team, nightly.\n\n{rest}")
+    own_rows = "record_id,tenure,monthly_charges,contract_months\n1,14,70.35,12\n2,3,99.9,1\n"
+    (repository / "inputs/smoke-input.csv").write_text(own_rows)
     commit_all(repository, "our values")
     assert run(repository, *FLEET, "check-owned", "HEAD~1").returncode == 0
 
@@ -244,6 +254,7 @@ def test_update_keeps_the_teams_edits_and_migrates_a_renamed_key(
     assert prod["transform_instance_type"] == "ml.c5.2xlarge"
     assert "alert_email" in stage_file(repository, "pre-prod")
     assert "Churn scores for the retention team" in readme.read_text(encoding="utf-8")
+    assert (repository / "inputs/smoke-input.csv").read_text() == own_rows
     assert (repository / "docs/going-live.md").read_text().endswith("A line new in 2.0.0.\n")
     assert "alert_email" in (repository / "promotion/config.py").read_text(encoding="utf-8")
     assert yaml.safe_load((repository / ".copier-answers.yml").read_text())["_commit"] == "v2.0.0"

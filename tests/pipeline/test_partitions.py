@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
-from pipelines.batch_inference import partitions, preprocess, results
+from pipelines.runs import results
+from pipelines.steps import partitions, preprocess
 
 LIB = str(Path(partitions.__file__))
 BUCKET = "daily-data"
@@ -134,6 +135,7 @@ def test_a_scheduled_run_scores_only_yesterdays_partition(s3: Any, tmp_path: Pat
         "date": "2026-11-25",
         "input_prefix": f"{INPUT}dt=2026-11-25/",
         "layout": "dt=YYYY-MM-DD",
+        "started_at": "2026-11-26T05:00:00.000Z",  # the retry's start, for --status
         "status": "scored",
     }
 

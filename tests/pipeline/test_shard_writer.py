@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.batch_inference import preprocess
+from pipelines.steps import preprocess
 
 MAX = 1024
 

@@ -11,7 +11,6 @@ from typing import Any
 import boto3
 import pytest
 
-from demo.local_aws import refuse
 from errors import CopyError, PackageFailedError
 from promotion import registry
 from promotion.artifacts import MIB, SOURCE_ETAG_METADATA, CopySettings, copy_artifact
@@ -19,7 +18,9 @@ from promotion.config import load_stage_config
 from promotion.output import progress_reporter
 from promotion.promote import PromotionResult, apply_promotion, plan_promotion
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
-from tests.promotion.conftest import DEV_BUCKET, GROUP, TARGET_BUCKET, Call, register
+from testbed.local_aws import refuse
+from testbed.promotion_cases import DEV_BUCKET, GROUP, TARGET_BUCKET, register
+from tests.promotion.conftest import Call
 
 SMALL_PARTS = CopySettings(
     multipart_threshold=5 * MIB, part_size=5 * MIB, stream_part_size=5 * MIB, max_concurrency=2
@@ -245,9 +246,10 @@ def test_a_missing_source_object_is_reported(
         promote(dev, pre_prod, config_file(), arn)
 
 
-def test_source_account_images_are_kept_with_a_notice_or_mapped(
+def test_a_mapped_image_is_used_as_given_and_said_to_be_unpinned_when_named_by_tag(
     dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path]
 ) -> None:
+    # GIVEN a package whose image is in the dev account's ECR, and a stage that maps it by tag
     own = "111111111111.dkr.ecr.us-east-1.amazonaws.com/churn:1.0"
     mapped = "222222222222.dkr.ecr.us-east-1.amazonaws.com/churn:1.0"
     arn = register(dev)
@@ -259,16 +261,18 @@ def test_source_account_images_are_kept_with_a_notice_or_mapped(
         ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved", InferenceSpecification=spec,
         CustomerMetadataProperties={"feature_columns": "a"},
     )["ModelPackageArn"]  # fmt: skip
-    config = load_stage_config(config_file())
+    config = load_stage_config(config_file(image_uri_map={own: mapped}))
+    # WHEN it is planned (no ECR client: a mapped image is not copied) and promoted
     plan = plan_promotion(
         config, source_arn=arn, source_sm=sm, source_s3=dev.client("s3"),
         target_sm=pre_prod.client("sagemaker"), target_s3=pre_prod.client("s3"),
     )  # fmt: skip
-    assert len(plan.notices) == 1 and own in plan.notices[0]
-
     result = promote(dev, pre_prod, config_file(image_uri_map={own: mapped}), arn)
 
-    assert result.target_package["InferenceSpecification"]["Containers"][0]["Image"] == mapped
+    # THEN the mapping is used as given, and the plan says it names a tag
+    assert [n for n in plan.notices if mapped in n and "not pinned" in n]
+    container = result.target_package["InferenceSpecification"]["Containers"][0]
+    assert container["Image"] == mapped and "ImageDigest" not in container
 
 
 def test_copies_use_the_stage_kms_key(

@@ -12,14 +12,14 @@ import pytest
 from botocore.stub import Stubber
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
 from errors import ConfigError, PackageFailedError, WaitTimeoutError
-from pipelines.stage_build import feature_columns_for
+from pipelines.definition.stage_build import feature_columns_for
 from promotion.config import load_stage_config
-from promotion.package import build_create_request, model_name_for, plan_copies, rewrite_uris
+from promotion.package import build_create_request, model_name_for, plan_references, rewrite_uris
 from promotion.promote import create_package_shape
 from promotion.registry import wait_until_completed
-from tests.promotion.conftest import register
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
+from testbed.promotion_cases import register
 
 ARN = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1"
 
@@ -191,20 +191,39 @@ def test_uris_are_rewritten_only_when_equal() -> None:
     }  # fmt: skip
 
 
-def test_prefix_model_data_is_refused() -> None:
-    request = {
-        "InferenceSpecification": {
-            "Containers": [
-                {
-                    "ModelDataSource": {
-                        "S3DataSource": {"S3Uri": "s3://b/p/", "S3DataType": "S3Prefix"}
-                    }
-                }
-            ]
-        }
-    }
-    with pytest.raises(Exception, match="S3DataType S3Prefix"):
-        plan_copies(request, bucket="t", prefix="x/")
+def _prefix_request(uri: str, **source: str) -> dict[str, object]:
+    data = {"S3Uri": uri, "S3DataType": "S3Prefix", "CompressionType": "None", **source}
+    return {"InferenceSpecification": {"Containers": [{"ModelDataSource": {"S3DataSource": data}}]}}
+
+
+def test_prefix_model_data_is_planned_as_a_prefix_below_its_place() -> None:
+    # GIVEN a package whose model data is an uncompressed key prefix
+    request = _prefix_request("s3://b/models/run-1/")
+    # WHEN its references are planned
+    (reference,) = plan_references(request, bucket="t", prefix="x/")
+    # THEN the copy is a prefix at the data's place, and objects keep their path below it
+    place = "InferenceSpecification/Containers/0/ModelDataSource/S3DataSource/S3Uri"
+    assert reference.is_prefix and reference.target_uri == f"s3://t/x/{place}/"
+    copy = reference.prefix_copy("weights/part-1.bin")
+    assert copy.source_uri == "s3://b/models/run-1/weights/part-1.bin"
+    assert copy.target_key == f"x/{place}/weights/part-1.bin"
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (_prefix_request("s3://b/p"), "does not end with '/'"),
+        (_prefix_request("s3://b/p/", CompressionType="Gzip"), "CompressionType Gzip"),
+        (_prefix_request("s3://b/p/", ManifestS3Uri="s3://b/m.csv"), "manifest file"),
+        ({"InferenceSpecification": {"Containers": [{"ModelDataUrl": "s3://b/dir/"}]}},
+         "not an object"),
+    ],
+)  # fmt: skip
+def test_package_forms_sagemaker_gives_no_meaning_are_bad_input(
+    request_: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        plan_references(request_, bucket="t", prefix="x/")
 
 
 def test_source_etags_and_project_do_not_travel() -> None:
@@ -231,9 +250,8 @@ def test_source_etags_and_project_do_not_travel() -> None:
         "CustomerMetadataProperties": {"team": "risk"},
     }
 
-    request, _ = build_create_request(
-        source, create_shape=create, uri_map={}, lineage={"l": "1"}, image_uri_map={},
-        source_account_id="111111111111",
+    request = build_create_request(
+        source, create_shape=create, uri_map={}, lineage={"l": "1"}, images={},
     )  # fmt: skip
 
     container = request["InferenceSpecification"]["Containers"][0]

@@ -12,11 +12,12 @@ import boto3
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from errors import WaitTimeoutError
 from promotion import lease as leases
 from promotion.registry import LINEAGE_SOURCE_ARN
-from tests.promotion.conftest import GROUP, TARGET_BUCKET, Call, mutating, register
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
+from testbed.promotion_cases import GROUP, TARGET_BUCKET, register
+from tests.promotion.conftest import Call, mutating
 
 KEY = leases.lease_key(GROUP, 1)
 FAST = leases.LeaseSettings(ttl_seconds=60, renew_seconds=20, poll_seconds=1, max_wait_seconds=3)
@@ -205,9 +206,9 @@ def test_a_run_that_finishes_while_another_plans_is_reused_not_refused(
     # the first stage copy (and found none)
     register(dev)
     config = config_file()
-    from promotion import promote
+    from promotion import plan
 
-    original_head = promote.head
+    original_head = plan.head
     raced: list[int] = []
     started: list[bool] = []
 
@@ -218,7 +219,7 @@ def test_a_run_that_finishes_while_another_plans_is_reused_not_refused(
             raced.append(run_build(config, tmp_path / "other"))
         return found
 
-    monkeypatch.setattr(promote, "head", head_then_race)
+    monkeypatch.setattr(plan, "head", head_then_race)
 
     # WHEN this run goes on
     code = run_build(config, tmp_path / "this")

@@ -11,10 +11,11 @@ import boto3
 import pytest
 
 import build
-from demo.deploy import apply_with_boto3
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, create_bucket, role_arn
 from promotion.config import load_stage_config
-from tests.promotion.conftest import Call, mutating, register
+from testbed.deploy import apply_with_boto3
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, create_bucket, role_arn
+from testbed.promotion_cases import register
+from tests.promotion.conftest import Call, mutating
 
 ROLES = (
     "--source-role-arn",
@@ -36,9 +37,9 @@ def promote_and_deploy(
     return tfvars
 
 
-def write_manifest(s3: Any, run_date: str, execution_id: str, rows: int) -> str:
+def write_manifest(s3: Any, run_date: str, execution_id: str, rows: int, **times: str) -> str:
     folder = f"predictions/{run_date}/{execution_id}/"
-    manifest = {"status": "SUCCEEDED", "run_date": run_date, "prediction_rows": rows}
+    manifest = {"status": "SUCCEEDED", "run_date": run_date, "prediction_rows": rows, **times}
     s3.put_object(Bucket=OUTPUT_BUCKET, Key=folder + "_SUCCESS", Body=json.dumps(manifest))
     return f"s3://{OUTPUT_BUCKET}/{folder}"
 
@@ -78,7 +79,10 @@ def test_status_follows_the_deployed_model_after_a_rollback(
     sagemaker_output = write_manifest(
         pre_prod.client("s3"), "2026-01-02", execution.split("/")[-1], 70
     )
-    local_output = write_manifest(pre_prod.client("s3"), "2026-01-01", "localrun0001", 700)
+    local_output = write_manifest(
+        pre_prod.client("s3"), "2026-01-01", "localrun0001", 700,
+        started_at="2026-01-01T03:00:00.250Z", finished_at="2026-01-01T03:01:30+00:00",
+    )  # fmt: skip
     api_calls.clear()
     capsys.readouterr()
 
@@ -102,6 +106,9 @@ def test_status_follows_the_deployed_model_after_a_rollback(
         execution.split("/")[-1]: ("sagemaker", 70, sagemaker_output),
         "localrun0001": ("manifest", 700, local_output),
     }
+    # ... the local run with the start and duration its manifest gives
+    local = next(e for e in status["executions"] if e["source"] == "manifest")
+    assert (local["started_at"], local["duration_seconds"]) == ("2026-01-01T03:00:00+00:00", 89.75)
     print("status API calls:", sorted({f"{c[0]}:{c[1]}" for c in api_calls}))
 
 

@@ -182,10 +182,37 @@ def test_pre_prod_smoke_runs_after_apply_and_waits(deploy: dict[str, Any]) -> No
     job = deploy["jobs"]["pre-prod"]
     runs = _runs(job)
     # pipelines.smoke uploads the file under today's partition, runs the pipeline and waits
-    assert 'python -m pipelines.smoke --stage "$STAGE" --input demo/smoke-input.csv' in runs
+    assert 'python -m pipelines.smoke --stage "$STAGE" --input inputs/smoke-input.csv' in runs
     assert '--run-id "${GITHUB_RUN_ID}-${GITHUB_RUN_ATTEMPT}"' in runs  # a run-scoped prefix
     assert "aws " not in runs  # the runtime set is all a job needs
     assert _index(job, "terraform apply") < _index(job, "pipelines.smoke")
+
+
+def test_deploys_read_the_models_own_inputs_never_the_demos(deploy: dict[str, Any]) -> None:
+    # The smoke input and the evaluation rows are the repository's (its team's: docs/fleet.md)
+    assert "demo/" not in DEPLOY.read_text()
+    assert "inputs/**" in deploy["on"]["push"]["paths"]
+    job = deploy["jobs"]["pre-prod"]
+    (build,) = [s for s in _steps(job) if 'python build.py "${args[@]}"' in s.get("run", "")]
+    # checked against the model's columns before build.py writes anything
+    assert "for input in inputs/smoke-input.csv inputs/evaluation-rows.csv" in build["run"]
+    assert 'args+=(--check-input "$input")' in build["run"]
+    assert "--input-file inputs/evaluation-rows.csv" in _runs(job)
+
+
+def test_prod_promotes_the_image_digests_pre_prod_promoted(deploy: dict[str, Any]) -> None:
+    pre_prod = deploy["jobs"]["pre-prod"]
+    (upload,) = [s for s in _steps(pre_prod) if s.get("with", {}).get("name") == "images"]
+    assert upload["with"]["path"] == "build/pre-prod/images.json"
+    assert upload["with"]["if-no-files-found"] == "error"
+    assert _index(pre_prod, 'python build.py "${args[@]}"') < _steps(pre_prod).index(upload)
+    job = deploy["jobs"]["prod-plan"]
+    (download,) = [s for s in _steps(job) if s.get("with", {}).get("name") == "images"]
+    assert download["uses"].startswith("actions/download-artifact@")
+    assert download["with"]["path"] == "build/pre-prod"
+    (build,) = [s for s in _steps(job) if 'python build.py "${args[@]}"' in s.get("run", "")]
+    assert "args+=(--images-from build/pre-prod/images.json)" in build["run"]
+    assert _steps(job).index(download) < _steps(job).index(build)
 
 
 # --- prod: exactly the reviewed plan ----------------------------------------------------------

@@ -1,0 +1,94 @@
+"""The images part of a promotion's plan: each container's decision (promotion/images.py), and for
+an own image its digest resolved, its manifests read and what the stage repository lacks
+(promotion/image_copy.py). Reads only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from errors import CopyError
+from promotion.config import StageConfig
+from promotion.image_copy import ImagePlan, read_image, resolve_tag, stage_state
+from promotion.images import (
+    ImageDecision,
+    ImageName,
+    copied_uri,
+    decide,
+    parse_image,
+    stage_repository,
+    summary_note,
+    tag_for,
+)
+from promotion.package import container_places
+
+
+@dataclass(frozen=True)
+class PlannedImage:
+    """A container's image: the decision, and for an own image what its copy needs."""
+
+    decision: ImageDecision
+    copy: ImagePlan | None = None
+
+    @property
+    def in_stage(self) -> bool:
+        """Whether nothing is left to do for this image in the stage."""
+        return self.copy is None or (self.copy.present and self.copy.tagged)
+
+
+def plan_images(
+    view: Mapping[str, Any],
+    config: StageConfig,
+    *,
+    version: int,
+    source_ecr: Any,
+    target_ecr: Any,
+    pinned: Mapping[str, str],
+) -> tuple[list[PlannedImage], list[str]]:
+    """Each container's image decision; own images resolved to a digest, read, and compared with
+    what the stage repository holds. Returns the planned images and notices."""
+    planned: list[PlannedImage] = []
+    notices: list[str] = []
+    read: dict[str, ImagePlan] = {}
+    for place, container in container_places(view):
+        decision = decide(place, container, image_uri_map=config.image_uri_map,
+                          source_account_id=config.source_account_id, region=config.region,
+                          pinned=pinned)  # fmt: skip
+        if decision.kind != "copy":
+            if not decision.pinned:
+                notices.append(f"{place}: {decision.target}: {summary_note(decision)}")
+            planned.append(PlannedImage(decision))
+            continue
+        if source_ecr is None or target_ecr is None:
+            raise TypeError("plan_promotion needs ECR clients for a package with own images")
+        name = parse_image(decision.source)
+        assert name is not None  # a copy decision names an ECR image
+        digest = decision.digest or resolve_tag(source_ecr, name)
+        if name.tag and not name.digest and decision.digest and decision.source not in pinned:
+            now = _tag_now(source_ecr, name)
+            if now and now != digest:
+                notices.append(f"{place}: the tag {name.tag} now names {now}; the package "
+                               f"records {digest}, which is promoted")  # fmt: skip
+        decision = replace(decision, digest=digest, target=copied_uri(
+            replace(decision, digest=digest), account_id=config.account_id,
+            group=config.model_package_group_name))  # fmt: skip
+        if digest not in read:
+            image = ImagePlan(
+                name,
+                digest,
+                stage_repository(config.model_package_group_name),
+                tag_for(version, digest),
+                read_image(source_ecr, name, digest),
+            )
+            stage_state(target_ecr, image)
+            read[digest] = image
+        planned.append(PlannedImage(decision, read[digest]))
+    return planned, notices
+
+
+def _tag_now(ecr: Any, name: ImageName) -> str | None:
+    try:
+        return resolve_tag(ecr, name)
+    except CopyError:
+        return None  # the tag is gone: the recorded digest is promoted all the same
