@@ -148,12 +148,11 @@ def test_the_terraform_config_object_is_stage_config(
     full = json.loads((REPO_ROOT / "pre-prod-config.tfvars.json").read_text(encoding="utf-8"))
     minimal = {key: value for key, value in full.items() if key in required}
     values = tmp_path / "values.tfvars.json"
-    deployment = {k: v for k, v in deployment_tfvars_for(full).items()
-                  if k != "pipeline_definition_file"}  # fmt: skip
-    definition = FIXTURE_DEFINITION.read_text(encoding="utf-8")
-    values.write_text(json.dumps(
-        {"config": minimal, "deployment": deployment, "pipeline_definition": definition}
-    ))  # fmt: skip
+    deployment = {
+        **deployment_tfvars_for(full),
+        "pipeline_definition_file": str(FIXTURE_DEFINITION),
+    }
+    values.write_text(json.dumps({"config": minimal, "deployment": deployment}))
 
     # WHEN Terraform evaluates the module's `config` from it
     encoded = _console(terraform, checkout, "jsonencode(var.config)", values)
@@ -184,13 +183,17 @@ def test_the_deployment_object_is_what_build_py_writes() -> None:
     written = json.loads(FIXTURE_DEPLOYMENT.read_text(encoding="utf-8"))
     config = json.loads((REPO_ROOT / "pre-prod-config.tfvars.json").read_text(encoding="utf-8"))
     assert set(written) == set(deployment_tfvars_for(config))
-    # THEN the module takes each of them but the definition's path, which the root reads
+    # THEN the module takes each of them (the definition's path too: the module reads the file)
     text = (REPO_ROOT / "variables.tf").read_text(encoding="utf-8")
-    block = text[text.index('variable "deployment"') : text.index('variable "pipeline_definition"')]
+    start = text.index('variable "deployment"')
+    block = text[start : text.index("\n}\n", start)]
     attributes = set(re.findall(r"^\s{4}(\w+)\s+= (?:string|number)", block, re.M))
-    assert attributes == set(written) - {"pipeline_definition_file"}
+    assert attributes == set(written)
+    # AND the root passes the decoded file as it is, beside the stage file: the two inputs
     root = (REPO_ROOT / STAGE_ROOT / "main.tf").read_text(encoding="utf-8")
-    assert "local.deployment.pipeline_definition_file" in root
+    call = root[root.index('module "stage"') :]
+    call = call[: call.index("\n}\n")]
+    assert re.findall(r"^\s+(\w+)\s+=", call, re.M) == ["source", "config", "deployment"]
 
 
 # --- The pipeline definition the tests plan with ------------------------------------------------
