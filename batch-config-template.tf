@@ -666,7 +666,7 @@ resource "aws_cloudwatch_metric_alarm" "data_quality" {
   # alarm reports; "off" checks nothing): with the other policies this alarm stays OK.
   alarm_name          = local.alarm_names.data_quality
   alarm_description   = "A batch of the ${var.deployment.pipeline_name} pipeline (${var.config.stage}) violated its data-quality baseline; the run went on (data_quality = warn). See the run's Preprocess/quality report."
-  namespace           = "BatchInference/DataQuality" # pipelines/batch_inference/quality_inputs.py
+  namespace           = "BatchInference/DataQuality" # pipelines/definition/quality_inputs.py
   metric_name         = "DataQualityViolations"
   dimensions          = { PipelineName = var.deployment.pipeline_name }
   statistic           = "Maximum"

@@ -29,7 +29,7 @@ from errors import ConfigError
 from promotion import config_rules as rules
 
 STAGES = ("pre-prod", "prod")
-# The input layouts of pipelines/batch_inference/partitions.py (LAYOUTS).
+# The input layouts of pipelines/steps/partitions.py (LAYOUTS).
 InputLayout = Literal["snapshot", "YYYY-MM-DD", "dt=YYYY-MM-DD", "year=YYYY/month=MM/day=DD"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_ID = "https://github.com/sagemaker-batch-gitops/stage-config.schema.json"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from demo.local_aws import PROD_ACCOUNT
 from demo.rehearsal.story import Rehearsal, RehearsalError, _outputs, newest_workspace
-from demo.terraform import STAGE_ROOT
+from testbed.local_aws import PROD_ACCOUNT
+from testbed.terraform import STAGE_ROOT
 
 
 def prod_alerts_key(r: Rehearsal) -> list[str]:

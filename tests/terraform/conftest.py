@@ -22,7 +22,7 @@ STAGE_ROOT = "stage-root"  # the root module, relative to the repository root
 STAGES = ("pre-prod", "prod")
 FIXTURE_DEFINITION = Path(__file__).with_name("pipeline-definition.fixture.json")
 FIXTURE_DEPLOYMENT = Path(__file__).with_name("deployment.fixture.json")
-RENDERER_MODULE = "pipelines.batch_inference.pipeline"
+RENDERER_MODULE = "pipelines.definition.pipeline"
 
 # The parameters the schedule may pass, by name (docs/interfaces.md).
 INTERFACE_PARAMETERS = frozenset(
@@ -135,7 +135,7 @@ def fixture_parameter_names() -> set[str]:
 
 def rendered_parameter_names(stage: str) -> set[str]:
     """Parameter names of the definition the real renderer produces for `stage`, rendered the
-    way build.py does (pipelines/stage_build.py)."""
+    way build.py does (pipelines/definition/stage_build.py)."""
     pipeline = importlib.import_module(RENDERER_MODULE)
     from promotion.config import load_stage_config
     from promotion.package import model_name_for
@@ -175,7 +175,7 @@ def module_files() -> tuple[Path, ...]:
 def checkout_with_builds(destination: Path) -> Path:
     """A working copy of the repository with build.py's outputs for both stages (fixture values),
     so that Terraform writes its .terraform/, state and plans there, never into the checkout."""
-    from demo.terraform import working_copy
+    from testbed.terraform import working_copy
 
     copy = working_copy(REPO_ROOT, destination)
     for stage in STAGES:

@@ -22,8 +22,8 @@ from types import ModuleType
 
 import pytest
 
-from demo.local_aws import account_session, credentials_environment, local_aws
-from demo.terraform import Terraform, write_local_aws_override
+from testbed.local_aws import account_session, credentials_environment, local_aws
+from testbed.terraform import Terraform, write_local_aws_override
 from tests.terraform.conftest import REPO_ROOT, STAGE_ROOT, checkout_with_builds
 from tests.terraform.plans import untagged
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from demo.terraform import Terraform
 from promotion.config import StageConfig, json_schema
+from testbed.terraform import Terraform
 from tests.terraform.conftest import (
     FIXTURE_DEFINITION,
     FIXTURE_DEPLOYMENT,

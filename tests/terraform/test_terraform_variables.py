@@ -53,7 +53,7 @@ def test_build_py_model_names_fit_the_model_name_validation(stage_module: dict[s
 def test_build_py_pipeline_names_fit_the_pipeline_name_validation(
     stage_module: dict[str, Any], repo_root: Any, stage: str
 ) -> None:
-    from pipelines.batch_inference import pipeline
+    from pipelines.definition import pipeline
     from promotion.config import load_stage_config
 
     config = load_stage_config(repo_root / f"{stage}-config.tfvars.json", stage=stage)
