@@ -25,7 +25,9 @@ V1_ROOT = Path(__file__).with_name("v1.0.0-stage")
 STAGE = "pre-prod"
 
 
-def _plan(terraform: Terraform, root: Path, env: dict[str, str], arguments: list[str]) -> dict[str, Any]:
+def _plan(
+    terraform: Terraform, root: Path, env: dict[str, str], arguments: list[str]
+) -> dict[str, Any]:
     plan = root / "upgrade.tfplan"
     terraform.run(["plan", "-input=false", "-no-color", f"-out={plan}", *arguments],
                   cwd=root, env=env)  # fmt: skip
