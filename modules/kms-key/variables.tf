@@ -8,7 +8,7 @@ variable "alias" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-zA-Z0-9/_-]{1,250}$", var.alias)) && !startswith(var.alias, "aws/")
+    condition     = can(regex("^[a-zA-Z0-9/_-]{1,250}$", var.alias)) && !startswith(var.alias, "aws/") && !startswith(var.alias, "alias/")
     error_message = "alias must be 1-250 letters, digits, /, _ or -, without the alias/ prefix and not under aws/."
   }
 }
