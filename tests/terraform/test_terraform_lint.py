@@ -110,6 +110,6 @@ def test_the_local_aws_override_is_terraform_fmt_clean(
         code, stdout, stderr = TerraformCommand.run("fmt", ["-check", "-no-color", str(path)])
         assert code == 0, f"terraform fmt would change {stdout} {stderr}"
     path = write_module_source_override(tmp_path, tmp_path.parent)
-    assert 'source = "../"' in path.read_text()
+    assert 'source = ".."' in path.read_text()
     code, stdout, stderr = TerraformCommand.run("fmt", ["-check", "-no-color", str(path)])
     assert code == 0, f"terraform fmt would change {stdout} {stderr}"
