@@ -8,29 +8,36 @@ data "aws_caller_identity" "current" {}
 
 locals {
   partition = data.aws_partition.current.partition
-  # The provider's region is var.region (versions.tf); the aws_region data source would echo
-  # it under an attribute provider 5.x calls `name` and 6.x `region`.
-  region     = var.region
+  # The provider's region is config.region (the root's provider block); the aws_region data source
+  # would echo it under an attribute provider 5.x calls `name` and 6.x `region`.
+  region     = var.config.region
   account_id = data.aws_caller_identity.current.account_id
 
-  # Applied to every taggable resource through the provider's default_tags (versions.tf).
-  # The three deployment tags come last so var.tags cannot override them.
-  tags = merge(var.tags, {
-    Stage                     = var.stage
-    ModelPackageGroup         = var.model_package_group_name
-    SourceModelPackageVersion = tostring(var.source_model_package_version)
+  # build.py names the rendered definition relative to the repository root, where Terraform runs
+  # (path.cwd: before any -chdir, so a root in a subdirectory reads the same file).
+  definition_file     = var.deployment.pipeline_definition_file
+  pipeline_definition = file(startswith(local.definition_file, "/") ? local.definition_file : "${path.cwd}/${local.definition_file}")
+
+  # Every taggable resource sets `tags = local.tags` itself, whatever the root's provider does:
+  # bootstrap's IAM policies require ModelPackageGroup and Stage on creation (aws:RequestTag on
+  # CreateModel, CreateKey, ...). The three deployment tags come last so config.tags cannot
+  # override them.
+  tags = merge(var.config.tags, {
+    Stage                     = var.config.stage
+    ModelPackageGroup         = var.config.model_package_group_name
+    SourceModelPackageVersion = tostring(var.deployment.source_model_package_version)
   })
 
   # Pipeline parameters the schedule passes, by name (docs/interfaces.md). RunDate is left out:
   # the run's date is ScheduledTime's date minus input_lag_days (docs/schedules.md).
   pipeline_parameters = {
     ModelName               = aws_sagemaker_model.this.name
-    InputDataUrl            = var.input_data_url
-    OutputDataUrl           = var.output_data_url
-    ProcessingInstanceType  = var.processing_instance_type
-    ProcessingInstanceCount = tostring(var.processing_instance_count)
-    TransformInstanceType   = var.transform_instance_type
-    TransformInstanceCount  = tostring(var.transform_instance_count)
+    InputDataUrl            = var.config.input_data_url
+    OutputDataUrl           = var.config.output_data_url
+    ProcessingInstanceType  = var.config.processing_instance_type
+    ProcessingInstanceCount = tostring(var.config.processing_instance_count)
+    TransformInstanceType   = var.config.transform_instance_type
+    TransformInstanceCount  = tostring(var.config.transform_instance_count)
   }
 
   # EventBridge Scheduler replaces this keyword in a target's Input with the tick's time
@@ -38,11 +45,11 @@ locals {
   scheduled_time = "<aws.scheduler.scheduled-time>"
   # StartPipelineExecution's ClientRequestToken (32-128 characters): one execution per tick,
   # however often the scheduler retries the call.
-  schedule_token_prefix = "tick-${substr(sha256(var.pipeline_name), 0, 16)}-"
+  schedule_token_prefix = "tick-${substr(sha256(var.deployment.pipeline_name), 0, 16)}-"
   # The universal target's request. jsonencode writes < and > as \u003c and \u003e; the
   # scheduler only recognises the keyword written plainly, so they are put back.
   schedule_input = replace(replace(jsonencode({
-    PipelineName       = var.pipeline_name
+    PipelineName       = var.deployment.pipeline_name
     ClientRequestToken = "${local.schedule_token_prefix}${local.scheduled_time}"
     PipelineParameters = [
       for name, value in merge(local.pipeline_parameters, { ScheduledTime = local.scheduled_time }) :
@@ -52,15 +59,15 @@ locals {
 
   # Results for SQL: a Glue database per stage (names: lower case, digits, underscores).
   results_database = replace(lower(local.name), "/[^a-z0-9_]/", "_")
-  results_prefix   = "${trimsuffix(var.output_data_url, "/")}/_authoritative/"
-  results_id_columns = var.id_column == null ? [
+  results_prefix   = "${trimsuffix(var.config.output_data_url, "/")}/_authoritative/"
+  results_id_columns = var.config.id_column == null ? [
     { name = "source_file", type = "string" },
     { name = "row_number", type = "bigint" },
-  ] : [{ name = var.id_column, type = "string" }]
+  ] : [{ name = var.config.id_column, type = "string" }]
   # Each prediction column is "name" or "name:type" (double when not given): the type
   # Postprocess writes, so the Parquet files and the table agree.
   results_prediction_columns = [
-    for entry in coalesce(var.prediction_columns, ["prediction"]) : {
+    for entry in coalesce(var.config.prediction_columns, ["prediction"]) : {
       name = split(":", entry)[0]
       type = try(split(":", entry)[1], "double")
     }
@@ -76,16 +83,16 @@ locals {
   # "<name>-scheduler" would pass the 64 characters IAM roles, schedules and rules allow.
   # bootstrap/stage derives the same names with the same expression (`local.module_name`) and
   # its policies name them exactly (a test holds the two expressions equal).
-  name = length(var.pipeline_name) <= 54 ? var.pipeline_name : "${substr(var.pipeline_name, 0, 45)}-${substr(sha256(var.pipeline_name), 0, 8)}"
+  name = length(var.deployment.pipeline_name) <= 54 ? var.deployment.pipeline_name : "${substr(var.deployment.pipeline_name, 0, 45)}-${substr(sha256(var.deployment.pipeline_name), 0, 8)}"
 
   # The stage's deploy role, named as bootstrap/modules/naming names it (bootstrap's roles have
   # no path): the role that applies. The alerts key names it, so that the calls right after
   # CreateKey do not depend on the key's tags, which IAM may not see for up to five minutes.
   # Never whoever made the plan: prod's plan is made by the read-only plan role, which must get
   # nothing in the key policy, and applied by the deploy role after the review.
-  deploy_role_arn = "arn:${local.partition}:iam::${local.account_id}:role/${replace(substr(var.model_package_group_name, 0, 32), "/-+$/", "")}-deploy-${var.stage}"
+  deploy_role_arn = "arn:${local.partition}:iam::${local.account_id}:role/${replace(substr(var.config.model_package_group_name, 0, 32), "/-+$/", "")}-deploy-${var.config.stage}"
 
-  create_alarm_email_subscription = var.alarm_email != null
+  create_alarm_email_subscription = var.config.alarm_email != null
 
   # Built from their parts so that the alerts key policy does not depend on the alarms (which
   # depend on the topic, which depends on the key).
@@ -111,15 +118,15 @@ locals {
 
 resource "aws_sagemaker_model" "this" {
   #checkov:skip=CKV_AWS_370:a package may set an s3:// SAGEMAKER_SUBMIT_DIRECTORY that the serving container downloads at start; network isolation would block it
-  name               = var.model_name
-  execution_role_arn = var.sagemaker_execution_role_arn
+  name               = var.deployment.model_name
+  execution_role_arn = var.config.sagemaker_execution_role_arn
 
   primary_container {
-    model_package_name = var.model_package_arn
+    model_package_name = var.deployment.model_package_arn
   }
 
   dynamic "vpc_config" {
-    for_each = var.vpc_config == null ? [] : [var.vpc_config]
+    for_each = var.config.vpc_config == null ? [] : [var.config.vpc_config]
 
     content {
       subnets            = vpc_config.value.subnet_ids
@@ -132,18 +139,21 @@ resource "aws_sagemaker_model" "this" {
   lifecycle {
     create_before_destroy = true
   }
+
+  tags = local.tags
 }
 
 resource "aws_sagemaker_pipeline" "this" {
-  pipeline_name         = var.pipeline_name
-  pipeline_display_name = var.pipeline_name
-  pipeline_description  = "Batch inference with ${var.model_package_group_name} version ${var.source_model_package_version} (${var.stage})."
-  role_arn              = var.sagemaker_execution_role_arn
+  pipeline_name         = var.deployment.pipeline_name
+  pipeline_display_name = var.deployment.pipeline_name
+  pipeline_description  = "Batch inference with ${var.config.model_package_group_name} version ${var.deployment.source_model_package_version} (${var.config.stage})."
+  role_arn              = var.config.sagemaker_execution_role_arn
 
   # Inline, never from S3: the provider cannot update a pipeline whose definition lives in S3
-  # (terraform-provider-aws issue 38259). Relative paths resolve from the repository root,
-  # Terraform's working directory.
-  pipeline_definition = file(var.pipeline_definition_file)
+  # (terraform-provider-aws issue 38259). The module reads the file build.py rendered.
+  pipeline_definition = local.pipeline_definition
+
+  tags = local.tags
 }
 
 ################################################################################
@@ -152,12 +162,14 @@ resource "aws_sagemaker_pipeline" "this" {
 
 resource "aws_scheduler_schedule_group" "this" {
   name = local.name
+  tags = local.tags
 }
 
 resource "aws_sqs_queue" "schedule_dead_letter" {
   name                      = "${local.name}-schedule-dlq"
   message_retention_seconds = local.dead_letter_queue_retention_seconds
   sqs_managed_sse_enabled   = true
+  tags                      = local.tags
 }
 
 data "aws_iam_policy_document" "scheduler_assume_role" {
@@ -186,9 +198,10 @@ data "aws_iam_policy_document" "scheduler_assume_role" {
 
 resource "aws_iam_role" "scheduler" {
   name                 = "${local.name}-scheduler"
-  description          = "EventBridge Scheduler starts the ${var.pipeline_name} pipeline."
+  description          = "EventBridge Scheduler starts the ${var.deployment.pipeline_name} pipeline."
   assume_role_policy   = data.aws_iam_policy_document.scheduler_assume_role.json
-  permissions_boundary = var.permissions_boundary_arn
+  permissions_boundary = var.config.permissions_boundary_arn
+  tags                 = local.tags
 }
 
 data "aws_iam_policy_document" "scheduler" {
@@ -215,10 +228,10 @@ resource "aws_scheduler_schedule" "this" {
   #checkov:skip=CKV_AWS_297:the schedule holds no secrets; a customer managed key would need kms:Decrypt on the scheduler role, which is kept to StartPipelineExecution and SendMessage
   name                         = local.name
   group_name                   = aws_scheduler_schedule_group.this.name
-  description                  = "Starts the ${var.pipeline_name} pipeline with model ${aws_sagemaker_model.this.name}."
-  schedule_expression          = var.schedule_expression
-  schedule_expression_timezone = var.schedule_timezone
-  state                        = var.schedule_enabled ? "ENABLED" : "DISABLED"
+  description                  = "Starts the ${var.deployment.pipeline_name} pipeline with model ${aws_sagemaker_model.this.name}."
+  schedule_expression          = var.config.schedule_expression
+  schedule_expression_timezone = var.config.schedule_timezone
+  state                        = var.config.schedule_enabled ? "ENABLED" : "DISABLED"
 
   flexible_time_window {
     mode                      = "FLEXIBLE"
@@ -250,21 +263,11 @@ resource "aws_scheduler_schedule" "this" {
 # Failure alerts: EventBridge rule and CloudWatch alarms to an encrypted SNS topic
 ################################################################################
 
+# The alerts key's statements beyond the account's own (modules/kms-key adds that one).
 data "aws_iam_policy_document" "alerts_key" {
-  #checkov:skip=CKV_AWS_109:key policy; "*" is this key and the account root keeps administering it, as AWS's default key policy does
-  #checkov:skip=CKV_AWS_111:key policy; "*" is this key and the account root keeps administering it, as AWS's default key policy does
-  #checkov:skip=CKV_AWS_356:key policy; "*" is this key and the account root keeps administering it, as AWS's default key policy does
-  statement {
-    sid       = "AccountAdministersKey"
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-
+  #checkov:skip=CKV_AWS_109:key policy; "*" is this key, and each statement names one principal (the deploy role, or a service for this stage's alarms and rule)
+  #checkov:skip=CKV_AWS_111:key policy; "*" is this key, and each statement names one principal (the deploy role, or a service for this stage's alarms and rule)
+  #checkov:skip=CKV_AWS_356:key policy; "*" is this key, and each statement names one principal (the deploy role, or a service for this stage's alarms and rule)
   # The calls the provider makes right after CreateKey (the lockout safety check's PutKeyPolicy,
   # the waits for description, policy, tags and rotation, EnableKeyRotation, the alias) are
   # allowed here to the deploy role: its own grants on the key are tag-conditioned, and tags on a
@@ -328,22 +331,21 @@ data "aws_iam_policy_document" "alerts_key" {
   }
 }
 
-resource "aws_kms_key" "alerts" {
-  description             = "Encrypts the ${var.pipeline_name} alerts topic."
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.alerts_key.json
-}
+module "alerts_key" {
+  source = "./modules/kms-key"
 
-resource "aws_kms_alias" "alerts" {
-  name          = "alias/${local.name}-alerts"
-  target_key_id = aws_kms_key.alerts.key_id
+  description       = "Encrypts the ${var.deployment.pipeline_name} alerts topic."
+  alias             = "${local.name}-alerts"
+  account_id        = local.account_id
+  policy_statements = data.aws_iam_policy_document.alerts_key.json
+  tags              = local.tags
 }
 
 resource "aws_sns_topic" "alerts" {
   name              = "${local.name}-alerts"
   display_name      = "${local.name} alerts"
-  kms_master_key_id = aws_kms_key.alerts.arn
+  kms_master_key_id = module.alerts_key.arn
+  tags              = local.tags
 }
 
 data "aws_iam_policy_document" "alerts_topic" {
@@ -417,12 +419,13 @@ resource "aws_sns_topic_subscription" "alarm_email" {
 
   topic_arn = aws_sns_topic.alerts.arn
   protocol  = "email"
-  endpoint  = var.alarm_email
+  endpoint  = var.config.alarm_email
 }
 
 resource "aws_cloudwatch_event_rule" "pipeline_failed" {
   name        = "${local.name}-failed"
-  description = "An execution of the ${var.pipeline_name} pipeline failed."
+  description = "An execution of the ${var.deployment.pipeline_name} pipeline failed."
+  tags        = local.tags
 
   event_pattern = jsonencode({
     source        = ["aws.sagemaker"]
@@ -444,13 +447,13 @@ resource "aws_cloudwatch_event_target" "pipeline_failed" {
       execution = "$.detail.pipelineExecutionArn"
       time      = "$.time"
     }
-    input_template = "\"${var.stage}: SageMaker pipeline execution <execution> failed at <time>.\""
+    input_template = "\"${var.config.stage}: SageMaker pipeline execution <execution> failed at <time>.\""
   }
 }
 
 resource "aws_cloudwatch_metric_alarm" "pipeline_failed" {
   alarm_name          = local.alarm_names.pipeline_failed
-  alarm_description   = "An execution of the ${var.pipeline_name} pipeline (${var.stage}) failed."
+  alarm_description   = "An execution of the ${var.deployment.pipeline_name} pipeline (${var.config.stage}) failed."
   namespace           = "AWS/Sagemaker/ModelBuildingPipeline"
   metric_name         = "ExecutionFailed"
   dimensions          = { PipelineName = aws_sagemaker_pipeline.this.pipeline_name }
@@ -461,11 +464,12 @@ resource "aws_cloudwatch_metric_alarm" "pipeline_failed" {
   threshold           = 1
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
+  tags                = local.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "schedule_dead_letter" {
   alarm_name          = local.alarm_names.schedule_dead_letter
-  alarm_description   = "The schedule could not start the ${var.pipeline_name} pipeline (${var.stage}); see its dead-letter queue."
+  alarm_description   = "The schedule could not start the ${var.deployment.pipeline_name} pipeline (${var.config.stage}); see its dead-letter queue."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = aws_sqs_queue.schedule_dead_letter.name }
@@ -476,6 +480,7 @@ resource "aws_cloudwatch_metric_alarm" "schedule_dead_letter" {
   threshold           = 0
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
+  tags                = local.tags
 }
 
 # A date without input that the stage skips (missing_input = "skip") is no failure: the
@@ -483,7 +488,7 @@ resource "aws_cloudwatch_metric_alarm" "schedule_dead_letter" {
 # BatchInference/InputSkipped, and this alarm (not the failure one) tells the topic.
 resource "aws_cloudwatch_metric_alarm" "input_skipped" {
   alarm_name          = local.alarm_names.input_skipped
-  alarm_description   = "A run of the ${var.pipeline_name} pipeline (${var.stage}) found no input for its date and recorded a skip."
+  alarm_description   = "A run of the ${var.deployment.pipeline_name} pipeline (${var.config.stage}) found no input for its date and recorded a skip."
   namespace           = "BatchInference"
   metric_name         = "InputSkipped"
   dimensions          = { PipelineName = aws_sagemaker_pipeline.this.pipeline_name }
@@ -494,6 +499,7 @@ resource "aws_cloudwatch_metric_alarm" "input_skipped" {
   threshold           = 1
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
+  tags                = local.tags
 }
 
 ################################################################################
@@ -502,7 +508,8 @@ resource "aws_cloudwatch_metric_alarm" "input_skipped" {
 
 resource "aws_glue_catalog_database" "results" {
   name        = local.results_database
-  description = "Predictions of the ${var.pipeline_name} pipeline (${var.stage})."
+  description = "Predictions of the ${var.deployment.pipeline_name} pipeline (${var.config.stage})."
+  tags        = local.tags
 }
 
 # One row per input row and date: each date's partition is the manifest
@@ -658,10 +665,10 @@ resource "aws_cloudwatch_metric_alarm" "data_quality" {
   # Only policy "warn" publishes the metric ("fail" stops the run, which the execution-failed
   # alarm reports; "off" checks nothing): with the other policies this alarm stays OK.
   alarm_name          = local.alarm_names.data_quality
-  alarm_description   = "A batch of the ${var.pipeline_name} pipeline (${var.stage}) violated its data-quality baseline; the run went on (data_quality = warn). See the run's Preprocess/quality report."
-  namespace           = "BatchInference/DataQuality" # pipelines/batch_inference/quality_inputs.py
+  alarm_description   = "A batch of the ${var.deployment.pipeline_name} pipeline (${var.config.stage}) violated its data-quality baseline; the run went on (data_quality = warn). See the run's Preprocess/quality report."
+  namespace           = "BatchInference/DataQuality" # pipelines/definition/quality_inputs.py
   metric_name         = "DataQualityViolations"
-  dimensions          = { PipelineName = var.pipeline_name }
+  dimensions          = { PipelineName = var.deployment.pipeline_name }
   statistic           = "Maximum"
   period              = local.alarm_period_seconds
   evaluation_periods  = 1
@@ -669,4 +676,5 @@ resource "aws_cloudwatch_metric_alarm" "data_quality" {
   threshold           = 1
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
+  tags                = local.tags
 }

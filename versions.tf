@@ -1,3 +1,5 @@
+# The stage module: resources only. The root that calls it (stage-root/main.tf here, main.tf in
+# a model's repository) configures the backend and the provider.
 terraform {
   required_version = ">= 1.10"
 
@@ -6,23 +8,5 @@ terraform {
       source  = "hashicorp/aws"
       version = ">= 5.100, < 7"
     }
-  }
-
-  # Completed per stage at init: -backend-config="bucket=..." -backend-config="key=..." -backend-config="region=...".
-  # S3 native state locking (Terraform >= 1.10) replaces the DynamoDB lock table.
-  backend "s3" {
-    use_lockfile = true
-    encrypt      = true
-  }
-}
-
-provider "aws" {
-  region = var.region
-
-  # Refuse to plan or apply with credentials for any other account than the stage's.
-  allowed_account_ids = [var.account_id]
-
-  default_tags {
-    tags = local.tags
   }
 }

@@ -51,7 +51,7 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "UseTriggerKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.this.arn]
+    resources = [module.key.arn]
   }
 }
 

@@ -85,7 +85,7 @@ resource "aws_lambda_permission" "events" {
 resource "aws_cloudwatch_log_group" "lambda" {
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this.arn
+  kms_key_id        = module.key.arn
 }
 
 # timeout (30 s) covers the 20 s GitHub deadline; DEDUP_LEASE_SECONDS (40) outlives an invocation
@@ -108,7 +108,7 @@ resource "aws_lambda_function" "dispatch" {
   memory_size                    = 128
   timeout                        = 30
   reserved_concurrent_executions = var.reserved_concurrent_executions == null ? -1 : var.reserved_concurrent_executions
-  kms_key_arn                    = aws_kms_key.this.arn
+  kms_key_arn                    = module.key.arn
 
   environment {
     variables = {

@@ -30,5 +30,5 @@ output "dead_letter_queue_url" {
 
 output "kms_key_arn" {
   description = "ARN of the key encrypting the secret, table, queue, logs and environment."
-  value       = aws_kms_key.this.arn
+  value       = module.key.arn
 }

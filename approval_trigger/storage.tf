@@ -1,21 +1,11 @@
 # Encrypted state of the trigger: the key, the token secret, the de-duplication table and the
 # dead-letter queue.
 
+# The key's statements beyond the account's own (modules/kms-key adds that one).
 data "aws_iam_policy_document" "key" {
-  #checkov:skip=CKV_AWS_109: a key policy's resource is always the key itself ("*"); access is delegated to IAM
-  #checkov:skip=CKV_AWS_111: a key policy's resource is always the key itself ("*"); access is delegated to IAM
+  #checkov:skip=CKV_AWS_109: a key policy's resource is always the key itself ("*"); each statement names one service for one resource
+  #checkov:skip=CKV_AWS_111: a key policy's resource is always the key itself ("*"); each statement names one service for one resource
   #checkov:skip=CKV_AWS_356: a key policy's resource is always the key itself ("*")
-  statement {
-    sid       = "AccountAdministersKeyThroughIam"
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-
   statement {
     sid       = "LogsEncryptTheFunctionLogGroup"
     actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
@@ -51,23 +41,30 @@ data "aws_iam_policy_document" "key" {
   }
 }
 
-resource "aws_kms_key" "this" {
-  description             = "Approval trigger: token secret, de-duplication table, dead-letter queue, logs"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.key.json
+module "key" {
+  source = "../modules/kms-key"
+
+  description       = "Approval trigger: token secret, de-duplication table, dead-letter queue, logs"
+  alias             = var.name_prefix
+  account_id        = local.account_id
+  policy_statements = data.aws_iam_policy_document.key.json
 }
 
-resource "aws_kms_alias" "this" {
-  name          = "alias/${var.name_prefix}"
-  target_key_id = aws_kms_key.this.key_id
+moved {
+  from = aws_kms_key.this
+  to   = module.key.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.this
+  to   = module.key.aws_kms_alias.this
 }
 
 resource "aws_secretsmanager_secret" "github_token" {
   #checkov:skip=CKV2_AWS_57: a GitHub token cannot be rotated by a Secrets Manager rotation function; rotate it in GitHub and put the new value
   name                    = "${var.name_prefix}/github-token"
   description             = "GitHub token that may dispatch ${var.deploy_workflow} of ${local.github_repository} (value set outside Terraform)"
-  kms_key_id              = aws_kms_key.this.arn
+  kms_key_id              = module.key.arn
   recovery_window_in_days = 7
 }
 
@@ -93,13 +90,13 @@ resource "aws_dynamodb_table" "dedup" {
 
   server_side_encryption {
     enabled     = true
-    kms_key_arn = aws_kms_key.this.arn
+    kms_key_arn = module.key.arn
   }
 }
 
 resource "aws_sqs_queue" "dead_letter" {
   name                      = "${var.name_prefix}-dlq"
-  kms_master_key_id         = aws_kms_key.this.arn
+  kms_master_key_id         = module.key.arn
   message_retention_seconds = var.dlq_message_retention_seconds
 }
 

@@ -4,8 +4,8 @@ ONE schema states every key: the `StageConfig` model below. Loading checks the f
 nesting, control characters, duplicate keys), then the model (types, patterns, ranges, unknown keys
 with the closest known one) and the rules across keys (accounts, partition, region, batch limits).
 `json_schema()` publishes the same schema for editors (docs/stage-config.schema.json).
-Adding a key: a field here, a variable in variables.tf, a row in docs/interfaces.md, then
-`python scripts/stage_schema.py --write`.
+Adding a key: a field here, the same attribute in the `config` object of variables.tf (the stage
+module's input), a row in docs/interfaces.md, then `python scripts/stage_schema.py --write`.
 """
 
 from __future__ import annotations

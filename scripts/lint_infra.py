@@ -27,6 +27,9 @@ WORKFLOWS = Path(".github") / "workflows"
 APPROVAL_TRIGGER = Path("approval_trigger")
 TERRAFORM_FILES = ("*.tf", "*.tfvars", "*.tftest.hcl")
 BOOTSTRAP_ROOTS = (Path("bootstrap") / "dev", Path("bootstrap") / "stage")
+# The root that calls the stage module (the repository root): checkov follows local module
+# calls, so scanning the roots covers the stage module and modules/kms-key once each root.
+STAGE_ROOT = Path("stage-root")
 # zizmor goes online (and fails without network) when it finds a GitHub token.
 GITHUB_TOKEN_VARIABLES = ("GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_GITHUB_TOKEN")
 
@@ -94,7 +97,7 @@ def _checkov_report(raw: str) -> tuple[dict[str, Any], list[dict[str, Any]], lis
 
 
 def checkov(root: Path, target: Path, label: str) -> Result:
-    """checkov on one Terraform root module (its top-level .tf files only)."""
+    """checkov on one Terraform module (its top-level .tf files only)."""
     tool = f"checkov ({label})"
     binary = root / CHECKOV
     if not binary.exists():
@@ -178,12 +181,10 @@ def provider_schema(root: Path) -> Result:
 
 def run_all(root: Path) -> list[Result]:
     """Every tool, in order; none stops the others."""
-    results = [terraform_fmt(root), checkov(root, Path(), "root module")]
-    if (root / APPROVAL_TRIGGER).is_dir():
-        results.append(checkov(root, APPROVAL_TRIGGER, str(APPROVAL_TRIGGER)))
-    for bootstrap in BOOTSTRAP_ROOTS:
-        if (root / bootstrap).is_dir():
-            results.append(checkov(root, bootstrap, str(bootstrap)))
+    results = [terraform_fmt(root)]
+    for module in (STAGE_ROOT, APPROVAL_TRIGGER, *BOOTSTRAP_ROOTS):
+        if (root / module).is_dir():
+            results.append(checkov(root, module, str(module)))
     results += [zizmor(root), actionlint(root)]
     results.append(provider_schema(root))
     return results

@@ -73,18 +73,14 @@ ALLOWED: dict[tuple[str, str, str], str] = {
         "permissions boundary examples write it; parliament calls it usable",
     ("RESOURCE_STAR", "dev-artifacts-key-policy", "StageRolesDecryptModelArtifactsThroughS3"):
         _KEY_POLICY_STAR,
-    ("RESOURCE_STAR", "batch-config-template.tf", "AccountAdministersKey"): _KEY_POLICY_STAR,
     ("RESOURCE_STAR", "batch-config-template.tf", "DeployRoleSetsUpKey"): _KEY_POLICY_STAR,
     ("RESOURCE_STAR", "batch-config-template.tf", "AlarmsUseKey"): _KEY_POLICY_STAR,
     ("RESOURCE_STAR", "batch-config-template.tf", "FailureRuleUsesKey"): _KEY_POLICY_STAR,
-    ("RESOURCE_STAR", "approval_trigger/storage.tf", "AccountAdministersKeyThroughIam"):
-        _KEY_POLICY_STAR,
     ("RESOURCE_STAR", "approval_trigger/storage.tf", "LogsEncryptTheFunctionLogGroup"):
         _KEY_POLICY_STAR,
     ("RESOURCE_STAR", "approval_trigger/storage.tf", "EventBridgeSendsToTheDeadLetterQueue"):
         _KEY_POLICY_STAR,
-    ("RESOURCE_STAR", "bootstrap/dev/main.tf", "AccountDelegatesToIam"): _KEY_POLICY_STAR,
-    ("RESOURCE_STAR", "bootstrap/stage/main.tf", "AccountDelegatesToIam"): _KEY_POLICY_STAR,
+    ("RESOURCE_STAR", "modules/kms-key/main.tf", "AccountDelegatesToIam"): _KEY_POLICY_STAR,
     ("UNKNOWN_CONDITION_FOR_ACTION", "approval_trigger/storage.tf",
      "LogsEncryptTheFunctionLogGroup"):
         "the CloudWatch Logs User Guide's own key policy statement (\"Encrypt log data in "

@@ -49,6 +49,7 @@ RESOURCE_TEMPLATES = frozenset({"dev-artifacts-bucket", "dev-artifacts-key-polic
 TERRAFORM_FILES = (
     "batch-config-template.tf", "approval_trigger/iam.tf", "approval_trigger/storage.tf",
     "bootstrap/dev/main.tf", "bootstrap/stage/main.tf", "bootstrap/modules/bucket/main.tf",
+    "modules/kms-key/main.tf",
 )  # fmt: skip
 REGION = "us-east-1"
 _REFERENCE = re.compile(r"\$\{([^{}]*)\}")
@@ -131,6 +132,7 @@ _VALUES: dict[str, str | list[str]] = {
     "local.alarm_arns": ["arn:aws:cloudwatch:{region}:{account}:alarm:x-alarm"],
     "local.log_group_arn": "arn:aws:logs:{region}:{account}:log-group:/aws/lambda/x",
     "local.rule_arn": "arn:aws:events:{region}:{account}:rule/x-rule",
+    "module.key.arn": "arn:aws:kms:{region}:{account}:key/x-key",  # modules/kms-key's output
 }  # fmt: skip
 _ACCOUNT_REFERENCES = {"local.account_id", "var.account_id", "local.dev_account_id"}
 

@@ -20,6 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BEGIN_MARKER = "<!-- BEGIN_TF_DOCS -->"
 END_MARKER = "<!-- END_TF_DOCS -->"
 DOCS_PAGE = REPO_ROOT / "docs" / "terraform.md"
+OBJECT_INLINE_LIMIT = 3  # object types with more attributes get a table of their own
 
 
 class DocsError(Exception):
@@ -28,7 +29,7 @@ class DocsError(Exception):
 
 @dataclass(frozen=True)
 class Variable:
-    """One input of the root module."""
+    """One input of the module."""
 
     name: str
     description: str
@@ -37,8 +38,18 @@ class Variable:
 
 
 @dataclass(frozen=True)
+class Attribute:
+    """One attribute of an object-typed variable."""
+
+    name: str
+    type: str
+    # optional(type, default)'s default, "null" for optional(type); None when required
+    default: str | None
+
+
+@dataclass(frozen=True)
 class Output:
-    """One output of the root module."""
+    """One output of the module."""
 
     name: str
     description: str
@@ -104,6 +115,40 @@ def read_variables(module_dir: Path) -> list[Variable]:
     return sorted(variables, key=lambda v: v.name)
 
 
+def split_top_level(text: str) -> list[str]:
+    """`text` split at the commas outside brackets and quotes, each part stripped."""
+    parts, depth, quoted, start = [], 0, False, 0
+    for index, char in enumerate(text):
+        if char == '"' and text[index - 1 : index] != "\\":
+            quoted = not quoted
+        elif not quoted and char in "([{":
+            depth += 1
+        elif not quoted and char in ")]}":
+            depth -= 1
+        elif not quoted and depth == 0 and char == ",":
+            parts.append(text[start:index].strip())
+            start = index + 1
+    parts.append(text[start:].strip())
+    return [part for part in parts if part]
+
+
+def object_attributes(type_expression: str) -> list[Attribute] | None:
+    """The attributes of `object({a = string, b = optional(number, 3), ...})`, in order; None
+    when the type is not an object type."""
+    text = _expression(type_expression)
+    if not (text.startswith("object({") and text.endswith("})")):
+        return None
+    attributes = []
+    for part in split_top_level(text[len("object({") : -len("})")]):
+        name, _, kind = (piece.strip() for piece in part.partition("="))
+        default: str | None = None
+        if kind.startswith("optional(") and kind.endswith(")"):
+            arguments = split_top_level(kind[len("optional(") : -1])
+            kind, default = arguments[0], arguments[1] if len(arguments) > 1 else "null"
+        attributes.append(Attribute(name, kind, default))
+    return attributes
+
+
 def read_outputs(module_dir: Path) -> list[Output]:
     """The module's outputs, sorted by name."""
     outputs = [
@@ -144,13 +189,28 @@ def render(module_dir: Path) -> str:
         "| Name | Description | Type | Default | Required |",
         "|------|-------------|------|---------|:--------:|",
     ]
+    objects: list[tuple[Variable, list[Attribute]]] = []
     for v in read_variables(module_dir):
         default = "n/a" if v.default is None else f"`{_cell(v.default)}`"
         required = "yes" if v.default is None else "no"
+        attributes = object_attributes(v.type)
+        kind = f"`{_cell(v.type)}`"
+        if attributes is not None and len(attributes) > OBJECT_INLINE_LIMIT:
+            objects.append((v, attributes))
+            kind = f"`object` ({len(attributes)} attributes, [below](#attributes-of-{v.name}))"
         lines.append(
             f'| <a name="input_{v.name}"></a> [{v.name}](#input_{v.name}) | '
-            f"{_cell(v.description)} | `{_cell(v.type)}` | {default} | {required} |"
+            f"{_cell(v.description)} | {kind} | {default} | {required} |"
         )
+    for v, attributes in objects:
+        lines += ["", f"#### Attributes of {v.name}", "", "| Attribute | Type | Default |",
+                  "|-----------|------|---------|"]  # fmt: skip
+        lines += [
+            f"| `{a.name}` | `{_cell(a.type)}` | "
+            + ("required" if a.default is None else f"`{_cell(a.default)}`")
+            + " |"
+            for a in attributes
+        ]
     lines += ["", "### Outputs", "", "| Name | Description |", "|------|-------------|"]
     lines += [
         f'| <a name="output_{o.name}"></a> [{o.name}](#output_{o.name}) | {_cell(o.description)} |'
@@ -186,7 +246,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=Path,
         default=REPO_ROOT,
         metavar="DIR",
-        help="the Terraform root module (default: the repository root)",
+        help="the Terraform module (default: the repository root, the stage module)",
     )
     return parser.parse_args(argv)
 

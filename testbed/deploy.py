@@ -1,10 +1,12 @@
 """The demo's `terraform apply`: the real Terraform on the embedded AWS, or a stand-in said plainly.
 
-Each stage gets its own copy of the root module below the demo's output directory (with local
-state and the one file that points the provider at the embedded AWS), and is deployed as the
-workflow deploys it: `terraform init`, `plan -out`, then `apply` of exactly that plan, with the
-stage file and build.py's `deployment.tfvars.json`. A deployment runs in the background while the
-story goes on; `wait` joins it and prints the plan's summary (resources to add, change, destroy).
+Each stage gets its own copy of the stage root (stage-root/main.tf, laid out as a model
+repository holds it: testbed/terraform.py `stage_root`) below the demo's output directory, with
+local state, the provider pointed at the embedded AWS and the stage module read from this checkout,
+and is deployed as the workflow deploys it: `terraform init`, `plan -out`, then `apply` of
+exactly that plan, with the stage file and build.py's `deployment.tfvars.json`. A deployment
+runs in the background while the story goes on; `wait` joins it and prints the plan's summary
+(resources to add, change, destroy).
 When Terraform cannot install the AWS provider (no mirror on this machine and no registry), the
 demo says so and creates the model, the pipeline and the schedule with boto3 instead
 (`apply_with_boto3`, names and parameters as batch-config-template.tf).
@@ -15,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -28,10 +29,8 @@ import boto3
 from pipelines.status import schedule_name_for
 from promotion.config import REPO_ROOT, StageConfig, default_config_path
 from testbed.local_aws import credentials_environment
-from testbed.terraform import Terraform, TerraformError, setup, write_local_aws_override
+from testbed.terraform import Terraform, TerraformError, setup, stage_root
 
-ROOT_MODULE_FILES = ("batch-config-template.tf", "variables.tf", "versions.tf", "outputs.tf",
-                     ".terraform.lock.hcl")  # fmt: skip
 NO_PROVIDER = "no provider"
 _PLAN_LINE = re.compile(r"Plan: (\d+ to add, \d+ to change, \d+ to destroy)")
 # What `terraform init` says when it cannot get the provider (offline, no mirror).
@@ -67,18 +66,13 @@ class Deployer:
         """Begin deploying `stage` with build.py's `tfvars` (after its previous deployment,
         which it waits for)."""
         self.wait(stage)
-        values = dict(tfvars)
-        definition = Path(values["pipeline_definition_file"])
-        root = self.work / stage
-        root.mkdir(parents=True, exist_ok=True)
-        for name in ROOT_MODULE_FILES:
-            shutil.copy2(REPO_ROOT / name, root / name)
+        definition = Path(tfvars["pipeline_definition_file"])
         # This deployment's own copies: the story's next build may rewrite build/<stage>/.
-        shutil.copy2(definition if definition.is_absolute() else REPO_ROOT / definition,
-                     root / "pipeline-definition.json")  # fmt: skip
-        values["pipeline_definition_file"] = "pipeline-definition.json"
-        (root / "deployment.tfvars.json").write_text(json.dumps(values), encoding="utf-8")
-        write_local_aws_override(root, self.endpoint, local_backend=True)
+        root = stage_root(
+            self.work / stage, REPO_ROOT, stage=stage, config=default_config_path(stage),
+            deployment=tfvars, endpoint=self.endpoint,
+            definition=definition if definition.is_absolute() else REPO_ROOT / definition,
+        )  # fmt: skip
         env = credentials_environment(session)
         deployment = Deployment(stage, threading.Thread(target=lambda: None), time.monotonic())
         deployment.thread = threading.Thread(
@@ -91,8 +85,6 @@ class Deployer:
 
     def _deploy(self, deployment: Deployment, root: Path, env: dict[str, str]) -> None:
         assert self.terraform is not None
-        var_files = [f"-var-file={default_config_path(deployment.stage)}",
-                     "-var-file=deployment.tfvars.json"]  # fmt: skip
         try:
             if not (root / ".terraform").is_dir():
                 init = self.terraform.run(
@@ -103,7 +95,8 @@ class Deployer:
                     missing = any(sign in init.stderr for sign in PROVIDER_MISSING)
                     deployment.error = NO_PROVIDER if missing else init.stderr
                     return
-            plan = ["plan", "-input=false", "-no-color", "-out=stage.tfplan", *var_files]
+            plan = ["plan", "-input=false", "-no-color", "-out=stage.tfplan",
+                    f"-var=stage={deployment.stage}"]  # fmt: skip
             planned = self.terraform.run(plan, cwd=root, env=env)
             deployment.summary = plan_summary(planned.stdout)
             self.terraform.run(["apply", "-input=false", "-no-color", "stage.tfplan"],

@@ -12,7 +12,9 @@ Each command runs in a process group of its own (testbed/processes.py ends it, t
 included, when the run that started it ends).
 
 Against the embedded AWS, `write_local_aws_override` adds the one file that differs from a real
-deployment: a `*_override.tf` that points the provider at the moto server.
+deployment: a `*_override.tf` that points the provider at the moto server. `stage_root` lays out
+the root that deploys a stage (stage-root/main.tf) the way a model repository holds it, its
+module read from this checkout instead of a git tag (`write_module_source_override`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from errors import PromotionError
 from testbed import processes
@@ -50,6 +53,8 @@ LOCAL_SERVICES = (
     "sagemaker", "scheduler", "secretsmanager", "sns", "sqs", "sts",
 )  # fmt: skip
 OVERRIDE_FILE = "local_aws_override.tf"
+STAGE_ROOT = "stage-root"  # the root that deploys one stage; its module is the repository root
+MODULE_OVERRIDE_FILE = "stage_module_override.tf"
 SOCKET_DIR_LIMIT = 80  # a provider's socket, plugin<10 digits>, must fit in sun_path (108)
 
 _SHIM = """#!{python}
@@ -259,3 +264,40 @@ def working_copy(source: Path, destination: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, target)
     return destination
+
+
+def write_module_source_override(root: Path, module: Path) -> Path:
+    """Make the root's `module "stage"` read the stage module at `module` (a directory of this
+    machine) instead of its `source`: a `*_override.tf` replaces the source, relative, so that
+    Terraform reads the module in place (an absolute path would copy the whole directory)."""
+    source = os.path.relpath(module.resolve(), root.resolve())
+    text = (
+        "# Written by testbed/terraform.py: the stage module of this checkout.\n"
+        f'module "stage" {{\n  source = "{source}"\n}}\n'
+    )
+    path = root / MODULE_OVERRIDE_FILE
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def stage_root(
+    directory: Path, repo: Path, *, stage: str, config: Path, deployment: Mapping[str, Any],
+    definition: Path, endpoint: str,
+) -> Path:  # fmt: skip
+    """The root that deploys `stage`, laid out in `directory` as a model repository holds it:
+    the .tf files and the lock file of `repo`'s stage-root/, the stage file, build.py's outputs
+    under `build/<stage>/` (`deployment` with its definition copied beside it); its module read from
+    `repo`, the provider pointed at the embedded AWS (`endpoint`), local state. Run Terraform in
+    `directory` with `-var=stage=<stage>`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in [*(repo / STAGE_ROOT).glob("*.tf"), repo / STAGE_ROOT / ".terraform.lock.hcl"]:
+        shutil.copy2(path, directory / path.name)  # main.tf, moved.tf (from v1.0.0), the lock
+    shutil.copy2(config, directory / f"{stage}-config.tfvars.json")
+    build = directory / "build" / stage
+    build.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(definition, build / "pipeline-definition.json")
+    values = {**deployment, "pipeline_definition_file": f"build/{stage}/pipeline-definition.json"}
+    (build / "deployment.tfvars.json").write_text(json.dumps(values), encoding="utf-8")
+    write_module_source_override(directory, repo)
+    write_local_aws_override(directory, endpoint, local_backend=True)
+    return directory

@@ -90,37 +90,27 @@ resource "aws_s3_bucket_policy" "dev_artifacts" {
 # State of the approval trigger (approval_trigger/, applied in this account)
 ################################################################################
 
-data "aws_iam_policy_document" "state_key" {
-  #checkov:skip=CKV_AWS_109:key policy; "*" is this key and the account root delegates its use to IAM policies, as AWS's default key policy does
-  #checkov:skip=CKV_AWS_111:key policy; "*" is this key and the account root delegates its use to IAM policies, as AWS's default key policy does
-  #checkov:skip=CKV_AWS_356:key policy; "*" is this key and the account root delegates its use to IAM policies, as AWS's default key policy does
-  statement {
-    sid       = "AccountDelegatesToIam"
-    actions   = ["kms:*"]
-    resources = ["*"]
+module "state_key" {
+  source = "../../modules/kms-key"
 
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.dev_account_id}:root"]
-    }
-  }
+  description = "Terraform state of the ${local.group} approval trigger (dev)."
+  alias       = "${module.naming.name_prefix}-tfstate-dev"
+  account_id  = local.dev_account_id
 }
 
-resource "aws_kms_key" "state" {
-  description             = "Terraform state of the ${local.group} approval trigger (dev)."
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.state_key.json
+moved {
+  from = aws_kms_key.state
+  to   = module.state_key.aws_kms_key.this
 }
 
-resource "aws_kms_alias" "state" {
-  name          = "alias/${module.naming.name_prefix}-tfstate-dev"
-  target_key_id = aws_kms_key.state.key_id
+moved {
+  from = aws_kms_alias.state
+  to   = module.state_key.aws_kms_alias.this
 }
 
 module "state_bucket" {
   source = "../modules/bucket"
 
   name        = local.state_bucket
-  kms_key_arn = aws_kms_key.state.arn
+  kms_key_arn = module.state_key.arn
 }

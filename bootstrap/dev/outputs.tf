@@ -29,6 +29,6 @@ output "approval_trigger_backend_config" {
     bucket     = module.state_bucket.s3_bucket_id
     key        = "approval-trigger.tfstate"
     region     = local.region
-    kms_key_id = aws_kms_key.state.arn
+    kms_key_id = module.state_key.arn
   }
 }

@@ -56,7 +56,7 @@ locals {
     sagemaker_pipeline_name         = lower(local.pipeline_name)
     module_alarm_and_dashboard_arns = local.module_alarm_and_dashboard_arns
     artifacts_bucket                = var.artifacts_bucket
-    artifacts_kms_key_arn           = aws_kms_key.artifacts.arn
+    artifacts_kms_key_arn           = module.artifacts_key.arn
     input_bucket                    = local.input_bucket[0]
     input_prefix                    = local.input_bucket[1]
     output_bucket                   = local.output_bucket[0]
@@ -74,7 +74,7 @@ locals {
     dev_artifacts_kms_key_arn = var.dev_artifacts_kms_key_arn == null ? "" : var.dev_artifacts_kms_key_arn
     state_bucket              = local.state_bucket
     state_key                 = local.state_key
-    state_kms_key_arn         = aws_kms_key.state.arn
+    state_kms_key_arn         = module.state_key.arn
     # Built from its parts: the boundary policy is itself rendered from these variables.
     permissions_boundary_arn = "arn:${local.partition}:iam::${var.account_id}:policy/${local.boundary_name}"
     oidc_provider_arn        = local.oidc_provider_arn
@@ -104,53 +104,43 @@ resource "aws_iam_openid_connect_provider" "github" {
 
 ################################################################################
 # KMS keys: artifacts and data (used by build.py and the pipeline), Terraform state
+# (modules/kms-key: the account administers each through IAM; nothing else in their policies)
 ################################################################################
 
-data "aws_iam_policy_document" "key" {
-  #checkov:skip=CKV_AWS_109:key policy; "*" is this key and the account root delegates its use to IAM policies, as AWS's default key policy does
-  #checkov:skip=CKV_AWS_111:key policy; "*" is this key and the account root delegates its use to IAM policies, as AWS's default key policy does
-  #checkov:skip=CKV_AWS_356:key policy; "*" is this key and the account root delegates its use to IAM policies, as AWS's default key policy does
-  statement {
-    sid       = "AccountDelegatesToIam"
-    actions   = ["kms:*"]
-    resources = ["*"]
+module "artifacts_key" {
+  source = "../../modules/kms-key"
 
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${var.account_id}:root"]
-    }
-  }
+  description = "Model artifacts, step scripts and data of ${var.model_package_group_name} (${var.stage})."
+  alias       = "${local.prefix}-artifacts-${var.stage}"
+  account_id  = var.account_id
 }
 
-resource "aws_kms_key" "artifacts" {
-  description             = "Model artifacts, step scripts and data of ${var.model_package_group_name} (${var.stage})."
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.key.json
+module "state_key" {
+  source = "../../modules/kms-key"
 
-  lifecycle {
-    precondition {
-      condition     = terraform.workspace == var.stage
-      error_message = "Select the workspace of the stage first: terraform workspace select -or-create ${var.stage}."
-    }
-  }
+  description = "Terraform state of ${var.model_package_group_name} (${var.stage})."
+  alias       = "${local.prefix}-tfstate-${var.stage}"
+  account_id  = var.account_id
 }
 
-resource "aws_kms_alias" "artifacts" {
-  name          = "alias/${local.prefix}-artifacts-${var.stage}"
-  target_key_id = aws_kms_key.artifacts.key_id
+moved {
+  from = aws_kms_key.artifacts
+  to   = module.artifacts_key.aws_kms_key.this
 }
 
-resource "aws_kms_key" "state" {
-  description             = "Terraform state of ${var.model_package_group_name} (${var.stage})."
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.key.json
+moved {
+  from = aws_kms_alias.artifacts
+  to   = module.artifacts_key.aws_kms_alias.this
 }
 
-resource "aws_kms_alias" "state" {
-  name          = "alias/${local.prefix}-tfstate-${var.stage}"
-  target_key_id = aws_kms_key.state.key_id
+moved {
+  from = aws_kms_key.state
+  to   = module.state_key.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.state
+  to   = module.state_key.aws_kms_alias.this
 }
 
 ################################################################################
@@ -161,7 +151,7 @@ module "artifacts_bucket" {
   source = "../modules/bucket"
 
   name        = var.artifacts_bucket
-  kms_key_arn = aws_kms_key.artifacts.arn
+  kms_key_arn = module.artifacts_key.arn
   expirations = { "pipeline-runs/" = var.pipeline_runs_expiration_days }
 }
 
@@ -170,14 +160,14 @@ module "data_bucket" {
   for_each = local.data_buckets
 
   name        = each.key
-  kms_key_arn = aws_kms_key.artifacts.arn
+  kms_key_arn = module.artifacts_key.arn
 }
 
 module "state_bucket" {
   source = "../modules/bucket"
 
   name        = local.state_bucket
-  kms_key_arn = aws_kms_key.state.arn
+  kms_key_arn = module.state_key.arn
 }
 
 ################################################################################

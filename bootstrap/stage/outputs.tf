@@ -1,6 +1,6 @@
 output "kms_key_arn" {
   description = "ARN of the artifacts and data key: the stage file's kms_key_arn."
-  value       = aws_kms_key.artifacts.arn
+  value       = module.artifacts_key.arn
 }
 
 output "permissions_boundary_arn" {
@@ -16,7 +16,7 @@ output "github_environment_variables" {
       TF_STATE_BUCKET = module.state_bucket.s3_bucket_id
       TF_STATE_KEY    = local.state_key
       # The backend encrypts the state with this key (-backend-config=kms_key_id), not SSE-S3.
-      TF_STATE_KMS_KEY_ARN = aws_kms_key.state.arn
+      TF_STATE_KMS_KEY_ARN = module.state_key.arn
     } if lookup(role, "github_variable", "") == ""
   }
 }

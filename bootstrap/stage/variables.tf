@@ -11,6 +11,12 @@ variable "stage" {
     condition     = contains(["pre-prod", "prod"], var.stage)
     error_message = "stage must be pre-prod or prod."
   }
+
+  # One workspace per stage keeps their states apart (docs/going-live.md step 2).
+  validation {
+    condition     = terraform.workspace == var.stage
+    error_message = "Select the workspace of the stage first: terraform workspace select -or-create ${var.stage}."
+  }
 }
 
 variable "account_id" {

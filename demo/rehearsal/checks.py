@@ -7,13 +7,16 @@ from typing import Any
 
 from demo.rehearsal.story import Rehearsal, RehearsalError, _outputs, newest_workspace
 from testbed.local_aws import PROD_ACCOUNT
+from testbed.terraform import STAGE_ROOT
 
 
 def prod_alerts_key(r: Rehearsal) -> list[str]:
     """The prod alerts key's policy, applied from the reviewed plan by the deploy role, names
     the deploy role (and the account), never the plan role that made the plan."""
     prod = r.admins[PROD_ACCOUNT].session()
-    name = _outputs(r, newest_workspace(r, "prod"), PROD_ACCOUNT)["scheduler_schedule_name"]
+    name = _outputs(r, newest_workspace(r, "prod") / STAGE_ROOT, PROD_ACCOUNT)[
+        "scheduler_schedule_name"
+    ]
     kms = prod.client("kms")
     key = kms.describe_key(KeyId=f"alias/{name}-alerts")["KeyMetadata"]["KeyId"]
     policy = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])

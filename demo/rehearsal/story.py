@@ -35,10 +35,16 @@ from testbed.local_aws import (
     create_bucket,
 )
 from testbed.services import fire_schedule, invoke_function
-from testbed.terraform import Terraform, s3_backend_settings, working_copy, write_local_aws_override
+from testbed.terraform import (
+    STAGE_ROOT,
+    Terraform,
+    s3_backend_settings,
+    working_copy,
+    write_local_aws_override,
+)
 
 REPOSITORY = "example-org/churn-batch"
-ROOTS = (".", "approval_trigger", "bootstrap/dev", "bootstrap/stage")
+ROOTS = (STAGE_ROOT, "approval_trigger", "bootstrap/dev", "bootstrap/stage")
 ADMINISTRATORS = {"dev": DEV_ACCOUNT, "pre-prod": PRE_PROD_ACCOUNT, "prod": PROD_ACCOUNT}
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Settings of this machine's own shell that must not reach the rehearsal's people and jobs
@@ -399,10 +405,12 @@ def scheduled_run(r: Rehearsal) -> str:
     return arn
 
 
-def _plan(r: Rehearsal, label: str, cwd: Path, env: dict[str, str], var_files: list[str]) -> None:
-    done = r.terraform.run(["plan", "-detailed-exitcode", "-input=false", "-no-color",
-                            "-lock-timeout=60s", *[f"-var-file={f}" for f in var_files]],
-                           cwd=cwd, env=env, check=False)  # fmt: skip
+def _plan(r: Rehearsal, label: str, cwd: Path, env: dict[str, str], arguments: list[str]) -> None:
+    """`terraform plan` in `cwd` (arguments: -var-file=..., -var=..., and -chdir=... first)."""
+    chdir = [a for a in arguments if a.startswith("-chdir=")]
+    rest = [a for a in arguments if not a.startswith("-chdir=")]
+    done = r.terraform.run([*chdir, "plan", "-detailed-exitcode", "-input=false", "-no-color",
+                            "-lock-timeout=60s", *rest], cwd=cwd, env=env, check=False)  # fmt: skip
     outcome = {0: "no changes", 2: "changes"}.get(done.returncode, "error")
     r.report.setdefault("second plans", {})[label] = outcome
     if outcome != "no changes":
@@ -413,7 +421,8 @@ def _plan(r: Rehearsal, label: str, cwd: Path, env: dict[str, str], var_files: l
 
 
 def newest_workspace(r: Rehearsal, job: str) -> Path:
-    """The workspace of the newest run of a job (it holds that job's build/ and .terraform/)."""
+    """The workspace of the newest run of a job (it holds that job's build/, and the stage
+    root's .terraform/ under stage-root/)."""
     runs = sorted(r.work.glob(f"runs/run*/{job}/workspace"), key=lambda p: int(p.parts[-3][3:]))
     return runs[-1]
 
@@ -421,11 +430,12 @@ def newest_workspace(r: Rehearsal, job: str) -> Path:
 def replan(r: Rehearsal) -> None:
     """Every root planned again: no changes anywhere."""
     _plan(r, "bootstrap/dev", r.state_clones["dev"] / "bootstrap" / "dev",
-          r.environment(DEV_ACCOUNT), ["../settings.tfvars.json"])  # fmt: skip
+          r.environment(DEV_ACCOUNT), ["-var-file=../settings.tfvars.json"])  # fmt: skip
     for stage in ("pre-prod", "prod"):
         env = r.environment(ADMINISTRATORS[stage], TF_WORKSPACE=stage)
         _plan(r, f"bootstrap/stage ({stage})", r.state_clones[stage] / "bootstrap" / "stage", env,
-              [f"../../{stage}-config.tfvars.json", "../settings.tfvars.json"])  # fmt: skip
+              [f"-var-file=../../{stage}-config.tfvars.json",
+               "-var-file=../settings.tfvars.json"])  # fmt: skip
     _plan(r, "approval_trigger", r.clone / "approval_trigger",
           r.environment(DEV_ACCOUNT, TF_VAR_github_api_url=str(r.report["dispatch api"])),
           [])  # fmt: skip
@@ -436,12 +446,12 @@ def replan(r: Rehearsal) -> None:
     for stage, (job, variables, environment) in stages.items():
         _plan(r, f"root module ({stage}, as the {environment} role)", newest_workspace(r, job),
               role_environment(r, variables, environment),
-              [f"{stage}-config.tfvars.json", f"build/{stage}/deployment.tfvars.json"])  # fmt: skip
+              [f"-chdir={STAGE_ROOT}", f"-var=stage={stage}"])  # fmt: skip
 
 
 def _module_names(r: Rehearsal, stage: str) -> set[str]:
     """The names the stage's module owns (its base name, results database, alerts key id)."""
-    outputs = _outputs(r, newest_workspace(r, stage), ADMINISTRATORS[stage])
+    outputs = _outputs(r, newest_workspace(r, stage) / STAGE_ROOT, ADMINISTRATORS[stage])
     name = str(outputs["scheduler_schedule_name"])  # the module's base name, `local.name`
     kms = r.admins[ADMINISTRATORS[stage]].session().client("kms")
     key = kms.describe_key(KeyId=f"alias/{name}-alerts")["KeyMetadata"]["KeyId"]

@@ -112,7 +112,7 @@ def test_role_may_do_only_what_the_lambda_needs(data: dict[str, dict[str, Any]])
         ("secretsmanager:GetSecretValue",): ["${aws_secretsmanager_secret.github_token.arn}"],
         ("dynamodb:DeleteItem", "dynamodb:PutItem"): ["${aws_dynamodb_table.dedup.arn}"],
         ("sqs:SendMessage",): ["${aws_sqs_queue.dead_letter.arn}"],
-        ("kms:Decrypt", "kms:GenerateDataKey"): ["${aws_kms_key.this.arn}"],
+        ("kms:Decrypt", "kms:GenerateDataKey"): ["${module.key.arn}"],
     }
 
 

@@ -1,14 +1,13 @@
 """Two models in one stage account: their deploy roles (holding exactly the rendered templates)
-and the resources batch-config-template.tf gives each.
+and the resources the stage module (batch-config-template.tf) gives each.
 
-`deploy_with_terraform` applies the root module for one model as that model's deploy role, under
-IAM enforcement, with the real Terraform.
+`deploy_with_terraform` applies the stage root (stage-root/main.tf, calling the stage module) for
+one model as that model's deploy role, under IAM enforcement, with the real Terraform.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import boto3
 
 from promotion.config import StageConfig
-from testbed.deploy import ROOT_MODULE_FILES
 from testbed.iam_policies import (
     MODULE_ALARM_SUFFIXES,
     module_name,
@@ -27,7 +25,7 @@ from testbed.iam_policies import (
 )
 from testbed.iam_world import Role, _create_role, accounts_for
 from testbed.local_aws import account_session
-from testbed.terraform import Terraform, write_local_aws_override
+from testbed.terraform import Terraform, stage_root
 from tests.terraform.conftest import FIXTURE_DEFINITION, REPO_ROOT, deployment_tfvars_for
 
 DEPLOY_ROLE = "deploy-pre-prod"
@@ -123,32 +121,25 @@ def deploy_with_terraform(
     config: StageConfig, boundary_arn: str, role: Role, terraform: Terraform, work: Path,
     endpoint: str,
 ) -> dict[str, Any]:  # fmt: skip
-    """`terraform apply` of the root module for one model, by that model's own deploy role;
+    """`terraform apply` of the stage root for one model, by that model's own deploy role;
     returns `terraform output`.
 
     Run it with IAM enforced (`enforced()`): every request of the provider is then authorized
     against exactly the role's rendered templates. Local state; build.py's outputs made up.
     """
     group = config.model_package_group_name
-    root = work / group
-    root.mkdir(parents=True)
-    for name in ROOT_MODULE_FILES:
-        shutil.copy2(REPO_ROOT / name, root / name)
-    shutil.copy2(FIXTURE_DEFINITION, root / "pipeline-definition.json")
     values = config.model_dump(mode="json")
     values["permissions_boundary_arn"] = boundary_arn
-    (root / "stage.tfvars.json").write_text(json.dumps(values), encoding="utf-8")
-    tfvars = {
-        **deployment_tfvars_for(values),
-        "pipeline_definition_file": "pipeline-definition.json",
-    }
-    (root / "deployment.tfvars.json").write_text(json.dumps(tfvars), encoding="utf-8")
-    write_local_aws_override(root, endpoint, local_backend=True)
+    stage_file = work / f"{group}-{config.stage}-config.tfvars.json"
+    stage_file.write_text(json.dumps(values), encoding="utf-8")
+    root = stage_root(
+        work / group, REPO_ROOT, stage=config.stage, config=stage_file,
+        deployment=deployment_tfvars_for(values), definition=FIXTURE_DEFINITION, endpoint=endpoint,
+    )  # fmt: skip
     env = {**role.credentials, "AWS_REGION": config.region, "AWS_DEFAULT_REGION": config.region}
     terraform.run(["init", "-input=false", "-no-color", "-lockfile=readonly"], cwd=root, env=env)
     terraform.run(["apply", "-auto-approve", "-input=false", "-no-color",
-                   "-var-file=stage.tfvars.json", "-var-file=deployment.tfvars.json"],
-                  cwd=root, env=env)  # fmt: skip
+                   f"-var=stage={config.stage}"], cwd=root, env=env)  # fmt: skip
     shown = terraform.run(["output", "-json"], cwd=root, env=env).stdout
     return {key: item["value"] for key, item in json.loads(shown).items()}
 
@@ -156,13 +147,12 @@ def deploy_with_terraform(
 def destroy_with_terraform(
     config: StageConfig, role: Role, terraform: Terraform, work: Path
 ) -> str:
-    """`terraform destroy` of one model's root module (applied by `deploy_with_terraform`), by
+    """`terraform destroy` of one model's stage root (applied by `deploy_with_terraform`), by
     that model's deploy role; returns Terraform's output. Run it with IAM enforced."""
     root = work / config.model_package_group_name
     env = {**role.credentials, "AWS_REGION": config.region, "AWS_DEFAULT_REGION": config.region}
     done = terraform.run(["destroy", "-auto-approve", "-input=false", "-no-color",
-                          "-var-file=stage.tfvars.json", "-var-file=deployment.tfvars.json"],
-                         cwd=root, env=env)  # fmt: skip
+                          f"-var=stage={config.stage}"], cwd=root, env=env)  # fmt: skip
     return str(done.stdout)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from testbed.iam_policies import ROLES_FILE, placeholders, render, role_specs
-from tests.terraform.conftest import REPO_ROOT, ROOT_MODULE_FILES, load_hcl, merge_module
+from tests.terraform.conftest import MODULE_FILES, REPO_ROOT, load_hcl, merge_module
 
 GROUP = "x-model_package_group_name"  # the placeholder value of the group in the renders below
 
@@ -131,7 +131,7 @@ def test_key_actions_right_after_creation_do_not_depend_on_propagated_tags() -> 
     # RULE (AWS KMS Developer Guide, ABAC for AWS KMS: tag changes may take up to five minutes
     # to affect authorization): the IAM grants of these actions on the alerts key are
     # tag-conditioned, so the alerts key policy grants them to the stage's deploy role.
-    module = merge_module([load_hcl(REPO_ROOT / name) for name in ROOT_MODULE_FILES])
+    module = merge_module([load_hcl(REPO_ROOT / name) for name in MODULE_FILES])
     statements = module["data"]["aws_iam_policy_document"]["alerts_key"]["statement"]
     named = [
         s for s in statements
@@ -148,18 +148,26 @@ def test_the_alerts_key_names_the_deploy_role_never_whoever_made_the_plan() -> N
     # review, by the deploy role. A key policy grant needs no IAM allow in the same account, so a
     # key policy naming the plan's caller would let the plan role rewrite the alerts key's
     # policy; and the deploy role that calls CreateKey would not be named.
-    module = merge_module([load_hcl(REPO_ROOT / name) for name in ROOT_MODULE_FILES])
+    module = merge_module([load_hcl(REPO_ROOT / name) for name in MODULE_FILES])
     locals_ = module["locals"]
+    # (the key policy: the module's statements, and modules/kms-key's own for the account)
+    call = module["module"]["alerts_key"]
+    assert call["policy_statements"] == "${data.aws_iam_policy_document.alerts_key.json}"
+    assert call["account_id"] == "${local.account_id}"
+    key_module = merge_module([load_hcl(REPO_ROOT / "modules" / "kms-key" / "main.tf")])
     principals = [
         identifier
-        for statement in module["data"]["aws_iam_policy_document"]["alerts_key"]["statement"]
+        for policy in (module["data"]["aws_iam_policy_document"]["alerts_key"],
+                       key_module["data"]["aws_iam_policy_document"]["this"])
+        for statement in policy["statement"]
         for block in statement.get("principals", []) if block["type"] == "AWS"
         for identifier in block["identifiers"]
     ]  # fmt: skip
     # THEN every principal is the account root or the deploy role, named from the stage, never
     # from the caller's identity
     assert set(principals) == {
-        "arn:${local.partition}:iam::${local.account_id}:root", "${local.deploy_role_arn}",
+        "arn:${data.aws_partition.current.partition}:iam::${var.account_id}:root",
+        "${local.deploy_role_arn}",
     }  # fmt: skip
     assert "aws_caller_identity" not in json.dumps(locals_["deploy_role_arn"])
     assert not [name for name, value in locals_.items()
@@ -170,7 +178,9 @@ def test_the_alerts_key_names_the_deploy_role_never_whoever_made_the_plan() -> N
     ]
     prefix = naming["name_prefix"].removeprefix("${").removesuffix("}")
     assert locals_["deploy_role_arn"] == (
-        "arn:${local.partition}:iam::${local.account_id}:role/${" + prefix + "}-deploy-${var.stage}"
+        "arn:${local.partition}:iam::${local.account_id}:role/${"
+        + prefix.replace("var.model_package_group_name", "var.config.model_package_group_name")
+        + "}-deploy-${var.config.stage}"
     )
     assert {name for roles in role_specs_by_account().values() for name in roles} >= {
         "deploy-pre-prod", "deploy-prod",

@@ -176,16 +176,16 @@ def _locals(path: Any) -> dict[str, Any]:
     return found
 
 
-def test_bootstrap_names_the_resources_as_the_root_module_does() -> None:
-    # GIVEN the root module's naming and bootstrap/stage's copy of it (its policies name them)
+def test_bootstrap_names_the_resources_as_the_stage_module_does() -> None:
+    # GIVEN the stage module's naming and bootstrap/stage's copy of it (its policies name them)
     root = _locals(REPO_ROOT / "batch-config-template.tf")
     stage = _locals(REPO_ROOT / "bootstrap" / "stage" / "main.tf")
     pipeline = "the pipeline name build.py passes (pipeline_name_for)"
 
     # WHEN the expressions are compared over the same pipeline name
-    same_base = root["name"].replace("var.pipeline_name", pipeline) == stage["module_name"].replace(
-        "local.pipeline_name", pipeline
-    )
+    same_base = root["name"].replace("var.deployment.pipeline_name", pipeline) == stage[
+        "module_name"
+    ].replace("local.pipeline_name", pipeline)
 
     # THEN they agree: the base, the pipeline name, the alarms, the results database
     assert same_base

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,11 +78,13 @@ def test_stage_files_and_published_schema_agree() -> None:
             jsonschema.validate({**values, "kms_key_id": None}, committed)
 
 
-def test_every_key_is_a_terraform_variable_and_documented() -> None:
+def test_every_key_is_an_attribute_of_the_terraform_config_and_documented() -> None:
+    # (tests/terraform/test_terraform_module.py compares types and defaults, through Terraform)
     variables = (REPO_ROOT / "variables.tf").read_text()
+    config = variables[variables.index('variable "config"') : variables.index("validation {")]
     interfaces = (REPO_ROOT / "docs" / "interfaces.md").read_text()
     for key in json_schema()["properties"]:
-        assert f'variable "{key}"' in variables, key
+        assert re.search(rf"^    {key} +=", config, re.M), key
         assert f"`{key}`" in interfaces or f"`{key.rsplit('_', 1)[0]}_" in interfaces, key
 
 

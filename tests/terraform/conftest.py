@@ -1,13 +1,15 @@
-"""Fixtures of the Terraform tests: the root module read with python-hcl2, the stage files, the
-keys build.py writes, pipeline parameter names of rendered definitions, and the lint scripts.
+"""Fixtures of the Terraform tests: the stage module read with python-hcl2, the stage files, the
+keys build.py writes, pipeline parameter names of rendered definitions, a working copy.
 
-No provider is needed: everything here reads the repository's own files.
+The stage module is the repository root (versions.tf, variables.tf, batch-config-template.tf,
+outputs.tf); stage-root/ is the root that calls it (a model repository's main.tf).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,11 @@ import hcl2
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ROOT_MODULE_FILES = ("versions.tf", "variables.tf", "batch-config-template.tf", "outputs.tf")
+MODULE_FILES = ("versions.tf", "variables.tf", "batch-config-template.tf", "outputs.tf")
+STAGE_ROOT = "stage-root"  # the root module, relative to the repository root
 STAGES = ("pre-prod", "prod")
 FIXTURE_DEFINITION = Path(__file__).with_name("pipeline-definition.fixture.json")
+FIXTURE_DEPLOYMENT = Path(__file__).with_name("deployment.fixture.json")
 RENDERER_MODULE = "pipelines.definition.pipeline"
 
 # The parameters the schedule may pass, by name (docs/interfaces.md).
@@ -55,9 +59,10 @@ def merge_module(parsed_files: list[dict[str, Any]]) -> Module:
         "terraform": [],
         "resource": {},
         "data": {},
+        "module": {},
     }
     for parsed in parsed_files:
-        for kind in ("variable", "output", "provider"):
+        for kind in ("variable", "output", "provider", "module"):
             for block in parsed.get(kind, []):
                 module[kind].update(block)
         for block in parsed.get("locals", []):
@@ -71,9 +76,15 @@ def merge_module(parsed_files: list[dict[str, Any]]) -> Module:
 
 
 @pytest.fixture(scope="session")
+def stage_module() -> Module:
+    """The stage module (the four .tf files at the repository root)."""
+    return merge_module([load_hcl(REPO_ROOT / name) for name in MODULE_FILES])
+
+
+@pytest.fixture(scope="session")
 def root_module() -> Module:
-    """The root module (the four .tf files at the repository root)."""
-    return merge_module([load_hcl(REPO_ROOT / name) for name in ROOT_MODULE_FILES])
+    """The root that calls the stage module (stage-root/main.tf)."""
+    return merge_module([load_hcl(REPO_ROOT / STAGE_ROOT / "main.tf")])
 
 
 @pytest.fixture(scope="session")
@@ -151,14 +162,30 @@ def pipeline_parameter_names(request: pytest.FixtureRequest) -> set[str]:
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
-    """The repository root (the Terraform root module's directory)."""
+    """The repository root (the stage module's directory)."""
     return REPO_ROOT
 
 
 @pytest.fixture(scope="session")
-def root_module_files() -> tuple[Path, ...]:
-    """The root module's .tf files."""
-    return tuple(REPO_ROOT / name for name in ROOT_MODULE_FILES)
+def module_files() -> tuple[Path, ...]:
+    """The stage module's .tf files."""
+    return tuple(REPO_ROOT / name for name in MODULE_FILES)
+
+
+def checkout_with_builds(destination: Path) -> Path:
+    """A working copy of the repository with build.py's outputs for both stages (fixture values),
+    so that Terraform writes its .terraform/, state and plans there, never into the checkout."""
+    from testbed.terraform import working_copy
+
+    copy = working_copy(REPO_ROOT, destination)
+    for stage in STAGES:
+        config = json.loads((copy / f"{stage}-config.tfvars.json").read_text(encoding="utf-8"))
+        build = copy / "build" / stage
+        build.mkdir(parents=True)
+        shutil.copy(FIXTURE_DEFINITION, build / "pipeline-definition.json")
+        tfvars = deployment_tfvars_for(config)
+        (build / "deployment.tfvars.json").write_text(json.dumps(tfvars), encoding="utf-8")
+    return copy
 
 
 @pytest.fixture(scope="session")

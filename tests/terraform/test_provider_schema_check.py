@@ -238,23 +238,6 @@ def check(checker: ModuleType, schema: dict[str, Any], directory: Path, text: st
     return checker.check_tree(directory, schema)
 
 
-def test_the_repository_tf_files_match_the_provider_schema(
-    checker: ModuleType, provider_schema: dict[str, Any], repo_root: Path
-) -> None:
-    # GIVEN every Terraform module of the repository, found by walking the tree
-    modules = checker.terraform_modules(repo_root)
-    assert {repo_root, repo_root / "approval_trigger"} <= set(modules)
-
-    # WHEN checking them against the AWS provider's schema
-    report = checker.check_tree(repo_root, provider_schema)
-
-    # THEN nothing is wrong, and the check did look at something in each module
-    assert [str(finding) for finding in report.findings] == []
-    assert report.modules == len(modules)
-    assert report.files == sum(len(files) for files in modules.values())
-    assert min(report.types, report.blocks, report.arguments, report.references) > 10
-
-
 def test_modules_are_found_by_walking_the_tree_and_tool_directories_are_skipped(
     checker: ModuleType, tmp_path: Path
 ) -> None:

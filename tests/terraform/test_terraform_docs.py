@@ -56,12 +56,12 @@ def test_check_fails_on_a_stale_readme_and_write_fixes_only_the_marked_part(
 
 
 def test_tables_list_every_variable_and_output(
-    root_module: dict[str, Any], repo_root: Path, load_script: Callable[[str], ModuleType]
+    stage_module: dict[str, Any], repo_root: Path, load_script: Callable[[str], ModuleType]
 ) -> None:
     tables = load_script("tf_docs").render(repo_root)
-    for name in root_module["variable"]:
+    for name in stage_module["variable"]:
         assert f"[{name}](#input_{name})" in tables
-    for name in root_module["output"]:
+    for name in stage_module["output"]:
         assert f"[{name}](#output_{name})" in tables
     assert "| aws | `>= 5.100, < 7` |" in tables
 

@@ -8,16 +8,18 @@ from pipelines.steps import partitions
 
 
 def test_glue_table_reads_the_authoritative_manifests_by_projected_date(
-    root_module: dict[str, Any],
+    stage_module: dict[str, Any],
 ) -> None:
     # GIVEN the predictions table and the prefix it is built on
-    table = root_module["resource"]["aws_glue_catalog_table"]["predictions"]
-    prefix = root_module["locals"]["results_prefix"]
+    table = stage_module["resource"]["aws_glue_catalog_table"]["predictions"]
+    prefix = stage_module["locals"]["results_prefix"]
     parameters = table["parameters"]
     storage = table["storage_descriptor"][0]
     # THEN its partitions are exactly the manifests Publish writes, one per date, projected
     # (nothing to add per date), and it reads the listed Parquet files through the manifest
-    assert prefix == '${trimsuffix(var.output_data_url, "/")}/' + partitions.AUTHORITATIVE + "/"
+    assert prefix == (
+        '${trimsuffix(var.config.output_data_url, "/")}/' + partitions.AUTHORITATIVE + "/"
+    )
     example = partitions.manifest_url("s3://b/out/", "2026-11-25")
     assert example == f"s3://b/out/{partitions.AUTHORITATIVE}/dt=2026-11-25/{partitions.MANIFEST}"
     assert parameters["storage.location.template"] == "${local.results_prefix}dt=$${dt}/"
@@ -30,8 +32,8 @@ def test_glue_table_reads_the_authoritative_manifests_by_projected_date(
     assert storage["location"] == "${local.results_prefix}"
 
 
-def test_skip_alarm_watches_the_metric_preprocess_emits(root_module: dict[str, Any]) -> None:
-    alarm = root_module["resource"]["aws_cloudwatch_metric_alarm"]["input_skipped"]
+def test_skip_alarm_watches_the_metric_preprocess_emits(stage_module: dict[str, Any]) -> None:
+    alarm = stage_module["resource"]["aws_cloudwatch_metric_alarm"]["input_skipped"]
     assert (alarm["namespace"], alarm["metric_name"]) == (
         partitions.METRIC_NAMESPACE,
         partitions.SKIPPED_METRIC,

@@ -17,6 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY = WORKFLOWS / "deploy.yml"
+PLAN, APPLY = 'terraform -chdir="$TF_ROOT" plan', 'terraform -chdir="$TF_ROOT" apply'
 CI = WORKFLOWS / "ci.yml"
 TEMPLATE_UPDATE = WORKFLOWS / "template-update.yml"
 ALL = (DEPLOY, CI, TEMPLATE_UPDATE)
@@ -80,7 +81,8 @@ def test_triggers(deploy: dict[str, Any]) -> None:
 
     push = deploy["on"]["push"]
     assert push["branches"] == ["main"]
-    for path in ("*-config.tfvars.json", "*.tf", "pipelines/**", "build.py", "promotion/**"):
+    for path in ("*-config.tfvars.json", "*.tf", "stage-root/**", "modules/**", "pipelines/**",
+                 "build.py", "promotion/**"):  # fmt: skip
         assert path in push["paths"]
 
 
@@ -144,7 +146,7 @@ def test_both_stages_build_the_resolved_arn(
     assert 'args+=(--source-role-arn "$DEV_READ_ROLE_ARN")' in build["run"]
     # The build outputs are checked against the resolved ARN before Terraform sees them.
     assert _index(job, "build.py") < _index(job, ".source_model_package_arn")
-    assert _index(job, ".source_model_package_arn") < _index(job, "terraform plan")
+    assert _index(job, ".source_model_package_arn") < _index(job, PLAN)
 
 
 def test_prod_plan_is_skipped_on_request(deploy: dict[str, Any]) -> None:
@@ -155,18 +157,24 @@ def test_prod_plan_is_skipped_on_request(deploy: dict[str, Any]) -> None:
 # --- pre-prod: plan, apply, smoke -------------------------------------------------------------
 
 
-def test_terraform_uses_both_var_files_and_applies_saved_plans(deploy: dict[str, Any]) -> None:
+def test_terraform_runs_the_stage_root_and_applies_saved_plans(deploy: dict[str, Any]) -> None:
+    # The stage root reads <stage>-config.tfvars.json and build/<stage>/ from where Terraform
+    # runs: the repository root, with -chdir to the root (a model repository: -chdir=.).
+    assert deploy["env"]["TF_ROOT"] == "stage-root"
     for name in ("pre-prod", "prod-plan"):
         runs = _runs(deploy["jobs"][name])
-        assert '-var-file="$STAGE-config.tfvars.json"' in runs
-        assert '-var-file="build/$STAGE/deployment.tfvars.json"' in runs
-        assert '-out="$STAGE.tfplan"' in runs
-        assert "terraform show -no-color" in runs and "GITHUB_STEP_SUMMARY" in runs
+        assert 'terraform -chdir="$TF_ROOT" plan' in runs
+        assert '-var="stage=$STAGE" -out="$PWD/$STAGE.tfplan"' in runs
+        assert "-var-file" not in runs
+        assert 'terraform -chdir="$TF_ROOT" show -no-color "$PWD/$STAGE.tfplan"' in runs
+        assert "GITHUB_STEP_SUMMARY" in runs
     for job in deploy["jobs"].values():
         assert "-auto-approve" not in _runs(job)
         for line in _runs(job).splitlines():
-            if "terraform apply" in line:
-                assert line.strip().endswith('"$STAGE.tfplan"')
+            if "terraform" in line.split() or line.lstrip().startswith("terraform "):
+                assert '-chdir="$TF_ROOT"' in line, line
+            if " apply " in line and "terraform" in line:
+                assert line.strip().endswith('"$PWD/$STAGE.tfplan"')
 
 
 def test_terraform_backend_comes_from_variables(deploy: dict[str, Any]) -> None:
@@ -185,7 +193,7 @@ def test_pre_prod_smoke_runs_after_apply_and_waits(deploy: dict[str, Any]) -> No
     assert 'python -m pipelines.smoke --stage "$STAGE" --input inputs/smoke-input.csv' in runs
     assert '--run-id "${GITHUB_RUN_ID}-${GITHUB_RUN_ATTEMPT}"' in runs  # a run-scoped prefix
     assert "aws " not in runs  # the runtime set is all a job needs
-    assert _index(job, "terraform apply") < _index(job, "pipelines.smoke")
+    assert _index(job, APPLY) < _index(job, "pipelines.smoke")
 
 
 def test_deploys_read_the_models_own_inputs_never_the_demos(deploy: dict[str, Any]) -> None:
@@ -221,13 +229,13 @@ def test_prod_promotes_the_image_digests_pre_prod_promoted(deploy: dict[str, Any
 def test_prod_plan_uploads_the_plan_and_build_outputs(deploy: dict[str, Any]) -> None:
     job = deploy["jobs"]["prod-plan"]
     upload = _step_using(job, "actions/upload-artifact")
-    paths = upload["with"]["path"].split()
-    assert {"prod.tfplan", ".terraform.lock.hcl", "build/prod/"} <= set(paths)
+    paths = [line.strip() for line in upload["with"]["path"].splitlines() if line.strip()]
+    assert {"prod.tfplan", "${{ env.TF_ROOT }}/.terraform.lock.hcl", "build/prod/"} <= set(paths)
     assert upload["with"]["include-hidden-files"] is True
     assert upload["with"]["if-no-files-found"] == "error"
     assert job["outputs"]["plan_artifact_id"] == "${{ steps.upload.outputs.artifact-id }}"
     assert job["outputs"]["plan_sha256"] == "${{ steps.plan.outputs.sha256 }}"
-    assert _index(job, "terraform plan") < _index(job, "actions/upload-artifact")
+    assert _index(job, PLAN) < _index(job, "actions/upload-artifact")
 
 
 def test_prod_applies_the_uploaded_plan_only(deploy: dict[str, Any]) -> None:
@@ -245,10 +253,10 @@ def test_prod_applies_the_uploaded_plan_only(deploy: dict[str, Any]) -> None:
     # reports the status, read-only.
     assert runs.count("build.py") == 2
     assert 'build.py --stage "$STAGE" --status' in runs and "--approve" in runs
-    for forbidden in ("terraform plan", "pip install -e"):
+    for forbidden in (PLAN, "pip install -e"):
         assert forbidden not in runs
     assert _index(job, "actions/download-artifact") < _index(job, "sha256sum --check")
-    assert _index(job, "sha256sum --check") < _index(job, "terraform apply")
+    assert _index(job, "sha256sum --check") < _index(job, APPLY)
 
 
 # --- the review gate: nothing Approved in prod before the review ------------------------------
@@ -283,7 +291,7 @@ def test_prod_approves_exactly_the_reviewed_package_before_applying(
     assert "env" not in approve
     assert _index(job, "sha256sum --check") < _index(job, "--approve")
     assert _index(job, "aws-actions/configure-aws-credentials") < _index(job, "--approve")
-    assert _index(job, "--approve") < _index(job, "terraform apply")
+    assert _index(job, "--approve") < _index(job, APPLY)
 
 
 # --- least privilege, pins, injection ---------------------------------------------------------

@@ -1,0 +1,667 @@
+################################################################################
+# One stage's batch inference: the model promoted by build.py, the pipeline it
+# rendered, a schedule that starts it, failure alerts and a dashboard.
+################################################################################
+
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition = data.aws_partition.current.partition
+  # The provider's region is var.region (versions.tf); the aws_region data source would echo
+  # it under an attribute provider 5.x calls `name` and 6.x `region`.
+  region     = var.region
+  account_id = data.aws_caller_identity.current.account_id
+
+  # Applied to every taggable resource through the provider's default_tags (versions.tf).
+  # The three deployment tags come last so var.tags cannot override them.
+  tags = merge(var.tags, {
+    Stage                     = var.stage
+    ModelPackageGroup         = var.model_package_group_name
+    SourceModelPackageVersion = tostring(var.source_model_package_version)
+  })
+
+  # Pipeline parameters the schedule passes, by name (docs/interfaces.md). RunDate is left out:
+  # the run's date is ScheduledTime's date minus input_lag_days (docs/schedules.md).
+  pipeline_parameters = {
+    ModelName               = aws_sagemaker_model.this.name
+    InputDataUrl            = var.input_data_url
+    OutputDataUrl           = var.output_data_url
+    ProcessingInstanceType  = var.processing_instance_type
+    ProcessingInstanceCount = tostring(var.processing_instance_count)
+    TransformInstanceType   = var.transform_instance_type
+    TransformInstanceCount  = tostring(var.transform_instance_count)
+  }
+
+  # EventBridge Scheduler replaces this keyword in a target's Input with the tick's time
+  # (2026-11-26T03:00:00Z), the same for every retry of that tick.
+  scheduled_time = "<aws.scheduler.scheduled-time>"
+  # StartPipelineExecution's ClientRequestToken (32-128 characters): one execution per tick,
+  # however often the scheduler retries the call.
+  schedule_token_prefix = "tick-${substr(sha256(var.pipeline_name), 0, 16)}-"
+  # The universal target's request. jsonencode writes < and > as \u003c and \u003e; the
+  # scheduler only recognises the keyword written plainly, so they are put back.
+  schedule_input = replace(replace(jsonencode({
+    PipelineName       = var.pipeline_name
+    ClientRequestToken = "${local.schedule_token_prefix}${local.scheduled_time}"
+    PipelineParameters = [
+      for name, value in merge(local.pipeline_parameters, { ScheduledTime = local.scheduled_time }) :
+      { Name = name, Value = value }
+    ]
+  }), "\\u003c", "<"), "\\u003e", ">")
+
+  # Results for SQL: a Glue database per stage (names: lower case, digits, underscores).
+  results_database = replace(lower(local.name), "/[^a-z0-9_]/", "_")
+  results_prefix   = "${trimsuffix(var.output_data_url, "/")}/_authoritative/"
+  results_id_columns = var.id_column == null ? [
+    { name = "source_file", type = "string" },
+    { name = "row_number", type = "bigint" },
+  ] : [{ name = var.id_column, type = "string" }]
+  results_prediction_columns = [
+    for name in coalesce(var.prediction_columns, ["prediction"]) : { name = name, type = "double" }
+  ]
+  results_columns = concat(local.results_id_columns, local.results_prediction_columns, [
+    { name = "model_package_version", type = "bigint" },
+    { name = "execution_id", type = "string" },
+    { name = "run_date", type = "date" },
+  ])
+
+  # Base of every derived name (schedule and its group, role, queue, rule, topic, key alias,
+  # alarms, dashboard): the pipeline name, or its first 45 characters and a hash when
+  # "<name>-scheduler" would pass the 64 characters IAM roles, schedules and rules allow.
+  # bootstrap/stage derives the same names with the same expression (`local.module_name`) and
+  # its policies name them exactly (a test holds the two expressions equal).
+  name = length(var.pipeline_name) <= 54 ? var.pipeline_name : "${substr(var.pipeline_name, 0, 45)}-${substr(sha256(var.pipeline_name), 0, 8)}"
+
+  # The role that applies (the role of an assumed-role session; any other principal as it is).
+  # Bootstrap's roles have no path. The alerts key names it, so that the calls right after
+  # CreateKey do not depend on the key's tags, which IAM may not see for up to five minutes.
+  caller_arn         = data.aws_caller_identity.current.arn
+  assumed_role       = regexall("^arn:[^:]+:sts::[0-9]{12}:assumed-role/([^/]+)/", local.caller_arn)
+  applying_principal = length(local.assumed_role) > 0 ? "arn:${local.partition}:iam::${local.account_id}:role/${local.assumed_role[0][0]}" : local.caller_arn
+
+  create_alarm_email_subscription = var.alarm_email != null
+
+  # Built from their parts so that the alerts key policy does not depend on the alarms (which
+  # depend on the topic, which depends on the key).
+  alarm_names = {
+    pipeline_failed      = "${local.name}-execution-failed"
+    schedule_dead_letter = "${local.name}-schedule-dlq-not-empty"
+    data_quality         = "${local.name}-data-quality"
+    input_skipped        = "${local.name}-input-skipped"
+  }
+  alarm_arns = [
+    for alarm_name in values(local.alarm_names) :
+    "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${alarm_name}"
+  ]
+
+  # 14 days, the SQS maximum: time to inspect an invocation the scheduler could not deliver.
+  dead_letter_queue_retention_seconds = 1209600
+  alarm_period_seconds                = 300
+}
+
+################################################################################
+# SageMaker model and pipeline
+################################################################################
+
+resource "aws_sagemaker_model" "this" {
+  #checkov:skip=CKV_AWS_370:a package may set an s3:// SAGEMAKER_SUBMIT_DIRECTORY that the serving container downloads at start; network isolation would block it
+  name               = var.model_name
+  execution_role_arn = var.sagemaker_execution_role_arn
+
+  primary_container {
+    model_package_name = var.model_package_arn
+  }
+
+  dynamic "vpc_config" {
+    for_each = var.vpc_config == null ? [] : [var.vpc_config]
+
+    content {
+      subnets            = vpc_config.value.subnet_ids
+      security_group_ids = vpc_config.value.security_group_ids
+    }
+  }
+
+  # model_name changes with every promoted version: the new model exists before the
+  # schedule switches to it, and the old one is deleted afterwards.
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_sagemaker_pipeline" "this" {
+  pipeline_name         = var.pipeline_name
+  pipeline_display_name = var.pipeline_name
+  pipeline_description  = "Batch inference with ${var.model_package_group_name} version ${var.source_model_package_version} (${var.stage})."
+  role_arn              = var.sagemaker_execution_role_arn
+
+  # Inline, never from S3: the provider cannot update a pipeline whose definition lives in S3
+  # (terraform-provider-aws issue 38259). Relative paths resolve from the repository root,
+  # Terraform's working directory.
+  pipeline_definition = file(var.pipeline_definition_file)
+}
+
+################################################################################
+# Schedule: EventBridge Scheduler starts the pipeline
+################################################################################
+
+resource "aws_scheduler_schedule_group" "this" {
+  name = local.name
+}
+
+resource "aws_sqs_queue" "schedule_dead_letter" {
+  name                      = "${local.name}-schedule-dlq"
+  message_retention_seconds = local.dead_letter_queue_retention_seconds
+  sqs_managed_sse_enabled   = true
+}
+
+data "aws_iam_policy_document" "scheduler_assume_role" {
+  statement {
+    sid     = "SchedulerAssumesRole"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_scheduler_schedule_group.this.arn]
+    }
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  name                 = "${local.name}-scheduler"
+  description          = "EventBridge Scheduler starts the ${var.pipeline_name} pipeline."
+  assume_role_policy   = data.aws_iam_policy_document.scheduler_assume_role.json
+  permissions_boundary = var.permissions_boundary_arn
+}
+
+data "aws_iam_policy_document" "scheduler" {
+  statement {
+    sid       = "StartThisPipeline"
+    actions   = ["sagemaker:StartPipelineExecution"]
+    resources = [aws_sagemaker_pipeline.this.arn]
+  }
+
+  statement {
+    sid       = "SendToDeadLetterQueue"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.schedule_dead_letter.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name   = "start-pipeline"
+  role   = aws_iam_role.scheduler.id
+  policy = data.aws_iam_policy_document.scheduler.json
+}
+
+resource "aws_scheduler_schedule" "this" {
+  #checkov:skip=CKV_AWS_297:the schedule holds no secrets; a customer managed key would need kms:Decrypt on the scheduler role, which is kept to StartPipelineExecution and SendMessage
+  name                         = local.name
+  group_name                   = aws_scheduler_schedule_group.this.name
+  description                  = "Starts the ${var.pipeline_name} pipeline with model ${aws_sagemaker_model.this.name}."
+  schedule_expression          = var.schedule_expression
+  schedule_expression_timezone = var.schedule_timezone
+  state                        = var.schedule_enabled ? "ENABLED" : "DISABLED"
+
+  flexible_time_window {
+    mode                      = "FLEXIBLE"
+    maximum_window_in_minutes = var.schedule_flexible_time_window_minutes
+  }
+
+  # A universal target (the StartPipelineExecution API itself): only a target's Input gets the
+  # scheduler's context attributes, and only this API call takes a ClientRequestToken.
+  target {
+    arn      = "arn:${local.partition}:scheduler:::aws-sdk:sagemaker:startPipelineExecution"
+    role_arn = aws_iam_role.scheduler.arn
+    input    = local.schedule_input
+
+    dead_letter_config {
+      arn = aws_sqs_queue.schedule_dead_letter.arn
+    }
+
+    retry_policy {
+      maximum_retry_attempts       = var.schedule_retry_policy.maximum_retry_attempts
+      maximum_event_age_in_seconds = var.schedule_retry_policy.maximum_event_age_in_seconds
+    }
+  }
+
+  # The role must be able to start the pipeline before the first invocation.
+  depends_on = [aws_iam_role_policy.scheduler]
+}
+
+################################################################################
+# Failure alerts: EventBridge rule and CloudWatch alarms to an encrypted SNS topic
+################################################################################
+
+data "aws_iam_policy_document" "alerts_key" {
+  #checkov:skip=CKV_AWS_109:key policy; "*" is this key and the account root keeps administering it, as AWS's default key policy does
+  #checkov:skip=CKV_AWS_111:key policy; "*" is this key and the account root keeps administering it, as AWS's default key policy does
+  #checkov:skip=CKV_AWS_356:key policy; "*" is this key and the account root keeps administering it, as AWS's default key policy does
+  statement {
+    sid       = "AccountAdministersKey"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  # The calls the provider makes right after CreateKey (the lockout safety check's PutKeyPolicy,
+  # the waits for description, policy, tags and rotation, EnableKeyRotation, the alias) are
+  # allowed here: the deploy role's own grants on the key are tag-conditioned, and tags on a new
+  # key may take minutes to count for authorization (AWS KMS guide, ABAC).
+  statement {
+    sid = "ApplyingRoleSetsUpKey"
+    actions = [
+      "kms:DescribeKey",
+      "kms:GetKeyPolicy",
+      "kms:GetKeyRotationStatus",
+      "kms:ListResourceTags",
+      "kms:PutKeyPolicy",
+      "kms:EnableKeyRotation",
+      "kms:CreateAlias",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [local.applying_principal]
+    }
+  }
+
+  # CloudWatch may use the key only for this stage's alarms in this account (confused deputy).
+  statement {
+    sid       = "AlarmsUseKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = local.alarm_arns
+    }
+  }
+
+  # No aws:SourceAccount / aws:SourceArn here: the Amazon SNS Developer Guide (key management,
+  # "Enable compatibility between event sources from AWS services and encrypted topics") says they
+  # are not supported in a KMS key policy for EventBridge-to-encrypted-topic delivery; with them
+  # every failure alert would be dropped. The topic policy limits publishing to the failure rule.
+  statement {
+    sid       = "FailureRuleUsesKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_kms_key" "alerts" {
+  description             = "Encrypts the ${var.pipeline_name} alerts topic."
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.alerts_key.json
+}
+
+resource "aws_kms_alias" "alerts" {
+  name          = "alias/${local.name}-alerts"
+  target_key_id = aws_kms_key.alerts.key_id
+}
+
+resource "aws_sns_topic" "alerts" {
+  name              = "${local.name}-alerts"
+  display_name      = "${local.name} alerts"
+  kms_master_key_id = aws_kms_key.alerts.arn
+}
+
+data "aws_iam_policy_document" "alerts_topic" {
+  statement {
+    sid = "AccountManagesTopic"
+    actions = [
+      "sns:GetTopicAttributes",
+      "sns:SetTopicAttributes",
+      "sns:AddPermission",
+      "sns:RemovePermission",
+      "sns:DeleteTopic",
+      "sns:Subscribe",
+      "sns:ListSubscriptionsByTopic",
+      "sns:Publish",
+    ]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "FailureRulePublishes"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.pipeline_failed.arn]
+    }
+  }
+
+  statement {
+    sid       = "AlarmsPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values = [
+        aws_cloudwatch_metric_alarm.pipeline_failed.arn,
+        aws_cloudwatch_metric_alarm.schedule_dead_letter.arn,
+        aws_cloudwatch_metric_alarm.data_quality.arn,
+        aws_cloudwatch_metric_alarm.input_skipped.arn,
+      ]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alerts" {
+  arn    = aws_sns_topic.alerts.arn
+  policy = data.aws_iam_policy_document.alerts_topic.json
+}
+
+resource "aws_sns_topic_subscription" "alarm_email" {
+  count = local.create_alarm_email_subscription ? 1 : 0
+
+  topic_arn = aws_sns_topic.alerts.arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+resource "aws_cloudwatch_event_rule" "pipeline_failed" {
+  name        = "${local.name}-failed"
+  description = "An execution of the ${var.pipeline_name} pipeline failed."
+
+  event_pattern = jsonencode({
+    source        = ["aws.sagemaker"]
+    "detail-type" = ["SageMaker Model Building Pipeline Execution Status Change"]
+    detail = {
+      currentPipelineExecutionStatus = ["Failed"]
+      pipelineArn                    = [aws_sagemaker_pipeline.this.arn]
+    }
+  })
+}
+
+resource "aws_cloudwatch_event_target" "pipeline_failed" {
+  rule      = aws_cloudwatch_event_rule.pipeline_failed.name
+  target_id = "alerts-topic"
+  arn       = aws_sns_topic.alerts.arn
+
+  input_transformer {
+    input_paths = {
+      execution = "$.detail.pipelineExecutionArn"
+      time      = "$.time"
+    }
+    input_template = "\"${var.stage}: SageMaker pipeline execution <execution> failed at <time>.\""
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "pipeline_failed" {
+  alarm_name          = local.alarm_names.pipeline_failed
+  alarm_description   = "An execution of the ${var.pipeline_name} pipeline (${var.stage}) failed."
+  namespace           = "AWS/Sagemaker/ModelBuildingPipeline"
+  metric_name         = "ExecutionFailed"
+  dimensions          = { PipelineName = aws_sagemaker_pipeline.this.pipeline_name }
+  statistic           = "Sum"
+  period              = local.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "schedule_dead_letter" {
+  alarm_name          = local.alarm_names.schedule_dead_letter
+  alarm_description   = "The schedule could not start the ${var.pipeline_name} pipeline (${var.stage}); see its dead-letter queue."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.schedule_dead_letter.name }
+  statistic           = "Maximum"
+  period              = local.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+# A date without input that the stage skips (missing_input = "skip") is no failure: the
+# execution succeeds, Preprocess writes <output>/<date>/<execution>/_SKIPPED and counts one
+# BatchInference/InputSkipped, and this alarm (not the failure one) tells the topic.
+resource "aws_cloudwatch_metric_alarm" "input_skipped" {
+  alarm_name          = local.alarm_names.input_skipped
+  alarm_description   = "A run of the ${var.pipeline_name} pipeline (${var.stage}) found no input for its date and recorded a skip."
+  namespace           = "BatchInference"
+  metric_name         = "InputSkipped"
+  dimensions          = { PipelineName = aws_sagemaker_pipeline.this.pipeline_name }
+  statistic           = "Sum"
+  period              = local.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+################################################################################
+# Results for SQL: Glue table over the authoritative manifests (Athena)
+################################################################################
+
+resource "aws_glue_catalog_database" "results" {
+  name        = local.results_database
+  description = "Predictions of the ${var.pipeline_name} pipeline (${var.stage})."
+}
+
+# One row per input row and date: each date's partition is the manifest
+# _authoritative/dt=<date>/symlink.txt, which lists the Parquet files of the ONE execution
+# published for that date, so re-runs are never counted twice. Partition projection computes
+# the partitions from the date: nothing to add or repair when a date is scored.
+resource "aws_glue_catalog_table" "predictions" {
+  name          = "predictions"
+  database_name = aws_glue_catalog_database.results.name
+  description   = "Authoritative predictions per date; query with WHERE dt = 'YYYY-MM-DD'."
+  table_type    = "EXTERNAL_TABLE"
+
+  parameters = {
+    "classification"              = "parquet"
+    "projection.enabled"          = "true"
+    "projection.dt.type"          = "date"
+    "projection.dt.format"        = "yyyy-MM-dd"
+    "projection.dt.range"         = "2020-01-01,NOW"
+    "projection.dt.interval"      = "1"
+    "projection.dt.interval.unit" = "DAYS"
+    "storage.location.template"   = "${local.results_prefix}dt=$${dt}/"
+  }
+
+  partition_keys {
+    name = "dt"
+    type = "string"
+  }
+
+  storage_descriptor {
+    location      = local.results_prefix
+    input_format  = "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+
+    ser_de_info {
+      serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    }
+
+    dynamic "columns" {
+      for_each = local.results_columns
+
+      content {
+        name = columns.value.name
+        type = columns.value.type
+      }
+    }
+  }
+}
+
+################################################################################
+# Dashboard
+################################################################################
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = local.name
+
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type   = "metric"
+        x      = 0
+        y      = 0
+        width  = 8
+        height = 6
+        properties = {
+          title  = "Pipeline executions"
+          region = local.region
+          view   = "timeSeries"
+          stat   = "Sum"
+          period = 3600
+          metrics = [
+            ["AWS/Sagemaker/ModelBuildingPipeline", "ExecutionSucceeded", "PipelineName", aws_sagemaker_pipeline.this.pipeline_name, { label = "Succeeded", color = "#2ca02c" }],
+            ["AWS/Sagemaker/ModelBuildingPipeline", "ExecutionFailed", "PipelineName", aws_sagemaker_pipeline.this.pipeline_name, { label = "Failed", color = "#d62728" }],
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 8
+        y      = 0
+        width  = 8
+        height = 6
+        properties = {
+          title  = "Pipeline execution duration (ms)"
+          region = local.region
+          view   = "timeSeries"
+          period = 3600
+          metrics = [
+            ["AWS/Sagemaker/ModelBuildingPipeline", "ExecutionDuration", "PipelineName", aws_sagemaker_pipeline.this.pipeline_name, { stat = "Average", label = "Average" }],
+            ["AWS/Sagemaker/ModelBuildingPipeline", "ExecutionDuration", "PipelineName", aws_sagemaker_pipeline.this.pipeline_name, { stat = "Maximum", label = "Maximum" }],
+          ]
+        }
+      },
+      {
+        type   = "alarm"
+        x      = 16
+        y      = 0
+        width  = 8
+        height = 6
+        properties = {
+          title = "Alarms"
+          alarms = [
+            aws_cloudwatch_metric_alarm.pipeline_failed.arn,
+            aws_cloudwatch_metric_alarm.schedule_dead_letter.arn,
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 0
+        y      = 6
+        width  = 12
+        height = 6
+        properties = {
+          title  = "Schedule invocations"
+          region = local.region
+          view   = "timeSeries"
+          stat   = "Sum"
+          period = 3600
+          metrics = [
+            ["AWS/Scheduler", "InvocationAttemptCount", "ScheduleGroup", aws_scheduler_schedule_group.this.name, { label = "Invocation attempts" }],
+            ["AWS/Scheduler", "TargetErrorCount", "ScheduleGroup", aws_scheduler_schedule_group.this.name, { label = "Target errors" }],
+            ["AWS/Scheduler", "InvocationDroppedCount", "ScheduleGroup", aws_scheduler_schedule_group.this.name, { label = "Dropped invocations" }],
+            ["AWS/Scheduler", "InvocationsSentToDeadLetterCount", "ScheduleGroup", aws_scheduler_schedule_group.this.name, { label = "Sent to dead-letter queue" }],
+          ]
+        }
+      },
+      {
+        type   = "metric"
+        x      = 12
+        y      = 6
+        width  = 12
+        height = 6
+        properties = {
+          title  = "Schedule dead-letter queue depth"
+          region = local.region
+          view   = "timeSeries"
+          stat   = "Maximum"
+          period = 300
+          metrics = [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.schedule_dead_letter.name, { label = "Messages" }],
+          ]
+        }
+      },
+    ]
+  })
+}
+
+################################################################################
+# Data quality: Preprocess publishes the violations it found (docs/evidence.md)
+################################################################################
+
+resource "aws_cloudwatch_metric_alarm" "data_quality" {
+  # Only policy "warn" publishes the metric ("fail" stops the run, which the execution-failed
+  # alarm reports; "off" checks nothing): with the other policies this alarm stays OK.
+  alarm_name          = local.alarm_names.data_quality
+  alarm_description   = "A batch of the ${var.pipeline_name} pipeline (${var.stage}) violated its data-quality baseline; the run went on (data_quality = warn). See the run's Preprocess/quality report."
+  namespace           = "BatchInference/DataQuality" # pipelines/batch_inference/quality_inputs.py
+  metric_name         = "DataQualityViolations"
+  dimensions          = { PipelineName = var.pipeline_name }
+  statistic           = "Maximum"
+  period              = local.alarm_period_seconds
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
