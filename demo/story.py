@@ -21,6 +21,7 @@ import pandas as pd
 from botocore.client import BaseClient
 
 import build
+from demo import kinds
 from promotion.config import (
     REPO_ROOT,
     StageConfig,
@@ -38,7 +39,7 @@ from testbed.local_aws import (
     role_arn,
 )
 
-DEV_BUCKET = f"ml-artifacts-{DEV_ACCOUNT}"
+DEV_BUCKET = kinds.DEV_BUCKET
 DAILY_ROWS = 300  # rows per date in the daily phase
 WRITE_PREFIXES = ("Create", "Put", "Copy", "Upload", "Complete", "Delete", "Update", "Start")
 
@@ -56,6 +57,8 @@ class Story:
     succeeded: bool = True
     commit: str = ""  # recorded as the promotion's git commit, as GITHUB_SHA is in the workflow
     deployer: Deployer | None = None  # None: the boto3 stand-in (no Terraform provider here)
+    labelled: pd.DataFrame | None = None  # the held-out rows every model kind scores, labels kept
+    accuracies: list[tuple[str, str, str]] = field(default_factory=list)  # kind, image, accuracy
 
     def session(self, stage: str) -> boto3.Session:
         """A session in the stage's account."""
@@ -67,10 +70,14 @@ class Story:
         return [a for a, s in zip(self.source_arns, seed.VERSION_STATUSES, strict=True)
                 if s == "Approved"]  # fmt: skip
 
-    def build(self, stage: str, *extra: str) -> None:
-        """Run build.py for a stage exactly as the workflow does; a failure ends the demo."""
+    def build(self, stage: str, *extra: str, model: Path | None = None) -> None:
+        """Run build.py for a stage exactly as the workflow does; a failure ends the demo.
+        `model`: another model's folder (demo/kinds.py), holding its stage files and build."""
         config = self.configs[stage]
-        shown = ["--stage", stage, "--output-dir", str(self.output_dir / "build" / stage), *extra]
+        home = model or self.output_dir
+        shown = ["--stage", stage, "--output-dir", str(home / "build" / stage), *extra]
+        if model is not None:
+            shown[2:2] = ["--config", str(model / f"{stage}-config.tfvars.json")]
         print(f"$ python build.py {' '.join(shown)}")
         roles = ["--source-role-arn", role_arn(DEV_ACCOUNT),
                  "--target-role-arn", role_arn(config.account_id)]  # fmt: skip
@@ -188,18 +195,53 @@ def rerun_pre_prod(story: Story) -> None:
 
 def run_pre_prod(story: Story) -> None:
     """Run the deployed pre-prod definition locally on held-out rows; measure its accuracy."""
+    config, tfvars = story.configs["pre-prod"], story.tfvars["pre-prod"]
+    story.labelled = seed.sample_input(story.rows, labels=True)
+    definition = REPO_ROOT / tfvars["pipeline_definition_file"]
+    scored = score_locally(story, config, definition, tfvars["model_package_arn"])
+    scored.predictions.to_csv(story.output_dir / "predictions.csv", index=False)
+    story.succeeded = len(scored.predictions) == story.rows
+    image = seed.sklearn_image(config.region)
+    story.accuracies.append(
+        ("scikit-learn, script mode", short_image(image), f"{scored.accuracy:.1%}")
+    )
+    story.facts += [
+        ("rows scored", f"{len(scored.predictions)} of {story.rows} -> {scored.folder}"),
+        ("accuracy", f"{scored.accuracy:.1%} against the held-out labels ({scored.rows} rows)"),
+        ("predictions", str(story.output_dir / "predictions.csv")),
+    ]
+
+
+def short_image(uri: str) -> str:
+    """An image without its registry, a digest cut to 12 hex: for the tables."""
+    name = uri.split("/", 1)[-1]
+    return name[: name.index("@sha256:") + 20] if "@sha256:" in name else name
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A local run's published predictions, where they are, and their accuracy."""
+
+    predictions: pd.DataFrame
+    folder: str
+    accuracy: float
+    rows: int  # predictions matched with a label
+
+
+def score_locally(story: Story, config: StageConfig, definition: Path, package_arn: str) -> Scored:
+    """Upload the held-out rows (labels dropped) under the stage's input, run the rendered
+    definition locally with the package, and measure the predictions against the labels."""
     from pipelines.local import run_definition
 
-    config, tfvars = story.configs["pre-prod"], story.tfvars["pre-prod"]
-    session = story.session("pre-prod")
-    labelled = seed.sample_input(story.rows, labels=True)
+    assert story.labelled is not None, "run_pre_prod draws the held-out rows first"
+    labelled = story.labelled
+    session = story.session(config.stage)
     upload_sample(session, config.input_data_url, labelled.drop(columns=[seed.LABEL_COLUMN]))
     print(f"  {story.rows} held-out rows with ids under {config.input_data_url}")
-    definition = json.loads((REPO_ROOT / tfvars["pipeline_definition_file"]).read_text())
     work_dir = story.output_dir / "local-run"
     result = run_definition(
-        definition, parameters={}, session=session, work_dir=work_dir,
-        model_package_arn=tfvars["model_package_arn"], log=lambda line: print(f"  {line}"),
+        json.loads(definition.read_text()), parameters={}, session=session, work_dir=work_dir,
+        model_package_arn=package_arn, log=lambda line: print(f"  {line}"),
     )  # fmt: skip
     if result.status != "Succeeded":
         failed = next(step for step in result.steps if step.status == "Failed")
@@ -207,18 +249,12 @@ def run_pre_prod(story: Story) -> None:
         story.succeeded = False
         raise SystemExit(1)
     predictions, folder = read_predictions(session, config.output_data_url, result.execution_id)
-    predictions.to_csv(story.output_dir / "predictions.csv", index=False)
     scored = predictions.merge(labelled[[seed.ID_COLUMN, seed.LABEL_COLUMN]], on=seed.ID_COLUMN)
     accuracy = float(((scored["prediction"] > 0.5).astype(int) == scored[seed.LABEL_COLUMN]).mean())
-    story.succeeded = len(predictions) == story.rows
     print(text_table(("step", "status", "seconds"),
                      [(s.name, s.status, f"{s.seconds:.2f}") for s in result.steps]))  # fmt: skip
-    story.facts += [
-        ("rows scored", f"{len(predictions)} of {story.rows} -> {folder}"),
-        ("accuracy", f"{accuracy:.1%} against the held-out labels ({len(scored)} rows)"),
-        ("predictions", str(story.output_dir / "predictions.csv")),
-    ]
     print(f"  accuracy against the held-out labels: {accuracy:.1%}")
+    return Scored(predictions, folder, accuracy, len(scored))
 
 
 def backfill_daily(story: Story) -> None:
@@ -326,5 +362,8 @@ PHASES: list[Phase] = [
     Phase("Evidence for prod's reviewer: data quality, two versions", show_evidence),
     Phase("Promote the same source ARN to prod", promote_prod),
     Phase("Roll pre-prod back to the older Approved version", roll_back_pre_prod),
+    # These two need no Terraform: they run while the stages' deployments finish.
+    Phase("A second kind: built-in XGBoost on the same rows", kinds.xgboost_model),
+    Phase("An own container from the dev ECR, pre-prod then prod", kinds.own_container),
     Phase("Status of pre-prod", show_status),
 ]
