@@ -4,19 +4,25 @@ rows, each in its own model package group with its own stage files (as its own r
 hold them), promoted by build.py and scored locally on the same held-out rows.
 
 Each model's folder is `<output>/kinds/<group>/`: its stage files (the demo's, with the group and
-the data prefixes changed) and build.py's outputs (`build/<stage>/`).
+the data prefixes changed), build.py's outputs (`build/<stage>/`) and its pre-prod predictions
+(`predictions.csv`).
 """
 
 from __future__ import annotations
 
+import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promotion.config import default_config_path, load_stage_config, parse_s3_url
+import boto3
+import pandas as pd
+
+from promotion.config import StageConfig, default_config_path, load_stage_config, parse_s3_url
 from promotion.images import stage_repository
 from promotion.output import text_table
-from testbed import model_kinds
+from testbed import model_kinds, seed
 from testbed.local_aws import DEV_ACCOUNT, account_session
 
 if TYPE_CHECKING:  # demo.story lists these phases
@@ -27,6 +33,81 @@ DEV_BUCKET = f"ml-artifacts-{DEV_ACCOUNT}"  # the dev bucket register_versions c
 XGBOOST_GROUP = "breast-cancer-xgboost"
 OWN_GROUP = "breast-cancer-own-container"
 OWN_DEV_REPOSITORY = "breast-cancer/own-server"  # the team's repository in the dev ECR
+
+
+def short_image(uri: str) -> str:
+    """An image without its registry, a digest cut to 12 hex: for the tables."""
+    name = uri.split("/", 1)[-1]
+    return name[: name.index("@sha256:") + 20] if "@sha256:" in name else name
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A local run's published predictions, where they are, and their accuracy."""
+
+    predictions: pd.DataFrame
+    folder: str
+    accuracy: float
+    rows: int  # predictions matched with a label
+
+
+def score_locally(story: Story, config: StageConfig, definition: Path, package_arn: str) -> Scored:
+    """Upload the held-out rows (labels dropped) under the stage's input, run the rendered
+    definition locally with the package, and measure the predictions against the labels."""
+    from pipelines.local import run_definition
+
+    assert story.labelled is not None, "run_pre_prod draws the held-out rows first"
+    labelled = story.labelled
+    session = story.session(config.stage)
+    upload_sample(session, config.input_data_url, labelled.drop(columns=[seed.LABEL_COLUMN]))
+    print(f"  {story.rows} held-out rows with ids under {config.input_data_url}")
+    work_dir = story.output_dir / "local-run"
+    result = run_definition(
+        json.loads(definition.read_text()), parameters={}, session=session, work_dir=work_dir,
+        model_package_arn=package_arn, log=lambda line: print(f"  {line}"),
+    )  # fmt: skip
+    if result.status != "Succeeded":
+        failed = next(step for step in result.steps if step.status == "Failed")
+        print(f"  {failed.name} failed; its files and logs: {work_dir / result.execution_id}")
+        story.succeeded = False
+        raise SystemExit(1)
+    predictions, folder = read_predictions(session, config.output_data_url, result.execution_id)
+    scored = predictions.merge(labelled[[seed.ID_COLUMN, seed.LABEL_COLUMN]], on=seed.ID_COLUMN)
+    accuracy = float(((scored["prediction"] > 0.5).astype(int) == scored[seed.LABEL_COLUMN]).mean())
+    print(text_table(("step", "status", "seconds"),
+                     [(s.name, s.status, f"{s.seconds:.2f}") for s in result.steps]))  # fmt: skip
+    print(f"  accuracy against the held-out labels: {accuracy:.1%}")
+    return Scored(predictions, folder, accuracy, len(scored))
+
+
+def upload_sample(session: boto3.Session, input_url: str, sample: pd.DataFrame) -> None:
+    """Half the sample as CSV, half as Parquet: the pipeline reads both."""
+    bucket, prefix = parse_s3_url(input_url)
+    half = len(sample) // 2
+    s3 = session.client("s3")
+    s3.put_object(
+        Bucket=bucket, Key=f"{prefix}part-0000.csv", Body=sample[:half].to_csv(index=False)
+    )
+    parquet = io.BytesIO()
+    sample[half:].to_parquet(parquet, index=False)
+    s3.put_object(Bucket=bucket, Key=f"{prefix}part-0001.parquet", Body=parquet.getvalue())
+
+
+def read_predictions(
+    session: boto3.Session, output_url: str, execution_id: str
+) -> tuple[pd.DataFrame, str]:
+    """Every Parquet file the run wrote for this execution, and the folder holding them."""
+    bucket, prefix = parse_s3_url(output_url)
+    s3 = session.client("s3")
+    frames, folder = [], output_url
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if key.endswith(".parquet") and f"/{execution_id}/" in key:
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                frames.append(pd.read_parquet(io.BytesIO(body)))
+                folder = f"s3://{bucket}/{key.rsplit('/', 1)[0]}/"
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), folder
 
 
 def model_folder(story: Story, group: str) -> Path:
@@ -46,12 +127,11 @@ def model_folder(story: Story, group: str) -> Path:
 
 def score(story: Story, folder: Path, kind: str, image: str) -> float:
     """Run the model's pre-prod definition locally on the held-out rows; its accuracy."""
-    from demo.story import score_locally, short_image
-
     config = load_stage_config(folder / "pre-prod-config.tfvars.json", stage="pre-prod")
     tfvars = json.loads((folder / "build" / "pre-prod" / "deployment.tfvars.json").read_text())
     definition = Path(tfvars["pipeline_definition_file"])
     scored = score_locally(story, config, definition, tfvars["model_package_arn"])
+    scored.predictions.to_csv(folder / "predictions.csv", index=False)
     story.succeeded &= len(scored.predictions) == story.rows
     story.accuracies.append((kind, short_image(image), f"{scored.accuracy:.1%}"))
     return scored.accuracy

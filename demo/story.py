@@ -7,9 +7,10 @@ facts of the closing summary in `story.facts`.
 
 from __future__ import annotations
 
-import io
 import json
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +41,14 @@ from testbed.local_aws import (
 )
 
 DEV_BUCKET = kinds.DEV_BUCKET
+score_locally, short_image = kinds.score_locally, kinds.short_image
 DAILY_ROWS = 300  # rows per date in the daily phase
+# Why the status phase waits, and why a stage's first apply takes at least 25 s on any machine
+# (terraform-provider-aws, internal/service/sqs: waitQueueAttributesPropagated).
+TERRAFORM_WAIT = (
+    "the status reads what it deployed (a stage's first apply takes at least 25 s on any "
+    "machine: the AWS provider reads a new SQS queue 6 times, 5 s apart, before reporting it)"
+)
 WRITE_PREFIXES = ("Create", "Put", "Copy", "Upload", "Complete", "Delete", "Update", "Start")
 
 
@@ -59,6 +67,9 @@ class Story:
     deployer: Deployer | None = None  # None: the boto3 stand-in (no Terraform provider here)
     labelled: pd.DataFrame | None = None  # the held-out rows every model kind scores, labels kept
     accuracies: list[tuple[str, str, str]] = field(default_factory=list)  # kind, image, accuracy
+    queued: dict[str, threading.Thread] = field(default_factory=dict)  # behind a running apply
+    queue_errors: dict[str, BaseException] = field(default_factory=dict)
+    terraform_wait: float = 0.0  # seconds the story waited for Terraform (show_status says why)
 
     def session(self, stage: str) -> boto3.Session:
         """A session in the stage's account."""
@@ -94,12 +105,17 @@ class Story:
 
     def deploy(self, stage: str) -> dict[str, Any]:
         """`terraform apply` of build.py's outputs, as the workflow does (in the background; see
-        `deployed`), or the boto3 stand-in when Terraform has no provider here."""
+        `deployed`), or the boto3 stand-in when Terraform has no provider here. While the stage's
+        previous apply runs, this one is queued behind it (one apply at a time per state); the
+        story goes on."""
         path = self.output_dir / "build" / stage / "deployment.tfvars.json"
-        self.deployed(stage)  # its previous deployment first (the stand-in, if it fell back)
-        self.tfvars[stage] = json.loads(path.read_text())
-        if self.deployer is not None:
-            self.deployer.start(stage, self.session(stage), self.tfvars[stage])
+        tfvars = self.tfvars[stage] = json.loads(path.read_text())
+        if self.deployer is not None and (stage in self.deployer.running or stage in self.queued):
+            print(f"  ({stage}'s previous terraform apply is still running: this one follows it "
+                  "in the background, one apply at a time per state)")  # fmt: skip
+            self.queued[stage] = self._follow(stage, self.deployer, tfvars)
+        elif self.deployer is not None:
+            self.deployer.start(stage, self.session(stage), tfvars)
         else:
             apply_with_boto3(self.session(stage), self.configs[stage], self.tfvars[stage])
             print(
@@ -107,11 +123,38 @@ class Story:
             )
         return self.tfvars[stage]
 
+    def deploying(self, stage: str) -> bool:
+        """Whether a Terraform apply of the stage runs or waits to."""
+        return self.deployer is not None and (stage in self.deployer.running
+                                              or stage in self.queued)  # fmt: skip
+
+    def _follow(self, stage: str, deployer: Deployer, tfvars: dict[str, Any]) -> threading.Thread:
+        """A thread starting this deployment once the stage's earlier ones have ended."""
+        session, before = self.session(stage), self.queued.get(stage)
+
+        def follow() -> None:
+            if before is not None:
+                before.join()
+            if stage not in self.queue_errors:
+                try:
+                    deployer.start(stage, session, tfvars)  # joins the running one first
+                except (Exception, SystemExit) as error:
+                    self.queue_errors[stage] = error
+
+        thread = threading.Thread(target=follow, name=f"deploy-{stage}", daemon=True)
+        thread.start()
+        return thread
+
     def deployed(self, stage: str) -> None:
-        """Wait for the stage's deployment; without a provider, fall back to the stand-in."""
+        """Wait for the stage's deployments; without a provider, fall back to the stand-in."""
         if self.deployer is None:
             return
         try:
+            queued = self.queued.pop(stage, None)
+            if queued is not None:
+                queued.join()
+            if stage in self.queue_errors:
+                raise self.queue_errors.pop(stage)
             self.deployer.wait(stage)
         except ProviderUnavailable:
             print(
@@ -119,7 +162,11 @@ class Story:
                 " registry): the demo deploys with its boto3 stand-in (testbed/deploy.py)"
             )
             # Every stage still deploying falls back too (they lack the same provider).
-            pending = [stage, *self.deployer.running]
+            for queued in self.queued.values():
+                queued.join()
+            pending = [stage, *self.deployer.running, *self.queued]
+            self.queued.clear()
+            self.queue_errors.clear()
             for other in list(self.deployer.running):
                 self.deployer.running.pop(other).thread.join()
             self.deployer = None
@@ -212,51 +259,6 @@ def run_pre_prod(story: Story) -> None:
     ]
 
 
-def short_image(uri: str) -> str:
-    """An image without its registry, a digest cut to 12 hex: for the tables."""
-    name = uri.split("/", 1)[-1]
-    return name[: name.index("@sha256:") + 20] if "@sha256:" in name else name
-
-
-@dataclass(frozen=True)
-class Scored:
-    """A local run's published predictions, where they are, and their accuracy."""
-
-    predictions: pd.DataFrame
-    folder: str
-    accuracy: float
-    rows: int  # predictions matched with a label
-
-
-def score_locally(story: Story, config: StageConfig, definition: Path, package_arn: str) -> Scored:
-    """Upload the held-out rows (labels dropped) under the stage's input, run the rendered
-    definition locally with the package, and measure the predictions against the labels."""
-    from pipelines.local import run_definition
-
-    assert story.labelled is not None, "run_pre_prod draws the held-out rows first"
-    labelled = story.labelled
-    session = story.session(config.stage)
-    upload_sample(session, config.input_data_url, labelled.drop(columns=[seed.LABEL_COLUMN]))
-    print(f"  {story.rows} held-out rows with ids under {config.input_data_url}")
-    work_dir = story.output_dir / "local-run"
-    result = run_definition(
-        json.loads(definition.read_text()), parameters={}, session=session, work_dir=work_dir,
-        model_package_arn=package_arn, log=lambda line: print(f"  {line}"),
-    )  # fmt: skip
-    if result.status != "Succeeded":
-        failed = next(step for step in result.steps if step.status == "Failed")
-        print(f"  {failed.name} failed; its files and logs: {work_dir / result.execution_id}")
-        story.succeeded = False
-        raise SystemExit(1)
-    predictions, folder = read_predictions(session, config.output_data_url, result.execution_id)
-    scored = predictions.merge(labelled[[seed.ID_COLUMN, seed.LABEL_COLUMN]], on=seed.ID_COLUMN)
-    accuracy = float(((scored["prediction"] > 0.5).astype(int) == scored[seed.LABEL_COLUMN]).mean())
-    print(text_table(("step", "status", "seconds"),
-                     [(s.name, s.status, f"{s.seconds:.2f}") for s in result.steps]))  # fmt: skip
-    print(f"  accuracy against the held-out labels: {accuracy:.1%}")
-    return Scored(predictions, folder, accuracy, len(scored))
-
-
 def backfill_daily(story: Story) -> None:
     """A daily layout: three dates seeded, backfilled, each with one authoritative result."""
     from demo.daily import DAYS, run_daily_demo
@@ -314,42 +316,19 @@ def roll_back_pre_prod(story: Story) -> None:
 def show_status(story: Story) -> None:
     """What an operator sees: `build.py --stage pre-prod --status`."""
     config = story.configs["pre-prod"]
+    running = [stage for stage in ("pre-prod", "prod") if story.deploying(stage)]
+    if running:
+        print(f"  waiting for terraform apply ({', '.join(running)}): {TERRAFORM_WAIT}")
+    started = time.perf_counter()
     story.deployed("pre-prod")
     story.deployed("prod")
+    story.terraform_wait = time.perf_counter() - started
+    if running:
+        print(f"  (waited {story.terraform_wait:.1f} s for Terraform)")
     print("$ python build.py --stage pre-prod --status")
     code = build.main(["--stage", "pre-prod", "--status",
                        "--target-role-arn", role_arn(config.account_id)])  # fmt: skip
     story.succeeded &= code == 0
-
-
-def upload_sample(session: boto3.Session, input_url: str, sample: pd.DataFrame) -> None:
-    """Half the sample as CSV, half as Parquet: the pipeline reads both."""
-    bucket, prefix = parse_s3_url(input_url)
-    half = len(sample) // 2
-    s3 = session.client("s3")
-    s3.put_object(
-        Bucket=bucket, Key=f"{prefix}part-0000.csv", Body=sample[:half].to_csv(index=False)
-    )
-    parquet = io.BytesIO()
-    sample[half:].to_parquet(parquet, index=False)
-    s3.put_object(Bucket=bucket, Key=f"{prefix}part-0001.parquet", Body=parquet.getvalue())
-
-
-def read_predictions(
-    session: boto3.Session, output_url: str, execution_id: str
-) -> tuple[pd.DataFrame, str]:
-    """Every Parquet file the run wrote for this execution, and the folder holding them."""
-    bucket, prefix = parse_s3_url(output_url)
-    s3 = session.client("s3")
-    frames, folder = [], output_url
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            if key.endswith(".parquet") and f"/{execution_id}/" in key:
-                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                frames.append(pd.read_parquet(io.BytesIO(body)))
-                folder = f"s3://{bucket}/{key.rsplit('/', 1)[0]}/"
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), folder
 
 
 PHASES: list[Phase] = [

@@ -8,6 +8,7 @@ model.tar.gz and the inference module under `code/`, named by SAGEMAKER_PROGRAM.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import tarfile
@@ -177,13 +178,20 @@ def _evaluation(model: Pipeline) -> bytes:
     return json.dumps(report).encode()
 
 
-def data_quality_baseline(s3: Any, bucket: str, prefix: str) -> Any:
-    """Upload statistics.json and constraints.json of the training features (the documented
-    Model Monitor schema, from pipelines.baseline); return the DriftCheckBaselines member."""
+@functools.cache
+def _baseline_documents() -> dict[str, Any]:
+    """statistics.json and constraints.json of the training features (the same for every
+    version: computed once per process)."""
     from pipelines.baseline import constraints_document, statistics_document
 
     statistics = statistics_document(dataset()[FEATURES])
-    documents = {"Statistics": statistics, "Constraints": constraints_document(statistics)}
+    return {"Statistics": statistics, "Constraints": constraints_document(statistics)}
+
+
+def data_quality_baseline(s3: Any, bucket: str, prefix: str) -> Any:
+    """Upload statistics.json and constraints.json of the training features (the documented
+    Model Monitor schema, from pipelines.baseline); return the DriftCheckBaselines member."""
+    documents = _baseline_documents()
     quality = {}
     for member, document in documents.items():
         key = f"{prefix}/baseline/{member.lower()}.json"
