@@ -56,7 +56,8 @@ def score_locally(story: Story, config: StageConfig, definition: Path, package_a
     definition locally with the package, and measure the predictions against the labels."""
     from pipelines.local import run_definition
 
-    assert story.labelled is not None, "run_pre_prod draws the held-out rows first"
+    if story.labelled is None:
+        story.labelled = seed.sample_input(story.rows, labels=True)
     labelled = story.labelled
     session = story.session(config.stage)
     upload_sample(session, config.input_data_url, labelled.drop(columns=[seed.LABEL_COLUMN]))

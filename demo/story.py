@@ -69,6 +69,7 @@ class Story:
     accuracies: list[tuple[str, str, str]] = field(default_factory=list)  # kind, image, accuracy
     queued: dict[str, threading.Thread] = field(default_factory=dict)  # behind a running apply
     queue_errors: dict[str, BaseException] = field(default_factory=dict)
+    deferred: dict[str, list[str]] = field(default_factory=dict)  # their lines, printed later
     terraform_wait: float = 0.0  # seconds the story waited for Terraform (show_status says why)
 
     def session(self, stage: str) -> boto3.Session:
@@ -131,6 +132,7 @@ class Story:
     def _follow(self, stage: str, deployer: Deployer, tfvars: dict[str, Any]) -> threading.Thread:
         """A thread starting this deployment once the stage's earlier ones have ended."""
         session, before = self.session(stage), self.queued.get(stage)
+        deployer.log = self._log  # lines from the thread wait for `deployed` (a stable story)
 
         def follow() -> None:
             if before is not None:
@@ -145,6 +147,14 @@ class Story:
         thread.start()
         return thread
 
+    def _log(self, line: str) -> None:
+        """Print, or keep a deployment thread's line (named by its thread) until `deployed`."""
+        name = threading.current_thread().name
+        if name.startswith("deploy-"):
+            self.deferred.setdefault(name.removeprefix("deploy-"), []).append(line)
+        else:
+            print(line)
+
     def deployed(self, stage: str) -> None:
         """Wait for the stage's deployments; without a provider, fall back to the stand-in."""
         if self.deployer is None:
@@ -153,6 +163,8 @@ class Story:
             queued = self.queued.pop(stage, None)
             if queued is not None:
                 queued.join()
+            for line in self.deferred.pop(stage, []):
+                print(line)
             if stage in self.queue_errors:
                 raise self.queue_errors.pop(stage)
             self.deployer.wait(stage)
