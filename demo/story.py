@@ -330,7 +330,7 @@ def show_status(story: Story) -> None:
     config = story.configs["pre-prod"]
     running = [stage for stage in ("pre-prod", "prod") if story.deploying(stage)]
     if running:
-        print(f"  waiting for terraform apply ({', '.join(running)}): {TERRAFORM_WAIT}")
+        print(f"  first, terraform apply must end ({', '.join(running)}): {TERRAFORM_WAIT}")
     started = time.perf_counter()
     story.deployed("pre-prod")
     story.deployed("prod")
