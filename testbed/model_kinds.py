@@ -45,7 +45,7 @@ def train_xgboost() -> Any:
 
 def xgboost_archive(booster: Any) -> bytes:
     """model.tar.gz as the built-in algorithm writes it: `xgboost-model` alone."""
-    return archive({"xgboost-model": bytes(booster.save_raw("ubj"))})
+    return seed.archive({"xgboost-model": bytes(booster.save_raw("ubj"))})
 
 
 def own_weights() -> dict[str, Any]:
@@ -60,7 +60,7 @@ def own_weights() -> dict[str, Any]:
 
 def own_archive() -> bytes:
     """model.tar.gz of the own container: the weights, and the server for local runs."""
-    return archive({"model.json": json.dumps(own_weights()).encode(),
+    return seed.archive({"model.json": json.dumps(own_weights()).encode(),
                     "code/serve.py": OWN_SERVER.read_bytes()})  # fmt: skip
 
 
@@ -108,17 +108,6 @@ def xgboost_container(region: str) -> dict[str, Any]:
 def own_container(image: str) -> dict[str, Any]:
     """The own container, with the command that serves it on a machine without Docker."""
     return {"Image": image, "Environment": {"LOCAL_SERVE_COMMAND": OWN_SERVE_COMMAND}}
-
-
-def archive(files: dict[str, bytes]) -> bytes:
-    """A gzip-compressed tar of these files."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def _layer(files: dict[str, bytes]) -> bytes:

@@ -67,19 +67,21 @@ def train_model(seed: int = 0) -> Pipeline:
 
 def model_archive(model: Pipeline) -> bytes:
     """model.tar.gz: model.joblib at the root, the inference module under code/."""
+    dumped = io.BytesIO()
+    joblib.dump(model, dumped)
+    return archive({"model.joblib": dumped.getvalue(),
+                    "code/inference.py": INFERENCE_MODULE.read_bytes()})  # fmt: skip
+
+
+def archive(files: dict[str, bytes]) -> bytes:
+    """A gzip-compressed tar of these files (name -> bytes), as model.tar.gz is."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        dumped = io.BytesIO()
-        joblib.dump(model, dumped)
-        _add(archive, "model.joblib", dumped.getvalue())
-        _add(archive, "code/inference.py", INFERENCE_MODULE.read_bytes())
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
-
-
-def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    archive.addfile(info, io.BytesIO(data))
 
 
 def sample_input(rows: int, *, seed: int = 7, labels: bool = False) -> pd.DataFrame:
