@@ -45,7 +45,7 @@ from testbed.processes import Owned, owned_processes
 MARKER = ".made-by-demo"  # the demo only ever reuses (and writes into) directories holding it
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "demo-output"
 # What a run writes below --output-dir: a new run removes these first (nothing else).
-OUTPUTS = ("build", "predictions.csv", "daily", "evidence", "local-aws") + (
+OUTPUTS = ("build", "predictions.csv", "daily", "evidence", "kinds", "local-aws") + (
     TEMPORARY := ("terraform", "local-run")  # removed when a run ends, kept when it failed
 )
 WHAT_NEXT = """\
@@ -137,6 +137,9 @@ def print_summary(story: Story, timings: list[tuple[str, float]]) -> None:
     """The closing facts, the time of each phase and what to do next."""
     print("\nSummary")
     print(text_table(("", ""), story.facts).split("\n", 2)[-1])
+    if story.accuracies:
+        print("\nAccuracy per model kind (the same held-out rows, pre-prod, scored locally)")
+        print(text_table(("model kind", "image", "accuracy"), story.accuracies))
     print("\nTime per phase")
     rows = [(title, f"{seconds:.1f} s") for title, seconds in timings]
     rows.append(("total", f"{sum(seconds for _, seconds in timings):.1f} s"))

@@ -7,9 +7,10 @@ facts of the closing summary in `story.facts`.
 
 from __future__ import annotations
 
-import io
 import json
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import pandas as pd
 from botocore.client import BaseClient
 
 import build
+from demo import kinds
 from promotion.config import (
     REPO_ROOT,
     StageConfig,
@@ -38,8 +40,15 @@ from testbed.local_aws import (
     role_arn,
 )
 
-DEV_BUCKET = f"ml-artifacts-{DEV_ACCOUNT}"
+DEV_BUCKET = kinds.DEV_BUCKET
+score_locally, short_image = kinds.score_locally, kinds.short_image
 DAILY_ROWS = 300  # rows per date in the daily phase
+# Why the status phase waits, and why a stage's first apply takes at least 25 s on any machine
+# (terraform-provider-aws, internal/service/sqs: waitQueueAttributesPropagated).
+TERRAFORM_WAIT = (
+    "the status reads what it deployed (a stage's first apply takes at least 25 s on any "
+    "machine: the AWS provider reads a new SQS queue 6 times, 5 s apart, before reporting it)"
+)
 WRITE_PREFIXES = ("Create", "Put", "Copy", "Upload", "Complete", "Delete", "Update", "Start")
 
 
@@ -56,6 +65,12 @@ class Story:
     succeeded: bool = True
     commit: str = ""  # recorded as the promotion's git commit, as GITHUB_SHA is in the workflow
     deployer: Deployer | None = None  # None: the boto3 stand-in (no Terraform provider here)
+    labelled: pd.DataFrame | None = None  # the held-out rows every model kind scores, labels kept
+    accuracies: list[tuple[str, str, str]] = field(default_factory=list)  # kind, image, accuracy
+    queued: dict[str, threading.Thread] = field(default_factory=dict)  # behind a running apply
+    queue_errors: dict[str, BaseException] = field(default_factory=dict)
+    deferred: dict[str, list[str]] = field(default_factory=dict)  # their lines, printed later
+    terraform_wait: float = 0.0  # seconds the story waited for Terraform (show_status says why)
 
     def session(self, stage: str) -> boto3.Session:
         """A session in the stage's account."""
@@ -67,10 +82,14 @@ class Story:
         return [a for a, s in zip(self.source_arns, seed.VERSION_STATUSES, strict=True)
                 if s == "Approved"]  # fmt: skip
 
-    def build(self, stage: str, *extra: str) -> None:
-        """Run build.py for a stage exactly as the workflow does; a failure ends the demo."""
+    def build(self, stage: str, *extra: str, model: Path | None = None) -> None:
+        """Run build.py for a stage exactly as the workflow does; a failure ends the demo.
+        `model`: another model's folder (demo/kinds.py), holding its stage files and build."""
         config = self.configs[stage]
-        shown = ["--stage", stage, "--output-dir", str(self.output_dir / "build" / stage), *extra]
+        home = model or self.output_dir
+        shown = ["--stage", stage, "--output-dir", str(home / "build" / stage), *extra]
+        if model is not None:
+            shown[2:2] = ["--config", str(model / f"{stage}-config.tfvars.json")]
         print(f"$ python build.py {' '.join(shown)}")
         roles = ["--source-role-arn", role_arn(DEV_ACCOUNT),
                  "--target-role-arn", role_arn(config.account_id)]  # fmt: skip
@@ -87,12 +106,17 @@ class Story:
 
     def deploy(self, stage: str) -> dict[str, Any]:
         """`terraform apply` of build.py's outputs, as the workflow does (in the background; see
-        `deployed`), or the boto3 stand-in when Terraform has no provider here."""
+        `deployed`), or the boto3 stand-in when Terraform has no provider here. While the stage's
+        previous apply runs, this one is queued behind it (one apply at a time per state); the
+        story goes on."""
         path = self.output_dir / "build" / stage / "deployment.tfvars.json"
-        self.deployed(stage)  # its previous deployment first (the stand-in, if it fell back)
-        self.tfvars[stage] = json.loads(path.read_text())
-        if self.deployer is not None:
-            self.deployer.start(stage, self.session(stage), self.tfvars[stage])
+        tfvars = self.tfvars[stage] = json.loads(path.read_text())
+        if self.deployer is not None and (stage in self.deployer.running or stage in self.queued):
+            print(f"  ({stage}'s previous terraform apply is still running: this one follows it "
+                  "in the background, one apply at a time per state)")  # fmt: skip
+            self.queued[stage] = self._follow(stage, self.deployer, tfvars)
+        elif self.deployer is not None:
+            self.deployer.start(stage, self.session(stage), tfvars)
         else:
             apply_with_boto3(self.session(stage), self.configs[stage], self.tfvars[stage])
             print(
@@ -100,11 +124,49 @@ class Story:
             )
         return self.tfvars[stage]
 
+    def deploying(self, stage: str) -> bool:
+        """Whether a Terraform apply of the stage runs or waits to."""
+        return self.deployer is not None and (stage in self.deployer.running
+                                              or stage in self.queued)  # fmt: skip
+
+    def _follow(self, stage: str, deployer: Deployer, tfvars: dict[str, Any]) -> threading.Thread:
+        """A thread starting this deployment once the stage's earlier ones have ended."""
+        session, before = self.session(stage), self.queued.get(stage)
+        deployer.log = self._log  # lines from the thread wait for `deployed` (a stable story)
+
+        def follow() -> None:
+            if before is not None:
+                before.join()
+            if stage not in self.queue_errors:
+                try:
+                    deployer.start(stage, session, tfvars)  # joins the running one first
+                except (Exception, SystemExit) as error:
+                    self.queue_errors[stage] = error
+
+        thread = threading.Thread(target=follow, name=f"deploy-{stage}", daemon=True)
+        thread.start()
+        return thread
+
+    def _log(self, line: str) -> None:
+        """Print, or keep a deployment thread's line (named by its thread) until `deployed`."""
+        name = threading.current_thread().name
+        if name.startswith("deploy-"):
+            self.deferred.setdefault(name.removeprefix("deploy-"), []).append(line)
+        else:
+            print(line)
+
     def deployed(self, stage: str) -> None:
-        """Wait for the stage's deployment; without a provider, fall back to the stand-in."""
+        """Wait for the stage's deployments; without a provider, fall back to the stand-in."""
         if self.deployer is None:
             return
         try:
+            queued = self.queued.pop(stage, None)
+            if queued is not None:
+                queued.join()
+            for line in self.deferred.pop(stage, []):
+                print(line)
+            if stage in self.queue_errors:
+                raise self.queue_errors.pop(stage)
             self.deployer.wait(stage)
         except ProviderUnavailable:
             print(
@@ -112,7 +174,11 @@ class Story:
                 " registry): the demo deploys with its boto3 stand-in (testbed/deploy.py)"
             )
             # Every stage still deploying falls back too (they lack the same provider).
-            pending = [stage, *self.deployer.running]
+            for queued in self.queued.values():
+                queued.join()
+            pending = [stage, *self.deployer.running, *self.queued]
+            self.queued.clear()
+            self.queue_errors.clear()
             for other in list(self.deployer.running):
                 self.deployer.running.pop(other).thread.join()
             self.deployer = None
@@ -188,37 +254,21 @@ def rerun_pre_prod(story: Story) -> None:
 
 def run_pre_prod(story: Story) -> None:
     """Run the deployed pre-prod definition locally on held-out rows; measure its accuracy."""
-    from pipelines.local import run_definition
-
     config, tfvars = story.configs["pre-prod"], story.tfvars["pre-prod"]
-    session = story.session("pre-prod")
-    labelled = seed.sample_input(story.rows, labels=True)
-    upload_sample(session, config.input_data_url, labelled.drop(columns=[seed.LABEL_COLUMN]))
-    print(f"  {story.rows} held-out rows with ids under {config.input_data_url}")
-    definition = json.loads((REPO_ROOT / tfvars["pipeline_definition_file"]).read_text())
-    work_dir = story.output_dir / "local-run"
-    result = run_definition(
-        definition, parameters={}, session=session, work_dir=work_dir,
-        model_package_arn=tfvars["model_package_arn"], log=lambda line: print(f"  {line}"),
-    )  # fmt: skip
-    if result.status != "Succeeded":
-        failed = next(step for step in result.steps if step.status == "Failed")
-        print(f"  {failed.name} failed; its files and logs: {work_dir / result.execution_id}")
-        story.succeeded = False
-        raise SystemExit(1)
-    predictions, folder = read_predictions(session, config.output_data_url, result.execution_id)
-    predictions.to_csv(story.output_dir / "predictions.csv", index=False)
-    scored = predictions.merge(labelled[[seed.ID_COLUMN, seed.LABEL_COLUMN]], on=seed.ID_COLUMN)
-    accuracy = float(((scored["prediction"] > 0.5).astype(int) == scored[seed.LABEL_COLUMN]).mean())
-    story.succeeded = len(predictions) == story.rows
-    print(text_table(("step", "status", "seconds"),
-                     [(s.name, s.status, f"{s.seconds:.2f}") for s in result.steps]))  # fmt: skip
+    story.labelled = seed.sample_input(story.rows, labels=True)
+    definition = REPO_ROOT / tfvars["pipeline_definition_file"]
+    scored = score_locally(story, config, definition, tfvars["model_package_arn"])
+    scored.predictions.to_csv(story.output_dir / "predictions.csv", index=False)
+    story.succeeded = len(scored.predictions) == story.rows
+    image = seed.sklearn_image(config.region)
+    story.accuracies.append(
+        ("scikit-learn, script mode", short_image(image), f"{scored.accuracy:.1%}")
+    )
     story.facts += [
-        ("rows scored", f"{len(predictions)} of {story.rows} -> {folder}"),
-        ("accuracy", f"{accuracy:.1%} against the held-out labels ({len(scored)} rows)"),
+        ("rows scored", f"{len(scored.predictions)} of {story.rows} -> {scored.folder}"),
+        ("accuracy", f"{scored.accuracy:.1%} against the held-out labels ({scored.rows} rows)"),
         ("predictions", str(story.output_dir / "predictions.csv")),
     ]
-    print(f"  accuracy against the held-out labels: {accuracy:.1%}")
 
 
 def backfill_daily(story: Story) -> None:
@@ -278,42 +328,19 @@ def roll_back_pre_prod(story: Story) -> None:
 def show_status(story: Story) -> None:
     """What an operator sees: `build.py --stage pre-prod --status`."""
     config = story.configs["pre-prod"]
+    running = [stage for stage in ("pre-prod", "prod") if story.deploying(stage)]
+    if running:
+        print(f"  first, terraform apply must end ({', '.join(running)}): {TERRAFORM_WAIT}")
+    started = time.perf_counter()
     story.deployed("pre-prod")
     story.deployed("prod")
+    story.terraform_wait = time.perf_counter() - started
+    if running:
+        print(f"  (waited {story.terraform_wait:.1f} s for Terraform)")
     print("$ python build.py --stage pre-prod --status")
     code = build.main(["--stage", "pre-prod", "--status",
                        "--target-role-arn", role_arn(config.account_id)])  # fmt: skip
     story.succeeded &= code == 0
-
-
-def upload_sample(session: boto3.Session, input_url: str, sample: pd.DataFrame) -> None:
-    """Half the sample as CSV, half as Parquet: the pipeline reads both."""
-    bucket, prefix = parse_s3_url(input_url)
-    half = len(sample) // 2
-    s3 = session.client("s3")
-    s3.put_object(
-        Bucket=bucket, Key=f"{prefix}part-0000.csv", Body=sample[:half].to_csv(index=False)
-    )
-    parquet = io.BytesIO()
-    sample[half:].to_parquet(parquet, index=False)
-    s3.put_object(Bucket=bucket, Key=f"{prefix}part-0001.parquet", Body=parquet.getvalue())
-
-
-def read_predictions(
-    session: boto3.Session, output_url: str, execution_id: str
-) -> tuple[pd.DataFrame, str]:
-    """Every Parquet file the run wrote for this execution, and the folder holding them."""
-    bucket, prefix = parse_s3_url(output_url)
-    s3 = session.client("s3")
-    frames, folder = [], output_url
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            if key.endswith(".parquet") and f"/{execution_id}/" in key:
-                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                frames.append(pd.read_parquet(io.BytesIO(body)))
-                folder = f"s3://{bucket}/{key.rsplit('/', 1)[0]}/"
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), folder
 
 
 PHASES: list[Phase] = [
@@ -326,5 +353,8 @@ PHASES: list[Phase] = [
     Phase("Evidence for prod's reviewer: data quality, two versions", show_evidence),
     Phase("Promote the same source ARN to prod", promote_prod),
     Phase("Roll pre-prod back to the older Approved version", roll_back_pre_prod),
+    # These two need no Terraform: they run while the stages' deployments finish.
+    Phase("A second kind: built-in XGBoost on the same rows", kinds.xgboost_model),
+    Phase("An own container from the dev ECR, pre-prod then prod", kinds.own_container),
     Phase("Status of pre-prod", show_status),
 ]

@@ -8,6 +8,7 @@ model.tar.gz and the inference module under `code/`, named by SAGEMAKER_PROGRAM.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import tarfile
@@ -66,19 +67,21 @@ def train_model(seed: int = 0) -> Pipeline:
 
 def model_archive(model: Pipeline) -> bytes:
     """model.tar.gz: model.joblib at the root, the inference module under code/."""
+    dumped = io.BytesIO()
+    joblib.dump(model, dumped)
+    return archive({"model.joblib": dumped.getvalue(),
+                    "code/inference.py": INFERENCE_MODULE.read_bytes()})  # fmt: skip
+
+
+def archive(files: dict[str, bytes]) -> bytes:
+    """A gzip-compressed tar of these files (name -> bytes), as model.tar.gz is."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        dumped = io.BytesIO()
-        joblib.dump(model, dumped)
-        _add(archive, "model.joblib", dumped.getvalue())
-        _add(archive, "code/inference.py", INFERENCE_MODULE.read_bytes())
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
-
-
-def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    archive.addfile(info, io.BytesIO(data))
 
 
 def sample_input(rows: int, *, seed: int = 7, labels: bool = False) -> pd.DataFrame:
@@ -177,13 +180,20 @@ def _evaluation(model: Pipeline) -> bytes:
     return json.dumps(report).encode()
 
 
-def data_quality_baseline(s3: Any, bucket: str, prefix: str) -> Any:
-    """Upload statistics.json and constraints.json of the training features (the documented
-    Model Monitor schema, from pipelines.baseline); return the DriftCheckBaselines member."""
+@functools.cache
+def _baseline_documents() -> dict[str, Any]:
+    """statistics.json and constraints.json of the training features (the same for every
+    version: computed once per process)."""
     from pipelines.baseline import constraints_document, statistics_document
 
     statistics = statistics_document(dataset()[FEATURES])
-    documents = {"Statistics": statistics, "Constraints": constraints_document(statistics)}
+    return {"Statistics": statistics, "Constraints": constraints_document(statistics)}
+
+
+def data_quality_baseline(s3: Any, bucket: str, prefix: str) -> Any:
+    """Upload statistics.json and constraints.json of the training features (the documented
+    Model Monitor schema, from pipelines.baseline); return the DriftCheckBaselines member."""
+    documents = _baseline_documents()
     quality = {}
     for member, document in documents.items():
         key = f"{prefix}/baseline/{member.lower()}.json"

@@ -6,12 +6,14 @@ import json
 import re
 from pathlib import Path
 
+import boto3
 import numpy as np
 import pandas as pd
 import pytest
 
-from demo.__main__ import MARKER, claim_output_dir, main, run_story
+from demo.__main__ import MARKER, claim_output_dir, main, print_summary, run_story
 from demo.evidence import DRIFTED_FEATURE
+from demo.kinds import OWN_GROUP, XGBOOST_GROUP
 from demo.story import (
     PHASES,
     Story,
@@ -22,6 +24,8 @@ from demo.story import (
     run_pre_prod,
     show_evidence,
 )
+from promotion.images import stage_repository
+from testbed import model_kinds
 from testbed.deploy import Deployer
 from testbed.local_aws import account_session, local_aws
 from testbed.seed import FEATURES, ID_COLUMN, sample_input, train_model
@@ -38,6 +42,11 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
         # WHEN every phase of the demo runs, deploying with the real Terraform
         story.deployer = Deployer(tmp_path / "terraform", endpoint)
         timings = run_story(story, phases)
+        print_summary(story, timings)
+        own = tmp_path / "out" / "kinds" / OWN_GROUP / "build"
+        own_images = {stage: json.loads((own / stage / "images.json").read_text())["images"][0]
+                      for stage in ("pre-prod", "prod")}  # fmt: skip
+        held = {stage: _stage_image_digests(story.session(stage)) for stage in own_images}
 
     # THEN each phase ran once, and every claim the demo prints holds
     assert [title for title, _ in timings] == [phase.title for phase in phases]
@@ -91,6 +100,51 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
         (tmp_path / "out" / "build" / "pre-prod" / "deployment.tfvars.json").read_text()
     )
     assert tfvars["source_model_package_version"] == 1
+    # ... two more model kinds scored the same held-out rows: each kind's own predictions
+    # (the real xgboost booster; the own container's weights), accuracies side by side
+    accuracies = {kind: float(value.rstrip("%")) for kind, _, value in story.accuracies}
+    assert list(accuracies) == ["scikit-learn, script mode", "XGBoost, built-in algorithm",
+                                "own container (LOCAL_SERVE_COMMAND)"]  # fmt: skip
+    assert all(90 <= value <= 100 for value in accuracies.values()), accuracies
+    summary = printed[printed.index("Accuracy per model kind") :]
+    for kind, image, value in story.accuracies:
+        assert re.search(rf"{re.escape(kind)} +{re.escape(image)} +{re.escape(value)}", summary)
+    kinds = tmp_path / "out" / "kinds"
+    rows = sample[FEATURES].to_numpy()
+    xgboost_scores = _published(kinds / XGBOOST_GROUP / "predictions.csv", sample)
+    booster = model_kinds.train_xgboost()
+    np.testing.assert_allclose(xgboost_scores, booster.predict(_matrix(rows)), rtol=0, atol=1e-6)
+    weights = model_kinds.own_weights()
+    logits = rows @ np.array(weights["weights"]) + weights["bias"]
+    own_scores = _published(kinds / OWN_GROUP / "predictions.csv", sample)
+    np.testing.assert_allclose(own_scores, 1 / (1 + np.exp(-logits)), rtol=0, atol=1e-6)
+    # ... the own image: copied by digest into each stage's ECR, prod on pre-prod's digest
+    digest = own_images["pre-prod"]["digest"]
+    assert digest.startswith("sha256:") and own_images["prod"]["digest"] == digest
+    for stage, image in own_images.items():
+        assert image["image"].endswith(f"/{stage_repository(OWN_GROUP)}@{digest}")
+        assert held[stage] == [digest]
+    assert f"digest in pre-prod and prod: {digest} (same: yes)" in printed
+    assert dict(story.facts)["own image digest"] == f"{digest} in pre-prod and prod (same: yes)"
+
+
+def _stage_image_digests(session: boto3.Session) -> list[str]:
+    """The digests the stage's own-container repository holds."""
+    images = session.client("ecr").describe_images(repositoryName=stage_repository(OWN_GROUP))
+    return [image["imageDigest"] for image in images["imageDetails"]]
+
+
+def _published(path: Path, sample: pd.DataFrame) -> np.ndarray:
+    """A kind's published predictions, in the sample's row order."""
+    frame = pd.read_csv(path)
+    assert len(frame) == len(sample)
+    return frame.set_index(ID_COLUMN).loc[sample[ID_COLUMN], "prediction"].to_numpy()
+
+
+def _matrix(rows: np.ndarray) -> object:
+    import xgboost as xgb
+
+    return xgb.DMatrix(rows)
 
 
 def test_without_a_provider_the_demo_says_so_and_deploys_with_its_stand_in(

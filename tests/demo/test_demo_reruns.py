@@ -122,5 +122,5 @@ def test_an_interrupted_demo_leaves_nothing_running_and_two_runs_in_a_row_tell_o
     assert story(runs[0][1]) == story(runs[1][1])
     assert "rollback" in runs[1][1] and "terraform (prod): 20 to add" in runs[1][1]
     assert sorted(p.name for p in output.iterdir()) == [
-        ".made-by-demo", "build", "daily", "evidence", "predictions.csv",
+        ".made-by-demo", "build", "daily", "evidence", "kinds", "predictions.csv",
     ]  # fmt: skip
