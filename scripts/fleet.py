@@ -33,6 +33,7 @@ INPUTS = ("inputs/smoke-input.csv", "inputs/evaluation-rows.csv")
 # (template/: the pin, thin callers, its checks), rewritten only by `copier update`.
 OWNED = (*STAGE_FILES, "bootstrap/settings.tfvars.json", *INPUTS, "README.md")
 ANSWERS = ".copier-answers.yml"
+V1_SMOKE_INPUT = "demo/smoke-input.csv"  # what a v1.0.0 whole copy's deploys scored
 ID_COLUMN = "record_id"  # the stage files' id_column (pre-prod-config.tfvars.json.jinja)
 PLACEHOLDER_ROWS = 5
 # Copier's inline conflict markers (`copier update --conflict inline`), and git's.
@@ -191,17 +192,22 @@ def inherited(template: Path, version: str) -> set[str]:
     return {name.removesuffix(".jinja") for name in listed if name}
 
 
-def migrate_to_pinned(root: Path, copier: str, to: str | None, repository: str | None) -> list[str]:
+def migrate_to_pinned(
+    root: Path, copier: str, to: str | None, repository: str | None, columns: str
+) -> list[str]:
     """Move a whole-copy repository (v1.0.0) to the pinned layout; what was done, a line each.
 
-    The team's files stay; the files the old version copied are removed; `copier recopy` of
-    the new version writes template/'s files and the pin. Refused before any change when the
-    team's files hold uncommitted edits; a re-run finishes an interrupted one.
+    The team's files stay (v1's smoke input, demo/smoke-input.csv, becomes inputs/ when the team
+    edited it); the files the old version copied are removed; `copier recopy` of the new version
+    writes template/'s files and the pin. Refused before any change when the team's files hold
+    uncommitted edits; a re-run finishes an interrupted one, and does nothing after a finished one.
     """
     answers = _answers(root)
     old, source = answers.get("_commit", ""), answers.get("_src_path", "")
     if not old or not source:
         raise FleetError(f"{ANSWERS} lacks _commit or _src_path: restore it from git history")
+    if "_subdirectory:" in _git("show", f"{old}:copier.yml", cwd=REPO_ROOT):
+        return [f"already on the pinned layout ({old}): nothing to do"]
     repository = repository or _github_repository(source)
     if not repository:
         raise FleetError(f"{source} is not a GitHub repository: pass --template-repository O/R")
@@ -213,30 +219,38 @@ def migrate_to_pinned(root: Path, copier: str, to: str | None, repository: str |
         raise FleetError(
             f"uncommitted changes to {', '.join(sorted(dirty)[:5])}: commit them first"
         )
+    done = []
+    smoke, old_smoke = root / INPUTS[0], root / V1_SMOKE_INPUT
+    if not smoke.exists() and old_smoke.is_file():
+        theirs = _git("rev-parse", f"{old}:{V1_SMOKE_INPUT}", cwd=REPO_ROOT).strip()
+        if _git("hash-object", str(old_smoke), cwd=root).strip() != theirs:
+            smoke.parent.mkdir(exist_ok=True)
+            os.replace(old_smoke, smoke)
+            done.append(f"kept your smoke input: {V1_SMOKE_INPUT} is now {INPUTS[0]}")
+    if smoke.exists() and not columns:
+        header = smoke.read_text(encoding="utf-8").splitlines()[0].split(",")
+        columns = " ".join(name.strip() for name in header if name.strip() != ID_COLUMN)
+    if not columns:
+        raise FleetError(f"no {INPUTS[0]} and {V1_SMOKE_INPUT} is the template's: pass "
+                         "--feature-columns 'a b c' (the model's columns, in order)")  # fmt: skip
     removed = sorted(copies & tracked)
     for start in range(0, len(removed), 200):
-        _git("rm", "-q", "--", *removed[start : start + 200], cwd=root)
-    command = [
-        copier,
-        "recopy",
-        "--trust",
-        "--defaults",
-        "--overwrite",
-        "--quiet",
-        "--data",
-        f"template_repository={repository}",
-        *(["--vcs-ref", to] if to else []),
-    ]
-    done = subprocess.run([*command, "."], cwd=root, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        _git("rm", "-q", "--ignore-unmatch", "--", *removed[start : start + 200], cwd=root)
+    data = {"template_repository": repository, "feature_columns": columns}
+    command = [copier, "recopy", "--trust", "--defaults", "--overwrite", "--quiet",
+               *(f"--data={key}={value}" for key, value in data.items()),
+               *(["--vcs-ref", to] if to else []), "."]  # fmt: skip
+    copied = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    if copied.returncode != 0:
+        last = (copied.stderr.strip().splitlines() or ["failed"])[-1]
         raise FleetError(f"copier recopy: {last} (fix it and run the migration again)")
     kept = sorted(tracked - copies - set(OWNED) - {ANSWERS})
-    pin = _answers(root).get("_commit", "?")
-    return [f"removed {len(removed)} files copied from {old}",
-            f"kept the team's files: {', '.join(name for name in OWNED if (root / name).exists())}",
+    owned = ", ".join(name for name in OWNED if (root / name).exists())
+    return [f"removed {len(removed)} files copied from {old}", *done,
+            f"kept the team's files: {owned}",
             *([f"kept files the team added: {', '.join(kept)}"] if kept else []),
-            f"pinned {pin}: review `git status`, run `make setup check`, commit"]  # fmt: skip
+            f"pinned {_answers(root).get('_commit', '?')}: review `git status`, run "
+            "`make setup check`, commit"]  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate.add_argument("--to", help="the template version to pin (default: the newest tag)")
     migrate.add_argument("--copier", default="copier", help="the copier command")
     migrate.add_argument("--template-repository", help="OWNER/REPO (default: from _src_path)")
+    migrate.add_argument("--feature-columns", default="", help="the model's columns, by spaces")
     args = parser.parse_args(argv)
     here = Path.cwd()  # the model repository; this script may run from the template's checkout
     try:
@@ -282,7 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for line in init_inputs(args.columns, args.smoke_input, args.evaluation_rows, here):
                 print(line)
         elif args.command == "migrate-to-pinned":
-            for line in migrate_to_pinned(here, args.copier, args.to, args.template_repository):
+            for line in migrate_to_pinned(
+                here, args.copier, args.to, args.template_repository, args.feature_columns
+            ):
                 print(line)
         else:
             sys.stdout.write(pr_body(args.old, args.new, here))
