@@ -4,6 +4,7 @@ them (timed), bumped to a newer tag, and a v1.0.0 whole copy migrated to it."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -26,7 +27,8 @@ TEMPLATE_REPOSITORY = "acme/sagemaker-batch-gitops"
 V1_0_0 = "35fe353b34c852cb91a079ae0c8dbcef07ad7c58"
 # What `copier copy` writes at the pinned layout: the team's files, the template's thin files.
 NEW_LAYOUT = {
-    ".copier-answers.yml", ".github/workflows/deploy.yml", ".github/workflows/template-update.yml",
+    ".copier-answers.yml", ".github/workflows/ci.yml", ".github/workflows/deploy.yml",
+    ".github/workflows/template-update.yml",
     ".gitignore", ".terraform.lock.hcl", "Makefile", "README.md", "bootstrap/settings.tfvars.json",
     "inputs/evaluation-rows.csv", "inputs/smoke-input.csv", "main.tf",
     "pre-prod-config.tfvars.json", "prod-config.tfvars.json", "tests/deployment.tfvars.json",
@@ -133,6 +135,14 @@ def test_a_new_repository_holds_what_its_team_owns_and_one_pin(
     (job,) = caller["jobs"].values()
     assert job["uses"] == f"{TEMPLATE_REPOSITORY}/.github/workflows/deploy.yml@{v1_1_0}"
     assert job["with"]["template-ref"] == v1_1_0
+    # Its workflows as rendered pass the linters the template's pass (hash-pinned calls).
+    workflows = sorted(str(path) for path in (repository / ".github/workflows").glob("*.yml"))
+    tools = Path(sys.executable).parent
+    offline = {k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN")}
+    for command in ([str(tools / "actionlint"), "-no-color", *workflows],
+                    [str(tools / "zizmor"), "--offline", "--no-progress", *workflows]):  # fmt: skip
+        linted = subprocess.run(command, capture_output=True, text=True, env=offline, check=False)
+        assert linted.returncode == 0, linted.stdout + linted.stderr
     # Nothing of the template's development, and no module named build, utils or errors.
     for name in ("build.py", "utils.py", "errors.py", "promotion", "pipelines", "testbed", "demo"):
         assert not (repository / name).exists(), name
