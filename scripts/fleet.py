@@ -34,7 +34,7 @@ INPUTS = ("inputs/smoke-input.csv", "inputs/evaluation-rows.csv")
 OWNED = (*STAGE_FILES, "bootstrap/settings.tfvars.json", *INPUTS, "README.md")
 ANSWERS = ".copier-answers.yml"
 V1_SMOKE_INPUT = "demo/smoke-input.csv"  # what a v1.0.0 whole copy's deploys scored
-ID_COLUMN = "record_id"  # the stage files' id_column (pre-prod-config.tfvars.json.jinja)
+ID_COLUMN = "record_id"  # the stage files' id_column (template/pre-prod-config.tfvars.json.jinja)
 PLACEHOLDER_ROWS = 5
 # Copier's inline conflict markers (`copier update --conflict inline`), and git's.
 CONFLICT = re.compile(r"^(<<<<<<< |>>>>>>> )", re.M)
