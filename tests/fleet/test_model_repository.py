@@ -283,12 +283,18 @@ def test_a_v1_whole_copy_moves_to_the_pinned_layout(world: dict[str, Path], tmp_
     assert git(repository, "status", "--porcelain") == ""
 
 
-def test_a_migration_without_the_models_columns_is_refused_before_any_change(
+def test_a_migration_is_refused_before_any_change_without_the_models_columns_or_with_edits(
     world: dict[str, Path], tmp_path: Path
 ) -> None:
     repository = copy(world, tmp_path / "churn-batch", "v1.0.0")
     command = [sys.executable, str(world["template"] / "scripts/fleet.py"), "migrate-to-pinned",
                "--template-repository", TEMPLATE_REPOSITORY]  # fmt: skip
+    readme = repository / "README.md"
+    readme.write_text(readme.read_text() + "An edit not committed yet.\n")
+    dirty = subprocess.run(command, cwd=repository, capture_output=True, text=True, check=False)
+    assert dirty.returncode == 1
+    assert dirty.stderr == "fleet: error: uncommitted changes to README.md: commit them first\n"
+    git(repository, "checkout", "--", "README.md")
     done = subprocess.run(command, cwd=repository, capture_output=True, text=True, check=False)
     assert done.returncode == 1
     assert done.stderr.startswith("fleet: error: no inputs/smoke-input.csv and demo/smoke-input")
