@@ -11,6 +11,7 @@ module's input), a row in docs/interfaces.md, then `python scripts/stage_schema.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -31,7 +32,10 @@ from promotion import config_rules as rules
 STAGES = ("pre-prod", "prod")
 # The input layouts of pipelines/steps/partitions.py (LAYOUTS).
 InputLayout = Literal["snapshot", "YYYY-MM-DD", "dt=YYYY-MM-DD", "year=YYYY/month=MM/day=DD"]
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The repository whose stage files, inputs/ and build/ the commands read and write: this checkout,
+# or a model repository running the template's code from its checkout at the pin (.template/):
+# its Makefile and the reusable deploy.yml set MODEL_REPOSITORY to its root (docs/fleet.md).
+REPO_ROOT = Path(os.environ.get("MODEL_REPOSITORY") or Path(__file__).parent.parent).resolve()
 SCHEMA_ID = "https://github.com/sagemaker-batch-gitops/stage-config.schema.json"
 MAX_CONCURRENCY_PAYLOAD_MB = 100  # batch transform: MaxConcurrentTransforms x MaxPayloadInMB
 _S3_URL = re.compile(r"^s3://([^/]+)/(.*)$")

@@ -6,9 +6,11 @@
     python3 scripts/fleet.py rename-key OLD NEW    a stage key renamed in both stage files
     python3 scripts/fleet.py pr-body FROM TO       the update pull request's description
     python3 scripts/fleet.py init-inputs ...       the model's own inputs (Copier's task, once)
+    python3 scripts/fleet.py migrate-to-pinned     a v1 whole copy to the pinned layout (once)
 
-Standard library only: it runs in any model repository (and in Copier's migrations) with the
-machine's python3. Each failure is one line; exit 1, or 2 for bad arguments.
+Run from the model repository (the current directory), with this script from the template's
+checkout (.template/ at the pin, or a clone). Standard library only, the machine's python3.
+Each failure is one line; exit 1, or 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ STAGE_FILES = ("pre-prod-config.tfvars.json", "prod-config.tfvars.json")
 # The model's own inputs: what its smoke run scores and the rows its comparison scores. Never the
 # template's (copier.yml excludes them): `init-inputs` writes them once in a new repository.
 INPUTS = ("inputs/smoke-input.csv", "inputs/evaluation-rows.csv")
-# What a model's team owns and edits; every other file is the template's. The README is the
-# template's but for its top (the title and first paragraph), which a team may rewrite.
+# What a model's team owns and edits; every other file of its repository is the template's
+# (template/: the pin, thin callers, its checks), rewritten only by `copier update`.
 OWNED = (*STAGE_FILES, "bootstrap/settings.tfvars.json", *INPUTS, "README.md")
-ID_COLUMN = "record_id"  # the stage files' id_column (pre-prod-config.tfvars.json.jinja)
+ANSWERS = ".copier-answers.yml"
+V1_SMOKE_INPUT = "demo/smoke-input.csv"  # what a v1.0.0 whole copy's deploys scored
+ID_COLUMN = "record_id"  # the stage files' id_column (template/pre-prod-config.tfvars.json.jinja)
 PLACEHOLDER_ROWS = 5
 # Copier's inline conflict markers (`copier update --conflict inline`), and git's.
 CONFLICT = re.compile(r"^(<<<<<<< |>>>>>>> )", re.M)
@@ -53,7 +57,7 @@ def outside_owned(paths: Sequence[str]) -> list[str]:
     return sorted(path for path in paths if path not in OWNED)
 
 
-def repository_files(root: Path = REPO_ROOT, *patterns: str) -> list[str]:
+def repository_files(root: Path, *patterns: str) -> list[str]:
     """The repository's own files, tracked and new, never ignored ones (demo-output/, build/),
     matching `patterns` (git pathspecs) when given; each once, sorted."""
     # -z: names as they are (git quotes unusual ones otherwise)
@@ -63,7 +67,7 @@ def repository_files(root: Path = REPO_ROOT, *patterns: str) -> list[str]:
     return sorted(set(filter(None, listed.split("\0"))))
 
 
-def conflicted(root: Path = REPO_ROOT) -> list[str]:
+def conflicted(root: Path) -> list[str]:
     """Tracked or new files holding conflict markers, and Copier's `.rej` files."""
     found = []
     for name in repository_files(root):
@@ -80,7 +84,7 @@ def conflicted(root: Path = REPO_ROOT) -> list[str]:
     return sorted(found)
 
 
-def rename_key(old: str, new: str, root: Path = REPO_ROOT) -> list[str]:
+def rename_key(old: str, new: str, root: Path) -> list[str]:
     """Rename a stage key in both stage files, keeping every other line; idempotent."""
     changed = []
     for name in STAGE_FILES:
@@ -119,20 +123,21 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in match.groups())
 
 
-def pr_body(old: str, new: str, root: Path = REPO_ROOT) -> str:
-    """The update pull request's description: versions, conflicts, changelog."""
-    lines = [f"Template update {old} -> {new} (`copier update`; your answers and edits kept).", ""]
+def pr_body(old: str, new: str, root: Path, changelog_root: Path = REPO_ROOT) -> str:
+    """The update pull request's description: versions, conflicts in `root`, the changelog of
+    the template's checkout (`changelog_root`, at the new version)."""
+    lines = [f"Template update {old} -> {new} (`copier update`: the pin and the template's "
+             "files; your answers and files kept).", ""]  # fmt: skip
     files = conflicted(root)
     if files:
         lines += ["**Conflicts to resolve** (the `conflicts` check fails until they are):", ""]
         lines += [f"- `{name}`" for name in files] + [""]
-    lines += ["## What changed", "", changelog_between(old, new, root) or "(no changelog entry)"]
+    changes = changelog_between(old, new, changelog_root) or "(no changelog entry)"
+    lines += ["## What changed", "", changes]
     return "\n".join(lines) + "\n"
 
 
-def init_inputs(
-    columns: str, smoke_input: str, evaluation_rows: str, root: Path = REPO_ROOT
-) -> list[str]:
+def init_inputs(columns: str, smoke_input: str, evaluation_rows: str, root: Path) -> list[str]:
     """Write the model's inputs that do not exist yet; return what was done, a line each.
 
     Each is a copy of the file the team named (an absolute path), else made from the feature
@@ -165,6 +170,89 @@ def init_inputs(
     return written
 
 
+def _answers(root: Path) -> dict[str, str]:
+    """The top-level `key: value` lines of Copier's answers file (plain scalars, as it writes)."""
+    path = root / ANSWERS
+    if not path.is_file():
+        raise FleetError(f"no {ANSWERS} here: run this in a model repository made with Copier")
+    found = re.findall(r"^([A-Za-z_]\w*): *(.*?) *$", path.read_text(encoding="utf-8"), re.M)
+    return {key: value.strip("'\"") for key, value in found}
+
+
+def _github_repository(source: str) -> str | None:
+    """OWNER/REPO of a template source Copier recorded (gh:O/R, https://github.com/O/R[.git])."""
+    match = re.fullmatch(r"(?:gh:|https://github\.com/)([\w.-]+/[\w.-]+?)(?:\.git)?/?", source)
+    return match.group(1) if match else None
+
+
+def inherited(template: Path, version: str) -> set[str]:
+    """The paths a whole copy made from `version` of the template holds of it (a `.jinja` file
+    rendered to its name)."""
+    listed = _git("ls-tree", "-r", "-z", "--name-only", version, cwd=template).split("\0")
+    return {name.removesuffix(".jinja") for name in listed if name}
+
+
+def migrate_to_pinned(
+    root: Path, copier: str, to: str | None, repository: str | None, columns: str
+) -> list[str]:
+    """Move a whole-copy repository (v1.0.0) to the pinned layout; what was done, a line each.
+
+    The team's files stay (v1's smoke input, demo/smoke-input.csv, becomes inputs/ when the team
+    edited it); the files the old version copied are removed; `copier recopy` of the new version
+    writes template/'s files and the pin. Refused before any change when the team's files hold
+    uncommitted edits; a re-run finishes an interrupted one, and does nothing after a finished one.
+    """
+    answers = _answers(root)
+    old, source = answers.get("_commit", ""), answers.get("_src_path", "")
+    if not old or not source:
+        raise FleetError(f"{ANSWERS} lacks _commit or _src_path: restore it from git history")
+    if "_subdirectory:" in _git("show", f"{old}:copier.yml", cwd=REPO_ROOT):
+        return [f"already on the pinned layout ({old}): nothing to do"]
+    repository = repository or _github_repository(source)
+    if not repository:
+        raise FleetError(f"{source} is not a GitHub repository: pass --template-repository O/R")
+    copies = inherited(REPO_ROOT, old) - set(OWNED) - {ANSWERS}
+    tracked = set(repository_files(root))
+    dirty = [line[3:] for line in _git("status", "--porcelain", cwd=root).splitlines()
+             if line[3:] not in copies]  # fmt: skip
+    if dirty:
+        raise FleetError(
+            f"uncommitted changes to {', '.join(sorted(dirty)[:5])}: commit them first"
+        )
+    done = []
+    smoke, old_smoke = root / INPUTS[0], root / V1_SMOKE_INPUT
+    if not smoke.exists() and old_smoke.is_file():
+        theirs = _git("rev-parse", f"{old}:{V1_SMOKE_INPUT}", cwd=REPO_ROOT).strip()
+        if _git("hash-object", str(old_smoke), cwd=root).strip() != theirs:
+            smoke.parent.mkdir(exist_ok=True)
+            os.replace(old_smoke, smoke)
+            done.append(f"kept your smoke input: {V1_SMOKE_INPUT} is now {INPUTS[0]}")
+    if smoke.exists() and not columns:
+        header = smoke.read_text(encoding="utf-8").splitlines()[0].split(",")
+        columns = " ".join(name.strip() for name in header if name.strip() != ID_COLUMN)
+    if not columns:
+        raise FleetError(f"no {INPUTS[0]} and {V1_SMOKE_INPUT} is the template's: pass "
+                         "--feature-columns 'a b c' (the model's columns, in order)")  # fmt: skip
+    removed = sorted(copies & tracked)
+    for start in range(0, len(removed), 200):
+        _git("rm", "-q", "--ignore-unmatch", "--", *removed[start : start + 200], cwd=root)
+    data = {"template_repository": repository, "feature_columns": columns}
+    command = [copier, "recopy", "--trust", "--defaults", "--overwrite", "--quiet",
+               *(f"--data={key}={value}" for key, value in data.items()),
+               *(["--vcs-ref", to] if to else []), "."]  # fmt: skip
+    copied = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    if copied.returncode != 0:
+        last = (copied.stderr.strip().splitlines() or ["failed"])[-1]
+        raise FleetError(f"copier recopy: {last} (fix it and run the migration again)")
+    kept = sorted(tracked - copies - set(OWNED) - {ANSWERS})
+    owned = ", ".join(name for name in OWNED if (root / name).exists())
+    return [f"removed {len(removed)} files copied from {old}", *done,
+            f"kept the team's files: {owned}",
+            *([f"kept files the team added: {', '.join(kept)}"] if kept else []),
+            f"pinned {_answers(root).get('_commit', '?')}: review `git status`, run "
+            "`make setup check`, commit"]  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; one line on failure."""
     parser = argparse.ArgumentParser(prog="scripts/fleet.py", description=__doc__)
@@ -183,27 +271,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     inputs.add_argument("--columns", default="", help="feature columns, separated by spaces")
     inputs.add_argument("--smoke-input", default="", help="a file to copy as the smoke input")
     inputs.add_argument("--evaluation-rows", default="", help="a file to copy as the rows")
+    migrate = commands.add_parser("migrate-to-pinned")
+    migrate.add_argument("--to", help="the template version to pin (default: the newest tag)")
+    migrate.add_argument("--copier", default="copier", help="the copier command")
+    migrate.add_argument("--template-repository", help="OWNER/REPO (default: from _src_path)")
+    migrate.add_argument("--feature-columns", default="", help="the model's columns, by spaces")
     args = parser.parse_args(argv)
+    here = Path.cwd()  # the model repository; this script may run from the template's checkout
     try:
         if args.command == "owned":
             print("\n".join(OWNED))
         elif args.command == "check-owned":
-            changed = _git("diff", "--name-only", args.revision, "HEAD").split()
+            changed = _git("diff", "--name-only", args.revision, "HEAD", cwd=here).split()
             foreign = outside_owned(changed)
             if foreign:
                 raise FleetError(f"changed outside the team's files: {', '.join(foreign)}")
         elif args.command == "conflicts":
-            files = conflicted()
+            files = conflicted(here)
             if files:
                 raise FleetError(f"unresolved template-update conflicts in: {', '.join(files)}")
         elif args.command == "rename-key":
-            changed = rename_key(args.old, args.new)
+            changed = rename_key(args.old, args.new, here)
             print(f"renamed {args.old} to {args.new} in {', '.join(changed) or 'nothing'}")
         elif args.command == "init-inputs":
-            for line in init_inputs(args.columns, args.smoke_input, args.evaluation_rows):
+            for line in init_inputs(args.columns, args.smoke_input, args.evaluation_rows, here):
+                print(line)
+        elif args.command == "migrate-to-pinned":
+            for line in migrate_to_pinned(
+                here, args.copier, args.to, args.template_repository, args.feature_columns
+            ):
                 print(line)
         else:
-            sys.stdout.write(pr_body(args.old, args.new))
+            sys.stdout.write(pr_body(args.old, args.new, here))
     except (FleetError, OSError, ValueError) as error:
         print(f"fleet: error: {error}", file=sys.stderr)
         return 1

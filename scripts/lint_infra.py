@@ -24,6 +24,9 @@ from fleet import FleetError, repository_files
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHECKOV = Path(".venv-checkov") / "bin" / "checkov"
 WORKFLOWS = Path(".github") / "workflows"
+# A model repository's own workflows (copier.yml's _subdirectory; a .jinja one is checked
+# rendered, in tests/fleet).
+MODEL_WORKFLOWS = Path("template") / WORKFLOWS
 APPROVAL_TRIGGER = Path("approval_trigger")
 TERRAFORM_FILES = ("*.tf", "*.tfvars", "*.tftest.hcl")
 BOOTSTRAP_ROOTS = (Path("bootstrap") / "dev", Path("bootstrap") / "stage")
@@ -136,8 +139,9 @@ def zizmor(root: Path) -> Result:
     if binary is None:
         return Result("zizmor", False, "zizmor is not installed in the project venv")
     env = {k: v for k, v in os.environ.items() if k not in GITHUB_TOKEN_VARIABLES}
+    dirs = [str(path) for path in (WORKFLOWS, MODEL_WORKFLOWS) if (root / path).is_dir()]
     run = subprocess.run(
-        [binary, "--offline", str(WORKFLOWS)],
+        [binary, "--offline", *dirs],
         cwd=root, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if run.returncode == 0:
@@ -150,7 +154,8 @@ def actionlint(root: Path) -> Result:
     files = sorted(
         str(p.relative_to(root))
         for pattern in ("*.yml", "*.yaml")
-        for p in (root / WORKFLOWS).glob(pattern)
+        for directory in (WORKFLOWS, MODEL_WORKFLOWS)
+        for p in (root / directory).glob(pattern)
     )
     if not files:
         return Result("actionlint", True, f"no workflow files in {WORKFLOWS}", skipped=True)

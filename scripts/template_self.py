@@ -1,16 +1,17 @@
-"""This repository as the rendering of its own template: every file with a `.jinja` sibling.
+"""This repository as the rendering of its own template: its own copies of a model's files.
 
     python scripts/template_self.py [--write]
 
-Renders each `X.jinja` (but the answers file) with copier.yml's delimiters and this repository's
-answers (tests/fleet/this-repository.yml) and compares it with `X`; `--write` replaces `X`
-(`make docs`). Edit the `.jinja` file, then run it: the two never drift apart.
+A model repository's stage files and bootstrap settings are rendered from template/ (Copier's
+_subdirectory); this repository holds the same files for its own demo model. Renders each
+`template/X.jinja` of them with copier.yml's delimiters and this repository's answers
+(tests/fleet/this-repository.yml) and compares it with `X`; `--write` replaces `X` (`make
+docs`). Edit the `.jinja` file, then run it: the two never drift apart.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,18 +21,19 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ANSWERS = REPO_ROOT / "tests" / "fleet" / "this-repository.yml"
-GENERATED = {"build", "demo-output", "node_modules", "__pycache__"}
-SKIPPED = {".copier-answers.yml.jinja"}  # Copier's own; this repository has no answers file
+TEMPLATE = "template"  # copier.yml's _subdirectory
+# The files of a model repository this repository has too, for its own model.
+SELF = ("pre-prod-config.tfvars.json", "prod-config.tfvars.json", "bootstrap/settings.tfvars.json")
 
 
 def templates(root: Path = REPO_ROOT) -> list[Path]:
-    """The `.jinja` files of the template (Copier renders them to the name without `.jinja`)."""
-    found = []
-    for directory, subdirectories, files in os.walk(root):
-        # Never into environments, git or generated trees (a stray copy there is not ours).
-        subdirectories[:] = [d for d in subdirectories if d not in GENERATED and d[0] != "."]
-        found += [Path(directory, f) for f in files if f.endswith(".jinja") and f not in SKIPPED]
-    return sorted(found)
+    """The `.jinja` files under template/ of which this repository holds the rendering."""
+    return [root / TEMPLATE / f"{name}.jinja" for name in SELF]
+
+
+def target_of(template: Path, root: Path = REPO_ROOT) -> Path:
+    """Where this repository holds the rendering of `template`."""
+    return root / template.relative_to(root / TEMPLATE).with_suffix("")
 
 
 def environment(root: Path = REPO_ROOT) -> jinja2.Environment:
@@ -50,14 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--write", action="store_true", help="write the renderings")
     args = parser.parse_args(argv)
-    found = templates()
-    if not found:  # a model's repository made from the template: nothing is rendered here
-        return 0
     answers = yaml.safe_load(ANSWERS.read_text(encoding="utf-8"))
     env = environment()
     stale = []
-    for template in found:
-        target = template.with_suffix("")
+    for template in templates():
+        target = target_of(template)
         text = rendered(template, answers, env)
         if target.exists() and target.read_text(encoding="utf-8") == text:
             continue

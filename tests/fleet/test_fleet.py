@@ -53,16 +53,36 @@ def test_owned_paths_are_the_stage_files_the_settings_the_inputs_and_the_readme(
     assert fleet.outside_owned(["README.md", "prod-config.tfvars.json", "build.py"]) == ["build.py"]
     assert fleet.outside_owned(["bootstrap/settings.tfvars.json"]) == []
     assert fleet.outside_owned(["inputs/smoke-input.csv", "inputs/evaluation-rows.csv"]) == []
-    # Every owned file exists here. Copier never updates the stage files and the settings
-    # (_skip_if_exists), never copies or updates the inputs (_exclude: a task writes them once).
+    # Every owned file exists here. Copier never updates the stage files, the settings and the
+    # README (_skip_if_exists); it has no inputs to copy (template/ holds none): its task,
+    # run from its checkout of the template, writes them once.
     assert all((REPO_ROOT / path).is_file() for path in fleet.OWNED)
     copier_yml = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
     skipped = [path.lstrip("/") for path in copier_yml["_skip_if_exists"]]
-    assert sorted(skipped) == sorted(
-        path for path in fleet.OWNED if path != "README.md" and path not in fleet.INPUTS
-    )
-    assert "/inputs" in copier_yml["_exclude"]
+    assert sorted(skipped) == sorted(path for path in fleet.OWNED if path not in fleet.INPUTS)
+    assert copier_yml["_subdirectory"] == "template"
+    assert not (REPO_ROOT / "template" / "inputs").exists()
+    (task,) = copier_yml["_tasks"]
+    assert task[1:3] == ["[[ _copier_conf.src_path ]]/scripts/fleet.py", "init-inputs"]
     assert {str(Path(path).parent) for path in fleet.INPUTS} == {"inputs"}
+
+
+@pytest.mark.parametrize(
+    ("source", "repository"),
+    [
+        ("gh:acme/sagemaker-batch-gitops", "acme/sagemaker-batch-gitops"),
+        ("https://github.com/acme/tpl.git", "acme/tpl"),
+        ("/tmp/a-local-clone", None),
+        ("https://gitlab.com/acme/tpl.git", None),
+    ],
+)
+def test_the_template_repository_a_migration_names(source: str, repository: str | None) -> None:
+    assert fleet._github_repository(source) == repository
+
+
+def test_a_migration_outside_a_copier_repository_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(fleet.FleetError, match="no .copier-answers.yml here"):
+        fleet.migrate_to_pinned(tmp_path, "copier", None, None, "")
 
 
 def test_init_inputs_writes_the_models_own_files_once(tmp_path: Path) -> None:

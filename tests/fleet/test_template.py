@@ -1,9 +1,11 @@
 """This repository as a template: a model's repository made with Copier, customised by its team,
-then updated to a version with a breaking change (docs/fleet.md). Real Copier, real git."""
+then updated to a version with a breaking change (docs/fleet.md). Real Copier, real git. The
+pinned layout end to end (its CI, a bump, the v1.0.0 migration): test_model_repository.py."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,13 @@ from scripts import template_self
 from testbed.terraform import working_copy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FLEET = ["python3", "scripts/fleet.py"]
+
+
+def fleet(template: Path) -> list[str]:
+    """scripts/fleet.py as a model repository runs it: from the template's checkout."""
+    return ["python3", str(template / "scripts" / "fleet.py")]
+
+
 # A model unlike the demo's: other accounts, Region, prefix, and a SageMaker Project.
 ANSWERS = {
     "model_package_group_name": "ChurnModel",
@@ -124,12 +132,26 @@ def test_this_repository_is_the_rendering_of_its_own_answers(tmp_path: Path) -> 
     answers = yaml.safe_load(template_self.ANSWERS.read_text(encoding="utf-8"))
     env = template_self.environment(copy)
     drifted = [
-        path.with_suffix("").name
+        template_self.target_of(path, copy).name
         for path in template_self.templates(copy)
         if template_self.rendered(path, answers, env)
-        != path.with_suffix("").read_text(encoding="utf-8")
+        != template_self.target_of(path, copy).read_text(encoding="utf-8")
     ]
     assert drifted == ["prod-config.tfvars.json"]
+
+
+READ_PROD = (
+    "from promotion.config import load_stage_config, default_config_path as p;"
+    "print(load_stage_config(p('prod'), stage='prod')"
+)
+
+
+def pinned_python(repository: Path, template: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """Python code run as a model repository runs the template's: from its checkout at the pin
+    (here the template itself), on the repository's files (MODEL_REPOSITORY)."""
+    env = {**os.environ, "MODEL_REPOSITORY": str(repository), "PYTHONPATH": str(template)}
+    return subprocess.run([sys.executable, "-c", code], cwd=repository, env=env,
+                          capture_output=True, text=True, check=False)  # fmt: skip
 
 
 def test_copy_writes_the_answers_where_they_belong(template: Path, tmp_path: Path) -> None:
@@ -165,10 +187,8 @@ def test_copy_writes_the_answers_where_they_belong(template: Path, tmp_path: Pat
     assert not (repository / "copier.yml").exists()
     assert not (repository / "tests" / "fleet").exists()
     assert not list(repository.rglob("*.jinja"))
-    # The new repository's own code reads its stage files as they are.
-    check = run(repository, sys.executable, "-c",
-                "from promotion.config import load_stage_config, default_config_path as p;"
-                "print(load_stage_config(p('prod'), stage='prod').account_id)")  # fmt: skip
+    # The template's code reads the new repository's stage files as they are.
+    check = pinned_python(repository, template, READ_PROD + ".account_id)")
     assert check.returncode == 0, check.stderr
     assert check.stdout.strip() == "123412341234"
 
@@ -195,25 +215,13 @@ def test_copy_refuses_a_bad_answer_and_writes_nothing(
     assert not destination.exists()
 
 
-# The tests that read a repository's own stage files and settings rather than the demo world's
-# (a repository made with ANSWERS ran the whole suite, `make test`, to find them: docs/fleet.md).
-OWN_FILE_TESTS = (
-    "tests/test_bootstrap_outputs.py",
-    "tests/promotion/test_config_schema.py",
-    "tests/terraform/test_terraform_variables.py",
-    "tests/iam/test_name_collisions.py",
-)
-
-
-def assert_checks_pass(repository: Path) -> None:
-    """The repository's lint (Python) and the unit tests that read its own values."""
-    for command in (("ruff", "check", "--no-cache", "."), ("ruff", "format", "--check", "."),
-                    ("mypy", "--cache-dir", "/dev/null", ".")):  # fmt: skip
-        done = run(repository, sys.executable, "-m", *command)
-        assert done.returncode == 0, f"{' '.join(command)}: {done.stdout[-3000:]}"
-    done = run(repository, sys.executable, "-m", "pytest", "-q", "-n", "0",
-               "-p", "no:cacheprovider", *OWN_FILE_TESTS)  # fmt: skip
-    assert done.returncode == 0, done.stdout[:6000]
+def assert_checks_pass(repository: Path, template: Path) -> None:
+    """The repository's own checks (its CI's Python part) with the template's code at the pin."""
+    env = {**os.environ, "MODEL_REPOSITORY": str(repository), "PYTHONPATH": str(template)}
+    command = [sys.executable, str(template / "scripts/model_checks.py")]
+    done = subprocess.run(command, cwd=repository, env=env, capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_update_keeps_the_teams_edits_and_migrates_a_renamed_key(
@@ -233,15 +241,18 @@ def test_update_keeps_the_teams_edits_and_migrates_a_renamed_key(
     own_rows = "record_id,tenure,monthly_charges,contract_months\n1,14,70.35,12\n2,3,99.9,1\n"
     (repository / "inputs/smoke-input.csv").write_text(own_rows)
     commit_all(repository, "our values")
-    assert run(repository, *FLEET, "check-owned", "HEAD~1").returncode == 0
+    assert run(repository, *fleet(template), "check-owned", "HEAD~1").returncode == 0
 
     # Version 2.0.0 of the template: a breaking rename, a template-owned change, a migration.
     rename_everywhere(template, "alarm_email", "alert_email")
     for script in ("scripts/stage_schema.py", "scripts/tf_docs.py"):  # `make docs`
         assert run(template, sys.executable, script, "--write").returncode == 0
-    guide = template / "docs" / "going-live.md"
-    guide.write_text(guide.read_text(encoding="utf-8") + "\nA line new in 2.0.0.\n")
-    migration = "python3 scripts/fleet.py rename-key alarm_email alert_email"
+    makefile = template / "template" / "Makefile.jinja"
+    makefile.write_text(makefile.read_text(encoding="utf-8") + "# A line new in 2.0.0.\n")
+    # Copier runs a migration in the repository: the script from its checkout of the template.
+    migration = (
+        "python3 [[ _copier_conf.src_path ]]/scripts/fleet.py rename-key alarm_email alert_email"
+    )
     notes = "## 2.0.0\n\n- **Breaking**: `alarm_email` is `alert_email`."
     release(template, "v2.0.0", notes, [{"version": "v2.0.0", "command": migration}])
 
@@ -255,23 +266,21 @@ def test_update_keeps_the_teams_edits_and_migrates_a_renamed_key(
     assert "alert_email" in stage_file(repository, "pre-prod")
     assert "Churn scores for the retention team" in readme.read_text(encoding="utf-8")
     assert (repository / "inputs/smoke-input.csv").read_text() == own_rows
-    assert (repository / "docs/going-live.md").read_text().endswith("A line new in 2.0.0.\n")
-    assert "alert_email" in (repository / "promotion/config.py").read_text(encoding="utf-8")
+    assert (repository / "Makefile").read_text().endswith("# A line new in 2.0.0.\n")
     assert yaml.safe_load((repository / ".copier-answers.yml").read_text())["_commit"] == "v2.0.0"
-    assert run(repository, *FLEET, "conflicts").returncode == 0
-    body = run(repository, *FLEET, "pr-body", "v1.0.0", "v2.0.0").stdout
+    assert run(repository, *fleet(template), "conflicts").returncode == 0
+    body = run(repository, *fleet(template), "pr-body", "v1.0.0", "v2.0.0").stdout
+    assert "Conflicts" not in body
     assert "## 2.0.0" in body and "`alarm_email` is `alert_email`" in body
     assert "## 1.0.0" not in body and "Conflicts" not in body
     # The updated code reads the migrated file; the migration run again changes nothing.
-    check = run(repository, sys.executable, "-c",
-                "from promotion.config import load_stage_config, default_config_path as p;"
-                "print(load_stage_config(p('prod'), stage='prod').alert_email)")  # fmt: skip
+    check = pinned_python(repository, template, READ_PROD + ".alert_email)")
     assert check.returncode == 0, check.stderr
     assert check.stdout.strip() == "ml-oncall@example.com"
-    again = run(repository, *FLEET, "rename-key", "alarm_email", "alert_email")
+    again = run(repository, *fleet(template), "rename-key", "alarm_email", "alert_email")
     assert again.stdout.strip() == "renamed alarm_email to alert_email in nothing"
     # The updated repository's own checks pass on its own values.
-    assert_checks_pass(repository)
+    assert_checks_pass(repository, template)
 
 
 def test_a_conflicting_edit_stays_inline_and_fails_the_check(
@@ -279,27 +288,27 @@ def test_a_conflicting_edit_stays_inline_and_fails_the_check(
 ) -> None:
     repository = make_repository(template, tmp_path / "churn-batch")
     makefile = repository / "Makefile"
-    line = "demo: $(STAMP) ## the whole story on an embedded AWS (no account needed)"
-    ours = makefile.read_text(encoding="utf-8").replace(line, line.replace("whole", "full"))
+    line = "status: $(TEMPLATE_STAMP) $(PY_STAMP) ## what STAGE runs now (read-only)"
+    ours = makefile.read_text(encoding="utf-8").replace(line, line.replace("now", "today"))
     makefile.write_text(ours, encoding="utf-8")
     commit_all(repository, "a local edit of a template file")
-    foreign = run(repository, *FLEET, "check-owned", "HEAD~1")
+    foreign = run(repository, *fleet(template), "check-owned", "HEAD~1")
     assert foreign.returncode == 1
     assert foreign.stderr.strip() == "fleet: error: changed outside the team's files: Makefile"
 
-    theirs = template / "Makefile"
-    theirs.write_text(theirs.read_text().replace(line, line.replace("embedded", "in-process")))
-    release(template, "v1.1.0", "## 1.1.0\n\n- The demo's help line.", [])
+    theirs = template / "template" / "Makefile.jinja"
+    theirs.write_text(theirs.read_text().replace(line, line.replace("read-only", "reads only")))
+    release(template, "v1.1.0", "## 1.1.0\n\n- The status help line.", [])
     copier.run_update(str(repository), defaults=True, unsafe=True, overwrite=True,
                       conflict="inline", quiet=True)  # fmt: skip
 
     text = makefile.read_text(encoding="utf-8")
     assert "<<<<<<< before updating" in text and ">>>>>>> after updating" in text
-    assert "full story" in text and "in-process AWS" in text  # neither side lost
-    conflicts = run(repository, *FLEET, "conflicts")
+    assert "runs today" in text and "(reads only)" in text  # neither side lost
+    conflicts = run(repository, *fleet(template), "conflicts")
     assert conflicts.returncode == 1
     assert conflicts.stderr.strip() == (
         "fleet: error: unresolved template-update conflicts in: Makefile"
     )
-    body = run(repository, *FLEET, "pr-body", "v1.0.0", "v1.1.0").stdout
+    body = run(repository, *fleet(template), "pr-body", "v1.0.0", "v1.1.0").stdout
     assert "**Conflicts to resolve**" in body and "- `Makefile`" in body

@@ -19,10 +19,15 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 DEPLOY = WORKFLOWS / "deploy.yml"
 PLAN, APPLY = 'terraform -chdir="$TF_ROOT" plan', 'terraform -chdir="$TF_ROOT" apply'
 CI = WORKFLOWS / "ci.yml"
-TEMPLATE_UPDATE = WORKFLOWS / "template-update.yml"
-ALL = (DEPLOY, CI, TEMPLATE_UPDATE)
-ALL_IDS = ("deploy", "ci", "template-update")
+# A model repository's own workflows (template/, Copier's _subdirectory; its deploy.yml, a
+# .jinja caller, is checked rendered: tests/fleet).
+MODEL_WORKFLOWS = ROOT / "template" / ".github" / "workflows"
+TEMPLATE_UPDATE = MODEL_WORKFLOWS / "template-update.yml"
+MODEL_CI = MODEL_WORKFLOWS / "ci.yml"
+ALL = (DEPLOY, CI, TEMPLATE_UPDATE, MODEL_CI)
+ALL_IDS = ("deploy", "ci", "template-update", "model-ci")
 ARN_OUTPUT = "${{ needs.resolve.outputs.model_package_arn }}"
+BUILD_ARGS = 'python "$TEMPLATE/build.py" "${args[@]}"'  # the template's code at template-ref
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?P<comment>.*)$")
 
 
@@ -138,9 +143,8 @@ def test_both_stages_build_the_resolved_arn(
 ) -> None:
     job = deploy["jobs"][job_name]
     assert job["env"] == {"STAGE": stage, "MODEL_PACKAGE_ARN": ARN_OUTPUT}
-    (build,) = [s for s in _steps(job) if 'python build.py "${args[@]}"' in s.get("run", "")]
+    (build,) = [s for s in _steps(job) if BUILD_ARGS in s.get("run", "")]
     assert 'args=(--stage "$STAGE" --model-package-arn "$MODEL_PACKAGE_ARN")' in build["run"]
-    assert 'python build.py "${args[@]}"' in build["run"]
     # Dev is read through the config's source_role_arn, else the dev read-only role.
     assert build["env"] == {"DEV_READ_ROLE_ARN": "${{ vars.DEV_READ_ROLE_ARN }}"}
     assert 'args+=(--source-role-arn "$DEV_READ_ROLE_ARN")' in build["run"]
@@ -201,7 +205,7 @@ def test_deploys_read_the_models_own_inputs_never_the_demos(deploy: dict[str, An
     assert "demo/" not in DEPLOY.read_text()
     assert "inputs/**" in deploy["on"]["push"]["paths"]
     job = deploy["jobs"]["pre-prod"]
-    (build,) = [s for s in _steps(job) if 'python build.py "${args[@]}"' in s.get("run", "")]
+    (build,) = [s for s in _steps(job) if BUILD_ARGS in s.get("run", "")]
     # checked against the model's columns before build.py writes anything
     assert "for input in inputs/smoke-input.csv inputs/evaluation-rows.csv" in build["run"]
     assert 'args+=(--check-input "$input")' in build["run"]
@@ -213,12 +217,12 @@ def test_prod_promotes_the_image_digests_pre_prod_promoted(deploy: dict[str, Any
     (upload,) = [s for s in _steps(pre_prod) if s.get("with", {}).get("name") == "images"]
     assert upload["with"]["path"] == "build/pre-prod/images.json"
     assert upload["with"]["if-no-files-found"] == "error"
-    assert _index(pre_prod, 'python build.py "${args[@]}"') < _steps(pre_prod).index(upload)
+    assert _index(pre_prod, BUILD_ARGS) < _steps(pre_prod).index(upload)
     job = deploy["jobs"]["prod-plan"]
     (download,) = [s for s in _steps(job) if s.get("with", {}).get("name") == "images"]
     assert download["uses"].startswith("actions/download-artifact@")
     assert download["with"]["path"] == "build/pre-prod"
-    (build,) = [s for s in _steps(job) if 'python build.py "${args[@]}"' in s.get("run", "")]
+    (build,) = [s for s in _steps(job) if BUILD_ARGS in s.get("run", "")]
     assert "args+=(--images-from build/pre-prod/images.json)" in build["run"]
     assert _steps(job).index(download) < _steps(job).index(build)
 
@@ -252,7 +256,7 @@ def test_prod_applies_the_uploaded_plan_only(deploy: dict[str, Any]) -> None:
     # Nothing is promoted or rendered again: build.py only approves the reviewed package and
     # reports the status, read-only.
     assert runs.count("build.py") == 2
-    assert 'build.py --stage "$STAGE" --status' in runs and "--approve" in runs
+    assert 'build.py" --stage "$STAGE" --status' in runs and "--approve" in runs
     for forbidden in (PLAN, "pip install -e"):
         assert forbidden not in runs
     assert _index(job, "actions/download-artifact") < _index(job, "sha256sum --check")
@@ -264,15 +268,11 @@ def test_prod_applies_the_uploaded_plan_only(deploy: dict[str, Any]) -> None:
 
 def test_prod_plan_promotes_an_inert_pending_package(deploy: dict[str, Any]) -> None:
     job = deploy["jobs"]["prod-plan"]
-    (build,) = [s for s in _steps(job) if 'python build.py "${args[@]}"' in s.get("run", "")]
+    (build,) = [s for s in _steps(job) if BUILD_ARGS in s.get("run", "")]
     assert "args+=(--approval-status PendingManualApproval)" in build["run"]
     assert "--approve " not in build["run"]
     # pre-prod (no reviewers, no prod data) promotes Approved directly: its smoke run needs it
-    (pre_prod,) = [
-        s
-        for s in _steps(deploy["jobs"]["pre-prod"])
-        if 'python build.py "${args[@]}"' in s.get("run", "")
-    ]
+    (pre_prod,) = [s for s in _steps(deploy["jobs"]["pre-prod"]) if BUILD_ARGS in s.get("run", "")]
     assert "--approval-status" not in pre_prod["run"]
 
 
@@ -282,11 +282,12 @@ def test_prod_approves_exactly_the_reviewed_package_before_applying(
     job = deploy["jobs"]["prod"]
     # (the other build.py step is the read-only status, after the apply)
     (approve,) = [
-        s for s in _steps(job) if 'build.py --stage "$STAGE" --approve' in s.get("run", "")
+        s for s in _steps(job) if 'build.py" --stage "$STAGE" --approve' in s.get("run", "")
     ]
     # Only --approve: no promotion, no rendering, no dev credentials in the prod job.
     assert approve["run"] == (
-        'python build.py --stage "$STAGE" --approve --model-package-arn "$MODEL_PACKAGE_ARN"'
+        'python "$TEMPLATE/build.py" --stage "$STAGE" --approve --model-package-arn'
+        ' "$MODEL_PACKAGE_ARN"'
     )
     assert "env" not in approve
     assert _index(job, "sha256sum --check") < _index(job, "--approve")
@@ -362,9 +363,10 @@ def test_every_job_installs_the_locked_runtime_set_without_a_cache(deploy: dict[
         runs = _runs(job)
         # into an environment of the job's own: `uv --system` skips a virtual environment
         assert 'python -m venv "$RUNNER_TEMP/venv"' in runs
-        assert "pip install --require-hashes --no-deps -r requirements/uv.txt" in runs
+        assert 'pip install --require-hashes --no-deps -r "$template/requirements/uv.txt"' in runs
         assert 'uv pip install --python "$RUNNER_TEMP/venv/bin/python"' in runs
-        assert "--require-hashes -r requirements/runtime.txt" in runs and "--system" not in runs
+        assert '--require-hashes -r "$template/requirements/runtime.txt"' in runs
+        assert "--system" not in runs
         assert 'echo "$RUNNER_TEMP/venv/bin" >> "$GITHUB_PATH"' in runs
         assert "pip install -e" not in runs
     assert deploy["env"]["PYTHON_VERSION"] == "3.11"
@@ -429,15 +431,47 @@ def test_template_update_opens_a_pull_request_and_never_overwrites_one() -> None
     (job,) = workflow["jobs"].values()
     assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
     runs = _runs(job)
-    # Copier from its own lock; the team's checks on the result; the pull request's body from
-    # the CHANGELOG; an existing update branch is left alone (no force push), and the last step
-    # fails naming the conflicted files.
-    assert "--require-hashes --no-deps -r requirements/copier.txt" in runs
+    # Copier from the lock of the template at the pin; the repository's checks on the result;
+    # the pull request's body from the new version's CHANGELOG; an existing update branch is
+    # left alone (no force push), and the last step fails naming the conflicted files.
+    assert "--require-hashes --no-deps -r .template/requirements/copier.txt" in runs
     assert 'copier" update --trust --defaults --conflict inline' in runs
-    order = [_index(job, step) for step in ("make test", "gh pr create", "fleet.py conflicts")]
+    order = [_index(job, step) for step in ("make setup check", "gh pr create", "conflicts")]
     assert order == sorted(order)
-    assert "scripts/fleet.py pr-body" in runs
+    assert "python3 .template/scripts/fleet.py pr-body" in runs
     assert "--force" not in runs and "x-access-token" not in runs
     assert "git ls-remote --exit-code origin" in runs
-    assert _steps(job)[-1]["run"].strip() == "python3 scripts/fleet.py conflicts"
-    assert _steps(job)[_index(job, "make test")]["continue-on-error"] is True
+    assert _steps(job)[-1]["run"].strip() == 'python3 "$RUNNER_TEMP/fleet.py" conflicts'
+    assert _steps(job)[_index(job, "make setup check")]["continue-on-error"] is True
+
+
+def test_the_model_repositorys_ci_runs_its_own_checks_only() -> None:
+    (job,) = _load(MODEL_CI)["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    assert [s["run"] for s in _steps(job) if "run" in s] == [
+        "make setup PYTHON=python",
+        "make check",
+    ]
+
+
+def test_deploy_is_reusable_and_runs_the_template_at_the_callers_pin(
+    deploy: dict[str, Any],
+) -> None:
+    called = deploy["on"]["workflow_call"]["inputs"]
+    dispatched = deploy["on"]["workflow_dispatch"]["inputs"]
+    assert {name: called[name] for name in dispatched} == dispatched
+    assert called["template-ref"]["required"] is True
+    assert called["template-repository"]["required"] is True
+    for name, job in deploy["jobs"].items():
+        steps = _steps(job)
+        (template,) = [s for s in steps if s.get("with", {}).get("path") == ".template"]
+        assert template["if"] == "${{ inputs.template-ref }}", name
+        assert template["with"]["ref"] == "${{ inputs.template-ref }}"
+        assert template["with"]["repository"] == "${{ inputs.template-repository }}"
+        assert steps.index(template) == 1  # right after the caller's checkout
+        install = next(s for s in steps if s.get("name") == "Install the locked runtime packages")
+        assert install["env"] == {"TEMPLATE_REF": "${{ inputs.template-ref }}"}
+        assert 'echo "MODEL_REPOSITORY=$GITHUB_WORKSPACE"' in install["run"]
+        # Every command of ours runs the template's code: build.py and the CLIs (PYTHONPATH).
+        for line in _runs(job).splitlines():
+            assert "python build.py" not in line and "pip install -e" not in line
