@@ -19,7 +19,6 @@ from promotion.images import (
     parse_image,
     stage_repository,
     summary_note,
-    tag_for,
 )
 from promotion.package import container_places
 
@@ -78,7 +77,7 @@ def plan_images(
                 name,
                 digest,
                 stage_repository(config.model_package_group_name),
-                tag_for(version, digest),
+                version,
                 read_image(source_ecr, name, digest),
             )
             stage_state(target_ecr, image)

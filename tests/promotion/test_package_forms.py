@@ -114,17 +114,38 @@ def run_build(config: Path, out: Path, *extra: str) -> int:
 @pytest.mark.parametrize(
     ("model_data", "named"),
     [
-        ({"ModelDataSource": {"S3DataSource": prefix_source("models/run-1/")}},
-         "only as ModelDataSource (S3Prefix)"),
-        ({"ModelDataSource": {"S3DataSource": {"S3Uri": ARCHIVE, "S3DataType": "S3Object",
-                                               "CompressionType": "Gzip"}}},
-         "only as ModelDataSource (S3Object)"),
-        ({"ModelDataUrl": ARCHIVE,
-          "ModelDataSource": {"S3DataSource": prefix_source("models/run-1/")}},
-         f"a ModelDataSource (S3Prefix s3://{DEV_BUCKET}/models/run-1/) that is not its"),
-        ({"ModelDataUrl": ARCHIVE, "AdditionalModelDataSources": [
-            {"ChannelName": "extra", "S3DataSource": prefix_source("models/run-1/")}]},
-         "has AdditionalModelDataSources"),
+        (
+            {"ModelDataSource": {"S3DataSource": prefix_source("models/run-1/")}},
+            "only as ModelDataSource (S3Prefix)",
+        ),
+        (
+            {
+                "ModelDataSource": {
+                    "S3DataSource": {
+                        "S3Uri": ARCHIVE,
+                        "S3DataType": "S3Object",
+                        "CompressionType": "Gzip",
+                    }
+                }
+            },
+            "only as ModelDataSource (S3Object)",
+        ),
+        (
+            {
+                "ModelDataUrl": ARCHIVE,
+                "ModelDataSource": {"S3DataSource": prefix_source("models/run-1/")},
+            },
+            f"a ModelDataSource (S3Prefix s3://{DEV_BUCKET}/models/run-1/) that is not its",
+        ),
+        (
+            {
+                "ModelDataUrl": ARCHIVE,
+                "AdditionalModelDataSources": [
+                    {"ChannelName": "extra", "S3DataSource": prefix_source("models/run-1/")}
+                ],
+            },
+            "has AdditionalModelDataSources",
+        ),
     ],
     ids=["prefix only", "object only", "another source beside the archive", "additional sources"],
 )
