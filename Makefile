@@ -76,6 +76,7 @@ bench: $(STAMP) ## promotion and pipeline benchmarks (prints figures)
 docs: $(STAMP) ## regenerate the Terraform tables, the stage-file schema, IAM's condition keys, .jinja files
 	$(PY) scripts/tf_docs.py --write
 	$(PY) scripts/stage_schema.py --write
+	$(PY) scripts/aws_image_registries.py --write
 	$(PY) scripts/lint_policies.py --write-docs
 	$(PY) scripts/template_self.py --write
 

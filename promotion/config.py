@@ -203,7 +203,9 @@ class StageConfig(BaseModel):
         default=None, description="role assumed for writing the stage account"
     )
     image_uri_map: dict[str, str] = Field(
-        default_factory=dict, description="exact source image URI -> image URI in the stage"
+        default_factory=dict,
+        description="exact source image URI -> image URI in the stage (in its model repository "
+        "or AWS's registries of its region: the execution role pulls only these)",
     )
     id_column: Column | None = Field(
         default=None, description="id column kept next to predictions; null = row number"

@@ -78,6 +78,10 @@ locals {
     # Built from its parts: the boundary policy is itself rendered from these variables.
     permissions_boundary_arn = "arn:${local.partition}:iam::${var.account_id}:policy/${local.boundary_name}"
     oidc_provider_arn        = local.oidc_provider_arn
+    # images.tf
+    model_images_repository_arn = local.model_images_repository_arn
+    dev_image_repository_arns   = local.dev_image_repository_arns
+    aws_image_repository_arns   = local.aws_image_repository_arns
   }
 
   github_roles = module.naming.roles[var.stage]
