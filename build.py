@@ -27,8 +27,8 @@ except ModuleNotFoundError:  # not the project's environment: one line naming `m
     raise
 
 from errors import ConfigError, PromotionError
-from pipelines.model_inputs import check_columns
-from pipelines.stage_build import StageBuild, feature_columns_for, render_stage
+from pipelines.definition.stage_build import StageBuild, feature_columns_for, render_stage
+from pipelines.evidence.model_inputs import check_columns
 from promotion import approval, registry
 from promotion.artifacts import CopySettings
 from promotion.config import (
@@ -284,7 +284,7 @@ def run(
 
 def show_status(config: StageConfig, options: Options) -> int:
     """Print the stage's status (read-only); append it to the job summary in GitHub Actions."""
-    from pipelines.stage_status import collect_status, render_json, render_markdown, render_text
+    from pipelines.status import collect_status, render_json, render_markdown, render_text
 
     target = open_identity(
         boto3.Session(region_name=config.region), label=f"target ({config.stage})",

@@ -1,6 +1,6 @@
 """Image copy benchmark: bytes through this process (the runner) when an own container image is
 promoted from the dev account's ECR into a stage's, against an embedded moto server whose ECR
-serves layers as AWS does (demo/moto_ecr.py).
+serves layers as AWS does (testbed/moto_ecr.py).
 
     python -m bench.bench_images [--base-mib 3x64] [--app-mib 8]
 
@@ -23,8 +23,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from demo.images import image_uri, push_image
-from demo.local_aws import (
+from promotion.artifacts import CopySettings
+from promotion.config import load_stage_config
+from promotion.image_copy import https_fetch
+from promotion.images import stage_repository
+from promotion.promote import apply_promotion, plan_promotion
+from testbed.images import image_uri, push_image
+from testbed.local_aws import (
     DEMO_STAGES,
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
@@ -34,11 +39,6 @@ from demo.local_aws import (
     create_bucket,
     local_aws,
 )
-from promotion.artifacts import CopySettings
-from promotion.config import load_stage_config
-from promotion.image_copy import https_fetch
-from promotion.images import stage_repository
-from promotion.promote import apply_promotion, plan_promotion
 
 GROUP = "bench-images"
 MIB = 1024**2

@@ -45,8 +45,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.bench_models import KINDS, NAMES, REGION, REPO, ModelKind
-from demo.local_aws import DEMO_STAGES
-from pipelines.batch_inference.diagram import job_steps
+from pipelines.definition.diagram import job_steps
+from testbed.local_aws import DEMO_STAGES
 
 BENCH_BUCKET = "bench-local"
 BLOCK_ROWS = 10_000
@@ -110,7 +110,7 @@ def transform_definition(input_uri: str, output_uri: str) -> dict[str, Any]:
 
 def real_definition(s3: Any) -> tuple[dict[str, Any], str]:
     """The rendered pre-prod definition (scripts uploaded) and its input prefix."""
-    from pipelines.batch_inference.pipeline import (
+    from pipelines.definition.pipeline import (
         pipeline_name_for,
         render_definition,
         upload_step_scripts,

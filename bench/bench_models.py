@@ -1,5 +1,5 @@
 """The models bench_local scores, side by side: the demo's scikit-learn model (script mode,
-demo/inference.py) and a built-in XGBoost model (``xgboost-model``, no user code), both trained
+testbed/inference.py) and a built-in XGBoost model (``xgboost-model``, no user code), both trained
 on the breast cancer rows with features f00..f29.
 
 Each kind knows its package container and how the baseline computes exactly the scores the
@@ -94,7 +94,7 @@ class ModelKind:
         if self.name == "sklearn":
             pickled = io.BytesIO()
             joblib.dump(model, pickled)
-            code = (REPO / "demo" / "inference.py").read_bytes()
+            code = (REPO / "testbed" / "inference.py").read_bytes()
             return _archive({"model.joblib": pickled.getvalue(), "code/inference.py": code})
         return _archive({"xgboost-model": self.model_file(model)})
 
@@ -117,7 +117,7 @@ class ModelKind:
         float32 scores printed and read back as doubles (exact).
         """
         if self.name == "sklearn":
-            from demo import inference
+            from testbed import inference
 
             return np.asarray(
                 inference.predict_fn(frame[NAMES].to_numpy(dtype=np.float32), model), np.float64

@@ -19,19 +19,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from demo.local_aws import DEMO_STAGES
+from testbed.local_aws import DEMO_STAGES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = REPO_ROOT / "pipelines" / "batch_inference"
+SCRIPTS = REPO_ROOT / "pipelines" / "steps"
 
 RENDER = """
 import json, os, sys, time
 from pathlib import Path
 from promotion.config import load_stage_config
-from pipelines.batch_inference import pipeline
+from pipelines.definition import pipeline
 config = load_stage_config(Path(sys.argv[1]))
 features = [f"feature_{i:02d}" for i in range(30)]
-import pipelines.batch_inference.definition  # the SDK import, outside the timing
+import pipelines.definition.definition  # the SDK import, outside the timing
 times = []
 for _ in range(int(sys.argv[2])):
     start = time.perf_counter()
@@ -97,7 +97,7 @@ def bench_render(python: str, config: Path, repeat: int) -> list[tuple[str, str,
     baseline, _ = measure([python, "-c", "pass"], env=env)
     for label, module in (
         ("import pipelines.get_pipeline_definition (CLI)", "pipelines.get_pipeline_definition"),
-        ("import of the SageMaker SDK (first render)", "pipelines.batch_inference.definition"),
+        ("import of the SageMaker SDK (first render)", "pipelines.definition.definition"),
     ):
         seconds, rss = measure([python, "-c", f"import {module}"], env=env)
         rows.append((label, f"{seconds - baseline:.2f} s", f"{rss:.0f} MiB"))

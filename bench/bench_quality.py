@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines import baseline
-from pipelines.batch_inference import quality
+from pipelines.steps import quality
 
 Draw = Callable[[np.random.Generator, int], np.ndarray]
 BATCHES_PER_BASELINE = 100

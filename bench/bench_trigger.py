@@ -25,7 +25,7 @@ from approval_trigger import lambda_function as fn
 from approval_trigger.events import FunctionIdentity
 from approval_trigger.failures import ClaimBusy
 from approval_trigger.settings import FIRST_RETRY_WAIT_SECONDS, Settings
-from demo.local_aws import local_aws
+from testbed.local_aws import local_aws
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REGION, ACCOUNT, GROUP = "us-east-1", "123456789012", "bench-group"

@@ -25,7 +25,9 @@ from typing import Any, cast
 from botocore.client import BaseClient
 
 import build
-from demo.local_aws import (
+from promotion.artifacts import MIB
+from promotion.config import REPO_ROOT
+from testbed.local_aws import (
     DEMO_STAGES,
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
@@ -34,11 +36,15 @@ from demo.local_aws import (
     local_aws,
     role_arn,
 )
-from promotion.artifacts import MIB
-from promotion.config import REPO_ROOT
-from tests.promotion.conftest import DEV_BUCKET, GROUP, MUTATING_PREFIXES, TARGET_BUCKET, register
-from tests.promotion.test_concurrency import PAUSING_RUN
-from tests.promotion.test_config_schema import BAD_VALUES
+from testbed.promotion_cases import (
+    BAD_VALUES,
+    DEV_BUCKET,
+    GROUP,
+    MUTATING_PREFIXES,
+    PAUSING_RUN,
+    TARGET_BUCKET,
+    register,
+)
 
 Outcome = tuple[bool, bool]  # handled, traceback
 

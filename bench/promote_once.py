@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, refuse
 from promotion.artifacts import CopySettings
 from promotion.config import load_stage_config
 from promotion.promote import apply_promotion, plan_promotion
 from promotion.registry import resolve_latest_approved
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, refuse
 
 MUTATING = ("Create", "Put", "Copy", "Upload", "Complete", "Delete", "Update", "Abort", "Add")
 

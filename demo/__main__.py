@@ -26,8 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import promotion.config
-from demo.deploy import Deployer
-from demo.local_aws import (
+from demo.story import PHASES, Phase, Story
+from promotion.config import REPO_ROOT
+from promotion.output import text_table
+from testbed.deploy import Deployer
+from testbed.local_aws import (
     DEMO_STAGES,
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
@@ -37,10 +40,7 @@ from demo.local_aws import (
     credentials_environment,
     local_aws,
 )
-from demo.processes import Owned, owned_processes
-from demo.story import PHASES, Phase, Story
-from promotion.config import REPO_ROOT
-from promotion.output import text_table
+from testbed.processes import Owned, owned_processes
 
 MARKER = ".made-by-demo"  # the demo only ever reuses (and writes into) directories holding it
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "demo-output"
@@ -224,8 +224,8 @@ def remove_temporary(output: Path) -> None:
 
 def serve(endpoint: str, story: Story) -> None:
     """Write one environment file per account, say how to use them, wait for Ctrl-C. Meanwhile
-    the embedded SageMaker runs a started pipeline (demo/services.py) as its role."""
-    from demo.services import running_pipelines
+    the embedded SageMaker runs a started pipeline (testbed/services.py) as its role."""
+    from testbed.services import running_pipelines
 
     for stage, config in story.configs.items():
         create_service_role(story.session(stage), config.sagemaker_execution_role_arn, "sagemaker")

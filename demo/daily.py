@@ -4,7 +4,7 @@ show the per-date table and the authoritative predictions of each date.
     python -m demo.daily
 
 The pre-prod stage is used with a daily layout (``dt=YYYY-MM-DD``, missing input skipped).
-`run_daily_demo` expects the local AWS of demo/local_aws.py to be running (the main demo can
+`run_daily_demo` expects the local AWS of testbed/local_aws.py to be running (the main demo can
 call it inside its own ``local_aws()``); `main` starts one.
 """
 
@@ -21,16 +21,17 @@ from pathlib import Path
 import boto3
 import pandas as pd
 
-from demo import seed
-from demo.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket, local_aws
 from pipelines import run_pipeline
-from pipelines.batch_inference import partitions, results
-from pipelines.batch_inference.pipeline import (
+from pipelines.definition.pipeline import (
     pipeline_name_for,
     render_definition,
     upload_step_scripts,
 )
+from pipelines.runs import results
+from pipelines.steps import partitions
 from promotion.config import StageConfig, default_config_path, load_stage_config, parse_s3_url
+from testbed import seed
+from testbed.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket, local_aws
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 LAYOUT = "dt=YYYY-MM-DD"

@@ -21,14 +21,14 @@ from typing import Any
 
 import pandas as pd
 
-from demo import seed
 from pipelines.baseline import write_baseline
-from pipelines.batch_inference import preprocess
-from pipelines.batch_inference.quality_comparison import (
+from pipelines.evidence.quality_comparison import (
     Thresholds,
     compare_predictions,
     markdown_report,
 )
+from pipelines.steps import preprocess
+from testbed import seed
 
 QUALITY_MODULE = Path(preprocess.__file__).with_name("quality.py")
 DRIFTED_FEATURE = "f03"
@@ -139,15 +139,15 @@ def show_evidence(out_dir: Path, *, log: Callable[[str], None] = print) -> Evide
 
 
 def compare_locally(work: Path, *, rows: int = 200, log: Callable[[str], None] = print) -> Path:
-    """Champion/challenger end to end on the local AWS (demo.local_aws must be running): the
+    """Champion/challenger end to end on the local AWS (testbed.local_aws must be running): the
     demo's versions 1 and 3 approved and promoted into pre-prod with build.py, then
     ``python -m pipelines.compare --local`` scores one input with both. Returns the report dir.
     """
     import build
-    from demo.local_aws import PRE_PROD_ACCOUNT, account_session, role_arn
     from demo.story import DEV_ACCOUNT, Story, register_versions
     from pipelines import compare
     from promotion.config import parse_s3_url
+    from testbed.local_aws import PRE_PROD_ACCOUNT, account_session, role_arn
 
     stage_name = "pre-prod"
     story = Story(rows=rows, output_dir=work)

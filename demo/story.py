@@ -21,14 +21,6 @@ import pandas as pd
 from botocore.client import BaseClient
 
 import build
-from demo import seed
-from demo.deploy import Deployer, ProviderUnavailable, apply_with_boto3
-from demo.local_aws import (
-    DEV_ACCOUNT,
-    account_session,
-    create_bucket,
-    role_arn,
-)
 from promotion.config import (
     REPO_ROOT,
     StageConfig,
@@ -37,6 +29,14 @@ from promotion.config import (
     parse_s3_url,
 )
 from promotion.output import text_table
+from testbed import seed
+from testbed.deploy import Deployer, ProviderUnavailable, apply_with_boto3
+from testbed.local_aws import (
+    DEV_ACCOUNT,
+    account_session,
+    create_bucket,
+    role_arn,
+)
 
 DEV_BUCKET = f"ml-artifacts-{DEV_ACCOUNT}"
 DAILY_ROWS = 300  # rows per date in the daily phase
@@ -109,7 +109,7 @@ class Story:
         except ProviderUnavailable:
             print(
                 "  terraform could not install hashicorp/aws (no mirror on this machine, no"
-                " registry): the demo deploys with its boto3 stand-in (demo/deploy.py)"
+                " registry): the demo deploys with its boto3 stand-in (testbed/deploy.py)"
             )
             # Every stage still deploying falls back too (they lack the same provider).
             pending = [stage, *self.deployer.running]

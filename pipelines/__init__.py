@@ -1,4 +1,5 @@
-"""The batch pipeline: its definition (SageMaker SDK v3), the scripts its steps run, and CLIs."""
+"""The batch pipeline: steps/ (the scripts its jobs run), definition/ (rendered with the SageMaker
+SDK v3), local/ (the runner), runs/ and evidence/ (what the CLIs share), status, and the CLIs."""
 
 from errors import require_environment
 

@@ -6,7 +6,7 @@ DATA is a CSV or Parquet file, or a directory of them. DIR receives ``statistics
 ``constraints.json`` in the schema AWS documents for Model Monitor baselines ("Schema for
 Statistics" / "Schema for Constraints", SageMaker developer guide): attach them to a model
 package version as ``DriftCheckBaselines.ModelDataQuality`` and every batch-inference run checks
-its batch against them (pipelines/batch_inference/quality.py, docs/evidence.md).
+its batch against them (pipelines/steps/quality.py, docs/evidence.md).
 
 Exit codes: 0 written, 2 bad input.
 """
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from errors import ConfigError
-from pipelines.batch_inference.quality import (
+from pipelines.steps.quality import (
     DEFAULT_COMPARISON_THRESHOLD,
     DEFAULT_DATATYPE_THRESHOLD,
     bucket_counts,

@@ -31,16 +31,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from errors import ConfigError, PromotionError
-from pipelines.batch_inference import execution
-from pipelines.batch_inference.pipeline import pipeline_name_for
-from pipelines.batch_inference.quality_comparison import (
+from pipelines.definition import execution
+from pipelines.definition.pipeline import pipeline_name_for
+from pipelines.evidence.model_inputs import row_count
+from pipelines.evidence.quality_comparison import (
     Thresholds,
     compare_predictions,
     markdown_report,
     nothing_to_compare,
 )
-from pipelines.batch_inference.quality_scoring import Scores, local_scorer, remote_scorer
-from pipelines.model_inputs import row_count
+from pipelines.evidence.quality_scoring import Scores, local_scorer, remote_scorer
 from pipelines.smoke import smoke_urls, upload
 from promotion import registry
 from promotion.config import (

@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # Rendering needs no credentials: never let botocore ask the instance metadata service.
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-    from pipelines.batch_inference.pipeline import pipeline_name_for, render_definition
+    from pipelines.definition.pipeline import pipeline_name_for, render_definition
 
     try:
         if args.output is not None:  # refuse before the seconds a render takes

@@ -25,7 +25,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from errors import ConfigError, PromotionError
-from pipelines.batch_inference import execution, layout
+from pipelines.definition import execution, layout
 from promotion.config import REPO_ROOT, STAGES, StageConfig, default_config_path, load_stage_config
 from promotion.config_rules import refuse_control_characters
 from utils import aws_errors, check_endpoint_environment, make_client
@@ -146,7 +146,7 @@ def default_pipeline_name(config: StageConfig) -> str:
         name = json.loads(deployment.read_text(encoding="utf-8")).get("pipeline_name")
         if isinstance(name, str) and name:
             return name
-    from pipelines.batch_inference.pipeline import pipeline_name_for
+    from pipelines.definition.pipeline import pipeline_name_for
 
     return pipeline_name_for(config)
 
@@ -222,7 +222,7 @@ def main(
         check_endpoint_environment(dict(os.environ))
         with aws_errors("the configured credentials", "run_pipeline"):
             if args.backfill or args.catch_up:
-                from pipelines.run_dates import run_dates_command
+                from pipelines.runs.run_dates import run_dates_command
 
                 return run_dates_command(args, session_factory=session_factory, sleep=sleep)
             if args.local:

@@ -29,9 +29,9 @@ from botocore.exceptions import ClientError
 
 from errors import ConfigError, PromotionError
 from pipelines import run_pipeline
-from pipelines.batch_inference import execution
-from pipelines.batch_inference.partitions import partition_url
-from pipelines.model_inputs import check_columns, definition_features
+from pipelines.definition import execution
+from pipelines.evidence.model_inputs import check_columns, definition_features
+from pipelines.steps.partitions import partition_url
 from promotion.config import (
     STAGES,
     StageConfig,
@@ -66,7 +66,7 @@ def check_input(session: boto3.Session, config: StageConfig, path: Path) -> None
     if config.feature_columns:
         features, source = config.feature_columns, f"the stage key feature_columns of {config.path}"
     else:
-        from pipelines.batch_inference.pipeline import pipeline_name_for  # the SDK: 2 s
+        from pipelines.definition.pipeline import pipeline_name_for  # the SDK: 2 s
 
         name = pipeline_name_for(config)
         definition = execution.deployed_definition(make_client(session, "sagemaker"), name)

@@ -1,34 +1,60 @@
-"""What a stage runs: the deployed pipeline and schedule, followed to their model package, and the
-last executions with the rows and output location of their ``_SUCCESS`` manifests.
+"""build.py --status: which versions a stage holds, which one runs, and how its last runs went.
 
-Read-only. AWS calls: sagemaker:DescribePipeline, sagemaker:DescribeModel,
-sagemaker:ListPipelineExecutions, sagemaker:DescribePipelineExecution,
-sagemaker:ListPipelineParametersForExecution, scheduler:GetSchedule, s3:ListBucket and
-s3:GetObject on the output prefix.
+Read-only. The registry: sagemaker:ListModelPackageGroups, sagemaker:ListModelPackages and
+sagemaker:DescribeModelPackage (the promoted versions, newest first, with their lineage). What runs:
+sagemaker:DescribePipeline, sagemaker:DescribeModel and scheduler:GetSchedule (the deployed
+pipeline and schedule, followed to their model package). How it ran: the last executions
+(pipelines/runs/executions.py). Rendered as a terminal table, Markdown (the job summary) or JSON.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from pipelines.batch_inference.postprocess import SUCCESS_FILE
-from promotion.config import parse_s3_url
+from pipelines.definition.pipeline import pipeline_name_for
+from pipelines.runs.executions import Execution, manifest_executions, sagemaker_executions
+from promotion import registry
+from promotion.config import StageConfig
+from promotion.output import markdown_table, text_table
+from promotion.package import containers
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
 
+DEFAULT_VERSION_LIMIT = 10
 DEFAULT_EXECUTION_LIMIT = 5
 # batch-config-template.tf: schedule and group are named after the pipeline, or its first 45
 # characters and 8 of its sha256 when longer than 54 characters.
 _NAME_LIMIT, _HEAD, _DIGEST = 54, 45, 8
-_NOT_FOUND = ("ResourceNotFound", "ResourceNotFoundException", "NoSuchKey", "404")
+_NOT_FOUND = ("ResourceNotFound", "ResourceNotFoundException", "404")
+VERSION_HEADERS = (
+    "version", "approval", "source version", "promoted at", "commit", "image", "runs in",
+)  # fmt: skip
+RUN_HEADERS = ("execution", "status", "started", "duration", "run date", "rows", "output")
+_Answer = TypeVar("_Answer")
+
+
+@dataclass(frozen=True)
+class PromotedVersion:
+    """One target package of the stage and where it came from (its lineage metadata)."""
+
+    target_arn: str
+    target_version: int
+    approval_status: str
+    package_status: str
+    created_at: str
+    source_arn: str
+    source_version: str
+    promoted_at: str
+    git_sha: str
+    images: tuple[str, ...] = ()  # each container's image, as the package names it
 
 
 @dataclass(frozen=True)
@@ -44,21 +70,122 @@ class Deployed:
 
 
 @dataclass(frozen=True)
-class Execution:
-    """One pipeline run, from SageMaker and/or its ``_SUCCESS`` manifest."""
+class StageStatus:
+    """Everything `--status` shows for one stage."""
 
-    execution_id: str
-    status: str
-    started_at: str
-    duration_seconds: float | None
-    run_date: str
-    rows: int | None
-    output: str
-    source: str  # "sagemaker" or "manifest" (a run SageMaker does not list, such as a local run)
+    stage: str
+    account_id: str
+    region: str
+    group: str
+    pipeline_name: str
+    versions: list[PromotedVersion]
+    deployed: list[Deployed]
+    executions: list[Execution]
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return asdict(self)
+        """JSON-ready: the same facts as the tables, with full ARNs."""
+        return {
+            "stage": self.stage,
+            "account_id": self.account_id,
+            "region": self.region,
+            "model_package_group": self.group,
+            "pipeline_name": self.pipeline_name,
+            "versions": [asdict(version) for version in self.versions],
+            "deployed": [asdict(item) for item in self.deployed],
+            "executions": [asdict(execution) for execution in self.executions],
+        }
+
+
+def collect_status(
+    config: StageConfig,
+    *,
+    sagemaker: Any,
+    scheduler: Any,
+    s3: Any,
+    version_limit: int = DEFAULT_VERSION_LIMIT,
+    execution_limit: int = DEFAULT_EXECUTION_LIMIT,
+) -> StageStatus:
+    """Ask the stage account (read-only) what it holds and runs."""
+    pipeline_name = pipeline_name_for(config)
+    versions = promoted_versions(
+        sagemaker, group=config.model_package_group_name, limit=version_limit
+    )
+    pipeline = deployed_pipeline(sagemaker, pipeline_name)
+    deployed = [pipeline, deployed_schedule(scheduler, sagemaker, pipeline_name)]
+    executions = (
+        sagemaker_executions(
+            sagemaker,
+            s3,
+            pipeline_name=pipeline_name,
+            limit=execution_limit,
+            output_url=config.output_data_url,
+        )  # fmt: skip
+        if pipeline.found
+        else []
+    )
+    executions += manifest_executions(
+        s3, output_url=config.output_data_url, limit=execution_limit,
+        known={e.execution_id for e in executions},
+    )  # fmt: skip
+    return StageStatus(
+        stage=config.stage, account_id=config.account_id, region=config.region,
+        group=config.model_package_group_name, pipeline_name=pipeline_name, versions=versions,
+        deployed=deployed, executions=executions[: execution_limit * 2],
+    )  # fmt: skip
+
+
+# The registry: what the stage holds.
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return "" if value is None else str(value)
+
+
+def promoted_version(package: dict[str, Any]) -> PromotedVersion:
+    """The status row of one described target package (pure)."""
+    lineage = package.get("CustomerMetadataProperties") or {}
+    return PromotedVersion(
+        target_arn=package["ModelPackageArn"],
+        target_version=int(package.get("ModelPackageVersion") or 0),
+        approval_status=str(package.get("ModelApprovalStatus", "")),
+        package_status=str(package.get("ModelPackageStatus", "")),
+        created_at=_text(package.get("CreationTime")),
+        source_arn=lineage.get(registry.LINEAGE_SOURCE_ARN, ""),
+        source_version=lineage.get(registry.LINEAGE_SOURCE_VERSION, ""),
+        promoted_at=_text(package.get("CreationTime")),  # the package is created at promotion
+        git_sha=lineage.get(registry.LINEAGE_GIT_SHA, ""),
+        images=tuple(str(container.get("Image", "")) for container in containers(package)),
+    )
+
+
+def promoted_versions(
+    sm: SageMakerClient, *, group: str, limit: int = DEFAULT_VERSION_LIMIT
+) -> list[PromotedVersion]:
+    """The stage group's newest `limit` packages, newest first; empty when the group is absent."""
+    if not registry.group_exists(sm, group):
+        return []
+    versions: list[PromotedVersion] = []
+    paginator = sm.get_paginator("list_model_packages")
+    pages = paginator.paginate(
+        ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
+    )
+    for page in pages:
+        for summary in page["ModelPackageSummaryList"]:
+            package = dict(sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"]))
+            versions.append(promoted_version(package))
+            if len(versions) >= limit:
+                return versions
+    return versions
+
+
+def version_of_package(versions: list[PromotedVersion], package_arn: str) -> PromotedVersion | None:
+    """The listed version whose target ARN is `package_arn` (versioned ARNs compare exactly)."""
+    return next((v for v in versions if v.target_arn == package_arn), None)
+
+
+# What runs: the deployed pipeline and schedule, followed to their model package.
 
 
 def schedule_name_for(pipeline_name: str) -> str:
@@ -69,22 +196,23 @@ def schedule_name_for(pipeline_name: str) -> str:
     return f"{pipeline_name[:_HEAD]}-{digest}"
 
 
-def _missing(error: ClientError) -> bool:
-    code = error.response.get("Error", {}).get("Code", "")
-    message = error.response.get("Error", {}).get("Message", "")
-    # DescribeModel answers a missing model with ValidationException "Could not find model".
-    return code in _NOT_FOUND or (code == "ValidationException" and "not find" in message)
+def _unless_missing(call: Callable[..., _Answer], **parameters: Any) -> _Answer | None:
+    """The call's answer, or None when what it reads does not exist (any other error raises)."""
+    try:
+        return call(**parameters)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "")
+        # DescribeModel answers a missing model with ValidationException "Could not find model".
+        if code in _NOT_FOUND or (code == "ValidationException" and "not find" in message):
+            return None
+        raise
 
 
 def model_package_of(sm: SageMakerClient, model_name: str) -> str:
     """The model package a SageMaker model was created from; empty when the model is gone."""
-    if not model_name:
-        return ""
-    try:
-        model = sm.describe_model(ModelName=model_name)
-    except ClientError as error:
-        if not _missing(error):
-            raise
+    model = _unless_missing(sm.describe_model, ModelName=model_name) if model_name else None
+    if model is None:
         return ""
     containers = [model.get("PrimaryContainer") or {}, *(model.get("Containers") or [])]
     return next((c["ModelPackageName"] for c in containers if c.get("ModelPackageName")), "")
@@ -92,11 +220,8 @@ def model_package_of(sm: SageMakerClient, model_name: str) -> str:
 
 def deployed_pipeline(sm: SageMakerClient, pipeline_name: str) -> Deployed:
     """The pipeline's ModelName default, followed to its package."""
-    try:
-        response = sm.describe_pipeline(PipelineName=pipeline_name)
-    except ClientError as error:
-        if not _missing(error):
-            raise
+    response = _unless_missing(sm.describe_pipeline, PipelineName=pipeline_name)
+    if response is None:
         return Deployed("pipeline", pipeline_name, found=False)
     definition = json.loads(response.get("PipelineDefinition") or "{}")
     parameters = {p.get("Name"): p for p in definition.get("Parameters", [])}
@@ -129,11 +254,8 @@ def schedule_model_name(target: dict[str, Any]) -> str:
 def deployed_schedule(scheduler: Any, sm: SageMakerClient, pipeline_name: str) -> Deployed:
     """The schedule's ModelName parameter, followed to its package."""
     name = schedule_name_for(pipeline_name)
-    try:
-        schedule = scheduler.get_schedule(Name=name, GroupName=name)
-    except ClientError as error:
-        if not _missing(error):
-            raise
+    schedule = _unless_missing(scheduler.get_schedule, Name=name, GroupName=name)
+    if schedule is None:
         return Deployed("schedule", name, found=False)
     model_name = schedule_model_name(schedule.get("Target") or {})
     return Deployed(
@@ -143,118 +265,107 @@ def deployed_schedule(scheduler: Any, sm: SageMakerClient, pipeline_name: str) -
     )  # fmt: skip
 
 
-def read_manifest(s3: S3Client, url: str) -> dict[str, Any] | None:
-    """The JSON ``_SUCCESS`` manifest at `url`, or None when there is none."""
-    bucket, key = parse_s3_url(url)
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as error:
-        if not _missing(error):
-            raise
-        return None
-    manifest: dict[str, Any] = json.loads(body)
-    return manifest
+# Rendering: a terminal's tables, a job summary's Markdown, JSON.
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+def _runs_in(status: StageStatus, version: PromotedVersion) -> str:
+    return ", ".join(
+        d.resource for d in status.deployed if d.model_package_arn == version.target_arn
+    )
 
 
-def sagemaker_executions(
-    sm: SageMakerClient, s3: S3Client, *, pipeline_name: str, limit: int, output_url: str = ""
-) -> list[Execution]:
-    """The newest `limit` executions SageMaker lists, each with its manifest when written (below
-    its OutputDataUrl, else `output_url`, the stage's: the definition's default)."""
-    summaries = sm.list_pipeline_executions(
-        PipelineName=pipeline_name, SortBy="CreationTime", SortOrder="Descending", MaxResults=limit
-    ).get("PipelineExecutionSummaries", [])
-    executions = []
-    for summary in summaries:
-        arn = summary["PipelineExecutionArn"]
-        described = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
-        status = described["PipelineExecutionStatus"]
-        started = _utc(described["CreationTime"])
-        ended = _utc(described.get("LastModifiedTime") or described["CreationTime"])
-        parameters = {
-            p["Name"]: p["Value"]
-            for p in sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn).get(
-                "PipelineParameters", []
-            )
-        }
-        execution_id = arn.rsplit("/", 1)[-1]
-        run_date = parameters.get("RunDate") or started.date().isoformat()
-        output = parameters.get("OutputDataUrl") or output_url
-        folder = f"{output.rstrip('/')}/{run_date}/{execution_id}/" if output else ""
-        manifest = read_manifest(s3, folder + SUCCESS_FILE) if folder else None
-        executions.append(
-            Execution(
-                execution_id=execution_id,
-                status=status,
-                started_at=started.isoformat(timespec="seconds"),
-                duration_seconds=(ended - started).total_seconds()
-                if status in ("Succeeded", "Failed", "Stopped")
-                else None,
-                run_date=run_date,
-                rows=_rows(manifest),
-                output=folder if manifest else "",
-                source="sagemaker",
-            )  # fmt: skip
+def _short_image(image: str) -> str:
+    """An image as the table shows it: its digest's start, else its tag (the whole URI is in the
+    Deployed lines and the JSON)."""
+    name, _, digest = image.partition("@")
+    if digest:
+        return digest[: len("sha256:") + 12]
+    return ":" + name.rsplit(":", 1)[-1] if ":" in name.rsplit("/", 1)[-1] else name
+
+
+def _version_rows(status: StageStatus) -> list[tuple[str, ...]]:
+    return [
+        (
+            str(v.target_version),
+            v.approval_status,
+            v.source_version + (f" ({v.source_arn})" if v.source_arn else ""),
+            v.promoted_at or v.created_at,
+            v.git_sha[:12] or "-",
+            ", ".join(_short_image(image) for image in v.images) or "-",
+            _runs_in(status, v) or "-",
+        )  # fmt: skip
+        for v in status.versions
+    ]
+
+
+def _deployed_lines(status: StageStatus) -> list[str]:
+    lines = []
+    for item in status.deployed:
+        if not item.found:
+            lines.append(f"{item.resource} {item.name}: not deployed")
+            continue
+        version = version_of_package(status.versions, item.model_package_arn)
+        runs = (
+            f"version {version.target_version} (source version {version.source_version})"
+            if version
+            else item.model_package_arn or "a model that no longer exists"
         )
-    return executions
+        state = f" [{item.state}]" if item.state else ""
+        images = f", image {' -> '.join(version.images)}" if version and version.images else ""
+        lines.append(
+            f"{item.resource} {item.name}{state}: model {item.model_name} -> {runs}{images}"
+        )
+    return lines
 
 
-def _rows(manifest: dict[str, Any] | None) -> int | None:
-    return None if manifest is None else int(manifest.get("prediction_rows", 0))
+def _run_rows(status: StageStatus) -> list[tuple[str, ...]]:
+    return [
+        (
+            e.execution_id + ("" if e.source == "sagemaker" else " (outside SageMaker)"),
+            e.status,
+            e.started_at or "-",
+            "-" if e.duration_seconds is None else f"{e.duration_seconds:.0f} s",
+            e.run_date or "-",
+            "-" if e.rows is None else str(e.rows),
+            e.output or "-",
+        )  # fmt: skip
+        for e in status.executions
+    ]
 
 
-def manifest_executions(
-    s3: S3Client, *, output_url: str, limit: int, known: set[str]
-) -> list[Execution]:
-    """Runs with a ``_SUCCESS`` manifest under `output_url` that SageMaker does not list (local
-    runs, or runs older than the listed ones), newest run date first."""
-    bucket, prefix = parse_s3_url(output_url)
-    prefix = prefix if prefix.endswith("/") or not prefix else prefix + "/"
-    dates = _folders(s3, bucket, prefix)
-    found: list[Execution] = []
-    for date_prefix in sorted(dates, reverse=True):
-        for run_prefix in sorted(_folders(s3, bucket, date_prefix)):
-            execution_id = run_prefix.rstrip("/").rsplit("/", 1)[-1]
-            if execution_id in known:
-                continue
-            manifest = read_manifest(s3, f"s3://{bucket}/{run_prefix}{SUCCESS_FILE}")
-            if manifest is None:
-                continue
-            started, duration = _manifest_times(manifest)
-            found.append(
-                Execution(
-                    execution_id=execution_id,
-                    status="Succeeded",
-                    started_at=started,
-                    duration_seconds=duration,
-                    run_date=str(manifest.get("run_date", "")),
-                    rows=_rows(manifest),
-                    output=f"s3://{bucket}/{run_prefix}",
-                    source="manifest",
-                )  # fmt: skip
-            )
-            if len(found) >= limit:
-                return found
-    return found
+def render_text(status: StageStatus) -> str:
+    """The status for a terminal: aligned tables, no Markdown."""
+    parts = [
+        f"Status of {status.stage} (account {status.account_id}, {status.region})",
+        "",
+        f"Promoted versions of {status.group}, newest first:",
+        text_table(VERSION_HEADERS, _version_rows(status)) if status.versions else "  none",
+        "",
+        "Deployed:",
+        *(f"  {line}" for line in _deployed_lines(status)),
+        "",
+        "Last executions:",
+        text_table(RUN_HEADERS, _run_rows(status)) if status.executions else "  none",
+    ]
+    return "\n".join(parts)
 
 
-def _manifest_times(manifest: dict[str, Any]) -> tuple[str, float | None]:
-    """The run's start and duration from its manifest ("" and None when it does not say)."""
-    try:
-        started = _utc(datetime.fromisoformat(str(manifest["started_at"]).replace("Z", "+00:00")))
-        finished = _utc(datetime.fromisoformat(str(manifest["finished_at"])))
-    except (KeyError, TypeError, ValueError):
-        return "", None
-    return started.isoformat(timespec="seconds"), max(0.0, (finished - started).total_seconds())
+def render_markdown(status: StageStatus) -> str:
+    """The status for a GitHub job summary."""
+    parts = [
+        f"### Status of {status.stage} (account {status.account_id}, {status.region})",
+        "",
+        markdown_table(VERSION_HEADERS, _version_rows(status))
+        if status.versions
+        else "No promoted versions.",
+        "",
+        *(f"- {line}" for line in _deployed_lines(status)),
+        "",
+        markdown_table(RUN_HEADERS, _run_rows(status)) if status.executions else "No executions.",
+    ]
+    return "\n".join(parts) + "\n"
 
 
-def _folders(s3: S3Client, bucket: str, prefix: str) -> list[str]:
-    folders: list[str] = []
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-        folders += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
-    return folders
+def render_json(status: StageStatus) -> str:
+    """The status as JSON, for scripts."""
+    return json.dumps(status.as_dict(), indent=2, sort_keys=True)

@@ -30,7 +30,7 @@ from promotion import config_rules as rules
 from promotion.images import execution_role_pulls, stage_repository
 
 STAGES = ("pre-prod", "prod")
-# The input layouts of pipelines/batch_inference/partitions.py (LAYOUTS).
+# The input layouts of pipelines/steps/partitions.py (LAYOUTS).
 InputLayout = Literal["snapshot", "YYYY-MM-DD", "dt=YYYY-MM-DD", "year=YYYY/month=MM/day=DD"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_ID = "https://github.com/sagemaker-batch-gitops/stage-config.schema.json"

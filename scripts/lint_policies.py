@@ -8,9 +8,9 @@ Two checks on every statement of every rendered document (scripts/policy_documen
   not take (RESOURCE_MISMATCH), operator/type mismatches. parliament raises on some newer
   condition types (ArrayOfARN: events:TargetArn); such statements are reported as not analysed
   by parliament, and the second check still covers them;
-- the reference check the IAM emulator applies (demo/enforcement/reference.py, parliament's data):
-  every action is listed, every condition key is listed for each action of its statement (the
-  action's own keys, its resource types' keys, or a global key), every resource-scoped action
+- the reference check the IAM emulator applies (testbed/enforcement/reference.py, parliament's
+  data): every action is listed, every condition key is listed for each action of its statement
+  (the action's own keys, its resource types' keys, or a global key), every resource-scoped action
   has a resource of one of its types.
 A finding fails the lint unless ALLOWED explains it, and an allowance no finding needs fails it
 too. docs/iam.md lists the allowances and, between its CONDITION_KEYS markers, the table of every
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from policy_documents import REPO_ROOT, Document, all_documents  # noqa: E402
 
-from demo.enforcement import reference  # noqa: E402
+from testbed.enforcement import reference  # noqa: E402
 
 DOC_FILE = REPO_ROOT / "docs" / "iam.md"
 BEGIN, END = "<!-- BEGIN_CONDITION_KEYS -->", "<!-- END_CONDITION_KEYS -->"

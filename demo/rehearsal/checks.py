@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from demo.local_aws import PROD_ACCOUNT
 from demo.rehearsal.story import Rehearsal, RehearsalError, _outputs, newest_workspace
+from testbed.local_aws import PROD_ACCOUNT
 
 
 def prod_alerts_key(r: Rehearsal) -> list[str]:

@@ -1,4 +1,4 @@
-"""What the rehearsal's requests prove about the shipped policies (demo/enforcement/grants.py).
+"""What the rehearsal's requests prove about the shipped policies (testbed/enforcement/grants.py).
 
 A statement of a shipped template is **proven by the rehearsal** when it alone allowed one of the
 rehearsal's requests: Terraform's (an enforced apply, plan or destroy) or an SDK's (build.py,
@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from demo.enforcement.grants import GrantLog
+from testbed.enforcement.grants import GrantLog
 
 _SID = re.compile(r'"Sid"\s*:\s*"([A-Za-z0-9]+)"')
 

@@ -20,8 +20,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from demo import seed
-from demo.local_aws import (
+from demo.rehearsal import guide
+from demo.rehearsal.actions import JobContext, web_identity_environment
+from demo.rehearsal.workflow import JobResult, Workflow
+from testbed import inventory, seed
+from testbed.github import GitHub
+from testbed.local_aws import (
     DEMO_STAGES,
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
@@ -30,12 +34,8 @@ from demo.local_aws import (
     Administrator,
     create_bucket,
 )
-from demo.rehearsal import guide, inventory
-from demo.rehearsal.actions import JobContext, web_identity_environment
-from demo.rehearsal.github import GitHub
-from demo.rehearsal.workflow import JobResult, Workflow
-from demo.services import fire_schedule, invoke_function
-from demo.terraform import Terraform, s3_backend_settings, working_copy, write_local_aws_override
+from testbed.services import fire_schedule, invoke_function
+from testbed.terraform import Terraform, s3_backend_settings, working_copy, write_local_aws_override
 
 REPOSITORY = "example-org/churn-batch"
 ROOTS = (".", "approval_trigger", "bootstrap/dev", "bootstrap/stage")

@@ -26,7 +26,7 @@ import yaml
 
 from demo.rehearsal.actions import ACTIONS, JobContext, StepFailed
 from demo.rehearsal.expressions import condition, substitute
-from demo.rehearsal.github import GitHub, dispatch_inputs
+from testbed.github import GitHub, dispatch_inputs
 
 JOB_KEYS = {
     "name", "needs", "if", "runs-on", "timeout-minutes", "environment", "concurrency",

@@ -234,7 +234,7 @@ def run_definition(
         log: receives one line per event (step start, outputs, status and time).
         options: behaviours SageMaker leaves undocumented; defaults to ``RunOptions()``.
         execution_id: the execution's id (a new random one when None), for a service that
-            started the execution itself (demo/services.py).
+            started the execution itself (testbed/services.py).
 
     Returns:
         The run's result; ``status`` is Failed when a step failed (later steps do not start).

@@ -30,7 +30,7 @@ from approval_trigger import lambda_function as fn
 from approval_trigger import settings as cfg
 from approval_trigger.events import FunctionIdentity
 from approval_trigger.failures import ClaimBusy, ConfigurationError, DispatchError, TriggerError
-from demo.local_aws import local_aws
+from testbed.local_aws import local_aws
 from tests.approval_trigger.support import (
     ACCOUNT,
     ARN,

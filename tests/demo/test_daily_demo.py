@@ -15,12 +15,12 @@ import pytest
 from demo import daily as daily_module
 from demo import story as story_module
 from demo.daily import DAYS, DailyResult, backfill, run_daily_demo
-from demo.local_aws import local_aws
-from demo.seed import ID_COLUMN
 from demo.story import Story, backfill_daily
-from pipelines.batch_inference import results
-from pipelines.run_dates import run_dates_command
+from pipelines.runs import results
+from pipelines.runs.run_dates import run_dates_command
 from promotion.config import parse_s3_url
+from testbed.local_aws import local_aws
+from testbed.seed import ID_COLUMN
 
 
 @pytest.fixture

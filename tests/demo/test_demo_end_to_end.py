@@ -11,10 +11,7 @@ import pandas as pd
 import pytest
 
 from demo.__main__ import MARKER, claim_output_dir, main, run_story
-from demo.deploy import Deployer
 from demo.evidence import DRIFTED_FEATURE
-from demo.local_aws import account_session, local_aws
-from demo.seed import FEATURES, ID_COLUMN, sample_input, train_model
 from demo.story import (
     PHASES,
     Story,
@@ -25,6 +22,9 @@ from demo.story import (
     run_pre_prod,
     show_evidence,
 )
+from testbed.deploy import Deployer
+from testbed.local_aws import account_session, local_aws
+from testbed.seed import FEATURES, ID_COLUMN, sample_input, train_model
 
 
 def test_the_story_promotes_reruns_scores_and_rolls_back(
@@ -208,10 +208,10 @@ def test_a_failed_step_keeps_its_logs_where_the_message_points(
 ) -> None:
     # GIVEN a deployed pre-prod stage whose local run fails in Preprocess, leaving its logs
     import pipelines.local
-    from demo.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket
     from demo.story import run_pre_prod
     from pipelines.local import RunResult, StepResult
     from promotion.config import default_config_path, load_stage_config
+    from testbed.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket
 
     def failing_run(definition: object, *, work_dir: Path, **_: object) -> RunResult:
         step_dir = work_dir / "exec0001" / "Preprocess"

@@ -1,5 +1,5 @@
 """The embedded AWS answers the pipeline-execution calls the commands make, as AWS documents them
-(demo/moto_fixes.py, corrections 8-10), and names an action it lacks instead of a 500 page."""
+(testbed/moto_fixes.py, corrections 8-10), and names an action it lacks instead of a 500 page."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from demo.local_aws import PRE_PROD_ACCOUNT, REGION, account_session, local_aws
+from testbed.local_aws import PRE_PROD_ACCOUNT, REGION, account_session, local_aws
 
 PIPELINE = "answers-pipeline"
 DEFINITION = {"Version": "2020-12-01", "Parameters": [], "Steps": []}
@@ -42,7 +42,7 @@ def start(sagemaker: Any) -> str:
 
 
 def test_steps_are_listed_newest_first_by_default_one_page_at_a_time(sagemaker: Any) -> None:
-    # GIVEN an execution whose three steps the embedded SageMaker ran (demo/services.py)
+    # GIVEN an execution whose three steps the embedded SageMaker ran (testbed/services.py)
     arn = start(sagemaker)
     names = ("Preprocess", "Transform", "Postprocess")
     moto_execution(arn).steps = [{"StepName": n, "StepStatus": "Succeeded"} for n in names]
@@ -115,7 +115,7 @@ def test_an_action_the_embedded_aws_lacks_is_named_at_once(sagemaker: Any) -> No
 
 def test_a_pipeline_whose_role_cannot_be_assumed_fails_its_execution(sagemaker: Any) -> None:
     # GIVEN the embedded SageMaker running started pipelines, and a pipeline whose role is missing
-    from demo.services import running_pipelines
+    from testbed.services import running_pipelines
 
     with running_pipelines():
         # WHEN it is started

@@ -1,4 +1,5 @@
-"""Correction 8 (demo/moto_ecr.py): the embedded ECR answers as the ECR API reference documents."""
+"""Correction 8 (testbed/moto_ecr.py): the embedded ECR answers as the ECR API reference
+documents."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from demo.images import OCI_MANIFEST, digest_of, push_blob, push_image
-from demo.local_aws import DEV_ACCOUNT, account_session, local_aws
+from testbed.images import OCI_MANIFEST, digest_of, push_blob, push_image
+from testbed.local_aws import DEV_ACCOUNT, account_session, local_aws
 
 REPOSITORY = "team/serving"
 

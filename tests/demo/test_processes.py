@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from demo.processes import Interrupted, Owned, owned_processes
+from testbed.processes import Interrupted, Owned, owned_processes
 
 
 def alive(pids: list[int]) -> list[int]:

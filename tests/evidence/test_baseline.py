@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from pipelines import baseline
-from pipelines.batch_inference import quality
+from pipelines.steps import quality
 from tests.evidence.test_quality import training
 
 NUMERIC_KEYS = {"common", "mean", "sum", "std_dev", "min", "max", "distribution"}

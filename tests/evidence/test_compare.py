@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from pipelines import compare
-from pipelines.batch_inference.quality_comparison import Thresholds, compare_predictions
+from pipelines.evidence.quality_comparison import Thresholds, compare_predictions
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -144,7 +144,7 @@ def test_the_champion_is_found_through_prod_lineage(aws: Any, make_config: Any) 
                     ExecutionRoleArn=role)  # fmt: skip
     definition = {"Version": "2020-12-01", "Steps": [], "Parameters": [
         {"Name": "ModelName", "Type": "String", "DefaultValue": "served-v5"}]}  # fmt: skip
-    from pipelines.batch_inference.pipeline import pipeline_name_for
+    from pipelines.definition.pipeline import pipeline_name_for
 
     sm.create_pipeline(PipelineName=pipeline_name_for(config), RoleArn=role,
                        PipelineDefinition=json.dumps(definition))  # fmt: skip

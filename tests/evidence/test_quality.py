@@ -13,8 +13,8 @@ import pytest
 from moto import mock_aws
 
 from pipelines import baseline as baseline_cli
-from pipelines.batch_inference import preprocess, quality
-from pipelines.batch_inference.quality_inputs import METRIC_NAMESPACE, Baseline, package_baseline
+from pipelines.definition.quality_inputs import METRIC_NAMESPACE, Baseline, package_baseline
+from pipelines.steps import preprocess, quality
 
 FEATURES = ["a", "b", "count"]
 QUALITY_MODULE = Path(quality.__file__)
@@ -204,7 +204,7 @@ def test_completeness_and_sign_constraints() -> None:
 
 def test_policy_off_renders_no_check_and_warn_renders_the_inputs(make_config: Any) -> None:
     # GIVEN a package baseline and the two policies
-    from pipelines.batch_inference.pipeline import render_definition
+    from pipelines.definition.pipeline import render_definition
 
     found = Baseline("s3://b/k/statistics.json", "s3://b/k/constraints.json")
 
@@ -222,7 +222,7 @@ def test_policy_off_renders_no_check_and_warn_renders_the_inputs(make_config: An
     assert [o["OutputName"] for o in warn["ProcessingOutputConfig"]["Outputs"]][0] == "quality"
     assert "policy=warn" in warn["AppSpecification"]["ContainerArguments"]
     # AND off adds nothing (the same helper, without rendering again)
-    from pipelines.batch_inference.definition import _quality_parts
+    from pipelines.definition.definition import _quality_parts
 
     assert _quality_parts(make_config(data_quality="off"), "p", {}, found) == ([], [], [])
 

@@ -15,7 +15,7 @@ import pytest
 
 from bench import bench_quality
 from pipelines import baseline
-from pipelines.batch_inference import quality
+from pipelines.steps import quality
 
 DOCUMENTED_RATE = 0.01  # docs/evidence.md: at most 1 clean batch in 100 at 1,000 rows
 DRAWS = 1000

@@ -12,8 +12,8 @@ import copier
 import pytest
 import yaml
 
-from demo.terraform import working_copy
 from scripts import template_self
+from testbed.terraform import working_copy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FLEET = ["python3", "scripts/fleet.py"]

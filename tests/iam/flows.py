@@ -17,12 +17,12 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError
 
 import build
-from demo.enforcement import aws_semantics, enforced
 from errors import PromotionError
 from pipelines import run_pipeline
 from promotion.artifacts import CopySettings
 from promotion.config import REPO_ROOT, parse_s3_url
-from tests.iam.world import EXECUTION, World, as_role
+from testbed.enforcement import aws_semantics, enforced
+from testbed.iam_world import EXECUTION, World, as_role
 from utils import aws_errors
 
 SMOKE_INPUT = REPO_ROOT / "demo" / "smoke-input.csv"

@@ -15,11 +15,9 @@ from typing import Any
 
 import boto3
 
-from demo.deploy import ROOT_MODULE_FILES
-from demo.local_aws import account_session
-from demo.terraform import Terraform, write_local_aws_override
 from promotion.config import StageConfig
-from tests.iam.policies import (
+from testbed.deploy import ROOT_MODULE_FILES
+from testbed.iam_policies import (
     MODULE_ALARM_SUFFIXES,
     module_name,
     name_prefix,
@@ -27,7 +25,9 @@ from tests.iam.policies import (
     role_documents,
     role_specs,
 )
-from tests.iam.world import Role, _create_role, accounts_for
+from testbed.iam_world import Role, _create_role, accounts_for
+from testbed.local_aws import account_session
+from testbed.terraform import Terraform, write_local_aws_override
 from tests.terraform.conftest import FIXTURE_DEFINITION, REPO_ROOT, deployment_tfvars_for
 
 DEPLOY_ROLE = "deploy-pre-prod"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.iam.policies import ROLES_FILE, placeholders, render, role_specs
+from testbed.iam_policies import ROLES_FILE, placeholders, render, role_specs
 from tests.terraform.conftest import REPO_ROOT, ROOT_MODULE_FILES, load_hcl, merge_module
 
 GROUP = "x-model_package_group_name"  # the placeholder value of the group in the renders below

@@ -4,7 +4,7 @@ shipped policies, the dev repository holding exactly the policy bootstrap/dev se
 statement the copy needs is proven by dropping it.
 
 The emulator authorizes ECR calls on the repository's ARN and evaluates the repository policy of
-another account's repository, as AWS does for cross-account calls (demo/enforcement/ecr.py).
+another account's repository, as AWS does for cross-account calls (testbed/enforcement/ecr.py).
 """
 
 from __future__ import annotations
@@ -17,14 +17,10 @@ import boto3
 import pytest
 import requests
 
-import pipelines.batch_inference.pipeline as pipeline
-from demo.enforcement import aws_semantics, enforced
-from demo.images import PushedImage, image_uri, push_image
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, PROD_ACCOUNT, local_aws
+import pipelines.definition.pipeline as pipeline
 from promotion.images import stage_repository
-from tests.iam import flows
-from tests.iam.classification import IMAGE_PROVEN, Case
-from tests.iam.world import (
+from testbed.enforcement import aws_semantics, enforced
+from testbed.iam_world import (
     DEV_IMAGE_REPOSITORY,
     World,
     as_role,
@@ -32,6 +28,10 @@ from tests.iam.world import (
     dev_image_repository_policy,
     reset_stage,
 )
+from testbed.images import PushedImage, image_uri, push_image
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, PROD_ACCOUNT, local_aws
+from tests.iam import flows
+from tests.iam.classification import IMAGE_PROVEN, Case
 
 LAYERS = [b"base os " * 20_000, b"runtime " * 10_000, b"the team's serving code"]
 

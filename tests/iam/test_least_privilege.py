@@ -1,7 +1,7 @@
 """Least privilege, proven: every flow passes with exactly the shipped policies, and dropping any
 statement a local flow exercises makes that flow fail with one line naming the missing action.
 
-One moto server for the module; IAM is enforced only while a flow runs (demo/enforcement/).
+One moto server for the module; IAM is enforced only while a flow runs (testbed/enforcement/).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import boto3
 import pytest
 import requests
 
-import pipelines.batch_inference.pipeline as pipeline
-from demo.enforcement import aws_semantics, enforced
-from demo.local_aws import PRE_PROD_ACCOUNT, local_aws
+import pipelines.definition.pipeline as pipeline
+from testbed.enforcement import aws_semantics, enforced
+from testbed.iam_world import World, as_role, build_world, reset_stage
+from testbed.local_aws import PRE_PROD_ACCOUNT, local_aws
 from tests.iam import flows
 from tests.iam.classification import PROVEN, PROVEN_BY_FALLBACK, Case
-from tests.iam.world import World, as_role, build_world, reset_stage
 
 Flow = Callable[[World, pytest.MonkeyPatch], flows.Outcome]
 

@@ -18,11 +18,13 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from demo.enforcement import aws_semantics, enforced
-from demo.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket, local_aws
-from demo.rehearsal.inventory import not_owned, removed, snapshot
-from demo.terraform import Terraform
 from promotion.config import StageConfig, default_config_path, load_stage_config, parse_s3_url
+from testbed.enforcement import aws_semantics, enforced
+from testbed.iam_policies import module_name, render
+from testbed.iam_world import ADMIN_ENVIRONMENT, Role, accounts_for, policy_variables
+from testbed.inventory import not_owned, removed, snapshot
+from testbed.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket, local_aws
+from testbed.terraform import Terraform
 from tests.iam.modules import (
     FAILED_PATTERN,
     Module,
@@ -35,8 +37,6 @@ from tests.iam.modules import (
     role_session,
     stage_config_for,
 )
-from tests.iam.policies import module_name, render
-from tests.iam.world import ADMIN_ENVIRONMENT, Role, accounts_for, policy_variables
 
 GROUPS = ("churn", "churn-v2")
 DENIED = {"AccessDenied", "AccessDeniedException", "AuthorizationError", "403"}
@@ -317,7 +317,7 @@ def test_a_deploy_role_creates_its_key_and_models_only_under_its_own_tag(
     models: dict[str, Model], caller: str, other: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a model's deploy role; AWS also authorizes kms:TagResource for a CreateKey with tags
-    # and sagemaker:AddTags for a CreateModel with tags (demo/enforcement/requests.py)
+    # and sagemaker:AddTags for a CreateModel with tags (testbed/enforcement/requests.py)
     me = models[caller]
     version = 100 + GROUPS.index(caller)
 

@@ -21,7 +21,7 @@ import pytest
 
 from promotion.config import default_config_path, load_stage_config
 from promotion.package import model_name_for
-from tests.iam.policies import (
+from testbed.iam_policies import (
     MODULE_ALARM_SUFFIXES,
     module_name,
     policy_variables,
@@ -29,8 +29,8 @@ from tests.iam.policies import (
     role_documents,
     role_specs,
 )
+from testbed.iam_world import accounts_for
 from tests.iam.test_policies import STAR_ONLY_ACTIONS
-from tests.iam.world import accounts_for
 from tests.terraform.conftest import REPO_ROOT, load_hcl
 
 SEED = 20261201

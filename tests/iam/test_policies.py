@@ -11,16 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from demo.local_aws import DEMO_STAGES
 from scripts.bootstrap_outputs import paste_ready
-from tests.iam.classification import (
-    DOCUMENTED,
-    IMAGE_PROVEN,
-    PROVEN,
-    PROVEN_BY_FALLBACK,
-    REHEARSED,
-)
-from tests.iam.policies import (
+from testbed.iam_policies import (
     POLICIES_DIR,
     REPO_ROOT,
     TEMPLATE_SUFFIX,
@@ -28,7 +20,15 @@ from tests.iam.policies import (
     render,
     role_specs,
 )
-from tests.iam.world import EXECUTION
+from testbed.iam_world import EXECUTION
+from testbed.local_aws import DEMO_STAGES
+from tests.iam.classification import (
+    DOCUMENTED,
+    IMAGE_PROVEN,
+    PROVEN,
+    PROVEN_BY_FALLBACK,
+    REHEARSED,
+)
 
 STAGE_ROOT = REPO_ROOT / "bootstrap" / "stage" / "main.tf"
 DEV_ROOT = REPO_ROOT / "bootstrap" / "dev" / "main.tf"
@@ -93,8 +93,8 @@ def test_terraform_passes_every_variable_the_templates_use() -> None:
 
 def test_the_tests_render_with_the_same_variable_names_as_terraform() -> None:
     # GIVEN the Python mirror of local.policy_vars
-    from tests.iam.policies import Accounts, policy_variables
-    from tests.iam.world import load_stage_config
+    from testbed.iam_policies import Accounts, policy_variables
+    from testbed.iam_world import load_stage_config
 
     config = load_stage_config(DEMO_STAGES / "prod-config.tfvars.json")
     accounts = Accounts("b", "", None, "k", "s", "key", "k2", "p")

@@ -1,6 +1,6 @@
-"""The IAM emulator (demo/enforcement) follows AWS's reference, not our templates: a request's
+"""The IAM emulator (testbed/enforcement) follows AWS's reference, not our templates: a request's
 condition context holds only the keys the Service Authorization Reference lists for its action and
-resource type (parliament's copy, demo/enforcement/reference.py), and S3 answers conditional
+resource type (parliament's copy, testbed/enforcement/reference.py), and S3 answers conditional
 writes as the S3 User Guide says.
 
 The statements `OLD_*` are those main v1.0.0 shipped: the emulator used to prove them, real AWS
@@ -21,12 +21,12 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from demo.enforcement import aws_semantics, enforced
-from demo.enforcement.reference import action, data_path, listed_context
-from demo.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket, local_aws
+from testbed.enforcement import aws_semantics, enforced
+from testbed.enforcement.reference import action, data_path, listed_context
+from testbed.iam_policies import REPO_ROOT, render
+from testbed.iam_world import ADMIN_ENVIRONMENT, Role, _create_role
+from testbed.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket, local_aws
 from tests.iam.modules import role_session
-from tests.iam.policies import REPO_ROOT, render
-from tests.iam.world import ADMIN_ENVIRONMENT, Role, _create_role
 
 ACCOUNT = PRE_PROD_ACCOUNT
 GROUP = "churn"

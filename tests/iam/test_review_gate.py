@@ -14,11 +14,11 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-import pipelines.batch_inference.pipeline as pipeline
-from demo.enforcement import aws_semantics, enforced
-from demo.local_aws import local_aws
+import pipelines.definition.pipeline as pipeline
+from testbed.enforcement import aws_semantics, enforced
+from testbed.iam_world import World, as_role, build_world
+from testbed.local_aws import local_aws
 from tests.iam import flows
-from tests.iam.world import World, as_role, build_world
 
 LIVE_PREFIXES = ("model-packages/", "pipeline-code/")
 Write = Callable[[Any, str, str], Any]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.iam.policies import REPO_ROOT, ROLES_FILE
+from testbed.iam_policies import REPO_ROOT, ROLES_FILE
 
 DEPLOY = REPO_ROOT / ".github" / "workflows" / "deploy.yml"
 CONFIGURE = "aws-actions/configure-aws-credentials"

@@ -19,11 +19,11 @@ import pytest
 
 from bench import bench_local
 from bench.bench_models import KINDS, ModelKind
-from demo.local_aws import local_aws
-from pipelines.batch_inference import results
-from pipelines.batch_inference.step_code import upload_step_scripts
+from pipelines.definition.step_code import upload_step_scripts
 from pipelines.local import run_definition
+from pipelines.runs import results
 from promotion.config import load_stage_config
+from testbed.local_aws import local_aws
 from tests.local.local_helpers import BUCKET, REGION
 from tests.pipeline.conftest import write_config
 
@@ -67,7 +67,7 @@ def _package(session: boto3.Session, kind: ModelKind, model: Any) -> str:
 def test_the_baseline_writes_what_the_pipeline_writes(
     session: boto3.Session, tmp_path: Path, kind: ModelKind
 ) -> None:
-    from pipelines.batch_inference.pipeline import render_definition
+    from pipelines.definition.pipeline import render_definition
 
     # GIVEN one of the benchmark's models and its input rows, and a stage rendered for them
     config = load_stage_config(

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from demo import inference
+from testbed import inference
 
 NAMES = [f"f{i:02d}" for i in range(30)]
 

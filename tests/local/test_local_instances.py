@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import pyarrow.parquet as pq
 
-from pipelines.batch_inference import layout
-from pipelines.batch_inference.step_code import SCRIPTS_DIR
+from pipelines.definition import layout
+from pipelines.definition.step_code import SCRIPTS_DIR
 from pipelines.local import run_definition
 from tests.local.local_helpers import BUCKET, get, keys, put
 

@@ -66,7 +66,7 @@ def session_config(tmp_path_factory: pytest.TempPathFactory) -> StageConfig:
 @pytest.fixture(scope="session")
 def rendered(session_config: StageConfig) -> str:
     """The definition JSON of the base config, rendered once per test session."""
-    from pipelines.batch_inference.pipeline import pipeline_name_for, render_definition
+    from pipelines.definition.pipeline import pipeline_name_for, render_definition
 
     return render_definition(
         config=session_config,

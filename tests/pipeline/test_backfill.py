@@ -15,9 +15,10 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from errors import ConfigError
-from pipelines import backfill, run_pipeline
-from pipelines.batch_inference import partitions
-from pipelines.batch_inference.results import MISSING, PUBLISHED, SKIPPED, DateResult
+from pipelines import run_pipeline
+from pipelines.runs import backfill
+from pipelines.runs.results import MISSING, PUBLISHED, SKIPPED, DateResult
+from pipelines.steps import partitions
 from tests.pipeline.conftest import BASE_CONFIG, write_config
 
 PIPELINE = "breast-cancer-classifier-pre-prod-batch-inference"

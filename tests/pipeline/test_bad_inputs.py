@@ -104,7 +104,7 @@ def test_a_header_only_input_names_the_s3_prefix(
 ) -> None:
     # GIVEN the snapshot under s3://data/in/ holds one file with a header only
     write_csv(tmp_path / "in/a.csv", [], columns=["record_id", "f1", "f2", "f3"])
-    partitions = REPO / "pipelines/batch_inference/partitions.py"
+    partitions = REPO / "pipelines/steps/partitions.py"
     run = ["--partitions-lib", str(partitions), "--input-layout", "snapshot"]
     run += ["--input-url", "s3://data/in/", "--run-date", "2024-01-31"]
     # WHEN preprocessing  THEN the line names the S3 prefix, not a container path

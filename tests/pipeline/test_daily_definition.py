@@ -10,8 +10,8 @@ import pytest
 from botocore.validate import ParamValidator
 
 from errors import ConfigError
-from pipelines.batch_inference import layout
-from pipelines.batch_inference.diagram import all_steps, job_steps, step_dependencies
+from pipelines.definition import layout
+from pipelines.definition.diagram import all_steps, job_steps, step_dependencies
 from promotion.config import StageConfig, load_stage_config
 from tests.pipeline.conftest import FEATURES, MODEL_NAME, write_config
 from tests.pipeline.test_pipeline_definition import (
@@ -22,7 +22,7 @@ from tests.pipeline.test_pipeline_definition import (
 
 
 def _render(config: StageConfig) -> str:
-    from pipelines.batch_inference.pipeline import render_definition
+    from pipelines.definition.pipeline import render_definition
 
     return render_definition(
         config=config,

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.batch_inference.quality_inputs import Baseline
+from pipelines.definition.quality_inputs import Baseline
 from promotion.config import load_stage_config
 from tests.pipeline.conftest import FEATURES, MODEL_NAME, write_config
 
@@ -78,7 +78,7 @@ def violations(definition: dict[str, Any]) -> list[str]:
 
 
 def _render(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
-    from pipelines.batch_inference.pipeline import render_definition
+    from pipelines.definition.pipeline import render_definition
 
     config = load_stage_config(write_config(tmp_path, **overrides))
     baseline = Baseline("s3://b/baseline/statistics.json", "s3://b/baseline/constraints.json")

@@ -20,12 +20,12 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from demo.local_aws import local_aws
 from errors import ConfigError
-from pipelines.batch_inference import postprocess, preprocess
-from pipelines.batch_inference.step_code import upload_step_scripts
+from pipelines.definition.step_code import upload_step_scripts
 from pipelines.local import RunResult, run_definition
+from pipelines.steps import postprocess, preprocess
 from promotion.config import load_stage_config
+from testbed.local_aws import local_aws
 from tests.local.local_helpers import BUCKET, REGION, register_package
 from tests.pipeline.conftest import write_config
 
@@ -72,7 +72,7 @@ _RENDERED: dict[str, tuple[Any, dict[str, Any]]] = {}
 
 def stage(tmp_path: Path, id_policy: str) -> tuple[Any, dict[str, Any]]:
     """The stage config and its rendered definition (a render takes seconds: one per policy)."""
-    from pipelines.batch_inference.pipeline import pipeline_name_for, render_definition
+    from pipelines.definition.pipeline import pipeline_name_for, render_definition
 
     if id_policy not in _RENDERED:
         config = load_stage_config(

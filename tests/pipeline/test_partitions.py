@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from moto import mock_aws
 
-from pipelines.batch_inference import partitions, preprocess, results
+from pipelines.runs import results
+from pipelines.steps import partitions, preprocess
 
 LIB = str(Path(partitions.__file__))
 BUCKET = "daily-data"

@@ -16,9 +16,9 @@ import pytest
 from botocore.validate import ParamValidator
 
 from errors import ConfigError
-from pipelines.batch_inference import layout
-from pipelines.batch_inference.diagram import job_steps, mermaid_diagram, step_dependencies
-from pipelines.batch_inference.pipeline import render_definition
+from pipelines.definition import layout
+from pipelines.definition.diagram import job_steps, mermaid_diagram, step_dependencies
+from pipelines.definition.pipeline import render_definition
 from promotion.config import REPO_ROOT, StageConfig
 from tests.pipeline.conftest import (
     FEATURES,
@@ -171,7 +171,7 @@ def test_processing_steps_run_the_hashed_scripts(
     definition: dict[str, Any], session_config: StageConfig
 ) -> None:
     # GIVEN the processing steps
-    from pipelines.batch_inference.step_code import script_uris
+    from pipelines.definition.step_code import script_uris
 
     uris = script_uris(session_config)
     for step in definition["Steps"]:
@@ -358,7 +358,7 @@ def test_rendering_leaves_the_callers_logging_alone(tmp_path: Path) -> None:
         "import logging\n"
         "from pathlib import Path\n"
         "from promotion.config import load_stage_config\n"
-        "from pipelines.batch_inference.pipeline import render_definition\n"
+        "from pipelines.definition.pipeline import render_definition\n"
         "config = load_stage_config(Path('pre-prod-config.tfvars.json'))\n"
         "render_definition(config=config, pipeline_name='p', model_name='m',\n"
         "                  model_package_version=1, feature_columns=['a', 'b'])\n"

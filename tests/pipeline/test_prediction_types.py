@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.batch_inference import layout, postprocess
+from pipelines.definition import layout
+from pipelines.steps import postprocess
 from promotion.config import PREDICTION_TYPES
 from tests.pipeline.test_step_scripts import rows_for, run_postprocess, run_preprocess, write_csv
 

@@ -16,7 +16,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pipelines.batch_inference import partitions, postprocess, results
+from pipelines.runs import results
+from pipelines.steps import partitions, postprocess
 from tests.pipeline.test_step_scripts import fake_transform, rows_for, run_preprocess, write_csv
 
 BUCKET = "publish-tests"

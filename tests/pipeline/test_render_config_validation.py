@@ -5,7 +5,7 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from pipelines.batch_inference.pipeline import _validate_config_once
+from pipelines.definition.pipeline import _validate_config_once
 
 
 def test_each_config_is_validated_once_and_a_bad_one_still_fails() -> None:

@@ -15,8 +15,9 @@ import pytest
 from moto import mock_aws
 
 from errors import ConfigError
-from pipelines import backfill, run_dates, run_pipeline
-from pipelines.batch_inference import partitions
+from pipelines import run_pipeline
+from pipelines.runs import backfill, run_dates
+from pipelines.steps import partitions
 from tests.pipeline.conftest import FEATURES, MODEL_NAME, write_config
 
 TODAY = datetime.date(2026, 11, 26)
@@ -25,7 +26,7 @@ TODAY = datetime.date(2026, 11, 26)
 @pytest.fixture(scope="module")
 def lag_two(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A daily stage (dt=YYYY-MM-DD) with a lag of 2 days: its file and rendered definition."""
-    from pipelines.batch_inference.pipeline import render_definition
+    from pipelines.definition.pipeline import render_definition
     from promotion.config import load_stage_config
 
     directory = tmp_path_factory.mktemp("lag-two")

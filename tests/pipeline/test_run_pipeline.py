@@ -13,7 +13,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from pipelines import run_pipeline
-from pipelines.batch_inference.step_code import script_uris, upload_step_scripts
+from pipelines.definition.step_code import script_uris, upload_step_scripts
 from tests.pipeline.conftest import ConfigFactory, write_config
 
 PIPELINE = "breast-cancer-classifier-pre-prod-batch-inference"

@@ -13,7 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.batch_inference import layout, postprocess, preprocess
+from pipelines.definition import layout
+from pipelines.steps import postprocess, preprocess
 from promotion.config import OWN_OUTPUT_COLUMNS, ROW_ID_COLUMNS
 
 FEATURES = ["f1", "f2", "f3"]

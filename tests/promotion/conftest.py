@@ -12,22 +12,14 @@ import pytest
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from demo.local_aws import (
+from testbed.local_aws import (
     DEMO_STAGES,
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
     account_session,
     create_bucket,
 )
-from demo.seed import ApprovalStatus
-
-GROUP = "churn-model"
-DEV_BUCKET = "dev-ml-artifacts"
-TARGET_BUCKET = "pre-prod-artifacts"
-FEATURES = "f0 f1 f2"
-MUTATING_PREFIXES = (
-    "Create", "Put", "Copy", "Upload", "Complete", "Delete", "Update", "Abort", "Add", "Start",
-)  # fmt: skip
+from testbed.promotion_cases import DEV_BUCKET, GROUP, MUTATING_PREFIXES, TARGET_BUCKET
 
 
 @pytest.fixture
@@ -91,62 +83,3 @@ def api_calls(monkeypatch: pytest.MonkeyPatch) -> list[Call]:
 def mutating(calls: list[Call]) -> list[tuple[str, str]]:
     """The calls that change something in AWS."""
     return [(c[0], c[1]) for c in calls if c[1].startswith(MUTATING_PREFIXES)]
-
-
-def register(
-    dev: boto3.Session,
-    status: ApprovalStatus = "Approved",
-    *,
-    group: str = GROUP,
-    model_data: bytes = b"model-bytes",
-    run: str = "run-1",
-    metadata: dict[str, str] | None = None,
-) -> str:
-    """Register a package whose artifacts exist in the dev bucket; return its ARN."""
-    s3 = dev.client("s3")
-    prefix = f"s3://{DEV_BUCKET}/{run}"
-    s3.put_object(Bucket=DEV_BUCKET, Key=f"{run}/model.tar.gz", Body=model_data)
-    s3.put_object(Bucket=DEV_BUCKET, Key=f"{run}/sourcedir.tar.gz", Body=b"code")
-    s3.put_object(Bucket=DEV_BUCKET, Key=f"{run}/evaluation.json", Body=b'{"auc": 0.9}')
-    s3.put_object(Bucket=DEV_BUCKET, Key=f"{run}/baseline.json", Body=b'{"mean": 1}')
-    image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-    return dev.client("sagemaker").create_model_package(
-        ModelPackageGroupName=group,
-        ModelApprovalStatus=status,
-        ModelPackageDescription=f"training {run}",
-        InferenceSpecification={
-            "Containers": [
-                {
-                    "Image": image,
-                    "ModelDataUrl": f"{prefix}/model.tar.gz",
-                    "Environment": {
-                        "SAGEMAKER_PROGRAM": "inference.py",
-                        "SAGEMAKER_SUBMIT_DIRECTORY": f"{prefix}/sourcedir.tar.gz",
-                        "MODEL_THRESHOLD": "0.42",
-                    },
-                }
-            ],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-            "SupportedTransformInstanceTypes": ["ml.m5.xlarge"],
-        },
-        ModelMetrics={
-            "ModelQuality": {
-                "Statistics": {
-                    "ContentType": "application/json",
-                    "S3Uri": f"{prefix}/evaluation.json",
-                }
-            }
-        },
-        DriftCheckBaselines={
-            "ModelQuality": {
-                "Statistics": {
-                    "ContentType": "application/json",
-                    "S3Uri": f"{prefix}/baseline.json",
-                }
-            }
-        },
-        CustomerMetadataProperties=metadata or {"feature_columns": FEATURES, "team": "risk"},
-        Domain="MACHINE_LEARNING",
-        Task="CLASSIFICATION",
-    )["ModelPackageArn"]

@@ -10,8 +10,9 @@ import boto3
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, PROD_ACCOUNT, role_arn
-from tests.promotion.conftest import GROUP, TARGET_BUCKET, Call, mutating, register
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, PROD_ACCOUNT, role_arn
+from testbed.promotion_cases import GROUP, TARGET_BUCKET, register
+from tests.promotion.conftest import Call, mutating
 
 
 def run_build(config: Path, out: Path, *extra: str) -> int:

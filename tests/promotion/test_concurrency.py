@@ -18,7 +18,9 @@ from botocore.exceptions import ConnectionClosedError
 from botocore.httpsession import URLLib3Session
 
 import build
-from demo.local_aws import (
+from promotion.artifacts import MIB
+from promotion.config import REPO_ROOT
+from testbed.local_aws import (
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
     account_session,
@@ -26,34 +28,9 @@ from demo.local_aws import (
     local_aws,
     role_arn,
 )
-from promotion.artifacts import MIB
-from promotion.config import REPO_ROOT
-from tests.promotion.conftest import DEV_BUCKET, GROUP, TARGET_BUCKET, register
+from testbed.promotion_cases import DEV_BUCKET, GROUP, PAUSING_RUN, TARGET_BUCKET, register
 
 RUNS = 3
-# A copy of this build.py run pauses before the second part of its multipart copy, so that the
-# test can kill it mid-copy (an incomplete upload with one part is left behind).
-PAUSING_RUN = """
-import sys, time
-import build
-from promotion.artifacts import MIB, CopySettings
-
-original = build.Identity.client
-
-def client(self, name):
-    made = original(self, name)
-    if name == "s3" and self.account_id == "222222222222":
-        def pause(params, **_):
-            if params.get("PartNumber") == 2:
-                print("PAUSED", flush=True)
-                time.sleep(120)
-        made.meta.events.register("before-parameter-build.s3.UploadPartCopy", pause)
-    return made
-
-build.Identity.client = client
-settings = CopySettings(multipart_threshold=5 * MIB, part_size=5 * MIB, max_concurrency=1)
-sys.exit(build.run(build.parse_args(sys.argv[1:]), settings=settings))
-"""
 
 
 @pytest.fixture

@@ -12,67 +12,12 @@ import jsonschema
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from errors import ConfigError
 from promotion.config import REPO_ROOT, json_schema, load_stage_config
 from scripts import stage_schema
-from tests.promotion.conftest import Call, mutating, register
-
-OTHER = "333333333333"
-KMS = f"arn:aws:kms:us-east-1:{PRE_PROD_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-
-# (overrides of the pre-prod file, a fragment of the one-line refusal)
-BAD_VALUES: list[tuple[dict[str, Any], str]] = [
-    ({"kms_key_id": KMS}, "unknown key 'kms_key_id'; did you mean 'kms_key_arn'?"),
-    ({"regoin": "us-east-1"}, "unknown key 'regoin'; did you mean 'region'?"),
-    ({"vpc_config": {"subnets": ["subnet-1"], "security_group_ids": ["sg-1"]}},
-     "unknown key 'vpc_config.subnets'; did you mean 'subnet_ids'?"),
-    ({"region": "mars-north-1"}, "'mars-north-1' is not an AWS region"),
-    ({"region": "us-east-1\n"}, "key 'region' contains a control character"),
-    ({"sagemaker_execution_role_arn": role_arn(OTHER)},
-     f"'sagemaker_execution_role_arn' belongs to account {OTHER} but 'account_id' is 2222"),
-    ({"sagemaker_execution_role_arn": f"arn:aws-cn:iam::{PRE_PROD_ACCOUNT}:role/x"},
-     "'sagemaker_execution_role_arn' is in partition aws-cn but region us-east-1 is in aws"),
-    ({"target_role_arn": role_arn(DEV_ACCOUNT)}, "'target_role_arn' belongs to account 1111"),
-    ({"source_role_arn": role_arn(PRE_PROD_ACCOUNT)}, "'source_role_arn' belongs to account 2222"),
-    ({"kms_key_arn": KMS.replace("us-east-1", "eu-west-1")},
-     "'kms_key_arn' is in region eu-west-1 but the stage's region is us-east-1"),
-    ({"kms_key_arn": KMS.replace(PRE_PROD_ACCOUNT, OTHER)}, "'kms_key_arn' belongs to account"),
-    ({"kms_key_arn": KMS.replace("arn:aws:", "arn:aws-us-gov:")}, "in partition aws-us-gov"),
-    ({"kms_key_arn": KMS + "\n"}, "key 'kms_key_arn' contains a control character"),
-    ({"schedule_expression": "rate(0 minutes)"}, "the rate must be a positive number"),
-    ({"schedule_expression": "rate(5 minute)"}, "use the singular unit for 1"),
-    ({"schedule_expression": "rate(1 fortnight)"}, "is not rate(N unit)"),
-    ({"schedule_expression": "cron(x)"}, "cron(...) takes six fields"),
-    ({"schedule_expression": "cron(0 3 * * * *)"}, "exactly one of day-of-month and day-of-week"),
-    ({"schedule_expression": "cron(0 25 * * ? *)"}, "the hours field '25' is not valid"),
-    ({"schedule_expression": "at(tomorrow)"}, "at(...) takes yyyy-mm-ddThh:mm:ss"),
-    ({"schedule_timezone": "Mars/Olympus"}, "'Mars/Olympus' is not an IANA time zone"),
-    ({"tags": {"team": "x" * 257}}, "values are at most 256"),
-    ({"tags": {"k" * 129: "v"}}, "must be 1-128 letters"),
-    ({"tags": {f"t{i}": "v" for i in range(51)}}, "has 51 tags; AWS allows at most 50"),
-    ({"tags": {"aws:owner": "me"}}, "starts with 'aws:'"),
-    ({"max_payload_mb": 50, "max_concurrent_transforms": 4},
-     "max_concurrent_transforms x max_payload_mb is 200"),
-    ({"feature_columns": ["a", "b\nc"]}, "key 'feature_columns.1' contains a control character"),
-    ({"feature_columns": ["a,b"]}, "key 'feature_columns.0' 'a,b' is not a column name"),
-    ({"feature_columns": []}, "key 'feature_columns' must have at least 1 item"),
-    ({"id_column": ""}, "key 'id_column' '' is not a column name"),
-    ({"prediction_columns": ["p", "run_date"]}, "key 'prediction_columns' names run_date"),
-    ({"id_column": "score", "prediction_columns": ["score"]}, "'prediction_columns' names score"),
-    ({"id_column": None, "prediction_columns": ["row_number"]}, "names row_number"),
-    ({"prediction_columns": ["a", "a"]}, "column names must be unique"),
-    ({"prediction_columns": ["a:double", "a:string"]}, "column names must be unique"),
-    ({"prediction_columns": ["p:float"]}, "'p:float' is not name or name:type with a type of"),
-    ({"prediction_columns": ["run_date:string"]}, "key 'prediction_columns' names run_date"),
-    ({"processing_instance_count": "2"}, "must be a whole number from 1 to 100, got '2'"),
-    ({"schedule_enabled": "yes"}, "key 'schedule_enabled' must be a valid boolean"),
-    ({"stage": "staging"}, "key 'stage' must be 'pre-prod' or 'prod'"),
-    ({"account_id": None}, "key 'account_id' must be a valid string, got None"),
-    ({"image_uri_map": {"a": 1}}, "key 'image_uri_map.a' must be a valid string"),
-    ({"vpc_config": {"subnet_ids": [[[[["deep"]]]]], "security_group_ids": ["sg-1"]}},
-     "is nested too deeply"),
-]  # fmt: skip
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
+from testbed.promotion_cases import BAD_VALUES, KMS, OTHER, register
+from tests.promotion.conftest import Call, mutating
 
 
 @pytest.mark.parametrize(("overrides", "fragment"), BAD_VALUES)

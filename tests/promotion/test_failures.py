@@ -16,10 +16,10 @@ from botocore.httpsession import URLLib3Session
 
 import build
 import utils
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from pipelines import get_pipeline_definition, run_pipeline
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
+from testbed.promotion_cases import register
 from tests.pipeline.conftest import write_config
-from tests.promotion.conftest import register
 
 
 def closed_port() -> int:
@@ -176,7 +176,7 @@ def test_run_pipeline_both_modes_and_get_definition_fail_in_one_line(
         rendered.append(True)
         return "{}"
 
-    monkeypatch.setattr("pipelines.batch_inference.pipeline.render_definition", render)
+    monkeypatch.setattr("pipelines.definition.pipeline.render_definition", render)
     assert get_pipeline_definition.main(args) == 2
     line = one_line(capsys)
     assert "cannot be written" in line and "pass a writable --output" in line

@@ -1,6 +1,6 @@
 """Own container images, pinned and copied: a model that is not the demo's (other columns, its
 own container in the dev account's ECR) promoted on the embedded AWS, whose ECR serves layers as
-AWS documents (demo/moto_ecr.py). The copy goes through a moto server: real HTTP, real bytes."""
+AWS documents (testbed/moto_ecr.py). The copy goes through a moto server: real HTTP, real bytes."""
 
 from __future__ import annotations
 
@@ -15,8 +15,14 @@ import boto3
 import pytest
 
 import build
-from demo.images import PushedImage, digest_of, image_uri, push_image, push_index
-from demo.local_aws import (
+from errors import ConfigError
+from promotion.artifacts import CopySettings
+from promotion.config import load_stage_config
+from promotion.image_copy import https_fetch
+from promotion.images import stage_repository
+from promotion.promote import PromotionResult, apply_promotion, image_rows, plan_promotion
+from testbed.images import PushedImage, digest_of, image_uri, push_image, push_index
+from testbed.local_aws import (
     DEMO_STAGES,
     DEV_ACCOUNT,
     PRE_PROD_ACCOUNT,
@@ -27,12 +33,6 @@ from demo.local_aws import (
     local_aws,
     role_arn,
 )
-from errors import ConfigError
-from promotion.artifacts import CopySettings
-from promotion.config import load_stage_config
-from promotion.image_copy import https_fetch
-from promotion.images import stage_repository
-from promotion.promote import PromotionResult, apply_promotion, image_rows, plan_promotion
 from tests.promotion.conftest import Call, mutating
 
 GROUP = "churn-model"

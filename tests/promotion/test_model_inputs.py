@@ -16,12 +16,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, role_arn
 from errors import ConfigError
 from pipelines import compare, smoke
-from pipelines.model_inputs import check_columns, definition_features, header_of
+from pipelines.evidence.model_inputs import check_columns, definition_features, header_of
 from promotion.config import load_stage_config
-from tests.promotion.conftest import Call, mutating, register
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, role_arn
+from testbed.promotion_cases import register
+from tests.promotion.conftest import Call, mutating
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_SMOKE_INPUT = REPO_ROOT / "demo" / "smoke-input.csv"  # the demo's f00..f29

@@ -17,12 +17,13 @@ import boto3
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from errors import CopyError
 from promotion.artifacts import CopySettings
 from promotion.config import load_stage_config
 from promotion.promote import apply_promotion, plan_promotion
-from tests.promotion.conftest import DEV_BUCKET, GROUP, TARGET_BUCKET, Call, mutating
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
+from testbed.promotion_cases import DEV_BUCKET, GROUP, TARGET_BUCKET
+from tests.promotion.conftest import Call, mutating
 
 AWS_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 MODEL_FILES = {"config.json": b"{}", "weights/part-1.bin": b"1" * 100, "weights/part-2.bin": b"22"}

@@ -11,7 +11,6 @@ from typing import Any
 import boto3
 import pytest
 
-from demo.local_aws import refuse
 from errors import ConfigError, CopyError, PackageFailedError
 from promotion import registry
 from promotion.artifacts import MIB, SOURCE_ETAG_METADATA, CopySettings, copy_artifact
@@ -19,7 +18,9 @@ from promotion.config import load_stage_config
 from promotion.output import progress_reporter
 from promotion.promote import PromotionResult, apply_promotion, plan_promotion
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
-from tests.promotion.conftest import DEV_BUCKET, GROUP, TARGET_BUCKET, Call, mutating, register
+from testbed.local_aws import refuse
+from testbed.promotion_cases import DEV_BUCKET, GROUP, TARGET_BUCKET, register
+from tests.promotion.conftest import Call, mutating
 
 SMALL_PARTS = CopySettings(
     multipart_threshold=5 * MIB, part_size=5 * MIB, stream_part_size=5 * MIB, max_concurrency=2

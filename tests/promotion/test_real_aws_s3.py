@@ -13,12 +13,13 @@ import boto3
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
 from errors import AccessError
 from promotion.artifacts import MIB, CopySettings, head
 from promotion.package import ArtifactCopy
 from promotion.streaming import crc32_checksum, stream_artifact
-from tests.promotion.conftest import DEV_BUCKET, TARGET_BUCKET, Call, mutating, register
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
+from testbed.promotion_cases import DEV_BUCKET, TARGET_BUCKET, register
+from tests.promotion.conftest import Call, mutating
 from utils import Identity
 
 

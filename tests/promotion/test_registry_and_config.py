@@ -12,14 +12,14 @@ import pytest
 from botocore.stub import Stubber
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
 from errors import ConfigError, PackageFailedError, WaitTimeoutError
-from pipelines.stage_build import feature_columns_for
+from pipelines.definition.stage_build import feature_columns_for
 from promotion.config import load_stage_config
 from promotion.package import build_create_request, model_name_for, plan_references, rewrite_uris
 from promotion.promote import create_package_shape
 from promotion.registry import wait_until_completed
-from tests.promotion.conftest import register
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
+from testbed.promotion_cases import register
 
 ARN = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1"
 

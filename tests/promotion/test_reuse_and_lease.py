@@ -12,11 +12,12 @@ import boto3
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from errors import WaitTimeoutError
 from promotion import lease as leases
 from promotion.registry import LINEAGE_SOURCE_ARN
-from tests.promotion.conftest import GROUP, TARGET_BUCKET, Call, mutating, register
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
+from testbed.promotion_cases import GROUP, TARGET_BUCKET, register
+from tests.promotion.conftest import Call, mutating
 
 KEY = leases.lease_key(GROUP, 1)
 FAST = leases.LeaseSettings(ttl_seconds=60, renew_seconds=20, poll_seconds=1, max_wait_seconds=3)

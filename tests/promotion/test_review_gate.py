@@ -13,10 +13,11 @@ import boto3
 import pytest
 
 import build
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
-from pipelines.stage_build import StageBuild
+from pipelines.definition.stage_build import StageBuild
 from promotion.registry import LINEAGE_SOURCE_ARN
-from tests.promotion.conftest import Call, mutating, register
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
+from testbed.promotion_cases import register
+from tests.promotion.conftest import Call, mutating
 
 PENDING = ("--approval-status", "PendingManualApproval")
 

@@ -11,10 +11,11 @@ import boto3
 import pytest
 
 import build
-from demo.deploy import apply_with_boto3
-from demo.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, create_bucket, role_arn
 from promotion.config import load_stage_config
-from tests.promotion.conftest import Call, mutating, register
+from testbed.deploy import apply_with_boto3
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, create_bucket, role_arn
+from testbed.promotion_cases import register
+from tests.promotion.conftest import Call, mutating
 
 ROLES = (
     "--source-role-arn",

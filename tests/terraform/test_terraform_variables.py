@@ -225,7 +225,7 @@ def test_build_py_model_names_fit_the_model_name_validation(root_module: dict[st
 def test_build_py_pipeline_names_fit_the_pipeline_name_validation(
     root_module: dict[str, Any], repo_root: Any, stage: str
 ) -> None:
-    from pipelines.batch_inference import pipeline
+    from pipelines.definition import pipeline
     from promotion.config import load_stage_config
 
     config = load_stage_config(repo_root / f"{stage}-config.tfvars.json", stage=stage)
