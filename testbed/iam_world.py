@@ -84,10 +84,15 @@ class World:
             yield account_session(account_id)
 
     def put_policy(self, role: str, template: str, document: Mapping[str, Any]) -> None:
-        """Replace one inline policy of a role."""
+        """Replace one inline policy of a role; without statements, remove it (IAM refuses a
+        policy with none)."""
         target = self.roles[role]
         with self.admin(target.account_id) as session:
-            session.client("iam").put_role_policy(
+            iam = session.client("iam")
+            if not document["Statement"]:
+                iam.delete_role_policy(RoleName=target.name, PolicyName=template)
+                return
+            iam.put_role_policy(
                 RoleName=target.name, PolicyName=template, PolicyDocument=json.dumps(document)
             )
 
