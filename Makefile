@@ -57,6 +57,7 @@ lint: setup ## ruff, mypy, terraform fmt, checkov, zizmor, actionlint, IAM polic
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 	$(PY) scripts/lint_infra.py
+	$(PY) scripts/aws_image_registries.py
 	$(PY) scripts/lint_policies.py
 	$(PY) scripts/template_self.py
 	$(PY) scripts/fleet.py conflicts

@@ -177,7 +177,9 @@ DOCUMENTED: dict[tuple[str, str], str] = {
         "ecr:GetAuthorizationToken has no resource type (Service Authorization Reference)",
     ("execution", "PullModelImages"):
         "SageMaker pulls the model's copied image from the stage's repository as the execution "
-        "role; SageMaker roles docs (CreateModel permissions); no local flow pulls an image",
+        "role; SageMaker roles docs (CreateModel permissions); no local flow pulls an image, but "
+        "tests/iam/test_image_boundaries.py shows the pull's three calls pass IAM with it and "
+        "fail without",
     ("execution", "PullFrameworkImages"):
         "SageMaker pulls AWS's framework images (serving, processing) as the execution role, "
         "cross-account: the role's policy must allow it; SageMaker roles docs",
