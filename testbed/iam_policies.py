@@ -124,7 +124,9 @@ def role_policy_names(
 ) -> tuple[str, ...]:
     """The templates a role holds: its own list, plus the dev key when the artifacts use one, and
     the dev image repositories' read when the bootstrap settings list some."""
-    extra = (DEV_ARTIFACTS_KEY_POLICY,) if dev_artifacts_key and spec.reads_dev_artifacts else ()
+    extra: tuple[str, ...] = ()
+    if dev_artifacts_key and spec.reads_dev_artifacts:
+        extra += (DEV_ARTIFACTS_KEY_POLICY,)
     stage_reader = spec.reads_dev_artifacts and spec.account != "dev"  # bootstrap/stage/images.tf
     extra += (DEV_IMAGES_POLICY,) if dev_images and stage_reader else ()
     return spec.policies + extra
