@@ -26,9 +26,19 @@ _VARYING = [
 ]
 
 
+# `python -m demo` with SIGINT at Python's default, as in a terminal's foreground job: a test run
+# started in the background (`make test &`, some CI runners) hands its children SIGINT ignored,
+# which Python keeps, so Ctrl-C would never reach the demo.
+_AS_FROM_A_TERMINAL = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('demo', run_name='__main__', alter_sys=True)"
+)
+
+
 def demo(output: Path) -> subprocess.Popen[str]:
     """`python -m demo` in a process group of its own (as a shell's job)."""
-    command = [sys.executable, "-m", "demo", "--rows", "300", "--output-dir", str(output)]
+    command = [sys.executable, "-c", _AS_FROM_A_TERMINAL]
+    command += ["--rows", "300", "--output-dir", str(output)]
     return subprocess.Popen(
         command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
