@@ -57,6 +57,7 @@ lint: setup ## ruff, mypy, terraform fmt, checkov, zizmor, actionlint, IAM polic
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 	$(PY) scripts/lint_infra.py
+	$(PY) scripts/aws_image_registries.py
 	$(PY) scripts/lint_policies.py
 	$(PY) scripts/template_self.py
 	$(PY) scripts/fleet.py conflicts
@@ -76,6 +77,7 @@ bench: $(STAMP) ## promotion and pipeline benchmarks (prints figures)
 docs: $(STAMP) ## regenerate the Terraform tables, the stage-file schema, IAM's condition keys, .jinja files
 	$(PY) scripts/tf_docs.py --write
 	$(PY) scripts/stage_schema.py --write
+	$(PY) scripts/aws_image_registries.py --write
 	$(PY) scripts/lint_policies.py --write-docs
 	$(PY) scripts/template_self.py --write
 

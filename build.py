@@ -248,7 +248,9 @@ def run(
         target.client("sagemaker"),
         target.client("s3"),
     )
-    ecr = {"source_ecr": source.client("ecr"), "target_ecr": target.client("ecr")}
+    # The dev repositories' policies let the stage roles that promote read the model's images
+    # (bootstrap/dev): the registry reader, which the resolve job assumes too, may not.
+    ecr = {"source_ecr": target.client("ecr"), "target_ecr": target.client("ecr")}
     plan = plan_promotion(
         config, source_arn=source_arn, source_sm=source_sm, source_s3=source_s3,
         target_sm=target_sm, target_s3=target_s3, pinned_images=pinned, **ecr,

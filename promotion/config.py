@@ -28,6 +28,7 @@ from pydantic import (
 
 from errors import ConfigError
 from promotion import config_rules as rules
+from promotion.images import execution_role_pulls, stage_repository
 
 STAGES = ("pre-prod", "prod")
 # The input layouts of pipelines/steps/partitions.py (LAYOUTS).
@@ -206,7 +207,9 @@ class StageConfig(BaseModel):
         default=None, description="role assumed for writing the stage account"
     )
     image_uri_map: dict[str, str] = Field(
-        default_factory=dict, description="exact source image URI -> image URI in the stage"
+        default_factory=dict,
+        description="exact source image URI -> image URI in the stage (in its model repository "
+        "or AWS's registries of its region: the execution role pulls only these)",
     )
     id_column: Column | None = Field(
         default=None, description="id column kept next to predictions; null = row number"
@@ -348,6 +351,15 @@ class StageConfig(BaseModel):
                     key, arn, account_id=account, account_key=account_key, region=region,
                     home=self.region,
                 )  # fmt: skip
+        for source, image in self.image_uri_map.items():
+            if not execution_role_pulls(image, account_id=self.account_id, region=self.region,
+                                        group=self.model_package_group_name):  # fmt: skip
+                raise ValueError(
+                    f"key 'image_uri_map' maps {source} to {image}, which the stage's execution "
+                    f"role may not pull: it pulls only from {stage_repository_uri(self)} and "
+                    f"AWS's framework registries of {self.region} (docs/iam.md); map it to an "
+                    "image there"
+                )
         taken = {*OWN_OUTPUT_COLUMNS, *([self.id_column] if self.id_column else ROW_ID_COLUMNS)}
         clash = sorted(taken & {prediction_column_name(c) for c in self.prediction_columns or ()})
         if clash:
@@ -367,6 +379,13 @@ class StageConfig(BaseModel):
                 f"allows at most {MAX_CONCURRENCY_PAYLOAD_MB}: lower one of them"
             )
         return self
+
+
+def stage_repository_uri(config: StageConfig) -> str:
+    """The stage's own model image repository (bootstrap/stage creates it)."""
+    domain = "amazonaws.com.cn" if config.partition == "aws-cn" else "amazonaws.com"
+    registry = f"{config.account_id}.dkr.ecr.{config.region}.{domain}"
+    return f"{registry}/{stage_repository(config.model_package_group_name)}"
 
 
 # Where `default_config_path` looks: the repository root, the model team's own stage files. The

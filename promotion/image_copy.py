@@ -32,7 +32,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from errors import ConfigError, CopyError
-from promotion.images import ImageName
+from promotion.images import ImageName, tag_for
 from promotion.streaming import whole_parts  # one reader of parts for S3 and ECR
 
 LOG = logging.getLogger(__name__)
@@ -66,16 +66,23 @@ class Manifest:
 @dataclass
 class ImagePlan:
     """One image to copy: its manifests (children first, the image last) and what the stage
-    lacks."""
+    lacks. Every manifest is put with a tag (`tag_for(version, its digest)`): an untagged image in
+    a stage repository can then only be the leftover of an interrupted copy, which is all its
+    lifecycle rule expires (bootstrap/policies/model-images-lifecycle.json)."""
 
     source: ImageName
     digest: str
     target_repository: str
-    tag: str
+    version: int  # the source package's version, in every tag
     manifests: list[Manifest]
     present: bool = False  # the stage holds the image (by digest)
     tagged: bool = False  # ... and it carries the tag
     missing: dict[str, int] = field(default_factory=dict)  # blobs the stage lacks
+
+    @property
+    def tag(self) -> str:
+        """The image's tag in the stage: `v<version>-<12 hex of its digest>`."""
+        return tag_for(self.version, self.digest)
 
     @property
     def blobs(self) -> dict[str, int]:
@@ -212,9 +219,8 @@ def copy_image(source_ecr: Any, target_ecr: Any, plan: ImagePlan, *, fetch: Fetc
     for digest, size in missing.items():
         copy_blob(source_ecr, target_ecr, plan, digest, size, fetch=fetch, moved=moved)
         moved.layers_copied += 1
-    for manifest in plan.manifests:
-        is_top = manifest.digest == plan.digest
-        put_manifest(target_ecr, plan, manifest, tag=plan.tag if is_top else None)
+    for manifest in plan.manifests:  # an index's images first, each tagged, then the image
+        put_manifest(target_ecr, plan, manifest, tag=tag_for(plan.version, manifest.digest))
     verify_image(target_ecr, plan)
     return moved
 
@@ -259,14 +265,14 @@ def copy_blob(
             raise
 
 
-def put_manifest(ecr: Any, plan: ImagePlan, manifest: Manifest, *, tag: str | None) -> None:
-    """PutImage by digest; one put meanwhile by another run (or an earlier one) is fine."""
+def put_manifest(ecr: Any, plan: ImagePlan, manifest: Manifest, *, tag: str) -> None:
+    """PutImage by digest with its tag; one put meanwhile by another run (or an earlier one) is
+    fine."""
     arguments: dict[str, Any] = {
         "repositoryName": plan.target_repository, "imageManifest": manifest.body,
         "imageManifestMediaType": manifest.media_type, "imageDigest": manifest.digest,
+        "imageTag": tag,
     }  # fmt: skip
-    if tag:
-        arguments["imageTag"] = tag
     try:
         ecr.put_image(**arguments)
     except ClientError as error:
@@ -283,14 +289,19 @@ def put_manifest(ecr: Any, plan: ImagePlan, manifest: Manifest, *, tag: str | No
 
 
 def verify_image(ecr: Any, plan: ImagePlan) -> None:
-    """The stage repository answers the image's manifest for its digest, byte for byte."""
+    """The stage repository answers each manifest of the image (an index's images too) for its
+    digest, byte for byte."""
+    wanted = [manifest.digest for manifest in plan.manifests]
     images = ecr.batch_get_image(
-        repositoryName=plan.target_repository, imageIds=[{"imageDigest": plan.digest}],
+        repositoryName=plan.target_repository,
+        imageIds=[{"imageDigest": digest} for digest in wanted],
         acceptedMediaTypes=[*MANIFEST, *INDEX],
     ).get("images") or []  # fmt: skip
-    if not images or _sha256(images[0]["imageManifest"]) != plan.digest:
-        raise CopyError(f"{plan.target_repository}@{plan.digest} is not in the stage's ECR as "
-                        "copied; re-run")  # fmt: skip
+    answered = {_sha256(image["imageManifest"]) for image in images}
+    for digest in wanted:
+        if digest not in answered:
+            raise CopyError(f"{plan.target_repository}@{digest} is not in the stage's ECR as "
+                            "copied; re-run")  # fmt: skip
 
 
 def https_fetch(endpoint: str | None = None) -> Fetch:

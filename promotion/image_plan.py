@@ -8,18 +8,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from errors import CopyError
-from promotion.config import StageConfig
+from errors import ConfigError, CopyError
+from promotion.config import StageConfig, stage_repository_uri
 from promotion.image_copy import ImagePlan, read_image, resolve_tag, stage_state
 from promotion.images import (
     ImageDecision,
     ImageName,
     copied_uri,
     decide,
+    execution_role_pulls,
     parse_image,
     stage_repository,
     summary_note,
-    tag_for,
 )
 from promotion.package import container_places
 
@@ -56,6 +56,7 @@ def plan_images(
                           source_account_id=config.source_account_id, region=config.region,
                           pinned=pinned)  # fmt: skip
         if decision.kind != "copy":
+            _check_pullable(decision, config)
             if not decision.pinned:
                 notices.append(f"{place}: {decision.target}: {summary_note(decision)}")
             planned.append(PlannedImage(decision))
@@ -78,13 +79,26 @@ def plan_images(
                 name,
                 digest,
                 stage_repository(config.model_package_group_name),
-                tag_for(version, digest),
+                version,
                 read_image(source_ecr, name, digest),
             )
             stage_state(target_ecr, image)
             read[digest] = image
         planned.append(PlannedImage(decision, read[digest]))
     return planned, notices
+
+
+def _check_pullable(decision: ImageDecision, config: StageConfig) -> None:
+    """Refuse an image the stage's execution role may not pull (it would fail the first run)."""
+    if execution_role_pulls(decision.target, account_id=config.account_id, region=config.region,
+                            group=config.model_package_group_name):  # fmt: skip
+        return
+    raise ConfigError(
+        f"{decision.place} names {decision.target}, which the stage's execution role may not "
+        f"pull: it pulls only from {stage_repository_uri(config)} and AWS's framework registries "
+        f"of {config.region} (docs/iam.md); push the image to the dev account's ECR (build.py "
+        "copies it), or map it (image_uri_map) to an image there"
+    )
 
 
 def _tag_now(ecr: Any, name: ImageName) -> str | None:

@@ -77,29 +77,49 @@ def stage_repository(group: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def aws_registries() -> frozenset[str]:
-    """The accounts of AWS's own image registries, from the SageMaker SDK's bundled image URI
-    configuration (read as data: the SDK itself is not imported)."""
+def aws_registries_by_region() -> dict[str, frozenset[str]]:
+    """The accounts of AWS's own image registries in each region, from the SageMaker SDK's bundled
+    image URI configuration (read as data: the SDK itself is not imported). The stage bootstrap
+    grants the execution role pulls from these (bootstrap/policies/aws-image-registries.json,
+    written from this by scripts/aws_image_registries.py)."""
     spec = importlib.util.find_spec("sagemaker")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError("the sagemaker package is not installed: run `make setup`")
     folder = Path(next(iter(spec.submodule_search_locations))) / "core" / "image_uri_config"
-    accounts: set[str] = set()
+    found: dict[str, set[str]] = {}
     for path in folder.glob("*.json"):
-        _collect_registries(json.loads(path.read_text(encoding="utf-8")), accounts)
-    return frozenset(accounts)
+        _collect_registries(json.loads(path.read_text(encoding="utf-8")), found)
+    return {region: frozenset(accounts) for region, accounts in sorted(found.items())}
 
 
-def _collect_registries(value: Any, accounts: set[str]) -> None:
+def aws_registries() -> frozenset[str]:
+    """The accounts of AWS's own image registries, in any region."""
+    return frozenset().union(*aws_registries_by_region().values())
+
+
+def _collect_registries(value: Any, found: dict[str, set[str]]) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if key == "registries" and isinstance(item, dict):
-                accounts.update(str(account) for account in item.values())
+                for region, account in item.items():
+                    found.setdefault(str(region), set()).add(str(account))
             else:
-                _collect_registries(item, accounts)
+                _collect_registries(item, found)
     elif isinstance(value, list):
         for item in value:
-            _collect_registries(item, accounts)
+            _collect_registries(item, found)
+
+
+def execution_role_pulls(uri: str, *, account_id: str, region: str, group: str) -> bool:
+    """Whether the stage's execution role may pull this image: the stage's own model repository
+    (`stage_repository`), or an AWS registry of the stage's region (bootstrap/policies/
+    execution.json.tftpl grants exactly these)."""
+    name = parse_image(uri)
+    if name is None or name.region != region:
+        return False
+    if name.account == account_id:
+        return name.repository == stage_repository(group)
+    return name.account in aws_registries_by_region().get(region, frozenset())
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from botocore.model import Shape
 from errors import CopyError
 from promotion import approval, registry
 from promotion.artifacts import head, is_copied
+from promotion.batch_transform import check_batch_transform
 from promotion.config import StageConfig
 from promotion.image_plan import PlannedImage, plan_images
 from promotion.images import summary_note
@@ -169,8 +170,9 @@ def plan_promotion(
     (`build.py --images-from`). The ECR clients are needed only for a package with own images.
 
     Raises:
-        ConfigError: a package form or image build.py cannot promote, or a limit SageMaker
-            documents exceeded (every violation, one line each).
+        ConfigError: a package form or image build.py cannot promote, model data batch
+            transform cannot use, or a limit SageMaker documents exceeded (every violation,
+            one line each).
         PromotionError: a package found by lineage is not provably ours (promotion/reuse.py).
     """
     source = registry.describe_approved(source_sm, source_arn)
@@ -179,6 +181,7 @@ def plan_promotion(
     version = int(source["ModelPackageVersion"])
     prefix = artifact_prefix(group, version)
     view = creatable(source, shape)
+    check_batch_transform(view, source=source_arn)
     references = plan_references(view, bucket=config.artifacts_bucket, prefix=prefix)
     # Packages first, copies second: a package is created only after all its copies exist, so
     # one found here has complete copies below. In the other order a concurrent run could create

@@ -1,7 +1,9 @@
 """Model data given as an S3 key prefix (`S3DataType: S3Prefix`): every object below it is part of
-the model. Its objects are listed, checked against SageMaker's naming rules, copied one by one
-(promotion/artifacts.py's `copy_artifact`, the same guarantees as a single object), the listing
-is recorded next to the copies, and the copied prefix is verified to hold exactly the listing.
+the model. Only an additional inference specification or an `AdditionalS3DataSource` can name one:
+the model the stage's batch transform runs may not (promotion/batch_transform.py). Its objects
+are listed, checked against SageMaker's naming rules, copied one by one (promotion/artifacts.py's
+`copy_artifact`, the same guarantees as a single object), the listing is recorded next to the
+copies, and the copied prefix is verified to hold exactly the listing.
 
 SageMaker's rules for the files of an uncompressed model (S3ModelDataSource, CompressionType, in
 the SageMaker API reference): each key below the prefix becomes a path below /opt/ml/model; no

@@ -122,10 +122,20 @@ def _sid(statement: dict[str, Any], index: int) -> str:
     return str(statement.get("Sid") or f"#{index}")
 
 
+_RESOURCE_OF_POLICY = {
+    # A trust statement names no Resource: its role is the resource.
+    "trust": "arn:aws:iam::111111111111:role/the-trusted-role",
+    # Nor does an ECR repository policy's (ECR User Guide, "Repository policy examples"): the
+    # repository it is set on is.
+    "resource": "arn:aws:ecr:us-east-1:111111111111:repository/the-repository",
+}
+
+
 def _for_parliament(document: Document, statement: dict[str, Any]) -> dict[str, Any]:
-    """A trust statement names no Resource (its role is the resource): parliament wants one."""
-    if document.kind == "trust" and "Resource" not in statement:
-        return {**statement, "Resource": "arn:aws:iam::111111111111:role/the-trusted-role"}
+    """A statement without Resource is about the resource its policy is attached to (a role's
+    trust, a repository's policy): parliament wants one named."""
+    if document.kind in _RESOURCE_OF_POLICY and "Resource" not in statement:
+        return {**statement, "Resource": _RESOURCE_OF_POLICY[document.kind]}
     return statement
 
 

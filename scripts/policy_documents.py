@@ -40,12 +40,14 @@ STAGES = ("pre-prod", "prod")
 # Templates of the dev account (bootstrap/dev renders them with the dev account's values).
 DEV_TEMPLATES = frozenset({
     "registry-reader", "registry-reader-trust", "dev-artifacts-bucket",
-    "dev-artifacts-key-policy", "dev-artifacts-key",
+    "dev-artifacts-key-policy", "dev-artifacts-key", "dev-image-repository",
 })  # fmt: skip
 # Policies that are not identity policies, and what they are attached to (a trust statement
 # names no Resource: the role it belongs to is its resource).
 TRUST_TEMPLATES = frozenset({"github-trust", "registry-reader-trust", "sagemaker-trust"})
-RESOURCE_TEMPLATES = frozenset({"dev-artifacts-bucket", "dev-artifacts-key-policy"})
+RESOURCE_TEMPLATES = frozenset({
+    "dev-artifacts-bucket", "dev-artifacts-key-policy", "dev-image-repository",
+})  # fmt: skip
 TERRAFORM_FILES = (
     "batch-config-template.tf", "approval_trigger/iam.tf", "approval_trigger/storage.tf",
     "bootstrap/dev/main.tf", "bootstrap/stage/main.tf", "bootstrap/modules/bucket/main.tf",

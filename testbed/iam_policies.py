@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from promotion.config import StageConfig, parse_s3_url
+from promotion.images import stage_repository
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POLICIES_DIR = REPO_ROOT / "bootstrap" / "policies"
 ROLES_FILE = POLICIES_DIR / "roles.json"
 TEMPLATE_SUFFIX = ".json.tftpl"
 DEV_ARTIFACTS_KEY_POLICY = "dev-artifacts-key"
+DEV_IMAGES_POLICY = "dev-images"  # inline, on the roles that promote, when repositories are listed
+AWS_IMAGE_REGISTRIES = POLICIES_DIR / "aws-image-registries.json"
 _PLACEHOLDER = re.compile(r"\$\{(?:jsonencode\((\w+)\)|(\w+))\}")
 _ANY_TEMPLATE_SYNTAX = re.compile(r"[$%]\{")
 
@@ -116,9 +119,16 @@ MODULE_ALARM_SUFFIXES = (
 )
 
 
-def role_policy_names(spec: RoleSpec, *, dev_artifacts_key: bool) -> tuple[str, ...]:
-    """The templates a role holds: its own list, plus the dev key when the artifacts use one."""
-    extra = (DEV_ARTIFACTS_KEY_POLICY,) if dev_artifacts_key and spec.reads_dev_artifacts else ()
+def role_policy_names(
+    spec: RoleSpec, *, dev_artifacts_key: bool, dev_images: bool = False
+) -> tuple[str, ...]:
+    """The templates a role holds: its own list, plus the dev key when the artifacts use one, and
+    the dev image repositories' read when the bootstrap settings list some."""
+    extra: tuple[str, ...] = ()
+    if dev_artifacts_key and spec.reads_dev_artifacts:
+        extra += (DEV_ARTIFACTS_KEY_POLICY,)
+    stage_reader = spec.reads_dev_artifacts and spec.account != "dev"  # bootstrap/stage/images.tf
+    extra += (DEV_IMAGES_POLICY,) if dev_images and stage_reader else ()
     return spec.policies + extra
 
 
@@ -134,6 +144,7 @@ class Accounts:
     state_key: str
     state_kms_key_arn: str
     permissions_boundary_arn: str
+    dev_image_repositories: tuple[str, ...] = ()
 
 
 def policy_variables(config: StageConfig, accounts: Accounts) -> dict[str, Any]:
@@ -189,6 +200,21 @@ def policy_variables(config: StageConfig, accounts: Accounts) -> dict[str, Any]:
         "state_key": accounts.state_key,
         "state_kms_key_arn": accounts.state_kms_key_arn,
         "permissions_boundary_arn": accounts.permissions_boundary_arn,
+        # bootstrap/stage/images.tf
+        "model_images_repository_arn": (
+            f"arn:aws:ecr:{region}:{account}:repository/"
+            f"{stage_repository(config.model_package_group_name)}"
+        ),
+        "dev_image_repository_arns": [
+            f"arn:aws:ecr:{region}:{config.source_account_id}:repository/{name}"
+            for name in accounts.dev_image_repositories
+        ],
+        "aws_image_repository_arns": [
+            f"arn:aws:ecr:{region}:{registry}:repository/*"
+            for registry in json.loads(AWS_IMAGE_REGISTRIES.read_text(encoding="utf-8")).get(
+                region, []
+            )
+        ],
     }
 
 
@@ -197,7 +223,10 @@ def role_documents(
 ) -> dict[str, dict[str, Any]]:
     """The inline policies of one role, by template name, rendered with `variables`."""
     values = {**variables, "created_package_status": spec.created_package_status}
+    dev_images = bool(variables.get("dev_image_repository_arns"))
     return {
         name: render(name, values)
-        for name in role_policy_names(spec, dev_artifacts_key=dev_artifacts_key)
+        for name in role_policy_names(
+            spec, dev_artifacts_key=dev_artifacts_key, dev_images=dev_images
+        )
     }

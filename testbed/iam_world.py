@@ -19,6 +19,7 @@ import boto3
 import requests
 
 from promotion.config import StageConfig, default_config_path, load_stage_config, parse_s3_url
+from promotion.images import stage_repository
 from testbed import seed
 from testbed.iam_policies import (
     Accounts,
@@ -39,6 +40,7 @@ from testbed.local_aws import (
 
 DEV_ARTIFACTS_BUCKET = f"ml-artifacts-{DEV_ACCOUNT}"
 DEV_ARTIFACTS_PREFIX = "training/"
+DEV_IMAGE_REPOSITORY = "serving/own-container"  # the team's repository in dev (bootstrap settings)
 OIDC_HOST = "token.actions.githubusercontent.com"
 GITHUB_REPOSITORY = "example-org/batch-inference"
 STAGE_ACCOUNTS = {"pre-prod": PRE_PROD_ACCOUNT, "prod": PROD_ACCOUNT}
@@ -82,10 +84,15 @@ class World:
             yield account_session(account_id)
 
     def put_policy(self, role: str, template: str, document: Mapping[str, Any]) -> None:
-        """Replace one inline policy of a role."""
+        """Replace one inline policy of a role; without statements, remove it (IAM refuses a
+        policy with none)."""
         target = self.roles[role]
         with self.admin(target.account_id) as session:
-            session.client("iam").put_role_policy(
+            iam = session.client("iam")
+            if not document["Statement"]:
+                iam.delete_role_policy(RoleName=target.name, PolicyName=template)
+                return
+            iam.put_role_policy(
                 RoleName=target.name, PolicyName=template, PolicyDocument=json.dumps(document)
             )
 
@@ -104,6 +111,7 @@ def accounts_for(config: StageConfig) -> Accounts:
         state_key=f"batch-inference/{config.stage}.tfstate",
         state_kms_key_arn=f"arn:aws:kms:{region}:{account}:key/state",
         permissions_boundary_arn=f"arn:aws:iam::{account}:policy/{prefix}-boundary-{config.stage}",
+        dev_image_repositories=(DEV_IMAGE_REPOSITORY,),
     )
 
 
@@ -174,6 +182,7 @@ def build_world(endpoint: str, scratch: Path) -> World:
             render("sagemaker-trust", variables),
             {"execution": render("execution", variables)},
         )
+    create_image_repositories(configs)
     for spec in role_specs().values():
         config = configs["pre-prod" if spec.account == "dev" else spec.account]
         variables = policy_variables(config, accounts_for(config))
@@ -188,6 +197,34 @@ def build_world(endpoint: str, scratch: Path) -> World:
     return World(endpoint, configs, roles, source_arns, scratch)
 
 
+def dev_image_repository_policy(configs: Mapping[str, StageConfig]) -> dict[str, Any]:
+    """The dev image repository's policy, as bootstrap/dev renders it."""
+    reader = next(spec for spec in role_specs().values() if spec.account == "dev")
+    return render("dev-image-repository", trust_variables(reader, configs))
+
+
+def create_stage_image_repository(config: StageConfig) -> None:
+    """The stage's model image repository, as bootstrap/stage creates it (tags immutable)."""
+    ecr = account_session(config.account_id, config.region).client("ecr")
+    ecr.create_repository(
+        repositoryName=stage_repository(config.model_package_group_name),
+        imageTagMutability="IMMUTABLE",
+    )
+
+
+def create_image_repositories(configs: Mapping[str, StageConfig]) -> None:
+    """The team's repository in dev with the policy bootstrap/dev sets on it, and each stage's
+    model image repository."""
+    ecr = account_session(DEV_ACCOUNT, configs["pre-prod"].region).client("ecr")
+    ecr.create_repository(repositoryName=DEV_IMAGE_REPOSITORY)
+    ecr.set_repository_policy(
+        repositoryName=DEV_IMAGE_REPOSITORY,
+        policyText=json.dumps(dev_image_repository_policy(configs)),
+    )
+    for config in configs.values():
+        create_stage_image_repository(config)
+
+
 @contextmanager
 def as_role(world: World, role: str, monkeypatch: Any) -> Iterator[Role]:
     """Point boto3 at the world with the credentials of `role` (a monkeypatch scope)."""
@@ -199,7 +236,7 @@ def as_role(world: World, role: str, monkeypatch: Any) -> Iterator[Role]:
 
 
 def reset_stage(world: World, stage: str) -> None:
-    """Forget a stage's promotions: its packages, group and artifact copies.
+    """Forget a stage's promotions: its packages, group, artifact and image copies.
 
     The registry is cleared in moto's backend: moto's DeleteModelPackage answers 500.
     """
@@ -214,3 +251,6 @@ def reset_stage(world: World, stage: str) -> None:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=config.artifacts_bucket):
             for item in page.get("Contents", []):
                 s3.delete_object(Bucket=config.artifacts_bucket, Key=item["Key"])
+        repository = stage_repository(config.model_package_group_name)
+        session.client("ecr").delete_repository(repositoryName=repository, force=True)
+        create_stage_image_repository(config)

@@ -1,4 +1,4 @@
-"""Correction 8 of testbed/moto_fixes.py: ECR serves image layers and checks what is pushed, as its
+"""Correction 11 of testbed/moto_fixes.py: ECR serves image layers and checks what is pushed, as its
 API reference documents (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/).
 
 moto 5.2.5 keeps only each layer's size, has no GetDownloadUrlForLayer, derives an image's digest
@@ -24,6 +24,11 @@ from its layers' digests, and accepts any manifest. Corrected here:
   untagged, as in AWS (the user guide's "Preventing image tags from being overwritten": mutable
   tags are overwritten; lifecycle policies' `tagStatus: untagged` selects such images). moto
   deleted that image.
+- A request naming another account's registry (`registryId`: "The Amazon Web Services account ID
+  associated with the registry that contains the image ... If you do not specify a registry, the
+  default registry is assumed") is answered from that account's registry; moto looked the
+  repository up in the caller's and answered RepositoryNotFoundException. Whether the caller may
+  is IAM's question (testbed/enforcement/ecr.py evaluates the repository policy).
 """
 
 from __future__ import annotations
@@ -75,7 +80,7 @@ def _complete_layer_upload(
     self: ECRBackend, repository_name: str, upload_id: str, layer_digests: list[str],
     registry_id: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Correction 8: the layer is checked against its digest, and its bytes are kept."""
+    """Correction 11: the layer is checked against its digest, and its bytes are kept."""
     repository = self._get_repository(repository_name, registry_id)
     upload = repository.uploads.get(upload_id)
     if upload is not None:
@@ -115,7 +120,7 @@ def _put_image(
     self: ECRBackend, repository_name: str, image_manifest: str, image_tag: str,
     image_manifest_mediatype: str | None = None, digest: str | None = None,
 ) -> Any:  # fmt: skip
-    """Correction 8: the digest is the manifest's sha256; what it references must be there."""
+    """Correction 11: the digest is the manifest's sha256; what it references must be there."""
     repository = self._get_repository(repository_name)
     computed = _sha256(image_manifest.encode("utf-8"))
     if digest and digest != computed:
@@ -158,12 +163,18 @@ def _put_image(
                                image_manifest_mediatype, computed)  # fmt: skip
 
 
+def _registry_backend(self: ECRResponse) -> ECRBackend:
+    """Correction 11: the registry the request names (registryId), else the caller's."""
+    registry = self._get_param("registryId") or self.current_account
+    return ecr_backends[registry][self.region]
+
+
 def _layer_signature(layer: str, expires: str) -> str:
     return hmac.new(_LAYER_URL_KEY, f"{layer}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 def _get_download_url_for_layer(self: ECRResponse) -> ActionResult:
-    """Correction 8: a pre-signed URL of the layer, for layers an image references."""
+    """Correction 11: a pre-signed URL of the layer, for layers an image references."""
     registry = self._get_param("registryId") or self.current_account
     name, digest = self._get_param("repositoryName"), self._get_param("layerDigest")
     repository = ecr_backends[registry][self.region]._get_repository(name, registry)
@@ -188,7 +199,7 @@ def _get_download_url_for_layer(self: ECRResponse) -> ActionResult:
 
 
 def _dispatch(self: DomainDispatcherApplication, environ: dict[str, Any], start: Any) -> Any:
-    """Correction 8: the embedded server answers its pre-signed layer URLs (no credentials)."""
+    """Correction 11: the embedded server answers its pre-signed layer URLs (no credentials)."""
     path = environ.get("PATH_INFO", "")
     if not path.startswith(LAYER_PATH):
         return _original_dispatch(self, environ, start)
@@ -219,4 +230,5 @@ def ecr_patches() -> list[Any]:
         mock.patch.object(ECRResponse, "get_download_url_for_layer",
                           _get_download_url_for_layer),
         mock.patch.object(DomainDispatcherApplication, "__call__", _dispatch),
+        mock.patch.object(ECRResponse, "ecr_backend", property(_registry_backend)),
     ]  # fmt: skip

@@ -49,7 +49,7 @@ CACHE_VARIABLE = "TF_PLUGIN_CACHE_DIR"  # Terraform's own: the user's cache, whe
 PROVIDER = Path("registry.terraform.io") / "hashicorp" / "aws"
 # Every service the roots use, pointed at the embedded AWS by the override file.
 LOCAL_SERVICES = (
-    "cloudwatch", "dynamodb", "events", "glue", "iam", "kms", "lambda", "logs", "s3",
+    "cloudwatch", "dynamodb", "ecr", "events", "glue", "iam", "kms", "lambda", "logs", "s3",
     "sagemaker", "scheduler", "secretsmanager", "sns", "sqs", "sts",
 )  # fmt: skip
 OVERRIDE_FILE = "local_aws_override.tf"

@@ -18,6 +18,11 @@ output "dev_artifacts_key_policy_statements" {
   value       = var.dev_artifacts_kms_key_arn == null ? "" : jsonencode(local.key_statements)
 }
 
+output "dev_image_repository_policy_statements" {
+  description = "Statements to merge into the policy of each of dev_image_repositories (empty when this root applies them, or when none is listed)."
+  value       = var.manage_dev_image_repository_policies || length(var.dev_image_repositories) == 0 ? "" : jsonencode(local.image_repository_statements)
+}
+
 output "github_repository_variables" {
   description = "Repository variables of the GitHub repository (Settings > Secrets and variables > Actions > Variables)."
   value       = { DEV_READ_ROLE_ARN = aws_iam_role.registry_reader.arn }

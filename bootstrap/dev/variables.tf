@@ -25,6 +25,18 @@ variable "dev_artifacts_kms_key_arn" {
   default     = null
 }
 
+variable "dev_image_repositories" {
+  description = "Names of this account's ECR repositories the model's own images are pushed to (bootstrap/settings.tfvars.json); each must exist. Empty: the model uses AWS's images only."
+  type        = list(string)
+  default     = []
+}
+
+variable "manage_dev_image_repository_policies" {
+  description = "Controls whether this root owns the WHOLE policy of each of dev_image_repositories. `false` outputs the statements to merge into them instead."
+  type        = bool
+  default     = true
+}
+
 variable "stage_config_files" {
   description = "The stage files, relative to this directory: account ids, region and group are read from them."
   type        = list(string)

@@ -42,7 +42,7 @@ locals {
   create_oidc_provider = var.oidc_provider_arn == null
   oidc_provider_arn    = local.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : var.oidc_provider_arn
 
-  # The variables of every template (tests/iam/policies.py renders them with the same names).
+  # The variables of every template (testbed/iam_policies.py renders them with the same names).
   policy_vars = {
     partition                       = local.partition
     region                          = var.region
@@ -78,6 +78,10 @@ locals {
     # Built from its parts: the boundary policy is itself rendered from these variables.
     permissions_boundary_arn = "arn:${local.partition}:iam::${var.account_id}:policy/${local.boundary_name}"
     oidc_provider_arn        = local.oidc_provider_arn
+    # images.tf
+    model_images_repository_arn = local.model_images_repository_arn
+    dev_image_repository_arns   = local.dev_image_repository_arns
+    aws_image_repository_arns   = local.aws_image_repository_arns
   }
 
   github_roles = module.naming.roles[var.stage]

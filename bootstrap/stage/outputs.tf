@@ -40,3 +40,8 @@ output "oidc_provider_arn" {
   description = "ARN of the GitHub OIDC provider of this account."
   value       = local.oidc_provider_arn
 }
+
+output "model_images_repository_url" {
+  description = "URL of the stage's model image repository, where build.py copies the model's own images."
+  value       = aws_ecr_repository.model_images.repository_url
+}

@@ -107,6 +107,12 @@ variable "dev_artifacts_kms_key_arn" {
   default     = null
 }
 
+variable "dev_image_repositories" {
+  description = "Names of the dev account's ECR repositories the model's own images are pushed to (the roles that promote read them). Empty: the model uses AWS's images only."
+  type        = list(string)
+  default     = []
+}
+
 ################################################################################
 # This root only
 ################################################################################

@@ -75,8 +75,15 @@ AWS), and are patched here, each as narrowly as possible:
     ValidationError (STS API reference, DurationSeconds): so does the emulator, and a job that
     asks for the session its timeout needs fails here as in AWS when the role does not allow it.
 
-moto does not evaluate resource-based policies (bucket and key policies), KMS use by S3, nor other
-condition keys: statements only those could prove are justified by documentation in docs/iam.md.
+12. ECR: moto authorizes ECR calls on resource "*" and evaluates no repository policy. Each
+    repository call is authorized on the repository's ARN (the request's `repositoryName` and
+    `registryId`) with its tags, and a call on another account's repository needs the
+    repository's policy to allow it too, as AWS evaluates cross-account requests
+    (testbed/enforcement/ecr.py).
+
+moto does not evaluate other resource-based policies (bucket and key policies), KMS use by S3 or
+ECR, nor other condition keys: statements only those could prove are justified by documentation
+in docs/iam.md.
 """
 
 from __future__ import annotations
@@ -97,7 +104,7 @@ from moto.s3.responses import S3Response
 from moto.sts.exceptions import STSValidationError
 from moto.sts.models import STSBackend
 
-from testbed.enforcement import grants, s3
+from testbed.enforcement import ecr, grants, s3
 from testbed.enforcement.conditions import conditions_hold
 from testbed.enforcement.reference import listed_context
 from testbed.enforcement.requests import Check, checks_for, request_of
@@ -267,6 +274,13 @@ def _check_action_permitted(self: IAMRequestBase, resource: str) -> None:
     action = self._action.replace("monitoring:", "cloudwatch:", 1)
     checks = checks_for(request) or [Check(action, resource)]
     permitted = all(_permitted(self, check, incoming) for check in checks)
+    caller = self._access_key.arn
+    principal = {"aws:PrincipalArn": principal_arn(caller), "aws:PrincipalAccount": self.account_id}
+    forms = _principal_forms(caller) | {self.account_id, f"arn:aws:iam::{self.account_id}:root"}
+    permitted = permitted and all(  # correction 12: another account's repository must allow it
+        ecr.repository_policy_allows(check, self.account_id, forms, {**incoming, **principal})
+        for check in checks
+    )
     if permitted and self._is_assuming_role_operation(resource):
         permitted = self._check_role_trust_relationship(resource)
     if not permitted:

@@ -303,6 +303,12 @@ def _iam(request: Request) -> list[Check] | None:
     return [Check(f"iam:{op}", arn, context)]
 
 
+def _ecr(request: Request) -> list[Check] | None:
+    from testbed.enforcement import ecr  # it builds on this module's types
+
+    return ecr.checks(request)
+
+
 _SERVICES: dict[str, Callable[[Request], list[Check] | None]] = {
     "sagemaker": _sagemaker,
     "kms": _kms,
@@ -313,6 +319,7 @@ _SERVICES: dict[str, Callable[[Request], list[Check] | None]] = {
     "cloudwatch": _cloudwatch,
     "iam": _iam,
     "glue": _glue,
+    "ecr": _ecr,
 }
 
 

@@ -80,6 +80,17 @@ PROVEN: list[Case] = [
          "sagemaker:UpdateModelPackage"),
 ]  # fmt: skip
 
+# The copy of an own image (tests/iam/test_image_promotion.py, its own world): the prod plan role
+# holds the same templates, and its own promotion of the image passes with them.
+IMAGE_PROVEN: list[Case] = [
+    Case("deploy-pre-prod", "dev-images", "ReadDevModelImages", "pre-prod image dry run",
+         "ecr:BatchGetImage"),
+    Case("deploy-pre-prod", "promote", "ReadModelImageCopies", "pre-prod image dry run",
+         "ecr:DescribeImages"),
+    Case("deploy-pre-prod", "promote", "PushModelImageCopies", "pre-prod image promotion",
+         "ecr:InitiateLayerUpload"),
+]  # fmt: skip
+
 # Statements whose absence does not fail a flow but degrades it, shown by their own test:
 # without s3:GetObject on the source, build.py streams the artifacts instead of copying them.
 # Without the parts statement every server-side copy (a multipart upload, whatever the size) is
@@ -162,8 +173,16 @@ DOCUMENTED: dict[tuple[str, str], str] = {
         "SageMaker runs the steps; Pipelines IAM docs: the pipeline role creates the jobs",
     ("execution", "PassItselfToJobs"): "SageMaker Pipelines docs: iam:PassRole to the jobs",
     ("execution", "AuthenticateToRegistries"):
-        "SageMaker pulls the serving image; SageMaker roles docs (CreateModel permissions)",
-    ("execution", "PullServingImages"): "SageMaker roles docs (CreateModel permissions)",
+        "SageMaker pulls the serving image; SageMaker roles docs (CreateModel permissions); "
+        "ecr:GetAuthorizationToken has no resource type (Service Authorization Reference)",
+    ("execution", "PullModelImages"):
+        "SageMaker pulls the model's copied image from the stage's repository as the execution "
+        "role; SageMaker roles docs (CreateModel permissions); no local flow pulls an image, but "
+        "tests/iam/test_image_boundaries.py shows the pull's three calls pass IAM with it and "
+        "fail without",
+    ("execution", "PullFrameworkImages"):
+        "SageMaker pulls AWS's framework images (serving, processing) as the execution role, "
+        "cross-account: the role's policy must allow it; SageMaker roles docs",
     ("execution", "WriteJobLogs"): "SageMaker roles docs (job logs to CloudWatch Logs)",
     ("execution", "PublishJobMetrics"): "SageMaker roles docs (cloudwatch:PutMetricData)",
     ("terraform-state", "UseStateKey"):

@@ -230,3 +230,16 @@ def status(world: World, role: str, stage: str, monkeypatch: Any) -> Outcome:
     """`build.py --stage STAGE --status` as deploy.yml runs it after a job, as that job's role."""
     argv = ["--stage", stage, "--status", "--output-dir", str(world.scratch / stage)]
     return run_as(world, role, monkeypatch, lambda: build.main(argv))
+
+
+def ecr_as(world: World, role: str, monkeypatch: Any, call: Callable[[Any], Any]) -> str | None:
+    """Make one ECR call as `role`, IAM enforced: None when IAM let it through (whatever ECR then
+    answered), else the error code of the refusal."""
+    with as_role(world, role, monkeypatch), aws_semantics(), enforced():
+        ecr = boto3.Session(region_name=world.configs["pre-prod"].region).client("ecr")
+        try:
+            call(ecr)
+        except ClientError as error:
+            code = str(error.response["Error"]["Code"])
+            return code if code == "AccessDeniedException" else None
+    return None

@@ -22,7 +22,13 @@ from testbed.iam_policies import (
 )
 from testbed.iam_world import EXECUTION
 from testbed.local_aws import DEMO_STAGES
-from tests.iam.classification import DOCUMENTED, PROVEN, PROVEN_BY_FALLBACK, REHEARSED
+from tests.iam.classification import (
+    DOCUMENTED,
+    IMAGE_PROVEN,
+    PROVEN,
+    PROVEN_BY_FALLBACK,
+    REHEARSED,
+)
 
 STAGE_ROOT = REPO_ROOT / "bootstrap" / "stage" / "main.tf"
 DEV_ROOT = REPO_ROOT / "bootstrap" / "dev" / "main.tf"
@@ -53,11 +59,14 @@ def _all_documents() -> dict[tuple[str, str], list[dict[str, Any]]]:
     values: dict[str, Any] = {
         name: f"x-{name}" for template in TEMPLATES for name in placeholders(template)
     }
-    values |= {"stage_account_roots": ["r"], "stage_role_arns": ["a"], "data_bucket_arns": ["b"]}
+    values |= {"stage_account_roots": ["r"], "stage_role_arns": ["a"], "data_bucket_arns": ["b"],
+               "dev_image_repository_arns": ["i"], "aws_image_repository_arns": ["f"]}  # fmt: skip
     documents = {}
     for spec in role_specs().values():
-        for template in (*spec.policies, "dev-artifacts-key"):
-            if template == "dev-artifacts-key" and not spec.reads_dev_artifacts:
+        for template in (*spec.policies, "dev-artifacts-key", "dev-images"):
+            if template in ("dev-artifacts-key", "dev-images") and not spec.reads_dev_artifacts:
+                continue
+            if template == "dev-images" and spec.account == "dev":  # stage roles only
                 continue
             documents[(spec.name, template)] = render(template, values)["Statement"]
     for stage in ("pre-prod", "prod"):
@@ -72,7 +81,7 @@ def test_terraform_passes_every_variable_the_templates_use() -> None:
 
     # WHEN every template's placeholders are compared with what its root passes
     dev_templates = {"registry-reader-trust", "registry-reader", "dev-artifacts-key"}
-    dev_templates |= {"dev-artifacts-bucket", "dev-artifacts-key-policy"}
+    dev_templates |= {"dev-artifacts-bucket", "dev-artifacts-key-policy", "dev-image-repository"}
     missing = {
         template: placeholders(template) - (dev_vars if template in dev_templates else stage_vars)
         for template in TEMPLATES
@@ -100,7 +109,8 @@ def test_the_tests_render_with_the_same_variable_names_as_terraform() -> None:
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_each_template_is_valid_json_with_unique_sids(template: str) -> None:
     values: dict[str, Any] = {name: "x" for name in placeholders(template)}
-    values |= {"stage_account_roots": ["r"], "stage_role_arns": ["a"], "data_bucket_arns": ["b"]}
+    values |= {"stage_account_roots": ["r"], "stage_role_arns": ["a"], "data_bucket_arns": ["b"],
+               "dev_image_repository_arns": ["i"], "aws_image_repository_arns": ["f"]}  # fmt: skip
     statements = render(template, values)["Statement"]
     sids = [s["Sid"] for s in statements]
     assert len(sids) == len(set(sids)) and all(sids)
@@ -121,7 +131,8 @@ def test_no_statement_grants_a_whole_service_and_star_resources_are_justified() 
 
 def test_every_shipped_statement_is_proven_rehearsed_or_documented() -> None:
     # GIVEN every statement of every role
-    proven = {(case.role, case.template, case.sid) for case in PROVEN + PROVEN_BY_FALLBACK}
+    cases = PROVEN + IMAGE_PROVEN + PROVEN_BY_FALLBACK
+    proven = {(case.role, case.template, case.sid) for case in cases}
 
     # WHEN each is looked up
     unclassified = [
@@ -132,7 +143,7 @@ def test_every_shipped_statement_is_proven_rehearsed_or_documented() -> None:
         and (template, statement["Sid"]) not in DOCUMENTED
         and (template, statement["Sid"]) not in REHEARSED
         and (template, statement["Sid"])
-        not in {(c.template, c.sid) for c in PROVEN + PROVEN_BY_FALLBACK}
+        not in {(c.template, c.sid) for c in PROVEN + IMAGE_PROVEN + PROVEN_BY_FALLBACK}
     ]
 
     # THEN none is left, and docs/iam.md lists every documented one
@@ -201,12 +212,12 @@ def test_docs_state_the_counts_the_classification_gives() -> None:
     # GIVEN every statement and its classification
     documents = _all_documents()
     distinct = {(t, s["Sid"]) for (_, t), statements in documents.items() for s in statements}
-    per_role = [(r, t) for (r, t), statements in documents.items() if t != "dev-artifacts-key"
-                for _ in statements]  # fmt: skip
-    proven = {(case.template, case.sid) for case in PROVEN + PROVEN_BY_FALLBACK}
+    per_role = [(r, t) for (r, t), statements in documents.items()
+                if t not in ("dev-artifacts-key", "dev-images") for _ in statements]  # fmt: skip
+    proven = {(case.template, case.sid) for case in PROVEN + IMAGE_PROVEN + PROVEN_BY_FALLBACK}
 
     # WHEN they are counted
-    pairs = len(PROVEN) + len(PROVEN_BY_FALLBACK)
+    pairs = len(PROVEN) + len(IMAGE_PROVEN) + len(PROVEN_BY_FALLBACK)
     rehearsed = set(REHEARSED) - proven
     documented = distinct - proven - rehearsed
 
@@ -222,15 +233,22 @@ def test_docs_state_the_counts_the_classification_gives() -> None:
 
 
 def test_every_role_fits_iam_size_quotas() -> None:
-    # GIVEN every role's rendered templates (Terraform attaches each as a managed policy)
+    # GIVEN every role's rendered templates (Terraform attaches each as a managed policy, but
+    # dev-images and the execution role's, which are inline)
     by_role: dict[str, list[int]] = {}
-    for (role, _), statements in _all_documents().items():
+    inline: dict[str, int] = {}
+    for (role, template), statements in _all_documents().items():
         document = {"Version": "2012-10-17", "Statement": statements}
         size = len("".join(json.dumps(document, separators=(",", ":")).split()))
-        by_role.setdefault(role, []).append(size)
+        if template in ("dev-images", "execution"):
+            inline[role] = inline.get(role, 0) + size
+        else:
+            by_role.setdefault(role, []).append(size)
 
     # WHEN they are measured as IAM does (characters without whitespace)
-    # THEN each fits one managed policy (6,144) and no role needs more than 10 (IAM quotas)
+    # THEN each fits one managed policy (6,144), no role needs more than 10, and a role's inline
+    # policies fit 10,240 together (IAM quotas)
     for role, sizes in by_role.items():
         assert max(sizes) <= 6144, (role, sizes)
         assert len(sizes) <= 10, role
+    assert inline and max(inline.values()) <= 10240, inline

@@ -1,5 +1,8 @@
-"""Every package form SageMaker accepts, promoted with the same guarantees as ModelDataUrl:
-ModelDataSource (S3Object and S3Prefix, compressed or not), several containers, and SageMaker's
+"""Every package form SageMaker accepts, promoted with the same guarantees as ModelDataUrl, or
+refused before anything is written where batch transform cannot run it: ModelDataSource (S3Object
+and S3Prefix, compressed or not) in the specification the stage's model runs is refused, as
+SageMaker's API reference says batch transform cannot use it; in an additional inference
+specification it is promoted (uncompressed prefixes too). Several containers, and SageMaker's
 documented limits checked before anything is written."""
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from tests.promotion.conftest import Call, mutating
 
 AWS_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 MODEL_FILES = {"config.json": b"{}", "weights/part-1.bin": b"1" * 100, "weights/part-2.bin": b"22"}
+ARCHIVE = f"s3://{DEV_BUCKET}/run-1/model.tar.gz"
+# The place of the additional specification's model data (its copy's folder, its listing's name).
+EXTRA_PLACE = "AdditionalInferenceSpecifications/0/Containers/0/ModelDataSource/S3DataSource/S3Uri"
 
 
 def container(data_source: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
@@ -45,6 +51,25 @@ def register_with(dev: boto3.Session, *containers: dict[str, Any], **extra: Any)
         InferenceSpecification=specification,
         CustomerMetadataProperties={"feature_columns": "f0 f1 f2"}, **extra,
     )["ModelPackageArn"])  # fmt: skip
+
+
+def register_with_additional(dev: boto3.Session, extra_container: dict[str, Any]) -> str:
+    """A package batch transform can run (one archive), with an additional inference
+    specification (for endpoints elsewhere) whose container is `extra_container`."""
+    dev.client("s3").put_object(Bucket=DEV_BUCKET, Key="run-1/model.tar.gz", Body=b"archive")
+    additional = {
+        "Name": "uncompressed", "Containers": [extra_container],
+        "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"],
+    }  # fmt: skip
+    return register_with(dev, container(ModelDataUrl=ARCHIVE),
+                         AdditionalInferenceSpecifications=[additional])  # fmt: skip
+
+
+def additional_data(package: dict[str, Any]) -> dict[str, Any]:
+    """The S3 data source of the additional specification's container."""
+    extra = package["AdditionalInferenceSpecifications"][0]["Containers"][0]
+    source: dict[str, Any] = extra["ModelDataSource"]["S3DataSource"]
+    return source
 
 
 def put_model_files(dev: boto3.Session, prefix: str) -> None:
@@ -87,20 +112,100 @@ def run_build(config: Path, out: Path, *extra: str) -> int:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("model_data", "named"),
+    [
+        (
+            {"ModelDataSource": {"S3DataSource": prefix_source("models/run-1/")}},
+            "only as ModelDataSource (S3Prefix)",
+        ),
+        (
+            {
+                "ModelDataSource": {
+                    "S3DataSource": {
+                        "S3Uri": ARCHIVE,
+                        "S3DataType": "S3Object",
+                        "CompressionType": "Gzip",
+                    }
+                }
+            },
+            "only as ModelDataSource (S3Object)",
+        ),
+        (
+            {
+                "ModelDataUrl": ARCHIVE,
+                "ModelDataSource": {"S3DataSource": prefix_source("models/run-1/")},
+            },
+            f"a ModelDataSource (S3Prefix s3://{DEV_BUCKET}/models/run-1/) that is not its",
+        ),
+        (
+            {
+                "ModelDataUrl": ARCHIVE,
+                "AdditionalModelDataSources": [
+                    {"ChannelName": "extra", "S3DataSource": prefix_source("models/run-1/")}
+                ],
+            },
+            "has AdditionalModelDataSources",
+        ),
+    ],
+    ids=["prefix only", "object only", "another source beside the archive", "additional sources"],
+)
+def test_model_data_batch_transform_cannot_use_is_refused_before_writing(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], api_calls: list[Call],
+    model_data: dict[str, Any], named: str,
+) -> None:  # fmt: skip
+    # GIVEN a package whose model (what the stage's batch transform runs) names its data in a
+    # form SageMaker's API reference says batch transform cannot use
+    put_model_files(dev, "models/run-1/")
+    dev.client("s3").put_object(Bucket=DEV_BUCKET, Key="run-1/model.tar.gz", Body=b"archive")
+    register_with(dev, container(**model_data))
+    api_calls.clear()
+
+    # WHEN build.py promotes it
+    code = run_build(config_file(), tmp_path / "out")
+
+    # THEN exit 2 (bad input), one line naming the container and the API reference, and
+    # nothing is written in the stage
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(error) == 1, error
+    assert "InferenceSpecification.Containers.0" in error[0] and named in error[0]
+    assert "SageMaker API Reference, ContainerDefinition.ModelDataSource" in error[0]
+    assert mutating(api_calls) == []
+
+
+def test_a_model_data_source_naming_the_archive_is_promoted_with_it(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path],
+) -> None:  # fmt: skip
+    # GIVEN a container with ModelDataUrl and a ModelDataSource naming the same archive
+    dev.client("s3").put_object(Bucket=DEV_BUCKET, Key="run-1/model.tar.gz", Body=b"archive")
+    mirror = {"S3Uri": ARCHIVE, "S3DataType": "S3Object", "CompressionType": "Gzip"}
+    arn = register_with(dev, container(mirror, ModelDataUrl=ARCHIVE))
+
+    # WHEN it is promoted
+    result = promote(dev, pre_prod, config_file(), arn)
+
+    # THEN the archive is copied once and both name the copy
+    copied = result.target_package["InferenceSpecification"]["Containers"][0]
+    assert copied["ModelDataSource"]["S3DataSource"]["S3Uri"] == copied["ModelDataUrl"]
+    assert copied["ModelDataUrl"].startswith(f"s3://{TARGET_BUCKET}/")
+    assert list(target_keys(pre_prod, f"model-packages/{GROUP}/v1/").values()) == [b"archive"]
+
+
 def test_an_uncompressed_prefix_is_copied_whole_recorded_and_written_once(
     dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path],
     api_calls: list[Call],
 ) -> None:  # fmt: skip
-    # GIVEN a package whose model data is a key prefix of three objects (S3Prefix, None)
+    # GIVEN a package whose additional specification's model data is a key prefix of three
+    # objects (S3Prefix, None)
     put_model_files(dev, "models/run-1/")
-    arn = register_with(dev, container(prefix_source("models/run-1/")))
+    arn = register_with_additional(dev, container(prefix_source("models/run-1/")))
 
     # WHEN it is promoted
     result = promote(dev, pre_prod, config_file(), arn)
 
     # THEN the package names the copied prefix, which holds exactly the source's objects
-    source = result.target_package["InferenceSpecification"]["Containers"][0]
-    data = source["ModelDataSource"]["S3DataSource"]
+    data = additional_data(result.target_package)
     assert data["S3DataType"] == "S3Prefix" and data["CompressionType"] == "None"
     target_prefix = data["S3Uri"].removeprefix(f"s3://{TARGET_BUCKET}/")
     copied = target_keys(pre_prod, target_prefix)
@@ -123,16 +228,15 @@ def test_a_model_data_source_object_is_copied_compressed_or_not(
     dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path],
     key: str, data_type: str, compression: str,
 ) -> None:  # fmt: skip
-    # GIVEN a package whose ModelDataSource names one object
-    dev.client("s3").put_object(Bucket=DEV_BUCKET, Key=f"run-1/{key}", Body=b"the model")
-    source = {"S3Uri": f"s3://{DEV_BUCKET}/run-1/{key}", "S3DataType": data_type,
+    # GIVEN a package whose additional specification's ModelDataSource names one object
+    dev.client("s3").put_object(Bucket=DEV_BUCKET, Key=f"extra/{key}", Body=b"the model")
+    source = {"S3Uri": f"s3://{DEV_BUCKET}/extra/{key}", "S3DataType": data_type,
               "CompressionType": compression}  # fmt: skip
-    arn = register_with(dev, container(source))
+    arn = register_with_additional(dev, container(source))
     # WHEN it is promoted
     result = promote(dev, pre_prod, config_file(), arn)
     # THEN the package names the copy, with the source's form
-    data = result.target_package["InferenceSpecification"]["Containers"][0]["ModelDataSource"]
-    copied = data["S3DataSource"]
+    copied = additional_data(result.target_package)
     assert copied["CompressionType"] == compression and copied["S3DataType"] == data_type
     assert copied["S3Uri"].startswith(f"s3://{TARGET_BUCKET}/") and copied["S3Uri"].endswith(key)
     body = target_keys(pre_prod, copied["S3Uri"].removeprefix(f"s3://{TARGET_BUCKET}/"))
@@ -143,16 +247,16 @@ def test_a_prefix_copy_interrupted_half_way_is_finished_by_a_rerun(
     dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    # GIVEN a prefix promotion whose process dies while copying its second object
+    # GIVEN a prefix promotion whose process dies while copying the prefix's second object
     put_model_files(dev, "models/run-1/")
-    arn = register_with(dev, container(prefix_source("models/run-1/")))
+    arn = register_with_additional(dev, container(prefix_source("models/run-1/")))
     from promotion import promote as promote_module
 
     original = promote_module.copy_artifact
     copied: list[str] = []
 
     def dies_on_the_second(copy: Any, **kwargs: Any) -> Any:
-        if len(copied) == 1:
+        if len(copied) == 2:  # the archive and the prefix's first object are copied
             raise KeyboardInterrupt  # the process is killed
         copied.append(copy.source_uri)
         return original(copy, **kwargs)
@@ -174,10 +278,10 @@ def test_a_prefix_copy_interrupted_half_way_is_finished_by_a_rerun(
     result = promote(dev, pre_prod, config_file(), arn)
 
     # THEN it copies only what was missing and completes the prefix
-    actions = sorted(c.action for c in result.copies)
+    actions = sorted(c.action for c in result.copies if "/models/run-1/" in c.copy.source_uri)
     assert actions == ["copied", "copied", "skipped"]
-    data = result.target_package["InferenceSpecification"]["Containers"][0]["ModelDataSource"]
-    target_prefix = data["S3DataSource"]["S3Uri"].removeprefix(f"s3://{TARGET_BUCKET}/")
+    data = additional_data(result.target_package)
+    target_prefix = data["S3Uri"].removeprefix(f"s3://{TARGET_BUCKET}/")
     assert len(target_keys(pre_prod, target_prefix)) == len(MODEL_FILES)
 
 
@@ -187,9 +291,8 @@ def test_an_object_below_the_copied_prefix_that_the_source_lacks_is_refused_befo
 ) -> None:  # fmt: skip
     # GIVEN a prefix package, and an object someone put below where its copy goes
     put_model_files(dev, "models/run-1/")
-    arn = register_with(dev, container(prefix_source("models/run-1/")))
-    place = "InferenceSpecification/Containers/0/ModelDataSource/S3DataSource/S3Uri"
-    stray = f"model-packages/{GROUP}/v1/{place}/stray.bin"
+    arn = register_with_additional(dev, container(prefix_source("models/run-1/")))
+    stray = f"model-packages/{GROUP}/v1/{EXTRA_PLACE}/stray.bin"
     pre_prod.client("s3").put_object(Bucket=TARGET_BUCKET, Key=stray, Body=b"?")
     api_calls.clear()
     # WHEN it is promoted THEN it is refused, naming the object, and nothing is written
@@ -212,7 +315,7 @@ def test_a_prefix_sagemaker_cannot_deploy_is_bad_input_in_one_line(
 ) -> None:  # fmt: skip
     for key, body in keys.items():
         dev.client("s3").put_object(Bucket=DEV_BUCKET, Key=f"models/run-1/{key}", Body=body)
-    register_with(dev, container(prefix_source("models/run-1/")))
+    register_with_additional(dev, container(prefix_source("models/run-1/")))
     api_calls.clear()
 
     code = run_build(config_file(), tmp_path / "out")

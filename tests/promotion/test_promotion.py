@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from errors import CopyError, PackageFailedError
+from errors import ConfigError, CopyError, PackageFailedError
 from promotion import registry
 from promotion.artifacts import MIB, SOURCE_ETAG_METADATA, CopySettings, copy_artifact
 from promotion.config import load_stage_config
@@ -20,7 +20,7 @@ from promotion.promote import PromotionResult, apply_promotion, plan_promotion
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
 from testbed.local_aws import refuse
 from testbed.promotion_cases import DEV_BUCKET, GROUP, TARGET_BUCKET, register
-from tests.promotion.conftest import Call
+from tests.promotion.conftest import Call, mutating
 
 SMALL_PARTS = CopySettings(
     multipart_threshold=5 * MIB, part_size=5 * MIB, stream_part_size=5 * MIB, max_concurrency=2
@@ -251,7 +251,7 @@ def test_a_mapped_image_is_used_as_given_and_said_to_be_unpinned_when_named_by_t
 ) -> None:
     # GIVEN a package whose image is in the dev account's ECR, and a stage that maps it by tag
     own = "111111111111.dkr.ecr.us-east-1.amazonaws.com/churn:1.0"
-    mapped = "222222222222.dkr.ecr.us-east-1.amazonaws.com/churn:1.0"
+    mapped = f"222222222222.dkr.ecr.us-east-1.amazonaws.com/model-images/{GROUP}:1.0"
     arn = register(dev)
     sm = dev.client("sagemaker")
     source = sm.describe_model_package(ModelPackageName=arn)
@@ -273,6 +273,47 @@ def test_a_mapped_image_is_used_as_given_and_said_to_be_unpinned_when_named_by_t
     assert [n for n in plan.notices if mapped in n and "not pinned" in n]
     container = result.target_package["InferenceSpecification"]["Containers"][0]
     assert container["Image"] == mapped and "ImageDigest" not in container
+
+
+@pytest.mark.parametrize(
+    "mapped",
+    [
+        "222222222222.dkr.ecr.us-east-1.amazonaws.com/churn:1.0",  # another repository
+        "444455556666.dkr.ecr.us-east-1.amazonaws.com/shared/churn:1.0",  # another account
+        "683313688378.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1",  # region
+    ],
+)
+def test_a_mapping_to_an_image_the_execution_role_cannot_pull_is_bad_config(
+    config_file: Callable[..., Path], mapped: str
+) -> None:
+    # GIVEN a stage file mapping an image to one outside the stage's model repository and AWS's
+    # registries of its region, which bootstrap's execution role may not pull
+    own = "111111111111.dkr.ecr.us-east-1.amazonaws.com/churn:1.0"
+    # WHEN it is loaded THEN it is refused in one line naming where the role pulls from
+    with pytest.raises(ConfigError, match="which the stage's execution role may not pull") as bad:
+        load_stage_config(config_file(image_uri_map={own: mapped}))
+    assert f"222222222222.dkr.ecr.us-east-1.amazonaws.com/model-images/{GROUP}" in str(bad.value)
+    assert "\n" not in str(bad.value)
+
+
+def test_an_image_in_a_third_account_is_refused_before_writing(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path],
+    api_calls: list[Call],
+) -> None:  # fmt: skip
+    # GIVEN a package naming an image of another account's ECR (neither dev's, copied, nor AWS's)
+    arn = register(dev)
+    sm = dev.client("sagemaker")
+    spec = sm.describe_model_package(ModelPackageName=arn)["InferenceSpecification"]
+    spec["Containers"][0]["Image"] = "444455556666.dkr.ecr.us-east-1.amazonaws.com/shared:1.0"
+    arn = sm.create_model_package(
+        ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved", InferenceSpecification=spec,
+        CustomerMetadataProperties={"feature_columns": "a"},
+    )["ModelPackageArn"]  # fmt: skip
+    api_calls.clear()
+    # WHEN it is promoted THEN it is refused (its first run could not pull it), nothing written
+    with pytest.raises(ConfigError, match="444455556666.*may not pull"):
+        promote(dev, pre_prod, config_file(), arn)
+    assert mutating(api_calls) == []
 
 
 def test_copies_use_the_stage_kms_key(
