@@ -37,7 +37,7 @@ resource "aws_ecr_repository" "model_images" {
   # "Encryption at rest"): the roles that push and pull need no KMS permission for it.
   encryption_configuration {
     encryption_type = "KMS"
-    kms_key         = aws_kms_key.artifacts.arn
+    kms_key         = module.artifacts_key.arn
   }
 
   lifecycle {
