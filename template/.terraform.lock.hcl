@@ -1,1 +1,1 @@
-../.terraform.lock.hcl
+../stage-root/.terraform.lock.hcl
