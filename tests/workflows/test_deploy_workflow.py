@@ -164,7 +164,8 @@ def test_prod_plan_is_skipped_on_request(deploy: dict[str, Any]) -> None:
 def test_terraform_runs_the_stage_root_and_applies_saved_plans(deploy: dict[str, Any]) -> None:
     # The stage root reads <stage>-config.tfvars.json and build/<stage>/ from where Terraform
     # runs: the repository root, with -chdir to the root (a model repository: -chdir=.).
-    assert deploy["env"]["TF_ROOT"] == "stage-root"
+    # Called with template-ref: the caller's root (its main.tf); else this repository's.
+    assert deploy["env"]["TF_ROOT"] == "${{ inputs.template-ref && '.' || 'stage-root' }}"
     for name in ("pre-prod", "prod-plan"):
         runs = _runs(deploy["jobs"][name])
         assert 'terraform -chdir="$TF_ROOT" plan' in runs
