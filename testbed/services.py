@@ -36,7 +36,7 @@ import boto3
 
 from errors import PromotionError
 from testbed.enforcement.conditions import conditions_hold
-from testbed.local_aws import credentials_environment
+from testbed.local_aws import answering_others, credentials_environment
 
 UNIVERSAL_TARGET = re.compile(r"^arn:aws[a-z-]*:scheduler:::aws-sdk:([a-z0-9-]+):([A-Za-z0-9]+)$")
 _BOOTSTRAP = """
@@ -126,10 +126,11 @@ def _run_execution(backend: Any, pipeline_name: str, arn: str, parameters: list[
         execution.pipeline_execution_failure_reason = str(error)  # type: ignore[assignment]
         return
     try:
-        result = run_definition(
-            json.loads(pipeline.pipeline_definition), parameters=values, session=session,
-            execution_id=arn.rsplit("/", 1)[-1], log=lambda _line: None,
-        )  # fmt: skip
+        with answering_others():  # the run's requests reach the server that is running it
+            result = run_definition(
+                json.loads(pipeline.pipeline_definition), parameters=values, session=session,
+                execution_id=arn.rsplit("/", 1)[-1], log=lambda _line: None,
+            )  # fmt: skip
     except DefinitionError as error:  # SageMaker refuses the start itself
         del pipeline.pipeline_executions[arn]
         raise ValidationError(message=str(error)) from error

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from demo.rehearsal import checks, story
+from demo.rehearsal import checks, own_image, story
 from testbed.services import ServiceError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +59,7 @@ def rehearse(work: Path, report: dict[str, object], log: object = print) -> None
                                 log=log, report=report)  # type: ignore[arg-type]  # fmt: skip
             with r.phase("0. the repository and the stand-ins"):
                 story.prepare(r)
+                own_image.push(r)
             with r.phase("1-2. bootstrap: dev, pre-prod and prod (administrators)"):
                 story.bootstrap(r)
             with r.phase("3. GitHub environments and variables, stage files pasted"):
@@ -77,6 +78,8 @@ def rehearse(work: Path, report: dict[str, object], log: object = print) -> None
                     story.scheduled_run(r)
                 with r.phase("5. a second version, dispatched by hand: pre-prod compares it"):
                     story.second_version(r)
+                with r.phase("the own container: build.py copies its image to pre-prod, then prod"):
+                    own_image.promote(r)
                 with r.phase("second plan of every root"):
                     story.replan(r)
                 with r.phase("destroy: the stages (deploy roles) and the trigger"):

@@ -29,12 +29,14 @@ def templates_of_sids(policies: Path) -> dict[str, list[str]]:
 
 def templates_of_role(role: str, policies: Path) -> list[str]:
     """The templates a role holds: roles.json for the GitHub and dev roles (`<prefix>-<name>`),
-    `execution` for the SageMaker execution role."""
+    with `dev-images` for the stage roles that read dev's artifacts (bootstrap/stage/images.tf:
+    the rehearsal lists a dev image repository), `execution` for the SageMaker execution role."""
     roles = json.loads((policies / "roles.json").read_text(encoding="utf-8"))
-    for specs in roles.values():
+    for account, specs in roles.items():
         for name, spec in specs.items():
             if role.endswith(f"-{name}"):
-                return [*spec["policies"], "dev-artifacts-key"]
+                images = ["dev-images"] if account != "dev" and spec["reads_dev_artifacts"] else []
+                return [*spec["policies"], "dev-artifacts-key", *images]
     return ["execution"] if role.endswith("-execution") else []
 
 

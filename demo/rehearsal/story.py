@@ -54,6 +54,7 @@ FOREIGN_PREFIXES = (
     "MFLAGS",
 )  # fmt: skip
 DEV_ARTIFACTS_BUCKET = f"ml-artifacts-{DEV_ACCOUNT}"
+OWN_IMAGE_REPOSITORY = "breast-cancer/own-server"  # the team's own image in dev (own_image.py)
 
 
 class RehearsalError(Exception):
@@ -133,7 +134,9 @@ def prepare(r: Rehearsal) -> None:
         shutil.copy2(DEMO_STAGES / f"{stage}-config.tfvars.json", r.clone)
     settings = r.clone / "bootstrap" / "settings.tfvars.json"
     values = json.loads((DEMO_STAGES / "settings.tfvars.json").read_text(encoding="utf-8"))
-    settings.write_text(json.dumps({**values, "github_repository": REPOSITORY}, indent=2) + "\n")
+    settings.write_text(json.dumps({**values, "github_repository": REPOSITORY,
+                                    "dev_image_repositories": [OWN_IMAGE_REPOSITORY]},
+                                   indent=2) + "\n")  # fmt: skip
     for stage, account in (("pre-prod", PRE_PROD_ACCOUNT), ("prod", PROD_ACCOUNT)):
         # Input apart from the predictions, as most teams have it (the shipped files share one
         # bucket); the evaluation rows outside the scheduled input.

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.iam.classification import DOCUMENTED, REHEARSED
+from tests.iam.classification import DOCUMENTED, IMAGE_PROVEN, REHEARSED
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROOTS = {
@@ -110,8 +110,9 @@ def test_the_teardown_leaves_only_what_the_guide_keeps(report: dict[str, Any]) -
     assert {account: items["not removed"] for account, items in left.items()} == {
         "dev": {}, "pre-prod": {}, "prod": {},
     }  # fmt: skip
-    # The first version reached both stages; the second, dispatched by hand, pre-prod only.
-    for stage, packages in (("pre-prod", 2), ("prod", 1)):
+    # The first version reached both stages; the second, dispatched by hand, pre-prod only; the
+    # own-container version both (promoted by build.py, never applied).
+    for stage, packages in (("pre-prod", 3), ("prod", 2)):
         kept = left[stage]["kept"]
         assert kept["model packages"] == packages
         assert any(prefix.endswith("/model-packages/") for prefix in kept["objects by prefix"])
@@ -173,3 +174,45 @@ def test_the_iam_classification_says_what_the_rehearsal_proves(report: dict[str,
     # as justified only by documentation was
     assert set(REHEARSED) - proven == set()
     assert set(DOCUMENTED) & proven == set()
+
+
+IMAGE_ROLES = ("breast-cancer-classifier-deploy-pre-prod", "breast-cancer-classifier-plan-prod")
+IMAGE_STATEMENTS = {"dev-images:ReadDevModelImages", "promote:ReadModelImageCopies",
+                    "promote:PushModelImageCopies"}  # fmt: skip
+
+
+def test_the_own_container_reaches_both_stages_by_its_dev_digest(report: dict[str, Any]) -> None:
+    # GIVEN the team's image pushed into the dev ECR before the bootstrap, and a version of the
+    # model naming it by tag
+    own = report["own image"]
+    dev_digest, version = own["dev digest"], own["version"].rsplit("/", 1)[-1]
+    assert dev_digest.startswith("sha256:") and own["dev image"].endswith(
+        "111111111111.dkr.ecr.us-east-1.amazonaws.com/breast-cancer/own-server:1.0"
+    )
+    # WHEN build.py promotes it as the pre-prod deploy role, then as the prod plan role with the
+    # digests pre-prod promoted
+    for stage, account in (("pre-prod", "222222222222"), ("prod", "333333333333")):
+        copy = own["stages"][stage]
+        # THEN the stage's own repository holds exactly the dev digest, tagged with the version,
+        # and the stage's package names that copy by digest
+        assert copy["digest in the stage"] == dev_digest
+        assert copy["tags"] == [f"v{version}-{dev_digest[7:19]}"]
+        assert copy["package names"] == (
+            f"{account}.dkr.ecr.us-east-1.amazonaws.com/model-images/breast-cancer-classifier"
+            f"@{dev_digest}"
+        )
+        # AND every blob (config and layers) was copied into it through the runner, byte for byte
+        assert (copy["layers copied"], copy["layers already there"]) == (own["blobs"], 0)
+        assert copy["bytes moved"] == own["bytes"] > 0
+
+
+def test_the_image_was_copied_with_the_shipped_grants_alone(report: dict[str, Any]) -> None:
+    # GIVEN the dev repository holding only the policy bootstrap/dev set, IAM enforced
+    assert report["own image"]["dev repository policy"] == ["StageRolesReadModelImages"]
+    # THEN the copy needed each promote role's image statements, as an SDK's requests (build.py)
+    proven = report["iam"]["by role"]
+    for role in IMAGE_ROLES:
+        by_sdk = {s for s, clients in proven[role].items() if "sdk" in clients}
+        assert by_sdk >= IMAGE_STATEMENTS, (role, sorted(by_sdk))
+    # AND they are the statements the IAM tests prove for the copy
+    assert {f"{case.template}:{case.sid}" for case in IMAGE_PROVEN} == IMAGE_STATEMENTS
