@@ -82,20 +82,16 @@ def create_bucket(session: boto3.Session, bucket: str) -> None:
         )
 
 
-def serve_iam_one_request_at_a_time(server: Any) -> None:
-    """Handle the server's IAM requests one after the other. moto's backends are not thread-safe
+def serve_one_request_at_a_time(server: Any) -> None:
+    """Handle the server's requests one after the other. moto's backends are not thread-safe
     (moto says so: getmoto/moto#5643) and Terraform's provider sends a dozen requests at once.
     Under load the demo and tests/iam saw a CreateRole fail with EntityAlreadyExists for the role
     it had just created (the SDK retried a first attempt whose answer it could not use; the exact
-    race was not pinned down). Only IAM: a StartPipelineExecution runs the pipeline inside its
-    request (testbed/services.py), whose steps call S3 on this server, so a lock over every
-    service would wait on itself."""
+    race was not pinned down). AWS answers each request as if alone: so does the lock."""
     application = server.app
     lock = threading.Lock()
 
     def serialized(environ: dict[str, Any], start_response: Any) -> Any:
-        if "/iam/aws4_request" not in environ.get("HTTP_AUTHORIZATION", ""):
-            return application(environ, start_response)
         with lock:
             _serving.lock = lock
             try:
@@ -142,7 +138,7 @@ def local_aws() -> Iterator[str]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    serve_iam_one_request_at_a_time(server._server)  # noqa: SLF001 (moto's werkzeug server)
+    serve_one_request_at_a_time(server._server)  # noqa: SLF001 (moto's werkzeug server)
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
