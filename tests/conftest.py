@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable, Iterator
+import tarfile
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,18 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# v1.0.0 (7e8f6a4), the last whole-copy release, as `git archive | xz`: what repositories made
+# from it hold (tests/fleet migrates one; tests/terraform upgrades its stage). A clone may be
+# shallow (CI's is), so the release is not looked up in git's history.
+V1_0_0_ARCHIVE = REPO_ROOT / "tests" / "v1.0.0.tar.xz"
+
+
+def extract_v1_0_0(destination: Path, names: Collection[str] = ()) -> None:
+    """v1.0.0's files (only `names`, when given) into `destination`."""
+    with tarfile.open(V1_0_0_ARCHIVE) as archive:
+        members = [m for m in archive.getmembers() if not names or m.name in names]
+        assert not names or len(members) == len(names), names
+        archive.extractall(destination, members=members, filter="data")
 
 
 @pytest.fixture(scope="session")

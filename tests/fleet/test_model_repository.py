@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +17,12 @@ import pytest
 import yaml
 
 from testbed.terraform import setup, working_copy
+from tests.conftest import extract_v1_0_0
 
 from .test_template import ANSWERS, commit_all, git, run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_REPOSITORY = "acme/sagemaker-batch-gitops"
-# v1.0.0 (7e8f6a4, the last whole-copy release; CHANGELOG "## 1.0.0") as `git archive | xz`: a
-# clone of this repository may be shallow (CI's is), so its history is not where the test finds it.
-V1_0_0 = Path(__file__).with_name("v1.0.0.tar.xz")
 # What `copier copy` writes at the pinned layout: the team's files, the template's thin files.
 NEW_LAYOUT = {
     ".copier-answers.yml", ".github/workflows/ci.yml", ".github/workflows/deploy.yml",
@@ -58,8 +55,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
     template = home / "template"
     template.mkdir()
     git(template, "init", "-q", "-b", "main")
-    with tarfile.open(V1_0_0) as archive:
-        archive.extractall(template, filter="data")
+    extract_v1_0_0(template)
     tag(template, "v1.0.0")
     git(template, "rm", "-q", "-r", ".")
     working_copy(REPO_ROOT, template)

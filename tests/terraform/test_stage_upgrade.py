@@ -2,8 +2,8 @@
 stage root: stage-root/moved.tf carries every resource to module.stage.* in the same state, and
 the first plan replaces nothing.
 
-v1.0.0's stage root is kept verbatim in tests/terraform/v1.0.0-stage/ (from the 1.0.0 release
-commit): it is what a repository made from v1.0.0 applied. The real Terraform applies it on the
+v1.0.0's stage root (its top-level .tf files, from tests/v1.0.0.tar.xz, the release as it
+shipped) is what a repository made from v1.0.0 applied. The real Terraform applies it on the
 embedded AWS with local state; the stage root then plans on that state.
 """
 
@@ -19,9 +19,10 @@ import pytest
 
 from testbed.local_aws import account_session, credentials_environment, local_aws
 from testbed.terraform import Terraform, stage_root, write_local_aws_override
+from tests.conftest import extract_v1_0_0
 from tests.terraform.conftest import FIXTURE_DEFINITION, REPO_ROOT, deployment_tfvars_for
 
-V1_ROOT = Path(__file__).with_name("v1.0.0-stage")
+V1_STAGE_ROOT = ("batch-config-template.tf", "variables.tf", "outputs.tf", "versions.tf")
 STAGE = "pre-prod"
 
 
@@ -46,7 +47,7 @@ def test_a_v1_stage_moves_into_the_module_and_nothing_is_replaced(
 
         # GIVEN a stage applied by v1.0.0's root module (its resources at the top level)
         old = tmp_path / "v1"
-        shutil.copytree(V1_ROOT, old)
+        extract_v1_0_0(old, V1_STAGE_ROOT)
         shutil.copy2(REPO_ROOT / "stage-root" / ".terraform.lock.hcl", old)
         shutil.copy2(FIXTURE_DEFINITION, old / "pipeline-definition.json")
         values = {**deployment, "pipeline_definition_file": "pipeline-definition.json"}
