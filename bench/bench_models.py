@@ -8,7 +8,6 @@ pipeline publishes for it (tests/local/test_bench_baseline.py holds the two equa
 from __future__ import annotations
 
 import io
-import tarfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+
+from testbed.seed import archive
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = [f"f{i:02d}" for i in range(30)]
@@ -31,16 +32,6 @@ def _training_rows() -> tuple[pd.DataFrame, np.ndarray]:
 
     features, labels = load_breast_cancer(return_X_y=True)
     return pd.DataFrame(features, columns=NAMES), labels
-
-
-def _archive(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
@@ -95,8 +86,8 @@ class ModelKind:
             pickled = io.BytesIO()
             joblib.dump(model, pickled)
             code = (REPO / "testbed" / "inference.py").read_bytes()
-            return _archive({"model.joblib": pickled.getvalue(), "code/inference.py": code})
-        return _archive({"xgboost-model": self.model_file(model)})
+            return archive({"model.joblib": pickled.getvalue(), "code/inference.py": code})
+        return archive({"xgboost-model": self.model_file(model)})
 
     def container(self, model_data_url: str) -> dict[str, Any]:
         """The package's container for this kind."""
