@@ -206,6 +206,13 @@ def migrate_to_pinned(
     old, source = answers.get("_commit", ""), answers.get("_src_path", "")
     if not old or not source:
         raise FleetError(f"{ANSWERS} lacks _commit or _src_path: restore it from git history")
+    try:
+        _git("rev-parse", "--verify", "--quiet", f"{old}^{{commit}}", cwd=REPO_ROOT)
+    except FleetError:
+        raise FleetError(
+            f"{REPO_ROOT} does not hold {old}, the version {ANSWERS} names: run "
+            "this from a full clone of the template (git fetch --tags)"
+        ) from None
     if "_subdirectory:" in _git("show", f"{old}:copier.yml", cwd=REPO_ROOT):
         return [f"already on the pinned layout ({old}): nothing to do"]
     repository = repository or _github_repository(source)

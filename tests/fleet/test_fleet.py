@@ -85,6 +85,16 @@ def test_a_migration_outside_a_copier_repository_is_one_line(tmp_path: Path) -> 
         fleet.migrate_to_pinned(tmp_path, "copier", None, None, "")
 
 
+def test_a_migration_from_a_clone_without_the_pinned_version_says_where_to_run_it(
+    tmp_path: Path,
+) -> None:
+    answers = {"_commit": "v0.0.1-unknown", "_src_path": "gh:acme/sagemaker-batch-gitops"}
+    (tmp_path / ".copier-answers.yml").write_text(yaml.safe_dump(answers), encoding="utf-8")
+    with pytest.raises(fleet.FleetError, match="does not hold v0.0.1-unknown.*full clone"):
+        fleet.migrate_to_pinned(tmp_path, "copier", None, None, "")
+    assert [path.name for path in tmp_path.iterdir()] == [".copier-answers.yml"]
+
+
 def test_init_inputs_writes_the_models_own_files_once(tmp_path: Path) -> None:
     # GIVEN a new repository and the model's columns, with the team's evaluation rows as a file
     rows = tmp_path / "rows.csv"
