@@ -51,7 +51,7 @@ from promotion.output import (
     write_tfvars,
 )
 from promotion.promote import PromotionResult, image_rows, plan_promotion, promote
-from utils import Identity, aws_errors, check_endpoint_environment, open_identity
+from utils import Identity, aws_errors, check_endpoint_environment, new_session, open_identity
 
 LOG = logging.getLogger("build")
 
@@ -287,7 +287,7 @@ def show_status(config: StageConfig, options: Options) -> int:
     from pipelines.status import collect_status, render_json, render_markdown, render_text
 
     target = open_identity(
-        boto3.Session(region_name=config.region), label=f"target ({config.stage})",
+        new_session(region_name=config.region), label=f"target ({config.stage})",
         role_arn=options.target_role_arn or config.target_role_arn,
         expected_account=config.account_id,
         session_name=f"build-py-status-{os.environ.get('GITHUB_RUN_ID', 'local')}",
@@ -350,7 +350,7 @@ def _waiting(holder: dict[str, object]) -> None:
 
 def open_identities(config: StageConfig, options: Options) -> tuple[Identity, Identity | None]:
     """The checked source identity, and the target one unless only resolving."""
-    base = boto3.Session(region_name=config.region)
+    base = new_session(region_name=config.region)
     source = open_identity(
         base, label="source (dev)", role_arn=options.source_role_arn or config.source_role_arn,
         expected_account=config.source_account_id, session_name=_session_name(config),
@@ -366,7 +366,7 @@ def open_target(
 ) -> Identity:
     """The checked identity of the stage account."""
     return open_identity(
-        base or boto3.Session(region_name=config.region), label=f"target ({config.stage})",
+        base or new_session(region_name=config.region), label=f"target ({config.stage})",
         role_arn=options.target_role_arn or config.target_role_arn,
         expected_account=config.account_id, session_name=_session_name(config),
         config_key="account_id",

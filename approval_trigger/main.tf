@@ -24,6 +24,9 @@ locals {
   # Built from its parts so that the key policy does not depend on the rule resource.
   rule_arn      = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
   log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
+
+  dead_letter_queue_name = "${var.name_prefix}-dlq"
+  dead_letter_queue_arn  = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.dead_letter_queue_name}"
 }
 
 resource "aws_cloudwatch_event_rule" "model_package_state" {

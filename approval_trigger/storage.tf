@@ -94,17 +94,31 @@ resource "aws_dynamodb_table" "dedup" {
   }
 }
 
+# The queue's policy is part of the queue: the AWS provider waits for a new queue's attributes to
+# settle (6 reads, 5 s apart) and would wait as long again for a separate aws_sqs_queue_policy,
+# on create and on destroy. Its ARN is built from its parts, so the policy can name it.
 resource "aws_sqs_queue" "dead_letter" {
-  name                      = "${var.name_prefix}-dlq"
+  name                      = local.dead_letter_queue_name
   kms_master_key_id         = module.key.arn
   message_retention_seconds = var.dlq_message_retention_seconds
+  policy                    = data.aws_iam_policy_document.dead_letter.json
+}
+
+# Repositories applied before the policy moved into the queue: forget the separate resource
+# without clearing the policy it set (the queue's own `policy` holds the same document).
+removed {
+  from = aws_sqs_queue_policy.dead_letter
+
+  lifecycle {
+    destroy = false
+  }
 }
 
 data "aws_iam_policy_document" "dead_letter" {
   statement {
     sid       = "RuleSendsUndeliveredEvents"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letter.arn]
+    resources = [local.dead_letter_queue_arn]
 
     principals {
       type        = "Service"
@@ -117,9 +131,4 @@ data "aws_iam_policy_document" "dead_letter" {
       values   = [aws_cloudwatch_event_rule.model_package_state.arn]
     }
   }
-}
-
-resource "aws_sqs_queue_policy" "dead_letter" {
-  queue_url = aws_sqs_queue.dead_letter.id
-  policy    = data.aws_iam_policy_document.dead_letter.json
 }

@@ -20,6 +20,8 @@ from typing import Any
 import boto3
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
+from utils import new_session
+
 # The demo world's own stage files and bootstrap settings (its accounts, buckets and group), apart
 # from the repository's, which belong to the model's team (docs/fleet.md).
 DEMO_STAGES = Path(__file__).resolve().parents[1] / "demo" / "stages"
@@ -48,7 +50,7 @@ def account_session(account_id: str, region: str = REGION) -> boto3.Session:
     credentials = sts.assume_role(RoleArn=role_arn(account_id), RoleSessionName="local-aws")[
         "Credentials"
     ]
-    return boto3.Session(
+    return new_session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
@@ -193,7 +195,11 @@ class Administrator:
 
     def session(self, region: str = REGION) -> boto3.Session:
         """A session with its credentials."""
-        return boto3.Session(self.access_key_id, self.secret_access_key, region_name=region)
+        return new_session(
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            region_name=region,
+        )
 
 
 def create_administrators(accounts: tuple[str, ...] = ACCOUNTS) -> dict[str, Administrator]:

@@ -37,6 +37,7 @@ import boto3
 from errors import PromotionError
 from testbed.enforcement.conditions import conditions_hold
 from testbed.local_aws import answering_others, credentials_environment
+from utils import new_session
 
 UNIVERSAL_TARGET = re.compile(r"^arn:aws[a-z-]*:scheduler:::aws-sdk:([a-z0-9-]+):([A-Za-z0-9]+)$")
 _BOOTSTRAP = """
@@ -101,7 +102,7 @@ def service_session(
         region_name=region, role_session_name=service, role_arn=role_arn,
         policy="", duration=3600, external_id="",
     )  # fmt: skip
-    return boto3.Session(
+    return new_session(
         aws_access_key_id=assumed.access_key_id,
         aws_secret_access_key=assumed.secret_access_key,
         aws_session_token=assumed.session_token,

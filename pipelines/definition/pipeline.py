@@ -23,6 +23,7 @@ from pipelines.definition.diagram import mermaid_diagram
 from pipelines.definition.quality_inputs import Baseline, quality_arguments
 from pipelines.definition.step_code import script_uris, upload_step_scripts
 from promotion.config import StageConfig
+from utils import new_session
 
 if TYPE_CHECKING:
     from sagemaker.mlops.workflow.pipeline import Pipeline
@@ -177,7 +178,7 @@ def get_pipeline(
     with _quiet_sdk(), _validate_config_once():
         from pipelines.definition.definition import build_pipeline
 
-        session = boto_session or boto3.Session(
+        session = boto_session or new_session(
             region_name=config.region,
             aws_access_key_id=_INERT_KEY_ID,
             aws_secret_access_key=_INERT_SECRET,

@@ -133,3 +133,25 @@ def test_module_is_terraform_fmt_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
     assert (code, out, err) == (0, "", "")
+
+
+def test_the_dead_letter_queue_holds_its_policy_and_an_upgrade_keeps_it(
+    resources: dict[str, dict[str, Any]], data: dict[str, dict[str, Any]]
+) -> None:
+    # One resource, so the provider waits once for the new queue's attributes (not again for a
+    # separate policy, on create and on destroy)
+    queue = resources["aws_sqs_queue.dead_letter"]
+    assert queue["policy"] == "${data.aws_iam_policy_document.dead_letter.json}"
+    assert not [name for name in resources if name.startswith("aws_sqs_queue_policy.")]
+    # ... the policy names the queue by the ARN built from the queue's own name
+    statement = data["aws_iam_policy_document.dead_letter"]["statement"][0]
+    assert statement["resources"] == ["${local.dead_letter_queue_arn}"]
+    assert queue["name"] == "${local.dead_letter_queue_name}"
+    main = _load("main.tf")["locals"][0]
+    assert main["dead_letter_queue_arn"].endswith(":${local.dead_letter_queue_name}")
+    assert main["dead_letter_queue_arn"].startswith("arn:${local.partition}:sqs:${local.region}:")
+    # ... and a repository applied with the separate resource forgets it without clearing the
+    # policy it set (destroying it would remove the queue's policy)
+    removed = [block for block in _load("storage.tf").get("removed", [])
+               if block["from"] == "${aws_sqs_queue_policy.dead_letter}"]  # fmt: skip
+    assert removed and removed[0]["lifecycle"][0]["destroy"] is False
