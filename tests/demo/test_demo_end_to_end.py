@@ -38,9 +38,9 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
     story = Story(rows=300, output_dir=tmp_path / "out", commit="f00dfeed")
     # (the daily backfill, three local runs, is tested as a phase in test_daily_demo.py)
     phases = [phase for phase in PHASES if phase.run is not backfill_daily]
-    with local_aws() as endpoint:
-        # WHEN every phase of the demo runs, deploying with the real Terraform
-        story.deployer = Deployer(tmp_path / "terraform", endpoint)
+    with local_aws():
+        # WHEN every phase of the demo runs, deploying with the boto3 stand-in: what the real
+        # Terraform deploys and prints is checked on `make demo` itself (test_demo_reruns.py)
         timings = run_story(story, phases)
         print_summary(story, timings)
         own = tmp_path / "out" / "kinds" / OWN_GROUP / "build"
@@ -89,11 +89,6 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
         "model breast-cancer-classifier-pre-prod-v1 -> version 2 (source version 1)" in status
     )
     assert "f00dfeed" in status
-    # ... each stage deployed by the real Terraform: the whole module first, then the rollback
-    # replacing the model and updating what refers to it (tags name the version)
-    assert "terraform (pre-prod): 20 to add, 0 to change, 0 to destroy" in printed
-    assert "terraform (prod): 20 to add, 0 to change, 0 to destroy" in printed
-    assert re.search(r"terraform \(pre-prod\): 1 to add, \d+ to change, 1 to destroy", printed)
     # ... and the story is plain text: no Markdown table or heading reached the terminal
     assert "|" not in printed and "###" not in printed
     tfvars = json.loads(

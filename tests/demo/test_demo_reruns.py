@@ -122,7 +122,20 @@ def test_an_interrupted_demo_leaves_nothing_running_and_two_runs_in_a_row_tell_o
     # THEN both pass and tell the same story, and leave only their outputs behind
     assert [code for code, _, _ in runs] == [0, 0], [err[-2000:] for _, _, err in runs]
     assert story(runs[0][1]) == story(runs[1][1])
-    assert "rollback" in runs[1][1] and "terraform (prod): 20 to add" in runs[1][1]
+    assert "rollback" in runs[1][1]
+    # ... each stage deployed by the real Terraform: the whole module first, then the rollback
+    # replacing the model and updating what refers to it (tags name the version); and the
+    # status reads what Terraform deployed: pre-prod runs the rolled-back version
+    printed = runs[1][1]
+    assert "terraform (pre-prod): 20 to add, 0 to change, 0 to destroy" in printed
+    assert "terraform (prod): 20 to add, 0 to change, 0 to destroy" in printed
+    assert re.search(r"terraform \(pre-prod\): 1 to add, \d+ to change, 1 to destroy", printed)
+    status = printed[printed.index("Status of pre-prod (account") :]
+    for resource in ("pipeline breast-cancer-classifier-pre-prod-batch-inference [Active]",
+                     "schedule breast-cancer-classifier-pre-prod-batch-inference [ENABLED "
+                     "cron(0 3 * * ? *)]"):  # fmt: skip
+        assert (f"{resource}: model breast-cancer-classifier-pre-prod-v1 -> version 2 "
+                "(source version 1)") in status, status  # fmt: skip
     assert sorted(p.name for p in output.iterdir()) == [
         ".made-by-demo", "build", "daily", "evidence", "kinds", "predictions.csv",
     ]  # fmt: skip
