@@ -134,6 +134,7 @@ _VALUES: dict[str, str | list[str]] = {
     "local.alarm_arns": ["arn:aws:cloudwatch:{region}:{account}:alarm:x-alarm"],
     "local.log_group_arn": "arn:aws:logs:{region}:{account}:log-group:/aws/lambda/x",
     "local.rule_arn": "arn:aws:events:{region}:{account}:rule/x-rule",
+    "local.dead_letter_queue_arn": "arn:aws:sqs:{region}:{account}:x-queue",
     "module.key.arn": "arn:aws:kms:{region}:{account}:key/x-key",  # modules/kms-key's output
 }  # fmt: skip
 _ACCOUNT_REFERENCES = {"local.account_id", "var.account_id", "local.dev_account_id"}

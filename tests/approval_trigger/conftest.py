@@ -24,6 +24,7 @@ from tests.approval_trigger.support import (
     fake_credentials,
     fake_github,
 )
+from utils import new_session
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def github() -> Iterator[FakeGitHub]:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
     fake_credentials(monkeypatch)
     with mock_aws():
-        session = boto3.Session(region_name=REGION)
+        session = new_session(region_name=REGION)
         create_resources(session)
         yield session
 

@@ -46,6 +46,7 @@ from tests.approval_trigger.support import (
     items,
     markers,
 )
+from utils import new_session
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = REPO_ROOT / "approval_trigger"
@@ -256,7 +257,7 @@ args = json.loads(sys.argv[1])
 fn.handle_event(
     args["event"],
     settings=Settings(**args["settings"]),
-    runtime=fn.Runtime(boto3.Session(region_name=args["region"])),
+    runtime=fn.Runtime(new_session(region_name=args["region"])),
     identity=FunctionIdentity(*args["identity"]),
     owner="killed",
 )
@@ -269,7 +270,7 @@ def test_an_invocation_killed_holding_the_lease_loses_no_approval(
     # GIVEN a moto server, a GitHub that never answers, and an invocation in its own process
     fake_credentials(monkeypatch)
     with local_aws(), fake_github() as github:
-        session = boto3.Session(region_name=REGION)
+        session = new_session(region_name=REGION)
         create_resources(session)
         config = cfg.Settings(
             repository="acme/batch-gitops",

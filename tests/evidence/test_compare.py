@@ -16,6 +16,7 @@ from moto import mock_aws
 from pipelines import compare
 from pipelines.evidence.quality_comparison import Thresholds, compare_predictions
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
+from utils import new_session
 
 ACCOUNT = "123456789012"  # moto's default account
 IN_ACCOUNT = {
@@ -64,7 +65,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     with mock_aws():
-        yield boto3.Session(region_name="eu-west-1")
+        yield new_session(region_name="eu-west-1")
 
 
 def test_nothing_in_prod_compares_nothing(aws: Any, make_config: Any, tmp_path: Path) -> None:

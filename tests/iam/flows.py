@@ -23,7 +23,7 @@ from promotion.artifacts import CopySettings
 from promotion.config import REPO_ROOT, parse_s3_url
 from testbed.enforcement import aws_semantics, enforced
 from testbed.iam_world import EXECUTION, World, as_role
-from utils import aws_errors
+from utils import aws_errors, new_session
 
 SMOKE_INPUT = REPO_ROOT / "demo" / "smoke-input.csv"
 SMOKE_PREFIX = "smoke/1-1"
@@ -110,7 +110,7 @@ def approve_prod(world: World, monkeypatch: Any) -> Outcome:
 def upload_smoke_input(world: World) -> int:
     """`aws s3 cp demo/smoke-input.csv s3://<input bucket>/smoke/<run>/input/` (boto3 here)."""
     bucket, _ = parse_s3_url(world.configs["pre-prod"].input_data_url)
-    s3 = boto3.Session(region_name=world.configs["pre-prod"].region).client("s3")
+    s3 = new_session(region_name=world.configs["pre-prod"].region).client("s3")
     try:
         with aws_errors("the pre-prod deploy role", "aws s3 cp"):
             s3.put_object(
@@ -160,7 +160,7 @@ def smoke_run(world: World, monkeypatch: Any) -> Outcome:
             ["--stage", "pre-prod", "--wait",
              "--parameter", f"InputDataUrl={input_url}",
              "--parameter", f"OutputDataUrl={output_url}"],
-            session_factory=lambda **kwargs: _no_steps_listing(boto3.Session(**kwargs)),
+            session_factory=lambda **kwargs: _no_steps_listing(new_session(**kwargs)),
             sleep=lambda _: None,
         )  # fmt: skip
 
@@ -236,7 +236,7 @@ def ecr_as(world: World, role: str, monkeypatch: Any, call: Callable[[Any], Any]
     """Make one ECR call as `role`, IAM enforced: None when IAM let it through (whatever ECR then
     answered), else the error code of the refusal."""
     with as_role(world, role, monkeypatch), aws_semantics(), enforced():
-        ecr = boto3.Session(region_name=world.configs["pre-prod"].region).client("ecr")
+        ecr = new_session(region_name=world.configs["pre-prod"].region).client("ecr")
         try:
             call(ecr)
         except ClientError as error:

@@ -27,6 +27,7 @@ from testbed.iam_world import Role, _create_role, accounts_for
 from testbed.local_aws import account_session
 from testbed.terraform import Terraform, stage_root
 from tests.terraform.conftest import FIXTURE_DEFINITION, REPO_ROOT, deployment_tfvars_for
+from utils import new_session
 
 DEPLOY_ROLE = "deploy-pre-prod"
 SCHEDULE_TARGET = "arn:aws:scheduler:::aws-sdk:sagemaker:startPipelineExecution"
@@ -109,7 +110,7 @@ def _alarm(name: str, topic_arn: str) -> dict[str, Any]:
 
 def role_session(role: Role, region: str) -> boto3.Session:
     """A session with the role's credentials (enforcement decides what it may do)."""
-    return boto3.Session(
+    return new_session(
         aws_access_key_id=role.credentials["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=role.credentials["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=role.credentials["AWS_SESSION_TOKEN"],

@@ -13,7 +13,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
@@ -32,6 +31,7 @@ from testbed.images import PushedImage, image_uri, push_image
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, PROD_ACCOUNT, local_aws
 from tests.iam import flows
 from tests.iam.classification import IMAGE_PROVEN, Case
+from utils import new_session
 
 LAYERS = [b"base os " * 20_000, b"runtime " * 10_000, b"the team's serving code"]
 
@@ -176,7 +176,7 @@ def test_the_registry_reader_may_not_read_the_images(
 
 def _reads_dev_image(images: ImageWorld, role: str, monkeypatch: pytest.MonkeyPatch) -> bool:
     with as_role(images.world, role, monkeypatch), aws_semantics(), enforced():
-        ecr = boto3.Session(region_name=images.world.configs["prod"].region).client("ecr")
+        ecr = new_session(region_name=images.world.configs["prod"].region).client("ecr")
         try:
             ecr.batch_get_image(registryId=DEV_ACCOUNT, repositoryName=DEV_IMAGE_REPOSITORY,
                                 imageIds=[{"imageDigest": images.image.digest}])  # fmt: skip

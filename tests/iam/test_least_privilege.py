@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
@@ -21,6 +20,7 @@ from testbed.iam_world import World, as_role, build_world, reset_stage
 from testbed.local_aws import PRE_PROD_ACCOUNT, local_aws
 from tests.iam import flows
 from tests.iam.classification import PROVEN, PROVEN_BY_FALLBACK, Case
+from utils import new_session
 
 Flow = Callable[[World, pytest.MonkeyPatch], flows.Outcome]
 
@@ -144,7 +144,7 @@ def test_only_the_promoting_roles_may_assume_the_registry_reader(
     try:
         # WHEN it assumes the registry reader (trust: account principal + aws:PrincipalArn)
         with as_role(world, role, monkeypatch), aws_semantics(), enforced():
-            sts = boto3.Session(region_name="us-east-1").client("sts")
+            sts = new_session(region_name="us-east-1").client("sts")
             try:
                 sts.assume_role(RoleArn=reader.arn, RoleSessionName="probe")
                 allowed = True
@@ -236,7 +236,7 @@ def test_the_world_really_enforces(world: World, monkeypatch: pytest.MonkeyPatch
     # GIVEN the execution role, which may not touch the registry
     # WHEN it lists model package groups with IAM enforced
     with as_role(world, "execution-pre-prod", monkeypatch), aws_semantics(), enforced():
-        sm = boto3.Session(region_name="us-east-1").client("sagemaker")
+        sm = new_session(region_name="us-east-1").client("sagemaker")
         with pytest.raises(sm.exceptions.ClientError) as denied:
             sm.list_model_package_groups()
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -27,6 +26,7 @@ from testbed.iam_policies import REPO_ROOT, render
 from testbed.iam_world import ADMIN_ENVIRONMENT, Role, _create_role
 from testbed.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket, local_aws
 from tests.iam.modules import role_session
+from utils import new_session
 
 ACCOUNT = PRE_PROD_ACCOUNT
 GROUP = "churn"
@@ -290,7 +290,7 @@ def test_s3_answers_conditional_copies_as_the_user_guide_says(
     stage: Stage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a role whose policy enforces create-only writes on model-packages/ (promote's)
-    admin_s3 = boto3.Session(region_name="us-east-1").client("s3")
+    admin_s3 = new_session(region_name="us-east-1").client("s3")
     admin_s3.put_object(Bucket=BUCKET, Key="source/model.tar.gz", Body=b"model")
     admin_s3.put_object(Bucket=BUCKET, Key="model-packages/existing", Body=b"x")
     s3 = _s3(stage, monkeypatch, _deployer("writer", *CREATE_ONLY_WRITES))
@@ -325,7 +325,7 @@ def test_a_multipart_copy_completed_create_only_is_accepted_under_the_same_polic
     stage: Stage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN the same policy, and a copy in one part (UploadPartCopy) completed with If-None-Match
-    admin_s3 = boto3.Session(region_name="us-east-1").client("s3")
+    admin_s3 = new_session(region_name="us-east-1").client("s3")
     admin_s3.put_object(Bucket=BUCKET, Key="source/small", Body=b"small")
     s3 = _s3(stage, monkeypatch, _deployer("parts-writer", *CREATE_ONLY_WRITES))
 

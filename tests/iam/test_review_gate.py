@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -19,6 +18,7 @@ from testbed.enforcement import aws_semantics, enforced
 from testbed.iam_world import World, as_role, build_world
 from testbed.local_aws import local_aws
 from tests.iam import flows
+from utils import new_session
 
 LIVE_PREFIXES = ("model-packages/", "pipeline-code/")
 Write = Callable[[Any, str, str], Any]
@@ -108,7 +108,7 @@ def test_the_plan_role_cannot_overwrite_or_delete_what_live_prod_reads(
     # WHEN the unreviewed plan role writes over (or deletes) each of them, one way
     codes = {}
     with as_role(world, "plan-prod", monkeypatch), aws_semantics(), enforced():
-        s3 = boto3.Session(region_name=world.configs["prod"].region).client("s3")
+        s3 = new_session(region_name=world.configs["prod"].region).client("s3")
         for key in live:
             try:
                 WRITES[way](s3, bucket, key)
@@ -131,7 +131,7 @@ def test_the_plan_role_still_adds_new_objects_create_only(
 
     # WHEN it writes the key create-only, then tries to write it again
     with as_role(world, "plan-prod", monkeypatch), aws_semantics(), enforced():
-        s3 = boto3.Session(region_name=config.region).client("s3")
+        s3 = new_session(region_name=config.region).client("s3")
         s3.put_object(Bucket=config.artifacts_bucket, Key=key, Body=b"new", IfNoneMatch="*")
         with pytest.raises(ClientError) as again:
             s3.put_object(Bucket=config.artifacts_bucket, Key=key, Body=b"x", IfNoneMatch="*")

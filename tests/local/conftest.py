@@ -11,6 +11,7 @@ from moto import mock_aws
 from sklearn.linear_model import LogisticRegression
 
 from tests.local.local_helpers import BUCKET, REGION
+from utils import new_session
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def session(fake_credentials: None) -> Iterator[boto3.Session]:
     """A boto3 session inside moto, with the test bucket created."""
     with mock_aws():
-        sess = boto3.Session(region_name=REGION)
+        sess = new_session(region_name=REGION)
         sess.client("s3").create_bucket(Bucket=BUCKET)
         yield sess
 

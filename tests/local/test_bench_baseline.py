@@ -29,6 +29,7 @@ from promotion.config import load_stage_config
 from testbed.local_aws import local_aws
 from tests.local.local_helpers import BUCKET, REGION
 from tests.pipeline.conftest import write_config
+from utils import new_session
 
 ROWS = 3_000
 
@@ -43,7 +44,7 @@ def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
     # A moto server: the step scripts reach S3 from their own processes.
     with local_aws() as endpoint:
         try:
-            sess = boto3.Session(region_name=REGION)
+            sess = new_session(region_name=REGION)
             sess.client("s3").create_bucket(Bucket=BUCKET)
             yield sess
         finally:

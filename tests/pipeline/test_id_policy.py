@@ -30,6 +30,7 @@ from promotion.config import load_stage_config
 from testbed.local_aws import local_aws
 from tests.local.local_helpers import BUCKET, REGION, register_package
 from tests.pipeline.conftest import write_config
+from utils import new_session
 
 FEATURES = ["f0", "f1", "f2"]
 
@@ -61,7 +62,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
     # A moto server, not mock_aws: the Publish step's process reaches S3 only over the network.
     with local_aws() as endpoint:
         try:
-            session = boto3.Session(region_name=REGION)
+            session = new_session(region_name=REGION)
             session.client("s3").create_bucket(Bucket=BUCKET)
             yield session
         finally:  # moto's state outlives its server within this process

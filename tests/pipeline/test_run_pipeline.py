@@ -15,6 +15,7 @@ from moto import mock_aws
 from pipelines import run_pipeline
 from pipelines.definition.step_code import script_uris, upload_step_scripts
 from tests.pipeline.conftest import ConfigFactory, write_config
+from utils import new_session
 
 PIPELINE = "breast-cancer-classifier-pre-prod-batch-inference"
 ARN = f"arn:aws:sagemaker:eu-west-1:222222222222:pipeline/{PIPELINE}/execution/abc123"
@@ -40,7 +41,7 @@ class FakeSession:
 
 @pytest.fixture
 def stubs() -> Iterator[tuple[FakeSession, Stubber, Stubber]]:
-    session = boto3.Session(region_name="eu-west-1")
+    session = new_session(region_name="eu-west-1")
     sagemaker, sts = session.client("sagemaker"), session.client("sts")
     with Stubber(sagemaker) as sm_stub, Stubber(sts) as sts_stub:
         yield FakeSession({"sagemaker": sagemaker, "sts": sts}), sm_stub, sts_stub

@@ -23,6 +23,7 @@ from promotion.config import load_stage_config
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, role_arn
 from testbed.promotion_cases import register
 from tests.promotion.conftest import Call, mutating
+from utils import new_session
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_SMOKE_INPUT = REPO_ROOT / "demo" / "smoke-input.csv"  # the demo's f00..f29
@@ -153,7 +154,7 @@ def test_evaluation_rows_without_rows_compare_nothing_and_say_why(
         config=config_file(evaluation_input_url=None), stage="pre-prod", find_champion=False,
         output=tmp_path / "report", input=None, input_file=rows, champion=3, challenger=4,
     )  # fmt: skip
-    assert compare.run(args, session=boto3.Session(), sleep=lambda _: None) == 0
+    assert compare.run(args, session=new_session(), sleep=lambda _: None) == 0
     document = json.loads((tmp_path / "report" / "comparison.json").read_text())
     assert document["status"] == "nothing" and reason in document["reason"]
     assert str(rows) in document["reason"]

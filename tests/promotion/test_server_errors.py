@@ -9,13 +9,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.retries.standard import ExponentialBackoff
 
 from errors import ServiceError
-from utils import aws_errors, make_client, readable
+from utils import aws_errors, make_client, new_session, readable
 
 PAGE = b"<!doctype html>\n<title>500 Internal Server Error</title>\n<h1>Internal Server Error</h1>"
 
@@ -57,7 +56,7 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Answers]]:
 
 def call(principal: str = "the stage account") -> str:
     """ListPipelineExecutionSteps through the project's client; the one-line error."""
-    sagemaker = make_client(boto3.Session(region_name="us-east-1"), "sagemaker")
+    sagemaker = make_client(new_session(region_name="us-east-1"), "sagemaker")
     arn = "arn:aws:sagemaker:us-east-1:222222222222:pipeline/p/execution/e"
     with pytest.raises(ServiceError) as failed, aws_errors(principal, "run_pipeline"):
         sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=arn)
