@@ -102,9 +102,12 @@ def _quiet_sdk() -> Iterator[None]:
             root.handlers[:] = root_handlers
 
 
+_VALIDATED_SDK_CONFIGS: set[str] = set()  # the SDK's schema is fixed: valid once, valid again
+
+
 @contextlib.contextmanager
 def _validate_config_once() -> Iterator[None]:
-    """Validate each distinct SDK config against its JSON schema once per render.
+    """Validate each distinct SDK config against its JSON schema once per process.
 
     The SDK re-validates the same explicit ``sagemaker_config`` on every lookup (about 40 per
     render: most of a render's time). The validation itself is unchanged, only not repeated.
@@ -115,7 +118,7 @@ def _validate_config_once() -> Iterator[None]:
     if not isinstance(original, staticmethod):  # another SDK layout: leave it alone
         yield
         return
-    validated: set[str] = set()
+    validated = _VALIDATED_SDK_CONFIGS
 
     def validate(sagemaker_config: dict[str, object] | None = None) -> None:
         key = json.dumps(sagemaker_config, sort_keys=True, default=repr)

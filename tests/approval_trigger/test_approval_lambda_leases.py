@@ -257,7 +257,7 @@ args = json.loads(sys.argv[1])
 fn.handle_event(
     args["event"],
     settings=Settings(**args["settings"]),
-    runtime=fn.Runtime(new_session(region_name=args["region"])),
+    runtime=fn.Runtime(boto3.Session(region_name=args["region"])),
     identity=FunctionIdentity(*args["identity"]),
     owner="killed",
 )
