@@ -92,9 +92,28 @@ def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
     return engine
 
 
+# The longest files first (pytest-xdist's --dist loadfile runs a file on one worker, and
+# --no-loadscope-reorder keeps this order): a long file left to the end keeps one worker busy
+# while the other idles. The rehearsal (minutes, much of it the provider waiting) first, beside
+# all the rest; then the files of a minute or more (docs/benchmarks.md, "make test").
+SLOWEST_FIRST = (
+    "tests/rehearsal/test_rehearsal.py",
+    "tests/demo/test_demo_reruns.py",
+    "tests/terraform/test_terraform_cli.py",
+    "tests/fleet/test_model_repository.py",
+    "tests/iam/test_model_isolation.py",
+    "tests/terraform/test_stage_upgrade.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[Any]) -> None:
-    """The rehearsal first: with pytest-xdist it then runs on one worker beside all the rest."""
-    items.sort(key=lambda item: "tests/rehearsal/test_rehearsal.py" not in item.nodeid)
+    """SLOWEST_FIRST in its order, then every other test in collection order."""
+
+    def rank(item: Any) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return SLOWEST_FIRST.index(path) if path in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -42,3 +42,10 @@ def test_pre_commit_runs_the_lint_recipe() -> None:
     # THEN the hooks run the same commands, in the same order, from the same environment
     entries = [hook["entry"] for repo in config["repos"] for hook in repo["hooks"]]
     assert entries == lint
+
+
+def test_the_longest_test_files_scheduled_first_exist() -> None:
+    from tests.conftest import SLOWEST_FIRST
+
+    missing = [path for path in SLOWEST_FIRST if not (ROOT / path).is_file()]
+    assert missing == [], f"tests/conftest.py SLOWEST_FIRST names files that are gone: {missing}"
