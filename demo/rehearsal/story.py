@@ -431,25 +431,31 @@ def newest_workspace(r: Rehearsal, job: str) -> Path:
 
 
 def replan(r: Rehearsal) -> None:
-    """Every root planned again: no changes anywhere."""
-    _plan(r, "bootstrap/dev", r.state_clones["dev"] / "bootstrap" / "dev",
-          r.environment(DEV_ACCOUNT), ["-var-file=../settings.tfvars.json"])  # fmt: skip
+    """Every root planned again, side by side (read-only, each its own state): no changes
+    anywhere."""
+    plans: list[tuple[str, Path, dict[str, str], list[str]]] = [
+        ("bootstrap/dev", r.state_clones["dev"] / "bootstrap" / "dev", r.environment(DEV_ACCOUNT),
+         ["-var-file=../settings.tfvars.json"]),
+    ]  # fmt: skip
     for stage in ("pre-prod", "prod"):
         env = r.environment(ADMINISTRATORS[stage], TF_WORKSPACE=stage)
-        _plan(r, f"bootstrap/stage ({stage})", r.state_clones[stage] / "bootstrap" / "stage", env,
-              [f"-var-file=../../{stage}-config.tfvars.json",
-               "-var-file=../settings.tfvars.json"])  # fmt: skip
-    _plan(r, "approval_trigger", r.clone / "approval_trigger",
-          r.environment(DEV_ACCOUNT, TF_VAR_github_api_url=str(r.report["dispatch api"])),
-          [])  # fmt: skip
+        plans.append((f"bootstrap/stage ({stage})", r.state_clones[stage] / "bootstrap" / "stage",
+                      env, [f"-var-file=../../{stage}-config.tfvars.json",
+                            "-var-file=../settings.tfvars.json"]))  # fmt: skip
+    plans.append(("approval_trigger", r.clone / "approval_trigger",
+                  r.environment(DEV_ACCOUNT, TF_VAR_github_api_url=str(r.report["dispatch api"])),
+                  []))  # fmt: skip
     stages = {
         "pre-prod": ("pre-prod", "pre-prod", "pre-prod"),
         "prod": ("prod", "prod-plan", "prod-plan"),
     }
     for stage, (job, variables, environment) in stages.items():
-        _plan(r, f"root module ({stage}, as the {environment} role)", newest_workspace(r, job),
-              role_environment(r, variables, environment),
-              [f"-chdir={STAGE_ROOT}", f"-var=stage={stage}"])  # fmt: skip
+        plans.append((f"root module ({stage}, as the {environment} role)",
+                      newest_workspace(r, job), role_environment(r, variables, environment),
+                      [f"-chdir={STAGE_ROOT}", f"-var=stage={stage}"]))  # fmt: skip
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for done in [pool.submit(_plan, r, *plan) for plan in plans]:
+            done.result()  # the first failure, in the order above
 
 
 def _module_names(r: Rehearsal, stage: str) -> set[str]:
@@ -468,7 +474,9 @@ def destroy(r: Rehearsal) -> None:
     buckets, keys and aliases and the published results are as they were."""
     blocks = guide.blocks(r.clone / "docs" / "going-live.md")
     destroyed = r.report.setdefault("destroyed", {})
-    for stage in ("prod", "pre-prod"):
+    removed = r.report.setdefault("removed by the destroy", {})
+
+    def take_down(stage: str) -> None:  # each stage in its own account, side by side
         admin = r.admins[ADMINISTRATORS[stage]].session()
         owned, before = _module_names(r, stage), inventory.snapshot(admin)
         env = {**role_environment(r, stage, stage), "STAGE": stage}
@@ -476,12 +484,15 @@ def destroy(r: Rehearsal) -> None:
                               cwd=newest_workspace(r, stage), env=env, typed=guide.YES,
                               logs=r.work / "logs")  # fmt: skip
         destroyed[f"root module ({stage})"] = _destroyed(run.log)
-        gone = inventory.removed(before, inventory.snapshot(admin))
-        r.report.setdefault("removed by the destroy", {})[stage] = gone
+        gone = removed[stage] = inventory.removed(before, inventory.snapshot(admin))
         foreign = inventory.not_owned(gone, owned)
         if foreign:
             raise RehearsalError(f"terraform destroy of {stage} removed what its module does "
                                  f"not own: {foreign}")  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for done in [pool.submit(take_down, stage) for stage in ("prod", "pre-prod")]:
+            done.result()
     env = r.environment(DEV_ACCOUNT, TF_VAR_github_api_url=str(r.report["dispatch api"]))
     run = guide.run_block(blocks["take the approval trigger down"], name="take the trigger down",
                           cwd=r.clone, env=env, typed=guide.YES, logs=r.work / "logs")  # fmt: skip
