@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import tarfile
 from collections.abc import Callable, Collection, Iterator
@@ -30,7 +31,18 @@ def demo_stage_files() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_endpoint_left_behind() -> Iterator[None]:
+    """A test leaves AWS_ENDPOINT_URL as it found it: a stale one sends the clients of later
+    tests in the same worker to a stopped embedded AWS. (fake_aws_credentials asks for it, so its
+    check runs after that fixture's monkeypatch is undone.)"""
+    before = os.environ.get("AWS_ENDPOINT_URL")
+    yield
+    after = os.environ.get("AWS_ENDPOINT_URL")
+    assert after == before, f"the test left AWS_ENDPOINT_URL={after!r} (it was {before!r})"
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_credentials(no_endpoint_left_behind: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake keys and a region; no profile, no endpoint override, no instance metadata."""
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "GITHUB_STEP_SUMMARY", "GITHUB_SHA"):
         monkeypatch.delenv(name, raising=False)

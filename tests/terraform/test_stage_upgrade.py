@@ -15,8 +15,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from testbed.local_aws import account_session, credentials_environment, local_aws
 from testbed.terraform import Terraform, stage_root, write_local_aws_override
 from tests.conftest import extract_v1_0_0
@@ -36,13 +34,12 @@ def _plan(
 
 
 def test_a_v1_stage_moves_into_the_module_and_nothing_is_replaced(
-    terraform: Terraform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    terraform: Terraform, tmp_path: Path
 ) -> None:
     stage_file = REPO_ROOT / f"{STAGE}-config.tfvars.json"
     config = json.loads(stage_file.read_text(encoding="utf-8"))
     deployment = deployment_tfvars_for(config)
-    with local_aws() as endpoint:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    with local_aws() as endpoint:  # (it sets AWS_ENDPOINT_URL, and removes it at the end)
         env = credentials_environment(account_session(config["account_id"]))
 
         # GIVEN a stage applied by v1.0.0's root module (its resources at the top level)
