@@ -6,6 +6,7 @@ boto3 honours `AWS_ENDPOINT_URL` by itself, so the same code runs against a loca
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator
@@ -115,18 +116,18 @@ class Identity:
         return f"{self.label} account {self.account_id} ({self.caller_arn}{role})"
 
 
-_shared_loader: botocore.loaders.Loader | None = None
+@functools.cache
+def _model_loader(data_path: str | None) -> botocore.loaders.Loader:
+    """One botocore loader per AWS_DATA_PATH: it keeps every model file it has parsed."""
+    return botocore.loaders.create_loader(data_path)
 
 
 def new_session(**settings: Any) -> boto3.Session:
     """A boto3 session (`boto3.Session`'s arguments) reading service models through one
     loader per process: every session would otherwise parse the same model files again (about
     0.2 s for SageMaker's), and a promotion opens one per identity and assumed role."""
-    global _shared_loader
     core = botocore.session.get_session()
-    if _shared_loader is None:  # honours AWS_DATA_PATH, as each session's own loader would
-        _shared_loader = botocore.loaders.create_loader(core.get_config_variable("data_path"))
-    core.register_component("data_loader", _shared_loader)
+    core.register_component("data_loader", _model_loader(core.get_config_variable("data_path")))
     return boto3.Session(botocore_session=core, **settings)
 
 
