@@ -27,7 +27,12 @@ except ModuleNotFoundError:  # not the project's environment: one line naming `m
     raise
 
 from errors import ConfigError, PromotionError
-from pipelines.definition.stage_build import StageBuild, feature_columns_for, render_stage
+from pipelines.definition.stage_build import (
+    StageBuild,
+    check_stage_inputs,
+    feature_columns_for,
+    render_stage,
+)
 from pipelines.evidence.model_inputs import check_columns
 from promotion import approval, registry
 from promotion.artifacts import CopySettings
@@ -256,6 +261,7 @@ def run(
         target_sm=target_sm, target_s3=target_s3, pinned_images=pinned, **ecr,
     )  # fmt: skip
     features = feature_columns_for(config, plan.source)  # refuse before writing anything
+    check_stage_inputs(config, plan.source, features)
     columns_from = (f"the stage key feature_columns of {config.path}" if config.feature_columns
                     else f"the feature_columns metadata of {source_arn}")  # fmt: skip
     for path in options.check_inputs:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
 __all__ = [
+    "check_definition_inputs",
     "get_pipeline",
     "mermaid_diagram",
     "pipeline_name_for",
@@ -56,9 +57,20 @@ def pipeline_name_for(config: StageConfig) -> str:
     return name
 
 
-def _check_inputs(
-    config: StageConfig, pipeline_name: str, model_package_version: int, columns: Sequence[str]
+def check_definition_inputs(
+    config: StageConfig,
+    pipeline_name: str,
+    model_package_version: int,
+    columns: Sequence[str],
+    *,
+    with_baseline: bool,
 ) -> None:
+    """What `render_definition` refuses, checked without the SDK: build.py calls it before it
+    writes anything to the stage. ``with_baseline``: the package has a data-quality baseline.
+
+    Raises:
+        ConfigError: a name, the feature columns or the batch settings are unusable.
+    """
     if not _PIPELINE_NAME.match(pipeline_name):
         raise ConfigError(f"pipeline name {pipeline_name!r} is not a valid SageMaker name")
     if isinstance(model_package_version, bool) or model_package_version < 1:
@@ -76,6 +88,29 @@ def _check_inputs(
             f"{config.path}: max_concurrent_transforms x max_payload_mb is {product}; batch "
             f"transform allows at most {layout.MAX_CONCURRENCY_PAYLOAD_MB}"
         )
+    if len(_preprocess_arguments(config, pipeline_name, columns, with_baseline)) > (
+        layout.MAX_ARGUMENTS
+    ):
+        raise ConfigError(f"{len(columns)} feature columns do not fit in the step's arguments")
+
+
+def _preprocess_arguments(
+    config: StageConfig, pipeline_name: str, columns: Sequence[str], with_baseline: bool
+) -> list[str]:
+    arguments = layout.preprocess_arguments(
+        feature_columns=list(columns),
+        id_column=config.id_column,
+        id_policy=config.id_policy,
+        max_shard_bytes=layout.max_shard_bytes(config.max_payload_mb),
+    )
+    if with_baseline and config.data_quality != "off":
+        arguments += quality_arguments(
+            policy=config.data_quality,
+            drift_threshold=config.drift_threshold,
+            pipeline_name=pipeline_name,
+            region=config.region,
+        )
+    return arguments
 
 
 @contextlib.contextmanager
@@ -160,22 +195,9 @@ def get_pipeline(
         ConfigError: a name, the feature columns or the batch settings are unusable.
     """
     columns = list(feature_columns)
-    _check_inputs(config, pipeline_name, model_package_version, columns)
-    arguments = layout.preprocess_arguments(
-        feature_columns=columns,
-        id_column=config.id_column,
-        id_policy=config.id_policy,
-        max_shard_bytes=layout.max_shard_bytes(config.max_payload_mb),
+    check_definition_inputs(
+        config, pipeline_name, model_package_version, columns, with_baseline=baseline is not None
     )
-    if baseline is not None and config.data_quality != "off":
-        arguments += quality_arguments(
-            policy=config.data_quality,
-            drift_threshold=config.drift_threshold,
-            pipeline_name=pipeline_name,
-            region=config.region,
-        )
-    if len(arguments) > layout.MAX_ARGUMENTS:
-        raise ConfigError(f"{len(columns)} feature columns do not fit in the step's arguments")
     # The SDK builds a boto3 client at import time: it needs a region before the import.
     os.environ.setdefault("AWS_DEFAULT_REGION", config.region)
     with _quiet_sdk(), _validate_config_once():

@@ -50,6 +50,25 @@ def feature_columns_for(config: StageConfig, source_package: Mapping[str, Any]) 
     return columns
 
 
+def check_stage_inputs(
+    config: StageConfig, source_package: Mapping[str, Any], feature_columns: tuple[str, ...]
+) -> None:
+    """Refuse what `render_stage` would refuse, before the promotion writes anything.
+
+    Raises:
+        ConfigError: a name, the feature columns or the batch settings are unusable.
+    """
+    import pipelines.definition.pipeline as pipeline
+
+    pipeline.check_definition_inputs(
+        config,
+        pipeline.pipeline_name_for(config),
+        int(source_package["ModelPackageVersion"]),
+        feature_columns,
+        with_baseline=package_baseline(source_package) is not None,
+    )
+
+
 def render_stage(
     config: StageConfig,
     *,

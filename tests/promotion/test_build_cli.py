@@ -257,3 +257,39 @@ def test_artifacts_bucket_is_the_stage_bucket(
         f"model-packages/{GROUP}/v1/InferenceSpecification/Containers/0/ModelDataUrl/model.tar.gz",
         f"model-packages/{GROUP}/v1/ModelMetrics/ModelQuality/Statistics/S3Uri/evaluation.json",
     ]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "overrides", "expected"),
+    [
+        ({"feature_columns": "a b a"}, {}, "feature columns must be unique"),
+        ({"feature_columns": "a " + "b" * 200}, {}, "feature columns must be unique"),
+        ({}, {"feature_columns": [f"f{i}" for i in range(2000)]}, "2000 feature columns do not fit"),
+    ],
+    ids=["a column twice", "a name too long", "too many columns"],
+)
+def test_columns_the_pipeline_refuses_are_refused_before_anything_is_written(
+    dev: boto3.Session,
+    pre_prod: boto3.Session,
+    config_file: Callable[..., Path],
+    tmp_path: Path,
+    api_calls: list[Call],
+    capsys: pytest.CaptureFixture[str],
+    metadata: dict[str, str],
+    overrides: dict[str, object],
+    expected: str,
+) -> None:
+    # GIVEN a package (or a stage file) naming columns the rendered pipeline cannot take
+    register(dev, metadata=metadata or None)
+    api_calls.clear()
+
+    # WHEN build.py promotes it, and when it only plans (--dry-run)
+    codes = [run_build(config_file(**overrides), tmp_path / "out", *extra)
+             for extra in ((), ("--dry-run",))]  # fmt: skip
+
+    # THEN both refuse in one line, exit 2, before any write in either account
+    assert codes == [2, 2]
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and all(expected in line for line in errors), errors
+    assert [c for c in mutating(api_calls) if c[0] != "sts"] == []
+    assert not (tmp_path / "out").exists()
