@@ -4,7 +4,7 @@ an own image its digest resolved, its manifests read and what the stage reposito
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -45,9 +45,15 @@ def plan_images(
     source_ecr: Any,
     target_ecr: Any,
     pinned: Mapping[str, str],
+    promoted: Mapping[str, str] | None = None,
 ) -> tuple[list[PlannedImage], list[str]]:
     """Each container's image decision; own images resolved to a digest, read, and compared with
-    what the stage repository holds. Returns the planned images and notices."""
+    what the stage repository holds. Returns the planned images and notices.
+
+    `promoted` maps a container's place to the digest the stage's package of this version
+    names (`promoted_digests`): a tag is resolved once, when the version first reaches the
+    stage; a re-run or a rollback keeps that digest wherever the tag has moved since.
+    """
     planned: list[PlannedImage] = []
     notices: list[str] = []
     read: dict[str, ImagePlan] = {}
@@ -65,11 +71,18 @@ def plan_images(
             raise TypeError("plan_promotion needs ECR clients for a package with own images")
         name = parse_image(decision.source)
         assert name is not None  # a copy decision names an ECR image
-        digest = decision.digest or resolve_tag(source_ecr, name)
-        if name.tag and not name.digest and decision.digest and decision.source not in pinned:
+        kept = None if decision.digest else (promoted or {}).get(place)
+        digest = decision.digest or kept or resolve_tag(source_ecr, name)
+        if (
+            name.tag
+            and not name.digest
+            and (kept or decision.digest)
+            and (kept or decision.source not in pinned)
+        ):
             now = _tag_now(source_ecr, name)
             if now and now != digest:
-                notices.append(f"{place}: the tag {name.tag} now names {now}; the package "
+                holder = "the stage's package of this version" if kept else "the package"
+                notices.append(f"{place}: the tag {name.tag} now names {now}; {holder} "
                                f"records {digest}, which is promoted")  # fmt: skip
         decision = replace(decision, digest=digest, target=copied_uri(
             replace(decision, digest=digest), account_id=config.account_id,
@@ -106,3 +119,22 @@ def _tag_now(ecr: Any, name: ImageName) -> str | None:
         return resolve_tag(ecr, name)
     except CopyError:
         return None  # the tag is gone: the recorded digest is promoted all the same
+
+
+def promoted_digests(found: Sequence[Mapping[str, Any]], config: StageConfig) -> dict[str, str]:
+    """Place -> digest of each own image the newest stage package of this version names (its
+    copy in the stage's repository, written by the promotion that made the package)."""
+    if not found:
+        return {}
+    repository = stage_repository(config.model_package_group_name)
+    digests = {}
+    for place, container in container_places(found[0]):
+        name = parse_image(str(container.get("Image", "")))
+        if (
+            name
+            and name.digest
+            and name.account == config.account_id
+            and (name.repository == repository)
+        ):
+            digests[place] = name.digest
+    return digests

@@ -17,7 +17,7 @@ from promotion import approval, registry
 from promotion.artifacts import head, is_copied
 from promotion.batch_transform import check_batch_transform
 from promotion.config import StageConfig
-from promotion.image_plan import PlannedImage, plan_images
+from promotion.image_plan import PlannedImage, plan_images, promoted_digests
 from promotion.images import summary_note
 from promotion.limits import check_limits
 from promotion.package import (
@@ -191,7 +191,8 @@ def plan_promotion(
               for r in references if not r.is_prefix]  # fmt: skip
     prefixes = [_plan_prefix(r, source_s3, target_s3, prefix) for r in references if r.is_prefix]
     images, notices = plan_images(view, config, version=version, source_ecr=source_ecr,
-                                  target_ecr=target_ecr, pinned=pinned_images or {})  # fmt: skip
+                                  target_ecr=target_ecr, pinned=pinned_images or {},
+                                  promoted=promoted_digests(found, config))  # fmt: skip
     plan = PromotionPlan(source, None, False, copies, notices, prefixes, images)
     existing = choose_reusable(
         found, plan.all_copies, targets={r.target_uri for r in references},

@@ -262,6 +262,38 @@ def test_without_the_pin_prod_would_have_taken_the_repushed_tag(world: World) ->
     assert result.images[0].decision.digest == second
 
 
+def test_promoting_the_same_version_again_keeps_the_digest_its_first_promotion_resolved(
+    world: World, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN pre-prod runs the version whose image is `churn/serving:1.0`, and the tag moved since
+    arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
+    out = world.tmp / "build"
+    assert run_build(world, "pre-prod", out / "first", "--model-package-arn", arn) == 0
+    first = world.image.digest
+    second = push_image(world.dev.client("ecr"), DEV_REPOSITORY, [*BASE_LAYERS, b"churn app v2"],
+                        tag="1.0").digest  # fmt: skip
+    capsys.readouterr()
+
+    # WHEN the same version is promoted to pre-prod again (a re-run, or a rollback to it)
+    code = run_build(world, "pre-prod", out / "again", "--model-package-arn", arn)
+
+    # THEN the package pre-prod already runs is reused, on the digest resolved the first time,
+    # and the moved tag is named
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert (
+        f"the tag 1.0 now names {second}; the stage's package of this version records {first}"
+        in caplog.text
+    )
+    deployed = json.loads((out / "again" / "deployment.tfvars.json").read_text())
+    package = world.pre_prod.client("sagemaker").describe_model_package(
+        ModelPackageName=deployed["model_package_arn"]
+    )
+    stage_image = image_uri(PRE_PROD_ACCOUNT, REGION, STAGE_REPOSITORY, first)
+    assert package["InferenceSpecification"]["Containers"][0]["Image"] == stage_image
+    assert stage_manifest(world.pre_prod, second) is None
+
+
 def test_a_digest_the_package_records_is_promoted_even_after_the_tag_moved(world: World) -> None:
     # GIVEN a package that records its image's digest (ImageDigest), whose tag moved since
     arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"),
