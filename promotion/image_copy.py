@@ -94,6 +94,23 @@ def _sha256(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _batch_get_image(ecr: Any, name: ImageName, image_id: dict[str, str]) -> dict[str, Any]:
+    """BatchGetImage in the source repository; a repository that is not there is one line."""
+    try:
+        answer: dict[str, Any] = ecr.batch_get_image(
+            registryId=name.account, repositoryName=name.repository,
+            imageIds=[image_id], acceptedMediaTypes=[*MANIFEST, *INDEX],
+        )  # fmt: skip
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "RepositoryNotFoundException":
+            raise
+        raise CopyError(
+            f"{name.registry}/{name.repository} is not a repository of the dev account's ECR "
+            "(deleted or renamed?): restore it with the image, or approve another version"
+        ) from error
+    return answer
+
+
 def read_manifest(ecr: Any, name: ImageName, digest: str) -> Manifest:
     """The manifest of `digest` in the source repository, its sha256 checked.
 
@@ -101,10 +118,7 @@ def read_manifest(ecr: Any, name: ImageName, digest: str) -> Manifest:
         CopyError: the image is not there (deleted, expired by a lifecycle rule).
         ConfigError: a manifest build.py cannot copy (schema 1, foreign layers, nested index).
     """
-    answer = ecr.batch_get_image(
-        registryId=name.account, repositoryName=name.repository,
-        imageIds=[{"imageDigest": digest}], acceptedMediaTypes=[*MANIFEST, *INDEX],
-    )  # fmt: skip
+    answer = _batch_get_image(ecr, name, {"imageDigest": digest})
     images = answer.get("images") or []
     if not images:
         raise CopyError(
@@ -150,10 +164,7 @@ def read_image(ecr: Any, name: ImageName, digest: str) -> list[Manifest]:
 
 def resolve_tag(ecr: Any, name: ImageName) -> str:
     """The digest a tag names now in the source repository."""
-    answer = ecr.batch_get_image(
-        registryId=name.account, repositoryName=name.repository,
-        imageIds=[{"imageTag": name.tag}], acceptedMediaTypes=[*MANIFEST, *INDEX],
-    )  # fmt: skip
+    answer = _batch_get_image(ecr, name, {"imageTag": str(name.tag)})
     images = answer.get("images") or []
     if not images:
         raise CopyError(f"{name.registry}/{name.repository}:{name.tag} is not in the dev "

@@ -346,6 +346,22 @@ def test_a_stage_without_its_image_repository_is_told_to_apply_the_bootstrap(
     assert mutating(api_calls) == []
 
 
+@pytest.mark.parametrize("reference", ["1.0", "digest"])
+def test_an_image_whose_dev_repository_is_gone_is_one_line_before_writing(
+    world: World, api_calls: list[Call], capsys: pytest.CaptureFixture[str], reference: str
+) -> None:
+    # GIVEN a package naming an image (by tag or by digest) of a dev repository deleted since
+    name = world.image.digest if reference == "digest" else reference
+    arn = register(world, image_uri(DEV_ACCOUNT, REGION, "churn/retired", name))
+    api_calls.clear()
+    # WHEN it is promoted THEN one line names the repository, exit 1, nothing written
+    code = run_build(world, "pre-prod", world.tmp / "out", "--model-package-arn", arn)
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(error) == 1, error
+    assert "churn/retired is not a repository of the dev account's ECR" in error[0]
+    assert mutating(api_calls) == []
+
+
 def test_an_inference_pipeline_of_own_images_is_promoted_whole(world: World) -> None:
     # GIVEN a package of two containers, a featurizer and the model, each its own image
     featurizer = push_image(world.dev.client("ecr"), DEV_REPOSITORY, [*BASE_LAYERS, b"features"],
