@@ -201,16 +201,40 @@ def test_pre_prod_smoke_runs_after_apply_and_waits(deploy: dict[str, Any]) -> No
     assert _index(job, APPLY) < _index(job, "pipelines.smoke")
 
 
-def test_deploys_read_the_models_own_inputs_never_the_demos(deploy: dict[str, Any]) -> None:
+def test_deploys_read_the_models_own_inputs_never_the_demos(
+    deploy: dict[str, Any], tmp_path: Path
+) -> None:
     # The smoke input and the evaluation rows are the repository's (its team's: docs/fleet.md)
     assert "demo/" not in DEPLOY.read_text()
     assert "inputs/**" in deploy["on"]["push"]["paths"]
     job = deploy["jobs"]["pre-prod"]
     (build,) = [s for s in _steps(job) if BUILD_ARGS in s.get("run", "")]
-    # checked against the model's columns before build.py writes anything
-    assert "for input in inputs/smoke-input.csv inputs/evaluation-rows.csv" in build["run"]
-    assert 'args+=(--check-input "$input")' in build["run"]
+    # checked against the model's columns before build.py writes anything: the smoke input
+    # always (a missing one is refused by build.py), the evaluation rows when the team has them
     assert "--input-file inputs/evaluation-rows.csv" in _runs(job)
+    for present in ([], ["evaluation-rows.csv"], ["smoke-input.csv", "evaluation-rows.csv"]):
+        checked = _build_arguments(build["run"], tmp_path / "-".join(["repo", *present]), present)
+        assert checked == [
+            "inputs/smoke-input.csv",
+            *(f"inputs/{name}" for name in present if name == "evaluation-rows.csv"),
+        ]
+
+
+def _build_arguments(script: str, repository: Path, inputs: list[str]) -> list[str]:
+    """The --check-input values the build step passes to build.py in a checkout holding `inputs`
+    (the step's bash run as written, with `python` printing its arguments)."""
+    (repository / "inputs").mkdir(parents=True)
+    for name in inputs:
+        (repository / "inputs" / name).write_text("record_id,f00\n1,0.5\n")
+    (repository / "pre-prod-config.tfvars.json").write_text("{}")
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", 'python() { printf "%s\\n" "$@"; }\n' + script],
+        cwd=repository, capture_output=True, text=True, check=True,
+        env={"PATH": os.environ["PATH"], "STAGE": "pre-prod", "TEMPLATE": "template",
+             "MODEL_PACKAGE_ARN": "arn", "DEV_READ_ROLE_ARN": "role"},
+    )  # fmt: skip
+    printed = done.stdout.splitlines()
+    return [printed[i + 1] for i, word in enumerate(printed) if word == "--check-input"]
 
 
 def test_prod_promotes_the_image_digests_pre_prod_promoted(deploy: dict[str, Any]) -> None:
