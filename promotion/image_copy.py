@@ -146,6 +146,12 @@ def read_manifest(ecr: Any, name: ImageName, digest: str) -> Manifest:
             "build.py copies only images whose every layer is in ECR"
         )
     blobs = tuple((str(d["digest"]), int(d["size"])) for d in descriptors)
+    for blob, size in blobs:  # refused here, before the promotion writes anything
+        if size > MAX_PART * MAX_PARTS:
+            raise ConfigError(
+                f"layer {blob} of {name.by_digest(digest)} is {size} B; ECR's layer uploads "
+                f"take at most {MAX_PARTS} parts of {MAX_PART} B: build.py cannot copy it"
+            )
     return Manifest(digest, media_type, body, blobs=blobs)
 
 

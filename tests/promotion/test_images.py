@@ -16,6 +16,7 @@ import pytest
 
 import build
 from errors import ConfigError
+from promotion import image_copy
 from promotion.artifacts import CopySettings
 from promotion.config import load_stage_config
 from promotion.image_copy import https_fetch
@@ -359,6 +360,22 @@ def test_an_image_whose_dev_repository_is_gone_is_one_line_before_writing(
     error = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(error) == 1, error
     assert "churn/retired is not a repository of the dev account's ECR" in error[0]
+    assert mutating(api_calls) == []
+
+
+def test_a_layer_too_large_for_ecrs_uploads_is_refused_before_writing(
+    world: World, api_calls: list[Call], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    # GIVEN layers larger than ECR's layer uploads take (here: any layer, with no part allowed)
+    monkeypatch.setattr(image_copy, "MAX_PARTS", 0)
+    arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
+    api_calls.clear()
+    # WHEN it is promoted THEN one line, exit 2, before the artifacts or any upload
+    code = run_build(world, "pre-prod", world.tmp / "out", "--model-package-arn", arn)
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(error) == 1, error
+    assert "ECR's layer uploads take at most 0 parts" in error[0]
     assert mutating(api_calls) == []
 
 
