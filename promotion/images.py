@@ -13,7 +13,8 @@ where that can be known without trusting a tag:
 - anything else stays as it is, and the summary says whether it is pinned.
 
 A tag is resolved once, in the stage that runs first: `build.py --images-from` gives the next
-stage the digests the previous one promoted, so prod runs the digest pre-prod ran.
+stage the digests the previous one promoted, so prod runs the digest pre-prod ran; a version
+promoted to a stage again keeps the digest its package there names (promotion/image_plan.py).
 """
 
 from __future__ import annotations
