@@ -48,6 +48,22 @@ class Container(Protocol):
         """POST /invocations; raise InvocationError where the container answers an error."""
 
 
+def whole_number(environment: Mapping[str, str], key: str, default: int, unit: str) -> int:
+    """A setting AWS's serving containers read with ``int()`` (sagemaker-containers'
+    ServingEnv, sagemaker-inference's Environment, the XGBoost container's serve.py): anything
+    else is refused in one line, as the container would fail to start."""
+    value = environment.get(key)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise StepError(
+            f"{key}={value!r} is not a whole number of {unit} (the container reads it with "
+            f"int(), e.g. {key}={default}): fix it in the package's or the transform's Environment"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Defaults:
     """A framework container's own hooks, used where the user module defines none."""

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.local import codecs
-from pipelines.local.container import Defaults, InvocationError, Response
+from pipelines.local.container import Defaults, InvocationError, Response, whole_number
 from pipelines.local.errors import StepError
 
 LIBSVM_TYPES = ("libsvm", "text/libsvm", "text/x-libsvm")
@@ -166,7 +166,9 @@ class XGBoostAlgorithm:
         self.objective = str(config["learner"]["objective"]["name"])
         self.num_class = config["learner"]["learner_model_param"].get("num_class", "")
         self._default_accept = environment.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "text/csv")
-        self._max_length = int(environment.get("MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH))
+        self._max_length = whole_number(
+            environment, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH, "bytes"
+        )
         selected = environment.get("SAGEMAKER_INFERENCE_OUTPUT")
         self._selected = selected.replace(" ", "").lower().split(",") if selected else None
         self._lock = threading.Lock()  # the container loads a booster per worker process
