@@ -22,11 +22,17 @@ DEFAULT_ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
 _counter = itertools.count()
 
 
+def first_line(text: str, limit: int = 300) -> str:
+    """The first non-empty line of ``text`` (xgboost's C++ errors append a stack trace)."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:limit]
+
+
 class InvocationError(Exception):
-    """A request the container answered with an HTTP error (always 500, as the container does)."""
+    """A request the container answered with an HTTP error (500 unless said otherwise). Its
+    message is the first line of the error: it becomes part of a one-line failure reason."""
 
     def __init__(self, message: str, status: int = 500) -> None:
-        super().__init__(message)
+        super().__init__(first_line(message, 1000))
         self.status = status
 
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipelines.local.container import InvocationError, Response
+from pipelines.local.container import InvocationError, Response, first_line
 from pipelines.local.errors import StepError
 
 SERVE_COMMAND_KEY = "LOCAL_SERVE_COMMAND"
@@ -147,7 +147,7 @@ class HttpContainer:
     def broken(self, what: str, err: Exception) -> str:
         """One line: the container, the request that failed and why, the server's exit code
         when it is gone, and where its log is."""
-        detail = (str(err).strip().splitlines() or [""])[0][:300]
+        detail = first_line(str(err))
         if isinstance(err, ConnectionError):  # refused or reset: the server is often exiting
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(1)
@@ -185,8 +185,8 @@ class HttpContainer:
         except TRANSPORT_ERRORS as err:
             raise InvocationError(self.broken("POST /invocations", err)) from err
         if status != 200:
-            detail = answer.decode("utf-8", "replace").strip().splitlines()[:1]
-            raise InvocationError(detail[0][:300] if detail else f"HTTP {status}", status)
+            detail = first_line(answer.decode("utf-8", "replace"))
+            raise InvocationError(detail or f"HTTP {status}", status)
         return Response(answer, media)
 
     def close(self) -> None:

@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 
 from pipelines.local import codecs
-from pipelines.local.container import Defaults, InvocationError, Response, whole_number
+from pipelines.local.container import (
+    Defaults,
+    InvocationError,
+    Response,
+    first_line,
+    whole_number,
+)
 from pipelines.local.errors import StepError
 
 LIBSVM_TYPES = ("libsvm", "text/libsvm", "text/x-libsvm")
@@ -142,7 +148,7 @@ def load_boosters(model_dir: Path, xgb: Any, ensemble: bool) -> tuple[list[Any],
                 raise StepError(
                     f"model file {path.name} is neither a pickled booster "
                     f"({type(pickled).__name__}) nor an XGBoost model "
-                    f"({str(native).strip().splitlines()[0][:160]}); save it with "
+                    f"({first_line(str(native), 160)}); save it with "
                     "Booster.save_model, or keep only model files at the archive's root"
                 ) from native
         if not hasattr(booster, "save_config"):

@@ -16,10 +16,12 @@ import xgboost as xgb
 
 from pipelines.local import run_definition
 from tests.local.local_helpers import (
+    DEFAULT_HOOKS_MODULE,
     OWN_IMAGE,
     XGBOOST_IMAGE,
     put,
     register_containers,
+    register_package,
     transform_definition,
 )
 
@@ -169,3 +171,24 @@ def test_an_exception_in_flight_never_counts_as_success(
     logs = list(own_temp.glob("local-run-*/*/Transform/serve.log"))
     assert len(logs) == 1 and "before the bug" in logs[0].read_text()
     shutil.rmtree(logs[0].parents[2])
+
+
+def test_a_user_hook_that_raises_a_long_message_is_one_line(
+    session: boto3.Session, tiny_model: Any
+) -> None:
+    # GIVEN a scikit-learn module whose predict_fn raises with a message of several lines
+    module = DEFAULT_HOOKS_MODULE + (
+        "\ndef predict_fn(data, model):\n"
+        "    raise ValueError('the batch is bad\\n  detail one\\n  detail two')\n"
+    )
+    arn = register_package(session, tiny_model, module, group="long-message")
+    put(session, "input/rows.csv", "1,2,3\n4,5,6\n")
+    # WHEN the transform runs
+    result = run_definition(
+        transform_definition(), parameters={}, session=session, model_package_arn=arn,
+        log=lambda _: None,
+    )  # fmt: skip
+    # THEN the failure keeps the message's first line only
+    reason = result.steps[0].failure_reason or ""
+    assert result.status == "Failed" and "ValueError: the batch is bad" in reason, reason
+    assert "\n" not in reason and "detail" not in reason, reason

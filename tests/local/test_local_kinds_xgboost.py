@@ -198,3 +198,16 @@ def test_a_team_image_named_like_xgboost_is_not_awss(
     reason = result.steps[0].failure_reason or ""
     assert f"{image} is the team's own container" in reason
     assert "LOCAL_SERVE_COMMAND" in reason and BUCKET not in reason
+
+
+def test_a_failure_inside_xgboost_is_one_line(session: boto3.Session) -> None:
+    # GIVEN a 4-feature booster saved natively (no width check before predict) and 5-column rows
+    arn = _algorithm(session, {"xgboost-model": _model_file(_booster())})
+    wide = np.random.default_rng(3).normal(size=(30, 5))
+    # WHEN the transform runs
+    result, out = _run(session, arn, _csv(wide))
+    # THEN xgboost's refusal is its first line, without its C++ stack trace
+    reason = result.steps[0].failure_reason or ""
+    assert result.status == "Failed" and out is None
+    assert "Unable to evaluate payload provided" in reason, reason
+    assert "\n" not in reason and "Stack trace" not in reason, reason
