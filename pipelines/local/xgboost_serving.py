@@ -201,16 +201,22 @@ class XGBoostAlgorithm:
         raise InvocationError(f"Content-type {content_type} is not supported locally", 415)
 
     def _check_width(self, matrix: Any, kind: str) -> None:
+        """serve_utils.predict, pickles only: libsvm may have one column more than the model;
+        CSV as many, or one fewer (x == y or x == y + 1, x the model's count)."""
         if self._formats[0] != "pkl":
             return
-        expected, got = self._boosters[0].num_features(), matrix.num_col()
-        if (kind == "libsvm" and got > expected + 1) or (kind == "csv" and got not in
-                                                          (expected, expected + 1)):  # fmt: skip
-            raise InvocationError(
-                f"Feature size of {kind} inference data {got} is not consistent with feature "
-                f"size of trained model {expected}.",
-                400,
-            )
+        model, data = self._boosters[0].num_features(), matrix.num_col()
+        if kind == "libsvm" and data > model + 1:
+            problem = "is larger than"
+        elif kind == "csv" and model not in (data, data + 1):
+            problem = "is not consistent with"
+        else:
+            return
+        raise InvocationError(
+            f"Unable to evaluate payload provided: Feature size of {kind} inference data {data} "
+            f"{problem} feature size of trained model {model}.",
+            400,
+        )
 
     def _predict(self, matrix: Any) -> np.ndarray:
         with self._lock:

@@ -211,3 +211,26 @@ def test_a_failure_inside_xgboost_is_one_line(session: boto3.Session) -> None:
     assert result.status == "Failed" and out is None
     assert "Unable to evaluate payload provided" in reason, reason
     assert "\n" not in reason and "Stack trace" not in reason, reason
+
+
+@pytest.mark.parametrize(("columns", "accepted"), [(4, True), (3, True), (5, False)])
+def test_a_pickled_booster_accepts_one_column_fewer_never_one_more(
+    session: boto3.Session, columns: int, accepted: bool
+) -> None:
+    # GIVEN a pickled 4-feature booster (serve_utils.predict checks the width of pickles only:
+    # the model's count x and the data's y must have x == y or x == y + 1)
+    arn = _algorithm(session, {"xgboost-model": pickle.dumps(_booster())})
+    rows = np.random.default_rng(4).normal(size=(20, columns))
+    # WHEN rows of that width are transformed
+    result, out = _run(session, arn, _csv(rows))
+    # THEN one column fewer (a dropped label column) is scored, one more is refused
+    reason = result.steps[0].failure_reason or ""
+    assert (result.status == "Succeeded") is accepted, reason
+    if accepted:
+        assert out is not None and len(out.decode().split()) == 20
+    else:
+        expected = (
+            "Unable to evaluate payload provided: Feature size of csv inference data 5 is not "
+            "consistent with feature size of trained model 4."
+        )
+        assert expected in reason, reason
