@@ -72,11 +72,13 @@ def whole_number(environment: Mapping[str, str], key: str, default: int, unit: s
 
 @dataclass(frozen=True)
 class Defaults:
-    """A framework container's own hooks, used where the user module defines none."""
+    """A framework container's own hooks, used where the user module defines none, and whether
+    its worker serves the module's ``execution_parameters_fn`` at /execution-parameters."""
 
     input_fn: Callable[..., Any]
     predict_fn: Callable[..., Any]
     output_fn: Callable[..., Any]
+    serves_execution_parameters: bool = True
 
 
 SKLEARN_DEFAULTS = Defaults(
@@ -195,8 +197,10 @@ class ScriptContainer:
         self._predict_fn: Callable[..., Any] = hooks["predict_fn"] or defaults.predict_fn
         self._output_fn: Callable[..., Any] = hooks["output_fn"] or defaults.output_fn
         self._default_accept = environment.get(DEFAULT_ACCEPT_ENV, codecs.JSON)
-        self._execution_parameters_fn: Callable[[], Any] | None = getattr(
-            module, "execution_parameters_fn", None
+        self._execution_parameters_fn: Callable[[], Any] | None = (
+            getattr(module, "execution_parameters_fn", None)
+            if defaults.serves_execution_parameters
+            else None
         )
         model_fn = getattr(module, "model_fn", _default_model_fn)
         try:
@@ -207,7 +211,7 @@ class ScriptContainer:
     def execution_parameters(self) -> dict[str, Any] | None:
         """GET /execution-parameters: the JSON object ``execution_parameters_fn`` returns.
 
-        None when the module does not define it (the container answers 404).
+        None when the module does not define it or the container does not serve it (404).
         """
         if self._execution_parameters_fn is None:
             return None

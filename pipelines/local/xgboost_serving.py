@@ -12,7 +12,8 @@ sagemaker-containers dependency does not import on Python 3.10+):
   ``str()`` of each prediction per line (``[0.1, 0.2, 0.7]`` for multi-output objectives), or
   the ``SAGEMAKER_INFERENCE_OUTPUT`` keys.
 - script mode (``serving.py``): sagemaker-containers' hook rules with a ``DMatrix`` from the
-  default ``input_fn`` and ``model.predict(data, validate_features=False)``.
+  default ``input_fn`` and ``model.predict(data, validate_features=False)``; the module's
+  ``execution_parameters_fn`` is not served.
 """
 
 from __future__ import annotations
@@ -296,4 +297,11 @@ def _default_predict_fn(data: Any, model: Any) -> Any:
     return model.predict(data, validate_features=False)
 
 
-SCRIPT_DEFAULTS = Defaults(_default_input_fn, _default_predict_fn, codecs.default_output_fn)
+# serving.main builds its worker without execution_parameters_fn (aws/sagemaker-xgboost-container
+# serving.py): /execution-parameters answers 404 and the job's settings or the defaults apply.
+SCRIPT_DEFAULTS = Defaults(
+    _default_input_fn,
+    _default_predict_fn,
+    codecs.default_output_fn,
+    serves_execution_parameters=False,
+)

@@ -234,3 +234,24 @@ def test_a_pickled_booster_accepts_one_column_fewer_never_one_more(
             "consistent with feature size of trained model 4."
         )
         assert expected in reason, reason
+
+
+def test_script_mode_never_asks_the_module_for_execution_parameters(
+    session: boto3.Session,
+) -> None:
+    # GIVEN an XGBoost script-mode module that defines execution_parameters_fn: the container's
+    # serving.main builds its worker without it, so /execution-parameters answers 404
+    module = SCRIPT + (
+        "\ndef execution_parameters_fn():\n"
+        "    raise RuntimeError('the XGBoost container never calls execution_parameters_fn')\n"
+    )
+    booster = _booster()
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+    files = {"model.ubj": _model_file(booster), "code/inference.py": module}
+    container = {"Image": XGBOOST_IMAGE, "Environment": env, "files": files}
+    arn = register_containers(session, [container], group="xgb-script-params")
+    # WHEN the transform runs
+    result, out = _run(session, arn, _csv(ROWS[:20]), options=RunOptions(record_newline="strip"))
+    # THEN the job's own settings apply and the function is never called
+    assert result.status == "Succeeded", [s.failure_reason for s in result.steps]
+    assert out is not None and len(out.decode().split()) == 20
