@@ -3,6 +3,7 @@ its step on one line naming the container and its log; the run's logs are kept."
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
+from pipelines import run_pipeline
 from pipelines.local import run_definition
 from tests.local.local_helpers import (
     DEFAULT_HOOKS_MODULE,
@@ -69,9 +71,10 @@ HTTPServer(("127.0.0.1", int(os.environ["SAGEMAKER_BIND_TO_PORT"])), Handler).se
 """
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def own_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The runner's temporary folders go under tmp_path (so the test can see what is kept)."""
+    """The runner's temporary folders go under tmp_path: the tests see what a failed run keeps,
+    and nothing is left in the machine's /tmp."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     return tmp_path
 
@@ -192,3 +195,22 @@ def test_a_user_hook_that_raises_a_long_message_is_one_line(
     reason = result.steps[0].failure_reason or ""
     assert result.status == "Failed" and "ValueError: the batch is bad" in reason, reason
     assert "\n" not in reason and "detail" not in reason, reason
+
+
+def test_the_command_line_prints_an_unreadable_setting_once_and_exits_1(
+    session: boto3.Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the built-in XGBoost algorithm with MAX_CONTENT_LENGTH=6MB
+    arn = _xgboost(session, MAX_CONTENT_LENGTH="6MB")
+    put(session, "input/rows.csv", BODY)
+    path = tmp_path / "definition.json"
+    path.write_text(json.dumps(transform_definition()))
+    # WHEN the local run is started from the command line
+    code = run_pipeline.main(
+        ["--local", "--definition", str(path), "--model-package-arn", arn],
+        session_factory=lambda **_: session,
+    )
+    # THEN it exits 1 with the reason printed once
+    out = capsys.readouterr().out
+    assert code == 1
+    assert len([line for line in out.splitlines() if "MAX_CONTENT_LENGTH='6MB'" in line]) == 1, out
