@@ -22,11 +22,17 @@ DEFAULT_ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
 _counter = itertools.count()
 
 
+def first_line(text: str, limit: int = 300) -> str:
+    """The first non-empty line of ``text`` (xgboost's C++ errors append a stack trace)."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:limit]
+
+
 class InvocationError(Exception):
-    """A request the container answered with an HTTP error (always 500, as the container does)."""
+    """A request the container answered with an HTTP error (500 unless said otherwise). Its
+    message is the first line of the error: it becomes part of a one-line failure reason."""
 
     def __init__(self, message: str, status: int = 500) -> None:
-        super().__init__(message)
+        super().__init__(first_line(message, 1000))
         self.status = status
 
 
@@ -48,13 +54,31 @@ class Container(Protocol):
         """POST /invocations; raise InvocationError where the container answers an error."""
 
 
+def whole_number(environment: Mapping[str, str], key: str, default: int, unit: str) -> int:
+    """A setting AWS's serving containers read with ``int()`` (sagemaker-containers'
+    ServingEnv, sagemaker-inference's Environment, the XGBoost container's serve.py): anything
+    else is refused in one line, as the container would fail to start."""
+    value = environment.get(key)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise StepError(
+            f"{key}={value!r} is not a whole number of {unit} (the container reads it with "
+            f"int(), e.g. {key}={default}): fix it in the package's or the transform's Environment"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Defaults:
-    """A framework container's own hooks, used where the user module defines none."""
+    """A framework container's own hooks, used where the user module defines none, and whether
+    its worker serves the module's ``execution_parameters_fn`` at /execution-parameters."""
 
     input_fn: Callable[..., Any]
     predict_fn: Callable[..., Any]
     output_fn: Callable[..., Any]
+    serves_execution_parameters: bool = True
 
 
 SKLEARN_DEFAULTS = Defaults(
@@ -173,8 +197,10 @@ class ScriptContainer:
         self._predict_fn: Callable[..., Any] = hooks["predict_fn"] or defaults.predict_fn
         self._output_fn: Callable[..., Any] = hooks["output_fn"] or defaults.output_fn
         self._default_accept = environment.get(DEFAULT_ACCEPT_ENV, codecs.JSON)
-        self._execution_parameters_fn: Callable[[], Any] | None = getattr(
-            module, "execution_parameters_fn", None
+        self._execution_parameters_fn: Callable[[], Any] | None = (
+            getattr(module, "execution_parameters_fn", None)
+            if defaults.serves_execution_parameters
+            else None
         )
         model_fn = getattr(module, "model_fn", _default_model_fn)
         try:
@@ -185,7 +211,7 @@ class ScriptContainer:
     def execution_parameters(self) -> dict[str, Any] | None:
         """GET /execution-parameters: the JSON object ``execution_parameters_fn`` returns.
 
-        None when the module does not define it (the container answers 404).
+        None when the module does not define it or the container does not serve it (404).
         """
         if self._execution_parameters_fn is None:
             return None

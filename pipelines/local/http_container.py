@@ -10,6 +10,7 @@ local root; it must listen on ``SAGEMAKER_BIND_TO_PORT``, which the runner sets)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.client
 import json
@@ -24,11 +25,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pipelines.local.container import InvocationError, Response
+from pipelines.local.container import InvocationError, Response, first_line
 from pipelines.local.errors import StepError
 
 SERVE_COMMAND_KEY = "LOCAL_SERVE_COMMAND"
 CONTAINER_PORT = 8080
+# What a server that exits, resets or sends half an answer raises (IncompleteRead and
+# BadStatusLine are HTTPExceptions, not OSErrors).
+TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
 _PYTHONS = ("python", "python3")
 
 
@@ -134,15 +138,30 @@ class HttpContainer:
             try:
                 if self._request("GET", "/ping", timeout=2)[0] == 200:
                     return
-            except OSError:
+            except TRANSPORT_ERRORS:
                 pass
             time.sleep(0.05)
         self.close()
         raise StepError(f"{self.label}: no 200 from /ping within {seconds:g} s (log: {self.log})")
 
+    def broken(self, what: str, err: Exception) -> str:
+        """One line: the container, the request that failed and why, the server's exit code
+        when it is gone, and where its log is."""
+        detail = first_line(str(err))
+        if isinstance(err, ConnectionError):  # refused or reset: the server is often exiting
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(1)
+        code = self._process.poll()
+        gone = f"; the server exited with {code}" if code is not None else ""
+        why = f"{type(err).__name__}: {detail}{gone}"
+        return f"{self.label}: {what} failed: {why} (log: {self.log})"
+
     def execution_parameters(self) -> dict[str, Any] | None:
         """GET /execution-parameters: None on 404, the JSON object on 200."""
-        status, body, _ = self._request("GET", "/execution-parameters")
+        try:
+            status, body, _ = self._request("GET", "/execution-parameters")
+        except TRANSPORT_ERRORS as err:
+            raise StepError(self.broken("GET /execution-parameters", err)) from err
         if status == 404:
             return None
         try:
@@ -151,7 +170,8 @@ class HttpContainer:
             params = None
         if not isinstance(params, dict):
             raise StepError(
-                f"{self.label}: GET /execution-parameters answered {status} without a JSON object"
+                f"{self.label}: GET /execution-parameters answered {status} without a JSON object "
+                f"(log: {self.log})"
             )
         return params
 
@@ -162,11 +182,11 @@ class HttpContainer:
             headers["Accept"] = accept
         try:
             status, answer, media = self._request("POST", "/invocations", body, headers, 600)
-        except OSError as err:
-            raise InvocationError(f"{type(err).__name__}: {err}") from err
+        except TRANSPORT_ERRORS as err:
+            raise InvocationError(self.broken("POST /invocations", err)) from err
         if status != 200:
-            detail = answer.decode("utf-8", "replace").strip().splitlines()[:1]
-            raise InvocationError(detail[0][:300] if detail else f"HTTP {status}", status)
+            detail = first_line(answer.decode("utf-8", "replace"))
+            raise InvocationError(detail or f"HTTP {status}", status)
         return Response(answer, media)
 
     def close(self) -> None:

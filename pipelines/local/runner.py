@@ -257,15 +257,19 @@ def run_definition(
     results: list[StepResult] = []
     outputs: dict[str, dict[str, str]] = {}
     log(f"execution {execution_id}: {len(ordered)} steps ({', '.join(s['Name'] for s in ordered)})")
+    finished = False
     try:
         _run_steps(ordered, run, results, outputs)
+        finished = True
     finally:
-        status = "Succeeded" if all(r.status == "Succeeded" for r in results) else "Failed"
-        if own_dir and status == "Succeeded":
+        # An exception in flight (a bug of ours) is a failed run too: its logs stay.
+        succeeded = finished and all(r.status == "Succeeded" for r in results)
+        status = "Succeeded" if succeeded else "Failed"
+        if own_dir and succeeded:
             shutil.rmtree(root.parent, ignore_errors=True)
         elif own_dir:
             _keep_logs_only(root.parent)
-    log(f"execution {execution_id}: {status} in {sum(r.seconds for r in results):.2f}s")
-    if own_dir and status == "Failed":
-        log(f"execution {execution_id}: its logs are kept in {root} (delete it when done)")
+        log(f"execution {execution_id}: {status} in {sum(r.seconds for r in results):.2f}s")
+        if own_dir and not succeeded:
+            log(f"execution {execution_id}: its logs are kept in {root} (delete it when done)")
     return RunResult(execution_id, status, results, outputs)

@@ -58,7 +58,9 @@ class InferencePipeline:
             try:
                 response = container.invoke(body, content_type, accept if index == last else None)
             except InvocationError as err:
-                raise InvocationError(f"{self.labels[index]}: {err}", err.status) from err
+                named = str(err).startswith(self.labels[index])  # HttpContainer names itself
+                message = str(err) if named else f"{self.labels[index]}: {err}"
+                raise InvocationError(message, err.status) from err
             body, content_type = response.body, response.content_type or content_type
         return response
 

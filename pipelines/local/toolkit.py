@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pipelines.local.container import InvocationError, Response, response_bytes
+from pipelines.local.container import InvocationError, Response, first_line, response_bytes
 from pipelines.local.errors import StepError
 
 SERVING_HOOKS = ("model_fn", "input_fn", "predict_fn", "output_fn")
@@ -136,7 +136,7 @@ class ToolkitContainer:
         context = Context(self._model_dir, headers)
         result = self._transformer.transform([{"body": body}], context)
         if context.status >= 400:
-            message = str(result[0]).strip().splitlines()[0] if result else context.phrase
+            message = first_line(str(result[0])) if result else context.phrase
             raise InvocationError(message or context.phrase, context.status)
         try:
             payload, _media = response_bytes((result[0], context.content_type or ""))

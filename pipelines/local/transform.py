@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from pipelines.local import batching
+from pipelines.local.container import whole_number
 from pipelines.local.dataprocessing import DataProcessing
 from pipelines.local.dispatch import Dispatcher, Invoker, ObjectState, Request
 from pipelines.local.errors import StepError
-from pipelines.local.model import resolve_model
+from pipelines.local.model import ModelSpec, resolve_model
 from pipelines.local.options import RunOptions
 from pipelines.local.s3io import (
     LocalCopies,
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 
 DEFAULT_INVOCATION_TIMEOUT = 600
 DEFAULT_MAX_RETRIES = 3
-DEFAULT_SERVER_TIMEOUT = 60  # SAGEMAKER_MODEL_SERVER_TIMEOUT of the container
+SERVER_TIMEOUT_KEY = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
+DEFAULT_SERVER_TIMEOUT = 60
 
 __all__ = ["TransformConfig", "TransformRun", "run_transform"]
 
@@ -146,6 +148,19 @@ def _check_output_names(run: TransformRun, objects: list[S3Object]) -> None:
         seen[uri] = obj.key
 
 
+def _server_timeout(
+    spec: ModelSpec, environment: Callable[[dict[str, str]], dict[str, str]]
+) -> Iterator[int]:
+    """Each container's SAGEMAKER_MODEL_SERVER_TIMEOUT; one it cannot read names it."""
+    count = len(spec.containers)
+    for index, container in enumerate(spec.containers):
+        env = environment(container.environment)
+        try:
+            yield whole_number(env, SERVER_TIMEOUT_KEY, DEFAULT_SERVER_TIMEOUT, "seconds")
+        except StepError as err:
+            raise StepError(f"{container.label(index, count)}: {err}") from err
+
+
 def run_transform(
     args: dict[str, Any],
     *,
@@ -181,17 +196,13 @@ def run_transform(
     def environment(model_env: dict[str, str]) -> dict[str, str]:
         return _container_environment(cfg, args, model_env, options)
 
+    server_timeout = max(_server_timeout(spec, environment))
     with serve(spec, s3=s3, work_dir=work_dir, environment=environment) as container:
         params = container.execution_parameters()
         if params is not None:
             cfg = cfg.with_execution_parameters(args, params)
         run = TransformRun(s3, cfg, processing, options, copies)
         _check_output_names(run, objects)
-        server_timeout = max(
-            float(environment(c.environment).get("SAGEMAKER_MODEL_SERVER_TIMEOUT",
-                                                 DEFAULT_SERVER_TIMEOUT))
-            for c in spec.containers
-        )  # fmt: skip
         timeout = min(
             float(cfg.client_config.get("InvocationsTimeoutInSeconds", DEFAULT_INVOCATION_TIMEOUT)),
             server_timeout,

@@ -12,7 +12,8 @@ sagemaker-containers dependency does not import on Python 3.10+):
   ``str()`` of each prediction per line (``[0.1, 0.2, 0.7]`` for multi-output objectives), or
   the ``SAGEMAKER_INFERENCE_OUTPUT`` keys.
 - script mode (``serving.py``): sagemaker-containers' hook rules with a ``DMatrix`` from the
-  default ``input_fn`` and ``model.predict(data, validate_features=False)``.
+  default ``input_fn`` and ``model.predict(data, validate_features=False)``; the module's
+  ``execution_parameters_fn`` is not served.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ from typing import Any
 import numpy as np
 
 from pipelines.local import codecs
-from pipelines.local.container import Defaults, InvocationError, Response
+from pipelines.local.container import (
+    Defaults,
+    InvocationError,
+    Response,
+    first_line,
+    whole_number,
+)
 from pipelines.local.errors import StepError
 
 LIBSVM_TYPES = ("libsvm", "text/libsvm", "text/x-libsvm")
@@ -142,7 +149,7 @@ def load_boosters(model_dir: Path, xgb: Any, ensemble: bool) -> tuple[list[Any],
                 raise StepError(
                     f"model file {path.name} is neither a pickled booster "
                     f"({type(pickled).__name__}) nor an XGBoost model "
-                    f"({str(native).strip().splitlines()[0][:160]}); save it with "
+                    f"({first_line(str(native), 160)}); save it with "
                     "Booster.save_model, or keep only model files at the archive's root"
                 ) from native
         if not hasattr(booster, "save_config"):
@@ -166,7 +173,9 @@ class XGBoostAlgorithm:
         self.objective = str(config["learner"]["objective"]["name"])
         self.num_class = config["learner"]["learner_model_param"].get("num_class", "")
         self._default_accept = environment.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "text/csv")
-        self._max_length = int(environment.get("MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH))
+        self._max_length = whole_number(
+            environment, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH, "bytes"
+        )
         selected = environment.get("SAGEMAKER_INFERENCE_OUTPUT")
         self._selected = selected.replace(" ", "").lower().split(",") if selected else None
         self._lock = threading.Lock()  # the container loads a booster per worker process
@@ -193,16 +202,22 @@ class XGBoostAlgorithm:
         raise InvocationError(f"Content-type {content_type} is not supported locally", 415)
 
     def _check_width(self, matrix: Any, kind: str) -> None:
+        """serve_utils.predict, pickles only: libsvm may have one column more than the model;
+        CSV as many, or one fewer (x == y or x == y + 1, x the model's count)."""
         if self._formats[0] != "pkl":
             return
-        expected, got = self._boosters[0].num_features(), matrix.num_col()
-        if (kind == "libsvm" and got > expected + 1) or (kind == "csv" and got not in
-                                                          (expected, expected + 1)):  # fmt: skip
-            raise InvocationError(
-                f"Feature size of {kind} inference data {got} is not consistent with feature "
-                f"size of trained model {expected}.",
-                400,
-            )
+        model, data = self._boosters[0].num_features(), matrix.num_col()
+        if kind == "libsvm" and data > model + 1:
+            problem = "is larger than"
+        elif kind == "csv" and model not in (data, data + 1):
+            problem = "is not consistent with"
+        else:
+            return
+        raise InvocationError(
+            f"Unable to evaluate payload provided: Feature size of {kind} inference data {data} "
+            f"{problem} feature size of trained model {model}.",
+            400,
+        )
 
     def _predict(self, matrix: Any) -> np.ndarray:
         with self._lock:
@@ -282,4 +297,11 @@ def _default_predict_fn(data: Any, model: Any) -> Any:
     return model.predict(data, validate_features=False)
 
 
-SCRIPT_DEFAULTS = Defaults(_default_input_fn, _default_predict_fn, codecs.default_output_fn)
+# serving.main builds its worker without execution_parameters_fn (aws/sagemaker-xgboost-container
+# serving.py): /execution-parameters answers 404 and the job's settings or the defaults apply.
+SCRIPT_DEFAULTS = Defaults(
+    _default_input_fn,
+    _default_predict_fn,
+    codecs.default_output_fn,
+    serves_execution_parameters=False,
+)

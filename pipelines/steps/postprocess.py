@@ -158,11 +158,7 @@ def _convert(text: pa.Array, kind: str, name: str, where: str, declared: bool) -
     if kind == "string":
         return text
     if kind.startswith("array<"):
-        inner = pc.utf8_trim(text, "[] ")
-        items = pc.utf8_trim(pc.list_flatten(pc.split_pattern(inner, ",")), '" ')
-        converted = _convert(items, kind[6:-1], name, where, declared)
-        lists = pc.split_pattern(inner, ",")
-        return pa.ListArray.from_arrays(lists.offsets, converted, type=target, mask=None)
+        return _json_lists(text, kind, name, where)
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     if kind == "boolean":
         text = pc.utf8_lower(text)
@@ -186,6 +182,40 @@ def _convert(text: pa.Array, kind: str, name: str, where: str, declared: bool) -
         raise OutputError(
             f"{where} line {index + 1}: {str(value)[:40]!r} in column {name} is not a {kind}; {fix}"
         ) from error
+
+
+def _json_lists(text: pa.Array, kind: str, name: str, where: str) -> pa.Array:
+    """Lines like ``[0.1, 0.7]`` or ``["a,x", "b"]`` as JSON lists of the declared items:
+    splitting on commas would cut quoted text and make ``[]`` a list of one null."""
+    wrapped = pc.binary_join_element_wise('{"v":', text, "}", "")
+    one_list = pa.ListArray.from_arrays(pa.array([0, len(wrapped)], pa.int32()), wrapped)
+    document = pc.binary_join(one_list, "\n")[0].as_buffer()
+    schema = pa.schema([("v", PREDICTION_TYPES[kind])])
+    try:
+        table = pajson.read_json(
+            pa.BufferReader(document), parse_options=pajson.ParseOptions(explicit_schema=schema)
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        index, value = _first_non_list(text, PREDICTION_TYPES[kind])
+        raise OutputError(
+            f"{where} line {index + 1}: {str(value)[:40]!r} in column {name} is not a JSON list "
+            f"of {kind[6:-1]}; answer JSON lists (text in double quotes) or declare the column "
+            f'"{name}:string"'
+        ) from error
+    return table.column("v").combine_chunks()
+
+
+def _no_constant(token: str) -> None:
+    raise ValueError(f"{token} is not JSON")
+
+
+def _first_non_list(text: pa.Array, target: pa.DataType) -> tuple[int, Any]:
+    for index, value in enumerate(text.to_pylist()):
+        try:
+            pa.array([json.loads(value, parse_constant=_no_constant)], target)
+        except (ValueError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError):
+            return index, value
+    return 0, text[0].as_py()
 
 
 def _find_invalid(text: pa.Array, target: pa.DataType) -> tuple[int, Any]:
@@ -277,6 +307,8 @@ def _numbers(data: bytes, declared: list[tuple[str, str]] | None) -> pa.Table | 
             pa.py_buffer(data),
             read_options=pacsv.ReadOptions(autogenerate_column_names=True),
             parse_options=pacsv.ParseOptions(ignore_empty_lines=True),
+            # only "" is missing: "nan" is a float, "NA" is refused (as the text path does)
+            convert_options=pacsv.ConvertOptions(null_values=[""]),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None

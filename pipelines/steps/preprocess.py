@@ -127,26 +127,29 @@ def _csv_batches(path: Path, wanted: list[str], where: str) -> Iterator[pa.Recor
     """Every row once, in order; a row longer than the block is read again with larger
     blocks (restarting the file and skipping the rows already given)."""
     block, given = CSV_BLOCK_BYTES, 0
+    # Explicit: given a path, Arrow picks compression by a lowercase extension (not .CSV.GZ).
+    compression = "gzip" if path.name.lower().endswith(".gz") else None
     while True:
         try:
-            reader = pacsv.open_csv(
-                path,
-                read_options=pacsv.ReadOptions(
-                    block_size=block, use_threads=block == CSV_BLOCK_BYTES
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=wanted,
-                    column_types=dict.fromkeys(wanted, pa.string()),
-                    strings_can_be_null=False,
-                ),
-            )
-            seen = 0
-            for batch in reader:
-                start = max(0, given - seen)
-                seen += batch.num_rows
-                if start < batch.num_rows:
-                    given += batch.num_rows - start
-                    yield batch.slice(start) if start else batch
+            with pa.input_stream(str(path), compression=compression) as source:
+                reader = pacsv.open_csv(
+                    source,
+                    read_options=pacsv.ReadOptions(
+                        block_size=block, use_threads=block == CSV_BLOCK_BYTES
+                    ),
+                    convert_options=pacsv.ConvertOptions(
+                        include_columns=wanted,
+                        column_types=dict.fromkeys(wanted, pa.string()),
+                        strings_can_be_null=False,
+                    ),
+                )
+                seen = 0
+                for batch in reader:
+                    start = max(0, given - seen)
+                    seen += batch.num_rows
+                    if start < batch.num_rows:
+                        given += batch.num_rows - start
+                        yield batch.slice(start) if start else batch
             return
         except pa.ArrowInvalid as error:
             if "straddling" not in str(error) or block >= MAX_CSV_BLOCK_BYTES:

@@ -198,3 +198,60 @@ def test_a_team_image_named_like_xgboost_is_not_awss(
     reason = result.steps[0].failure_reason or ""
     assert f"{image} is the team's own container" in reason
     assert "LOCAL_SERVE_COMMAND" in reason and BUCKET not in reason
+
+
+def test_a_failure_inside_xgboost_is_one_line(session: boto3.Session) -> None:
+    # GIVEN a 4-feature booster saved natively (no width check before predict) and 5-column rows
+    arn = _algorithm(session, {"xgboost-model": _model_file(_booster())})
+    wide = np.random.default_rng(3).normal(size=(30, 5))
+    # WHEN the transform runs
+    result, out = _run(session, arn, _csv(wide))
+    # THEN xgboost's refusal is its first line, without its C++ stack trace
+    reason = result.steps[0].failure_reason or ""
+    assert result.status == "Failed" and out is None
+    assert "Unable to evaluate payload provided" in reason, reason
+    assert "\n" not in reason and "Stack trace" not in reason, reason
+
+
+@pytest.mark.parametrize(("columns", "accepted"), [(4, True), (3, True), (5, False)])
+def test_a_pickled_booster_accepts_one_column_fewer_never_one_more(
+    session: boto3.Session, columns: int, accepted: bool
+) -> None:
+    # GIVEN a pickled 4-feature booster (serve_utils.predict checks the width of pickles only:
+    # the model's count x and the data's y must have x == y or x == y + 1)
+    arn = _algorithm(session, {"xgboost-model": pickle.dumps(_booster())})
+    rows = np.random.default_rng(4).normal(size=(20, columns))
+    # WHEN rows of that width are transformed
+    result, out = _run(session, arn, _csv(rows))
+    # THEN one column fewer (a dropped label column) is scored, one more is refused
+    reason = result.steps[0].failure_reason or ""
+    assert (result.status == "Succeeded") is accepted, reason
+    if accepted:
+        assert out is not None and len(out.decode().split()) == 20
+    else:
+        expected = (
+            "Unable to evaluate payload provided: Feature size of csv inference data 5 is not "
+            "consistent with feature size of trained model 4."
+        )
+        assert expected in reason, reason
+
+
+def test_script_mode_never_asks_the_module_for_execution_parameters(
+    session: boto3.Session,
+) -> None:
+    # GIVEN an XGBoost script-mode module that defines execution_parameters_fn: the container's
+    # serving.main builds its worker without it, so /execution-parameters answers 404
+    module = SCRIPT + (
+        "\ndef execution_parameters_fn():\n"
+        "    raise RuntimeError('the XGBoost container never calls execution_parameters_fn')\n"
+    )
+    booster = _booster()
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+    files = {"model.ubj": _model_file(booster), "code/inference.py": module}
+    container = {"Image": XGBOOST_IMAGE, "Environment": env, "files": files}
+    arn = register_containers(session, [container], group="xgb-script-params")
+    # WHEN the transform runs
+    result, out = _run(session, arn, _csv(ROWS[:20]), options=RunOptions(record_newline="strip"))
+    # THEN the job's own settings apply and the function is never called
+    assert result.status == "Succeeded", [s.failure_reason for s in result.steps]
+    assert out is not None and len(out.decode().split()) == 20

@@ -128,3 +128,14 @@ def test_a_file_that_is_not_parquet(tmp_path: Path, capsys: pytest.CaptureFixtur
     (tmp_path / "in/a.parquet").write_text("record_id,f1\n")
     err = _fails_with(tmp_path, capsys)
     assert "a.parquet: not a Parquet file" in err
+
+
+def test_an_uppercase_csv_gz_is_read_as_gzip(tmp_path: Path) -> None:
+    # GIVEN valid gzip named in capitals (Arrow picks compression by a lowercase extension)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in/DATA.CSV.GZ").write_bytes(_gzip_rows(10))
+    # WHEN preprocessing  THEN its rows are in the shards, as for data.csv.gz
+    code, out = run_preprocess(tmp_path)
+    assert code == 0
+    shard = next((out / "shards").iterdir()).read_text()
+    assert shard == "".join(f"{i},{i / 3},{-i}\n" for i in range(10))

@@ -129,3 +129,36 @@ def test_undeclared_integer_predictions_match_the_tables_double(tmp_path: Path) 
     code, table = _score(tmp_path, lambda i: str(i % 2), None)
     assert code == 0 and table is not None
     assert pd.api.types.is_float_dtype(table.to_pandas()["prediction"])
+
+
+def test_array_lines_are_read_as_json(tmp_path: Path) -> None:
+    # GIVEN lists of labels whose text holds a comma, and rows answering an empty list
+    def line(i: int) -> str:
+        return json.dumps(["a,x", f"b{i}"] if i % 2 else [])
+
+    code, table = _score(tmp_path, line, ["top:array<string>"])
+    # THEN each list is the JSON list: the quoted comma is kept, [] is empty (not [null])
+    assert code == 0 and table is not None
+    assert table.column("top").to_pylist() == [["a,x", f"b{i}"] if i % 2 else [] for i in
+                                                range(ROWS)]  # fmt: skip
+
+
+def test_an_array_line_that_is_not_a_json_list_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = _score(tmp_path, lambda i: "['a', 'b']" if i == 3 else '["c"]', ["top:array<string>"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert "line 4: \"['a', 'b']\" in column top is not a JSON list of string" in err, err
+
+
+def test_nan_is_a_number_and_na_is_not(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a model answering nan for one row: a float, not a missing value
+    code, table = _score(tmp_path, lambda i: "nan" if i == 2 else str(i), None)
+    assert code == 0 and table is not None
+    values = table.column("prediction").to_pylist()
+    assert values[2] is not None and values[2] != values[2] and values[3] == 3.0
+    # GIVEN a model answering NA: not a double, refused in one line
+    code, _ = _score(tmp_path / "na", lambda i: "NA" if i == 2 else str(i), None)
+    err = capsys.readouterr().err
+    assert code == 1 and "'NA' in column prediction is not a double" in err, err
