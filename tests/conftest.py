@@ -30,6 +30,21 @@ def demo_stage_files() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def temporary_files_under_basetemp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every temporary directory a test makes without naming one (a failed local run keeps its
+    logs there, as a user's does) lands below pytest's own basetemp, which pytest prunes (the
+    last three runs are kept), not in the system's /tmp: in this process and in the commands
+    the tests start."""
+    import tempfile
+
+    directory = tmp_path_factory.mktemp("tmp")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", str(directory))
+        patch.setenv("TMPDIR", str(directory))
+        yield directory
+
+
 @pytest.fixture(autouse=True)
 def no_endpoint_left_behind() -> Iterator[None]:
     """A test leaves AWS_ENDPOINT_URL as it found it: a stale one sends the clients of later

@@ -31,3 +31,18 @@ def test_without_the_environment_one_line_names_make_setup(command: list[str]) -
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "lacks the project's packages (boto3" in done.stderr
     assert "run `make setup`, then use .venv/bin/python" in done.stderr
+
+
+def test_a_kept_local_run_stays_below_pytests_basetemp(
+    temporary_files_under_basetemp: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The local runner keeps a failed run's logs in a temporary directory until the user deletes
+    # it; in the tests that directory is below pytest's basetemp, for this process and children.
+    import tempfile
+
+    made = Path(tempfile.mkdtemp(prefix="local-run-"))
+    child = subprocess.run([sys.executable, "-c", "import tempfile; print(tempfile.mkdtemp())"],
+                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    base = tmp_path_factory.getbasetemp()
+    assert made.parent == temporary_files_under_basetemp and base in made.parents
+    assert base in Path(child).parents
