@@ -25,24 +25,26 @@ help: ## list the targets (the default)
 setup: $(STAMP) $(CHECKOV_STAMP) $(AWSCLI_STAMP) ## create .venv, .venv-checkov and .venv-awscli from the locks
 
 # uv (itself pinned with hashes) installs the locked set in a few seconds once cached; a changed
-# lock rebuilds the environment from scratch, so it holds exactly what the lock says.
+# lock rebuilds the environment from scratch, so it holds exactly what the lock says. Compiled at
+# install, as pip does: hundreds of test, demo and rehearsal processes import boto3, pandas and
+# the SageMaker SDK, and where PYTHONDONTWRITEBYTECODE is set each would compile them again.
 $(STAMP): requirements/dev.txt requirements/uv.txt
 	$(PYTHON) -m venv --clear $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check --require-hashes --no-deps -r requirements/uv.txt
-	$(UV) pip install --python $(PY) --require-hashes -r requirements/dev.txt
+	$(UV) pip install --python $(PY) --compile-bytecode --require-hashes -r requirements/dev.txt
 	touch $@
 
 # checkov ships its own `hcl2` that would overwrite python-hcl2: it lives in its own environment.
 $(CHECKOV_STAMP): requirements/checkov.txt $(STAMP)
 	$(PYTHON) -m venv --clear $(CHECKOV_VENV)
-	$(UV) pip install --python $(CHECKOV_VENV)/bin/python --require-hashes -r requirements/checkov.txt
+	$(UV) pip install --python $(CHECKOV_VENV)/bin/python --compile-bytecode --require-hashes -r requirements/checkov.txt
 	touch $@
 
 # The AWS CLI (v1, from PyPI) the going-live rehearsal runs the guide's `aws` commands with; it
 # pins its own botocore, so it lives apart too.
 $(AWSCLI_STAMP): requirements/awscli.txt $(STAMP)
 	$(PYTHON) -m venv --clear --without-pip $(AWSCLI_VENV)
-	$(UV) pip install --python $(AWSCLI_VENV)/bin/python --require-hashes -r requirements/awscli.txt
+	$(UV) pip install --python $(AWSCLI_VENV)/bin/python --compile-bytecode --require-hashes -r requirements/awscli.txt
 	touch $@
 
 test: setup ## lint, then every test (what CI runs)
