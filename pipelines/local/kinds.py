@@ -74,11 +74,17 @@ def _aws_kind(repository: str, table: str, environment: dict[str, str]) -> Kind:
             return Kind(XGBOOST_SCRIPT, "AWS's XGBoost container in script mode")
         return Kind(XGBOOST_ALGORITHM, "AWS's XGBoost built-in algorithm")
     if (
-        table in ("pytorch", "huggingface", "mxnet")
+        table in ("pytorch", "mxnet")
         and "inference" in repository
         and not any(marker in repository for marker in ("eia", "neuron", "graviton"))
     ):
         return Kind(TOOLKIT, f"AWS's {table} inference-toolkit container", table)
+    if table == "huggingface":
+        # Its own HuggingFaceHandlerService (sagemaker-huggingface-inference-toolkit), not the
+        # toolkit's Transformer: no pre_model_fn or model_warmup_fn, transformers pipelines as
+        # defaults, JSON for a missing Accept, errors as 400.
+        return Kind(AWS_OTHER, f"AWS's {repository} image (its own Hugging Face handler "
+                               "service), which the runner does not emulate")  # fmt: skip
     return Kind(AWS_OTHER, f"AWS's {repository} image, which the runner does not emulate")
 
 

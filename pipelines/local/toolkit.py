@@ -1,6 +1,6 @@
 """The SageMaker inference toolkit's handler contract, in-process, with the real package.
 
-The PyTorch, Hugging Face and MXNet serving images run the user module through
+The PyTorch and MXNet serving images run the user module through
 ``sagemaker_inference.transformer.Transformer`` inside Multi Model Server: ``model_fn``,
 ``input_fn``, ``predict_fn``, ``output_fn``, ``transform_fn``, ``pre_model_fn`` and
 ``model_warmup_fn``, each with or without a trailing ``context``. The runner drives that same

@@ -237,6 +237,11 @@ def test_an_inference_pipeline_runs_its_containers_in_sequence(session: boto3.Se
             "tensorflow-inference image, which the runner does not emulate",
         ),
         (
+            {"Image": PYTORCH_IMAGE.replace("pytorch-inference:2.1.0-cpu-py310",
+                                            "huggingface-pytorch-inference:2.1.0-transformers4.37.0-cpu-py310-ubuntu22.04")},
+            "(its own Hugging Face handler service), which the runner does not emulate",
+        ),
+        (
             {"Image": SKLEARN_IMAGE, "ModelDataSource": {"S3DataSource": {
                 "S3Uri": "s3://b/m/", "S3DataType": "S3Prefix", "CompressionType": "None"}}},
             "batch transform cannot use ModelDataSource",
