@@ -216,18 +216,38 @@ def test_a_copy_killed_half_way_leaves_no_image_and_the_rerun_finishes_it(world:
     assert stage_manifest(world.pre_prod, world.image.digest) == world.image.manifest
 
 
+def pre_prod_promoted_then_tag_moved(world: World, out: Path) -> tuple[str, str, str]:
+    """build.py promoted the package whose image is `churn/serving:1.0` into pre-prod (output in
+    `out`), then someone re-pushed the tag in dev with another build: (ARN, first, second)."""
+    arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
+    assert run_build(world, "pre-prod", out, "--model-package-arn", arn) == 0
+    second = repush_tag(world)
+    assert second != world.image.digest
+    return arn, world.image.digest, second
+
+
+def repush_tag(world: World) -> str:
+    """Push another build under the tag `1.0` in dev; its digest."""
+    return push_image(world.dev.client("ecr"), DEV_REPOSITORY, [*BASE_LAYERS, b"churn app v2"],
+                      tag="1.0").digest  # fmt: skip
+
+
+def deployed_image(session: boto3.Session, out: Path) -> str:
+    """The image of the package a build output deploys, as the stage's registry describes it."""
+    deployed = json.loads((out / "deployment.tfvars.json").read_text())
+    package = session.client("sagemaker").describe_model_package(
+        ModelPackageName=deployed["model_package_arn"]
+    )
+    return str(package["InferenceSpecification"]["Containers"][0]["Image"])
+
+
 def test_a_tag_repushed_in_dev_after_pre_prod_leaves_prod_on_the_first_digest(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN pre-prod promoted the package whose image is `churn/serving:1.0`
-    arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
+    # GIVEN pre-prod promoted the package whose image is `churn/serving:1.0`, and then someone
+    # re-pushed the tag in dev with another build
     out = world.tmp / "build"
-    assert run_build(world, "pre-prod", out / "pre-prod", "--model-package-arn", arn) == 0
-    first = world.image.digest
-    # AND then someone re-pushed the tag in dev with another build
-    second = push_image(world.dev.client("ecr"), DEV_REPOSITORY, [*BASE_LAYERS, b"churn app v2"],
-                        tag="1.0").digest  # fmt: skip
-    assert second != first
+    arn, first, second = pre_prod_promoted_then_tag_moved(world, out / "pre-prod")
     capsys.readouterr()
 
     # WHEN prod is promoted from pre-prod's images.json (as deploy.yml does)
@@ -240,11 +260,7 @@ def test_a_tag_repushed_in_dev_after_pre_prod_leaves_prod_on_the_first_digest(
     prod_image = image_uri(PROD_ACCOUNT, REGION, STAGE_REPOSITORY, first)
     pinned_by = f"the digest pre-prod ({out / 'pre-prod' / 'images.json'}) promoted"
     assert prod_image in printed and pinned_by in printed
-    deployed = json.loads((out / "prod" / "deployment.tfvars.json").read_text())
-    package = world.prod.client("sagemaker").describe_model_package(
-        ModelPackageName=deployed["model_package_arn"]
-    )
-    assert package["InferenceSpecification"]["Containers"][0]["Image"] == prod_image
+    assert deployed_image(world.prod, out / "prod") == prod_image
     assert stage_manifest(world.prod, first) is not None
     assert stage_manifest(world.prod, second) is None
     # AND --status shows the digest the stage's package names
@@ -257,8 +273,7 @@ def test_without_the_pin_prod_would_have_taken_the_repushed_tag(world: World) ->
     # The pin above is what keeps prod on the first digest: resolved again, the tag moved.
     arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
     promote(world, arn)
-    second = push_image(world.dev.client("ecr"), DEV_REPOSITORY, [*BASE_LAYERS, b"churn app v2"],
-                        tag="1.0").digest  # fmt: skip
+    second = repush_tag(world)
     result = promote(world, arn, "prod")
     assert result.images[0].decision.digest == second
 
@@ -267,12 +282,8 @@ def test_promoting_the_same_version_again_keeps_the_digest_its_first_promotion_r
     world: World, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     # GIVEN pre-prod runs the version whose image is `churn/serving:1.0`, and the tag moved since
-    arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
     out = world.tmp / "build"
-    assert run_build(world, "pre-prod", out / "first", "--model-package-arn", arn) == 0
-    first = world.image.digest
-    second = push_image(world.dev.client("ecr"), DEV_REPOSITORY, [*BASE_LAYERS, b"churn app v2"],
-                        tag="1.0").digest  # fmt: skip
+    arn, first, second = pre_prod_promoted_then_tag_moved(world, out / "first")
     capsys.readouterr()
 
     # WHEN the same version is promoted to pre-prod again (a re-run, or a rollback to it)
@@ -286,12 +297,8 @@ def test_promoting_the_same_version_again_keeps_the_digest_its_first_promotion_r
         f"the tag 1.0 now names {second}; the stage's package of this version records {first}"
         in caplog.text
     )
-    deployed = json.loads((out / "again" / "deployment.tfvars.json").read_text())
-    package = world.pre_prod.client("sagemaker").describe_model_package(
-        ModelPackageName=deployed["model_package_arn"]
-    )
     stage_image = image_uri(PRE_PROD_ACCOUNT, REGION, STAGE_REPOSITORY, first)
-    assert package["InferenceSpecification"]["Containers"][0]["Image"] == stage_image
+    assert deployed_image(world.pre_prod, out / "again") == stage_image
     assert stage_manifest(world.pre_prod, second) is None
 
 
