@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import textwrap
 from pathlib import Path
@@ -121,6 +122,18 @@ def transform_definition(
         "Parameters": [{"Name": "ModelName", "Type": "String", "DefaultValue": "absent-model"}],
         "Steps": [{"Name": "Transform", "Type": "Transform", "Arguments": arguments}],
     }
+
+
+def run_transform_locally(sess: boto3.Session, arn: str, work: Path) -> int:
+    """`run_pipeline --local` over `transform_definition()` (written into `work`); its exit."""
+    from pipelines import run_pipeline
+
+    path = work / "definition.json"
+    path.write_text(json.dumps(transform_definition()))
+    return run_pipeline.main(
+        ["--local", "--definition", str(path), "--model-package-arn", arn],
+        session_factory=lambda **_: sess,
+    )
 
 
 def put(sess: boto3.Session, key: str, body: bytes | str) -> None:

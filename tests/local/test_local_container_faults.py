@@ -3,7 +3,6 @@ its step on one line naming the container and its log; the run's logs are kept."
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import tempfile
@@ -15,7 +14,6 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from pipelines import run_pipeline
 from pipelines.local import run_definition
 from tests.local.local_helpers import (
     DEFAULT_HOOKS_MODULE,
@@ -24,6 +22,7 @@ from tests.local.local_helpers import (
     put,
     register_containers,
     register_package,
+    run_transform_locally,
     transform_definition,
 )
 
@@ -203,13 +202,8 @@ def test_the_command_line_prints_an_unreadable_setting_once_and_exits_1(
     # GIVEN the built-in XGBoost algorithm with MAX_CONTENT_LENGTH=6MB
     arn = _xgboost(session, MAX_CONTENT_LENGTH="6MB")
     put(session, "input/rows.csv", BODY)
-    path = tmp_path / "definition.json"
-    path.write_text(json.dumps(transform_definition()))
     # WHEN the local run is started from the command line
-    code = run_pipeline.main(
-        ["--local", "--definition", str(path), "--model-package-arn", arn],
-        session_factory=lambda **_: session,
-    )
+    code = run_transform_locally(session, arn, tmp_path)
     # THEN it exits 1 with the reason printed once
     out = capsys.readouterr().out
     assert code == 1

@@ -3,7 +3,6 @@ printed once."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -12,14 +11,13 @@ from typing import Any
 import boto3
 import pytest
 
-from pipelines import run_pipeline
 from pipelines.local import run_definition
 from tests.local.local_helpers import (
     BUCKET,
     DEFAULT_HOOKS_MODULE,
     put,
     register_package,
-    transform_definition,
+    run_transform_locally,
 )
 from tests.local.test_local_processing import SCRIPT, definition, processing_step
 
@@ -53,13 +51,8 @@ def test_a_bad_model_archive_is_one_line_printed_once(
     arn = register_package(session, tiny_model, DEFAULT_HOOKS_MODULE)
     put(session, "models/local-tests/model.tar.gz", b"this is not an archive")
     put(session, "input/a.csv", "1,2,3\n4,5,6\n")
-    path = tmp_path / "definition.json"
-    path.write_text(json.dumps(transform_definition()))
     # WHEN the local run is started from the command line
-    code = run_pipeline.main(
-        ["--local", "--definition", str(path), "--model-package-arn", arn],
-        session_factory=lambda **_: session,
-    )
+    code = run_transform_locally(session, arn, tmp_path)
     # THEN the reason is one line, printed once
     out = capsys.readouterr().out
     assert code == 1
