@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -333,3 +335,36 @@ def test_long_prediction_column_lists_fit_container_arguments() -> None:
     parsed = postprocess.parse_args(["--model-package-version=1", "--execution-id=e1", *arguments])
     assert parsed.prediction_columns == names
     assert layout.prediction_arguments(None) == []
+
+
+def _loaded_modules(script: Path, argv: list[str]) -> set[str]:
+    """The modules a step script loads when it runs as a script (python -X importtime)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(script), *argv],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    times = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    return {line.rsplit("|", 1)[1].strip() for line in times[1:]}
+
+
+def test_the_step_scripts_run_without_loading_pandas(tmp_path: Path) -> None:
+    # GIVEN an input pyarrow converts Python values for (ids, CSV text, Parquet writes)
+    write_csv(tmp_path / "in/a.csv", rows_for(range(5)))
+    out = tmp_path / "out"
+    argv = ["--input-dir", str(tmp_path / "in"), "--shards-dir", str(out / "shards")]
+    argv += ["--ids-dir", str(out / "ids"), "--feature-columns", ",".join(FEATURES)]
+    argv += ["--id-column", "record_id", "--failure-file", str(tmp_path / "message")]
+    # WHEN both steps run as scripts, as the processing jobs start them
+    before = _loaded_modules(Path(preprocess.__file__), argv)
+    fake_transform(out)
+    argv = ["--ids-dir", str(out / "ids"), "--predictions-dir", str(out / "predictions")]
+    argv += ["--output-dir", str(out / "final"), "--execution-id=exec123"]
+    argv += ["--model-package-version", "7"]
+    argv += ["--start-time=2024-05-06T03:00:00.000Z", "--failure-file", str(out / "message")]
+    after = _loaded_modules(Path(postprocess.__file__), argv)
+    # THEN neither loads pandas (pyarrow would, a quarter of a second each, to ask whether a value
+    # is a pandas object), and both did their work
+    assert "pyarrow.compute" in before and "pyarrow.parquet" in after
+    assert not {name for name in before | after if name.startswith("pandas.")}
+    assert pd.read_parquet(out / "final")["record_id"].tolist() == [f"r{i}" for i in range(5)]
