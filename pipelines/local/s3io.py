@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,6 +38,13 @@ CLIENT_CONFIG = Config(
     request_checksum_calculation="when_required",
     response_checksum_validation="when_required",
 )
+# On a loopback endpoint (an S3 on this machine, such as the embedded one) the bytes never
+# leave the machine: there botocore would hash every body with SHA-256 to sign it only because
+# the endpoint is plain HTTP (over HTTPS, to AWS, the default signing stays). S3 accepts the
+# literal UNSIGNED-PAYLOAD in x-amz-content-sha256:
+# https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOOPBACK_CONFIG = CLIENT_CONFIG.merge(Config(s3={"payload_signing_enabled": False}))
 MISSING_OBJECT_CODES = ("404", "NoSuchKey", "NotFound")
 
 
@@ -216,8 +224,11 @@ def download_object(
 
 
 def s3_client(session: boto3.Session) -> S3Client:
-    """The runner's S3 client (`CLIENT_CONFIG`)."""
-    return session.client("s3", config=CLIENT_CONFIG)
+    """The runner's S3 client (`CLIENT_CONFIG`; `LOOPBACK_CONFIG` for an S3 on this machine)."""
+    client = session.client("s3", config=CLIENT_CONFIG)
+    if urllib.parse.urlsplit(client.meta.endpoint_url).hostname in LOOPBACK_HOSTS:
+        return session.client("s3", config=LOOPBACK_CONFIG)
+    return client
 
 
 def in_parallel(tasks: list[Callable[[], None]]) -> None:
