@@ -47,6 +47,7 @@ MANIFEST = ("application/vnd.oci.image.manifest.v1+json",
             "application/vnd.docker.distribution.manifest.v2+json")  # fmt: skip
 INDEX = ("application/vnd.oci.image.index.v1+json",
          "application/vnd.docker.distribution.manifest.list.v2+json")  # fmt: skip
+DEV = "the dev account's ECR"  # where images are read from, unless the stage holds them
 FOREIGN_LAYER = "foreign"  # media types of layers a registry does not host (Windows base layers)
 
 Fetch = Callable[[str], Any]  # GET a URL; returns a readable response (context manager)
@@ -94,8 +95,10 @@ def _sha256(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _batch_get_image(ecr: Any, name: ImageName, image_id: dict[str, str]) -> dict[str, Any]:
-    """BatchGetImage in the source repository; a repository that is not there is one line."""
+def _batch_get_image(
+    ecr: Any, name: ImageName, image_id: dict[str, str], *, holder: str
+) -> dict[str, Any]:
+    """BatchGetImage in `holder`'s repository; a repository that is not there is one line."""
     try:
         answer: dict[str, Any] = ecr.batch_get_image(
             registryId=name.account, repositoryName=name.repository,
@@ -105,24 +108,24 @@ def _batch_get_image(ecr: Any, name: ImageName, image_id: dict[str, str]) -> dic
         if error.response["Error"]["Code"] != "RepositoryNotFoundException":
             raise
         raise CopyError(
-            f"{name.registry}/{name.repository} is not a repository of the dev account's ECR "
+            f"{name.registry}/{name.repository} is not a repository of {holder} "
             "(deleted or renamed?): restore it with the image, or approve another version"
         ) from error
     return answer
 
 
-def read_manifest(ecr: Any, name: ImageName, digest: str) -> Manifest:
-    """The manifest of `digest` in the source repository, its sha256 checked.
+def read_manifest(ecr: Any, name: ImageName, digest: str, *, holder: str = DEV) -> Manifest:
+    """The manifest of `digest` in `holder`'s repository, its sha256 checked.
 
     Raises:
         CopyError: the image is not there (deleted, expired by a lifecycle rule).
         ConfigError: a manifest build.py cannot copy (schema 1, foreign layers, nested index).
     """
-    answer = _batch_get_image(ecr, name, {"imageDigest": digest})
+    answer = _batch_get_image(ecr, name, {"imageDigest": digest}, holder=holder)
     images = answer.get("images") or []
     if not images:
         raise CopyError(
-            f"{name.by_digest(digest)} is not in the dev account's ECR (deleted, or expired by a "
+            f"{name.by_digest(digest)} is not in {holder} (deleted, or expired by a "
             "lifecycle rule); push it again or approve another version"
         )
     body = images[0]["imageManifest"]
@@ -155,12 +158,12 @@ def read_manifest(ecr: Any, name: ImageName, digest: str) -> Manifest:
     return Manifest(digest, media_type, body, blobs=blobs)
 
 
-def read_image(ecr: Any, name: ImageName, digest: str) -> list[Manifest]:
+def read_image(ecr: Any, name: ImageName, digest: str, *, holder: str = DEV) -> list[Manifest]:
     """The image's manifests: an index's children first (each checked), then the image."""
-    top = read_manifest(ecr, name, digest)
+    top = read_manifest(ecr, name, digest, holder=holder)
     manifests = []
     for child in top.children:
-        manifest = read_manifest(ecr, name, child)
+        manifest = read_manifest(ecr, name, child, holder=holder)
         if manifest.children:
             raise ConfigError(f"{name.by_digest(digest)} is an index of indexes, which build.py "
                               "does not copy; push a flat image index")  # fmt: skip
@@ -170,7 +173,7 @@ def read_image(ecr: Any, name: ImageName, digest: str) -> list[Manifest]:
 
 def resolve_tag(ecr: Any, name: ImageName) -> str:
     """The digest a tag names now in the source repository."""
-    answer = _batch_get_image(ecr, name, {"imageTag": str(name.tag)})
+    answer = _batch_get_image(ecr, name, {"imageTag": str(name.tag)}, holder=DEV)
     images = answer.get("images") or []
     if not images:
         raise CopyError(f"{name.registry}/{name.repository}:{name.tag} is not in the dev "
@@ -178,8 +181,8 @@ def resolve_tag(ecr: Any, name: ImageName) -> str:
     return str(images[0]["imageId"]["imageDigest"])
 
 
-def stage_state(ecr: Any, plan: ImagePlan) -> None:
-    """Fill in what the stage repository already holds (read-only)."""
+def stage_holds(ecr: Any, plan: ImagePlan) -> None:
+    """Fill in whether the stage repository holds the image, and with its tag (read-only)."""
     try:
         details = ecr.describe_images(
             repositoryName=plan.target_repository, imageIds=[{"imageDigest": plan.digest}]
@@ -196,7 +199,6 @@ def stage_state(ecr: Any, plan: ImagePlan) -> None:
         details = []
     plan.present = bool(details)
     plan.tagged = plan.present and plan.tag in (details[0].get("imageTags") or [])
-    plan.missing = {} if plan.present else missing_blobs(ecr, plan.target_repository, plan.blobs)
 
 
 def missing_blobs(ecr: Any, repository: str, blobs: dict[str, int]) -> dict[str, int]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from errors import ConfigError, CopyError
 from promotion.config import StageConfig, stage_repository_uri
-from promotion.image_copy import ImagePlan, read_image, resolve_tag, stage_state
+from promotion.image_copy import ImagePlan, missing_blobs, read_image, resolve_tag, stage_holds
 from promotion.images import (
     ImageDecision,
     ImageName,
@@ -88,17 +88,29 @@ def plan_images(
             replace(decision, digest=digest), account_id=config.account_id,
             group=config.model_package_group_name))  # fmt: skip
         if digest not in read:
-            image = ImagePlan(
-                name,
-                digest,
-                stage_repository(config.model_package_group_name),
-                version,
-                read_image(source_ecr, name, digest),
-            )
-            stage_state(target_ecr, image)
-            read[digest] = image
+            read[digest] = _image_plan(source_ecr, target_ecr, name, decision.target, digest,
+                                       config=config, version=version)  # fmt: skip
         planned.append(PlannedImage(decision, read[digest]))
     return planned, notices
+
+
+def _image_plan(
+    source_ecr: Any, target_ecr: Any, name: ImageName, copy_uri: str, digest: str, *,
+    config: StageConfig, version: int,
+) -> ImagePlan:  # fmt: skip
+    """What copying `digest` needs. An image the stage holds already (a version promoted again,
+    a rollback) is read from the stage's copy, byte for byte the same by its digest: dev's
+    lifecycle rule may have expired it there since."""
+    plan = ImagePlan(name, digest, stage_repository(config.model_package_group_name), version, [])
+    stage_holds(target_ecr, plan)
+    if plan.present:
+        copy = parse_image(copy_uri)
+        assert copy is not None  # copied_uri names an ECR image
+        plan.manifests = read_image(target_ecr, copy, digest, holder="the stage's ECR")
+    else:
+        plan.manifests = read_image(source_ecr, name, digest)
+        plan.missing = missing_blobs(target_ecr, plan.target_repository, plan.blobs)
+    return plan
 
 
 def _check_pullable(decision: ImageDecision, config: StageConfig) -> None:

@@ -302,6 +302,36 @@ def test_promoting_the_same_version_again_keeps_the_digest_its_first_promotion_r
     assert stage_manifest(world.pre_prod, second) is None
 
 
+def test_a_version_promoted_again_after_dev_expired_its_image_is_read_from_the_stage_copy(
+    world: World, api_calls: list[Call], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN pre-prod runs the version whose image is `churn/serving:1.0`, and dev's lifecycle
+    # rule has expired that image since (its digest and tag gone from dev)
+    out = world.tmp / "build"
+    arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
+    assert run_build(world, "pre-prod", out / "first", "--model-package-arn", arn) == 0
+    world.dev.client("ecr").batch_delete_image(
+        repositoryName=DEV_REPOSITORY, imageIds=[{"imageDigest": world.image.digest}]
+    )
+    capsys.readouterr()
+    api_calls.clear()
+
+    # WHEN the same version is promoted to pre-prod again (a rollback to it)
+    code = run_build(world, "pre-prod", out / "again", "--model-package-arn", arn)
+
+    # THEN the stage's own copy answers: same digest, nothing written to ECR
+    assert code == 0, capsys.readouterr().err
+    stage_image = image_uri(PRE_PROD_ACCOUNT, REGION, STAGE_REPOSITORY, world.image.digest)
+    assert deployed_image(world.pre_prod, out / "again") == stage_image
+    assert [call for call in mutating(api_calls) if call[0] == "ecr"] == []
+    # AND a stage that never held it (prod) is refused in one line: only dev had it
+    code = run_build(world, "prod", out / "prod", "--model-package-arn", arn,
+                     "--images-from", str(out / "first" / "images.json"))  # fmt: skip
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(error) == 1, error
+    assert f"{world.image.digest} is not in the dev account's ECR" in error[0]
+
+
 def test_a_digest_the_package_records_is_promoted_even_after_the_tag_moved(world: World) -> None:
     # GIVEN a package that records its image's digest (ImageDigest), whose tag moved since
     arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"),
