@@ -387,3 +387,22 @@ def test_reading_ahead_gives_every_batch_in_order_then_the_readers_error() -> No
     # THEN the caller gets both batches in order, then the reader's own error
     assert given == ["1", "2"]
     assert str(err.value) == "a.csv: the gzip data is truncated"
+
+
+def test_the_first_bad_shard_in_order_is_the_one_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN many shards, the fourth one short of a line and every later one with an extra line
+    write_csv(tmp_path / "in/a.csv", rows_for(range(1000)))
+    assert run_preprocess(tmp_path, "--max-shard-bytes", "1024")[0] == 0
+    outputs = sorted(fake_transform(tmp_path / "out").iterdir())
+    assert len(outputs) > 6
+    outputs[3].write_text("".join(outputs[3].read_text().splitlines(keepends=True)[1:]))
+    for later in outputs[4:]:
+        later.write_text(later.read_text() + "1.0\n")
+    # WHEN postprocessing (later shards are joined ahead of the writer)
+    code, final = run_postprocess(tmp_path / "out")
+    # THEN the line names the fourth shard, as a shard-by-shard run would, and nothing is left
+    err = capsys.readouterr().err
+    assert code == 1 and f"shard {outputs[3].name.removesuffix('.out')}:" in err
+    assert not (final / "2024-05-06/exec123").exists()
