@@ -502,16 +502,6 @@ def _ids(batch: pa.RecordBatch, id_column: str | None, name: str, first_row: int
     return pa.Table.from_arrays([source, numbers], names=[SOURCE_FILE, ROW_NUMBER])
 
 
-def read_ahead(thread: ThreadPoolExecutor, batches: Iterator[pa.RecordBatch]
-               ) -> Iterator[pa.RecordBatch]:  # fmt: skip
-    """The same batches, each next one read on ``thread`` while the caller handles this one:
-    Arrow's streaming CSV reader converts a block in the thread that asks for it."""
-    reading = thread.submit(next, batches, None)
-    while (batch := reading.result()) is not None:
-        reading = thread.submit(next, batches, None)
-        yield batch
-
-
 def preprocess(
     args: argparse.Namespace,
     writer: ShardWriter,
@@ -522,9 +512,8 @@ def preprocess(
     """Read every input file into ``writer`` (each batch's float64 values seen by ``observe``).
 
     Checking and formatting a batch (`csv_rows`: Arrow casts and its CSV writer, which release
-    the GIL) runs on `WORKERS` threads, and reading the next batch on a thread of its own
-    (`read_ahead`), while this thread hashes ids and writes shards; results are taken in order,
-    so the shards are what a sequential run writes.
+    the GIL) runs on `WORKERS` threads while the next batches are read; results are taken in
+    order, so the shards are what a sequential run writes.
     """
     features: list[str] = args.feature_columns
     input_dir = Path(args.input_dir)
@@ -533,8 +522,7 @@ def preprocess(
         source += "/"
     files: list[dict[str, Any]] = []
     id_check = IdCheck(args.id_column) if args.id_column else None
-    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read")
-    with reader, ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="shards") as pool:
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="shards") as pool:
         for path in list_input_files(input_dir):
             name = path.relative_to(input_dir).as_posix()
             where = source + name
@@ -549,9 +537,7 @@ def preprocess(
 
             rows = 0
             try:
-                for batch in read_ahead(
-                    reader, read_batches(path, where, features, args.id_column)
-                ):
+                for batch in read_batches(path, where, features, args.id_column):
                     ids = _ids(batch, args.id_column, name, rows)
                     if id_check:
                         id_check.add(ids.column(0))

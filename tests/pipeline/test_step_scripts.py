@@ -7,8 +7,6 @@ import gzip
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -370,23 +368,6 @@ def test_the_step_scripts_run_without_loading_pandas(tmp_path: Path) -> None:
     assert "pyarrow.compute" in before and "pyarrow.parquet" in after
     assert not {name for name in before | after if name.startswith("pandas.")}
     assert pd.read_parquet(out / "final")["record_id"].tolist() == [f"r{i}" for i in range(5)]
-
-
-def test_reading_ahead_gives_every_batch_in_order_then_the_readers_error() -> None:
-    # GIVEN a reader that gives two batches and then fails (a damaged file, a bad row)
-    def batches() -> Iterator[pa.RecordBatch]:
-        yield pa.record_batch({"f1": ["1"]})
-        yield pa.record_batch({"f1": ["2"]})
-        raise preprocess.InputError("a.csv: the gzip data is truncated")
-
-    # WHEN read ahead on a thread of its own
-    given: list[str] = []
-    with ThreadPoolExecutor(max_workers=1) as thread, pytest.raises(preprocess.InputError) as err:
-        for batch in preprocess.read_ahead(thread, batches()):
-            given.append(batch.column(0)[0].as_py())
-    # THEN the caller gets both batches in order, then the reader's own error
-    assert given == ["1", "2"]
-    assert str(err.value) == "a.csv: the gzip data is truncated"
 
 
 def test_the_first_bad_shard_in_order_is_the_one_named(
