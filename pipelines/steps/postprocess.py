@@ -31,9 +31,7 @@ import json
 import re
 import shutil
 import sys
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +47,6 @@ DEFAULT_PREDICTIONS_DIR = "/opt/ml/processing/input/predictions"
 DEFAULT_OUTPUT_DIR = "/opt/ml/processing/output/predictions"
 DEFAULT_FAILURE_FILE = "/opt/ml/output/message"
 DEFAULT_ROWS_PER_FILE = 1_000_000
-JOINED_AHEAD = 2  # shards joined ahead of the Parquet writer (each about 20,000 rows)
 MANIFEST_SUFFIX = ".manifest.json"
 SUCCESS_FILE = "_SUCCESS"
 RESERVED_COLUMNS = ("model_package_version", "execution_id", "run_date")
@@ -470,8 +467,7 @@ def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[
     writer = PartWriter(run_dir, args.rows_per_file)
     date = datetime.date.fromisoformat(run_date)
     version = args.model_package_version
-
-    def joined(shard: dict[str, Any]) -> pa.Table:
+    for shard in shards:
         rows = int(shard["rows"])
         ids_file = pq.ParquetFile(Path(args.ids_dir) / str(shard["ids"]))
         ids = ids_file.read_row_group(int(shard["ids_row_group"]))
@@ -483,18 +479,7 @@ def postprocess(args: argparse.Namespace, run_date: str, run_dir: Path) -> dict[
         columns["model_package_version"] = pa.repeat(pa.scalar(version, pa.int64()), rows)
         columns["execution_id"] = pa.repeat(pa.scalar(args.execution_id, pa.string()), rows)
         columns["run_date"] = pa.repeat(pa.scalar(date, pa.date32()), rows)
-        return pa.table(columns)
-
-    # The next shards are read and joined on a thread of their own while this one writes
-    # Parquet; taken in order, so a failure is the first one a sequential run meets.
-    window: deque[Future[pa.Table]] = deque()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="join") as join:
-        for shard in shards:
-            window.append(join.submit(joined, shard))
-            if len(window) > JOINED_AHEAD:
-                writer.write(window.popleft().result())
-        while window:
-            writer.write(window.popleft().result())
+        writer.write(pa.table(columns))
     writer.close()
     total = sum(int(manifest["rows"]) for manifest in manifests)
     return {
