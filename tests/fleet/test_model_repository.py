@@ -209,6 +209,23 @@ def test_its_checks_refuse_what_its_team_can_break(
     assert "Traceback" not in done.stderr and "terraform init" not in done.stdout
 
 
+def test_a_typo_in_the_smoke_inputs_header_is_blamed_on_the_smoke_input(
+    world: dict[str, Path], tmp_path: Path
+) -> None:
+    """The stage files keep feature_columns null (build.py reads the package's metadata): the
+    checks take the model's columns from the team's answer, not from the header being checked."""
+    repository = copy(world, tmp_path / "churn-batch", "v1.1.0")
+    smoke = repository / "inputs/smoke-input.csv"
+    header, rest = smoke.read_text().split("\n", 1)
+    smoke.write_text(header.replace("monthly_charges", "monthly_charge") + "\n" + rest)
+    done = make(repository, world, "check")
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (f"{repository}/inputs/smoke-input.csv lacks 1 of the model's 4 columns: monthly_charges "
+            "(from .copier-answers.yml's feature_columns); fix "
+            f"{repository}/inputs/smoke-input.csv") in done.stderr, done.stderr  # fmt: skip
+    assert "evaluation-rows.csv" not in done.stderr, done.stderr
+
+
 def test_a_bump_changes_the_pin_and_the_templates_files_only(
     world: dict[str, Path], tmp_path: Path
 ) -> None:
