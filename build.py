@@ -10,7 +10,6 @@ Exit codes: 0 done, 1 AWS or runtime failure, 2 bad input or configuration.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -56,7 +55,14 @@ from promotion.output import (
     write_tfvars,
 )
 from promotion.promote import PromotionResult, image_rows, plan_promotion, promote
-from utils import Identity, aws_errors, check_endpoint_environment, new_session, open_identity
+from utils import (
+    Identity,
+    OneLineParser,
+    aws_errors,
+    check_endpoint_environment,
+    new_session,
+    open_identity,
+)
 
 LOG = logging.getLogger("build")
 
@@ -83,7 +89,7 @@ class Options:
 
 def parse_args(argv: Sequence[str] | None) -> Options:
     """Parse the command line; `--stage` must be a known stage."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="build.py",
         description="Promote an approved model package from the dev registry into a stage "
         "account, render the stage's pipeline and write its Terraform inputs; or show what the "

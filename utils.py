@@ -6,13 +6,14 @@ boto3 honours `AWS_ENDPOINT_URL` by itself, so the same code runs against a loca
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import boto3
@@ -114,6 +115,14 @@ class Identity:
         """How error messages name this principal."""
         role = f" via {self.role_arn}" if self.role_arn else ""
         return f"{self.label} account {self.account_id} ({self.caller_arn}{role})"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose refusal of the command line is one line (what is wrong, and `--help`),
+    exit 2, instead of the whole usage block above it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 @functools.cache
@@ -259,7 +268,7 @@ def aws_errors(principal: str, action: str) -> Iterator[None]:
         yield
     except (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError) as error:
         raise AccessError(
-            f"no usable AWS credentials for {principal} while calling {action} ({error}); "
+            f"{principal} are missing or unusable while calling {action} ({error}); "
             "configure credentials (OIDC in CI, a profile or environment variables locally)"
         ) from error
     except (NoRegionError, ProfileNotFound) as error:

@@ -41,6 +41,7 @@ from testbed.local_aws import (
     local_aws,
 )
 from testbed.processes import Owned, owned_processes
+from utils import OneLineParser
 
 MARKER = ".made-by-demo"  # the demo only ever reuses (and writes into) directories holding it
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "demo-output"
@@ -151,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; exit 1 when a phase fails, 2 for an unusable --output-dir, 130 when
     interrupted (Ctrl-C, SIGTERM): every process it started is ended then, Terraform's too."""
     promotion.config.STAGE_FILES_DIR = DEMO_STAGES  # the demo world's stage files
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m demo", description=__doc__.split("\n\n")[1] if __doc__ else None
     )
     parser.add_argument("--rows", type=int, default=5000, help="rows to score (default: 5000)")

@@ -10,7 +10,6 @@ call it inside its own ``local_aws()``); `main` starts one.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pipelines.steps import partitions
 from promotion.config import StageConfig, default_config_path, load_stage_config, parse_s3_url
 from testbed import seed
 from testbed.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket, local_aws
+from utils import OneLineParser
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 LAYOUT = "dt=YYYY-MM-DD"
@@ -162,7 +162,7 @@ def run_daily_demo(work_dir: Path, *, days: Sequence[str] = DAYS, rows: int = 30
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the local AWS and run the daily demo; exit 1 when a date did not succeed."""
-    parser = argparse.ArgumentParser(prog="python -m demo.daily", description=__doc__)
+    parser = OneLineParser(prog="python -m demo.daily", description=__doc__)
     parser.add_argument("--rows", type=int, default=300, help="rows per day")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)  # before the SDK's import-time basicConfig(INFO)

@@ -13,7 +13,6 @@ Exit codes: 0 written, 2 bad input.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from pipelines.steps.quality import (
 )
 from promotion.config_rules import refuse_control_characters
 from promotion.output import check_writable_dir
+from utils import OneLineParser
 
 # "By default, distributions are materialized in 10 buckets" (Schema for Statistics, Notes).
 BUCKETS = 10
@@ -206,7 +206,7 @@ def select_columns(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, read, write; a bad input prints one line and returns 2."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.baseline", description=__doc__)
+    parser = OneLineParser(prog="python -m pipelines.baseline", description=__doc__)
     parser.add_argument("--input", type=Path, required=True, help="CSV/Parquet file or directory")
     parser.add_argument("--output", type=Path, required=True, help="directory to write into")
     parser.add_argument("--columns", default="", help="comma-separated columns (default: all)")

@@ -53,7 +53,7 @@ from promotion.config import (
 )
 from promotion.config_rules import refuse_control_characters
 from promotion.output import append_step_summary, check_writable_dir, write_atomically
-from utils import aws_errors
+from utils import OneLineParser, aws_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -160,7 +160,7 @@ def run_comparison(
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.compare", description=__doc__)
+    parser = OneLineParser(prog="python -m pipelines.compare", description=__doc__)
     parser.add_argument("--stage", required=True, choices=STAGES)
     parser.add_argument("--config", type=Path, help="stage file (default <stage>-config...)")
     parser.add_argument("--find-champion", action="store_true", help="print the version it runs")

@@ -16,11 +16,12 @@ from errors import ConfigError
 from promotion.config import STAGES, default_config_path, load_stage_config
 from promotion.config_rules import refuse_control_characters
 from promotion.output import check_writable_dir, write_atomically
+from utils import OneLineParser
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line; see the module docstring."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m pipelines.get_pipeline_definition",
         description="Render a stage's batch-inference pipeline definition (no AWS call).",
     )

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 
 from errors import ConfigError, PromotionError
 from pipelines.definition import execution, layout
 from promotion.config import REPO_ROOT, STAGES, StageConfig, default_config_path, load_stage_config
 from promotion.config_rules import refuse_control_characters
-from utils import aws_errors, check_endpoint_environment, make_client
+from utils import OneLineParser, aws_errors, check_endpoint_environment, make_client
 
 DEFAULT_TIMEOUT_SECONDS = 6 * 3600
 SessionFactory = Callable[..., boto3.Session]
@@ -36,7 +36,7 @@ SessionFactory = Callable[..., boto3.Session]
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line; see the module docstring."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m pipelines.run_pipeline",
         description=" ".join(__doc__.split("\n\n")[0].split()),
         epilog="Exit codes: 0 Succeeded (or started, without --wait), 1 Failed, Stopped, timed "
@@ -195,11 +195,14 @@ def run_local(args: argparse.Namespace, *, session_factory: SessionFactory) -> i
         region = load_stage_config(config_path, stage=args.stage).region
     from pipelines.local import DefinitionError, run_definition
 
+    session = session_factory(region_name=region)
+    if session.get_credentials() is None:  # one line before the run starts, not a failed step
+        raise NoCredentialsError()
     try:
         result = run_definition(
             definition,
             parameters=parameters,
-            session=session_factory(region_name=region),
+            session=session,
             model_package_arn=args.model_package_arn,
         )
     except DefinitionError as error:

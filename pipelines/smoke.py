@@ -40,14 +40,14 @@ from promotion.config import (
     parse_s3_url,
 )
 from promotion.output import append_step_summary
-from utils import aws_errors, check_endpoint_environment, make_client
+from utils import OneLineParser, aws_errors, check_endpoint_environment, make_client
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line; see the module docstring."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.smoke", description=__doc__)
+    parser = OneLineParser(prog="python -m pipelines.smoke", description=__doc__)
     parser.add_argument("--stage", choices=STAGES, required=True)
     parser.add_argument("--input", type=Path, required=True, help="the smoke input file")
     parser.add_argument("--run-id", required=True, help="unique per attempt, e.g. RUN-ATTEMPT")

@@ -147,6 +147,12 @@ def init_inputs(columns: str, smoke_input: str, evaluation_rows: str, root: Path
     names = columns.split()
     if any("," in name for name in names) or len(set(names)) != len(names):
         raise FleetError(f"feature columns {columns!r}: names separated by spaces, each once")
+    for answer, source in (("smoke_input", smoke_input), ("evaluation_rows", evaluation_rows)):
+        if source and not Path(source).is_file():
+            raise FleetError(
+                f"{answer} {source} is not a file: answer the absolute path of a CSV, "
+                "or nothing to have it made from the feature columns"
+            )
     header = [ID_COLUMN, *names]
     zeros = [[str(row), *("0" for _ in names)] for row in range(1, PLACEHOLDER_ROWS + 1)]
     written = []

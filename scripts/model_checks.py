@@ -27,6 +27,7 @@ from errors import ConfigError  # noqa: E402
 from promotion.config import REPO_ROOT, STAGES, StageConfig, load_stage_config  # noqa: E402
 
 CALLER = Path(".github/workflows/deploy.yml")
+ANSWERS = ".copier-answers.yml"
 INPUTS = (Path("inputs/smoke-input.csv"), Path("inputs/evaluation-rows.csv"))
 _USES = re.compile(r"^(?P<repository>[^/]+/[^/]+)/\.github/workflows/deploy\.yml@(?P<ref>\S+)$")
 
@@ -39,13 +40,28 @@ def stage_files(root: Path) -> dict[str, StageConfig]:
 
 def model_columns(config: StageConfig, root: Path) -> tuple[list[str], str]:
     """The model's feature columns and where they come from: the stage key `feature_columns`,
-    else the smoke input's header (its id column left out)."""
+    else the team's answer to Copier (`feature_columns` of .copier-answers.yml), else the smoke
+    input's header (its id column left out). The stage key stays null by default so that build.py
+    takes the package's metadata; the answer is what the team declared its model reads."""
     from pipelines.evidence.model_inputs import header_of
 
     if config.feature_columns:
         return list(config.feature_columns), f"{config.path.name}'s feature_columns"
+    answered = str(_answers(root).get("feature_columns") or "").split()
+    if answered:
+        return answered, f"{ANSWERS}'s feature_columns"
     header = header_of(root / INPUTS[0])
     return [name for name in header if name != config.id_column], f"{INPUTS[0]}'s header"
+
+
+def _answers(root: Path) -> dict[str, Any]:
+    """Copier's answers file of the repository; empty when there is none."""
+    path = root / ANSWERS
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: cannot read it ({error}): restore it from git") from error
+    return document if isinstance(document, dict) else {}
 
 
 def check_inputs(configs: Mapping[str, StageConfig], root: Path) -> None:

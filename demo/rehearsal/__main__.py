@@ -20,6 +20,7 @@ from pathlib import Path
 
 from demo.rehearsal import checks, own_image, story
 from testbed.services import ServiceError
+from utils import OneLineParser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AWSCLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"
@@ -27,7 +28,7 @@ AWSCLI = REPO_ROOT / ".venv-awscli" / "bin" / "aws"
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(prog="python -m demo.rehearsal", description=__doc__)
+    parser = OneLineParser(prog="python -m demo.rehearsal", description=__doc__)
     parser.add_argument(
         "--work-dir", type=Path,
         help="where to work (kept); default: a temporary directory, removed unless the run fails",

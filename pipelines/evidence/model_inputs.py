@@ -24,6 +24,8 @@ EVALUATION_ROWS = Path("inputs/evaluation-rows.csv")
 PREPROCESS_STEP = "Preprocess"
 FEATURES_ARGUMENT = "--feature-columns"
 
+DELIMITERS = (";", "\t", "|")  # what a spreadsheet writes instead of commas
+
 
 def header_of(path: Path) -> list[str]:
     """The column names of a CSV (with a header; `.csv.gz` too) or Parquet file.
@@ -72,6 +74,10 @@ def check_columns(
                           f"model reads would be a guess; fix {path}")  # fmt: skip
     wanted = [*features, *([id_column] if id_column else [])]
     missing = [name for name in wanted if name not in set(header)]
+    if missing and len(header) == 1 and any(mark in header[0] for mark in DELIMITERS):
+        raise ConfigError(f"{path} has one column, {header[0][:60]!r}: it looks delimited by "
+                          "something else than commas; write it as CSV (commas), or as "
+                          "Parquet")  # fmt: skip
     if missing:
         shown = ", ".join(missing[:8]) + (
             f" and {len(missing) - 8} more" if len(missing) > 8 else ""

@@ -200,14 +200,19 @@ def _run_steps(
                 _run_steps(order_steps(chosen, finished=run.ctx.steps), run, results, outputs)
 
 
-def _keep_logs_only(folder: Path) -> None:
+def _keep_logs_only(folder: Path) -> bool:
     """After a failed run: the steps' ``*.log`` files stay where the failure line says, the
-    data, model and code of the run are removed."""
+    data, model and code of the run are removed; a run that failed before any step wrote a log
+    leaves nothing. Whether any log is kept."""
     for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
         if path.is_symlink() or (path.is_file() and path.suffix != ".log"):
             path.unlink()
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
+    if any(folder.iterdir()):
+        return True
+    folder.rmdir()
+    return False
 
 
 def run_definition(
@@ -265,11 +270,12 @@ def run_definition(
         # An exception in flight (a bug of ours) is a failed run too: its logs stay.
         succeeded = finished and all(r.status == "Succeeded" for r in results)
         status = "Succeeded" if succeeded else "Failed"
+        kept = False
         if own_dir and succeeded:
             shutil.rmtree(root.parent, ignore_errors=True)
         elif own_dir:
-            _keep_logs_only(root.parent)
+            kept = _keep_logs_only(root.parent)
         log(f"execution {execution_id}: {status} in {sum(r.seconds for r in results):.2f}s")
-        if own_dir and not succeeded:
+        if kept:
             log(f"execution {execution_id}: its logs are kept in {root} (delete it when done)")
     return RunResult(execution_id, status, results, outputs)

@@ -63,7 +63,8 @@ def test_owned_paths_are_the_stage_files_the_settings_the_inputs_and_the_readme(
     assert copier_yml["_subdirectory"] == "template"
     assert not (REPO_ROOT / "template" / "inputs").exists()
     (task,) = copier_yml["_tasks"]
-    assert task[1:3] == ["[[ _copier_conf.src_path ]]/scripts/fleet.py", "init-inputs"]
+    assert task["command"][1:3] == ["[[ _copier_conf.src_path ]]/scripts/fleet.py", "init-inputs"]
+    assert task["when"] == "[[ _copier_operation == 'copy' ]]"  # copy and recopy, never update
     assert {str(Path(path).parent) for path in fleet.INPUTS} == {"inputs"}
 
 
@@ -107,10 +108,16 @@ def test_init_inputs_writes_the_models_own_files_once(tmp_path: Path) -> None:
     assert smoke[0] == "record_id,tenure,charges" and smoke[1:] == [f"{i},0,0" for i in range(1, 6)]
     assert (root / "inputs/evaluation-rows.csv").read_text() == rows.read_text()
     assert len(done) == 2 and "put rows of your model's data in it" in done[0]
-    # AND a second run (Copier's update re-runs its tasks) leaves the team's edits alone
+    # AND a second run (a recopy runs the task again) leaves the team's edits alone
     (root / "inputs/smoke-input.csv").write_text("record_id,tenure,charges\n1,3,4\n")
     assert fleet.init_inputs("other columns", "", "", root) == []
     assert (root / "inputs/smoke-input.csv").read_text() == "record_id,tenure,charges\n1,3,4\n"
+
+
+def test_init_inputs_of_a_file_that_is_not_there_names_the_answer(tmp_path: Path) -> None:
+    with pytest.raises(fleet.FleetError, match=r"^smoke_input /no/such.csv is not a file: "):
+        fleet.init_inputs("a b", "/no/such.csv", "", tmp_path)
+    assert not (tmp_path / "inputs").exists()
 
 
 def test_init_inputs_without_columns_is_refused_in_one_line(tmp_path: Path) -> None:

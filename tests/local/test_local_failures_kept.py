@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,28 @@ def test_a_failed_run_keeps_its_logs_where_the_line_says(session: boto3.Session)
     assert not [p for p in folder.parent.rglob("*") if p.is_file() and p.suffix != ".log"]
     assert any("its logs are kept in" in line for line in lines)
     shutil.rmtree(folder.parents[1])
+
+
+def test_a_run_failing_before_any_log_names_no_folder_and_leaves_none(
+    session: boto3.Session,
+) -> None:
+    # GIVEN a processing step whose input prefix holds nothing (it fails before its script runs)
+    put(session, "code/step.py", SCRIPT)
+    temp = Path(tempfile.gettempdir())
+    before = set(temp.glob("local-run-*"))
+    lines: list[str] = []
+    # WHEN the run fails
+    result = run_definition(
+        definition(processing_step("Prep", f"s3://{BUCKET}/nothing-here")),
+        parameters={},
+        session=session,
+        log=lines.append,
+    )
+    # THEN no line names a folder of logs, and no folder is left behind
+    assert result.status == "Failed"
+    assert "(logs: " not in (result.steps[0].failure_reason or "")
+    assert not any("its logs are kept in" in line for line in lines), lines
+    assert set(temp.glob("local-run-*")) == before
 
 
 def test_a_bad_model_archive_is_one_line_printed_once(

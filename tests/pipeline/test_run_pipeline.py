@@ -275,3 +275,27 @@ def test_scripts_upload_with_the_stage_kms_key(make_config: ConfigFactory) -> No
             assert name in object_key
         assert len(upload_step_scripts(s3, config=config)) == len(script_uris(config))
         stub.assert_no_pending_responses()
+
+
+def test_a_local_run_without_credentials_is_one_line_before_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN no AWS credentials anywhere, and a runner that records whether it was started
+    import pipelines.local as local
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    started: list[bool] = []
+    monkeypatch.setattr(local, "run_definition", lambda *_, **__: started.append(True))
+    definition = tmp_path / "definition.json"
+    definition.write_text(DEFINITION)
+    # WHEN a local run is asked for
+    code = run_pipeline.main(["--local", "--definition", str(definition)])
+    # THEN one line names the credentials, exit 1, and no run was started
+    captured = capsys.readouterr()
+    assert code == 1 and not started and captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1, captured.err
+    assert "credentials are missing or unusable while calling run_pipeline" in captured.err

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import build
-from pipelines import baseline, compare, get_pipeline_definition, run_pipeline
+from pipelines import baseline, compare, get_pipeline_definition, run_pipeline, smoke
 
 ROLE = "arn:aws:iam::222222222222:role/deploy"
 PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/breast-cancer-classifier/2"
@@ -40,6 +40,27 @@ WITH_A_NEWLINE: list[tuple[str, CLI, list[str], str]] = [
     ("baseline --input", baseline.main,
      ["--input", "data.csv\n", "--output", "out"], "--input"),
 ]  # fmt: skip
+
+
+# (CLI, a command line it refuses, what the one line names)
+REFUSED: list[tuple[str, CLI, list[str], str]] = [
+    ("build without --stage", build.main, ["--dry-run"], "--stage"),
+    ("run_pipeline without --stage", run_pipeline.main, ["--wait"], "--stage"),
+    ("compare with an unknown flag", compare.main, ["--stage", "pre-prod", "--champ"], "--champ"),
+    ("smoke without --input", smoke.main, ["--stage", "pre-prod", "--run-id", "1"], "--input"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("cli", "argv", "named"), [c[1:] for c in REFUSED],
+                         ids=[c[0] for c in REFUSED])  # fmt: skip
+def test_a_command_line_refused_is_one_line_with_exit_2(
+    cli: CLI, argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli(argv)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and named in error[0] and "--help" in error[0], error
 
 
 @pytest.mark.parametrize(("cli", "argv", "flag"), [c[1:] for c in WITH_A_NEWLINE],

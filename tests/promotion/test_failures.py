@@ -89,7 +89,7 @@ def test_missing_credentials_fail_in_one_line(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
 
     assert build_main(config_file(), tmp_path) == 1
-    assert "no usable AWS credentials" in one_line(capsys)
+    assert "credentials are missing or unusable" in one_line(capsys)
 
 
 @pytest.mark.parametrize(

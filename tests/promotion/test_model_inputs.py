@@ -139,6 +139,14 @@ def test_a_column_named_twice_is_refused_and_parquet_headers_are_read(tmp_path: 
         header_of(empty)
 
 
+def test_a_file_delimited_by_semicolons_is_named_as_such(tmp_path: Path) -> None:
+    # A spreadsheet's export with semicolons reads as one column: say that, not "lacks 3 of 3"
+    semicolons = churn_input(tmp_path, header="record_id;tenure;monthly_charges")
+    with pytest.raises(ConfigError, match="looks delimited by something else than commas"):
+        check_columns(semicolons, features=["tenure", "monthly_charges"], id_column="record_id",
+                      source="s")  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [(None, "does not exist"), ("record_id,tenure\n", "holds no rows yet")],
