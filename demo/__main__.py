@@ -39,6 +39,7 @@ from testbed.local_aws import (
     create_service_role,
     credentials_environment,
     local_aws,
+    role_arn,
 )
 from testbed.processes import Owned, owned_processes
 from utils import OneLineParser
@@ -251,7 +252,12 @@ def serve(endpoint: str, story: Story) -> None:
           f"  .venv/bin/python -m pipelines.run_pipeline --local --definition"
           f" {shown}/build/pre-prod/pipeline-definition.json\n"
           "  .venv/bin/python -m pipelines.run_pipeline --stage pre-prod --wait"
-          " --config demo/stages/pre-prod-config.tfvars.json")  # fmt: skip
+          " --config demo/stages/pre-prod-config.tfvars.json\n"
+          "A promotion starts in dev (as the workflow does), assuming pre-prod's deploy role:\n"
+          f"  source {shown}/local-aws/dev.env\n"
+          "  .venv/bin/python build.py --stage pre-prod --dry-run"
+          " --config demo/stages/pre-prod-config.tfvars.json"
+          f" --target-role-arn {role_arn(PRE_PROD_ACCOUNT)}")  # fmt: skip
     try:
         with running_pipelines():
             threading.Event().wait()
