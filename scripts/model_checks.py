@@ -49,7 +49,10 @@ def model_columns(config: StageConfig, root: Path) -> tuple[list[str], str]:
         return list(config.feature_columns), f"{config.path.name}'s feature_columns"
     answered = str(_answers(root).get("feature_columns") or "").split()
     if answered:
-        return answered, f"{ANSWERS}'s feature_columns"
+        # Answered once, at `copier copy`: a model whose columns changed since names them in the
+        # stage key, which then wins here and in build.py.
+        return answered, (f"{ANSWERS}'s feature_columns; if the model's columns changed, "
+                          "name them in feature_columns of both stage files")  # fmt: skip
     header = header_of(root / INPUTS[0])
     return [name for name in header if name != config.id_column], f"{INPUTS[0]}'s header"
 

@@ -203,7 +203,8 @@ def test_a_typo_in_the_smoke_inputs_header_is_blamed_on_the_smoke_input(
     done = make(repository, world, "check")
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     expected = (f"{smoke} lacks 1 of the model's 4 columns: monthly_charges (from "
-                f".copier-answers.yml's feature_columns); fix {smoke}")  # fmt: skip
+                ".copier-answers.yml's feature_columns; if the model's columns changed, name "
+                f"them in feature_columns of both stage files); fix {smoke}")  # fmt: skip
     assert expected in done.stderr, done.stderr
     assert "evaluation-rows.csv" not in done.stderr, done.stderr
 

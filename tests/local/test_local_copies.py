@@ -65,6 +65,8 @@ def _payload_hash(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     [
         ("http://127.0.0.1:5000", False),
         ("http://localhost:5000", False),
+        ("http://[::1]:5000", False),
+        ("http://127.0.0.1.nip.io:5000", True),  # a name that only looks local
         ("http://s3.example.internal:9000", True),
         ("https://s3.us-east-1.amazonaws.com", True),
     ],
