@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import gzip
 import importlib.util
 import json
@@ -228,6 +229,13 @@ def _refuse(values: pa.Array, column: str, where: str, first_row: int) -> None:
     )
 
 
+@functools.cache
+def _missing_text() -> pa.Array:
+    """MISSING_TEXT as an Arrow array, made once, at its first use (made at import, it would
+    load pandas before `WithoutPandas` is in place)."""
+    return pa.array(MISSING_TEXT, pa.string())
+
+
 def _parse_text(text: pa.Array) -> tuple[pa.Array, pa.Array]:
     """Numbers of a CSV column read as text, and the text the shard keeps.
 
@@ -239,7 +247,7 @@ def _parse_text(text: pa.Array) -> tuple[pa.Array, pa.Array]:
         return pc.cast(text, pa.float64()), text
     except pa.ArrowInvalid:
         trimmed = pc.utf8_trim_whitespace(text)
-        missing = pc.is_in(trimmed, value_set=pa.array(MISSING_TEXT, pa.string()))
+        missing = pc.is_in(trimmed, value_set=_missing_text())
         numbers = pc.if_else(missing, pa.scalar("nan"), trimmed)
         return pc.cast(numbers, pa.float64()), trimmed
 
