@@ -13,6 +13,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 
 import build
 from errors import ConfigError
@@ -216,6 +218,20 @@ def test_a_copy_killed_half_way_leaves_no_image_and_the_rerun_finishes_it(world:
     assert stage_manifest(world.pre_prod, world.image.digest) == world.image.manifest
 
 
+def refused(
+    world: World, capsys: pytest.CaptureFixture[str], api_calls: list[Call], stage: str,
+    *arguments: str,
+) -> tuple[int, str]:  # fmt: skip
+    """build.py run from here on: its exit code and its one error line; nothing was written."""
+    capsys.readouterr()
+    api_calls.clear()
+    code = run_build(world, stage, world.tmp / f"refused-{stage}", *arguments)
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1, error
+    assert mutating(api_calls) == []
+    return code, error[0]
+
+
 def pre_prod_promoted_then_tag_moved(world: World, out: Path) -> tuple[str, str, str]:
     """build.py promoted the package whose image is `churn/serving:1.0` into pre-prod (output in
     `out`), then someone re-pushed the tag in dev with another build: (ARN, first, second)."""
@@ -324,12 +340,37 @@ def test_a_version_promoted_again_after_dev_expired_its_image_is_read_from_the_s
     stage_image = image_uri(PRE_PROD_ACCOUNT, REGION, STAGE_REPOSITORY, world.image.digest)
     assert deployed_image(world.pre_prod, out / "again") == stage_image
     assert [call for call in mutating(api_calls) if call[0] == "ecr"] == []
-    # AND a stage that never held it (prod) is refused in one line: only dev had it
-    code = run_build(world, "prod", out / "prod", "--model-package-arn", arn,
-                     "--images-from", str(out / "first" / "images.json"))  # fmt: skip
-    error = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and len(error) == 1, error
-    assert f"{world.image.digest} is not in the dev account's ECR" in error[0]
+    # AND a stage that never held it (prod) is refused in one line, nothing written: only dev
+    # had it
+    code, error = refused(world, capsys, api_calls, "prod", "--model-package-arn", arn,
+                          "--images-from", str(out / "first" / "images.json"))  # fmt: skip
+    assert code == 1
+    assert f"{world.image.digest} is not in the dev account's ECR" in error
+
+
+def test_a_stage_copy_the_promote_role_may_not_read_is_one_line_naming_the_grant(
+    world: World, api_calls: list[Call], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # GIVEN pre-prod holds the version's image, and a promote role without ecr:BatchGetImage on
+    # the stage's repository (a bootstrap older than this release), answered as ECR does
+    arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
+    assert run_build(world, "pre-prod", world.tmp / "first", "--model-package-arn", arn) == 0
+    recorded = getattr(BaseClient, "_make_api_call")  # noqa: B009 (private to botocore)
+
+    def deny(self: BaseClient, operation: str, parameters: Any) -> Any:
+        if operation == "BatchGetImage" and parameters.get("registryId") == PRE_PROD_ACCOUNT:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": (
+                f"User: {role_arn(PRE_PROD_ACCOUNT)} is not authorized to perform: "
+                "ecr:BatchGetImage on resource: " + STAGE_REPOSITORY)},
+                "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)  # fmt: skip
+        return recorded(self, operation, parameters)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", deny)
+    # WHEN the version is promoted again THEN one line names the grant, exit 1, nothing written
+    code, error = refused(world, capsys, api_calls, "pre-prod", "--model-package-arn", arn)
+    assert code == 1
+    assert "may not call BatchGetImage" in error and "grant ecr:BatchGetImage" in error
 
 
 def test_a_digest_the_package_records_is_promoted_even_after_the_tag_moved(world: World) -> None:
@@ -375,13 +416,10 @@ def test_a_stage_without_its_image_repository_is_told_to_apply_the_bootstrap(
 ) -> None:
     world.pre_prod.client("ecr").delete_repository(repositoryName=STAGE_REPOSITORY, force=True)
     arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
-    api_calls.clear()
-    code = run_build(world, "pre-prod", world.tmp / "out", "--model-package-arn", arn)
-    error = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and len(error) == 1
-    assert f"ECR repository {STAGE_REPOSITORY} does not exist" in error[0]
-    assert "bootstrap" in error[0]
-    assert mutating(api_calls) == []
+    code, error = refused(world, capsys, api_calls, "pre-prod", "--model-package-arn", arn)
+    assert code == 1
+    assert f"ECR repository {STAGE_REPOSITORY} does not exist" in error
+    assert "bootstrap" in error
 
 
 @pytest.mark.parametrize("reference", ["1.0", "digest"])
@@ -391,13 +429,10 @@ def test_an_image_whose_dev_repository_is_gone_is_one_line_before_writing(
     # GIVEN a package naming an image (by tag or by digest) of a dev repository deleted since
     name = world.image.digest if reference == "digest" else reference
     arn = register(world, image_uri(DEV_ACCOUNT, REGION, "churn/retired", name))
-    api_calls.clear()
     # WHEN it is promoted THEN one line names the repository, exit 1, nothing written
-    code = run_build(world, "pre-prod", world.tmp / "out", "--model-package-arn", arn)
-    error = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and len(error) == 1, error
-    assert "churn/retired is not a repository of the dev account's ECR" in error[0]
-    assert mutating(api_calls) == []
+    code, error = refused(world, capsys, api_calls, "pre-prod", "--model-package-arn", arn)
+    assert code == 1
+    assert "churn/retired is not a repository of the dev account's ECR" in error
 
 
 def test_a_layer_too_large_for_ecrs_uploads_is_refused_before_writing(
@@ -407,13 +442,10 @@ def test_a_layer_too_large_for_ecrs_uploads_is_refused_before_writing(
     # GIVEN layers larger than ECR's layer uploads take (here: any layer, with no part allowed)
     monkeypatch.setattr(image_copy, "MAX_PARTS", 0)
     arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
-    api_calls.clear()
     # WHEN it is promoted THEN one line, exit 2, before the artifacts or any upload
-    code = run_build(world, "pre-prod", world.tmp / "out", "--model-package-arn", arn)
-    error = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(error) == 1, error
-    assert "ECR's layer uploads take at most 0 parts" in error[0]
-    assert mutating(api_calls) == []
+    code, error = refused(world, capsys, api_calls, "pre-prod", "--model-package-arn", arn)
+    assert code == 2
+    assert "ECR's layer uploads take at most 0 parts" in error
 
 
 def test_an_inference_pipeline_of_own_images_is_promoted_whole(world: World) -> None:
