@@ -360,10 +360,11 @@ def test_a_stage_copy_the_promote_role_may_not_read_is_one_line_naming_the_grant
 
     def deny(self: BaseClient, operation: str, parameters: Any) -> Any:
         if operation == "BatchGetImage" and parameters.get("registryId") == PRE_PROD_ACCOUNT:
-            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": (
+            answer: Any = {"Error": {"Code": "AccessDeniedException", "Message": (
                 f"User: {role_arn(PRE_PROD_ACCOUNT)} is not authorized to perform: "
                 "ecr:BatchGetImage on resource: " + STAGE_REPOSITORY)},
-                "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)  # fmt: skip
+                "ResponseMetadata": {"HTTPStatusCode": 400}}  # fmt: skip
+            raise ClientError(answer, operation)
         return recorded(self, operation, parameters)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", deny)
