@@ -1,7 +1,8 @@
 """bootstrap/dev with the model's own image repositories listed (bootstrap/settings.tfvars.json
 `dev_image_repositories`), planned by the real Terraform against the embedded AWS: it sets each
 listed repository's policy for exactly the two stage roles that promote, and a name that is not
-a repository of the dev account fails the plan (bootstrap/dev/images.tf)."""
+a repository of the dev account fails the plan (bootstrap/dev/images.tf). With the shipped
+settings (no repository listed) it sets none: tests/terraform/test_terraform_cli.py plans that."""
 
 from __future__ import annotations
 
@@ -96,15 +97,3 @@ def test_a_name_that_is_no_repository_fails_the_plan(
     # THEN the plan fails, naming what the dev account does not hold
     assert code != 0
     assert "serving/own-contianer" in stderr
-
-
-def test_no_listed_repository_sets_no_policy(
-    terraform: Terraform, dev_root: tuple[Path, dict[str, str]]
-) -> None:
-    # GIVEN the shipped settings (a model on AWS's images only)
-    # WHEN bootstrap/dev plans
-    code, stderr, changes = _plan(terraform, dev_root, [])
-
-    # THEN no repository policy is planned
-    assert code == 0, stderr
-    assert not [address for address in changes if "aws_ecr_repository_policy" in address]

@@ -172,6 +172,9 @@ def test_every_root_plans_with_the_shipped_values(
     assert done.returncode == 0, done.stderr
     assert _warnings(done.stdout + done.stderr) <= EXPECTED_WARNINGS
     assert ONLY_CREATES.search(done.stdout), done.stdout[-2000:]
+    # AND the shipped settings list no own image repository: bootstrap/dev sets no ECR policy
+    if case.root == "bootstrap/dev":
+        assert "aws_ecr_repository_policy" not in done.stdout
     # AND a stage's resources carry the deployment tags themselves (no provider default_tags);
     # `show -json` (one more Terraform and provider start) only where its JSON is read
     if case.root == STAGE_ROOT:
