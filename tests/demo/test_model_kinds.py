@@ -24,12 +24,13 @@ def test_the_own_server_scores_a_row_as_the_weights_say_and_refuses_a_short_row(
     assert json.loads((tmp_path / "model.json").read_text()) == weights
     assert (tmp_path / "code" / "serve.py").read_bytes() == model_kinds.OWN_SERVER.read_bytes()
     own_serve.load(tmp_path)
-    row = seed.split()[1][seed.FEATURES].iloc[0].to_numpy()
+    first = seed.split()[1][seed.FEATURES].iloc[:1]
+    row = first.iloc[0].to_numpy()
     # WHEN a row is scored THEN it is the logistic model's probability
     expected = 1 / (1 + math.exp(-(float(row @ np.array(weights["weights"])) + weights["bias"])))
     assert float(own_serve.score(",".join(repr(float(v)) for v in row))) == pytest.approx(expected)
     # ... and the scikit-learn model it was exported from agrees
-    assert expected == pytest.approx(seed.train_model().predict_proba([row])[0, 1], abs=1e-9)
+    assert expected == pytest.approx(seed.train_model().predict_proba(first)[0, 1], abs=1e-9)
     # WHEN a row lacks a feature THEN it is refused, never scored with fewer weights
     with pytest.raises(ValueError, match="a row has 29 values; the model reads 30"):
         own_serve.score(",".join("1.0" for _ in range(29)))
