@@ -4,11 +4,11 @@ Each stage gets its own copy of the stage root (stage-root/main.tf, laid out as 
 repository holds it: testbed/terraform.py `stage_root`) below the demo's output directory, with
 local state, the provider pointed at the embedded AWS and the stage module read from this checkout,
 and is deployed with the stage file and build.py's `deployment.tfvars.json`: `terraform init`,
-then one `terraform apply -auto-approve` (the workflow plans, shows the plan and applies that
-saved plan in three commands; one command plans and applies the same, and each Terraform command
-spends 2-4 s of CPU loading the provider, on the demo's way). A deployment runs in the background
-while the story goes on; `wait` joins it and prints the plan's summary (resources to add, change,
-destroy).
+then one `terraform apply -auto-approve`. The workflow plans, shows the plan and applies that
+saved plan, three commands for a reviewer's sake; one command plans and applies the same here, and
+every Terraform command costs seconds of CPU starting the AWS provider (docs/benchmarks.md, "make
+test"). A deployment runs in the background while the story goes on; `wait` joins it and prints
+the plan's summary (resources to add, change, destroy).
 When Terraform cannot install the AWS provider (no mirror on this machine and no registry), the
 demo says so and creates the model, the pipeline and the schedule with boto3 instead
 (`apply_with_boto3`, names and parameters as batch-config-template.tf).
