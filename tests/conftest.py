@@ -68,6 +68,15 @@ def fake_aws_credentials(no_endpoint_left_behind: None, monkeypatch: pytest.Monk
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
+@pytest.fixture
+def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No credentials anywhere boto3 looks: no keys, no profile, no shared files, no metadata."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # v1.0.0 (7e8f6a4), the last whole-copy release, as `git archive | xz`: what repositories made
 # from it hold (tests/fleet migrates one; tests/terraform upgrades its stage). A clone may be

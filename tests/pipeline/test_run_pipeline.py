@@ -277,17 +277,13 @@ def test_scripts_upload_with_the_stage_kms_key(make_config: ConfigFactory) -> No
         stub.assert_no_pending_responses()
 
 
+@pytest.mark.usefixtures("no_aws_credentials")
 def test_a_local_run_without_credentials_is_one_line_before_it_starts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN no AWS credentials anywhere, and a runner that records whether it was started
     import pipelines.local as local
 
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     started: list[bool] = []
     monkeypatch.setattr(local, "run_definition", lambda *_, **__: started.append(True))
     definition = tmp_path / "definition.json"

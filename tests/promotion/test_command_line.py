@@ -42,6 +42,14 @@ WITH_A_NEWLINE: list[tuple[str, CLI, list[str], str]] = [
 ]  # fmt: skip
 
 
+def refused_with_exit_2(cli: CLI, argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """Run the CLI on `argv`, which it must refuse with exit 2; the lines it wrote to stderr."""
+    with pytest.raises(SystemExit) as stopped:
+        cli(argv)
+    assert stopped.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()
+
+
 # (CLI, a command line it refuses, what the one line names)
 REFUSED: list[tuple[str, CLI, list[str], str]] = [
     ("build without --stage", build.main, ["--dry-run"], "--stage"),
@@ -56,10 +64,7 @@ REFUSED: list[tuple[str, CLI, list[str], str]] = [
 def test_a_command_line_refused_is_one_line_with_exit_2(
     cli: CLI, argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as stopped:
-        cli(argv)
-    assert stopped.value.code == 2
-    error = capsys.readouterr().err.strip().splitlines()
+    error = refused_with_exit_2(cli, argv, capsys)
     assert len(error) == 1 and named in error[0] and "--help" in error[0], error
 
 
@@ -70,13 +75,9 @@ def test_a_control_character_in_a_value_is_refused_with_exit_2(
 ) -> None:
     # GIVEN a value pasted with a control character (a trailing newline, say)
     # WHEN the CLI parses its command line
-    with pytest.raises(SystemExit) as stopped:
-        cli(argv)
-
     # THEN it stops with exit 2 and the error line names the flag and the control character;
     # nothing ran (no credentials are configured here: any AWS call would fail otherwise)
-    assert stopped.value.code == 2
-    error = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    error = [line for line in refused_with_exit_2(cli, argv, capsys) if "error:" in line]
     assert len(error) == 1 and flag in error[0] and "control character" in error[0]
 
 

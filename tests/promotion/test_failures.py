@@ -77,17 +77,10 @@ def test_unreachable_or_malformed_endpoints_fail_in_one_line_after_few_attempts(
     assert len(sent) <= utils.CONNECT_ATTEMPTS
 
 
+@pytest.mark.usefixtures("no_aws_credentials")
 def test_missing_credentials_fail_in_one_line(
-    config_file: Callable[..., Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    config_file: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-
     assert build_main(config_file(), tmp_path) == 1
     assert "credentials are missing or unusable" in one_line(capsys)
 
