@@ -33,6 +33,8 @@ from testbed.deploy import Deployer
 from testbed.local_aws import (
     DEMO_STAGES,
     DEV_ACCOUNT,
+    HIDDEN_AWS_SETTINGS,
+    NO_AWS_FILES,
     PRE_PROD_ACCOUNT,
     PROD_ACCOUNT,
     account_session,
@@ -44,6 +46,13 @@ from testbed.local_aws import (
 from testbed.processes import Owned, owned_processes
 from utils import OneLineParser
 
+# A shell sourcing an account's file leaves its own AWS setup behind, as the embedded AWS does.
+SHELL_WITHOUT_OWN_AWS = (
+    f"unset {' '.join(HIDDEN_AWS_SETTINGS)}\n"
+    + "".join(f"export {key}={value}\n" for key, value in NO_AWS_FILES.items())
+    + "for name in $(env | sed -n 's/^\\(AWS_ENDPOINT_URL_[A-Za-z0-9_]*\\)=.*/\\1/p'); do\n"
+    '  unset "$name"\ndone\n'
+)
 MARKER = ".made-by-demo"  # the demo only ever reuses (and writes into) directories holding it
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "demo-output"
 # What a run writes below --output-dir: a new run removes these first (nothing else).
@@ -242,6 +251,7 @@ def serve(endpoint: str, story: Story) -> None:
         values = {**credentials_environment(account_session(account)),
                   "AWS_ENDPOINT_URL": endpoint, "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
         lines = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in values.items())
+        lines = SHELL_WITHOUT_OWN_AWS + lines
         (directory / f"{name}.env").write_text(lines, encoding="utf-8")
     shown = output.relative_to(Path.cwd()) if output.is_relative_to(Path.cwd()) else output
     print(f"\nThe embedded AWS runs at {endpoint} with the demo's state until Ctrl-C. In another"

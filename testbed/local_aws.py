@@ -37,6 +37,9 @@ _FAKE_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+# What of a user's own AWS setup the embedded AWS keeps out (with every AWS_ENDPOINT_URL_<SERVICE>).
+NO_AWS_FILES = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+HIDDEN_AWS_SETTINGS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
 
 
 def role_arn(account_id: str, name: str = DEPLOY_ROLE) -> str:
@@ -46,7 +49,7 @@ def role_arn(account_id: str, name: str = DEPLOY_ROLE) -> str:
 
 def account_session(account_id: str, region: str = REGION) -> boto3.Session:
     """A session in `account_id`, through assume_role from the ambient fake credentials."""
-    sts = boto3.client("sts", region_name=region)
+    sts = new_session(region_name=region).client("sts")  # the environment as it is now
     credentials = sts.assume_role(RoleArn=role_arn(account_id), RoleSessionName="local-aws")[
         "Credentials"
     ]
@@ -145,8 +148,17 @@ def local_aws() -> Iterator[str]:
     endpoint = f"http://{host}:{port}"
     reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
     urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 (our own loopback server)
-    saved = {key: os.environ.get(key) for key in (*_FAKE_ENVIRONMENT, "AWS_ENDPOINT_URL")}
-    os.environ.update(_FAKE_ENVIRONMENT, AWS_ENDPOINT_URL=endpoint)
+    # The user's own AWS configuration stays out while it runs: a profile (missing here, or
+    # naming a real account), its config files, a service's own endpoint variable would each
+    # send the embedded world's calls elsewhere or stop them.
+    hidden = [key for key in os.environ if key.startswith("AWS_ENDPOINT_URL_")] + list(
+        HIDDEN_AWS_SETTINGS
+    )
+    saved = {key: os.environ.get(key) for key in (*_FAKE_ENVIRONMENT, *NO_AWS_FILES, *hidden,
+                                                  "AWS_ENDPOINT_URL")}  # fmt: skip
+    for key in hidden:
+        os.environ.pop(key, None)
+    os.environ.update(_FAKE_ENVIRONMENT, **NO_AWS_FILES, AWS_ENDPOINT_URL=endpoint)
     try:
         with aws_answers():
             yield endpoint
