@@ -102,10 +102,24 @@ locals {
     data_quality         = "${local.name}-data-quality"
     input_skipped        = "${local.name}-input-skipped"
   }
-  alarm_arns = [
-    for alarm_name in values(local.alarm_names) :
-    "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${alarm_name}"
-  ]
+  alarm_arn = {
+    for key, alarm_name in local.alarm_names :
+    key => "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${alarm_name}"
+  }
+  alarm_arns = values(local.alarm_arn)
+
+  # The ARNs the policy documents below name, built from their parts like alarm_arns: a data
+  # source that reads a resource's arn is read only during apply whenever that resource changes
+  # (the pipeline and the version tag change with every promotion), and the reviewed plan would
+  # show the scheduler's trust and permissions and the topic policy as "(known after apply)".
+  # Each resource checks its real ARN against these (a postcondition), so a difference fails the
+  # apply instead of leaving a policy that names another resource. SageMaker writes a pipeline's
+  # name in lower case in its ARN (as bootstrap/stage's policies name it).
+  pipeline_arn          = "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:pipeline/${lower(var.deployment.pipeline_name)}"
+  schedule_group_arn    = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule-group/${local.name}"
+  dead_letter_queue_arn = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.name}-schedule-dlq"
+  alerts_topic_arn      = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.name}-alerts"
+  failure_rule_arn      = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.name}-failed"
 
   # 14 days, the SQS maximum: time to inspect an invocation the scheduler could not deliver.
   dead_letter_queue_retention_seconds = 1209600
@@ -154,6 +168,13 @@ resource "aws_sagemaker_pipeline" "this" {
   pipeline_definition = local.pipeline_definition
 
   tags = local.tags
+
+  lifecycle {
+    postcondition {
+      condition     = self.arn == local.pipeline_arn
+      error_message = "This resource's ARN is not the one the stage's policies name (the ARN locals in batch-config-template.tf)."
+    }
+  }
 }
 
 ################################################################################
@@ -163,6 +184,13 @@ resource "aws_sagemaker_pipeline" "this" {
 resource "aws_scheduler_schedule_group" "this" {
   name = local.name
   tags = local.tags
+
+  lifecycle {
+    postcondition {
+      condition     = self.arn == local.schedule_group_arn
+      error_message = "This resource's ARN is not the one the stage's policies name (the ARN locals in batch-config-template.tf)."
+    }
+  }
 }
 
 resource "aws_sqs_queue" "schedule_dead_letter" {
@@ -170,6 +198,13 @@ resource "aws_sqs_queue" "schedule_dead_letter" {
   message_retention_seconds = local.dead_letter_queue_retention_seconds
   sqs_managed_sse_enabled   = true
   tags                      = local.tags
+
+  lifecycle {
+    postcondition {
+      condition     = self.arn == local.dead_letter_queue_arn
+      error_message = "This resource's ARN is not the one the stage's policies name (the ARN locals in batch-config-template.tf)."
+    }
+  }
 }
 
 data "aws_iam_policy_document" "scheduler_assume_role" {
@@ -191,7 +226,7 @@ data "aws_iam_policy_document" "scheduler_assume_role" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_scheduler_schedule_group.this.arn]
+      values   = [local.schedule_group_arn]
     }
   }
 }
@@ -208,13 +243,13 @@ data "aws_iam_policy_document" "scheduler" {
   statement {
     sid       = "StartThisPipeline"
     actions   = ["sagemaker:StartPipelineExecution"]
-    resources = [aws_sagemaker_pipeline.this.arn]
+    resources = [local.pipeline_arn]
   }
 
   statement {
     sid       = "SendToDeadLetterQueue"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.schedule_dead_letter.arn]
+    resources = [local.dead_letter_queue_arn]
   }
 }
 
@@ -346,6 +381,13 @@ resource "aws_sns_topic" "alerts" {
   display_name      = "${local.name} alerts"
   kms_master_key_id = module.alerts_key.arn
   tags              = local.tags
+
+  lifecycle {
+    postcondition {
+      condition     = self.arn == local.alerts_topic_arn
+      error_message = "This resource's ARN is not the one the stage's policies name (the ARN locals in batch-config-template.tf)."
+    }
+  }
 }
 
 data "aws_iam_policy_document" "alerts_topic" {
@@ -361,7 +403,7 @@ data "aws_iam_policy_document" "alerts_topic" {
       "sns:ListSubscriptionsByTopic",
       "sns:Publish",
     ]
-    resources = [aws_sns_topic.alerts.arn]
+    resources = [local.alerts_topic_arn]
 
     principals {
       type        = "AWS"
@@ -372,7 +414,7 @@ data "aws_iam_policy_document" "alerts_topic" {
   statement {
     sid       = "FailureRulePublishes"
     actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
+    resources = [local.alerts_topic_arn]
 
     principals {
       type        = "Service"
@@ -382,14 +424,14 @@ data "aws_iam_policy_document" "alerts_topic" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.pipeline_failed.arn]
+      values   = [local.failure_rule_arn]
     }
   }
 
   statement {
     sid       = "AlarmsPublish"
     actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
+    resources = [local.alerts_topic_arn]
 
     principals {
       type        = "Service"
@@ -400,10 +442,10 @@ data "aws_iam_policy_document" "alerts_topic" {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
       values = [
-        aws_cloudwatch_metric_alarm.pipeline_failed.arn,
-        aws_cloudwatch_metric_alarm.schedule_dead_letter.arn,
-        aws_cloudwatch_metric_alarm.data_quality.arn,
-        aws_cloudwatch_metric_alarm.input_skipped.arn,
+        local.alarm_arn.pipeline_failed,
+        local.alarm_arn.schedule_dead_letter,
+        local.alarm_arn.data_quality,
+        local.alarm_arn.input_skipped,
       ]
     }
   }
@@ -435,6 +477,13 @@ resource "aws_cloudwatch_event_rule" "pipeline_failed" {
       pipelineArn                    = [aws_sagemaker_pipeline.this.arn]
     }
   })
+
+  lifecycle {
+    postcondition {
+      condition     = self.arn == local.failure_rule_arn
+      error_message = "This resource's ARN is not the one the stage's policies name (the ARN locals in batch-config-template.tf)."
+    }
+  }
 }
 
 resource "aws_cloudwatch_event_target" "pipeline_failed" {
@@ -465,6 +514,13 @@ resource "aws_cloudwatch_metric_alarm" "pipeline_failed" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
   tags                = local.tags
+
+  lifecycle {
+    postcondition {
+      condition     = contains(local.alarm_arns, self.arn)
+      error_message = "This resource's ARN is not the one the stage's policies name (the ARN locals in batch-config-template.tf)."
+    }
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "schedule_dead_letter" {
@@ -481,6 +537,13 @@ resource "aws_cloudwatch_metric_alarm" "schedule_dead_letter" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
   tags                = local.tags
+
+  lifecycle {
+    postcondition {
+      condition     = contains(local.alarm_arns, self.arn)
+      error_message = "This resource's ARN is not the one the stage's policies name (the ARN locals in batch-config-template.tf)."
+    }
+  }
 }
 
 # A date without input that the stage skips (missing_input = "skip") is no failure: the
@@ -500,6 +563,13 @@ resource "aws_cloudwatch_metric_alarm" "input_skipped" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
   tags                = local.tags
+
+  lifecycle {
+    postcondition {
+      condition     = contains(local.alarm_arns, self.arn)
+      error_message = "This resource's ARN is not the one the stage's policies name (the ARN locals in batch-config-template.tf)."
+    }
+  }
 }
 
 ################################################################################
@@ -677,4 +747,11 @@ resource "aws_cloudwatch_metric_alarm" "data_quality" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
   tags                = local.tags
+
+  lifecycle {
+    postcondition {
+      condition     = contains(local.alarm_arns, self.arn)
+      error_message = "This resource's ARN is not the one the stage's policies name (the ARN locals in batch-config-template.tf)."
+    }
+  }
 }

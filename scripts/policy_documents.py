@@ -136,6 +136,13 @@ _VALUES: dict[str, str | list[str]] = {
     "local.rule_arn": "arn:aws:events:{region}:{account}:rule/x-rule",
     "local.dead_letter_queue_arn": "arn:aws:sqs:{region}:{account}:x-queue",
     "module.key.arn": "arn:aws:kms:{region}:{account}:key/x-key",  # modules/kms-key's output
+    # The stage module's ARNs built from names (batch-config-template.tf), shaped as the resources'.
+    "local.pipeline_arn": _ARN_SHAPES["aws_sagemaker_pipeline"],
+    "local.schedule_group_arn": _ARN_SHAPES["aws_scheduler_schedule_group"],
+    "local.alerts_topic_arn": _ARN_SHAPES["aws_sns_topic"],
+    "local.failure_rule_arn": _ARN_SHAPES["aws_cloudwatch_event_rule"],
+    **{f"local.alarm_arn.{alarm}": _ARN_SHAPES["aws_cloudwatch_metric_alarm"] for alarm in
+       ("pipeline_failed", "schedule_dead_letter", "data_quality", "input_skipped")},
 }  # fmt: skip
 _ACCOUNT_REFERENCES = {"local.account_id", "var.account_id", "local.dev_account_id"}
 

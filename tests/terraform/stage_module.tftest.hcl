@@ -384,6 +384,61 @@ run "names_beyond_54_characters_are_shortened_with_a_hash" {
     deployment = merge(var.deployment, { pipeline_name = "a-model-package-group-name-that-is-long-enough-pre-prod-batch-inference" })
   }
 
+  # The ARNs AWS would give the shortened names (each resource's postcondition compares them).
+  override_resource {
+    target          = aws_sagemaker_pipeline.this
+    override_during = plan
+    values          = { arn = "arn:aws:sagemaker:us-east-1:222222222222:pipeline/a-model-package-group-name-that-is-long-enough-pre-prod-batch-inference" }
+  }
+
+  override_resource {
+    target          = aws_scheduler_schedule_group.this
+    override_during = plan
+    values          = { arn = "arn:aws:scheduler:us-east-1:222222222222:schedule-group/a-model-package-group-name-that-is-long-enoug-cfa0e7a6" }
+  }
+
+  override_resource {
+    target          = aws_sqs_queue.schedule_dead_letter
+    override_during = plan
+    values          = { arn = "arn:aws:sqs:us-east-1:222222222222:a-model-package-group-name-that-is-long-enoug-cfa0e7a6-schedule-dlq" }
+  }
+
+  override_resource {
+    target          = aws_sns_topic.alerts
+    override_during = plan
+    values          = { arn = "arn:aws:sns:us-east-1:222222222222:a-model-package-group-name-that-is-long-enoug-cfa0e7a6-alerts" }
+  }
+
+  override_resource {
+    target          = aws_cloudwatch_event_rule.pipeline_failed
+    override_during = plan
+    values          = { arn = "arn:aws:events:us-east-1:222222222222:rule/a-model-package-group-name-that-is-long-enoug-cfa0e7a6-failed" }
+  }
+
+  override_resource {
+    target          = aws_cloudwatch_metric_alarm.pipeline_failed
+    override_during = plan
+    values          = { arn = "arn:aws:cloudwatch:us-east-1:222222222222:alarm:a-model-package-group-name-that-is-long-enoug-cfa0e7a6-execution-failed" }
+  }
+
+  override_resource {
+    target          = aws_cloudwatch_metric_alarm.schedule_dead_letter
+    override_during = plan
+    values          = { arn = "arn:aws:cloudwatch:us-east-1:222222222222:alarm:a-model-package-group-name-that-is-long-enoug-cfa0e7a6-schedule-dlq-not-empty" }
+  }
+
+  override_resource {
+    target          = aws_cloudwatch_metric_alarm.data_quality
+    override_during = plan
+    values          = { arn = "arn:aws:cloudwatch:us-east-1:222222222222:alarm:a-model-package-group-name-that-is-long-enoug-cfa0e7a6-data-quality" }
+  }
+
+  override_resource {
+    target          = aws_cloudwatch_metric_alarm.input_skipped
+    override_during = plan
+    values          = { arn = "arn:aws:cloudwatch:us-east-1:222222222222:alarm:a-model-package-group-name-that-is-long-enoug-cfa0e7a6-input-skipped" }
+  }
+
   # IAM roles, schedules, schedule groups and rules allow 64 characters.
   assert {
     condition = alltrue([for name in [
