@@ -20,11 +20,15 @@ locals {
 
   # Every taggable resource sets `tags = local.tags` itself, whatever the root's provider does:
   # bootstrap's IAM policies require ModelPackageGroup and Stage on creation (aws:RequestTag on
-  # CreateModel, CreateKey, ...). The three deployment tags come last so config.tags cannot
-  # override them.
+  # CreateModel, CreateKey, ...). The deployment tags come last so config.tags cannot override
+  # them. Only the promoted version's own resources (the model and the pipeline) carry its
+  # number: on the stage's standing resources (key, topic, queue, role, alarms, ...) it would make
+  # every promotion's plan, the one prod's reviewer reads, update them all for a tag.
   tags = merge(var.config.tags, {
-    Stage                     = var.config.stage
-    ModelPackageGroup         = var.config.model_package_group_name
+    Stage             = var.config.stage
+    ModelPackageGroup = var.config.model_package_group_name
+  })
+  version_tags = merge(local.tags, {
     SourceModelPackageVersion = tostring(var.deployment.source_model_package_version)
   })
 
@@ -154,7 +158,7 @@ resource "aws_sagemaker_model" "this" {
     create_before_destroy = true
   }
 
-  tags = local.tags
+  tags = local.version_tags
 }
 
 resource "aws_sagemaker_pipeline" "this" {
@@ -167,7 +171,7 @@ resource "aws_sagemaker_pipeline" "this" {
   # (terraform-provider-aws issue 38259). The module reads the file build.py rendered.
   pipeline_definition = local.pipeline_definition
 
-  tags = local.tags
+  tags = local.version_tags
 
   lifecycle {
     postcondition {

@@ -44,7 +44,7 @@ variable "config" {
       subnet_ids         = list(string)
       security_group_ids = list(string)
     }))
-    tags                        = optional(map(string), {}) # Stage, ModelPackageGroup, SourceModelPackageVersion win
+    tags                        = optional(map(string), {}) # Stage, ModelPackageGroup (and SourceModelPackageVersion) win
     data_quality                = optional(string, "warn")
     drift_threshold             = optional(number, 0.1)
     evaluation_input_url        = optional(string)
@@ -246,7 +246,7 @@ variable "deployment" {
   type = object({
     model_package_arn            = string # the promoted, versioned package in the stage account
     source_model_package_arn     = string # the dev version it was promoted from (lineage)
-    source_model_package_version = number # tagged on every resource (SourceModelPackageVersion)
+    source_model_package_version = number # tagged on the model and the pipeline (SourceModelPackageVersion)
     model_name                   = string # one SageMaker model per promoted version; passed as ModelName
     pipeline_name                = string # stable per stage; the base of every derived name
     pipeline_definition_file     = string # build/<stage>/pipeline-definition.json: the pipeline's inline definition

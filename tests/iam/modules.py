@@ -145,6 +145,38 @@ def deploy_with_terraform(
     return {key: item["value"] for key, item in json.loads(shown).items()}
 
 
+def plan_next_version(
+    config: StageConfig, role: Role, terraform: Terraform, work: Path
+) -> dict[str, list[str]]:
+    """`terraform plan` of the next promotion (source version 4, its own model) over the stage
+    root `deploy_with_terraform` applied (source version 3), by the model's deploy role: the
+    plan a reviewer reads, as each changing resource's address and actions. Run it with IAM
+    enforced."""
+    root = work / config.model_package_group_name
+    build = root / "build" / config.stage
+    applied = json.loads((build / "deployment.tfvars.json").read_text(encoding="utf-8"))
+    group = config.model_package_group_name
+    following = {
+        **applied,
+        "model_package_arn": applied["model_package_arn"].rsplit("/", 1)[0] + "/2",
+        "source_model_package_arn": applied["source_model_package_arn"].rsplit("/", 1)[0] + "/4",
+        "source_model_package_version": 4,
+        "model_name": f"{group}-{config.stage}-v4",
+    }
+    (build / "next.tfvars.json").write_text(json.dumps(following), encoding="utf-8")
+    env = {**role.credentials, "AWS_REGION": config.region, "AWS_DEFAULT_REGION": config.region}
+    terraform.run(["plan", "-input=false", "-no-color", "-out=next.tfplan",
+                   f"-var=stage={config.stage}",
+                   f"-var=deployment_file=build/{config.stage}/next.tfvars.json"],
+                  cwd=root, env=env)  # fmt: skip
+    shown = json.loads(terraform.run(["show", "-json", "next.tfplan"], cwd=root, env=env).stdout)
+    return {
+        change["address"]: change["change"]["actions"]
+        for change in shown["resource_changes"]
+        if change["mode"] == "managed" and change["change"]["actions"] != ["no-op"]
+    }
+
+
 def destroy_with_terraform(
     config: StageConfig, role: Role, terraform: Terraform, work: Path
 ) -> str:

@@ -34,6 +34,7 @@ from tests.iam.modules import (
     deploy_with_terraform,
     destroy_with_terraform,
     module_of,
+    plan_next_version,
     role_session,
     stage_config_for,
 )
@@ -52,6 +53,7 @@ class Model:
     endpoint: str
     config: StageConfig
     work: Path
+    next_version_plan: dict[str, list[str]]  # its deploy role's plan of source version 4
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +87,20 @@ def models(
                 for group, (config, boundary, role) in plans.items()
             }
             outputs = {group: future.result() for group, future in futures.items()}
+            following = {
+                group: pool.submit(plan_next_version, config, role, terraform, work)
+                for group, (config, _, role) in plans.items()
+            }
+            next_plans = {group: future.result() for group, future in following.items()}
         built = {
-            group: Model(role, module_of(config, boundary, outputs[group]), endpoint, config, work)
+            group: Model(
+                role,
+                module_of(config, boundary, outputs[group]),
+                endpoint,
+                config,
+                work,
+                next_plans[group],
+            )  # fmt: skip
             for group, (config, boundary, role) in plans.items()
         }
         yield built
@@ -377,6 +391,21 @@ def test_without_its_tag_on_create_statements_the_creation_is_refused(
 
 
 # Last in this file, as it takes churn down (the tests above need both models deployed).
+def test_promoting_the_next_version_changes_only_that_versions_resources(
+    models: dict[str, Model],
+) -> None:
+    # GIVEN each model deployed at source version 3 WHEN its deploy role plans version 4
+    # THEN the plan (prod's reviewer reads the same) replaces the model, the new one first, and
+    # updates the pipeline and the schedule: no standing resource changes for a tag, and no
+    # policy is left to be read during apply
+    for model in models.values():
+        assert model.next_version_plan == {
+            "module.stage.aws_sagemaker_model.this": ["create", "delete"],
+            "module.stage.aws_sagemaker_pipeline.this": ["update"],
+            "module.stage.aws_scheduler_schedule.this": ["update"],
+        }
+
+
 def test_taking_a_stage_down_leaves_the_bootstrap_and_the_other_model_untouched(
     models: dict[str, Model], terraform: Terraform, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -359,21 +359,31 @@ run "dashboard_shows_executions_schedule_queue_and_alarms" {
 run "every_resource_carries_the_deployment_tags" {
   command = plan
 
-  # The module tags its resources itself (no provider default_tags): the three deployment tags
-  # win over the stage file's own.
+  # The module tags its resources itself (no provider default_tags): the deployment tags win
+  # over the stage file's own. The stage's standing resources carry no version (a promotion
+  # would change them all for a tag); the model and the pipeline carry theirs.
   assert {
     condition = alltrue([for tags in [
-      aws_sagemaker_model.this.tags, aws_sagemaker_pipeline.this.tags, aws_sns_topic.alerts.tags,
-      aws_iam_role.scheduler.tags, aws_sqs_queue.schedule_dead_letter.tags,
+      aws_sns_topic.alerts.tags, aws_iam_role.scheduler.tags, aws_sqs_queue.schedule_dead_letter.tags,
       aws_scheduler_schedule_group.this.tags, aws_cloudwatch_event_rule.pipeline_failed.tags,
       aws_cloudwatch_metric_alarm.input_skipped.tags, aws_glue_catalog_database.results.tags,
       ] : tags == tomap({
+        team              = "ml"
+        Stage             = "pre-prod"
+        ModelPackageGroup = "churn-model"
+    })])
+    error_message = "a standing resource lacks the deployment tags, carries the version, or the stage file overrode one"
+  }
+
+  assert {
+    condition = alltrue([for tags in [aws_sagemaker_model.this.tags, aws_sagemaker_pipeline.this.tags] :
+      tags == tomap({
         team                      = "ml"
         Stage                     = "pre-prod"
         ModelPackageGroup         = "churn-model"
         SourceModelPackageVersion = "3"
     })])
-    error_message = "a resource lacks the deployment tags, or the stage file overrode one"
+    error_message = "the model or the pipeline lacks the deployment tags or the version"
   }
 }
 
