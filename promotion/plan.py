@@ -194,15 +194,15 @@ def plan_promotion(
                                   target_ecr=target_ecr, pinned=pinned_images or {},
                                   promoted=promoted_digests(found, config))  # fmt: skip
     plan = PromotionPlan(source, None, False, copies, notices, prefixes, images)
+    request, _ = create_request(plan, config, shape, git_sha="0" * 40)
     existing = choose_reusable(
         found, plan.all_copies, targets={r.target_uri for r in references},
         images={i.decision.place: i.decision.target for i in images},
         complete=all(p.listing_recorded for p in prefixes) and all(i.in_stage for i in images),
-        source_arn=source_arn, group=group,
+        request=request, source_arn=source_arn, group=group,
     )  # fmt: skip
     if existing:
         return replace(plan, existing=existing)
-    request, _ = create_request(plan, config, shape, git_sha="0" * 40)
     check_limits(request, shape, operation="CreateModelPackage", source=source_arn)
     return replace(plan, create_group=not registry.group_exists(target_sm, group))
 
