@@ -250,10 +250,16 @@ def run(
         print(source_arn)
         return 0
     pinned: dict[str, str] = {}
+    pinned_artifacts: dict[str, str] | None = None
     pinned_by = ""
     if options.images_from:
-        pinned, stage = read_pinned(options.images_from, source_arn)
-        pinned_by = f"{stage} ({options.images_from})"
+        earlier = read_pinned(options.images_from, source_arn)
+        pinned, pinned_artifacts = earlier.images, earlier.artifacts
+        pinned_by = f"{earlier.stage} ({options.images_from})"
+        if pinned_artifacts is None:
+            LOG.warning("notice: %s records no artifact ETags (written before 1.1.0): the "
+                        "artifacts are not checked against what %s copied",
+                        options.images_from, earlier.stage)  # fmt: skip
     source_s3, target_sm, target_s3 = (
         source.client("s3"),
         target.client("sagemaker"),
@@ -264,7 +270,8 @@ def run(
     ecr = {"source_ecr": target.client("ecr"), "target_ecr": target.client("ecr")}
     plan = plan_promotion(
         config, source_arn=source_arn, source_sm=source_sm, source_s3=source_s3,
-        target_sm=target_sm, target_s3=target_s3, pinned_images=pinned, **ecr,
+        target_sm=target_sm, target_s3=target_s3, pinned_images=pinned,
+        pinned_artifacts=pinned_artifacts, **ecr,
     )  # fmt: skip
     features = feature_columns_for(config, plan.source)  # refuse before writing anything
     check_stage_inputs(config, plan.source, features)
@@ -283,7 +290,8 @@ def run(
         plan, config, source_sm=source_sm, source_s3=source_s3, target_sm=target_sm,
         target_s3=target_s3, settings=settings or CopySettings(), lease_settings=lease_settings,
         git_sha=os.environ.get("GITHUB_SHA"), progress=progress_reporter(), on_wait=_waiting,
-        approval_status=options.approval_status, pinned_images=pinned, **ecr,
+        approval_status=options.approval_status, pinned_images=pinned,
+        pinned_artifacts=pinned_artifacts, **ecr,
     )  # fmt: skip
     built = render_stage(
         config, target_s3=target_s3, source_package=plan.source,

@@ -285,6 +285,30 @@ def test_a_tag_repushed_in_dev_after_pre_prod_leaves_prod_on_the_first_digest(
     assert status["versions"][0]["images"] == [prod_image]
 
 
+def test_model_data_overwritten_in_dev_after_pre_prod_is_refused_for_prod(
+    world: World, api_calls: list[Call], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN pre-prod promoted the package (its images.json records the model data's ETag), and
+    # then someone overwrote the model data in dev under the same key
+    out = world.tmp / "build"
+    arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
+    assert run_build(world, "pre-prod", out / "pre-prod", "--model-package-arn", arn) == 0
+    recorded = json.loads((out / "pre-prod" / "images.json").read_text())["artifacts"]
+    source = f"s3://{DEV_BUCKET}/run-1/model.tar.gz"
+    assert [entry["source"] for entry in recorded] == [source]
+    world.dev.client("s3").put_object(Bucket=DEV_BUCKET, Key="run-1/model.tar.gz",
+                                      Body=b"other bytes")  # fmt: skip
+
+    # WHEN prod is promoted from pre-prod's images.json
+    code, error = refused(world, capsys, api_calls, "prod", "--model-package-arn", arn,
+                          "--images-from", str(out / "pre-prod" / "images.json"))  # fmt: skip
+
+    # THEN it is refused before anything is written, naming the object and what to do
+    assert code == 1
+    assert f"{source} is not what the earlier stage promoted" in error
+    assert "promote a new version through it" in error
+
+
 def test_without_the_pin_prod_would_have_taken_the_repushed_tag(world: World) -> None:
     # The pin above is what keeps prod on the first digest: resolved again, the tag moved.
     arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
