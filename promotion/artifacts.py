@@ -26,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
@@ -47,6 +48,8 @@ MAX_PART_SIZE = 5 * 1024**3
 MAX_PARTS = 10_000
 MAX_SINGLE_PUT_SIZE = 5 * 1024**3  # PutObject limit; above it only multipart uploads work
 SOURCE_ETAG_METADATA = "promotion-source-etag"
+# S3 user metadata is ASCII only (botocore refuses anything else); S3 keys are UTF-8. The source
+# URI is recorded percent-encoded (urllib.parse.quote; unquote reads it back).
 SOURCE_URI_METADATA = "promotion-source-uri"
 # S3's answers to a create-only write whose key exists: 412 PreconditionFailed, or 409
 # ConditionalRequestConflict when a concurrent write to it won.
@@ -241,7 +244,7 @@ def _target_args(copy: ArtifactCopy, etag: str, kms_key_arn: str | None) -> dict
     args: dict[str, Any] = {
         "Metadata": {
             SOURCE_ETAG_METADATA: etag.strip('"'),
-            SOURCE_URI_METADATA: copy.source_uri,
+            SOURCE_URI_METADATA: quote(copy.source_uri, safe=":/"),
         }
     }
     if kms_key_arn:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 import pytest
@@ -13,8 +14,9 @@ from botocore.client import BaseClient
 
 import build
 from promotion import registry
+from promotion.artifacts import SOURCE_URI_METADATA
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, PROD_ACCOUNT, role_arn
-from testbed.promotion_cases import GROUP, TARGET_BUCKET, register
+from testbed.promotion_cases import DEV_BUCKET, GROUP, TARGET_BUCKET, register
 from tests.promotion.conftest import Call, mutating
 
 
@@ -291,6 +293,27 @@ def test_artifacts_bucket_is_the_stage_bucket(
         f"model-packages/{GROUP}/v1/InferenceSpecification/Containers/0/ModelDataUrl/model.tar.gz",
         f"model-packages/{GROUP}/v1/ModelMetrics/ModelQuality/Statistics/S3Uri/evaluation.json",
     ]
+
+
+def test_artifacts_under_a_non_ascii_key_are_promoted(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    # GIVEN a package whose artifacts are under a key that is not ASCII (S3 keys are UTF-8; S3
+    # user metadata, where each copy records its source, is ASCII only)
+    arn = register(dev, run="modèle-2026")
+    config = config_file()
+
+    # WHEN the dry run, then the promotion, run
+    assert run_build(config, tmp_path / "plan", "--dry-run") == 0
+    assert run_build(config, tmp_path / "out") == 0
+
+    # THEN the package is promoted, each copy recording its source URI percent-encoded
+    tfvars = json.loads((tmp_path / "out" / "deployment.tfvars.json").read_text())
+    assert tfvars["source_model_package_arn"] == arn
+    key = f"model-packages/{GROUP}/v1/InferenceSpecification/Containers/0/ModelDataUrl/model.tar.gz"
+    metadata = pre_prod.client("s3").head_object(Bucket=TARGET_BUCKET, Key=key)["Metadata"]
+    assert metadata[SOURCE_URI_METADATA] == f"s3://{DEV_BUCKET}/mod%C3%A8le-2026/model.tar.gz"
+    assert unquote(metadata[SOURCE_URI_METADATA]).endswith("/modèle-2026/model.tar.gz")
 
 
 @pytest.mark.parametrize(
