@@ -40,6 +40,7 @@ from promotion.config import (
     parse_s3_url,
 )
 from promotion.output import append_step_summary
+from promotion.stage_buckets import blaming_stage_keys
 from utils import OneLineParser, aws_errors, check_endpoint_environment, make_client
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -114,9 +115,10 @@ def main(
                 config.input_data_url, config.output_data_url, args.run_id
             )
             target = partition_url(input_url, config.input_layout, date) + args.input.name
-            session = execution.stage_session(session_factory, config=config, role_arn=None)
-            check_input(session, config, args.input)
-            upload(session, args.input, target)
+            with blaming_stage_keys(config):
+                session = execution.stage_session(session_factory, config=config, role_arn=None)
+                check_input(session, config, args.input)
+                upload(session, args.input, target)
     except PromotionError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
