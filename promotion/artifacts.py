@@ -54,6 +54,9 @@ SOURCE_URI_METADATA = "promotion-source-uri"
 # S3's answers to a create-only write whose key exists: 412 PreconditionFailed, or 409
 # ConditionalRequestConflict when a concurrent write to it won.
 EXISTS_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+# The reads of the source, each conditional on the ETag planned (CopySourceIfMatch, IfMatch): a
+# 412 there means the source changed, not that the target exists.
+SOURCE_READS = frozenset({"UploadPartCopy", "CopyObject", "GetObject"})
 __all__ = ["CREATE_ONLY", "EXISTS_CODES"]  # step_code.py writes create-only too
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
@@ -255,6 +258,12 @@ def _target_args(copy: ArtifactCopy, etag: str, kms_key_arn: str | None) -> dict
 
 def _copy_error(copy: ArtifactCopy, error: ClientError) -> CopyError:
     code = error.response["Error"]["Code"]
+    operation = error.operation_name
+    if code in EXISTS_CODES and operation in SOURCE_READS:  # the condition on the source's ETag
+        return CopyError(
+            f"{copy.source_uri} changed after this promotion was planned: {operation} answered "
+            f"{code} to the condition on its planned ETag, so its copy was not written; re-run"
+        )
     if code in EXISTS_CODES:
         return CopyError(
             f"{copy.target_uri} exists but is not a current copy of {copy.source_uri} (another "
