@@ -46,6 +46,17 @@ from utils import OneLineParser, aws_errors, check_endpoint_environment, make_cl
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+def run_date(value: str) -> str:
+    """A calendar date written YYYY-MM-DD, as the pipeline's RunDate takes it (Python's
+    fromisoformat alone also reads 20261201 and 2026-W49-2)."""
+    try:
+        if datetime.date.fromisoformat(value).isoformat() == value:
+            return value
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-12-01 (YYYY-MM-DD)")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line; see the module docstring."""
     parser = OneLineParser(prog="python -m pipelines.smoke", description=__doc__)
@@ -53,7 +64,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--input", type=Path, required=True, help="the smoke input file")
     parser.add_argument("--run-id", required=True, help="unique per attempt, e.g. RUN-ATTEMPT")
     parser.add_argument("--config", type=Path, help="stage config (default: the stage's file)")
-    parser.add_argument("--date", help="the run's date (default: today, UTC)")
+    parser.add_argument("--date", type=run_date, help="the run's date, YYYY-MM-DD (default: "
+                        "today, UTC)")  # fmt: skip
     args = parser.parse_args(argv)
     if not RUN_ID.match(args.run_id):
         parser.error(f"--run-id {args.run_id!r}: letters, digits, '.', '_' and '-' only")
