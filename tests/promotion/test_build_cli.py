@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def test_latest_approved_is_promoted_past_newer_versions_not_approved(
     assert tfvars["model_package_arn"].startswith(
         f"arn:aws:sagemaker:us-east-1:{PRE_PROD_ACCOUNT}:model-package/{GROUP}/"
     )
-    assert tfvars["model_name"] == f"{GROUP}-pre-prod-v2"
+    assert re.fullmatch(f"{GROUP}-pre-prod-v2-[0-9a-f]{{8}}", tfvars["model_name"])
     assert (out / "pipeline-definition.json").is_file()
     resolving = [
         c for c in api_calls
