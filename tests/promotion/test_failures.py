@@ -7,7 +7,7 @@ import socket
 from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -198,7 +198,7 @@ def head_without_body(monkeypatch: pytest.MonkeyPatch) -> None:
         except ClientError as error:
             if operation_name == "HeadObject":
                 status = int(error.response["ResponseMetadata"]["HTTPStatusCode"])
-                info = error.response["Error"]
+                info = cast(dict[str, Any], error.response["Error"])
                 info.pop("BucketName", None)
                 info.update(Code=str(status), Message=HTTPStatus(status).phrase)
             raise

@@ -174,7 +174,7 @@ def copy_source_if_match(target_s3: Any, source_s3: Any) -> None:
 
     def check(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         headers = params["headers"]
-        bucket, _, key = unquote(headers["x-amz-copy-source"]).lstrip("/").partition("/")
+        bucket, key = unquote(headers["x-amz-copy-source"]).lstrip("/").split("/", 1)
         current = source_s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
         if headers["x-amz-copy-source-if-match"].strip('"') == current:
             return None
