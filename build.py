@@ -55,6 +55,7 @@ from promotion.output import (
     write_tfvars,
 )
 from promotion.promote import PromotionResult, image_rows, plan_promotion, promote
+from promotion.stage_buckets import blaming_stage_keys
 from utils import (
     Identity,
     OneLineParser,
@@ -227,6 +228,18 @@ def run(
 ) -> int:
     """Validate, open both accounts, resolve, plan, then promote and render (unless dry-run)."""
     config = load_stage_config(options.config, stage=options.stage)
+    with blaming_stage_keys(config):
+        return run_stage(config, options, settings=settings, lease_settings=lease_settings)
+
+
+def run_stage(
+    config: StageConfig,
+    options: Options,
+    *,
+    settings: CopySettings | None,
+    lease_settings: LeaseSettings | None,
+) -> int:
+    """`run` once the stage file is read."""
     if options.status:
         return show_status(config, options)
     if options.approve:

@@ -6,13 +6,14 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 import build
-from errors import ConfigError, PackageFailedError, WaitTimeoutError
+from errors import ConfigError, NoApprovedPackageError, PackageFailedError, WaitTimeoutError
 from pipelines.definition.stage_build import feature_columns_for
 from promotion.config import VpcConfig, default_config_path, load_stage_config
 from promotion.package import (
@@ -23,7 +24,7 @@ from promotion.package import (
     rewrite_uris,
 )
 from promotion.promote import create_package_shape
-from promotion.registry import wait_until_completed
+from promotion.registry import resolve_latest_approved, wait_until_completed
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
 from testbed.promotion_cases import register
 
@@ -181,6 +182,43 @@ def test_wait_is_bounded() -> None:
             wait_until_completed(sm, ARN, delay=2, max_attempts=3, sleep=slept.append)
         stub.assert_no_pending_responses()
     assert slept == [2, 2]
+
+
+APPROVED_QUERY = {
+    "ModelPackageGroupName": "churn-model", "ModelApprovalStatus": "Approved",
+    "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 100,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("found", [True, False], ids=["found-on-page-3", "none-approved"])
+def test_empty_pages_with_a_next_token_are_followed(found: bool) -> None:
+    # GIVEN a SageMaker whose first two pages hold no Approved package but carry a NextToken
+    # (it filters each page by status after taking it), and whose third holds one, or none
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    last: dict[str, Any] = {"ModelPackageSummaryList": []}
+    if found:
+        last["ModelPackageSummaryList"] = [{
+            "ModelPackageArn": ARN.replace("222222222222", "111111111111"),
+            "CreationTime": "2026-01-01", "ModelPackageStatus": "Completed",
+            "ModelApprovalStatus": "Approved",
+        }]  # fmt: skip
+    with Stubber(sm) as stub:
+        stub.add_response("list_model_packages", {"ModelPackageSummaryList": [], "NextToken": "a"},
+                          APPROVED_QUERY)  # fmt: skip
+        stub.add_response("list_model_packages", {"ModelPackageSummaryList": [], "NextToken": "b"},
+                          {**APPROVED_QUERY, "NextToken": "a"})  # fmt: skip
+        stub.add_response("list_model_packages", last, {**APPROVED_QUERY, "NextToken": "b"})
+
+        # WHEN the latest Approved version is resolved
+        if found:
+            # THEN it is the one on the third page
+            arn = resolve_latest_approved(sm, group="churn-model", account_id="111111111111")
+            assert arn == last["ModelPackageSummaryList"][0]["ModelPackageArn"]
+        else:
+            # THEN only once the pages end is there none
+            with pytest.raises(NoApprovedPackageError, match="no Approved model package"):
+                resolve_latest_approved(sm, group="churn-model", account_id="111111111111")
+        stub.assert_no_pending_responses()
 
 
 @pytest.mark.parametrize("group", ["a", "churn-model", "x" * 63])
