@@ -130,7 +130,7 @@ variable "create_data_bucket" {
 }
 
 variable "state_bucket" {
-  description = "Name of the Terraform state bucket to create. `null` means `<prefix>-tfstate-<account id>`."
+  description = "Name of the Terraform state bucket to create. `null` means `<prefix in lower case>-tfstate-<account id>`."
   type        = string
   default     = null
 }
