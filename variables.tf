@@ -216,6 +216,25 @@ variable "config" {
     error_message = "config.comparison_max_large_share must be greater than 0 and at most 1."
   }
 
+  # The results table's columns (batch-config-template.tf results_columns, its partition dt)
+  # are lower case in Glue: two names equal once lower-cased would be one column twice.
+  validation {
+    condition = alltrue([for lowered, names in {
+      for name in concat(
+        var.config.id_column == null ? ["source_file", "row_number"] : [var.config.id_column],
+        [for entry in coalesce(var.config.prediction_columns, ["prediction"]) : split(":", entry)[0]],
+        ["model_package_version", "execution_id", "run_date", "dt"],
+      ) : lower(name) => name...
+    } : length(names) == 1])
+    error_message = "config.id_column and config.prediction_columns name a column of the results table twice once lower-cased (Glue holds column names in lower case): ${join("; ", [for lowered, names in {
+      for name in concat(
+        var.config.id_column == null ? ["source_file", "row_number"] : [var.config.id_column],
+        [for entry in coalesce(var.config.prediction_columns, ["prediction"]) : split(":", entry)[0]],
+        ["model_package_version", "execution_id", "run_date", "dt"],
+      ) : lower(name) => name...
+    } : join(" and ", names) if length(names) > 1])}; rename one of them."
+  }
+
   validation {
     condition     = contains(["snapshot", "YYYY-MM-DD", "dt=YYYY-MM-DD", "year=YYYY/month=MM/day=DD"], var.config.input_layout)
     error_message = "config.input_layout must be snapshot, YYYY-MM-DD, dt=YYYY-MM-DD or year=YYYY/month=MM/day=DD."
