@@ -113,6 +113,12 @@ variable "dev_image_repositories" {
   default     = []
 }
 
+variable "approval_trigger_name_prefix" {
+  description = "Read by approval_trigger/ only (the settings file is shared): the prefix of the trigger's resource names. `null` derives it from the group."
+  type        = string
+  default     = null
+}
+
 ################################################################################
 # This root only
 ################################################################################
