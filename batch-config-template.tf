@@ -159,8 +159,10 @@ resource "aws_sagemaker_model" "this" {
     }
   }
 
-  # model_name changes with every promoted version: the new model exists before the
-  # schedule switches to it, and the old one is deleted afterwards.
+  # model_name changes with every promoted version and with anything a model cannot change in
+  # place (build.py's promotion/package.py model_identity: the package, the execution role, the
+  # subnets and security groups): the new model exists before the schedule switches to it, and
+  # the old one is deleted afterwards. A replacement under the same name would fail on AWS.
   lifecycle {
     create_before_destroy = true
   }

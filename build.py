@@ -55,6 +55,7 @@ from promotion.output import (
     write_tfvars,
 )
 from promotion.promote import PromotionResult, image_rows, plan_promotion, promote
+from promotion.stage_buckets import blaming_stage_keys
 from utils import (
     Identity,
     OneLineParser,
@@ -227,6 +228,18 @@ def run(
 ) -> int:
     """Validate, open both accounts, resolve, plan, then promote and render (unless dry-run)."""
     config = load_stage_config(options.config, stage=options.stage)
+    with blaming_stage_keys(config):
+        return run_stage(config, options, settings=settings, lease_settings=lease_settings)
+
+
+def run_stage(
+    config: StageConfig,
+    options: Options,
+    *,
+    settings: CopySettings | None,
+    lease_settings: LeaseSettings | None,
+) -> int:
+    """`run` once the stage file is read."""
     if options.status:
         return show_status(config, options)
     if options.approve:
@@ -250,10 +263,16 @@ def run(
         print(source_arn)
         return 0
     pinned: dict[str, str] = {}
+    pinned_artifacts: dict[str, str] | None = None
     pinned_by = ""
     if options.images_from:
-        pinned, stage = read_pinned(options.images_from, source_arn)
-        pinned_by = f"{stage} ({options.images_from})"
+        earlier = read_pinned(options.images_from, source_arn)
+        pinned, pinned_artifacts = earlier.images, earlier.artifacts
+        pinned_by = f"{earlier.stage} ({options.images_from})"
+        if pinned_artifacts is None:
+            LOG.warning("notice: %s records no artifact ETags (written before 1.1.0): the "
+                        "artifacts are not checked against what %s copied",
+                        options.images_from, earlier.stage)  # fmt: skip
     source_s3, target_sm, target_s3 = (
         source.client("s3"),
         target.client("sagemaker"),
@@ -264,7 +283,8 @@ def run(
     ecr = {"source_ecr": target.client("ecr"), "target_ecr": target.client("ecr")}
     plan = plan_promotion(
         config, source_arn=source_arn, source_sm=source_sm, source_s3=source_s3,
-        target_sm=target_sm, target_s3=target_s3, pinned_images=pinned, **ecr,
+        target_sm=target_sm, target_s3=target_s3, pinned_images=pinned,
+        pinned_artifacts=pinned_artifacts, **ecr,
     )  # fmt: skip
     features = feature_columns_for(config, plan.source)  # refuse before writing anything
     check_stage_inputs(config, plan.source, features)
@@ -283,7 +303,8 @@ def run(
         plan, config, source_sm=source_sm, source_s3=source_s3, target_sm=target_sm,
         target_s3=target_s3, settings=settings or CopySettings(), lease_settings=lease_settings,
         git_sha=os.environ.get("GITHUB_SHA"), progress=progress_reporter(), on_wait=_waiting,
-        approval_status=options.approval_status, pinned_images=pinned, **ecr,
+        approval_status=options.approval_status, pinned_images=pinned,
+        pinned_artifacts=pinned_artifacts, **ecr,
     )  # fmt: skip
     built = render_stage(
         config, target_s3=target_s3, source_package=plan.source,

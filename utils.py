@@ -33,7 +33,14 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from errors import AccessError, AccountMismatchError, ConfigError, EndpointError, ServiceError
+from errors import (
+    AccessError,
+    AccountMismatchError,
+    ConfigError,
+    EndpointError,
+    PromotionError,
+    ServiceError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
@@ -258,11 +265,13 @@ def denied_action(error: ClientError) -> str:
 
 @contextmanager
 def aws_errors(principal: str, action: str) -> Iterator[None]:
-    """Turn expected AWS failures into one-line errors; every other error passes unchanged.
+    """Turn expected AWS failures into one-line errors; every other exception passes unchanged.
 
     Access denied and expired, missing or partial credentials become `AccessError`; an endpoint
     that cannot be reached `EndpointError`; throttling or 5xx answers after every retry
-    `ServiceError`; a missing region or profile `ConfigError`.
+    `ServiceError`; a missing region or profile `ConfigError`; any other AWS answer (a 4xx: a
+    missing bucket or resource, a refused value) `PromotionError` naming the call, AWS's code
+    and message, and what to check.
     """
     try:
         yield
@@ -279,13 +288,10 @@ def aws_errors(principal: str, action: str) -> Iterator[None]:
             "network, the region and AWS_ENDPOINT_URL, then re-run"
         ) from error
     except ClientError as error:
-        translated = _client_error(error, principal, action)
-        if translated is None:
-            raise
-        raise translated from error
+        raise _client_error(error, principal, action) from error
 
 
-def _client_error(error: ClientError, principal: str, action: str) -> Exception | None:
+def _client_error(error: ClientError, principal: str, action: str) -> PromotionError:
     info = error.response.get("Error", {})
     code = str(info.get("Code", ""))
     operation = getattr(error, "operation_name", action)
@@ -311,7 +317,7 @@ def _client_error(error: ClientError, principal: str, action: str) -> Exception 
             "throttling: re-run later"
         )
     if status < 500:
-        return None
+        return _refused(error, code or str(status), message, call=f"{operation} for {principal}")
     if status in UNAVAILABLE_STATUSES or code == "ServiceUnavailable":
         return ServiceError(
             f"{failing} ({code or status}: {readable(message)}) after {attempts} attempts; AWS "
@@ -327,6 +333,34 @@ def _client_error(error: ClientError, principal: str, action: str) -> Exception 
     return ServiceError(
         f"{failing} ({code}, HTTP {status}: {readable(message)}) after {attempts} attempts; a "
         "server error of AWS, not throttling: re-run later"
+    )
+
+
+def missing_bucket(error: ClientError) -> str | None:
+    """The bucket a NoSuchBucket answer names (S3 puts it in the error body), else None."""
+    info = error.response.get("Error", {})
+    if info.get("Code") != "NoSuchBucket":
+        return None
+    return str(info.get("BucketName") or "named in the call")
+
+
+def _refused(error: ClientError, code: str, message: object, *, call: str) -> PromotionError:
+    """Any other 4xx answer: the call, AWS's code and message, and where to look."""
+    bucket = missing_bucket(error)
+    if bucket:
+        return PromotionError(
+            f"{call} failed: the S3 bucket {bucket} does not exist (NoSuchBucket); check its "
+            "name, or create it, then re-run"
+        )
+    if code.startswith("NoSuch") or "NotFound" in code:
+        check = "that what it names exists in that account and region"
+    elif "Validation" in code or code.startswith("Invalid"):
+        check = "the names and values it was given"
+    else:
+        check = "what it names and the principal's permissions"
+    return PromotionError(
+        f"{call} was refused ({code}: {readable(message)}); check {check} (the stage file, "
+        "the command line, the model package), then re-run"
     )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.exceptions import NoCredentialsError
 
 from errors import ConfigError, PromotionError
 from pipelines.definition import execution, layout
@@ -234,11 +234,6 @@ def main(
     except PromotionError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
-    except ClientError as error:
-        info = error.response.get("Error", {})
-        operation = error.operation_name
-        print(f"error: {operation}: {info.get('Code')}: {info.get('Message')}", file=sys.stderr)
-        return 1
 
 
 if __name__ == "__main__":

@@ -40,9 +40,21 @@ from promotion.config import (
     parse_s3_url,
 )
 from promotion.output import append_step_summary
+from promotion.stage_buckets import blaming_stage_keys
 from utils import OneLineParser, aws_errors, check_endpoint_environment, make_client
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def run_date(value: str) -> str:
+    """A calendar date written YYYY-MM-DD, as the pipeline's RunDate takes it (Python's
+    fromisoformat alone also reads 20261201 and 2026-W49-2)."""
+    try:
+        if datetime.date.fromisoformat(value).isoformat() == value:
+            return value
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-12-01 (YYYY-MM-DD)")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -52,7 +64,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--input", type=Path, required=True, help="the smoke input file")
     parser.add_argument("--run-id", required=True, help="unique per attempt, e.g. RUN-ATTEMPT")
     parser.add_argument("--config", type=Path, help="stage config (default: the stage's file)")
-    parser.add_argument("--date", help="the run's date (default: today, UTC)")
+    parser.add_argument("--date", type=run_date, help="the run's date, YYYY-MM-DD (default: "
+                        "today, UTC)")  # fmt: skip
     args = parser.parse_args(argv)
     if not RUN_ID.match(args.run_id):
         parser.error(f"--run-id {args.run_id!r}: letters, digits, '.', '_' and '-' only")
@@ -114,9 +127,10 @@ def main(
                 config.input_data_url, config.output_data_url, args.run_id
             )
             target = partition_url(input_url, config.input_layout, date) + args.input.name
-            session = execution.stage_session(session_factory, config=config, role_arn=None)
-            check_input(session, config, args.input)
-            upload(session, args.input, target)
+            with blaming_stage_keys(config):
+                session = execution.stage_session(session_factory, config=config, role_arn=None)
+                check_input(session, config, args.input)
+                upload(session, args.input, target)
     except PromotionError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

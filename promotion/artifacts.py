@@ -26,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
@@ -47,10 +48,15 @@ MAX_PART_SIZE = 5 * 1024**3
 MAX_PARTS = 10_000
 MAX_SINGLE_PUT_SIZE = 5 * 1024**3  # PutObject limit; above it only multipart uploads work
 SOURCE_ETAG_METADATA = "promotion-source-etag"
+# S3 user metadata is ASCII only (botocore refuses anything else); S3 keys are UTF-8. The source
+# URI is recorded percent-encoded (urllib.parse.quote; unquote reads it back).
 SOURCE_URI_METADATA = "promotion-source-uri"
 # S3's answers to a create-only write whose key exists: 412 PreconditionFailed, or 409
 # ConditionalRequestConflict when a concurrent write to it won.
 EXISTS_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+# The reads of the source, each conditional on the ETag planned (CopySourceIfMatch, IfMatch): a
+# 412 there means the source changed, not that the target exists.
+SOURCE_READS = frozenset({"UploadPartCopy", "CopyObject", "GetObject"})
 __all__ = ["CREATE_ONLY", "EXISTS_CODES"]  # step_code.py writes create-only too
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
@@ -241,7 +247,7 @@ def _target_args(copy: ArtifactCopy, etag: str, kms_key_arn: str | None) -> dict
     args: dict[str, Any] = {
         "Metadata": {
             SOURCE_ETAG_METADATA: etag.strip('"'),
-            SOURCE_URI_METADATA: copy.source_uri,
+            SOURCE_URI_METADATA: quote(copy.source_uri, safe=":/"),
         }
     }
     if kms_key_arn:
@@ -252,6 +258,12 @@ def _target_args(copy: ArtifactCopy, etag: str, kms_key_arn: str | None) -> dict
 
 def _copy_error(copy: ArtifactCopy, error: ClientError) -> CopyError:
     code = error.response["Error"]["Code"]
+    operation = error.operation_name
+    if code in EXISTS_CODES and operation in SOURCE_READS:  # the condition on the source's ETag
+        return CopyError(
+            f"{copy.source_uri} changed after this promotion was planned: {operation} answered "
+            f"{code} to the condition on its planned ETag, so its copy was not written; re-run"
+        )
     if code in EXISTS_CODES:
         return CopyError(
             f"{copy.target_uri} exists but is not a current copy of {copy.source_uri} (another "

@@ -19,13 +19,14 @@ quotas: https://docs.aws.amazon.com/AmazonECR/latest/userguide/service-quotas.ht
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,7 +262,7 @@ def copy_blob(
         )
     checksum, first = hashlib.sha256(), 0
     with fetch(url) as response:
-        for part in whole_parts(response, part_size):
+        for part in _layer_parts(response, part_size, digest):
             checksum.update(part)
             moved.downloaded += len(part)
             target_ecr.upload_layer_part(
@@ -282,6 +283,17 @@ def copy_blob(
     except ClientError as error:  # another run completed the same layer meanwhile
         if error.response["Error"]["Code"] != "LayerAlreadyExistsException":
             raise
+
+
+def _layer_parts(response: Any, part_size: int, digest: str) -> Iterator[bytes]:
+    """The parts of a layer's download; a connection that breaks mid-body (timeout, reset, short
+    body) is a CopyError: the layers completed before it are skipped on the re-run."""
+    try:
+        yield from whole_parts(response, part_size)
+    except (OSError, http.client.HTTPException) as error:
+        raise CopyError(f"the download of layer {digest} from the dev account's ECR broke off "
+                        f"({type(error).__name__}: {error}); re-run: the layers copied are "
+                        "skipped") from error  # fmt: skip
 
 
 def put_manifest(ecr: Any, plan: ImagePlan, manifest: Manifest, *, tag: str) -> None:

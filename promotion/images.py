@@ -227,9 +227,12 @@ def tag_for(source_version: int, digest: str) -> str:
     return f"v{source_version}-{digest.removeprefix('sha256:')[:12]}"
 
 
-def images_document(source_arn: str, stage: str, decisions: list[ImageDecision]) -> dict[str, Any]:
-    """`build/<stage>/images.json`: each container's image as this stage's package names it. The
-    next stage's build.py reads it (`--images-from`) to promote the same digests."""
+def images_document(
+    source_arn: str, stage: str, decisions: list[ImageDecision], artifacts: Mapping[str, str]
+) -> dict[str, Any]:
+    """`build/<stage>/images.json`: each container's image as this stage's package names it, and
+    the ETag of each source artifact it copied. The next stage's build.py reads it
+    (`--images-from`) to promote the same digests and the same bytes."""
     return {
         "source_model_package_arn": source_arn,
         "stage": stage,
@@ -238,12 +241,22 @@ def images_document(source_arn: str, stage: str, decisions: list[ImageDecision])
              "image": d.target, "pinned": d.pinned}
             for d in decisions
         ],
+        "artifacts": [{"source": uri, "etag": etag} for uri, etag in sorted(artifacts.items())],
     }  # fmt: skip
 
 
-def read_pinned(path: Path, source_arn: str) -> tuple[dict[str, str], str]:
-    """The digests an earlier stage promoted for own images (source URI -> digest), and that
-    stage's name.
+@dataclass(frozen=True)
+class Pinned:
+    """What an earlier stage promoted, from its images.json."""
+
+    images: dict[str, str]  # own image source URI -> digest
+    artifacts: dict[str, str] | None  # source artifact URI -> ETag; None: the file records none
+    stage: str
+
+
+def read_pinned(path: Path, source_arn: str) -> Pinned:
+    """The digests an earlier stage promoted for own images, the ETags of the artifacts it
+    copied, and that stage's name.
 
     Raises:
         ConfigError: the file is missing, malformed, or for another source package.
@@ -254,6 +267,8 @@ def read_pinned(path: Path, source_arn: str) -> tuple[dict[str, str], str]:
         stage = str(document["stage"])
         entries = document["images"]
         pinned = {str(e["source"]): str(e["digest"]) for e in entries if e["kind"] == "copy"}
+        artifacts = (None if "artifacts" not in document else
+                     {str(a["source"]): str(a["etag"]) for a in document["artifacts"]})  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ConfigError(
             f"--images-from {path}: not an images.json build.py wrote ({error}); "
@@ -265,4 +280,4 @@ def read_pinned(path: Path, source_arn: str) -> tuple[dict[str, str], str]:
     bad = sorted(digest for digest in pinned.values() if not DIGEST.match(digest))
     if bad:
         raise ConfigError(f"--images-from {path} names {bad[0]}, which is not a sha256 digest")
-    return pinned, stage
+    return Pinned(pinned, artifacts, stage)

@@ -11,7 +11,7 @@ from typing import Any
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from errors import ConfigError
-from promotion.config import parse_s3_url
+from promotion.config import StageConfig, parse_s3_url
 
 # Members of the describe response that must not be carried to another account.
 _DROPPED = (
@@ -276,9 +276,23 @@ def build_create_request(
     return request
 
 
-def model_name_for(group: str, stage: str, version: int) -> str:
-    """A valid SageMaker model name from group, stage and source version, at most 63 chars."""
-    suffix = f"-{stage}-v{version}"
+def model_identity(config: StageConfig, package_arn: str) -> str:
+    """8 hex digits of what a SageMaker model cannot change in place: the package it serves, the
+    role it runs as, its subnets and security groups. A model's name carries them, so a stage
+    file that changes the role or the network for the same version names a new model: Terraform
+    replaces the model create-before-destroy, and AWS refuses to create a model under a name
+    that exists ("Cannot create already existing model")."""
+    vpc = config.vpc_config
+    subnets, groups = (vpc.subnet_ids, vpc.security_group_ids) if vpc else ([], [])
+    parts = [package_arn, config.sagemaker_execution_role_arn,
+             ",".join(sorted(subnets)), ",".join(sorted(groups))]  # fmt: skip
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:8]
+
+
+def model_name_for(group: str, stage: str, version: int, identity: str) -> str:
+    """A valid SageMaker model name from group, stage, source version and `model_identity`, at
+    most 63 chars."""
+    suffix = f"-{stage}-v{version}-{identity}"
     name = f"{group}{suffix}"
     if len(name) <= _NAME_LIMIT:
         return name

@@ -98,6 +98,11 @@ class PromotionPlan:
         return [*self.copies, *(c for p in self.prefixes for c in p.copies)]
 
     @property
+    def source_etags(self) -> dict[str, str]:
+        """Each source object this promotion copies (or found copied) -> its ETag."""
+        return {c.copy.source_uri: c.source_head["ETag"].strip('"') for c in self.all_copies}
+
+    @property
     def uri_map(self) -> dict[str, str]:
         """Each source S3 URI the package names -> its copy's URI."""
         references = [p.reference for p in self.prefixes]
@@ -163,11 +168,14 @@ def plan_promotion(
     source_ecr: Any = None,
     target_ecr: Any = None,
     pinned_images: Mapping[str, str] | None = None,
+    pinned_artifacts: Mapping[str, str] | None = None,
 ) -> PromotionPlan:
     """Read both accounts and decide; writes nothing.
 
-    `pinned_images` maps a source image URI to the digest an earlier stage promoted
-    (`build.py --images-from`). The ECR clients are needed only for a package with own images.
+    `pinned_images` maps a source image URI to the digest an earlier stage promoted, and
+    `pinned_artifacts` each source artifact to the ETag it copied (`build.py --images-from`):
+    a source object that changed since is refused. The ECR clients are needed only for a
+    package with own images.
 
     Raises:
         ConfigError: a package form or image build.py cannot promote, model data batch
@@ -194,17 +202,31 @@ def plan_promotion(
                                   target_ecr=target_ecr, pinned=pinned_images or {},
                                   promoted=promoted_digests(found, config))  # fmt: skip
     plan = PromotionPlan(source, None, False, copies, notices, prefixes, images)
+    if pinned_artifacts is not None:
+        _check_unchanged(plan.source_etags, pinned_artifacts)
+    request, _ = create_request(plan, config, shape, git_sha="0" * 40)
     existing = choose_reusable(
         found, plan.all_copies, targets={r.target_uri for r in references},
         images={i.decision.place: i.decision.target for i in images},
         complete=all(p.listing_recorded for p in prefixes) and all(i.in_stage for i in images),
-        source_arn=source_arn, group=group,
+        request=request, source_arn=source_arn, group=group,
     )  # fmt: skip
     if existing:
         return replace(plan, existing=existing)
-    request, _ = create_request(plan, config, shape, git_sha="0" * 40)
     check_limits(request, shape, operation="CreateModelPackage", source=source_arn)
     return replace(plan, create_group=not registry.group_exists(target_sm, group))
+
+
+def _check_unchanged(current: Mapping[str, str], pinned: Mapping[str, str]) -> None:
+    """Refuse when a source artifact is not the object the earlier stage copied."""
+    for uri in sorted(current.keys() | pinned.keys()):
+        was, now = pinned.get(uri), current.get(uri)
+        if was != now:
+            raise CopyError(
+                f"{uri} is not what the earlier stage promoted (ETag {was or 'none'} there, "
+                f"{now or 'gone'} now): the source changed after that stage ran it; promote a "
+                "new version through it"
+            )
 
 
 def _plan_object(

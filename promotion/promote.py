@@ -51,6 +51,7 @@ class PromotionResult:
     copies: list[CopyResult]
     images: list[PlannedImage] = field(default_factory=list)
     moved: dict[str, Moved] = field(default_factory=dict)  # image digest -> bytes moved
+    artifacts: dict[str, str] = field(default_factory=dict)  # source URI -> its ETag, as copied
 
     @property
     def target_arn(self) -> str:
@@ -60,7 +61,8 @@ class PromotionResult:
     def images_document(self, stage: str) -> dict[str, Any]:
         """`build/<stage>/images.json` (promotion/images.py)."""
         source = self.target_package["CustomerMetadataProperties"][registry.LINEAGE_SOURCE_ARN]
-        return images_document(source, stage, [image.decision for image in self.images])
+        decisions = [image.decision for image in self.images]
+        return images_document(source, stage, decisions, self.artifacts)
 
 
 def apply_promotion(
@@ -96,7 +98,8 @@ def apply_promotion(
         # Its copies are those the plan found in place (reuse requires them: promotion/reuse.py).
         there = [CopyResult(p.copy, p.source_head["ContentLength"], "skipped")
                  for p in plan.copies if p.already_copied]  # fmt: skip
-        return PromotionResult(existing, reused=True, copies=there, images=plan.images)
+        return PromotionResult(existing, reused=True, copies=there, images=plan.images,
+                               artifacts=plan.source_etags)  # fmt: skip
     group = config.model_package_group_name
     if plan.create_group:
         create_group(target_sm, group, source_account_id=config.source_account_id)
@@ -116,7 +119,8 @@ def apply_promotion(
         lease.check()  # never create after another run took the promotion over
     arn = registry.create_package(target_sm, request, source_arn=plan.source_arn)
     package = registry.wait_until_completed(target_sm, arn, **wait_args)
-    return PromotionResult(package, reused=False, copies=results, images=plan.images, moved=moved)
+    return PromotionResult(package, reused=False, copies=results, images=plan.images, moved=moved,
+                           artifacts=plan.source_etags)  # fmt: skip
 
 
 def copy_objects(
@@ -184,6 +188,7 @@ def promote(
     source_ecr: Any = None,
     target_ecr: Any = None,
     pinned_images: Mapping[str, str] | None = None,
+    pinned_artifacts: Mapping[str, str] | None = None,
     fetch: Fetch | None = None,
 ) -> PromotionResult:
     """Apply `plan` under the promotion lease: one target package whatever the concurrency.
@@ -204,7 +209,8 @@ def promote(
     ) as lease:  # fmt: skip
         fresh = plan_promotion(
             config, source_arn=plan.source_arn, source_sm=source_sm, source_s3=source_s3,
-            target_sm=target_sm, target_s3=target_s3, pinned_images=pinned_images, **ecr,
+            target_sm=target_sm, target_s3=target_s3, pinned_images=pinned_images,
+            pinned_artifacts=pinned_artifacts, **ecr,
         )  # fmt: skip
         return apply_promotion(
             fresh, config, source_s3=source_s3, target_sm=target_sm, target_s3=target_s3,

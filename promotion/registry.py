@@ -42,6 +42,7 @@ LINEAGE_CLIENT_TOKEN = "promotion:client-token"  # the CreateModelPackage idempo
 WAIT_DELAY_SECONDS = 5
 WAIT_MAX_ATTEMPTS = 120  # ten minutes
 CREATE_ATTEMPTS = 3
+RESOLVE_PAGE_SIZE = 100  # ListModelPackages: MaxResults 1-100
 _CONNECTION_ERRORS = (
     ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError,
 )  # fmt: skip
@@ -82,21 +83,31 @@ def check_pinned_arn(arn: str, *, group: str, account_id: str, region: str) -> P
 
 
 def resolve_latest_approved(sm: SageMakerClient, *, group: str, account_id: str) -> str:
-    """The newest Approved package of `group`, in exactly one ListModelPackages call."""
-    summaries = sm.list_model_packages(
+    """The newest Approved package of `group`: the first one of the pages ListModelPackages
+    answers, newest first, following NextToken while a page holds none.
+
+    A page may be empty and still carry a NextToken: SageMaker takes a page of packages, then
+    filters it by status (documented for ListTrainingJobs' StatusEquals; the SageMaker Python
+    SDK loops on NextToken for this lookup, aws/sagemaker-python-sdk#5092), so an older
+    Approved version can stand behind newer Rejected or pending ones. Pages of 100 (the most
+    MaxResults takes) make that one call unless 100 newer versions are not Approved.
+    """
+    pages = sm.get_paginator("list_model_packages").paginate(
         ModelPackageGroupName=group,
         ModelApprovalStatus="Approved",
         SortBy="CreationTime",
         SortOrder="Descending",
-        MaxResults=1,
-    )["ModelPackageSummaryList"]
-    if not summaries:
-        region = sm.meta.region_name
-        raise NoApprovedPackageError(
-            f"no Approved model package in group {group!r} of account {account_id} in {region}; "
-            "approve a version in the model registry first"
-        )
-    return summaries[0]["ModelPackageArn"]
+        PaginationConfig={"PageSize": RESOLVE_PAGE_SIZE},
+    )
+    for page in pages:
+        summaries = page["ModelPackageSummaryList"]
+        if summaries:
+            return summaries[0]["ModelPackageArn"]
+    region = sm.meta.region_name
+    raise NoApprovedPackageError(
+        f"no Approved model package in group {group!r} of account {account_id} in {region}; "
+        "approve a version in the model registry first"
+    )
 
 
 def describe_approved(sm: SageMakerClient, arn: str) -> dict[str, Any]:

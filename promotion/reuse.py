@@ -2,8 +2,11 @@
 
 Lineage metadata alone proves nothing: anyone who can create packages in the stage group can set
 `promotion:source-model-package-arn`. A package is reused only when it references exactly the
-planned copies and images, each copy carries the source object's ETag, every copied prefix's
-listing and every copied image is complete in the stage, and it is neither Rejected nor Failed.
+planned copies and images, each container runs as the planned request says (its environment,
+framework and inputs: a package with the right copies but `SAGEMAKER_PROGRAM` or a threshold of
+its own would serve something else), it declares the planned content types and transform instance
+types, each copy carries the source object's ETag, every copied prefix's listing and every copied
+image is complete in the stage, and it is neither Rejected nor Failed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,33 @@ if TYPE_CHECKING:
     from promotion.plan import PlannedCopy
 
 REUSABLE_APPROVALS = ("Approved", "PendingManualApproval")
+# What a container runs as, compared with the planned request. Fields SageMaker fills in on its own
+# (ImageDigest, ModelDataETag) are left out: the request has none to match.
+_CONTAINER_FIELDS = ("Environment", "Framework", "FrameworkVersion", "ModelInput",
+                     "NearestModelName")  # fmt: skip
+_SPECIFICATION_FIELDS = ("SupportedContentTypes", "SupportedResponseMIMETypes",
+                         "SupportedTransformInstanceTypes")  # fmt: skip
+
+
+def _runs_differently(package: Mapping[str, Any], request: Mapping[str, Any]) -> str | None:
+    """Where `package` serves differently from the planned `request`, or None."""
+    found = dict(container_places(package))
+    for place, planned in container_places(request):
+        container = found.get(place, {})
+        for name in _CONTAINER_FIELDS:
+            if (container.get(name) or None) != (planned.get(name) or None):
+                return f"sets {name} of {place} otherwise than the source version"
+    specifications = [("InferenceSpecification", package.get("InferenceSpecification") or {},
+                       request.get("InferenceSpecification") or {})]  # fmt: skip
+    for index, planned in enumerate(request.get("AdditionalInferenceSpecifications") or []):
+        others = package.get("AdditionalInferenceSpecifications") or []
+        got = others[index] if index < len(others) else {}
+        specifications.append((f"AdditionalInferenceSpecifications.{index}", got, planned))
+    for where, got, planned in specifications:
+        for name in _SPECIFICATION_FIELDS:
+            if sorted(got.get(name) or []) != sorted(planned.get(name) or []):
+                return f"declares other {name} in {where} than the source version"
+    return None
 
 
 def problem_with(
@@ -28,6 +58,7 @@ def problem_with(
     targets: set[str],
     images: Mapping[str, str],
     complete: bool,
+    request: Mapping[str, Any],
 ) -> str | None:
     """Why `package` is not ours to reuse, or None when it is.
 
@@ -37,6 +68,7 @@ def problem_with(
         targets: the S3 URIs the package must name (copies of objects, copied prefixes).
         images: each container's place -> the image the package must name.
         complete: every prefix listing is recorded and every own image is in the stage.
+        request: the CreateModelPackage request this promotion would send.
     """
     approval = package.get("ModelApprovalStatus")
     status = package.get("ModelPackageStatus")
@@ -57,6 +89,9 @@ def problem_with(
     for place, container in container_places(package):
         if place in images and container.get("Image") != images[place]:
             return f"names the image {container.get('Image')} at {place}, not {images[place]}"
+    differs = _runs_differently(package, request)
+    if differs:
+        return differs
     for copy in planned:
         if not copy.already_copied:
             etag = copy.source_head["ETag"].strip('"')
@@ -73,6 +108,7 @@ def choose_reusable(
     targets: set[str],
     images: Mapping[str, str],
     complete: bool,
+    request: Mapping[str, Any],
     source_arn: str,
     group: str,
 ) -> dict[str, Any] | None:
@@ -82,7 +118,8 @@ def choose_reusable(
         PromotionError: one line naming the package, what is wrong and what to do.
     """
     for package in found:
-        problem = problem_with(package, planned, targets=targets, images=images, complete=complete)
+        problem = problem_with(package, planned, targets=targets, images=images,
+                               complete=complete, request=request)  # fmt: skip
         if problem is None:
             continue
         arn = package["ModelPackageArn"]

@@ -14,7 +14,7 @@ from errors import ConfigError
 from pipelines.definition.quality_inputs import package_baseline
 from promotion.config import REPO_ROOT, StageConfig
 from promotion.output import write_atomically
-from promotion.package import model_name_for
+from promotion.package import model_identity, model_name_for
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -76,7 +76,7 @@ def render_stage(
     source_package: Mapping[str, Any],
     feature_columns: tuple[str, ...],
     output_dir: Path,
-    target_package: Mapping[str, Any] | None = None,
+    target_package: Mapping[str, Any],
 ) -> StageBuild:
     """Upload the step scripts, write `pipeline-definition.json`, and describe the result.
 
@@ -87,10 +87,11 @@ def render_stage(
     import pipelines.definition.pipeline as pipeline
 
     version = int(source_package["ModelPackageVersion"])
-    model_name = model_name_for(config.model_package_group_name, config.stage, version)
+    identity = model_identity(config, target_package["ModelPackageArn"])
+    model_name = model_name_for(config.model_package_group_name, config.stage, version, identity)
     name = pipeline.pipeline_name_for(config)
     uploaded = pipeline.upload_step_scripts(target_s3, config=config)
-    baseline = package_baseline(target_package or {})
+    baseline = package_baseline(target_package)
     definition = pipeline.render_definition(
         config=config,
         pipeline_name=name,

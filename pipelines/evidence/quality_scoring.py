@@ -18,7 +18,7 @@ import boto3
 from pipelines.definition import execution
 from pipelines.definition.pipeline import pipeline_name_for
 from promotion.config import StageConfig
-from promotion.package import model_name_for
+from promotion.package import model_identity, model_name_for
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -37,12 +37,11 @@ def remote_scorer(
     pipeline = pipeline_name_for(config)
 
     def score(version: int, package_arn: str, output_url: str) -> Callable[[], str | None]:
-        name = model_name_for(config.model_package_group_name, config.stage, version)
+        group, identity = config.model_package_group_name, model_identity(config, package_arn)
+        name = model_name_for(group, config.stage, version, identity)
         temporary = None
         if not any(m["ModelName"] == name for m in sm.list_models(NameContains=name)["Models"]):
-            temporary = model_name_for(
-                config.model_package_group_name, f"{config.stage}-cmp", version
-            )
+            temporary = model_name_for(group, f"{config.stage}-cmp", version, identity)
             create_temporary_model(sm, config, temporary, package_arn)
         parameters = {
             "ModelName": temporary or name,

@@ -15,6 +15,7 @@ from moto import mock_aws
 
 from pipelines import compare
 from pipelines.evidence.quality_comparison import Thresholds, compare_predictions
+from promotion.package import model_identity
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
 from utils import new_session
 
@@ -171,8 +172,8 @@ def test_a_replaced_champion_scores_with_a_temporary_model_that_is_deleted(
 
     config = make_config()
     sm = boto3.client("sagemaker", region_name="eu-west-1")
-    temporary = "breast-cancer-classifier-pre-prod-cmp-v6"
     package = "arn:aws:sagemaker:eu-west-1:222222222222:model-package/breast-cancer-classifier/3"
+    temporary = f"breast-cancer-classifier-pre-prod-cmp-v6-{model_identity(config, package)}"
     execution_arn = "arn:aws:sagemaker:eu-west-1:222222222222:pipeline/p/execution/x"
     with Stubber(sm) as stub:
         stub.add_response("list_models", {"Models": []})

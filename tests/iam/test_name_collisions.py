@@ -78,7 +78,8 @@ def module_arns(config: Any) -> list[str]:
     pipeline = f"{group}-{stage}-batch-inference"
     name = module_name(pipeline)
     sm = f"arn:aws:sagemaker:{region}:{account}"
-    models = [model_name_for(group, s, v) for s in (stage, f"{stage}-cmp") for v in (1, 42, 1234)]
+    models = [model_name_for(group, s, v, "0123abcd") for s in (stage, f"{stage}-cmp")
+              for v in (1, 42, 1234)]  # fmt: skip
     database = re.sub(r"[^a-z0-9_]", "_", name.lower())
     return [
         f"{sm}:pipeline/{pipeline.lower()}",

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 import boto3
 import pytest
+from botocore.client import BaseClient
 
 import build
+from promotion import registry
+from promotion.artifacts import SOURCE_URI_METADATA
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, PROD_ACCOUNT, role_arn
-from testbed.promotion_cases import GROUP, TARGET_BUCKET, register
+from testbed.promotion_cases import DEV_BUCKET, GROUP, TARGET_BUCKET, register
 from tests.promotion.conftest import Call, mutating
 
 
@@ -26,37 +32,68 @@ def run_build(config: Path, out: Path, *extra: str) -> int:
     )  # fmt: skip
 
 
-def test_latest_approved_is_promoted_in_one_list_call(
+@pytest.fixture
+def filtered_after_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ListModelPackages answers as SageMaker: a page of MaxResults packages is taken, THEN
+    filtered by ModelApprovalStatus, so a page may be empty and carry a NextToken (moto filters
+    first). Requested before `api_calls`, which then records the calls as made."""
+    original = getattr(BaseClient, "_make_api_call")  # noqa: B009 (private to botocore)
+
+    def answer(self: BaseClient, operation_name: str, api_params: Any) -> Any:
+        status = api_params.get("ModelApprovalStatus")
+        if operation_name != "ListModelPackages" or status is None:
+            return original(self, operation_name, api_params)
+        unfiltered = {k: v for k, v in api_params.items() if k != "ModelApprovalStatus"}
+        page = original(self, operation_name, unfiltered)
+        page["ModelPackageSummaryList"] = [
+            s for s in page["ModelPackageSummaryList"] if s["ModelApprovalStatus"] == status
+        ]
+        return page
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", answer)
+
+
+@pytest.mark.parametrize(("page_size", "pages"), [(100, 1), (2, 2)])
+def test_latest_approved_is_promoted_past_newer_versions_not_approved(
+    filtered_after_the_page: None,
+    api_calls: list[Call],
     dev: boto3.Session,
     pre_prod: boto3.Session,
     config_file: Callable[..., Path],
     tmp_path: Path,
-    api_calls: list[Call],
+    monkeypatch: pytest.MonkeyPatch,
+    page_size: int,
+    pages: int,
 ) -> None:
-    # GIVEN an old approved version, the wanted one, then newer rejected and pending ones
+    # GIVEN an old approved version, the wanted one, then newer rejected and pending ones, and
+    # a SageMaker that filters its pages by status after taking them
     register(dev, "Approved", run="run-1")
     wanted = register(dev, "Approved", run="run-2")
     register(dev, "Rejected", run="run-3")
     register(dev, "PendingManualApproval", run="run-4")
+    monkeypatch.setattr(registry, "RESOLVE_PAGE_SIZE", page_size)
     out = tmp_path / "out"
 
     # WHEN build.py runs without a pinned ARN
     assert run_build(config_file(), out) == 0
 
-    # THEN the newest Approved version went over, resolved with one ListModelPackages call
+    # THEN the newest Approved version went over, found on the first page that holds one: with
+    # pages of 2, the first page (versions 4 and 3) is empty and its NextToken is followed
     tfvars = json.loads((out / "deployment.tfvars.json").read_text())
     assert tfvars["source_model_package_arn"] == wanted
     assert tfvars["source_model_package_version"] == 2
     assert tfvars["model_package_arn"].startswith(
         f"arn:aws:sagemaker:us-east-1:{PRE_PROD_ACCOUNT}:model-package/{GROUP}/"
     )
-    assert tfvars["model_name"] == f"{GROUP}-pre-prod-v2"
+    assert re.fullmatch(f"{GROUP}-pre-prod-v2-[0-9a-f]{{8}}", tfvars["model_name"])
     assert (out / "pipeline-definition.json").is_file()
     resolving = [
         c for c in api_calls
         if c[1] == "ListModelPackages" and c[2].get("ModelApprovalStatus") == "Approved"
     ]  # fmt: skip
-    assert len(resolving) == 1 and resolving[0][2]["MaxResults"] == 1
+    assert len(resolving) == pages
+    assert all(c[2]["MaxResults"] == page_size for c in resolving)
+    assert [bool(c[2].get("NextToken")) for c in resolving] == [False] + [True] * (pages - 1)
 
 
 def test_rerun_with_nothing_new_writes_nothing(
@@ -257,6 +294,27 @@ def test_artifacts_bucket_is_the_stage_bucket(
         f"model-packages/{GROUP}/v1/InferenceSpecification/Containers/0/ModelDataUrl/model.tar.gz",
         f"model-packages/{GROUP}/v1/ModelMetrics/ModelQuality/Statistics/S3Uri/evaluation.json",
     ]
+
+
+def test_artifacts_under_a_non_ascii_key_are_promoted(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    # GIVEN a package whose artifacts are under a key that is not ASCII (S3 keys are UTF-8; S3
+    # user metadata, where each copy records its source, is ASCII only)
+    arn = register(dev, run="modèle-2026")
+    config = config_file()
+
+    # WHEN the dry run, then the promotion, run
+    assert run_build(config, tmp_path / "plan", "--dry-run") == 0
+    assert run_build(config, tmp_path / "out") == 0
+
+    # THEN the package is promoted, each copy recording its source URI percent-encoded
+    tfvars = json.loads((tmp_path / "out" / "deployment.tfvars.json").read_text())
+    assert tfvars["source_model_package_arn"] == arn
+    key = f"model-packages/{GROUP}/v1/InferenceSpecification/Containers/0/ModelDataUrl/model.tar.gz"
+    metadata = pre_prod.client("s3").head_object(Bucket=TARGET_BUCKET, Key=key)["Metadata"]
+    assert metadata[SOURCE_URI_METADATA] == f"s3://{DEV_BUCKET}/mod%C3%A8le-2026/model.tar.gz"
+    assert unquote(metadata[SOURCE_URI_METADATA]).endswith("/modèle-2026/model.tar.gz")
 
 
 @pytest.mark.parametrize(

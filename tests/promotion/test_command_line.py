@@ -56,6 +56,12 @@ REFUSED: list[tuple[str, CLI, list[str], str]] = [
     ("run_pipeline without --stage", run_pipeline.main, ["--wait"], "--stage"),
     ("compare with an unknown flag", compare.main, ["--stage", "pre-prod", "--champ"], "--champ"),
     ("smoke without --input", smoke.main, ["--stage", "pre-prod", "--run-id", "1"], "--input"),
+    ("smoke with a date not YYYY-MM-DD", smoke.main,
+     ["--stage", "pre-prod", "--run-id", "1", "--input", __file__, "--date", "20261201"],
+     "--date: '20261201' is not a date like 2026-12-01 (YYYY-MM-DD)"),
+    ("smoke with a date not in the calendar", smoke.main,
+     ["--stage", "pre-prod", "--run-id", "1", "--input", __file__, "--date", "2026-02-30"],
+     "--date: '2026-02-30' is not a date"),
 ]  # fmt: skip
 
 

@@ -5,21 +5,30 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
-from botocore.exceptions import EndpointConnectionError
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.httpsession import URLLib3Session
 
 import build
 import utils
-from pipelines import get_pipeline_definition, run_pipeline
-from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
+from pipelines import get_pipeline_definition, run_pipeline, smoke
+from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, role_arn
 from testbed.promotion_cases import register
 from tests.pipeline.conftest import write_config
+from tests.promotion.conftest import Call, mutating
+from tests.promotion.test_package_forms import (
+    container,
+    prefix_source,
+    put_model_files,
+    register_with_additional,
+)
 
 
 def closed_port() -> int:
@@ -28,11 +37,11 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def build_main(config: Path, out: Path) -> int:
+def build_main(config: Path, out: Path, *extra: str) -> int:
     return build.main(
         ["--stage", "pre-prod", "--config", str(config), "--output-dir", str(out),
          "--source-role-arn", role_arn(DEV_ACCOUNT),
-         "--target-role-arn", role_arn(PRE_PROD_ACCOUNT)]
+         "--target-role-arn", role_arn(PRE_PROD_ACCOUNT), *extra]
     )  # fmt: skip
 
 
@@ -174,3 +183,116 @@ def test_run_pipeline_both_modes_and_get_definition_fail_in_one_line(
     line = one_line(capsys)
     assert "cannot be written" in line and "pass a writable --output" in line
     assert not rendered
+
+
+@pytest.fixture
+def head_without_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HeadObject errors as S3 answers them: no body, so only the status is known ("404"), a
+    missing bucket looking like a missing key (S3 API reference, HeadObject). moto in-process
+    names the code."""
+    original = getattr(BaseClient, "_make_api_call")  # noqa: B009 (private to botocore)
+
+    def answer(self: BaseClient, operation_name: str, api_params: Any) -> Any:
+        try:
+            return original(self, operation_name, api_params)
+        except ClientError as error:
+            if operation_name == "HeadObject":
+                status = int(error.response["ResponseMetadata"]["HTTPStatusCode"])
+                info = cast(dict[str, Any], error.response["Error"])
+                info.pop("BucketName", None)
+                info.update(Code=str(status), Message=HTTPStatus(status).phrase)
+            raise
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", answer)
+
+
+def package_with_a_prefix(dev: boto3.Session) -> None:
+    """A package whose additional specification's model data is a key prefix (S3Prefix)."""
+    put_model_files(dev, "models/run-1/")
+    register_with_additional(dev, container(prefix_source("models/run-1/")))
+
+
+@pytest.mark.parametrize(
+    ("dry_run", "registered", "failed"),
+    [(True, package_with_a_prefix, "ListObjectsV2"), (False, register, "PutObject")],
+    ids=["dry-run-lists-the-stage-copies", "promotion-takes-its-lease"],
+)
+def test_a_stage_bucket_that_does_not_exist_is_one_line_naming_its_key(
+    head_without_body: None, api_calls: list[Call], dev: boto3.Session, pre_prod: boto3.Session,
+    config_file: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    dry_run: bool, registered: Callable[[boto3.Session], object], failed: str,
+) -> None:  # fmt: skip
+    # GIVEN a stage file whose artifacts_bucket does not exist: S3 answers HeadObject there
+    # 404 (as for a missing key), and NoSuchBucket to the calls that have an answer body
+    registered(dev)
+    config = config_file(artifacts_bucket="no-such-artifacts-bucket")
+    api_calls.clear()
+
+    # WHEN build.py plans a package with a prefix (it lists the stage's copies), or promotes
+    code = build_main(config, tmp_path / "out", *(["--dry-run"] if dry_run else []))
+
+    # THEN one line names the call, the bucket, the stage file's key and the fix, exit 1, and
+    # nothing was changed (the promotion's first write, its lease, is the call refused)
+    assert code == 1
+    error = one_line(capsys)
+    assert error.startswith(f"build.py: error: {failed} for target (pre-prod) account"), error
+    assert "the S3 bucket no-such-artifacts-bucket does not exist (NoSuchBucket)" in error
+    assert f"'artifacts_bucket' of {config} names it" in error
+    assert "create the bucket (bootstrap/stage creates the stage's)" in error
+    writes = [c for c in mutating(api_calls) if c[0] != "sts"]
+    assert writes == ([] if dry_run else [("s3", "PutObject")])
+
+
+def test_any_other_aws_refusal_is_one_line_naming_call_code_and_message(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    # GIVEN a SageMaker in the stage that refuses a value (400 ValidationException)
+    register(dev)
+    original = build.Identity.client
+
+    def client(self: build.Identity, name: str) -> Any:
+        made = original(self, name)
+        if name == "sagemaker" and self.account_id == PRE_PROD_ACCOUNT:
+
+            def refused(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+                error = {"Code": "ValidationException", "Message": "1 validation error detected"}
+                metadata = {"HTTPStatusCode": 400, "RetryAttempts": 0}
+                response = AWSResponse("https://aws.invalid", 400, HTTPHeaders(), None)
+                return response, {"Error": error, "ResponseMetadata": metadata}
+
+            made.meta.events.register("before-call.sagemaker.ListModelPackageGroups", refused)
+        return made
+
+    monkeypatch.setattr(build.Identity, "client", client)
+
+    # WHEN build.py runs THEN one line names the call, the principal, AWS's code and message
+    assert build_main(config_file(), tmp_path) == 1
+    error = one_line(capsys)
+    assert f"ListModelPackageGroups for target (pre-prod) account {PRE_PROD_ACCOUNT}" in error
+    assert "was refused (ValidationException: 1 validation error detected)" in error
+    assert "check the names and values it was given" in error
+
+
+def test_the_smoke_run_with_a_missing_input_bucket_is_one_line_naming_its_key(
+    pre_prod: boto3.Session, config_file: Callable[..., Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], api_calls: list[Call],
+) -> None:  # fmt: skip
+    # GIVEN a stage file whose input_data_url is in a bucket that does not exist
+    config = config_file(input_data_url="s3://no-such-input-bucket/scoring/",
+                         feature_columns=["f0", "f1"])  # fmt: skip
+    smoke_input = tmp_path / "smoke-input.csv"
+    smoke_input.write_text("record_id,f0,f1\n7,1,2\n")
+
+    # WHEN the smoke run uploads its input
+    code = smoke.main(["--stage", "pre-prod", "--config", str(config), "--input",
+                       str(smoke_input), "--run-id", "run-1"],
+                      session_factory=lambda **_: account_session(PRE_PROD_ACCOUNT))  # fmt: skip
+
+    # THEN one line names the call, the bucket and the key; no pipeline was started
+    assert code == 1
+    error = one_line(capsys)
+    assert error.startswith("error: PutObject for "), error
+    assert "the S3 bucket no-such-input-bucket does not exist (NoSuchBucket)" in error
+    assert f"'input_data_url' of {config} names it" in error
+    assert not [c for c in api_calls if c[1] == "StartPipelineExecution"]

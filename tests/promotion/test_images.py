@@ -4,6 +4,7 @@ AWS documents (testbed/moto_ecr.py). The copy goes through a moto server: real H
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 import build
-from errors import ConfigError
+from errors import ConfigError, CopyError
 from promotion import image_copy
 from promotion.artifacts import CopySettings
 from promotion.config import load_stage_config
@@ -128,8 +129,9 @@ def promote(world: World, arn: str, stage: str = "pre-prod", **extra: Any) -> Pr
         **ecr,
         pinned_images=extra.pop("pinned_images", None),
     )
-    return apply_promotion(plan, config, settings=CopySettings(), fetch=https_fetch(), **clients,
-                           **ecr, **extra)  # fmt: skip
+    fetch = extra.pop("fetch", https_fetch())
+    return apply_promotion(plan, config, settings=CopySettings(), fetch=fetch, **clients, **ecr,
+                           **extra)  # fmt: skip
 
 
 def stage_manifest(session: boto3.Session, digest: str) -> str | None:
@@ -218,6 +220,54 @@ def test_a_copy_killed_half_way_leaves_no_image_and_the_rerun_finishes_it(world:
     assert stage_manifest(world.pre_prod, world.image.digest) == world.image.manifest
 
 
+class BrokenBody:
+    """A layer's download whose connection breaks on the second read, in the middle of the body."""
+
+    def __init__(self, response: Any, error: Exception) -> None:
+        self.response, self.error, self.reads = response, error, 0
+
+    def __enter__(self) -> BrokenBody:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.response.close()
+
+    def read(self, size: int = -1) -> bytes:
+        self.reads += 1
+        if self.reads == 2:
+            raise self.error
+        return bytes(self.response.read(1000))  # a first part of the body
+
+
+@pytest.mark.parametrize(
+    "error",
+    [TimeoutError("The read operation timed out"),
+     ConnectionResetError(104, "Connection reset by peer"),
+     http.client.IncompleteRead(b"", 4000)],
+    ids=["timeout", "reset", "incomplete"],
+)  # fmt: skip
+def test_a_layer_download_broken_mid_body_is_one_line_and_the_rerun_finishes(
+    world: World, error: Exception
+) -> None:
+    # GIVEN a copy whose second layer's download breaks after its first bytes
+    arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
+    real, fetched = https_fetch(), []
+
+    def fetch(url: str) -> Any:
+        fetched.append(url)
+        response = real(url)
+        return BrokenBody(response, error) if len(fetched) == 2 else response
+
+    # WHEN it is promoted THEN the copy stops with the module's one-line error, saying re-run
+    with pytest.raises(CopyError, match=r"from the dev account's ECR broke off .*; re-run"):
+        promote(world, arn, fetch=fetch)
+    assert stage_manifest(world.pre_prod, world.image.digest) is None
+    # AND the re-run skips the layer completed before, copies the rest, verifies the digest
+    moved = promote(world, arn).moved[world.image.digest]
+    assert moved.layers_skipped == 1 and moved.layers_copied == len(world.image.blobs) - 1
+    assert stage_manifest(world.pre_prod, world.image.digest) == world.image.manifest
+
+
 def refused(
     world: World, capsys: pytest.CaptureFixture[str], api_calls: list[Call], stage: str,
     *arguments: str,
@@ -283,6 +333,30 @@ def test_a_tag_repushed_in_dev_after_pre_prod_leaves_prod_on_the_first_digest(
     assert run_build(world, "prod", out / "prod", "--status", "--json") == 0
     status = json.loads(capsys.readouterr().out)
     assert status["versions"][0]["images"] == [prod_image]
+
+
+def test_model_data_overwritten_in_dev_after_pre_prod_is_refused_for_prod(
+    world: World, api_calls: list[Call], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN pre-prod promoted the package (its images.json records the model data's ETag), and
+    # then someone overwrote the model data in dev under the same key
+    out = world.tmp / "build"
+    arn = register(world, image_uri(DEV_ACCOUNT, REGION, DEV_REPOSITORY, "1.0"))
+    assert run_build(world, "pre-prod", out / "pre-prod", "--model-package-arn", arn) == 0
+    recorded = json.loads((out / "pre-prod" / "images.json").read_text())["artifacts"]
+    source = f"s3://{DEV_BUCKET}/run-1/model.tar.gz"
+    assert [entry["source"] for entry in recorded] == [source]
+    world.dev.client("s3").put_object(Bucket=DEV_BUCKET, Key="run-1/model.tar.gz",
+                                      Body=b"other bytes")  # fmt: skip
+
+    # WHEN prod is promoted from pre-prod's images.json
+    code, error = refused(world, capsys, api_calls, "prod", "--model-package-arn", arn,
+                          "--images-from", str(out / "pre-prod" / "images.json"))  # fmt: skip
+
+    # THEN it is refused before anything is written, naming the object and what to do
+    assert code == 1
+    assert f"{source} is not what the earlier stage promoted" in error
+    assert "promote a new version through it" in error
 
 
 def test_without_the_pin_prod_would_have_taken_the_repushed_tag(world: World) -> None:

@@ -7,9 +7,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from errors import ConfigError, CopyError, PackageFailedError
 from promotion import registry
@@ -166,20 +168,64 @@ def test_an_empty_artifact_is_written_create_only_without_a_part_copy(
     assert SOURCE_ETAG_METADATA in head["Metadata"]
 
 
-def test_a_part_refused_by_its_precondition_aborts_the_upload(
-    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path]
+def copy_source_if_match(target_s3: Any, source_s3: Any) -> None:
+    """UploadPartCopy as S3 answers it: 412 PreconditionFailed when the source's ETag is not
+    `x-amz-copy-source-if-match` (S3 API reference, UploadPartCopy); moto ignores the header."""
+
+    def check(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        headers = params["headers"]
+        bucket, key = unquote(headers["x-amz-copy-source"]).lstrip("/").split("/", 1)
+        current = source_s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+        if headers["x-amz-copy-source-if-match"].strip('"') == current:
+            return None
+        error = {
+            "Code": "PreconditionFailed",
+            "Condition": "x-amz-copy-source-If-Match",
+            "Message": "At least one of the pre-conditions you specified did not hold",
+        }
+        metadata = {"HTTPStatusCode": 412}
+        response = AWSResponse("https://aws.invalid", 412, HTTPHeaders(), None)
+        return response, {"Error": error, "ResponseMetadata": metadata}  # fmt: skip
+
+    target_s3.meta.events.register("before-call.s3.UploadPartCopy", check)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["UploadPartCopy", "GetObject"])
+def test_a_source_changed_after_planning_is_told_apart_from_a_target_that_exists(
+    dev: boto3.Session, pre_prod: boto3.Session, config_file: Callable[..., Path], streamed: bool
 ) -> None:
-    # GIVEN a source object that changes while it is copied (UploadPartCopy's CopySourceIfMatch
-    # fails with 412)
+    # GIVEN a plan, then the dev object overwritten before it is copied (server-side: the parts'
+    # CopySourceIfMatch fails with 412; streamed, when the target may not read the source:
+    # GetObject's IfMatch does)
     arn = register(dev, model_data=os.urandom(11 * MIB))
-    target_s3 = pre_prod.client("s3")
-    refuse(target_s3, "UploadPartCopy", code="PreconditionFailed")
+    config = load_stage_config(config_file())
+    source_s3, target_sm, target_s3 = dev.client("s3"), pre_prod.client("sagemaker"), (
+        pre_prod.client("s3"))  # fmt: skip
+    copy_source_if_match(target_s3, source_s3)
+    if streamed:
+        refuse(target_s3, "UploadPartCopy")
+    plan = plan_promotion(
+        config, source_arn=arn, source_sm=dev.client("sagemaker"), source_s3=source_s3,
+        target_sm=target_sm, target_s3=target_s3,
+    )  # fmt: skip
+    source_s3.put_object(Bucket=DEV_BUCKET, Key="run-1/model.tar.gz", Body=b"retrained")
 
-    # WHEN it is promoted
-    with pytest.raises(CopyError):
-        promote(dev, pre_prod, config_file(), arn, target_s3=target_s3)
+    # WHEN it is applied
+    with pytest.raises(CopyError) as refused:
+        apply_promotion(plan, config, source_s3=source_s3, target_sm=target_sm,
+                        target_s3=target_s3, settings=SMALL_PARTS)  # fmt: skip
 
-    # THEN nothing is left behind: the multipart upload was aborted (S3 bills its parts)
+    # THEN the line blames the source, not the target: nothing exists to remove
+    message = str(refused.value)
+    assert f"s3://{DEV_BUCKET}/run-1/model.tar.gz changed after this promotion was planned" in (
+        message)  # fmt: skip
+    assert "GetObject" in message if streamed else "UploadPartCopy" in message
+    assert message.endswith("re-run")
+    assert "exists" not in message and "administrator" not in message
+    # AND nothing is left behind: no copy of it, the multipart upload aborted (S3 bills parts)
+    key = f"model-packages/{GROUP}/v1/InferenceSpecification/Containers/0/ModelDataUrl/"
+    assert not pre_prod.client("s3").list_objects_v2(Bucket=TARGET_BUCKET, Prefix=key).get(
+        "Contents")  # fmt: skip
     assert not pre_prod.client("s3").list_multipart_uploads(Bucket=TARGET_BUCKET).get("Uploads")
 
 

@@ -6,18 +6,25 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 import build
-from errors import ConfigError, PackageFailedError, WaitTimeoutError
+from errors import ConfigError, NoApprovedPackageError, PackageFailedError, WaitTimeoutError
 from pipelines.definition.stage_build import feature_columns_for
-from promotion.config import load_stage_config
-from promotion.package import build_create_request, model_name_for, plan_references, rewrite_uris
+from promotion.config import VpcConfig, default_config_path, load_stage_config
+from promotion.package import (
+    build_create_request,
+    model_identity,
+    model_name_for,
+    plan_references,
+    rewrite_uris,
+)
 from promotion.promote import create_package_shape
-from promotion.registry import wait_until_completed
+from promotion.registry import resolve_latest_approved, wait_until_completed
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, refuse, role_arn
 from testbed.promotion_cases import register
 
@@ -211,11 +218,71 @@ def test_wait_is_bounded() -> None:
     assert slept == [2, 2]
 
 
+APPROVED_QUERY = {
+    "ModelPackageGroupName": "churn-model", "ModelApprovalStatus": "Approved",
+    "SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 100,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("found", [True, False], ids=["found-on-page-3", "none-approved"])
+def test_empty_pages_with_a_next_token_are_followed(found: bool) -> None:
+    # GIVEN a SageMaker whose first two pages hold no Approved package but carry a NextToken
+    # (it filters each page by status after taking it), and whose third holds one, or none
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    last: dict[str, Any] = {"ModelPackageSummaryList": []}
+    if found:
+        last["ModelPackageSummaryList"] = [{
+            "ModelPackageArn": ARN.replace("222222222222", "111111111111"),
+            "CreationTime": "2026-01-01", "ModelPackageStatus": "Completed",
+            "ModelApprovalStatus": "Approved",
+        }]  # fmt: skip
+    with Stubber(sm) as stub:
+        stub.add_response("list_model_packages", {"ModelPackageSummaryList": [], "NextToken": "a"},
+                          APPROVED_QUERY)  # fmt: skip
+        stub.add_response("list_model_packages", {"ModelPackageSummaryList": [], "NextToken": "b"},
+                          {**APPROVED_QUERY, "NextToken": "a"})  # fmt: skip
+        stub.add_response("list_model_packages", last, {**APPROVED_QUERY, "NextToken": "b"})
+
+        # WHEN the latest Approved version is resolved
+        if found:
+            # THEN it is the one on the third page
+            arn = resolve_latest_approved(sm, group="churn-model", account_id="111111111111")
+            assert arn == last["ModelPackageSummaryList"][0]["ModelPackageArn"]
+        else:
+            # THEN only once the pages end is there none
+            with pytest.raises(NoApprovedPackageError, match="no Approved model package"):
+                resolve_latest_approved(sm, group="churn-model", account_id="111111111111")
+        stub.assert_no_pending_responses()
+
+
 @pytest.mark.parametrize("group", ["a", "churn-model", "x" * 63])
 def test_model_names_are_valid_and_short(group: str) -> None:
-    name = model_name_for(group, "pre-prod", 12345)
-    assert name.endswith("-pre-prod-v12345")
+    name = model_name_for(group, "pre-prod-cmp", 12345, "0123abcd")
+    assert name.endswith("-pre-prod-cmp-v12345-0123abcd")
     assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name)
+
+
+def test_a_model_that_cannot_change_in_place_gets_a_new_name() -> None:
+    # GIVEN a stage and its package (the role and the network are fixed when a model is created)
+    config = load_stage_config(default_config_path("pre-prod"))
+    package = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn/4"
+    same = model_identity(config, package)
+    subnets = ("subnet-0fedcba9876543210", "subnet-0123456789abcdef0")
+    network = VpcConfig(subnet_ids=subnets, security_group_ids=("sg-0123456789abcdef0",))
+    # WHEN the role, the network or the package changes THEN the identity changes; the order of
+    # subnets (a set to SageMaker) does not
+    changed = [
+        model_identity(config.model_copy(update={"sagemaker_execution_role_arn": "arn:aws:iam::"
+                                                 "222222222222:role/other"}), package),
+        model_identity(config.model_copy(update={"vpc_config": network}), package),
+        model_identity(config, package.replace("/4", "/5")),
+    ]  # fmt: skip
+    assert same == model_identity(config, package) and same not in changed
+    assert len(set(changed)) == 3
+    reordered = network.model_copy(update={"subnet_ids": subnets[::-1]})
+    assert (
+        model_identity(config.model_copy(update={"vpc_config": reordered}), package) == changed[1]
+    )
 
 
 def test_uris_are_rewritten_only_when_equal() -> None:

@@ -14,6 +14,8 @@ import pytest
 import build
 from errors import WaitTimeoutError
 from promotion import lease as leases
+from promotion.package import creatable
+from promotion.plan import create_package_shape
 from promotion.registry import LINEAGE_SOURCE_ARN
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, role_arn
 from testbed.promotion_cases import GROUP, TARGET_BUCKET, register
@@ -105,6 +107,37 @@ def test_a_package_pointing_at_our_keys_without_the_source_etag_is_refused(
     assert run_build(config, tmp_path / "second") == 1
     error = capsys.readouterr().err
     assert f"its copy {url} does not carry the source ETag" in error
+
+
+def test_a_package_with_our_copies_but_its_own_environment_is_refused(
+    dev: boto3.Session,
+    pre_prod: boto3.Session,
+    config_file: Callable[..., Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN a promotion, then a newer package in the stage group with the same lineage, copies
+    # and image, but an environment of its own (another entry point and threshold)
+    register(dev)
+    config = config_file()
+    assert run_build(config, tmp_path / "first") == 0
+    promoted = json.loads((tmp_path / "first" / "deployment.tfvars.json").read_text())
+    sm = pre_prod.client("sagemaker")
+    ours = sm.describe_model_package(ModelPackageName=promoted["model_package_arn"])
+    request = creatable(ours, create_package_shape(sm))
+    container = request["InferenceSpecification"]["Containers"][0]
+    own = {"SAGEMAKER_PROGRAM": "other.py", "MODEL_THRESHOLD": "0.0"}
+    container["Environment"] = {**container.get("Environment", {}), **own}
+    forged = sm.create_model_package(**{**request, "ModelPackageGroupName": GROUP})[
+        "ModelPackageArn"
+    ]
+
+    # WHEN build.py runs again THEN the newer package is refused, named, with the field that
+    # differs; nothing deploys it
+    assert run_build(config, tmp_path / "second") == 1
+    error = capsys.readouterr().err.strip()
+    assert forged in error and "sets Environment of InferenceSpecification.Containers.0" in error
+    assert not (tmp_path / "second" / "deployment.tfvars.json").exists()
 
 
 @pytest.mark.parametrize(

@@ -144,7 +144,7 @@ def rendered_parameter_names(stage: str) -> set[str]:
     definition = pipeline.render_definition(
         config=config,
         pipeline_name=pipeline.pipeline_name_for(config),
-        model_name=model_name_for(config.model_package_group_name, stage, 3),
+        model_name=model_name_for(config.model_package_group_name, stage, 3, "0123abcd"),
         model_package_version=3,
         feature_columns=config.feature_columns or ("mean radius", "mean texture"),
     )

@@ -46,7 +46,7 @@ def test_build_py_model_names_fit_the_model_name_validation(stage_module: dict[s
     for group in ("breast-cancer-classifier", "g" * 63):
         for stage in ("pre-prod", "prod"):
             # THEN Terraform accepts them
-            assert pattern.search(model_name_for(group, stage, 1234))
+            assert pattern.search(model_name_for(group, stage, 1234, "0123abcd"))
     assert not pattern.search("under_score")  # the pattern found is the one that refuses
 
 
