@@ -64,15 +64,22 @@ locals {
   # Results for SQL: a Glue database per stage (names: lower case, digits, underscores).
   results_database = replace(lower(local.name), "/[^a-z0-9_]/", "_")
   results_prefix   = "${trimsuffix(var.config.output_data_url, "/")}/_authoritative/"
+  # The table declares every column in lower case: Glue stores column names lower-cased, so a
+  # mixed-case name (userId) would show a diff on every plan ("Name databases, tables, and
+  # columns", Amazon Athena User Guide: names in Glue are lower case, Athena lower-cases them).
+  # The Parquet files keep the stage file's case: Athena reads Parquet columns by name ("Handling
+  # schema updates", same guide), matching the file's field case-insensitively (Trino's and
+  # Presto's ParquetTypeUtils.getParquetTypeByName, which Athena's engine is built on). Names
+  # equal once lower-cased are refused (variables.tf, promotion/config.py).
   results_id_columns = var.config.id_column == null ? [
     { name = "source_file", type = "string" },
     { name = "row_number", type = "bigint" },
-  ] : [{ name = var.config.id_column, type = "string" }]
+  ] : [{ name = lower(var.config.id_column), type = "string" }]
   # Each prediction column is "name" or "name:type" (double when not given): the type
   # Postprocess writes, so the Parquet files and the table agree.
   results_prediction_columns = [
     for entry in coalesce(var.config.prediction_columns, ["prediction"]) : {
-      name = split(":", entry)[0]
+      name = lower(split(":", entry)[0])
       type = try(split(":", entry)[1], "double")
     }
   ]

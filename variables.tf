@@ -216,25 +216,47 @@ variable "config" {
     error_message = "config.comparison_max_large_share must be greater than 0 and at most 1."
   }
 
+  # The results table's columns (batch-config-template.tf results_columns, its partition dt)
+  # are lower case in Glue: two names equal once lower-cased would be one column twice.
   validation {
-    condition     = contains(["snapshot", "YYYY-MM-DD", "dt=YYYY-MM-DD", "year=YYYY/month=MM/day=DD"], var.config.input_layout)
-    error_message = "config.input_layout must be snapshot, YYYY-MM-DD, dt=YYYY-MM-DD or year=YYYY/month=MM/day=DD."
-  }
+    condition = alltrue([for lowered, names in {
+      for name in concat(
+        var.config.id_column == null ? ["source_file", "row_number"] : [var.config.id_column],
+        [for entry in coalesce(var.config.prediction_columns, ["prediction"]) : split(":", entry)[0]],
+        ["model_package_version", "execution_id", "run_date", "dt"],
+      ) : lower(name) => name...
+    } : length(names) == 1])
+    # A heredoc: checkov's HCL parser takes no quoted string inside a quoted string's ${}.
+    error_message = <<-EOT
+      config.id_column and config.prediction_columns name a column of the results table twice once lower-cased (Glue holds column names in lower case): ${jsonencode([for lowered, names in {
+    for name in concat(
+      var.config.id_column == null ? ["source_file", "row_number"] : [var.config.id_column],
+      [for entry in coalesce(var.config.prediction_columns, ["prediction"]) : split(":", entry)[0]],
+      ["model_package_version", "execution_id", "run_date", "dt"],
+    ) : lower(name) => name...
+} : names if length(names) > 1])}; rename one of each.
+    EOT
+}
 
-  validation {
-    condition     = var.config.input_lag_days >= 0 && var.config.input_lag_days <= 30 && floor(var.config.input_lag_days) == var.config.input_lag_days
-    error_message = "config.input_lag_days must be a whole number from 0 to 30."
-  }
+validation {
+  condition     = contains(["snapshot", "YYYY-MM-DD", "dt=YYYY-MM-DD", "year=YYYY/month=MM/day=DD"], var.config.input_layout)
+  error_message = "config.input_layout must be snapshot, YYYY-MM-DD, dt=YYYY-MM-DD or year=YYYY/month=MM/day=DD."
+}
 
-  validation {
-    condition     = contains(["fail", "skip"], var.config.missing_input)
-    error_message = "config.missing_input must be fail or skip."
-  }
+validation {
+  condition     = var.config.input_lag_days >= 0 && var.config.input_lag_days <= 30 && floor(var.config.input_lag_days) == var.config.input_lag_days
+  error_message = "config.input_lag_days must be a whole number from 0 to 30."
+}
 
-  validation {
-    condition     = var.config.processing_volume_gb >= 1 && var.config.processing_volume_gb <= 16384 && floor(var.config.processing_volume_gb) == var.config.processing_volume_gb
-    error_message = "config.processing_volume_gb must be a whole number from 1 to 16384."
-  }
+validation {
+  condition     = contains(["fail", "skip"], var.config.missing_input)
+  error_message = "config.missing_input must be fail or skip."
+}
+
+validation {
+  condition     = var.config.processing_volume_gb >= 1 && var.config.processing_volume_gb <= 16384 && floor(var.config.processing_volume_gb) == var.config.processing_volume_gb
+  error_message = "config.processing_volume_gb must be a whole number from 1 to 16384."
+}
 }
 
 ################################################################################

@@ -19,7 +19,7 @@ data "aws_iam_policy_document" "lambda_assume" {
 }
 
 resource "aws_iam_role" "lambda" {
-  name               = "${var.name_prefix}-dispatch"
+  name               = "${local.name_prefix}-dispatch"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
 

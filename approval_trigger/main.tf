@@ -16,16 +16,25 @@ locals {
   # built reproducibly by scripts/lambda_zip.py.
   lambda_zip = "${path.module}/build/lambda_function.zip"
 
+  # One trigger per model in a dev account: the names derive from the group, unless the
+  # settings pin a prefix (a trigger applied before v1.1.0: batch-inference-approval, CHANGELOG).
+  # 44 characters fit every name: the rule's "<prefix>-model-package-state" in EventBridge's 64,
+  # "<prefix>-dispatch" in Lambda's and IAM's 64, "<prefix>-dlq" in SQS's 80, the table (255),
+  # the secret (512) and the key alias (256).
+  group_prefix   = lower(local.group)
+  derived_prefix = length(local.group_prefix) <= 35 ? "${local.group_prefix}-approval" : "${substr(local.group_prefix, 0, 26)}-${substr(sha256(local.group_prefix), 0, 8)}-approval"
+  pinned_prefix  = try(local.settings.approval_trigger_name_prefix, null)
+  name_prefix    = coalesce(var.name_prefix, local.pinned_prefix, local.derived_prefix)
   account_id     = data.aws_caller_identity.current.account_id
   partition      = data.aws_partition.current.partition
-  function_name  = "${var.name_prefix}-dispatch"
-  rule_name      = "${var.name_prefix}-model-package-state"
+  function_name  = "${local.name_prefix}-dispatch"
+  rule_name      = "${local.name_prefix}-model-package-state"
   log_group_name = "/aws/lambda/${local.function_name}"
   # Built from its parts so that the key policy does not depend on the rule resource.
   rule_arn      = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.rule_name}"
   log_group_arn = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
 
-  dead_letter_queue_name = "${var.name_prefix}-dlq"
+  dead_letter_queue_name = "${local.name_prefix}-dlq"
   dead_letter_queue_arn  = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.dead_letter_queue_name}"
 }
 

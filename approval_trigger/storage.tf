@@ -45,7 +45,7 @@ module "key" {
   source = "../modules/kms-key"
 
   description       = "Approval trigger: token secret, de-duplication table, dead-letter queue, logs"
-  alias             = var.name_prefix
+  alias             = local.name_prefix
   account_id        = local.account_id
   policy_statements = data.aws_iam_policy_document.key.json
 }
@@ -62,14 +62,14 @@ moved {
 
 resource "aws_secretsmanager_secret" "github_token" {
   #checkov:skip=CKV2_AWS_57: a GitHub token cannot be rotated by a Secrets Manager rotation function; rotate it in GitHub and put the new value
-  name                    = "${var.name_prefix}/github-token"
+  name                    = "${local.name_prefix}/github-token"
   description             = "GitHub token that may dispatch ${var.deploy_workflow} of ${local.github_repository} (value set outside Terraform)"
   kms_key_id              = module.key.arn
   recovery_window_in_days = 7
 }
 
 resource "aws_dynamodb_table" "dedup" {
-  name                        = "${var.name_prefix}-dedup"
+  name                        = "${local.name_prefix}-dedup"
   billing_mode                = "PAY_PER_REQUEST"
   hash_key                    = "pk"
   deletion_protection_enabled = var.protect_dedup_table

@@ -5,9 +5,15 @@ variable "stage_config_files" {
 }
 
 variable "settings_file" {
-  description = "The bootstrap settings file, relative to this directory: `github_repository` (OWNER/REPO) is read from it."
+  description = "The bootstrap settings file, relative to this directory: `github_repository` (OWNER/REPO) is read from it, and `approval_trigger_name_prefix` when it sets one (see name_prefix)."
   type        = string
   default     = "../bootstrap/settings.tfvars.json"
+
+  # Checked before any resource is planned with it (a resource's own name check would come first).
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,44}$", coalesce(try(jsondecode(file("${path.root}/${var.settings_file}")).approval_trigger_name_prefix, null), "unset")))
+    error_message = "approval_trigger_name_prefix in the settings file must be 1-44 letters, digits, - or _ (the prefix of the trigger's resource names), or absent (null)."
+  }
 }
 
 variable "deploy_workflow" {
@@ -29,9 +35,14 @@ variable "github_api_url" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of every resource name (function, table, queue, secret, rule)."
+  description = "Prefix of every resource name (function, role, rule, queue, table, secret, key alias): 1-44 letters, digits, `-` or `_`. `null` means bootstrap/settings.tfvars.json's `approval_trigger_name_prefix` when it sets one, else `<group in lower case>-approval` (a group over 35 characters: its first 26, `-`, 8 hex digits of its SHA-256), one trigger per model in a dev account."
   type        = string
-  default     = "batch-inference-approval"
+  default     = null
+
+  validation {
+    condition     = var.name_prefix == null || can(regex("^[a-zA-Z0-9_-]{1,44}$", var.name_prefix))
+    error_message = "name_prefix must be null or 1-44 letters, digits, - or _: the rule's name, <prefix>-model-package-state, may have 64 characters."
+  }
 }
 
 variable "lambda_runtime" {

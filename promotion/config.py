@@ -79,6 +79,7 @@ def _s3_url(value: str) -> str:
 # in the processing image alone; a test holds the two equal), and its ids without an id column.
 OWN_OUTPUT_COLUMNS = ("model_package_version", "execution_id", "run_date")
 ROW_ID_COLUMNS = ("source_file", "row_number")
+RESULTS_PARTITION = "dt"  # the results table's partition key (batch-config-template.tf)
 
 
 # Types a prediction column may declare as `name:type` (postprocess.py PREDICTION_TYPES, which
@@ -360,12 +361,12 @@ class StageConfig(BaseModel):
                     f"AWS's framework registries of {self.region} (docs/iam.md); map it to an "
                     "image there"
                 )
-        taken = {*OWN_OUTPUT_COLUMNS, *([self.id_column] if self.id_column else ROW_ID_COLUMNS)}
-        clash = sorted(taken & {prediction_column_name(c) for c in self.prediction_columns or ()})
-        if clash:
+        twice = _results_columns_equal_once_lower_cased(self.id_column, self.prediction_columns)
+        if twice:
             raise ValueError(
-                f"key 'prediction_columns' names {', '.join(clash)}, a column the results "
-                "already hold (the id columns, model_package_version, execution_id, run_date)"
+                f"keys 'id_column' and 'prediction_columns' name {'; '.join(twice)}, one column "
+                "once lower-cased: the results' Glue table holds names in lower case, beside "
+                f"{', '.join(OWN_OUTPUT_COLUMNS)} and {RESULTS_PARTITION}; rename one"
             )
         if self.missing_input == "skip" and self.input_layout == "snapshot":
             raise ValueError(
@@ -379,6 +380,22 @@ class StageConfig(BaseModel):
                 f"allows at most {MAX_CONCURRENCY_PAYLOAD_MB}: lower one of them"
             )
         return self
+
+
+def _results_columns_equal_once_lower_cased(
+    id_column: str | None, prediction_columns: tuple[str, ...] | None
+) -> list[str]:
+    """The results table's column names that are equal once lower-cased, as "a and b"."""
+    names = [
+        *([id_column] if id_column else ROW_ID_COLUMNS),
+        *(prediction_column_name(c) for c in prediction_columns or ("prediction",)),
+        *OWN_OUTPUT_COLUMNS,
+        RESULTS_PARTITION,
+    ]
+    by_lower: dict[str, list[str]] = {}
+    for name in names:
+        by_lower.setdefault(name.lower(), []).append(name)
+    return [" and ".join(same) for same in by_lower.values() if len(same) > 1]
 
 
 def stage_repository_uri(config: StageConfig) -> str:

@@ -103,6 +103,12 @@ def name_prefix(group: str) -> str:
     return group[:32].rstrip("-")
 
 
+def state_bucket(group: str, account_id: str) -> str:
+    """The state bucket bootstrap creates in an account: bootstrap/modules/naming's
+    `bucket_prefix` (the name prefix lower cased: S3 bucket names are) and the account id."""
+    return f"{name_prefix(group).lower()}-tfstate-{account_id}"
+
+
 def module_name(pipeline_name: str) -> str:
     """The base of the root module's derived names: Terraform's `local.name` (and bootstrap's
     `local.module_name`), the pipeline name or its first 45 characters and a hash."""

@@ -29,6 +29,7 @@ from testbed.iam_policies import (
     render,
     role_documents,
     role_specs,
+    state_bucket,
 )
 from testbed.local_aws import (
     DEV_ACCOUNT,
@@ -107,7 +108,7 @@ def accounts_for(config: StageConfig) -> Accounts:
         dev_artifacts_prefix=DEV_ARTIFACTS_PREFIX,
         dev_artifacts_kms_key_arn=None,
         artifacts_kms_key_arn=f"arn:aws:kms:{region}:{account}:key/artifacts",
-        state_bucket=f"{prefix}-tfstate-{account}",
+        state_bucket=state_bucket(config.model_package_group_name, account),
         state_key=f"batch-inference/{config.stage}.tfstate",
         state_kms_key_arn=f"arn:aws:kms:{region}:{account}:key/state",
         permissions_boundary_arn=f"arn:aws:iam::{account}:policy/{prefix}-boundary-{config.stage}",

@@ -18,7 +18,8 @@ locals {
 
   reader = module.naming.roles.dev["registry-reader"]
 
-  state_bucket = "${module.naming.name_prefix}-tfstate-${local.dev_account_id}"
+  # S3 bucket names are lower case (bootstrap/modules/naming `bucket_prefix`).
+  state_bucket = "${module.naming.bucket_prefix}-tfstate-${local.dev_account_id}"
 
   # Stage roles that read the dev registry and copy the artifacts server-side (roles.json).
   stage_readers = flatten([

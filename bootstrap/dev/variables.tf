@@ -37,6 +37,12 @@ variable "manage_dev_image_repository_policies" {
   default     = true
 }
 
+variable "approval_trigger_name_prefix" {
+  description = "Read by approval_trigger/ only (the settings file is shared): the prefix of the trigger's resource names. `null` derives it from the group."
+  type        = string
+  default     = null
+}
+
 variable "stage_config_files" {
   description = "The stage files, relative to this directory: account ids, region and group are read from them."
   type        = list(string)

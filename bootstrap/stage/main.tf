@@ -17,7 +17,7 @@ locals {
   # The comparison's evaluation rows may live anywhere: the execution role reads them there.
   evaluation_input = var.evaluation_input_url == null ? [] : [regex("^s3://([^/]+)/(.*)$", var.evaluation_input_url)]
   data_buckets     = var.create_data_bucket ? toset([local.input_bucket[0], local.output_bucket[0]]) : toset([])
-  state_bucket     = coalesce(var.state_bucket, "${local.prefix}-tfstate-${var.account_id}")
+  state_bucket     = coalesce(var.state_bucket, "${module.naming.bucket_prefix}-tfstate-${var.account_id}")
   state_key        = coalesce(var.state_key, "batch-inference/${var.stage}.tfstate")
   execution_role   = regex("^arn:[^:]+:iam::([0-9]{12}):role(/.*/|/)([^/]+)$", var.sagemaker_execution_role_arn)
 

@@ -113,6 +113,12 @@ variable "dev_image_repositories" {
   default     = []
 }
 
+variable "approval_trigger_name_prefix" {
+  description = "Read by approval_trigger/ only (the settings file is shared): the prefix of the trigger's resource names. `null` derives it from the group."
+  type        = string
+  default     = null
+}
+
 ################################################################################
 # This root only
 ################################################################################
@@ -130,7 +136,7 @@ variable "create_data_bucket" {
 }
 
 variable "state_bucket" {
-  description = "Name of the Terraform state bucket to create. `null` means `<prefix>-tfstate-<account id>`."
+  description = "Name of the Terraform state bucket to create. `null` means `<prefix in lower case>-tfstate-<account id>`."
   type        = string
   default     = null
 }

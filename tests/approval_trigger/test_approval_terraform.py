@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,8 @@ import hcl2
 import pytest
 
 from approval_trigger import dedup, events, github, settings
+from testbed.terraform import Terraform, working_copy
+from tests.terraform.test_terraform_module import run_blocks, summary
 
 MODULE = Path(__file__).resolve().parents[2] / "approval_trigger"
 
@@ -155,3 +159,20 @@ def test_the_dead_letter_queue_holds_its_policy_and_an_upgrade_keeps_it(
     removed = [block for block in _load("storage.tf").get("removed", [])
                if block["from"] == "${aws_sqs_queue_policy.dead_letter}"]  # fmt: skip
     assert removed and removed[0]["lifecycle"][0]["destroy"] is False
+
+
+def test_the_terraform_tests_of_its_names_pass(terraform: Terraform, tmp_path: Path) -> None:
+    # GIVEN a working copy with the function's package built (the plan's precondition)
+    copy = working_copy(MODULE.parent, tmp_path / "checkout")
+    subprocess.run([sys.executable, "scripts/lambda_zip.py"], cwd=copy, check=True)
+    root = ["-chdir=approval_trigger"]
+    terraform.run([*root, "init", "-backend=false", "-input=false", "-no-color",
+                   "-lockfile=readonly"], cwd=copy)  # fmt: skip
+    expected = run_blocks(copy / "approval_trigger" / "tests")
+
+    # WHEN Terraform runs approval_trigger/tests (names per model, the pin, the limits)
+    done = terraform.run([*root, "test", "-no-color"], cwd=copy, check=False)
+
+    # THEN every run block passed
+    output = done.stdout + done.stderr
+    assert expected > 0 and summary(output) == ("Success", expected, 0, 0), output[-6000:]

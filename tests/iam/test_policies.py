@@ -106,6 +106,33 @@ def test_the_tests_render_with_the_same_variable_names_as_terraform() -> None:
     assert python_names == _policy_var_names(STAGE_ROOT) - {"oidc_provider_arn"}
 
 
+def test_a_mixed_case_group_s_state_policies_name_the_lower_case_state_bucket() -> None:
+    # GIVEN a stage of a group in mixed case (Copier and SageMaker accept it), as the tests set it
+    # up (testbed/iam_world.py) and bootstrap/stage passes it (`state_bucket = local.state_bucket`,
+    # the name of the bucket it creates, tests/terraform/test_bootstrap_names.py)
+    from testbed.iam_policies import policy_variables
+    from testbed.iam_world import accounts_for, load_stage_config
+
+    shipped = load_stage_config(DEMO_STAGES / "pre-prod-config.tfvars.json")
+    config = shipped.model_copy(update={"model_package_group_name": "ChurnModel"})
+    variables = policy_variables(config, accounts_for(config))
+    assert re.search(r"\n  policy_vars = \{\n.*\n    state_bucket\s+= local\.state_bucket\n",
+                     STAGE_ROOT.read_text(encoding="utf-8"), re.S)  # fmt: skip
+
+    # WHEN the policies that name the state bucket are rendered
+    buckets = {
+        arn.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+        for template in ("terraform-state", "terraform-state-write")
+        for statement in render(template, variables)["Statement"]
+        for arn in ([statement["Resource"]] if isinstance(statement["Resource"], str)
+                    else statement["Resource"])
+        if arn.startswith("arn:aws:s3:::")
+    }  # fmt: skip
+
+    # THEN they name one bucket, in lower case (S3 bucket names are)
+    assert buckets == {f"churnmodel-tfstate-{config.account_id}"}
+
+
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_each_template_is_valid_json_with_unique_sids(template: str) -> None:
     values: dict[str, Any] = {name: "x" for name in placeholders(template)}

@@ -56,6 +56,40 @@ def test_bad_config_values_name_the_file_and_key(
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"id_column": "ID", "prediction_columns": ["id:string", "score"]}, "ID and id"),
+        ({"prediction_columns": ["Score", "score:bigint"]}, "Score and score"),
+        ({"prediction_columns": ["Run_Date:string"]}, "Run_Date and run_date"),
+        ({"prediction_columns": ["DT"]}, "DT and dt"),
+        ({"id_column": "Prediction", "prediction_columns": None}, "Prediction and prediction"),
+    ],
+)
+def test_results_columns_equal_once_lower_cased_are_refused_naming_them(
+    config_file: Callable[..., Path], values: dict[str, object], named: str
+) -> None:
+    # GIVEN result columns that differ only in case (Glue holds them in lower case: one column)
+    path = config_file(**values)
+    # WHEN the stage file is read, THEN one line names them
+    with pytest.raises(ConfigError) as error:
+        load_stage_config(path)
+    message = str(error.value)
+    assert f"name {named}, one column once lower-cased" in message and "\n" not in message
+
+
+def test_mixed_case_results_columns_that_differ_lower_cased_are_kept(
+    config_file: Callable[..., Path],
+) -> None:
+    config = load_stage_config(
+        config_file(id_column="userId", prediction_columns=["Label:string", "churnScore"])
+    )
+    assert (config.id_column, config.prediction_columns) == (
+        "userId",
+        ("Label:string", "churnScore"),
+    )
+
+
 def test_missing_key_is_named(config_file: Callable[..., Path], tmp_path: Path) -> None:
     values = json.loads(config_file().read_text())
     del values["region"]

@@ -203,6 +203,54 @@ run "deployment_model_name_accepts_63_characters" {
   }
 }
 
+# Column names of the results table, which Glue holds in lower case (variables.tf).
+run "config_prediction_columns_refuses_0" {
+  command = plan
+  # the id column and a prediction, equal once lower-cased
+  variables {
+    config = merge(var.config, { id_column = "ID", prediction_columns = ["id:string", "score"] })
+  }
+  expect_failures = [var.config]
+}
+
+run "config_prediction_columns_refuses_1" {
+  command = plan
+  # two predictions equal once lower-cased
+  variables {
+    config = merge(var.config, { prediction_columns = ["Score", "score:double"] })
+  }
+  expect_failures = [var.config]
+}
+
+run "config_prediction_columns_refuses_2" {
+  command = plan
+  # a prediction named as a column of the results table's own
+  variables {
+    config = merge(var.config, { prediction_columns = ["Run_Date:string"] })
+  }
+  expect_failures = [var.config]
+}
+
+run "config_prediction_columns_refuses_3" {
+  command = plan
+  # a prediction named as the table's partition
+  variables {
+    config = merge(var.config, { prediction_columns = ["DT"] })
+  }
+  expect_failures = [var.config]
+}
+
+run "config_prediction_columns_accepts_0" {
+  command = plan
+  variables {
+    config = merge(var.config, { id_column = "userId", prediction_columns = ["Label:string", "score"] })
+  }
+  assert {
+    condition     = var.config.id_column == "userId" && join(",", var.config.prediction_columns) == "Label:string,score"
+    error_message = "mixed-case column names that differ once lower-cased were not accepted"
+  }
+}
+
 run "config_stage_refuses_0" {
   command = plan
   variables {

@@ -501,6 +501,24 @@ run "results_table_names_the_stages_prediction_columns" {
   }
 }
 
+# Glue stores column names in lower case: declared in the stage file's case, a mixed-case name
+# would show a change on every plan (prod's reviewed one too).
+run "results_table_declares_the_stages_column_names_in_lower_case" {
+  command = plan
+
+  variables {
+    config = merge(var.config, { id_column = "userId", prediction_columns = ["Label:string", "churnScore"] })
+  }
+
+  assert {
+    condition = [for column in aws_glue_catalog_table.predictions.storage_descriptor[0].columns : "${column.name}:${column.type}"] == [
+      "userid:string", "label:string", "churnscore:double",
+      "model_package_version:bigint", "execution_id:string", "run_date:date",
+    ]
+    error_message = "the table must declare the id and prediction columns lower-cased, as Glue stores them"
+  }
+}
+
 run "outputs_name_the_deployed_resources" {
   command = plan
 

@@ -4,7 +4,8 @@ Terraform `config` object and promotion/config.py's StageConfig, as Terraform ev
 
 The .tftest.hcl files hold what used to be Python reading the .tf files: the schedule's request,
 the policies as JSON, names, tags, the results table, every validation (tests/terraform/*.tftest.hcl
-for the module, stage-root/tests/ for the root, modules/kms-key/tests/ for the key module).
+for the module, stage-root/tests/ for the root, modules/kms-key/tests/ for the key module,
+bootstrap/modules/naming/tests/ for the names both bootstrap roots derive from the group).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tests.terraform.conftest import (
 
 TEST_DIRECTORY = "tests/terraform"  # the stage module's test files, from the repository root
 KMS_KEY = "modules/kms-key"  # the one key module every root uses, with its own tests/
+NAMING = "bootstrap/modules/naming"  # bootstrap's role and state bucket names, with its tests/
 _SUMMARY = re.compile(r"(Success|Failure)! (\d+) passed, (\d+) failed(?:, (\d+) skipped)?\.")
 _RUN = re.compile(r'^run "[^"]+"', re.M)
 
@@ -59,15 +61,21 @@ def checkout(tmp_path_factory: pytest.TempPathFactory, terraform: Terraform) -> 
                    f"-test-directory={TEST_DIRECTORY}"], cwd=copy)  # fmt: skip
     terraform.run([f"-chdir={STAGE_ROOT}", "init", "-backend=false", "-input=false", "-no-color",
                    "-lockfile=readonly"], cwd=copy)  # fmt: skip
-    terraform.run([f"-chdir={KMS_KEY}", "init", "-backend=false", "-input=false", "-no-color"],
-                  cwd=copy)  # fmt: skip
+    for module in (KMS_KEY, NAMING):
+        terraform.run([f"-chdir={module}", "init", "-backend=false", "-input=false", "-no-color"],
+                      cwd=copy)  # fmt: skip
     return copy
 
 
 @pytest.mark.parametrize(
     ("chdir", "tests"),
-    [(".", TEST_DIRECTORY), (STAGE_ROOT, f"{STAGE_ROOT}/tests"), (KMS_KEY, f"{KMS_KEY}/tests")],
-    ids=["stage module", "stage root", "kms-key module"],
+    [
+        (".", TEST_DIRECTORY),
+        (STAGE_ROOT, f"{STAGE_ROOT}/tests"),
+        (KMS_KEY, f"{KMS_KEY}/tests"),
+        (NAMING, f"{NAMING}/tests"),
+    ],
+    ids=["stage module", "stage root", "kms-key module", "bootstrap naming module"],
 )
 def test_the_terraform_tests_pass(
     terraform: Terraform, checkout: Path, chdir: str, tests: str

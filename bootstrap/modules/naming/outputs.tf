@@ -3,6 +3,20 @@ output "name_prefix" {
   value       = local.name_prefix
 }
 
+output "bucket_prefix" {
+  description = "Prefix of the state buckets' names, `<bucket_prefix>-tfstate-<account id>`: name_prefix in lower case (S3 bucket names are lower case)."
+  value       = local.bucket_prefix
+
+  # Checked at plan: S3 would refuse the name at apply, after the apply created other resources.
+  precondition {
+    condition = (
+      can(regex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", "${local.bucket_prefix}-tfstate-000000000000")) &&
+      !anytrue([for reserved in local.reserved_bucket_prefixes : startswith("${local.bucket_prefix}-tfstate-", reserved)])
+    )
+    error_message = "The group ${var.model_package_group_name} makes the state buckets ${local.bucket_prefix}-tfstate-<account id>, which S3 refuses: a bucket name is 3-63 lower-case letters, digits and hyphens and starts with none of ${join(", ", local.reserved_bucket_prefixes)}."
+  }
+}
+
 output "roles" {
   description = "bootstrap/policies/roles.json: by account (dev, pre-prod, prod), each role's GitHub subject and policy templates."
   value       = local.roles
