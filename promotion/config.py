@@ -361,6 +361,13 @@ class StageConfig(BaseModel):
                     f"AWS's framework registries of {self.region} (docs/iam.md); map it to an "
                     "image there"
                 )
+        taken = {*OWN_OUTPUT_COLUMNS, *([self.id_column] if self.id_column else ROW_ID_COLUMNS)}
+        clash = sorted(taken & {prediction_column_name(c) for c in self.prediction_columns or ()})
+        if clash:
+            raise ValueError(
+                f"key 'prediction_columns' names {', '.join(clash)}, a column the results "
+                "already hold (the id columns, model_package_version, execution_id, run_date)"
+            )
         twice = _results_columns_equal_once_lower_cased(self.id_column, self.prediction_columns)
         if twice:
             raise ValueError(
