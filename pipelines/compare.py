@@ -11,7 +11,8 @@ the source version the stage's pipeline runs (its ModelName -> model -> package 
 nothing when the stage runs nothing yet. Reports: ``comparison.json`` and ``comparison.md``
 under ``--output`` (default build/<stage>/comparison), also appended to the job summary.
 
-Exit codes: 0 done (whatever the verdict), 1 AWS or run failure, 2 bad input or configuration.
+Exit codes: 0 done (whatever the verdict), 1 AWS or run failure or no verdict (repeated ids; the
+report says why), 2 bad input or configuration.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from pipelines.evidence.quality_comparison import (
     compare_predictions,
     markdown_report,
     nothing_to_compare,
+    refused_report,
 )
 from pipelines.evidence.quality_scoring import Scores, local_scorer, remote_scorer
 from pipelines.smoke import smoke_urls, upload
@@ -278,10 +280,16 @@ def run(args: argparse.Namespace, *, session: boto3.Session, sleep: Callable[[fl
         score = local_scorer(session, definition, input_url)
     else:
         score = remote_scorer(session, config, input_url, sleep=sleep)
-    document, report = run_comparison(
-        session, config, champion=args.champion, challenger=args.challenger, score=score,
-        run_id=run_id,
-    )  # fmt: skip
+    try:
+        document, report = run_comparison(
+            session, config, champion=args.champion, challenger=args.challenger, score=score,
+            run_id=run_id,
+        )  # fmt: skip
+    except PromotionError as error:  # no verdict: a stage the comparison blocks stays blocked
+        blocks = config.comparison_blocks_prod
+        write_reports(output, {"status": "refused", "reason": str(error), "blocks_prod": blocks},
+                      refused_report(config.stage, str(error), blocks_prod=blocks))  # fmt: skip
+        raise
     write_reports(output, document, report)
     return 0
 

@@ -232,3 +232,9 @@ def markdown_report(
 def nothing_to_compare(stage: str, reason: str) -> str:
     """The report when there is no champion (prod runs nothing yet, or it is unknown)."""
     return f"### Champion/challenger ({stage})\n\nNothing compared: {reason}.\n"
+
+
+def refused_report(stage: str, reason: str, *, blocks_prod: bool) -> str:
+    """The report when the comparison could not give a verdict (repeated ids, a failed run)."""
+    effect = "blocks the prod plan" if blocks_prod else "annotation only"
+    return f"### Champion/challenger ({stage}): no verdict ({effect})\n\nRefused: {reason}.\n"

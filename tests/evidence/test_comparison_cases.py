@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import boto3
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,16 +34,16 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield new_session(region_name="eu-west-1")
 
 
-def _compare(
+def _stage(
     aws: Any, make_config: Any, outputs: Mapping[int, pd.DataFrame], **config: Any
-) -> dict[str, Any]:
-    """Versions 6 and 7 in the stage, each scoring into what Postprocess writes: Parquet files
-    and a ``_SUCCESS`` naming the id columns; the comparison's JSON document. Without an
-    id_column the ids are the row's source file and number."""
+) -> tuple[Any, Any]:
+    """Versions 6 and 7 in the stage, and a scorer writing what Postprocess writes: Parquet
+    files and a ``_SUCCESS`` naming the id columns. Without an id_column the ids are the row's
+    source file and number."""
     config.setdefault("id_column", None)
     stage = make_config(account_id=ACCOUNT, artifacts_bucket=BUCKET,
                         sagemaker_execution_role_arn=f"arn:aws:iam::{ACCOUNT}:role/x",
-                        **config)  # fmt: skip
+                        evaluation_input_url="s3://eval-bucket/in/", **config)  # fmt: skip
     sm, s3 = aws.client("sagemaker"), aws.client("s3")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     sm.create_model_package_group(ModelPackageGroupName=stage.model_package_group_name)
@@ -66,6 +68,14 @@ def _compare(
         s3.put_object(Bucket=bucket, Key=f"{folder}_SUCCESS", Body=json.dumps(success).encode())
         return lambda: None
 
+    return stage, score
+
+
+def _compare(
+    aws: Any, make_config: Any, outputs: Mapping[int, pd.DataFrame], **config: Any
+) -> dict[str, Any]:
+    """The comparison's JSON document of versions 6 and 7 scoring ``outputs``."""
+    stage, score = _stage(aws, make_config, outputs, **config)
     document, _report = compare.run_comparison(
         aws, stage, champion=6, challenger=7, score=score, run_id="t"
     )
@@ -157,3 +167,26 @@ def test_repeated_ids_are_refused_naming_the_version_and_an_id(aws: Any, make_co
     message = str(refused.value)
     assert "\n" not in message and refused.value.exit_code == 1
     assert "version 6" in message and "'r0'" in message
+
+
+def test_a_refused_comparison_still_blocks_a_stage_it_blocks(
+    aws: Any, make_config: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a stage whose comparison blocks prod, and versions whose output repeats ids
+    frame = pd.DataFrame({"record_id": ["r1", "r1"], "prediction": [0.0, 0.0]})
+    stage, score = _stage(aws, make_config, {6: frame, 7: frame}, id_column="record_id",
+                          id_policy="count", comparison_blocks_prod=True)  # fmt: skip
+    monkeypatch.setattr(compare, "local_scorer", lambda *_args: score)
+    # WHEN the command compares them
+    code = compare.main(
+        ["--stage", "pre-prod", "--config", str(stage.path), "--champion", "6",
+         "--challenger", "7", "--output", str(tmp_path), "--local"],
+        session_factory=boto3.Session,
+    )  # fmt: skip
+    # THEN it fails, and the report it leaves says why and blocks the prod plan (no report
+    # would let the prod plan go ahead)
+    document = json.loads((tmp_path / "comparison.json").read_text())
+    assert code == 1
+    assert document["status"] == "refused" and document["blocks_prod"] is True
+    assert "version 6: id 'r1'" in document["reason"]
+    assert "no verdict (blocks the prod plan)" in (tmp_path / "comparison.md").read_text()
