@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from pipelines.baseline import write_baseline
+from pipelines.evidence.comparison_rows import Column
 from pipelines.evidence.quality_comparison import (
     Thresholds,
     compare_predictions,
@@ -118,7 +119,10 @@ def show_evidence(out_dir: Path, *, log: Callable[[str], None] = print) -> Evide
         )
         for version in VERSIONS
     ]
-    result = compare_predictions(frames[0], frames[1], thresholds=Thresholds())
+    result = compare_predictions(
+        frames[0], frames[1], thresholds=Thresholds(), id_columns=[seed.ID_COLUMN],
+        prediction_columns=[Column("prediction")],
+    )  # fmt: skip
     report = markdown_report(result, champion=champion, challenger=challenger)
     reports = {
         "clean": out_dir / "clean" / "quality" / "algo-1-data-quality.md",

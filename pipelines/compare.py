@@ -11,7 +11,8 @@ the source version the stage's pipeline runs (its ModelName -> model -> package 
 nothing when the stage runs nothing yet. Reports: ``comparison.json`` and ``comparison.md``
 under ``--output`` (default build/<stage>/comparison), also appended to the job summary.
 
-Exit codes: 0 done (whatever the verdict), 1 AWS or run failure, 2 bad input or configuration.
+Exit codes: 0 done (whatever the verdict), 1 AWS or run failure or no verdict (repeated ids; the
+report says why), 2 bad input or configuration.
 """
 
 from __future__ import annotations
@@ -33,18 +34,22 @@ import pyarrow.parquet as pq
 from errors import ConfigError, PromotionError
 from pipelines.definition import execution
 from pipelines.definition.pipeline import pipeline_name_for
+from pipelines.evidence.comparison_rows import Column
 from pipelines.evidence.model_inputs import row_count
 from pipelines.evidence.quality_comparison import (
     Thresholds,
     compare_predictions,
     markdown_report,
     nothing_to_compare,
+    refused_report,
 )
 from pipelines.evidence.quality_scoring import Scores, local_scorer, remote_scorer
 from pipelines.smoke import smoke_urls, upload
+from pipelines.steps.postprocess import SUCCESS_FILE
 from promotion import registry
 from promotion.config import (
     REPO_ROOT,
+    ROW_ID_COLUMNS,
     STAGES,
     StageConfig,
     default_config_path,
@@ -110,18 +115,33 @@ def find_champion(sm: SageMakerClient, config: StageConfig) -> int | None:
     return int(version) if version else None
 
 
-def read_predictions(s3: S3Client, url: str) -> pd.DataFrame:
-    """Every Parquet object under ``url`` as one frame (whatever the layout below it)."""
+def read_predictions(s3: S3Client, url: str) -> tuple[pd.DataFrame, list[str] | None]:
+    """Every Parquet object under ``url`` as one frame (whatever the layout below it), and the
+    id columns the run's ``_SUCCESS`` recorded (None without one)."""
     bucket, prefix = parse_s3_url(url)
-    frames = []
+    frames, recorded = [], set()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            if item["Key"].endswith(".parquet"):
-                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            key, name = item["Key"], item["Key"].rsplit("/", 1)[-1]
+            if not key.endswith(".parquet") and name != SUCCESS_FILE:
+                continue
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            if name == SUCCESS_FILE:
+                recorded.add(tuple(json.loads(body).get("id_columns") or ()))
+            else:
                 frames.append(pq.read_table(io.BytesIO(body)).to_pandas())
     if not frames:
         raise PromotionError(f"no predictions under {url}; see the run's failure reason")
-    return pd.concat(frames, ignore_index=True)
+    if len(recorded) > 1:
+        raise PromotionError(f"the runs under {url} recorded different id columns: {recorded}")
+    return pd.concat(frames, ignore_index=True), list(recorded.pop()) if recorded else None
+
+
+def expected_columns(config: StageConfig) -> tuple[list[str], list[Column]]:
+    """The stage's id columns (id_column, else source_file and row_number) and its prediction
+    columns (prediction_columns, else one double column, prediction)."""
+    ids = [config.id_column] if config.id_column else list(ROW_ID_COLUMNS)
+    return ids, [Column.parse(entry) for entry in config.prediction_columns or ("prediction",)]
 
 
 def run_comparison(
@@ -147,9 +167,17 @@ def run_comparison(
         failures = [failure for failure in (finish() for finish in finishes) if failure]
     if failures:
         raise PromotionError(f"scoring the evaluation input failed: {'; '.join(failures)}")
-    frames = {version: read_predictions(s3, f"{base}/v{version}/") for version in packages}
+    runs = {version: read_predictions(s3, f"{base}/v{version}/") for version in packages}
+    stage_ids, columns = expected_columns(config)
+    recorded = {tuple(ids) for _, ids in runs.values() if ids}
+    if len(recorded) > 1:
+        raise PromotionError(f"the two versions' runs recorded different id columns: {recorded}")
     thresholds = Thresholds(config.comparison_large_difference, config.comparison_max_large_share)
-    result = compare_predictions(frames[champion], frames[challenger], thresholds=thresholds)
+    result = compare_predictions(
+        runs[champion][0], runs[challenger][0], thresholds=thresholds,
+        id_columns=list(recorded.pop()) if recorded else stage_ids,
+        prediction_columns=columns, versions=(str(champion), str(challenger)),
+    )  # fmt: skip
     blocks = config.comparison_blocks_prod and result["verdict"] == "fail"
     names = f"v{champion} (prod)", f"v{challenger}"
     report = markdown_report(result, champion=names[0], challenger=names[1], blocks_prod=blocks)
@@ -252,10 +280,16 @@ def run(args: argparse.Namespace, *, session: boto3.Session, sleep: Callable[[fl
         score = local_scorer(session, definition, input_url)
     else:
         score = remote_scorer(session, config, input_url, sleep=sleep)
-    document, report = run_comparison(
-        session, config, champion=args.champion, challenger=args.challenger, score=score,
-        run_id=run_id,
-    )  # fmt: skip
+    try:
+        document, report = run_comparison(
+            session, config, champion=args.champion, challenger=args.challenger, score=score,
+            run_id=run_id,
+        )  # fmt: skip
+    except PromotionError as error:  # no verdict: a stage the comparison blocks stays blocked
+        blocks = config.comparison_blocks_prod
+        write_reports(output, {"status": "refused", "reason": str(error), "blocks_prod": blocks},
+                      refused_report(config.stage, str(error), blocks_prod=blocks))  # fmt: skip
+        raise
     write_reports(output, document, report)
     return 0
 

@@ -14,6 +14,7 @@ import pytest
 from moto import mock_aws
 
 from pipelines import compare
+from pipelines.evidence.comparison_rows import Column
 from pipelines.evidence.quality_comparison import Thresholds, compare_predictions
 from promotion.package import model_identity
 from promotion.registry import LINEAGE_SOURCE_ARN, LINEAGE_SOURCE_VERSION
@@ -31,6 +32,12 @@ def predictions(values: np.ndarray) -> pd.DataFrame:
                          "prediction": values, "model_package_version": 1})  # fmt: skip
 
 
+ONE_COLUMN: dict[str, Any] = {
+    "id_columns": ["record_id"],
+    "prediction_columns": [Column("prediction")],
+}
+
+
 def test_close_versions_pass_and_distant_rows_are_named() -> None:
     # GIVEN two versions that agree except on rows r010 (by 0.5) and r020 (by 0.3)
     base = np.linspace(0, 1, 100)
@@ -38,7 +45,9 @@ def test_close_versions_pass_and_distant_rows_are_named() -> None:
     other[10] += 0.5
     other[20] -= 0.3
     # WHEN compared with the defaults (0.1 is large, 5 % of rows may be)
-    result = compare_predictions(predictions(base), predictions(other), thresholds=Thresholds())
+    result = compare_predictions(
+        predictions(base), predictions(other), thresholds=Thresholds(), **ONE_COLUMN
+    )
     # THEN 2 % differ: pass; the rows that differ most come first, by id
     assert result["verdict"] == "pass"
     assert result["large_share"] == pytest.approx(0.02)
@@ -53,7 +62,9 @@ def test_versions_that_disagree_fail() -> None:
     b = a.copy()
     b[:10] = 1
     # WHEN compared THEN labels are recognised and the verdict fails
-    result = compare_predictions(predictions(a), predictions(b), thresholds=Thresholds())
+    result = compare_predictions(
+        predictions(a), predictions(b), thresholds=Thresholds(), **ONE_COLUMN
+    )
     assert result["labels"] is True
     assert result["agreement"] == pytest.approx(0.9)
     assert result["verdict"] == "fail"
