@@ -73,9 +73,10 @@ def test_an_input_url_without_its_slash_reads_no_sibling_prefix(
     # THEN Preprocess fails in one line naming the parameter and the fix; nothing is published
     assert bad.status == "Failed"
     (failed,) = [step for step in bad.steps if step.status == "Failed"]
+    reason = failed.failure_reason or ""
     assert failed.name == "Preprocess"
-    assert f"InputDataUrl 's3://{BUCKET}/input' must end with '/'" in failed.failure_reason
-    assert f"pass s3://{BUCKET}/input/" in failed.failure_reason
+    assert f"InputDataUrl 's3://{BUCKET}/input' must end with '/'" in reason
+    assert f"pass s3://{BUCKET}/input/" in reason
     # AND the stage's own URL scores exactly the 100 rows of input/
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     good = run_definition(

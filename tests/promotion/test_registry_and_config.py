@@ -46,9 +46,8 @@ ARN = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1"
         (
             "input_data_url",
             "s3://b-1/input",
-            "key 'input_data_url' 's3://b-1/input' must end "
-            "with '/' (without it S3 also matches sibling prefixes such as s3://b-1/input-archive/): "
-            "write s3://b-1/input/",
+            "key 'input_data_url' 's3://b-1/input' must end with '/' (without it S3 also "
+            "matches sibling prefixes such as s3://b-1/input-archive/): write s3://b-1/input/",
         ),
         (
             "evaluation_input_url",
