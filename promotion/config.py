@@ -75,6 +75,18 @@ def _s3_url(value: str) -> str:
     return value
 
 
+def _s3_prefix(value: str) -> str:
+    # S3Prefix inputs match by key prefix: s3://b/input also reads s3://b/input-archive/...
+    # (Batch Transform's and Processing's S3DataSource.S3Uri, SageMaker API reference).
+    _s3_url(value)
+    if not value.endswith("/"):
+        raise ValueError(
+            f"{value[:80]!r} must end with '/' (without it S3 also matches sibling prefixes "
+            f"such as {value[:60]}-archive/): write {value[:80]}/"
+        )
+    return value
+
+
 # Columns Postprocess writes next to the predictions (postprocess.py RESERVED_COLUMNS, which runs
 # in the processing image alone; a test holds the two equal), and its ids without an id column.
 OWN_OUTPUT_COLUMNS = ("model_package_version", "execution_id", "run_date")
@@ -118,6 +130,7 @@ if TYPE_CHECKING:  # to type checkers every checked string is a str
     Column = str
     InstanceType = str
     S3Url = str
+    S3Prefix = str
     Region = str
     Schedule = str
     TimeZone = str
@@ -134,6 +147,9 @@ else:
     Column = _text(r"^[^,]{1,128}$", "a column name of 1-128 characters without commas", "column")
     InstanceType = _text(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$", "an ml.* instance type", "ml.* type")
     S3Url = _checked(_s3_url, "s3://bucket/prefix", pattern=r"^s3://[a-z0-9.-]{3,63}/")
+    S3Prefix = _checked(
+        _s3_prefix, "s3://bucket/prefix/ (ends with /)", pattern=r"^s3://[a-z0-9.-]{3,63}/(.*/)?$"
+    )
     Region = _checked(rules.check_region, "AWS region")
     Schedule = _checked(rules.check_schedule, "schedule expression")
     TimeZone = _checked(rules.check_timezone, "IANA time zone")
@@ -189,7 +205,9 @@ class StageConfig(BaseModel):
     sagemaker_execution_role_arn: RoleArn = Field(
         description="role the pipeline and its jobs run as, in the stage account"
     )
-    input_data_url: S3Url = Field(description="s3:// prefix the scheduled run scores")
+    input_data_url: S3Prefix = Field(
+        description="s3:// prefix the scheduled run scores, ending with /"
+    )
     output_data_url: S3Url = Field(description="s3:// prefix predictions are written under")
     kms_key_arn: KmsArn | None = Field(
         default=None,
@@ -286,7 +304,7 @@ class StageConfig(BaseModel):
         description="L-infinity CDF distance allowed per feature when constraints.json sets no "
         "comparison_threshold",
     )  # fmt: skip
-    evaluation_input_url: S3Url | None = Field(
+    evaluation_input_url: S3Prefix | None = Field(
         default=None,
         description="s3:// prefix both versions score in the champion/challenger comparison; "
         "null = the repository's inputs/evaluation-rows.csv",

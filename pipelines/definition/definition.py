@@ -147,6 +147,7 @@ def _run_arguments(config: StageConfig, p: dict[str, Any]) -> list[Any]:
         *("--partitions-lib", f"{layout.PARTITIONS_DIR}/{layout.PARTITIONS_SCRIPT}"),
         *(layout.INPUT_LAYOUT_FLAG, config.input_layout),
         *(layout.LAG_DAYS_FLAG, str(config.input_lag_days)),
+        *(layout.TIMEZONE_FLAG, config.schedule_timezone),
         *("--missing-input", config.missing_input),
         *_flag("input-url", p["InputDataUrl"]),
         *_flag("output-url", p["OutputDataUrl"]),

@@ -28,6 +28,8 @@ SHARDS_OUTPUT, IDS_OUTPUT, PREDICTIONS_OUTPUT = "shards", "ids", "predictions"
 # Preprocess arguments that fix which date a run scores; run_dates.py reads them back from the
 # definition being run, so backfills and catch-ups use the same layout and lag as the schedule.
 INPUT_LAYOUT_FLAG, LAG_DAYS_FLAG = "--input-layout", "--lag-days"
+# The schedule's time zone: a tick's date is its date on that clock (it comes in UTC).
+TIMEZONE_FLAG = "--schedule-timezone"
 
 CODE_DIR = "/opt/ml/processing/input/code"
 # partitions.py (dates, partitions, publishing), loaded by path by Preprocess and Postprocess.

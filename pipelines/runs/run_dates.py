@@ -24,6 +24,7 @@ from pipelines.run_pipeline import (
     parse_parameters,
 )
 from pipelines.runs import backfill, results
+from pipelines.steps import partitions
 from promotion.config import StageConfig, default_config_path, load_stage_config
 
 RunOne = Callable[[str], backfill.DateRun]
@@ -56,6 +57,27 @@ def date_settings(definition: dict[str, Any]) -> tuple[str, int] | None:
     if len(found) < 2 or not found[layout.LAG_DAYS_FLAG].isdigit():
         return None
     return found[layout.INPUT_LAYOUT_FLAG], int(found[layout.LAG_DAYS_FLAG])
+
+
+def schedule_timezone(definition: dict[str, Any]) -> str:
+    """The schedule's zone the definition's Preprocess is given (UTC for one rendered before)."""
+    steps = [s for s in definition.get("Steps") or [] if s.get("Name") == layout.PREPROCESS]
+    app = ((steps[0] if steps else {}).get("Arguments") or {}).get("AppSpecification") or {}
+    arguments = list(app.get("ContainerArguments") or [])
+    if layout.TIMEZONE_FLAG in arguments[:-1]:
+        value = arguments[arguments.index(layout.TIMEZONE_FLAG) + 1]
+        if isinstance(value, str) and value:
+            return value
+    return "UTC"
+
+
+def _today(definition: dict[str, Any], now: datetime.datetime | None) -> datetime.date:
+    """Today on the schedule's clock: the day whose scheduled run scores the last date."""
+    moment = now or datetime.datetime.now(datetime.timezone.utc)
+    try:
+        return moment.astimezone(partitions.schedule_zone(schedule_timezone(definition))).date()
+    except partitions.PartitionError as error:
+        raise ConfigError(str(error)) from error
 
 
 def _confirm(config: StageConfig | None, settings: tuple[str, int] | None, where: str) -> None:
@@ -135,6 +157,7 @@ def run_dates_command(
     session_factory: SessionFactory,
     sleep: Callable[[float], None],
     today: datetime.date | None = None,
+    now: datetime.datetime | None = None,
 ) -> int:
     """Decide the dates, run those without a result (or all with --force), print the table."""
     parameters = parse_parameters(args.parameter)
@@ -143,7 +166,6 @@ def run_dates_command(
     config = None
     if args.stage:
         config = load_stage_config(args.config or default_config_path(args.stage), stage=args.stage)
-    today = today or datetime.datetime.now(datetime.timezone.utc).date()
     if args.local:
         definition = _read_definition(args)
         where = str(args.definition)
@@ -167,6 +189,7 @@ def run_dates_command(
         run_one = _remote_runner(args, sagemaker, s3, pipeline_name, parameters, output_url, sleep)
     settings = date_settings(definition)
     _confirm(config, settings, where)
+    today = today or _today(definition, now)
     dates = _dates(args, settings, today, where)
     existing = {d: results.date_result(s3, output_url=output_url, date=d) for d in dates}
     to_run = backfill.plan(dates, existing, force=args.force)

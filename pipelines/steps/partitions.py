@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,10 @@ SKIPPED_FILE = "_SKIPPED"
 METRIC_NAMESPACE = "BatchInference"
 SKIPPED_METRIC = "InputSkipped"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T")
+# A time as ScheduledTime and SageMaker's start time give it: 2026-11-26T03:00:00Z, .000Z.
+_TIME = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(Z|z|[+-]\d{2}:\d{2})?$"
+)
 
 
 class PartitionError(Exception):
@@ -49,13 +53,22 @@ class PartitionError(Exception):
 
 
 def resolve_date(
-    *, run_date: str, scheduled_time: str, start_time: str, lag_days: int, layout: str
+    *,
+    run_date: str,
+    scheduled_time: str,
+    start_time: str,
+    lag_days: int,
+    layout: str,
+    timezone: str = "UTC",
 ) -> str:
     """The date a run scores (YYYY-MM-DD).
 
-    ``run_date`` when given; else the date of ``scheduled_time`` (the schedule's tick, the same
-    for every retry) or, for a manual start, of ``start_time``, minus ``lag_days``. The lag
-    applies to daily layouts only: a snapshot is labelled with the day it was scored.
+    ``run_date`` when given; else the date, in the schedule's ``timezone``, of
+    ``scheduled_time`` (the schedule's tick, the same for every retry) or, for a manual start,
+    of ``start_time``, minus ``lag_days``. Both times come in UTC (EventBridge Scheduler's
+    ``<aws.scheduler.scheduled-time>``, SageMaker's start time) while the schedule fires on the
+    zone's clock: the tick of 00:30 in Europe/London is 23:30 UTC the day before in summer.
+    The lag applies to daily layouts only: a snapshot is labelled with the day it was scored.
     """
     if run_date.strip():
         value = run_date.strip()
@@ -64,13 +77,37 @@ def resolve_date(
         return _date(value, "RunDate").isoformat()
     for name, value in (("ScheduledTime", scheduled_time), ("start time", start_time)):
         if value.strip():
-            match = _TIME.match(value.strip())
-            if not match:
-                raise PartitionError(f"{name} {value!r} is not an ISO 8601 time")
-            day = _date(match.group(1), name)
+            day = _moment(value.strip(), name).astimezone(schedule_zone(timezone)).date()
             lag = lag_days if layout != "snapshot" else 0
             return (day - datetime.timedelta(days=lag)).isoformat()
     raise PartitionError("no RunDate, ScheduledTime or start time to take the date from")
+
+
+def schedule_zone(name: str) -> datetime.tzinfo:
+    """The schedule's IANA time zone; UTC needs no time zone database."""
+    if name in ("UTC", "Etc/UTC"):
+        return datetime.timezone.utc
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise PartitionError(
+            f"schedule time zone {name!r} is not in this image's time zone database: "
+            "use a zone it knows (IANA name) or an image with tzdata"
+        ) from error
+
+
+def _moment(value: str, name: str) -> datetime.datetime:
+    """An ISO 8601 time; without an offset it is UTC (Python 3.10 reads no ``Z`` itself)."""
+    match = _TIME.match(value)
+    if not match:
+        raise PartitionError(f"{name} {value!r} is not an ISO 8601 time")
+    day, clock, offset = match.groups()
+    _date(day, name)
+    offset = "+00:00" if offset in (None, "Z", "z") else offset
+    try:
+        return datetime.datetime.fromisoformat(f"{day}T{clock}{offset}")
+    except ValueError as error:
+        raise PartitionError(f"{name} {value!r} is not an ISO 8601 time") from error
 
 
 def _date(value: str, name: str) -> datetime.date:

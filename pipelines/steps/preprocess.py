@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 import pyarrow as pa
@@ -590,6 +590,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-layout", default="snapshot")
     parser.add_argument("--input-url", default="")
     parser.add_argument("--lag-days", type=int, default=1)
+    parser.add_argument("--schedule-timezone", default="UTC", help="IANA zone of the schedule")
     parser.add_argument("--missing-input", choices=("fail", "skip"), default="fail")
     parser.add_argument("--run-date", default="")
     parser.add_argument("--scheduled-time", default="")
@@ -627,6 +628,11 @@ def prepare_run(args: argparse.Namespace, host: str, hosts: int) -> dict[str, An
     if not args.partitions_lib:
         return None
     lib = _load_partitions(Path(args.partitions_lib))
+    if args.input_url and not args.input_url.endswith("/"):  # S3 prefixes match siblings too
+        raise InputError(
+            f"InputDataUrl {args.input_url!r} must end with '/': without it S3 also reads "
+            f"sibling prefixes ({args.input_url}-archive/...); pass {args.input_url}/"
+        )
     try:
         date = lib.resolve_date(
             run_date=args.run_date,
@@ -634,6 +640,7 @@ def prepare_run(args: argparse.Namespace, host: str, hosts: int) -> dict[str, An
             start_time=args.start_time,
             lag_days=args.lag_days,
             layout=args.input_layout,
+            timezone=args.schedule_timezone,
         )
         expected = lib.partition_url(args.input_url, args.input_layout, date)
     except lib.PartitionError as error:
@@ -714,6 +721,50 @@ def quality_gate(args: argparse.Namespace, host: str) -> Any:
     return module.Gate(args.feature_columns, options, host)
 
 
+class GuardedGate:
+    """The data-quality gate, kept from failing the run by an error of its own (a bug, a
+    baseline it cannot read): under policy ``warn`` that error is a warning and the batch goes
+    on unchecked; under ``fail`` (or an unknown policy) it is the step's one-line failure."""
+
+    def __init__(self, args: argparse.Namespace, host: str) -> None:
+        options = [option.partition("=") for option in args.quality_option]
+        self.policy = {key: value for key, _, value in options}.get("policy", "warn")
+        self.gate: Any = None
+        try:
+            self.gate = quality_gate(args, host)
+        except Exception as error:  # noqa: BLE001 - any error of the gate, see the docstring
+            self._broke(error, during="loading")
+
+    def __bool__(self) -> bool:
+        return self.gate is not None
+
+    def _broke(self, error: BaseException, *, during: str, stop: bool = True) -> None:
+        self.gate = None
+        line = f"data-quality gate error while {during}: {type(error).__name__}: {error}"
+        line = " ".join(line.split())
+        if self.policy != "warn" and stop:
+            raise InputError(line) from error
+        print(f"WARNING {line} (policy {self.policy}: the run continues unchecked)")
+
+    def observe(self, batch: Any) -> None:
+        """Profile one batch (see quality.Gate.observe)."""
+        if self.gate is not None:
+            try:
+                self.gate.observe(batch)
+            except Exception as error:  # noqa: BLE001
+                self._broke(error, during="profiling the batch")
+
+    def finish(self, *, error: str | None = None) -> str | None:
+        """The gate's verdict (see quality.Gate.finish); never raises while reporting ``error``."""
+        if self.gate is None:
+            return None
+        try:
+            return cast("str | None", self.gate.finish(error=error))
+        except Exception as failure:  # noqa: BLE001
+            self._broke(failure, during="judging the batch", stop=error is None)
+            return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the step; print one line and return 1 when the input cannot be scored."""
     args = parse_args(argv)
@@ -722,8 +773,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     shards_dir.mkdir(parents=True, exist_ok=True)
     ids_dir.mkdir(parents=True, exist_ok=True)
     writer = ShardWriter(shards_dir, ids_dir, f"{host}-", args.max_shard_bytes)
-    gate = quality_gate(args, host)
+    gate: GuardedGate | None = None
     try:
+        gate = GuardedGate(args, host)
         run = prepare_run(args, host, hosts)
         args.source_prefix = run["input_prefix"] if run else ""
         if run is not None:
@@ -748,6 +800,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if failure_file.parent.is_dir():
             failure_file.write_text(message[:1024], encoding="utf-8")
         return 1
+    except BaseException:  # our bug: its traceback, and no shard of this run left behind
+        writer.discard()
+        raise
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     (ids_dir / f"{host}{MANIFEST_SUFFIX}").write_text(text, encoding="utf-8")
     print(

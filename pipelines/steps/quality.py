@@ -156,8 +156,10 @@ def compared(value: float, sign: str, limit: float) -> str:
 
 
 def _divergence(q: float, p: float) -> float:
-    """Kullback-Leibler divergence of Bernoulli(q) from Bernoulli(p), 0 < p <= q < 1."""
-    return q * math.log(q / p) + (1 - q) * math.log((1 - q) / (1 - p))
+    """Kullback-Leibler divergence of Bernoulli(q) from Bernoulli(p), 0 < p <= q <= 1, p < 1
+    (``0 log 0`` is 0: at q = 1 the divergence is ``log(1 / p)``)."""
+    rest = (1 - q) * math.log((1 - q) / (1 - p)) if q < 1 else 0.0
+    return q * math.log(q / p) + rest
 
 
 def completeness_floor(wanted: float, rows: int) -> float:
@@ -165,12 +167,15 @@ def completeness_floor(wanted: float, rows: int) -> float:
 
     With a missing share ``p = 1 - wanted``, P(missing share >= q) <= exp(-rows * KL(q || p))
     (Chernoff-Hoeffding); the floor is ``1 - q`` for the q where that bound is
-    `COMPLETENESS_ALPHA`. A baseline without missing values allows none.
+    `COMPLETENESS_ALPHA`. A baseline without missing values allows none; when even an all-missing
+    batch stays within the bound (few rows, many missing in the baseline), the floor is 0.
     """
     p = 1.0 - wanted
     if p <= 0.0 or rows <= 0:
         return wanted
     budget = math.log(1 / COMPLETENESS_ALPHA) / rows
+    if p >= 1.0 or _divergence(1.0, p) <= budget:
+        return 0.0
     low, high = p, 1.0
     for _ in range(60):  # bisection: the divergence grows with q above p
         middle = (low + high) / 2

@@ -42,6 +42,7 @@ def daily(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]
         input_lag_days=2,
         missing_input="skip",
         processing_volume_gb=200,
+        schedule_timezone="Asia/Tokyo",
     )
     text = _render(load_stage_config(path))
     return text, json.loads(text)
@@ -73,6 +74,8 @@ def test_daily_stage_gates_scoring_on_input_and_publishes_last(
     arguments = preprocess["Arguments"]["AppSpecification"]["ContainerArguments"]
     assert arguments[arguments.index("--input-layout") + 1] == "year=YYYY/month=MM/day=DD"
     assert arguments[arguments.index("--lag-days") + 1] == "2"
+    # AND the schedule's zone, on whose clock a tick (given in UTC) has its date
+    assert arguments[arguments.index(layout.TIMEZONE_FLAG) + 1] == "Asia/Tokyo"
     assert arguments[arguments.index("--missing-input") + 1] == "skip"
     assert preprocess["PropertyFiles"] == [
         {"FilePath": "run.json", "OutputName": "ids", "PropertyFileName": "Run"}

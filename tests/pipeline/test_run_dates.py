@@ -44,9 +44,13 @@ def lag_two(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _catch_up(
-    definition: Path, monkeypatch: pytest.MonkeyPatch, *extra: str
+    definition: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *extra: str,
+    now: datetime.datetime | None = None,
 ) -> tuple[int, list[str]]:
-    """`run_pipeline --local --catch-up` on TODAY; the dates it ran (no pipeline runs)."""
+    """`run_pipeline --local --catch-up` on TODAY (or at ``now``); the dates it ran (no pipeline
+    runs)."""
     ran: list[str] = []
 
     def runner(*_: Any) -> run_dates.RunOne:
@@ -63,7 +67,8 @@ def _catch_up(
         args,
         session_factory=lambda **_: cast(boto3.Session, _Session()),
         sleep=lambda _: None,
-        today=TODAY,
+        today=None if now else TODAY,
+        now=now,
     )
     return code, sorted(ran)
 
@@ -106,6 +111,35 @@ def test_catch_up_without_stage_uses_the_definitions_lag_of_two(
     # THEN the last date is 2026-11-24, the one the schedule's run of today scores (not the 25th)
     assert code == 0
     assert ran == [f"2026-11-{day}" for day in range(20, 25)]
+
+
+def test_catch_up_counts_today_on_the_schedules_clock(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pipelines.definition.pipeline import render_definition
+    from promotion.config import load_stage_config
+
+    # GIVEN an Asia/Tokyo daily stage with lag 1, rendered
+    path = write_config(tmp_path, input_layout="dt=YYYY-MM-DD", input_lag_days=1,
+                        schedule_timezone="Asia/Tokyo")  # fmt: skip
+    definition = tmp_path / "definition.json"
+    definition.write_text(
+        render_definition(
+            config=load_stage_config(path),
+            pipeline_name="tokyo",
+            model_name=MODEL_NAME,
+            model_package_version=1,
+            feature_columns=FEATURES,
+        ),  # fmt: skip
+        encoding="utf-8",
+    )
+    assert run_dates.schedule_timezone(json.loads(definition.read_text())) == "Asia/Tokyo"
+    # WHEN catching up at 2026-11-25T15:30Z, 00:30 on the 26th in Tokyo (its tick has fired)
+    now = datetime.datetime(2026, 11, 25, 15, 30, tzinfo=datetime.timezone.utc)
+    code, ran = _catch_up(definition, monkeypatch, now=now)
+    # THEN the last date is the 25th, the one that tick scores (the UTC day stopped at the 24th)
+    assert code == 0
+    assert ran == [f"2026-11-{day}" for day in range(20, 26)]
 
 
 def test_a_stage_may_confirm_the_lag(

@@ -42,6 +42,18 @@ ARN = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1"
         ("max_payload_mb", 101, "key 'max_payload_mb' must be a whole number from 1 to 100"),
         ("feature_columns", ["a", "a"], "key 'feature_columns' column names must be unique"),
         ("input_data_url", "bucket/x", "key 'input_data_url' must be an s3://bucket/prefix URL"),
+        # S3Prefix inputs match by key prefix: without '/' input-archive/ is read too
+        (
+            "input_data_url",
+            "s3://b-1/input",
+            "key 'input_data_url' 's3://b-1/input' must end with '/' (without it S3 also "
+            "matches sibling prefixes such as s3://b-1/input-archive/): write s3://b-1/input/",
+        ),
+        (
+            "evaluation_input_url",
+            "s3://b-1/eval",
+            "key 'evaluation_input_url' 's3://b-1/eval' must end with '/'",
+        ),
         ("schedule_expression", "daily", "key 'schedule_expression' 'daily' is not rate(N unit)"),
         ("source_account_id", "222222222222", "key 'account_id' equals 'source_account_id'"),
     ],
