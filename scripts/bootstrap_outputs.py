@@ -1,9 +1,13 @@
 """Print a bootstrap apply's outputs in the form to paste: stage-file lines and commands to run.
 
     python3 scripts/bootstrap_outputs.py {dev,pre-prod,prod} [--outputs-json FILE]
+                                         [--trigger-backend FILE]
 
 Reads `terraform output -json` of bootstrap/dev (dev) or of the stage's workspace of
-bootstrap/stage (pre-prod, prod); `--outputs-json` reads a saved copy instead. Standard library
+bootstrap/stage (pre-prod, prod); `--outputs-json` reads a saved copy instead (a model
+repository's `make bootstrap-outputs`, whose state is not under this checkout). With
+`--trigger-backend`, dev's approval-trigger backend settings are written to FILE instead of
+printed as a command that writes them. Standard library
 only: `make bootstrap-outputs STAGE=...` runs it with the machine's python3, no environment needed.
 A root that was not applied ends in one line and changes nothing (exit 1); a bad stage, exit 2.
 """
@@ -88,14 +92,18 @@ def terraform_outputs(stage: str, environ: Mapping[str, str] = os.environ) -> di
     return outputs
 
 
-def _dev_text(outputs: Mapping[str, Any]) -> list[str]:
+def trigger_backend(outputs: Mapping[str, Any]) -> str:
+    """The approval trigger's `terraform init -backend-config=` file, from dev's outputs."""
+    backend = outputs["approval_trigger_backend_config"]
+    return "".join(f"{key} = {json.dumps(value)}\n" for key, value in sorted(backend.items()))
+
+
+def _dev_text(outputs: Mapping[str, Any], *, with_backend: bool = True) -> list[str]:
     lines = [COMMANDS_HEADER.format(number=1)]
     for name, value in sorted(outputs["github_repository_variables"].items()):
         lines.append(f"gh variable set {name} --body {shlex.quote(value)}")
-    backend = outputs["approval_trigger_backend_config"]
-    lines.append(f"cat > {TRIGGER_BACKEND} <<'EOF'")
-    lines += [f"{key} = {json.dumps(value)}" for key, value in sorted(backend.items())]
-    lines.append("EOF")
+    if with_backend:
+        lines += [f"cat > {TRIGGER_BACKEND} <<'EOF'", *trigger_backend(outputs).splitlines(), "EOF"]
     for key, what in (
         ("dev_artifacts_bucket_policy_statements", "the dev artifacts bucket's policy"),
         ("dev_artifacts_key_policy_statements", "the dev artifacts KMS key's policy"),
@@ -106,10 +114,11 @@ def _dev_text(outputs: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def paste_ready(stage: str, outputs: Mapping[str, Any]) -> str:
-    """The text to paste: stage-file lines, then the commands to run."""
+def paste_ready(stage: str, outputs: Mapping[str, Any], *, with_backend: bool = True) -> str:
+    """The text to paste: stage-file lines, then the commands to run (dev: the command writing
+    the trigger's backend file unless `with_backend` is false)."""
     if stage == "dev":
-        return "\n".join(_dev_text(outputs)) + "\n"
+        return "\n".join(_dev_text(outputs, with_backend=with_backend)) + "\n"
     lines = [STAGE_FILE_HEADER.format(file=f"{stage}-config.tfvars.json")]
     lines += [f'  "{key}": {json.dumps(outputs[key])},' for key in STAGE_FILE_KEYS]
     lines += ["", COMMANDS_HEADER.format(number=2)]
@@ -127,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("stage", choices=("dev", "pre-prod", "prod"))
     parser.add_argument("--outputs-json", type=Path, help="saved `terraform output -json`")
+    parser.add_argument("--trigger-backend", type=Path, help="dev: write the trigger's backend here")
     args = parser.parse_args(argv)
     try:
         if args.outputs_json:
@@ -134,10 +144,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             outputs = {name: item["value"] for name, item in raw.items()}
         else:
             outputs = terraform_outputs(args.stage)
+        expected = DEV_KEYS if args.stage == "dev" else STAGE_KEYS
+        missing = [key for key in expected if key not in outputs]
+        if missing:
+            raise OutputsError(f"the outputs have no {missing[0]}: apply the root first")
+        if args.trigger_backend and args.stage == "dev":
+            args.trigger_backend.write_text(trigger_backend(outputs), encoding="utf-8")
     except (OSError, ValueError, OutputsError) as error:
         print(f"bootstrap-outputs: error: {error}", file=sys.stderr)
         return 1
-    sys.stdout.write(paste_ready(args.stage, outputs))
+    with_backend = args.trigger_backend is None
+    sys.stdout.write(paste_ready(args.stage, outputs, with_backend=with_backend))
     return 0
 
 

@@ -87,3 +87,26 @@ def test_without_terraform_one_line(tmp_path: Path) -> None:
     checkout = working_copy(REPO_ROOT, tmp_path / "checkout")
     done = run(checkout, {"PATH": str(tmp_path)}, "dev")
     assert done.returncode == 1 and "terraform is not on PATH" in done.stderr
+
+
+def test_saved_outputs_of_an_unapplied_root_are_one_line_and_the_backend_file_is_written(
+    tmp_path: Path,
+) -> None:
+    # GIVEN saved outputs: dev's, and those of a root never applied (`{}`)
+    saved = tmp_path / "dev.json"
+    saved.write_text(json.dumps({name: {"value": value} for name, value in DEV_OUTPUTS.items()}))
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    backend = tmp_path / "backend.tfbackend"
+    script = [sys.executable, str(REPO_ROOT / "scripts" / "bootstrap_outputs.py")]
+    # WHEN they are printed with --trigger-backend
+    done = subprocess.run([*script, "dev", "--outputs-json", str(saved), "--trigger-backend",
+                           str(backend)], capture_output=True, text=True, check=False)  # fmt: skip
+    refused = subprocess.run([*script, "prod", "--outputs-json", str(empty)],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    # THEN dev's backend is written, not printed; the unapplied root is one line, exit 1
+    assert done.returncode == 0 and "backend.tfbackend" not in done.stdout
+    assert 'bucket = "b"' in backend.read_text() and "DEV_READ_ROLE_ARN" in done.stdout
+    assert refused.returncode == 1 and refused.stderr == (
+        "bootstrap-outputs: error: the outputs have no kms_key_arn: apply the root first\n"
+    )
