@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("stage", choices=("dev", "pre-prod", "prod"))
     parser.add_argument("--outputs-json", type=Path, help="saved `terraform output -json`")
-    parser.add_argument("--trigger-backend", type=Path, help="dev: write the trigger's backend here")
+    parser.add_argument("--trigger-backend", type=Path, help="dev: write its backend file here")
     args = parser.parse_args(argv)
     try:
         if args.outputs_json:
