@@ -585,10 +585,11 @@ class Publisher:
                     self.s3.put_object(Bucket=bucket, Key=prefix + name, Body=body, **extra)
 
     def publish(self) -> str:
-        """Replace the date's manifest (after partitions.py has checked the folder in S3)."""
+        """Replace the date's manifest unless a newer execution published it (partitions.py
+        checks the folder in S3 and decides); one line saying which happened."""
         try:
             with self._s3("cannot publish"):
-                url: str = self.lib.publish(
+                done = self.lib.publish(
                     self.s3,
                     output_url=self.output_url,
                     date=self.date,
@@ -597,7 +598,7 @@ class Publisher:
                 )
         except self.lib.PartitionError as error:
             raise OutputError(f"publish refused: {error}") from error
-        return url
+        return str(done.line)
 
 
 def _fail(args: argparse.Namespace, error: Exception) -> int:
@@ -637,7 +638,7 @@ def run(args: argparse.Namespace) -> str:
     if publisher is None:
         return line
     publisher.upload(target, manifest)
-    return f"{line}; published {publisher.publish()}"
+    return f"{line}; {publisher.publish()}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
