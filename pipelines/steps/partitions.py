@@ -14,8 +14,10 @@ Layouts of ``InputDataUrl``:
 
 Authoritative result of date D: ``<OutputDataUrl>_authoritative/dt=D/symlink.txt``, a text
 file listing the ``s3://`` URIs of the Parquet files of ONE execution (Athena's
-SymlinkTextInputFormat manifest). It is replaced in one PutObject, after that execution's
-files and ``_SUCCESS`` are in S3; earlier executions' folders stay untouched.
+SymlinkTextInputFormat manifest). It is replaced in one conditional PutObject, after that
+execution's files and ``_SUCCESS`` are in S3, and only by an execution that started later than
+the one it names; each replacement is appended to ``<OutputDataUrl>_history/dt=D.json``.
+Earlier executions' folders stay untouched.
 """
 
 from __future__ import annotations
