@@ -28,8 +28,10 @@ from tests.pipeline.test_publish import (
     _history,
     _postprocess,
     _scored_run,
-    s3,  # noqa: F401 (the fixture)
 )
+from tests.pipeline import test_publish
+
+s3 = test_publish.s3  # the fixture: a bucket in moto
 
 MANIFEST_KEY = f"predictions/_authoritative/dt={DATE}/symlink.txt"
 
