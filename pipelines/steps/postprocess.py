@@ -11,8 +11,9 @@ With ``--output-url`` the step then uploads that folder to
 ``<output-url><run date>/<execution id>/`` itself (the Parquet files first, ``_SUCCESS`` last)
 and makes the execution the authoritative result of its date (partitions.py `publish`, which
 reads ``_SUCCESS`` back from S3 and checks every listed file before it replaces the one
-manifest, and leaves it alone when it names an execution that started later). Killed at any moment, the step leaves at most an unpublished folder of its own
-execution; a retry of the step finds its ``_SUCCESS`` and only publishes.
+manifest, and leaves it alone when it names an execution that started later). Killed at any
+moment, the step leaves at most an unpublished folder of its own execution; a retry of the step
+finds its ``_SUCCESS`` and only publishes.
 The run's date comes from ``--run-file`` (the ``run.json`` Preprocess wrote into its ids output,
 which this step downloads with the ids), else ``--run-date``, else ``--start-time``.
 The directories are deliberately not Hive-style (``run_date=...``): the files carry ``run_date``

@@ -20,6 +20,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from pipelines.runs import results
 from pipelines.steps import partitions
+from tests.pipeline import test_publish
 from tests.pipeline.test_publish import (
     BUCKET,
     DATE,
@@ -29,7 +30,6 @@ from tests.pipeline.test_publish import (
     _postprocess,
     _scored_run,
 )
-from tests.pipeline import test_publish
 
 s3 = test_publish.s3  # the fixture: a bucket in moto
 
