@@ -14,8 +14,10 @@ Layouts of ``InputDataUrl``:
 
 Authoritative result of date D: ``<OutputDataUrl>_authoritative/dt=D/symlink.txt``, a text
 file listing the ``s3://`` URIs of the Parquet files of ONE execution (Athena's
-SymlinkTextInputFormat manifest). It is replaced in one PutObject, after that execution's
-files and ``_SUCCESS`` are in S3; earlier executions' folders stay untouched.
+SymlinkTextInputFormat manifest). It is replaced in one conditional PutObject, after that
+execution's files and ``_SUCCESS`` are in S3, and only by an execution that started later than
+the one it names; each replacement is appended to ``<OutputDataUrl>_history/dt=D.json``.
+Earlier executions' folders stay untouched.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import re
 import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 LAYOUTS = {
     "snapshot": "",
@@ -39,6 +41,14 @@ AUTHORITATIVE = "_authoritative"
 MANIFEST = "symlink.txt"
 SUCCESS_FILE = "_SUCCESS"
 SKIPPED_FILE = "_SKIPPED"
+HISTORY = "_history"
+# 412: the ETag read is no longer the object's (or the key appeared); 409: a concurrent
+# conditional write won; NoSuchKey: the object read was deleted before If-Match (S3 User Guide,
+# "How to prevent object overwrites with conditional writes").
+_LOST_RACE = frozenset(
+    {"PreconditionFailed", "412", "ConditionalRequestConflict", "409", "NoSuchKey"}
+)
+_ATTEMPTS = 5
 METRIC_NAMESPACE = "BatchInference"
 SKIPPED_METRIC = "InputSkipped"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -224,16 +234,89 @@ def record_skip(
     return url
 
 
+class Publication(NamedTuple):
+    """What `publish` did: the manifest, the execution it names now, and one line saying so
+    (a NamedTuple: a dataclass needs its module registered, and step scripts load this by path)."""
+
+    url: str
+    authoritative: str
+    line: str
+
+
+def history_url(output_url: str, date: str) -> str:
+    """``<output>/_history/dt=<date>.json``: every publication of a date, oldest first (outside
+    ``_authoritative/``, whose every object Athena reads as a manifest)."""
+    base = output_url if output_url.endswith("/") else output_url + "/"
+    return f"{base}{HISTORY}/dt={date}.json"
+
+
 def publish(
     s3: Any, *, output_url: str, date: str, execution_id: str, kms_key_arn: str | None = None
-) -> str:
-    """Make ``execution_id`` the authoritative result of ``date``; return the manifest URL.
+) -> Publication:
+    """Make ``execution_id`` the authoritative result of ``date`` unless a newer one already is.
 
     The execution's ``_SUCCESS`` (uploaded last by Postprocess) is read back from S3 and every
-    file it lists must be listed there too; only then is the manifest replaced, in one
-    PutObject. A refusal raises PartitionError and leaves the previous manifest as it was.
+    file it lists must be listed there too. Then the manifest is read: when it names an
+    execution that started later (equal start: the larger id), nothing is written; else it is
+    replaced in one conditional PutObject (If-Match on the ETag read, If-None-Match for the
+    first), re-read and decided again when another publisher won in between (412/409), and the
+    replacement is appended to the date's history. A refusal raises PartitionError and leaves
+    the previous manifest as it was.
     """
     folder = run_url(output_url, date, execution_id)
+    success = _verified_success(s3, folder)
+    started = _started(success.get("started_at"), f"{folder}{SUCCESS_FILE}", execution_id)
+    files = [str(entry["path"]) for entry in success.get("files", [])]
+    lines = "".join(f"{folder}{name}\n" for name in files)
+    target = manifest_url(output_url, date)
+    bucket, key = split_url(target)
+    for _ in range(_ATTEMPTS):
+        current = _read(s3, bucket, key)
+        meta, etag = current if current else ({}, "")
+        theirs = meta.get("execution-id", "")
+        if theirs == execution_id:  # a retry of the execution that published: finish the history
+            _record(s3, history_url(output_url, date), meta, kms_key_arn)
+            return Publication(target, theirs, f"{execution_id} is already authoritative of {date}")
+        theirs_started = _recorded_start(meta.get("started-at", ""))
+        if theirs_started is not None and (theirs_started, theirs) > (started, execution_id):
+            line = (
+                f"not published: {execution_id} (started {started.isoformat()}) is older than "
+                f"{theirs} (started {theirs_started.isoformat()}), which stays authoritative of "
+                f"{date}; {execution_id}'s files stay in {folder}"
+            )
+            return Publication(target, theirs, line)
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        written = {
+            "execution-id": execution_id,
+            "started-at": started.isoformat(),
+            "published-at": now,
+            "replaced": theirs,
+            "replaced-started-at": meta.get("started-at", ""),
+        }
+        condition = {"If-Match": etag} if current else {"If-None-Match": "*"}
+        try:
+            _put_if(
+                s3,
+                condition,
+                Bucket=bucket,
+                Key=key,
+                Body=lines.encode(),
+                ContentType="text/plain",
+                Metadata=written,
+                **encryption(kms_key_arn),
+            )
+        except s3.exceptions.ClientError as error:
+            if _code(error) in _LOST_RACE:
+                continue  # another publisher wrote in between: read again and decide again
+            raise
+        _record(s3, history_url(output_url, date), written, kms_key_arn)
+        replaced = f", replacing {theirs}" if theirs else ""
+        return Publication(target, execution_id, f"published {target} ({execution_id}{replaced})")
+    raise PartitionError(f"{target}: other publishers kept winning ({_ATTEMPTS} tries); retry")
+
+
+def _verified_success(s3: Any, folder: str) -> dict[str, Any]:
+    """The folder's ``_SUCCESS``, once every file it lists is listed in S3."""
     bucket, prefix = split_url(folder)
     try:
         success = json.loads(s3.get_object(Bucket=bucket, Key=prefix + SUCCESS_FILE)["Body"].read())
@@ -247,15 +330,89 @@ def publish(
     if missing or not files:
         named = ", ".join(missing[:3]) or "none"
         raise PartitionError(f"{folder}: listed file(s) missing ({named}); nothing published")
-    lines = "".join(f"{folder}{name}\n" for name in files)
-    target = manifest_url(output_url, date)
-    target_bucket, target_key = split_url(target)
-    s3.put_object(
-        Bucket=target_bucket,
-        Key=target_key,
-        Body=lines.encode(),
-        ContentType="text/plain",
-        Metadata={"execution-id": execution_id},
-        **encryption(kms_key_arn),
-    )
-    return target
+    return dict(success)
+
+
+def _started(value: Any, where: str, execution_id: str) -> datetime.datetime:
+    if not isinstance(value, str) or not value.strip():
+        raise PartitionError(
+            f"{where} records no started_at: cannot tell whether {execution_id} is newer than "
+            "the date's authoritative execution; nothing published (pass --start-time)"
+        )
+    return _moment(value.strip(), "started_at").astimezone(datetime.timezone.utc)
+
+
+def _recorded_start(value: str) -> datetime.datetime | None:
+    """The start a manifest records; None (older than any execution) for one written before
+    publication was conditional, which recorded none."""
+    try:
+        return _moment(value, "started-at").astimezone(datetime.timezone.utc) if value else None
+    except PartitionError:
+        return None
+
+
+def _read(s3: Any, bucket: str, key: str) -> tuple[dict[str, str], str] | None:
+    """(user metadata, ETag) of an object, or None when there is none."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except s3.exceptions.NoSuchKey:
+        return None
+    response["Body"].close()
+    return dict(response.get("Metadata", {})), str(response["ETag"])
+
+
+def _record(s3: Any, url: str, written: dict[str, str], kms_key_arn: str | None) -> None:
+    """Append one publication to the date's history, unless it is there (a retry finishing)."""
+    entry = {
+        "execution_id": written.get("execution-id", ""),
+        "started_at": written.get("started-at", ""),
+        "replaced": written.get("replaced") or None,
+        "replaced_started_at": written.get("replaced-started-at") or None,
+        "published_at": written.get("published-at", ""),
+    }
+    bucket, key = split_url(url)
+    for _ in range(_ATTEMPTS):
+        try:
+            response = s3.get_object(Bucket=bucket, Key=key)
+            history = list(json.loads(response["Body"].read()))
+            condition = {"If-Match": str(response["ETag"])}
+        except s3.exceptions.NoSuchKey:
+            history, condition = [], {"If-None-Match": "*"}
+        same = [(e.get("execution_id"), e.get("replaced")) for e in history]
+        if (entry["execution_id"], entry["replaced"]) in same:
+            return
+        body = json.dumps([*history, entry], indent=1).encode()
+        try:
+            _put_if(
+                s3,
+                condition,
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                ContentType="application/json",
+                **encryption(kms_key_arn),
+            )
+            return
+        except s3.exceptions.ClientError as error:
+            if _code(error) not in _LOST_RACE:
+                raise
+    raise PartitionError(f"{url}: other publishers kept winning ({_ATTEMPTS} tries); retry")
+
+
+def _put_if(s3: Any, headers: dict[str, str], **params: Any) -> None:
+    """PutObject with conditional headers set on the request: the processing image's botocore
+    (< 1.32) has no IfMatch/IfNoneMatch parameters (botocore 1.35 added them), S3 reads the
+    headers all the same."""
+
+    def add(params: dict[str, Any], **_: Any) -> None:
+        params["headers"].update(headers)
+
+    s3.meta.events.register_first("before-call.s3.PutObject", add)
+    try:
+        s3.put_object(**params)
+    finally:
+        s3.meta.events.unregister("before-call.s3.PutObject", add)
+
+
+def _code(error: Any) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

@@ -11,8 +11,9 @@ With ``--output-url`` the step then uploads that folder to
 ``<output-url><run date>/<execution id>/`` itself (the Parquet files first, ``_SUCCESS`` last)
 and makes the execution the authoritative result of its date (partitions.py `publish`, which
 reads ``_SUCCESS`` back from S3 and checks every listed file before it replaces the one
-manifest). Killed at any moment, the step leaves at most an unpublished folder of its own
-execution; a retry of the step finds its ``_SUCCESS`` and only publishes.
+manifest, and leaves it alone when it names an execution that started later). Killed at any
+moment, the step leaves at most an unpublished folder of its own execution; a retry of the step
+finds its ``_SUCCESS`` and only publishes.
 The run's date comes from ``--run-file`` (the ``run.json`` Preprocess wrote into its ids output,
 which this step downloads with the ids), else ``--run-date``, else ``--start-time``.
 The directories are deliberately not Hive-style (``run_date=...``): the files carry ``run_date``
@@ -585,10 +586,11 @@ class Publisher:
                     self.s3.put_object(Bucket=bucket, Key=prefix + name, Body=body, **extra)
 
     def publish(self) -> str:
-        """Replace the date's manifest (after partitions.py has checked the folder in S3)."""
+        """Replace the date's manifest unless a newer execution published it (partitions.py
+        checks the folder in S3 and decides); one line saying which happened."""
         try:
             with self._s3("cannot publish"):
-                url: str = self.lib.publish(
+                done = self.lib.publish(
                     self.s3,
                     output_url=self.output_url,
                     date=self.date,
@@ -597,7 +599,7 @@ class Publisher:
                 )
         except self.lib.PartitionError as error:
             raise OutputError(f"publish refused: {error}") from error
-        return url
+        return str(done.line)
 
 
 def _fail(args: argparse.Namespace, error: Exception) -> int:
@@ -637,7 +639,7 @@ def run(args: argparse.Namespace) -> str:
     if publisher is None:
         return line
     publisher.upload(target, manifest)
-    return f"{line}; published {publisher.publish()}"
+    return f"{line}; {publisher.publish()}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -148,6 +148,9 @@ def _csv_batches(path: Path, wanted: list[str], where: str) -> Iterator[pa.Recor
                     read_options=pacsv.ReadOptions(
                         block_size=block, use_threads=block == CSV_BLOCK_BYTES
                     ),
+                    # A quoted value may hold a line break (RFC 4180); without this Arrow reads
+                    # such a file only while it fits one block, and refuses a larger one.
+                    parse_options=pacsv.ParseOptions(newlines_in_values=True),
                     convert_options=pacsv.ConvertOptions(
                         include_columns=wanted,
                         column_types=dict.fromkeys(wanted, pa.string()),

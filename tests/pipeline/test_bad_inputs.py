@@ -99,6 +99,22 @@ def test_a_long_text_column_the_model_does_not_read_is_scored(tmp_path: Path) ->
     assert shard == "".join(f"{i},{i},{i}\n" for i in range(5))
 
 
+@pytest.mark.parametrize("rows", [10, 60_000], ids=["one-block", "many-blocks"])
+def test_a_quoted_line_break_in_a_column_the_model_does_not_read_is_scored(
+    tmp_path: Path, rows: int
+) -> None:
+    # GIVEN a valid CSV whose notes hold quoted line breaks, smaller and larger than Arrow's 1 MiB
+    # block (the larger one failed: "CSV parser got out of sync with chunker")
+    (tmp_path / "in").mkdir()
+    body = "".join(f'r{i},{i},{i},{i},"line one\nline two {i}"\n' for i in range(rows))
+    (tmp_path / "in/a.csv").write_text("record_id,f1,f2,f3,notes\n" + body)
+    # WHEN preprocessing  THEN every row is in the shards once, in order
+    code, out = run_preprocess(tmp_path)
+    assert code == 0
+    shards = "".join(path.read_text() for path in sorted((out / "shards").iterdir()))
+    assert shards == "".join(f"{i},{i},{i}\n" for i in range(rows))
+
+
 def test_a_header_only_input_names_the_s3_prefix(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

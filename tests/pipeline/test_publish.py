@@ -54,10 +54,12 @@ def _scored_run(tmp_path: Path, rows: int = 120) -> Path:
     return out
 
 
-def _postprocess(out: Path, execution: str, staging: str) -> int:
-    """One attempt of the step, in a fresh container (its own staging folder)."""
+def _postprocess(out: Path, execution: str, staging: str, started: str) -> int:
+    """One attempt of the step, in a fresh container (its own staging folder), of an execution
+    that started at ``started``."""
     return postprocess.main(
         [
+            f"--start-time={started}",
             *("--ids-dir", str(out / "ids"), "--predictions-dir", str(out / "predictions")),
             *("--output-dir", str(out / staging), "--model-package-version", "7"),
             *("--run-file", str(out / "ids/run.json"), "--rows-per-file", "50"),
@@ -80,6 +82,17 @@ def _hooked(monkeypatch: pytest.MonkeyPatch, hook: Callable[..., None]) -> None:
     monkeypatch.setattr(boto3, "client", client)
 
 
+def _at(minute: int) -> str:
+    """An execution's start as SageMaker's StartDateTime gives it, ``minute`` minutes in."""
+    return f"{DATE}T03:{minute:02d}:00.000Z"
+
+
+def _history(s3: Any) -> list[tuple[str | None, str]]:
+    """(replaced, publisher) of each publication of the date, oldest first."""
+    body = s3.get_object(Bucket=BUCKET, Key=f"predictions/_history/dt={DATE}.json")["Body"]
+    return [(entry["replaced"], entry["execution_id"]) for entry in json.loads(body.read())]
+
+
 def _authoritative(s3: Any) -> results.DateResult:
     """The date's published result, checked complete: every listed file exists."""
     found = results.date_result(s3, output_url=OUTPUT, date=DATE)
@@ -98,18 +111,23 @@ def test_the_manifest_is_written_last_after_success_is_read_back(
     _hooked(
         monkeypatch, lambda model, params, **_: calls.append((model.name, params.get("Key", "")))
     )
-    assert _postprocess(out, "new", "attempt-1") == 0
+    assert _postprocess(out, "new", "attempt-1", _at(0)) == 0
     # THEN the parts go up first, _SUCCESS after them, then _SUCCESS is read back and the folder
-    # listed, and the manifest is the very last request
+    # listed, and the manifest is written last but for the date's history
     folder = f"predictions/{DATE}/new/"
     writes = [key for name, key in calls if name == "PutObject"]
-    parts = writes[:-2]
+    parts = writes[:-3]
     assert len(parts) >= 2 and parts == [f"{folder}part-{n:05d}.parquet" for n in range(len(parts))]
-    assert writes[-2:] == [f"{folder}_SUCCESS", f"predictions/_authoritative/dt={DATE}/symlink.txt"]
+    assert writes[-3:] == [
+        f"{folder}_SUCCESS",
+        f"predictions/_authoritative/dt={DATE}/symlink.txt",
+        f"predictions/_history/dt={DATE}.json",
+    ]
     success_put = calls.index(("PutObject", f"{folder}_SUCCESS"))
     checks = [name for name, _ in calls[success_put + 1 : -1]]
     assert "GetObject" in checks and "ListObjectsV2" in checks
     assert _authoritative(s3).execution_id == "new"
+    assert _history(s3) == [(None, "new")]
 
 
 def test_a_kill_at_any_write_leaves_a_complete_authoritative_result(
@@ -117,15 +135,16 @@ def test_a_kill_at_any_write_leaves_a_complete_authoritative_result(
 ) -> None:
     # GIVEN a date already published by execution "old", and the writes a clean run makes
     out = _scored_run(tmp_path)
-    assert _postprocess(out, "old", "old") == 0
+    assert _postprocess(out, "old", "old", _at(0)) == 0
     count: list[int] = []
     _hooked(monkeypatch, lambda model, **_: count.append(1) if model.name in WRITES else None)
-    assert _postprocess(out, "probe", "probe") == 0
+    assert _postprocess(out, "probe", "probe", _at(1)) == 0
+    monkeypatch.undo()
     writes = len(count)
-    assert writes >= 4  # at least two parts, _SUCCESS, the manifest
-    assert _postprocess(out, "old", "old-again") == 0  # "old" is authoritative again
+    assert writes >= 5  # at least two parts, _SUCCESS, the manifest, the history
+    previous = "probe"
     for kill_at in range(writes):
-        # WHEN a new execution is killed just before its write number kill_at
+        # WHEN a newer execution is killed just before its write number kill_at
         execution = f"new-{kill_at}"
         seen: list[int] = []
 
@@ -137,14 +156,18 @@ def test_a_kill_at_any_write_leaves_a_complete_authoritative_result(
 
         _hooked(monkeypatch, kill)
         with pytest.raises(Killed):
-            _postprocess(out, execution, f"killed-{kill_at}")
+            _postprocess(out, execution, f"killed-{kill_at}", _at(2 + kill_at))
         monkeypatch.undo()
-        # THEN the previous result is still the authoritative one, and complete
-        assert _authoritative(s3).execution_id == "old", f"killed before write {kill_at}"
-        # AND a retry of the step (a fresh container) publishes the new execution completely
-        assert _postprocess(out, execution, f"retry-{kill_at}") == 0
+        # THEN the previous result is still the authoritative one, and complete (unless only the
+        # history was left to write)
+        expected = execution if kill_at == writes - 1 else previous
+        assert _authoritative(s3).execution_id == expected, f"killed before write {kill_at}"
+        # AND a retry of the step (a fresh container) publishes it completely, history included
+        assert _postprocess(out, execution, f"retry-{kill_at}", _at(2 + kill_at)) == 0
         assert _authoritative(s3).execution_id == execution
-        assert _postprocess(out, "old", f"old-{kill_at}") == 0  # back to "old" for the next
+        assert _history(s3)[-1] == (previous, execution)
+        previous = execution
+    assert len(_history(s3)) == 2 + writes
 
 
 def test_a_retry_after_success_was_uploaded_only_publishes(
@@ -159,31 +182,39 @@ def test_a_retry_after_success_was_uploaded_only_publishes(
 
     _hooked(monkeypatch, kill_manifest)
     with pytest.raises(Killed):
-        _postprocess(out, "new", "attempt-1")
+        _postprocess(out, "new", "attempt-1", _at(0))
     monkeypatch.undo()
     assert results.date_result(s3, output_url=OUTPUT, date=DATE).status == results.MISSING
     # WHEN the step is retried  THEN it finds its _SUCCESS, writes no part again, and publishes
     calls: list[str] = []
     _hooked(monkeypatch, lambda model, **_: calls.append(model.name))
-    assert _postprocess(out, "new", "attempt-2") == 0
-    assert calls.count("PutObject") == 1
+    assert _postprocess(out, "new", "attempt-2", _at(0)) == 0
+    assert calls.count("PutObject") == 2  # the manifest and the history
     assert "already uploaded" in capsys.readouterr().out
     assert _authoritative(s3).execution_id == "new"
 
 
 def test_a_refused_publish_leaves_the_previous_manifest_untouched(
-    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN "old" published, and "new" whose folder lost a part after its _SUCCESS was written
+    # GIVEN "old" published, and a newer "new" killed before its manifest, whose folder then
+    # lost a part
     out = _scored_run(tmp_path)
-    assert _postprocess(out, "old", "old") == 0
+    assert _postprocess(out, "old", "old", _at(0)) == 0
     before = s3.get_object(Bucket=BUCKET, Key=f"predictions/_authoritative/dt={DATE}/symlink.txt")
     before_body = before["Body"].read()
-    assert _postprocess(out, "new", "new") == 0
-    assert _postprocess(out, "old", "old-2") == 0
+
+    def kill_manifest(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.name == "PutObject" and params["Key"].endswith(partitions.MANIFEST):
+            raise Killed
+
+    _hooked(monkeypatch, kill_manifest)
+    with pytest.raises(Killed):
+        _postprocess(out, "new", "new", _at(5))
+    monkeypatch.undo()
     s3.delete_object(Bucket=BUCKET, Key=f"predictions/{DATE}/new/part-00001.parquet")
     # WHEN "new" is retried (it finds its _SUCCESS and only publishes)
-    code = _postprocess(out, "new", "retry")
+    code = _postprocess(out, "new", "retry", _at(5))
     # THEN the publish is refused with one line, and the manifest still names "old"'s files
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1

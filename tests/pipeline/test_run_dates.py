@@ -181,7 +181,8 @@ def _finished(s3: Any, execution: str, rows: int, *, publish: bool) -> None:
     body = io.BytesIO()
     pd.DataFrame({"id": range(rows)}).to_parquet(body)
     s3.put_object(Bucket=BUCKET, Key=folder + "part-00000.parquet", Body=body.getvalue())
-    success = {"files": [{"path": "part-00000.parquet"}], "prediction_rows": rows}
+    success = {"files": [{"path": "part-00000.parquet"}], "prediction_rows": rows,
+               "started_at": "2026-11-02T03:00:00Z"}  # fmt: skip
     s3.put_object(Bucket=BUCKET, Key=folder + "_SUCCESS", Body=json.dumps(success))
     if publish:
         partitions.publish(s3, output_url=OUTPUT, date="2026-11-02", execution_id=execution)
