@@ -25,7 +25,7 @@ from bench.bench_models import KINDS, ModelKind
 from pipelines.definition.step_code import upload_step_scripts
 from pipelines.local import run_definition
 from pipelines.runs import results
-from promotion.config import load_stage_config
+from promotion.config import StageConfig, load_stage_config
 from testbed.local_aws import local_aws
 from tests.local.local_helpers import BUCKET, REGION
 from tests.pipeline.conftest import write_config
@@ -67,13 +67,13 @@ def _package(session: boto3.Session, kind: ModelKind, model: Any) -> str:
     )["ModelPackageArn"]
 
 
-@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.name)
-def test_the_baseline_writes_what_the_pipeline_writes(
-    session: boto3.Session, tmp_path: Path, kind: ModelKind
-) -> None:
+def rendered_stage(
+    session: boto3.Session, tmp_path: Path, pipeline_name: str
+) -> tuple[StageConfig, dict[str, Any]]:
+    """A snapshot stage on s3://<BUCKET>/input/ for the benchmark's columns: its config, and its
+    definition rendered with the step scripts uploaded."""
     from pipelines.definition.pipeline import render_definition
 
-    # GIVEN one of the benchmark's models and its input rows, and a stage rendered for them
     config = load_stage_config(
         write_config(
             tmp_path,
@@ -83,17 +83,24 @@ def test_the_baseline_writes_what_the_pipeline_writes(
             output_data_url=f"s3://{BUCKET}/predictions/",
         )
     )
-    s3 = session.client("s3")
-    upload_step_scripts(s3, config=config)
-    definition = json.loads(
-        render_definition(
-            config=config,
-            pipeline_name="bench-equivalence",
-            model_name="absent-model",
-            model_package_version=3,
-            feature_columns=bench_local.NAMES,
-        )
+    upload_step_scripts(session.client("s3"), config=config)
+    definition = render_definition(
+        config=config,
+        pipeline_name=pipeline_name,
+        model_name="absent-model",
+        model_package_version=3,
+        feature_columns=bench_local.NAMES,
     )
+    return config, json.loads(definition)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.name)
+def test_the_baseline_writes_what_the_pipeline_writes(
+    session: boto3.Session, tmp_path: Path, kind: ModelKind
+) -> None:
+    # GIVEN one of the benchmark's models and its input rows, and a stage rendered for them
+    config, definition = rendered_stage(session, tmp_path, "bench-equivalence")
+    s3 = session.client("s3")
     csv_path = tmp_path / "input.csv"
     bench_local.write_rows(csv_path, ROWS, with_ids=True)
     s3.upload_file(str(csv_path), BUCKET, "input/part-0000.csv")

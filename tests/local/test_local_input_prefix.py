@@ -9,20 +9,16 @@ parameter can still be overridden, so Preprocess refuses it too.
 from __future__ import annotations
 
 import datetime
-import json
 from pathlib import Path
 
 import boto3
 
 from bench import bench_local
 from bench.bench_models import KINDS
-from pipelines.definition.step_code import upload_step_scripts
 from pipelines.local import run_definition
 from pipelines.runs import results
-from promotion.config import load_stage_config
-from tests.local.local_helpers import BUCKET, REGION
-from tests.local.test_bench_baseline import _package, session  # noqa: F401
-from tests.pipeline.conftest import write_config
+from tests.local.local_helpers import BUCKET
+from tests.local.test_bench_baseline import _package, rendered_stage, session  # noqa: F401
 
 ROWS = 100
 
@@ -31,29 +27,9 @@ def test_an_input_url_without_its_slash_reads_no_sibling_prefix(
     session: boto3.Session,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    from pipelines.definition.pipeline import render_definition
-
     # GIVEN a snapshot stage on s3://<bucket>/input/, 100 rows there and 100 in input-archive/
-    config = load_stage_config(
-        write_config(
-            tmp_path,
-            region=REGION,
-            artifacts_bucket=BUCKET,
-            input_data_url=f"s3://{BUCKET}/input/",
-            output_data_url=f"s3://{BUCKET}/predictions/",
-        )
-    )
+    config, definition = rendered_stage(session, tmp_path, "input-prefix")
     s3 = session.client("s3")
-    upload_step_scripts(s3, config=config)
-    definition = json.loads(
-        render_definition(
-            config=config,
-            pipeline_name="input-prefix",
-            model_name="absent-model",
-            model_package_version=3,
-            feature_columns=bench_local.NAMES,
-        )
-    )
     rows = tmp_path / "rows.csv"
     bench_local.write_rows(rows, ROWS, with_ids=True)
     s3.upload_file(str(rows), BUCKET, "input/part-0000.csv")

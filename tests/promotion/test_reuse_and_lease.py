@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -60,6 +61,19 @@ def plant(pre_prod: boto3.Session, source_arn: str, model_data_url: str) -> str:
     )["ModelPackageArn"]
 
 
+def promoted_package(
+    dev: boto3.Session, pre_prod: boto3.Session, config: Path, out: Path
+) -> dict[str, Any]:
+    """A version registered in dev and promoted by build.py: its package in the stage."""
+    register(dev)
+    assert run_build(config, out) == 0
+    tfvars = json.loads((out / "deployment.tfvars.json").read_text())
+    described = pre_prod.client("sagemaker").describe_model_package(
+        ModelPackageName=tfvars["model_package_arn"]
+    )
+    return dict(described)
+
+
 def test_a_planted_package_with_our_lineage_is_refused_not_reused(
     dev: boto3.Session,
     pre_prod: boto3.Session,
@@ -93,12 +107,8 @@ def test_a_package_pointing_at_our_keys_without_the_source_etag_is_refused(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # GIVEN a promotion, then its model copy replaced by other bytes (no recorded source ETag)
-    register(dev)
     config = config_file()
-    assert run_build(config, tmp_path / "first") == 0
-    tfvars = json.loads((tmp_path / "first" / "deployment.tfvars.json").read_text())
-    sm = pre_prod.client("sagemaker")
-    described = sm.describe_model_package(ModelPackageName=tfvars["model_package_arn"])
+    described = promoted_package(dev, pre_prod, config, tmp_path / "first")
     url = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     bucket, key = url.removeprefix("s3://").split("/", 1)
     pre_prod.client("s3").put_object(Bucket=bucket, Key=key, Body=b"someone else's model")
@@ -118,12 +128,9 @@ def test_a_package_with_our_copies_but_its_own_environment_is_refused(
 ) -> None:
     # GIVEN a promotion, then a newer package in the stage group with the same lineage, copies
     # and image, but an environment of its own (another entry point and threshold)
-    register(dev)
     config = config_file()
-    assert run_build(config, tmp_path / "first") == 0
-    promoted = json.loads((tmp_path / "first" / "deployment.tfvars.json").read_text())
+    ours = promoted_package(dev, pre_prod, config, tmp_path / "first")
     sm = pre_prod.client("sagemaker")
-    ours = sm.describe_model_package(ModelPackageName=promoted["model_package_arn"])
     request = creatable(ours, create_package_shape(sm))
     container = request["InferenceSpecification"]["Containers"][0]
     own = {"SAGEMAKER_PROGRAM": "other.py", "MODEL_THRESHOLD": "0.0"}
