@@ -1,14 +1,18 @@
 """False alarms and power of the data-quality gate over the kinds of features users have.
 
     .venv/bin/python -m bench.bench_quality [--draws 1000] [--rows 1000] [--baseline-rows 10000]
+        [--baseline-form writer|model-monitor|buckets-only]
 
 A baseline is written by pipelines/baseline.py from rows of ten feature kinds (whole-number
 counts, 0/1 flags, a constant, heavy tails, negative values, large magnitudes, missing values,
 few distinct values); batches are drawn from the same distributions and judged by the gate's own
 code (quality.FeatureProfile and quality.evaluate, as Preprocess runs them). A batch with any
 violation is a false alarm. Then one feature at a time is shifted or rescaled, and the gate must
-name exactly that feature. Every draw is seeded: the figures are reproducible. Printed, not
-asserted (tests/evidence/test_quality_statistics.py asserts the documented bounds).
+name exactly that feature. `--baseline-form model-monitor` reshapes each baseline as Model
+Monitor writes one (equal-width buckets, a multi-level KLL sketch); `buckets-only` drops the
+sketch, as the gate read baselines before it used sketches. Every draw is seeded: the figures
+are reproducible. Printed, not asserted (tests/evidence/test_quality_statistics.py asserts the
+documented bounds).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pipelines.steps import quality
 
 Draw = Callable[[np.random.Generator, int], np.ndarray]
 BATCHES_PER_BASELINE = 100
+FORMS = ("writer", "model-monitor", "buckets-only")
 EPOCH_MS = 1.7e12  # a timestamp in milliseconds: large magnitude, small relative spread
 DAY_MS = 86_400_000.0
 
@@ -105,10 +110,60 @@ def frame(rng: np.random.Generator, rows: int, changed: str | None = None) -> pd
     )
 
 
-def baseline_documents(seed: int, rows: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """statistics.json and constraints.json of ``rows`` clean rows, by the baseline writer."""
-    statistics = baseline.statistics_document(frame(np.random.default_rng(seed), rows))
+def baseline_documents(
+    seed: int, rows: int, form: str = "writer"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """statistics.json and constraints.json of ``rows`` clean rows, by the baseline writer
+    (``form`` "writer"), or reshaped as Model Monitor writes them ("model-monitor": ten
+    equal-width buckets and a multi-level KLL sketch; "buckets-only": the buckets alone)."""
+    training = frame(np.random.default_rng(seed), rows)
+    statistics = baseline.statistics_document(training)
+    if form != "writer":
+        rng = np.random.default_rng(seed + 1)
+        for feature in statistics["features"]:
+            values = training[feature["name"]].to_numpy(dtype=float)
+            kll = feature["numerical_statistics"]["distribution"]["kll"]
+            kll["buckets"] = equal_width_buckets(values[np.isfinite(values)])
+            if form == "model-monitor":
+                kll["sketch"]["data"] = kll_sketch(values[np.isfinite(values)], rng)
+            else:
+                del kll["sketch"]
     return statistics, baseline.constraints_document(statistics)
+
+
+def equal_width_buckets(values: np.ndarray, count: int = baseline.BUCKETS) -> list[dict[str, Any]]:
+    """Model Monitor's buckets: ``count`` of equal width from min to max, the gate's edge rule."""
+    edges = np.linspace(values.min(), values.max(), count + 1)
+    counts = quality.bucket_counts(values, edges)[1:-1]
+    return [
+        {"lower_bound": float(edges[i]), "upper_bound": float(edges[i + 1]), "count": int(c)}
+        for i, c in enumerate(counts)
+    ]
+
+
+def kll_sketch(
+    values: np.ndarray, rng: np.random.Generator, k: int = baseline.SKETCH_K, chunk: int = 64
+) -> list[list[float]]:
+    """A multi-level sketch as Deequ's compactors build one (QuantileNonSample: level ``h`` holds
+    at most ``2 * (ceil(k * 0.64**h / 2) + 1)`` items; a full level is sorted and every other
+    item, from a random first, moves up a level at twice the weight), fed ``chunk`` values at
+    a time rather than one by one (the bench's shortcut)."""
+    levels: list[list[float]] = [[]]
+
+    def capacity(height: int) -> int:
+        return 2 * (int(np.ceil(k * baseline.SKETCH_C**height / 2)) + 1)
+
+    for start in range(0, values.size, chunk):
+        levels[0].extend(values[start : start + chunk].tolist())
+        while sum(map(len, levels)) > sum(capacity(h) for h in range(len(levels))):
+            height = next(h for h, level in enumerate(levels) if len(level) >= capacity(h))
+            if height + 1 == len(levels):
+                levels.append([])
+            ordered = sorted(levels[height])
+            kept = [ordered.pop()] if len(ordered) % 2 else []
+            levels[height + 1].extend(ordered[int(rng.integers(2)) :: 2])
+            levels[height] = kept
+    return levels
 
 
 def judge(
@@ -124,13 +179,15 @@ def judge(
     return quality.evaluate(profiles, statistics=statistics, constraints=constraints)
 
 
-def false_alarms(draws: int, rows: int, baseline_rows: int) -> tuple[int, dict[str, int]]:
+def false_alarms(
+    draws: int, rows: int, baseline_rows: int, form: str = "writer"
+) -> tuple[int, dict[str, int]]:
     """Batches (of ``draws``) with any violation, and the violations per feature."""
     alarms, per_feature = 0, {k.name: 0 for k in KINDS}
     documents = None
     for draw in range(draws):
         if draw % BATCHES_PER_BASELINE == 0:  # a new training sample every 100 batches
-            documents = baseline_documents(10_000 + draw, baseline_rows)
+            documents = baseline_documents(10_000 + draw, baseline_rows, form)
         assert documents is not None
         result = judge(frame(np.random.default_rng(draw), rows), *documents)
         named = {v["feature_name"] for v in result["violations"]}
@@ -140,9 +197,11 @@ def false_alarms(draws: int, rows: int, baseline_rows: int) -> tuple[int, dict[s
     return alarms, per_feature
 
 
-def detections(draws: int, rows: int, baseline_rows: int) -> dict[str, tuple[int, int]]:
+def detections(
+    draws: int, rows: int, baseline_rows: int, form: str = "writer"
+) -> dict[str, tuple[int, int]]:
     """Per kind: draws in which the changed feature was named, and in which ONLY it was."""
-    documents = baseline_documents(99, baseline_rows)
+    documents = baseline_documents(99, baseline_rows, form)
     found: dict[str, tuple[int, int]] = {}
     for kind in KINDS:
         named_it = only_it = 0
@@ -162,11 +221,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="1000,200", help="comma-separated batch sizes")
     parser.add_argument("--baseline-rows", type=int, default=10_000)
     parser.add_argument("--power-draws", type=int, default=100)
+    parser.add_argument(
+        "--baseline-form", choices=FORMS, default="writer",
+        help="the baseline writer's, or Model Monitor's equal-width buckets with "
+             "(model-monitor) or without (buckets-only) a KLL sketch",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    print(f"data-quality gate: {len(KINDS)} features, baseline of {args.baseline_rows:,} rows,")
+    form = args.baseline_form
+    print(f"data-quality gate: {len(KINDS)} features, baseline of {args.baseline_rows:,} rows "
+          f"({form}),")  # fmt: skip
     print(f"default threshold {quality.DEFAULT_COMPARISON_THRESHOLD} (Robust), seeded draws\n")
     for rows in [int(value) for value in args.rows.split(",")]:
-        alarms, per_feature = false_alarms(args.draws, rows, args.baseline_rows)
+        alarms, per_feature = false_alarms(args.draws, rows, args.baseline_rows, form)
         worst = ", ".join(f"{n} {c}" for n, c in per_feature.items() if c) or "none"
         print(f"clean batches of {rows:,} rows: {alarms} of {args.draws} raised an alarm "
               f"({alarms / args.draws:.2%}); per feature: {worst}")  # fmt: skip
@@ -174,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nchanged feature, {args.power_draws} batches of {rows:,} rows each:")
     print("| feature | change | named | named alone |")
     print("|---|---|---|---|")
-    found = detections(args.power_draws, rows, args.baseline_rows)
+    found = detections(args.power_draws, rows, args.baseline_rows, form)
     for kind in KINDS:
         named_it, only_it = found[kind.name]
         print(f"| {kind.name} | {kind.change} | {named_it}/{args.power_draws} | "

@@ -125,16 +125,50 @@ class FeatureProfile:
 
 
 def baseline_cdf(statistics_feature: Mapping[str, Any]) -> tuple[list[float], list[float]]:
-    """Edges ``[lower_0, upper_0, ..., upper_n]`` and the baseline CDF at each (0 at lower_0)."""
-    distribution = (statistics_feature.get("numerical_statistics") or {}).get("distribution") or {}
-    buckets = (distribution.get("kll") or {}).get("buckets") or []
+    """Edges and the baseline's CDF at each: below each edge, at or below the last.
+
+    With a KLL sketch (``distribution.kll.sketch.data``, as Model Monitor writes it) the edges
+    are the buckets' edges and the sketch's deciles, the CDF the sketch's weighted items (level
+    ``i`` weighs ``2**i``, Deequ's ``QuantileNonSample``): Model Monitor's buckets are
+    equal-width, and on a heavy tail nearly every value sits in their first one, which would
+    leave the check blind there. Without a sketch, the buckets alone."""
+    kll = (
+        ((statistics_feature.get("numerical_statistics") or {}).get("distribution") or {})
+        .get("kll") or {}
+    )  # fmt: skip
+    buckets = kll.get("buckets") or []
     counts = [float(bucket["count"]) for bucket in buckets]
-    total = sum(counts)
-    if not buckets or total <= 0:
+    if not buckets or sum(counts) <= 0:
         return [], []
     edges = [float(buckets[0]["lower_bound"]), *(float(b["upper_bound"]) for b in buckets)]
-    cumulative = [0.0, *np.cumsum(counts) / total]
-    return edges, [float(value) for value in cumulative]
+    items, weights = _sketch_items((kll.get("sketch") or {}).get("data") or [])
+    if not items.size:
+        cumulative = [0.0, *np.cumsum(counts) / sum(counts)]
+        return edges, [float(value) for value in cumulative]
+    share = np.cumsum(weights) / weights.sum()
+    deciles = items[np.minimum(np.searchsorted(share, np.linspace(0.1, 0.9, 9)), items.size - 1)]
+    merged = np.unique(np.concatenate([edges, deciles]))
+    merged = merged[(merged >= edges[0]) & (merged <= edges[-1])]
+    # The last edge twice: the share below the max, then at or below it (a 0/1 flag's whole
+    # information is the share below 1; a constant column gets Deequ's [c, c]).
+    merged = np.append(merged, merged[-1])
+    below = np.concatenate([[0.0], share])[np.searchsorted(items, merged, side="left")]
+    below[-1] = 1.0  # at or below the last edge, the baseline's max
+    return [float(e) for e in merged], [float(value) for value in below]
+
+
+def _sketch_items(levels: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """A KLL sketch's items, sorted, and their weights (2**level); empty if it holds none."""
+    try:
+        items = np.concatenate([np.empty(0), *(np.asarray(level, dtype=float) for level in levels)])
+        weights = np.concatenate(
+            [np.empty(0), *(np.full(len(level), 2.0**index) for index, level in enumerate(levels))]
+        )
+    except (TypeError, ValueError):  # not a list of number lists: read the buckets alone
+        return np.array([]), np.array([])
+    finite = np.isfinite(items)
+    order = np.argsort(items[finite], kind="stable")
+    return items[finite][order], weights[finite][order]
 
 
 def drift_distance(profile: FeatureProfile, cdf: Sequence[float]) -> float | None:

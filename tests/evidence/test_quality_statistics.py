@@ -49,6 +49,46 @@ def test_a_shifted_or_rescaled_feature_is_caught_and_named(kind: bench_quality.K
     assert named_alone >= 45, f"{kind.name} ({kind.change}): {named_alone}/50"
 
 
+HEAVY_TAILS = [kind for kind in bench_quality.KINDS if kind.name in ("revenue", "balance_change")]
+
+
+@pytest.mark.parametrize("kind", HEAVY_TAILS, ids=lambda kind: kind.name)
+def test_model_monitors_equal_width_baseline_still_catches_a_heavy_tail_change(
+    kind: bench_quality.Kind,
+) -> None:
+    # GIVEN a baseline as Model Monitor writes it: ten equal-width buckets (nearly every value of
+    # a lognormal or Student-t feature in the first one or two) and a multi-level KLL sketch
+    documents = bench_quality.baseline_documents(99, 10_000, form="model-monitor")
+    named_alone = 0
+    for draw in range(50):
+        batch = bench_quality.frame(np.random.default_rng(7_000 + draw), 1000, kind.name)
+        result = bench_quality.judge(batch, *documents)
+        named_alone += {v["feature_name"] for v in result["violations"]} == {kind.name}
+    # THEN the sketch gives the check its power back (the buckets alone: 0 of 50)
+    assert named_alone >= 45, f"{kind.name} ({kind.change}): {named_alone}/50"
+
+
+def test_model_monitors_baseline_keeps_the_documented_false_alarm_rate() -> None:
+    # GIVEN 300 clean batches of 1,000 rows against Model Monitor-shaped baselines
+    alarms, per_feature = bench_quality.false_alarms(
+        300, rows=1000, baseline_rows=10_000, form="model-monitor"
+    )
+    # THEN at most 1 in 100 raises any violation, as with the writer's baselines
+    assert alarms <= DOCUMENTED_RATE * 300, per_feature
+
+
+def test_a_sketch_level_weighs_two_to_its_height() -> None:
+    # GIVEN a sketch of four items at level 0 and two at level 1 (Deequ: weight 1 << level)
+    feature = {"numerical_statistics": {"distribution": {"kll": {
+        "buckets": [{"lower_bound": 1.0, "upper_bound": 20.0, "count": 8}],
+        "sketch": {"parameters": {"c": 0.64, "k": 2048}, "data": [[1, 2, 3, 4], [10, 20]]},
+    }}}}  # fmt: skip
+    edges, cdf = quality.baseline_cdf(feature)
+    # THEN below 10 lies half the weight (4 of 8), and the CDF ends at 1 at the max
+    assert cdf[edges.index(10.0)] == 0.5
+    assert (edges[-2:], cdf[-2:]) == ([20.0, 20.0], [0.75, 1.0])
+
+
 def test_training_rows_of_whole_numbers_pass_their_own_baseline() -> None:
     # GIVEN counts whose bucket edges fall on the values themselves (0..10 in ten buckets), a
     # flag, a constant: the hidden scenario that failed under data_quality "fail"
