@@ -167,7 +167,7 @@ def test_a_new_repository_holds_what_its_team_owns_and_one_pin(
         ("inputs/smoke-input.csv", "monthly_charges", "charges",
          "lacks 1 of the model's 4 columns: monthly_charges"),
         ("inputs/evaluation-rows.csv", "contract_months", "contract_months,tenure",
-         "names the column tenure more than once"),
+         "column 'tenure' appears 2 times"),
         (".github/workflows/deploy.yml", "skip_prod: ${{", "skip_production: ${{",
          "inputs ['skip_production'] are not declared"),
         ("prod-config.tfvars.json", '"max_payload_mb": 6', '"max_payload_mb": 600',

@@ -128,7 +128,9 @@ def test_definition_features_are_read_from_preprocess_arguments() -> None:
 
 def test_a_column_named_twice_is_refused_and_parquet_headers_are_read(tmp_path: Path) -> None:
     twice = churn_input(tmp_path, header="record_id,tenure,tenure,monthly_charges")
-    with pytest.raises(ConfigError, match="names the column tenure more than once"):
+    with pytest.raises(
+        ConfigError, match="column .tenure. appears 2 times; rename or drop the copies"
+    ):
         check_columns(twice, features=["tenure"], id_column=None, source="s")
     table = pa.table({"record_id": [1], "tenure": [3.0]})
     pq.write_table(table, tmp_path / "rows.parquet")
