@@ -387,7 +387,42 @@ def shard_predictions(
             f"shard {shard['shard']}: {table.num_rows} prediction(s) for {shard['rows']} "
             "input row(s); records were lost or added (the model must answer one line per row)"
         )
-    return table.slice(0, int(shard["rows"]))
+    return complete(table.slice(0, int(shard["rows"])), f"shard {shard['shard']}")
+
+
+def complete(table: pa.Table, where: str) -> pa.Table:
+    """The table, if every prediction has every column, each number finite; else one line
+    naming the first gap (a NaN or a missing value published as a result is silently wrong)."""
+    for name in table.column_names:
+        column = table.column(name).combine_chunks()
+        values, rows = column, None
+        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+            values, rows = pc.list_flatten(column), pc.list_parent_indices(column)
+        gaps = [pc.is_null(column)]
+        if pa.types.is_floating(values.type):
+            finite = pc.is_finite(values)
+            gaps.append(
+                pc.invert(finite)
+                if rows is None
+                else _rows_with(pc.invert(finite), rows, len(column))
+            )
+        for gap in gaps:
+            if pc.any(pc.fill_null(gap, True)).as_py():
+                index = int(pc.index(pc.fill_null(gap, True), True).as_py())
+                value = column[index].as_py()
+                shown = "no value" if value is None else f"{value!r}"
+                raise OutputError(
+                    f"{where}: prediction {index + 1} has {shown} for {name}; every "
+                    "prediction must be a finite number or text (fix the model's output)"
+                )
+    return table
+
+
+def _rows_with(flags: pa.Array, rows: pa.Array, count: int) -> pa.Array:
+    """Per row, whether any of its list elements is flagged."""
+    marked = np.zeros(count, dtype=bool)
+    marked[np.asarray(rows)[np.asarray(flags.fill_null(True), dtype=bool)]] = True
+    return pa.array(marked)
 
 
 class PartWriter:

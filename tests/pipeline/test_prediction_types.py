@@ -152,12 +152,42 @@ def test_an_array_line_that_is_not_a_json_list_is_one_line(
     assert "line 4: \"['a', 'b']\" in column top is not a JSON list of string" in err, err
 
 
-def test_nan_is_a_number_and_na_is_not(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # GIVEN a model answering nan for one row: a float, not a missing value
-    code, table = _score(tmp_path, lambda i: "nan" if i == 2 else str(i), None)
-    assert code == 0 and table is not None
-    values = table.column("prediction").to_pylist()
-    assert values[2] is not None and values[2] != values[2] and values[3] == 3.0
+@pytest.mark.parametrize(
+    ("line", "columns", "message"),
+    [
+        (lambda i: "nan" if i == 2 else str(i), None, "prediction 3 has nan for prediction"),
+        (lambda i: "-inf" if i == 4 else str(i), None, "prediction 5 has -inf for prediction"),
+        (
+            lambda i: "1," if i == 1 else "1,0.5",
+            ["label", "score"],
+            "prediction 2 has no value for score",
+        ),
+        (
+            lambda i: json.dumps({"label": 1} if i == 3 else {"label": 1, "score": 0.5}),
+            ["label:bigint", "score"],
+            "prediction 4 has no value for score",
+        ),
+        (
+            lambda i: "[0.1, NaN]" if i == 2 else "[0.1, 0.9]",
+            ["p:array<double>"],
+            "prediction 3 has [0.1, nan] for p",
+        ),
+    ],
+    ids=["nan", "inf", "empty-cell", "missing-key", "nan-in-list"],
+)
+def test_a_prediction_that_is_not_a_finite_value_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: Callable[[int], str],
+    columns: list[str] | None, message: str,
+) -> None:  # fmt: skip
+    # GIVEN a model answering NaN, an infinity, or nothing for one row (as XGBoost's selectable
+    # output writes `0,nan` for a probability its objective lacks): nothing is published
+    code, table = _score(tmp_path, line, columns)
+    err = capsys.readouterr().err
+    # THEN Postprocess fails in one line naming the prediction and the column
+    assert (code, table) == (1, None) and message in err and err.count("\n") == 1, err
+
+
+def test_na_is_not_a_double(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # GIVEN a model answering NA: not a double, refused in one line
     code, _ = _score(tmp_path / "na", lambda i: "NA" if i == 2 else str(i), None)
     err = capsys.readouterr().err

@@ -453,9 +453,8 @@ def test_actionlint_is_clean() -> None:
 def test_template_update_opens_a_pull_request_and_never_overwrites_one() -> None:
     workflow = _load(TEMPLATE_UPDATE)
     assert workflow["permissions"] == {}
-    (job,) = workflow["jobs"].values()
-    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
-    runs = _runs(job)
+    update, pull_request = workflow["jobs"]["update"], workflow["jobs"]["pull-request"]
+    runs = _runs(update)
     # Copier from the lock of the template at the pin; the repository's checks on the result;
     # the pull request's body from the new version's CHANGELOG; an existing update branch is
     # left alone (no force push), and the last step fails naming the conflicted files.
@@ -464,13 +463,37 @@ def test_template_update_opens_a_pull_request_and_never_overwrites_one() -> None
     makefile = (ROOT / "template" / "Makefile.jinja").read_text()
     assert "--require-hashes --no-deps -r $(TEMPLATE)/requirements/copier.txt" in makefile
     assert "$(COPIER) update --trust --defaults --conflict inline" in makefile
-    order = [_index(job, step) for step in ("make setup check", "gh pr create", "conflicts")]
-    assert order == sorted(order)
     assert "python3 .template/scripts/fleet.py pr-body" in runs
-    assert "--force" not in runs and "x-access-token" not in runs
-    assert "git ls-remote --exit-code origin" in runs
-    assert _steps(job)[-1]["run"].strip() == 'python3 "$RUNNER_TEMP/fleet.py" conflicts'
-    assert _steps(job)[_index(job, "make setup check")]["continue-on-error"] is True
+    assert "python3 .template/scripts/fleet.py conflicts" in runs
+    assert _steps(update)[_index(update, "make setup check")]["continue-on-error"] is True
+    assert pull_request["needs"] == "update"
+    opening = _runs(pull_request)
+    order = [_index(pull_request, step) for step in ("gh pr create", "CONFLICTS")]
+    assert order == sorted(order) and _steps(pull_request)[-1]["env"] == {
+        "CONFLICTS": "${{ needs.update.outputs.conflicts }}"
+    }
+    assert "--force" not in opening and "x-access-token" not in opening
+    assert "git ls-remote --exit-code origin" in opening
+    assert 'git apply --index --binary "$RUNNER_TEMP/update/update.patch"' in opening
+
+
+def test_template_update_runs_the_new_version_only_where_no_token_is() -> None:
+    # A tag pushed to the template runs its code (Copier's tasks, its lock, `make check`) in the
+    # update job: that job may read the repository and nothing else, and holds no secret; the
+    # job that holds the update token runs git and gh on the patch, nothing of the new version.
+    jobs = _load(TEMPLATE_UPDATE)["jobs"]
+    update, pull_request = jobs["update"], jobs["pull-request"]
+    assert update["permissions"] == {"contents": "read"}
+    assert pull_request["permissions"] == {"contents": "read"}
+    secrets_in_update = re.findall(r"secrets\.[A-Z_]+[^}]*", yaml.safe_dump(update))
+    assert secrets_in_update == ["secrets.TEMPLATE_UPDATE_TOKEN != '' "]  # whether it is set
+    assert any("TEMPLATE_UPDATE_TOKEN" in str(s.get("env", {})) for s in _steps(pull_request))
+    commands = {line.split()[0] for line in _runs(pull_request).splitlines() if line.strip()}
+    assert commands <= {"branch=\"template-update/$TO\"", "gh", "if", "#", "echo", "exit", "fi",
+                        "git", "cp", "printf", "--title", "then"}, commands  # fmt: skip
+    assert [s["uses"].split("@")[0] for s in _steps(pull_request) if "uses" in s] == [
+        "actions/checkout", "actions/download-artifact",
+    ]  # fmt: skip
 
 
 def test_the_model_repositorys_ci_runs_its_own_checks_only() -> None:
