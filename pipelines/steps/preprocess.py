@@ -170,8 +170,9 @@ def check_columns(
         shown = ", ".join(missing[:8]) + (
             f" and {len(missing) - 8} more" if len(missing) > 8 else ""
         )
+        reads = f"{len(features)} feature column(s)" + (" and the id column" if id_column else "")
         raise InputError(
-            f"{where} lacks {len(missing)} of the model's {len(wanted)} columns: {shown}"
+            f"{where} lacks {len(missing)} of the model's {len(wanted)} columns ({reads}): {shown}"
             + (f" (from {source})" if source else "")
             + header_hint(present, missing)
             + f"; fix {where}: its header must name every feature column"
