@@ -188,6 +188,11 @@ def plan_promotion(
     shape = create_package_shape(target_sm)
     version = int(source["ModelPackageVersion"])
     prefix = artifact_prefix(group, version)
+    # The target bucket must exist before anything is planned into it: S3 answers a HEAD of a
+    # key in a missing bucket with a bare 404, which would plan every copy as "to copy" (a dry
+    # run would show a plan that cannot run). NoSuchBucket here is one line naming the stage key
+    # (promotion/stage_buckets.py); s3:ListBucket is the promote role's (ListArtifactsBucket).
+    target_s3.list_objects_v2(Bucket=config.artifacts_bucket, Prefix=prefix, MaxKeys=1)
     view = creatable(source, shape)
     check_batch_transform(view, source=source_arn)
     references = plan_references(view, bucket=config.artifacts_bucket, prefix=prefix)

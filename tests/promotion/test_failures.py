@@ -214,8 +214,9 @@ def package_with_a_prefix(dev: boto3.Session) -> None:
 
 @pytest.mark.parametrize(
     ("dry_run", "registered", "failed"),
-    [(True, package_with_a_prefix, "ListObjectsV2"), (False, register, "PutObject")],
-    ids=["dry-run-lists-the-stage-copies", "promotion-takes-its-lease"],
+    [(True, package_with_a_prefix, "ListObjectsV2"), (True, register, "ListObjectsV2"),
+     (False, register, "ListObjectsV2")],
+    ids=["dry-run-of-a-prefix", "dry-run-of-one-file", "promotion"],
 )
 def test_a_stage_bucket_that_does_not_exist_is_one_line_naming_its_key(
     head_without_body: None, api_calls: list[Call], dev: boto3.Session, pre_prod: boto3.Session,
@@ -228,11 +229,12 @@ def test_a_stage_bucket_that_does_not_exist_is_one_line_naming_its_key(
     config = config_file(artifacts_bucket="no-such-artifacts-bucket")
     api_calls.clear()
 
-    # WHEN build.py plans a package with a prefix (it lists the stage's copies), or promotes
+    # WHEN build.py plans a package (a dry run, which once showed a plan of copies into it), or
+    # promotes
     code = build_main(config, tmp_path / "out", *(["--dry-run"] if dry_run else []))
 
     # THEN one line names the call, the bucket, the stage file's key and the fix, exit 1, and
-    # nothing was changed (the promotion's first write, its lease, is the call refused)
+    # nothing was changed (the plan lists the bucket before it reads anything else there)
     assert code == 1
     error = one_line(capsys)
     assert error.startswith(f"build.py: error: {failed} for target (pre-prod) account"), error
@@ -240,7 +242,7 @@ def test_a_stage_bucket_that_does_not_exist_is_one_line_naming_its_key(
     assert f"'artifacts_bucket' of {config} names it" in error
     assert "create the bucket (bootstrap/stage creates the stage's)" in error
     writes = [c for c in mutating(api_calls) if c[0] != "sts"]
-    assert writes == ([] if dry_run else [("s3", "PutObject")])
+    assert writes == []
 
 
 def test_any_other_aws_refusal_is_one_line_naming_call_code_and_message(
