@@ -3,7 +3,9 @@
 What the going-live guide does in GitHub is done here against a JSON file (`GitHub.state`):
 - `gh` (a small executable put first on PATH) takes the guide's commands as written:
   `gh variable set NAME --body VALUE [--env ENV]`,
-  `gh api --method PUT repos/{owner}/{repo}/environments/ENV --input -` (a JSON body on stdin)
+  `gh api --method PUT repos/{owner}/{repo}/environments/ENV --input -` (a JSON body on stdin),
+  `gh api --method POST repos/{owner}/{repo}/environments/ENV/deployment-branch-policies -f
+  name=main -f type=branch` (the environment must exist with `custom_branch_policies` true)
   and `gh workflow run WORKFLOW --ref main -f NAME=VALUE` (a dispatch, checked as the API's).
   As GitHub, it refuses a variable of an environment that does not exist (HTTP 404), and any
   other command (so the guide cannot quietly use one this does not check).
@@ -85,8 +87,27 @@ elif args[:1] == ["api"] and option("--method") == "PUT" and option("--input") =
     entry["reviewers"] = body.get("reviewers", [])
     entry["prevent_self_review"] = bool(body.get("prevent_self_review", False))
     entry["deployment_branch_policy"] = body.get("deployment_branch_policy")
+elif args[:1] == ["api"] and option("--method") == "POST":
+    owner, repo = state["repository"].split("/")
+    path = next((a for a in args[1:] if a.startswith("repos/")), "")
+    path = path.replace("{{owner}}", owner).replace("{{repo}}", repo).strip("/")
+    match = re.fullmatch(r"repos/([^/]+/[^/]+)/environments/([^/]+)/deployment-branch-policies",
+                         path)
+    if not match or match.group(1) != state["repository"]:
+        fail(f"HTTP 404: {{path}}")
+    entry = state["environments"].get(match.group(2))
+    custom = ((entry or {{}}).get("deployment_branch_policy") or {{}}).get("custom_branch_policies")
+    if entry is None or not custom:  # "custom_branch_policies must be set to true" (REST docs)
+        fail(f"HTTP 404: {{path}} (the environment must exist with custom_branch_policies true)")
+    fields = dict(args[i + 1].split("=", 1) for i, a in enumerate(args[:-1]) if a == "-f")
+    if not fields.get("name") or fields.get("type", "branch") not in ("branch", "tag"):
+        fail("HTTP 422: a branch policy needs -f name=PATTERN (and -f type=branch or tag)")
+    entry.setdefault("branch_policies", []).append(
+        {{"name": fields["name"], "type": fields.get("type", "branch")}}
+    )
 else:
-    fail("known: `variable set`, `api --method PUT .../environments/NAME --input -`")
+    fail("known: `variable set`, `api --method PUT .../environments/NAME --input -`, "
+         "`api --method POST .../environments/NAME/deployment-branch-policies -f name=...`")
 json.dump(state, open(state_path, "w"), indent=2)
 '''
 

@@ -218,6 +218,10 @@ def github_settings(r: Rehearsal) -> None:
             name: sorted(env["variables"]) for name, env in state["environments"].items()
         },
         "stage files pasted": sorted(set(pasted)),
+        "deployment branches": {
+            name: [policy["name"] for policy in env.get("branch_policies", [])]
+            for name, env in state["environments"].items()
+        },
     }
 
 
@@ -313,6 +317,10 @@ def workflow(r: Rehearsal) -> Workflow:
         )  # fmt: skip
 
     def approve(environment: str, settings: dict[str, Any]) -> None:
+        policy = settings.get("deployment_branch_policy") or {}
+        branches = [p["name"] for p in settings.get("branch_policies", [])]
+        if policy.get("custom_branch_policies") and "main" not in branches:
+            raise RehearsalError(f"the {environment} environment does not deploy from main")
         if settings.get("reviewers"):
             r.report.setdefault("reviewed environments", []).append(environment)
             r.log(f"  {environment}: a required reviewer approves the deployment")

@@ -52,6 +52,28 @@ def test_environments_then_variables_as_the_guide_sets_them(github: GitHub) -> N
     assert github.variables(None) == {"DEV_READ_ROLE_ARN": "arn:dev"}
 
 
+def test_a_branch_policy_needs_an_environment_with_custom_branch_policies(github: GitHub) -> None:
+    path = "repos/{owner}/{repo}/environments/prod"
+    policy = ["api", "--method", "POST", f"{path}/deployment-branch-policies",
+              "-f", "name=main", "-f", "type=branch"]  # fmt: skip
+    # GIVEN no environment yet, then one admitting protected branches: GitHub answers 404
+    assert "HTTP 404" in gh(github, *policy).stderr
+    protected = {"deployment_branch_policy": {"protected_branches": True,
+                                              "custom_branch_policies": False}}  # fmt: skip
+    gh(github, "api", "--method", "PUT", path, "--input", "-", stdin=json.dumps(protected))
+    assert "HTTP 404" in gh(github, *policy).stderr
+    # WHEN the environment takes custom branch policies, as the guide sets it
+    custom = {"deployment_branch_policy": {"protected_branches": False,
+                                           "custom_branch_policies": True}}  # fmt: skip
+    gh(github, "api", "--method", "PUT", path, "--input", "-", stdin=json.dumps(custom))
+    added = gh(github, *policy)
+    # THEN main is its one deployment branch
+    assert added.returncode == 0, added.stderr
+    assert github.read()["environments"]["prod"]["branch_policies"] == [
+        {"name": "main", "type": "branch"}
+    ]
+
+
 def post(url: str, body: dict[str, object], token: str) -> int:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), method="POST",

@@ -76,6 +76,9 @@ def test_github_holds_what_the_bootstrap_outputs_said(report: dict[str, Any]) ->
     assert github["environments"] == {
         "pre-prod": sorted([*state, "PROD_READ_ROLE_ARN"]), "prod-plan": state, "prod": state,
     }  # fmt: skip
+    # AND each environment deploys from main alone, never "any protected branch"
+    assert github["deployment branches"] == {"pre-prod": ["main"], "prod-plan": ["main"],
+                                             "prod": ["main"]}  # fmt: skip
     assert github["stage files pasted"] == [
         "pre-prod-config.tfvars.json",
         "prod-config.tfvars.json",
