@@ -19,7 +19,11 @@ from sklearn.preprocessing import StandardScaler
 from pipelines.local import RunOptions, run_definition
 from pipelines.local.feature_names import recorded_names
 from tests.local.local_helpers import (
+    BUCKET,
+    PYTORCH_IMAGE,
+    SKLEARN_IMAGE,
     XGBOOST_IMAGE,
+    _joblib_bytes,
     get,
     put,
     register_containers,
@@ -36,6 +40,7 @@ BODY = "".join(",".join(repr(float(v)) for v in row) + "\n" for row in ROWS[:50]
 
 def _run(sess: boto3.Session, arn: str, expected: tuple[str, ...]) -> tuple[Any, bytes | None]:
     put(sess, "input/rows.csv", BODY)
+    sess.client("s3").delete_object(Bucket=BUCKET, Key="output/rows.csv.out")  # a former run's
     result = run_definition(
         transform_definition(), parameters={}, session=sess, model_package_arn=arn,
         log=lambda _: None, options=RunOptions(expected_features=expected),
@@ -129,6 +134,54 @@ def test_a_scikit_learn_model_fitted_on_an_array_is_not_checked(session: boto3.S
     result, out = _run(session, arn, SWAPPED)
     assert result.status == "Succeeded", [s.failure_reason for s in result.steps]
     assert out is not None and len(out.split()) == 50
+
+
+TOOLKIT_MODULE = """
+import io, os
+import joblib
+import numpy as np
+
+def model_fn(model_dir):
+    return joblib.load(os.path.join(model_dir, "model.joblib"))
+
+def transform_fn(model, data, content_type, accept):
+    rows = np.loadtxt(io.StringIO(data), delimiter=",", ndmin=2)
+    return "".join(f"{v}\\n" for v in model.predict(rows).tolist()), accept
+"""
+
+
+def _container(image: str, framework: str, model: Any, module: str) -> dict[str, Any]:
+    files = {"model.joblib": _joblib_bytes(model), "code/inference.py": module}
+    env = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+    return {"Image": image, "Framework": framework, "Environment": env, "files": files}
+
+
+def test_an_inference_toolkit_model_is_checked_too(session: boto3.Session) -> None:
+    # GIVEN a PyTorch-image package whose model_fn loads a model fitted on a DataFrame
+    model = LogisticRegression().fit(pd.DataFrame(ROWS, columns=list(NAMES)), LABELS)
+    toolkit = _container(PYTORCH_IMAGE, "PYTORCH", model, TOOLKIT_MODULE)
+    arn = register_containers(session, [toolkit], group="toolkit-names")
+    # WHEN sent the swapped order  THEN refused in one line naming both orders
+    reason = _refused(*_run(session, arn, SWAPPED))
+    assert ",".join(NAMES) in reason and ",".join(SWAPPED) in reason
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")  # as the container
+def test_only_the_first_container_of_a_pipeline_is_checked(session: boto3.Session) -> None:
+    # GIVEN an inference pipeline: a model fitted on a DataFrame, then one fitted on one column
+    # named otherwise (it receives the first one's labels, not the features)
+    first = LogisticRegression().fit(pd.DataFrame(ROWS, columns=list(NAMES)), LABELS)
+    second = LogisticRegression().fit(pd.DataFrame({"label": LABELS}), LABELS)
+    containers = [_container(SKLEARN_IMAGE, "SKLEARN", model, TOOLKIT_MODULE)
+                  for model in (first, second)]  # fmt: skip
+    arn = register_containers(session, containers, group="pipeline-names")
+    # WHEN sent the first model's order  THEN it runs
+    result, out = _run(session, arn, NAMES)
+    assert result.status == "Succeeded", [s.failure_reason for s in result.steps]
+    assert out is not None and len(out.split()) == 50
+    # WHEN sent another order  THEN the first container is named in the refusal
+    reason = _refused(*_run(session, arn, SWAPPED))
+    assert reason.startswith("container 1 of 2") and ",".join(SWAPPED) in reason
 
 
 @pytest.mark.parametrize(
