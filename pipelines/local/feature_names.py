@@ -45,7 +45,8 @@ def check_feature_names(label: str, models: Iterable[Any], expected: Sequence[st
         names = recorded_names(model)
         if names is None or names == tuple(expected):
             continue
-        at = next((i for i, pair in enumerate(zip(names, expected)) if pair[0] != pair[1]),
+        pairs = zip(names, expected, strict=False)
+        at = next((i for i, (ours, sent) in enumerate(pairs) if ours != sent),
                   min(len(names), len(expected)))  # fmt: skip
         raise StepError(
             f"{label}: the model was trained on features {_shown(names)} but is sent "

@@ -207,8 +207,9 @@ def test_local_run_delegates_to_the_local_runner(
     import pipelines.local as local
 
     definition = tmp_path / "definition.json"
-    preprocess = {"Name": "Preprocess", "Arguments": {"AppSpecification": {
-        "ContainerArguments": ["--feature-columns", "dose_mg,pulse", "--feature-columns", "age"]}}}
+    chunks = ["--feature-columns", "dose_mg,pulse", "--feature-columns", "age"]
+    app = {"AppSpecification": {"ContainerArguments": chunks}}
+    preprocess = {"Name": "Preprocess", "Arguments": app}
     definition.write_text(json.dumps({**json.loads(DEFINITION), "Steps": [preprocess]}))
     calls: list[dict[str, Any]] = []
 
