@@ -16,7 +16,7 @@ LOCK := $(UV) pip compile --universal --generate-hashes --custom-compile-command
 export AWS_EC2_METADATA_DISABLED := true
 export TF_CLI_CONFIG_FILE := /dev/null
 
-.PHONY: help setup test unit lint demo rehearse local-aws bench docs lock bootstrap-outputs clean
+.PHONY: help setup setup-local test unit lint demo rehearse local-aws bench docs lock bootstrap-outputs clean
 
 help: ## list the targets (the default)
 	@echo "Targets (make <target>):"
@@ -28,6 +28,9 @@ setup: $(STAMP) $(CHECKOV_STAMP) $(AWSCLI_STAMP) ## create .venv, .venv-checkov 
 # lock rebuilds the environment from scratch, so it holds exactly what the lock says. Compiled at
 # install, as pip does: hundreds of test, demo and rehearsal processes import boto3, pandas and
 # the SageMaker SDK, and where PYTHONDONTWRITEBYTECODE is set each would compile them again.
+setup-local: $(STAMP) ## the local runner's serving packages (in .venv already: requirements/local.txt)
+	$(UV) pip install --python $(PY) --require-hashes -r requirements/local.txt
+
 $(STAMP): requirements/dev.txt requirements/uv.txt
 	$(PYTHON) -m venv --clear $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check --require-hashes --no-deps -r requirements/uv.txt
@@ -90,6 +93,8 @@ docs: $(STAMP) ## regenerate the Terraform tables, the stage-file schema, IAM's 
 lock: $(STAMP) ## re-resolve requirements/*.txt from pyproject.toml (UPGRADE=1 to upgrade all)
 	$(LOCK) --python-version 3.11 pyproject.toml -o requirements/runtime.txt
 	$(LOCK) --python-version 3.11 --extra dev pyproject.toml -o requirements/dev.txt
+	$(LOCK) --python-version 3.11 --extra local-xgboost --extra local-toolkit pyproject.toml \
+		-c requirements/dev.txt -o requirements/local.txt
 	$(LOCK) --python-version 3.11.5 requirements/checkov.in -o requirements/checkov.txt
 	$(LOCK) --python-version 3.11 requirements/uv.in -o requirements/uv.txt
 	$(LOCK) --python-version 3.11 requirements/awscli.in -o requirements/awscli.txt

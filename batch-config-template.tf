@@ -316,12 +316,13 @@ data "aws_iam_policy_document" "alerts_key" {
   #checkov:skip=CKV_AWS_109:key policy; "*" is this key, and each statement names one principal (the deploy role, or a service for this stage's alarms and rule)
   #checkov:skip=CKV_AWS_111:key policy; "*" is this key, and each statement names one principal (the deploy role, or a service for this stage's alarms and rule)
   #checkov:skip=CKV_AWS_356:key policy; "*" is this key, and each statement names one principal (the deploy role, or a service for this stage's alarms and rule)
-  # The calls the provider makes right after CreateKey (the lockout safety check's PutKeyPolicy,
-  # the waits for description, policy, tags and rotation, EnableKeyRotation, the alias) are
-  # allowed here to the deploy role: its own grants on the key are tag-conditioned, and tags on a
-  # new key may take minutes to count for authorization (AWS KMS guide, ABAC).
+  # Only this key policy lets the deploy role administer the key: an identity-policy grant on
+  # keys tagged with the model's group would also reach any other key of the account that the
+  # role tags so (CreateKey with tags needs kms:TagResource on every key: AWS KMS guide,
+  # "Controlling access to tags"). It also covers the calls right after CreateKey, before the new
+  # key's tags count for authorization (AWS KMS guide, ABAC: up to five minutes).
   statement {
-    sid = "DeployRoleSetsUpKey"
+    sid = "DeployRoleManagesKey"
     actions = [
       "kms:DescribeKey",
       "kms:GetKeyPolicy",
@@ -330,6 +331,12 @@ data "aws_iam_policy_document" "alerts_key" {
       "kms:PutKeyPolicy",
       "kms:EnableKeyRotation",
       "kms:CreateAlias",
+      "kms:UpdateAlias",
+      "kms:DeleteAlias",
+      "kms:TagResource",
+      "kms:UntagResource",
+      "kms:UpdateKeyDescription",
+      "kms:ScheduleKeyDeletion",
     ]
     resources = ["*"]
 

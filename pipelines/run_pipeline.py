@@ -13,6 +13,7 @@ Exit codes: 0 Succeeded (or started, without --wait), 1 Failed/Stopped/timeout o
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -129,6 +130,49 @@ def parse_parameters(pairs: Sequence[str]) -> dict[str, str]:
     return parameters
 
 
+def check_inputs(args: argparse.Namespace) -> None:
+    """Every input this command can judge alone, refused before AWS is reached (a missing
+    credential must not hide a typo): the parameters, RunDate, the backfill's dates, and with
+    --local the definition and the parameters' values against their declared types."""
+    parameters = parse_parameters(args.parameter)
+    run_date = parameters.get("RunDate", "").strip()
+    if run_date:
+        try:
+            valid = datetime.date.fromisoformat(run_date).isoformat() == run_date
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ConfigError(f"--parameter RunDate {run_date!r} is not a date like 2026-12-01")
+    if args.backfill:
+        from pipelines.runs.backfill import backfill_dates
+
+        backfill_dates(args.backfill)
+    if args.since:
+        from pipelines.runs.backfill import parse_date
+
+        parse_date(args.since, "--since")
+    if args.local:
+        from pipelines.local import DefinitionError, check_definition
+
+        definition = read_definition(args.definition)
+        check_parameter_names(parameters, definition)
+        try:
+            check_definition(definition, parameters)
+        except DefinitionError as error:
+            raise ConfigError(f"{args.definition}: {error}") from error
+
+
+def read_definition(path: Path) -> dict[str, Any]:
+    """A rendered definition file, or one line naming it."""
+    try:
+        definition = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{path}: cannot read the definition ({error})") from error
+    if not isinstance(definition, dict):
+        raise ConfigError(f"{path}: not a pipeline definition (a JSON object)")
+    return definition
+
+
 def check_parameter_names(parameters: dict[str, str], definition: dict[str, Any]) -> None:
     """Refuse a parameter the definition does not declare (a typo would be ignored silently)."""
     declared = sorted(str(p["Name"]) for p in definition.get("Parameters") or [])
@@ -183,10 +227,7 @@ def run_remote(
 
 def run_local(args: argparse.Namespace, *, session_factory: SessionFactory) -> int:
     """Run a rendered definition with pipelines.local; print each step's result."""
-    try:
-        definition = json.loads(args.definition.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"{args.definition}: cannot read the definition ({error})") from error
+    definition = read_definition(args.definition)
     parameters = parse_parameters(args.parameter)
     check_parameter_names(parameters, definition)
     region = None
@@ -223,6 +264,7 @@ def main(
     """Parse, run, and turn expected failures into one stderr line and an exit code."""
     args = parse_args(argv)
     try:
+        check_inputs(args)
         check_endpoint_environment(dict(os.environ))
         with aws_errors("the configured credentials", "run_pipeline"):
             if args.backfill or args.catch_up:

@@ -62,18 +62,17 @@ ALLOWED: dict[tuple[str, str, str], str] = {
         _GITHUB_OIDC,
     ("UNKNOWN_CONDITION_FOR_ACTION", "registry-reader-trust", "GitHubResolveJobOfThisRepository"):
         _GITHUB_OIDC,
-    ("RESOURCE_MISMATCH", "terraform-apply-alerts", "ManageAlertsKey"):
-        "CreateAlias, UpdateAlias and DeleteAlias are authorized on the alias AND the key (AWS "
-        "KMS Developer Guide, \"Controlling access to aliases\"): this statement grants the key, "
-        "ManageAlertsKeyAlias the alias; parliament wants both in one statement",
     ("RESOURCE_MISMATCH", "terraform-apply-alerts", "ManageAlertsKeyAlias"):
-        "the alias half of the same two-resource authorization (see ManageAlertsKey)",
+        "CreateAlias, UpdateAlias and DeleteAlias are authorized on the alias AND the key (AWS "
+        "KMS Developer Guide, \"Controlling access to aliases\"): this statement grants the "
+        "alias, the alerts key's own policy the key (DeployRoleManagesKey); parliament wants both "
+        "in one statement",
     ("MISMATCHED_TYPE_BUT_USABLE", "terraform-apply", "CreateModuleRolesWithinBoundary"):
         "StringEquals on the ARN-typed iam:PermissionsBoundary, as the IAM User Guide's own "
         "permissions boundary examples write it; parliament calls it usable",
     ("RESOURCE_STAR", "dev-artifacts-key-policy", "StageRolesDecryptModelArtifactsThroughS3"):
         _KEY_POLICY_STAR,
-    ("RESOURCE_STAR", "batch-config-template.tf", "DeployRoleSetsUpKey"): _KEY_POLICY_STAR,
+    ("RESOURCE_STAR", "batch-config-template.tf", "DeployRoleManagesKey"): _KEY_POLICY_STAR,
     ("RESOURCE_STAR", "batch-config-template.tf", "AlarmsUseKey"): _KEY_POLICY_STAR,
     ("RESOURCE_STAR", "batch-config-template.tf", "FailureRuleUsesKey"): _KEY_POLICY_STAR,
     ("RESOURCE_STAR", "approval_trigger/storage.tf", "LogsEncryptTheFunctionLogGroup"):

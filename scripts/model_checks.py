@@ -46,7 +46,8 @@ def model_columns(config: StageConfig, root: Path) -> tuple[list[str], str]:
     from pipelines.evidence.model_inputs import header_of
 
     if config.feature_columns:
-        return list(config.feature_columns), f"{config.path.name}'s feature_columns"
+        return list(config.feature_columns), (f"{config.path.name}'s feature_columns; if a name "
+                                               "is misspelled there, correct it there")  # fmt: skip
     answered = str(_answers(root).get("feature_columns") or "").split()
     if answered:
         # Answered once, at `copier copy`: a model whose columns changed since names them in the

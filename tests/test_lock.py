@@ -47,10 +47,14 @@ def wanted(requirements: list[str]) -> dict[str, Requirement]:
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 RUNTIME = wanted(PYPROJECT["dependencies"])
 DEV = {**RUNTIME, **wanted(PYPROJECT["optional-dependencies"]["dev"])}
+EXTRAS = PYPROJECT["optional-dependencies"]
+LOCAL = {**RUNTIME, **wanted(EXTRAS["local-xgboost"] + EXTRAS["local-toolkit"])}
 
 
 @pytest.mark.parametrize(
-    ("lock", "direct"), [("runtime.txt", RUNTIME), ("dev.txt", DEV)], ids=["runtime", "dev"]
+    ("lock", "direct"),
+    [("runtime.txt", RUNTIME), ("dev.txt", DEV), ("local.txt", LOCAL)],
+    ids=["runtime", "dev", "local"],
 )
 def test_lock_holds_exactly_pyprojects_dependencies(
     lock: str, direct: dict[str, Requirement]
@@ -69,12 +73,13 @@ def test_lock_holds_exactly_pyprojects_dependencies(
     assert [name for name, pin in pins.items() if pin.hashes == 0] == []
 
 
-def test_runtime_packages_are_the_ones_the_tests_ran_with() -> None:
-    # GIVEN both locks
-    runtime = read_lock(ROOT / "requirements" / "runtime.txt")
+@pytest.mark.parametrize("lock", ["runtime.txt", "local.txt"])
+def test_runtime_packages_are_the_ones_the_tests_ran_with(lock: str) -> None:
+    # GIVEN the runtime lock (or the local runner's, which adds its serving packages) and dev's
+    runtime = read_lock(ROOT / "requirements" / lock)
     dev = read_lock(ROOT / "requirements" / "dev.txt")
 
-    # THEN every runtime pin is in the dev lock at the same version
+    # THEN every pin is in the dev lock at the same version
     assert {n: p.version for n, p in runtime.items() if dev.get(n, p).version != p.version} == {}
     assert set(runtime) <= set(dev)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pipelines.steps.preprocess import PAYLOAD_FILL  # a shard's share of MaxPayloadInMB
+
 PREPROCESS, TRANSFORM, POSTPROCESS = "Preprocess", "Transform", "Postprocess"
 # The SageMaker jobs of a scheduled run, in order; HasInput (a Condition step, no job) gates a
 # date without input. Postprocess also publishes the date's authoritative result.
@@ -60,8 +62,6 @@ FAILURE_FILE = "/opt/ml/output/message"
 RUNS_PREFIX = "pipeline-runs"
 # The scikit-learn framework image; its processing image is the "training" scope of image_uris.
 SKLEARN_VERSION = "1.4-2"
-# A shard is at most this share of MaxPayloadInMB (decimal MB), so it is one request.
-PAYLOAD_FILL = 0.9
 # Batch transform: MaxConcurrentTransforms x MaxPayloadInMB must not exceed this.
 MAX_CONCURRENCY_PAYLOAD_MB = 100
 # AppSpecification.ContainerArguments: at most 100 strings of at most 256 characters.

@@ -3,8 +3,9 @@ team: docs/fleet.md), checked against the model's columns before anything is wri
 
 The model's feature columns come from the stage key `feature_columns`, else the package's
 `feature_columns` metadata (build.py), or from the deployed pipeline's Preprocess arguments
-(pipelines.smoke: what the deployed pipeline will read). A file's header must name every feature
-column, and the id column when the stage has one, each once.
+(pipelines.smoke: what the deployed pipeline will read). A file is checked by Preprocess's own
+rules (pipelines/steps/preprocess.py `open_input`): a CSV or Parquet name, a header naming every
+feature column, and the id column when the stage has one, each once.
 """
 
 from __future__ import annotations
@@ -18,38 +19,43 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from errors import ConfigError
+from pipelines.steps import preprocess
 
 SMOKE_INPUT = Path("inputs/smoke-input.csv")  # relative to the repository root
 EVALUATION_ROWS = Path("inputs/evaluation-rows.csv")
 PREPROCESS_STEP = "Preprocess"
 FEATURES_ARGUMENT = "--feature-columns"
 
-DELIMITERS = (";", "\t", "|")  # what a spreadsheet writes instead of commas
-
 
 def header_of(path: Path) -> list[str]:
-    """The column names of a CSV (with a header; `.csv.gz` too) or Parquet file.
+    """The column names of a CSV (with a header; `.csv.gz` too) or Parquet file, read as
+    Preprocess reads them (pipelines/steps/preprocess.py: names as written, CSV or Parquet by
+    the file's name).
 
     Raises:
         ConfigError: the file cannot be read as such, or is empty.
     """
+    return _checked(path, features=(), id_column=None, source="")
+
+
+def _checked(
+    path: Path, *, features: Sequence[str], id_column: str | None, source: str
+) -> list[str]:
     try:
-        if path.name.lower().endswith((".parquet", ".pq")):
-            return list(pq.read_schema(path).names)
-        opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), None)
+        header, _ = preprocess.open_input(path, str(path), features, id_column, source)
+    except preprocess.InputError as error:
+        raise ConfigError(str(error)) from error
     except (OSError, UnicodeDecodeError, csv.Error, ValueError) as error:
         raise ConfigError(f"{path}: cannot read its header ({error}); write it as CSV with a "
                           "header row, or as Parquet") from error  # fmt: skip
     if not header:
         raise ConfigError(f"{path} is empty: write a header row naming the model's columns")
-    return [name.strip() for name in header]
+    return header
 
 
 def row_count(path: Path) -> int:
     """Data rows of a CSV (the header excluded) or Parquet file."""
-    if path.name.lower().endswith((".parquet", ".pq")):
+    if path.name.lower().endswith(preprocess.PARQUET_SUFFIXES):
         return int(pq.read_metadata(path).num_rows)
     opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
@@ -59,7 +65,8 @@ def row_count(path: Path) -> int:
 def check_columns(
     path: Path, *, features: Sequence[str], id_column: str | None, source: str
 ) -> None:
-    """Refuse, in one line, a file that does not name each column the model reads.
+    """Refuse, in one line, a file Preprocess would refuse before reading its rows: its name
+    (CSV or Parquet), its header or schema, each column the model reads named once.
 
     Args:
         path: the input file.
@@ -67,26 +74,7 @@ def check_columns(
         id_column: the stage's id column, or None.
         source: where the features come from (for the message).
     """
-    header = header_of(path)
-    twice = sorted({name for name in header if header.count(name) > 1})
-    if twice:
-        raise ConfigError(f"{path} names the column {twice[0]} more than once: which one the "
-                          f"model reads would be a guess; fix {path}")  # fmt: skip
-    wanted = [*features, *([id_column] if id_column else [])]
-    missing = [name for name in wanted if name not in set(header)]
-    if missing and len(header) == 1 and any(mark in header[0] for mark in DELIMITERS):
-        raise ConfigError(f"{path} has one column, {header[0][:60]!r}: it looks delimited by "
-                          "something else than commas; write it as CSV (commas), or as "
-                          "Parquet")  # fmt: skip
-    if missing:
-        shown = ", ".join(missing[:8]) + (
-            f" and {len(missing) - 8} more" if len(missing) > 8 else ""
-        )
-        raise ConfigError(
-            f"{path} lacks {len(missing)} of the model's {len(wanted)} columns: {shown} (from "
-            f"{source}); fix {path}: its header must name every feature column"
-            + (f" and the id column {id_column}" if id_column else "")
-        )
+    _checked(path, features=features, id_column=id_column, source=source)
 
 
 def definition_features(definition: Mapping[str, Any]) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ scikit-learn serving container's semantics, against whatever S3 boto3 reaches.
 
 from pipelines.local.errors import DefinitionError, LocalRunError, StepError
 from pipelines.local.options import RunOptions
-from pipelines.local.runner import RunResult, StepResult, run_definition
+from pipelines.local.runner import RunResult, StepResult, check_definition, run_definition
 
 __all__ = [
     "DefinitionError",
@@ -15,5 +15,6 @@ __all__ = [
     "RunResult",
     "StepError",
     "StepResult",
+    "check_definition",
     "run_definition",
 ]

@@ -15,3 +15,8 @@ class DefinitionError(ConfigError):
 
 class StepError(LocalRunError):
     """One step failed; the message becomes the step's failure reason."""
+
+
+# How to get the serving packages of the kinds served in process (xgboost, sagemaker-inference):
+# a locked set of the template (requirements/local.txt), in a model repository and here alike.
+LOCAL_PACKAGES = "make setup-local (installs the locked xgboost-cpu and sagemaker-inference)"

@@ -215,6 +215,20 @@ def _keep_logs_only(folder: Path) -> bool:
     return False
 
 
+def check_definition(definition: dict[str, Any], parameters: Mapping[str, str]) -> list[Any]:
+    """What `run_definition` refuses before any step runs, without AWS: the steps (returned in
+    dependency order) and the parameters' values against their declared types.
+
+    Raises:
+        DefinitionError: invalid definition or parameters.
+    """
+    if not isinstance(definition.get("Steps"), list):
+        raise DefinitionError("the definition has no Steps list")
+    ordered = order_steps(definition["Steps"])
+    resolve_parameters(definition.get("Parameters") or [], parameters)
+    return ordered
+
+
 def run_definition(
     definition: dict[str, Any],
     *,
@@ -248,9 +262,7 @@ def run_definition(
         DefinitionError: invalid definition or parameters (before any step runs).
     """
     options = options or RunOptions()
-    if not isinstance(definition.get("Steps"), list):
-        raise DefinitionError("the definition has no Steps list")
-    ordered = order_steps(definition["Steps"])
+    ordered = check_definition(definition, parameters)
     name = str((definition.get("Metadata") or {}).get("PipelineName") or options.pipeline_name)
     ctx = _execution_context(definition, parameters, session, name, execution_id or _random(12))
     execution_id = str(ctx.execution["PipelineExecutionId"])

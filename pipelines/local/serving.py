@@ -19,7 +19,7 @@ from pipelines.local.container import (
     patched_environ,
     user_module,
 )
-from pipelines.local.errors import StepError
+from pipelines.local.errors import LOCAL_PACKAGES, StepError
 from pipelines.local.feature_names import check_feature_names
 from pipelines.local.http_container import SERVE_COMMAND_KEY, HttpContainer, docker_answers
 from pipelines.local.model import ContainerSpec, ModelSpec, code_dir, download_model
@@ -35,7 +35,6 @@ PER_CONTAINER_KEYS = (
 )  # fmt: skip
 _PACKAGES = {kinds.XGBOOST_ALGORITHM: "xgboost", kinds.XGBOOST_SCRIPT: "xgboost",
              kinds.TOOLKIT: "sagemaker_inference"}  # fmt: skip
-_EXTRAS = {"xgboost": "local-xgboost", "sagemaker_inference": "local-toolkit"}
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def _refusal(label: str, kind: kinds.Kind) -> StepError:
 def _missing_package(kind: kinds.Kind) -> str | None:
     package = _PACKAGES.get(kind.name)
     if package and importlib.util.find_spec(package) is None:
-        return f"pip install '.[{_EXTRAS[package]}]'"
+        return LOCAL_PACKAGES
     return None
 
 

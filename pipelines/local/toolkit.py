@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from pipelines.local.container import InvocationError, Response, first_line, response_bytes
-from pipelines.local.errors import StepError
+from pipelines.local.errors import LOCAL_PACKAGES, StepError
 
 SERVING_HOOKS = ("model_fn", "input_fn", "predict_fn", "output_fn")
 # The framework toolkits' default handlers (module, class), used where installed.
@@ -111,8 +111,8 @@ class ToolkitContainer:
             from sagemaker_inference.transformer import Transformer
         except ImportError as err:
             raise StepError(
-                "serving an inference-toolkit model locally needs sagemaker-inference: "
-                "pip install '.[local-toolkit]'"
+                f"serving an inference-toolkit model locally needs sagemaker-inference: "
+                f"{LOCAL_PACKAGES}"
             ) from err
         self._model_dir = str(model_dir)
         self._transformer = Transformer(default_inference_handler=_default_handler(

@@ -38,7 +38,7 @@ from pipelines.local.container import (
     first_line,
     whole_number,
 )
-from pipelines.local.errors import StepError
+from pipelines.local.errors import LOCAL_PACKAGES, StepError
 
 LIBSVM_TYPES = ("libsvm", "text/libsvm", "text/x-libsvm")
 CSV_TYPES = ("csv", "text/csv")
@@ -54,8 +54,7 @@ def import_xgboost() -> Any:
         import xgboost
     except ImportError as err:
         raise StepError(
-            "serving an XGBoost model locally needs the xgboost package: "
-            "pip install '.[local-xgboost]' (xgboost-cpu)"
+            f"serving an XGBoost model locally needs the xgboost package: {LOCAL_PACKAGES}"
         ) from err
     return xgboost
 

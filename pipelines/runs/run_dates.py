@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ from pipelines.run_pipeline import (
     check_parameter_names,
     default_pipeline_name,
     parse_parameters,
+    read_definition,
 )
 from pipelines.runs import backfill, results
 from pipelines.steps import partitions
@@ -169,7 +169,7 @@ def run_dates_command(
     if args.stage:
         config = load_stage_config(args.config or default_config_path(args.stage), stage=args.stage)
     if args.local:
-        definition = _read_definition(args)
+        definition = read_definition(args.definition)
         where = str(args.definition)
         check_parameter_names(parameters, definition)
         session = session_factory(region_name=config.region if config else None)
@@ -202,11 +202,3 @@ def run_dates_command(
     rows = [ran.get(d) or backfill.existing_row(existing[d]) for d in dates]
     print(backfill.table(rows))
     return 0 if backfill.succeeded(rows) else 1
-
-
-def _read_definition(args: argparse.Namespace) -> dict[str, Any]:
-    try:
-        definition: dict[str, Any] = json.loads(args.definition.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"{args.definition}: cannot read the definition ({error})") from error
-    return definition

@@ -20,6 +20,7 @@ import functools
 import gzip
 import importlib.util
 import json
+import math
 import sys
 import tempfile
 import zlib
@@ -40,8 +41,12 @@ DEFAULT_SHARDS_DIR = "/opt/ml/processing/output/shards"
 DEFAULT_IDS_DIR = "/opt/ml/processing/output/ids"
 DEFAULT_RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
 DEFAULT_FAILURE_FILE = "/opt/ml/output/message"
+# The share of MaxPayloadInMB a shard fills (pipelines.definition.layout reads it from here).
+PAYLOAD_FILL = 0.9
+# Transform's largest MaxPayloadInMB (CreateTransformJob API reference: MaxPayloadInMB).
+MAX_PAYLOAD_MB = 100
 # 90 % of the default MaxPayloadInMB (6 MB): the pipeline passes the value for its own setting.
-DEFAULT_MAX_SHARD_BYTES = 5_400_000
+DEFAULT_MAX_SHARD_BYTES = int(6 * 1_000_000 * PAYLOAD_FILL)
 BATCH_ROWS = 16_384
 # Threads that check and format batches while the next ones are read (the processing
 # instance's cores do that work; Arrow's reader parses ahead on its own threads).
@@ -53,6 +58,9 @@ CSV_BLOCK_BYTES = 1 << 20
 MAX_CSV_BLOCK_BYTES = 1 << 28
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+DELIMITERS = (";", "\t", "|")  # what a spreadsheet writes instead of commas
+GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip stream (RFC 1952)
+PARQUET_MAGIC = b"PAR1"  # the first four bytes of a Parquet file
 SOURCE_FILE = "source_file"
 ROW_NUMBER = "row_number"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -94,16 +102,33 @@ def list_input_files(root: Path) -> list[Path]:
         relative = path.relative_to(root)
         if not path.is_file() or any(part[:1] in "_." for part in relative.parts):
             continue
-        if not path.name.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
-            raise InputError(
-                f"{relative.as_posix()}: unsupported file type; expected CSV or Parquet"
-            )
+        check_file_name(path.name, relative.as_posix())
         files.append(path)
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
+def check_file_name(name: str, where: str) -> None:
+    """Refuse a file whose name says neither CSV nor Parquet (the reader is chosen by name)."""
+    if not name.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES):
+        raise InputError(
+            f"{where}: unsupported file type; expected CSV or Parquet: write it as CSV named "
+            ".csv (.csv.gz when gzip-compressed) or as Parquet named .parquet or .pq"
+        )
+
+
 def _csv_header(path: Path, where: str) -> list[str] | None:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    gzipped = path.name.lower().endswith(".gz")
+    if not gzipped:
+        with path.open("rb") as handle:
+            start = handle.read(len(PARQUET_MAGIC))
+        if start.startswith(GZIP_MAGIC):
+            raise InputError(
+                f"{where}: gzip-compressed data in a file not named .csv.gz; name it "
+                f"{path.name}.gz (or upload it uncompressed)"
+            )
+        if start == PARQUET_MAGIC:
+            raise InputError(f"{where}: Parquet data in a file named as CSV; name it .parquet")
+    opener = gzip.open if gzipped else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
             return next(csv.reader(handle), None)
@@ -122,10 +147,37 @@ def _damaged_gzip(where: str, error: BaseException) -> InputError:
     )
 
 
-def _check_columns(where: str, present: Sequence[str], wanted: Sequence[str]) -> None:
+def header_hint(present: Sequence[str], missing: Sequence[str]) -> str:
+    """Why a header that looks right misses columns: another delimiter, or spaces around names."""
+    if len(present) == 1 and any(mark in present[0] for mark in DELIMITERS):
+        return (f"; it has one column, {present[0][:60]!r}: it looks delimited by something "
+                "else than commas; write it as CSV (commas), or as Parquet")  # fmt: skip
+    spaced = [name for name in present if name != name.strip() and name.strip() in missing]
+    if spaced:
+        return f"; the header writes {spaced[0]!r} with spaces around the name: remove them"
+    return ""
+
+
+def check_columns(
+    where: str, present: Sequence[str], features: Sequence[str], id_column: str | None,
+    source: str = "",
+) -> None:  # fmt: skip
+    """Refuse a header that lacks a column the model reads, or names one of them twice.
+    ``source`` says where the feature columns come from, for the message."""
+    wanted = list(dict.fromkeys([*features, *([id_column] if id_column else [])]))
     missing = [column for column in wanted if column not in set(present)]
     if missing:
-        raise InputError(f"{where}: missing column(s) {', '.join(missing)}")
+        shown = ", ".join(missing[:8]) + (
+            f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+        )
+        reads = f"{len(features)} feature column(s)" + (" and the id column" if id_column else "")
+        raise InputError(
+            f"{where} lacks {len(missing)} of the model's {len(wanted)} columns ({reads}): {shown}"
+            + (f" (from {source})" if source else "")
+            + header_hint(present, missing)
+            + f"; fix {where}: its header must name every feature column"
+            + (f" and the id column {id_column}" if id_column else "")
+        )
     twice = [column for column in wanted if list(present).count(column) > 1]
     if twice:
         raise InputError(
@@ -175,25 +227,25 @@ def _csv_batches(path: Path, wanted: list[str], where: str) -> Iterator[pa.Recor
             raise _damaged_gzip(where, error) from error
 
 
-def read_batches(
-    path: Path, where: str, features: Sequence[str], id_column: str | None
-) -> Iterator[pa.RecordBatch]:
-    """Stream the wanted columns of one file (``where`` names it in messages).
+def open_input(
+    path: Path, where: str, features: Sequence[str], id_column: str | None, source: str = ""
+) -> tuple[list[str] | None, pq.ParquetFile | None]:
+    """Everything Preprocess checks of a file before its rows: its name, its header or schema,
+    the columns the model reads, Parquet's column types (pre-checks apply it too:
+    pipelines.evidence.model_inputs).
 
-    CSV: every wanted column as text (`feature_table` checks and keeps the features' own text,
-    so no float is formatted again). Parquet: the features as stored, the id column as is.
-    A zero-byte file has no rows, whatever its type.
+    Returns:
+        The header's names (None for a zero-byte or empty file: no rows) and the opened
+        Parquet file (None for CSV).
     """
-    wanted = [*features, *([id_column] if id_column else [])]
+    check_file_name(path.name, where)
     if path.stat().st_size == 0:
-        return
+        return None, None
     if path.name.lower().endswith(CSV_SUFFIXES):
         header = _csv_header(path, where)
-        if header is None:
-            return
-        _check_columns(where, header, wanted)
-        yield from _csv_batches(path, wanted, where)
-        return
+        if header is not None:
+            check_columns(where, header, features, id_column, source)
+        return header, None
     try:
         parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
     except pa.ArrowInvalid as error:
@@ -202,7 +254,7 @@ def read_batches(
             f"{where}: not a Parquet file ({detail}); write it as Parquet or name it .csv"
         ) from error
     schema = parquet.schema_arrow
-    _check_columns(where, schema.names, wanted)
+    check_columns(where, schema.names, features, id_column, source)
     for column in features:
         kind = schema.field(column).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not (
@@ -216,7 +268,25 @@ def read_batches(
                 f"{where}: id column {id_column!r} is {kind}; ids must be text or numbers, one "
                 "per row"
             )
-    yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
+    return list(schema.names), parquet
+
+
+def read_batches(
+    path: Path, where: str, features: Sequence[str], id_column: str | None
+) -> Iterator[pa.RecordBatch]:
+    """Stream the wanted columns of one file (``where`` names it in messages), once each (the
+    id column may be a feature too).
+
+    CSV: every wanted column as text (`feature_table` checks and keeps the features' own text,
+    so no float is formatted again). Parquet: the features as stored, the id column as is.
+    A zero-byte file has no rows, whatever its type.
+    """
+    header, parquet = open_input(path, where, features, id_column)
+    wanted = list(dict.fromkeys([*features, *([id_column] if id_column else [])]))
+    if parquet is not None:
+        yield from parquet.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
+    elif header is not None:
+        yield from _csv_batches(path, wanted, where)
 
 
 def _refuse(values: pa.Array, column: str, where: str, first_row: int) -> None:
@@ -294,6 +364,7 @@ class ShardWriter:
         self.written: list[Path] = []
         self._out: BinaryIO | None = None  # the open shard
         self._bytes = self._rows = 0  # in the open shard
+        self.where = self._shard_where = "input"  # the file of the rows added, of the shard's
         # The ids of every shard, one row group each, in one file: one object to upload.
         self.ids_path = ids_dir / f"{prefix}ids.parquet"
         self._ids: pq.ParquetWriter | None = None
@@ -303,6 +374,7 @@ class ShardWriter:
         A row that cannot fit one request is refused, naming ``where`` it comes from."""
         data = rows if isinstance(rows, bytes) else memoryview(rows).tobytes()
         self.pending_ids.append(ids)
+        self.where = where
         start = 0
         while len(data) - start > self.max_bytes - self._bytes:
             cut = data.rfind(b"\n", start, start + self.max_bytes - self._bytes) + 1
@@ -311,14 +383,28 @@ class ShardWriter:
                 start = cut
             elif not self._bytes:
                 size = data.find(b"\n", start) + 1 - start or len(data) - start
-                raise InputError(
-                    f"{where}: a row's features take {size:,} bytes as CSV, more than the "
-                    f"{self.max_bytes:,} bytes of one request (90 % of MaxPayloadInMB); raise "
-                    "the stage key max_payload_mb"
-                )
+                raise self._too_wide(size, self.where)
             self._emit()
         if start < len(data):
             self._write(data, start, len(data))
+
+    def _too_wide(self, size: int, where: str) -> InputError:
+        """The refusal of a row of ``size`` bytes that one request cannot take with its copy."""
+        needed = math.ceil(2 * size / (PAYLOAD_FILL * 1_000_000))
+        while int(needed * 1_000_000 * PAYLOAD_FILL) < 2 * size:  # the pipeline's own rounding
+            needed += 1
+        fix = (
+            f"raise max_payload_mb to {needed} or more"
+            if needed <= MAX_PAYLOAD_MB
+            else f"no max_payload_mb can ({MAX_PAYLOAD_MB} at most): score fewer or narrower "
+            "feature columns"
+        )
+        return InputError(
+            f"{where}: a row's features take {size:,} bytes as CSV, more than the "
+            f"{self.max_bytes // 2:,} a row may take: a shard of one row is sent with a copy of "
+            f"it (the container refuses one-row requests) in one request of at most "
+            f"{self.max_bytes:,} bytes (90 % of the stage key max_payload_mb); {fix}"
+        )
 
     def close(self) -> None:
         """Write the last, partial shard, and finish the ids file."""
@@ -341,6 +427,7 @@ class ShardWriter:
             path = self.shards_dir / f"{self.prefix}part-{len(self.shards):05d}.csv"
             self.written.append(path)
             self._out = path.open("wb")
+            self._shard_where = self.where
         self._out.write(memoryview(data)[start:end])
         self._bytes += end - start
         self._rows += data.count(b"\n", start, end)
@@ -349,6 +436,8 @@ class ShardWriter:
         assert self._out is not None
         rows, padding = self._rows, 1 if self._rows == 1 else 0
         shard_path = Path(self._out.name)
+        if padding and 2 * self._bytes > self.max_bytes:  # the copy would split the request
+            raise self._too_wide(self._bytes, self._shard_where)
         if padding:  # the shard is that one row: write it again
             self._out.flush()
             self._out.write(shard_path.read_bytes())
@@ -503,11 +592,33 @@ def csv_rows(batch: pa.RecordBatch, features: Sequence[str], where: str, first_r
     return values, sink.getvalue()
 
 
+def id_text(ids: pa.Array) -> pa.Array:
+    """Ids as text. Floats (pandas writes integer ids with a missing one as float64) that are
+    whole numbers become their integer text (``10000000000000000``, not ``1e+16``); the others
+    Arrow's shortest text that reads back as the same float; missing ones stay missing."""
+    text = pc.cast(ids, pa.string())
+    if not (pa.types.is_float32(ids.type) or pa.types.is_float64(ids.type)):
+        return text
+    whole = pc.fill_null(pc.and_(pc.is_finite(ids), pc.equal(pc.floor(ids), ids)), False)
+    if not pc.any(whole).as_py():
+        return text
+    small = pc.and_(whole, pc.less(pc.abs(ids), 2.0**63))  # within int64: cast in Arrow
+    as_int = pc.cast(pc.if_else(small, ids, pa.scalar(0, ids.type)), pa.int64())
+    text = pc.if_else(small, pc.cast(as_int, pa.string()), text)
+    if pc.all(pc.equal(small, whole)).as_py():
+        return text
+    values, texts = ids.to_pylist(), text.to_pylist()  # whole beyond int64: rare, in Python
+    large = pc.and_(whole, pc.invert(small)).to_pylist()
+    return pa.array(
+        [str(int(v)) if big else t for v, t, big in zip(values, texts, large, strict=True)],
+        pa.string(),
+    )
+
+
 def _ids(batch: pa.RecordBatch, id_column: str | None, name: str, first_row: int) -> pa.Table:
     """The ids of a batch: the id column as text, else the file and the 0-based row number."""
     if id_column:
-        column = pc.cast(batch.column(id_column), pa.string())
-        return pa.Table.from_arrays([column], names=[id_column])
+        return pa.Table.from_arrays([id_text(batch.column(id_column))], names=[id_column])
     numbers = pa.array(np.arange(first_row, first_row + batch.num_rows, dtype=np.int64))
     source = pa.repeat(pa.scalar(name, pa.string()), batch.num_rows)
     return pa.Table.from_arrays([source, numbers], names=[SOURCE_FILE, ROW_NUMBER])

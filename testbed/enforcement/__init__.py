@@ -81,7 +81,12 @@ AWS), and are patched here, each as narrowly as possible:
     repository's policy to allow it too, as AWS evaluates cross-account requests
     (testbed/enforcement/ecr.py).
 
-moto does not evaluate other resource-based policies (bucket and key policies), KMS use by S3 or
+13. KMS key policies: moto evaluates none. A call on a key of the caller's account is decided by
+    the key's policy first, as AWS KMS does: a statement naming the caller allows it (unless an
+    identity policy denies it), one naming the account lets the identity policies decide,
+    anything else is denied (testbed/enforcement/kms.py).
+
+moto does not evaluate other resource-based policies (bucket policies), KMS use by S3 or
 ECR, nor other condition keys: statements only those could prove are justified by documentation
 in docs/iam.md.
 """
@@ -104,7 +109,7 @@ from moto.s3.responses import S3Response
 from moto.sts.exceptions import STSValidationError
 from moto.sts.models import STSBackend
 
-from testbed.enforcement import ecr, grants, s3
+from testbed.enforcement import ecr, grants, kms, s3
 from testbed.enforcement.conditions import conditions_hold
 from testbed.enforcement.reference import listed_context
 from testbed.enforcement.requests import Check, checks_for, request_of
@@ -238,7 +243,7 @@ def _signed_request(self: IAMRequestBase) -> Any:
 
 
 def _permitted(request: IAMRequestBase, check: Check, incoming: dict[str, Any]) -> bool:
-    permitted = False
+    permitted = denied = False
     # Only the keys the Service Authorization Reference lists for this action and resource, and
     # the global keys: a key our corrections found in the request that AWS does not put in the
     # context for this action is absent, as in AWS (reference.py).
@@ -249,9 +254,20 @@ def _permitted(request: IAMRequestBase, check: Check, incoming: dict[str, Any]) 
             check.action, check.resource, None, context
         )
         if result == access_control.PermissionResult.DENIED:
-            permitted = False
+            permitted, denied = False, True
             break
         permitted = permitted or result == access_control.PermissionResult.PERMITTED
+    caller = request._access_key.arn
+    account = _account_of(caller)
+    key_policy = kms.key_policy_decision(  # correction 13: the key policy decides first
+        check, request.account_id, {caller, principal_arn(caller)},
+        {account, f"arn:{caller.split(':')[1]}:iam::{account}:root"},
+        {**incoming, "aws:PrincipalArn": principal_arn(caller), "aws:PrincipalAccount": account},
+    )  # fmt: skip
+    if key_policy == "deny":
+        permitted = False
+    elif key_policy == "allow":
+        permitted = not denied
     grants.record(
         principal_arn(request._access_key.arn), check.action, check.resource,
         str(request._headers.get("User-Agent", "")), policies, context, denied=not permitted,

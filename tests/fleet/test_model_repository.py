@@ -165,9 +165,11 @@ def test_a_new_repository_holds_what_its_team_owns_and_one_pin(
     ("path", "old", "new", "message"),
     [
         ("inputs/smoke-input.csv", "monthly_charges", "charges",
-         "lacks 1 of the model's 4 columns: monthly_charges"),
+         "lacks 1 of the model's 4 columns (3 feature column(s) and the id column): "
+         "monthly_charges (from pre-prod-config.tfvars.json's feature_columns; if a name is "
+         "misspelled there, correct it there)"),
         ("inputs/evaluation-rows.csv", "contract_months", "contract_months,tenure",
-         "names the column tenure more than once"),
+         "column 'tenure' appears 2 times"),
         (".github/workflows/deploy.yml", "skip_prod: ${{", "skip_production: ${{",
          "inputs ['skip_production'] are not declared"),
         ("prod-config.tfvars.json", '"max_payload_mb": 6', '"max_payload_mb": 600',
@@ -204,7 +206,8 @@ def test_a_typo_in_the_smoke_inputs_header_is_blamed_on_the_smoke_input(
     smoke.write_text(header.replace("monthly_charges", "monthly_charge") + "\n" + rest)
     done = make(repository, world, "check")
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
-    expected = (f"{smoke} lacks 1 of the model's 4 columns: monthly_charges (from "
+    expected = (f"{smoke} lacks 1 of the model's 4 columns (3 feature column(s) and the id "
+                "column): monthly_charges (from "
                 ".copier-answers.yml's feature_columns; if the model's columns changed, name "
                 f"them in feature_columns of both stage files); fix {smoke}")  # fmt: skip
     assert expected in done.stderr, done.stderr

@@ -223,6 +223,12 @@ def test_copy_refuses_a_bad_answer_and_writes_nothing(
         ({"smoke_input": "rows.csv"},
          "ValueError: Validation error for question 'smoke_input': an absolute path (Copier runs "
          "its tasks in the new repository)"),
+        ({"feature_columns": "record_id tenure"},
+         "ValueError: Validation error for question 'feature_columns': record_id is the inputs' "
+         "id column (id_column of the stage files): leave it out of the feature columns"),
+        ({"feature_columns": "tenure charges tenure"},
+         "ValueError: Validation error for question 'feature_columns': a column is named twice: "
+         "name each feature column once"),
         ({"smoke_input": "/no/such/rows.csv"},
          "fleet: error: smoke_input /no/such/rows.csv is not a file: answer the absolute path of a "
          "CSV, or nothing to have it made from the feature columns"),

@@ -130,7 +130,6 @@ REHEARSED: dict[tuple[str, str], str] = {
     ("terraform-apply", "TagModuleModelsOnCreate"): "Terraform",
     ("terraform-apply", "TagModuleRoles"): "Terraform",
     ("terraform-apply-alerts", "CreateAlertsKey"): "Terraform",
-    ("terraform-apply-alerts", "ManageAlertsKey"): "Terraform",
     ("terraform-apply-alerts", "ManageAlertsKeyAlias"): "Terraform",
     ("terraform-apply-alerts", "ManageModuleAlarmsAndDashboard"): "Terraform",
     ("terraform-apply-alerts", "ManageModuleRule"): "Terraform",

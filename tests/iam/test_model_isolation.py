@@ -20,12 +20,13 @@ from botocore.exceptions import ClientError
 
 from promotion.config import StageConfig, default_config_path, load_stage_config, parse_s3_url
 from testbed.enforcement import aws_semantics, enforced
-from testbed.iam_policies import module_name, render
+from testbed.iam_policies import module_name, name_prefix, render
 from testbed.iam_world import ADMIN_ENVIRONMENT, Role, accounts_for, policy_variables
 from testbed.inventory import not_owned, removed, snapshot
 from testbed.local_aws import PRE_PROD_ACCOUNT, account_session, create_bucket, local_aws
 from testbed.terraform import Terraform
 from tests.iam.modules import (
+    DEPLOY_ROLE,
     FAILED_PATTERN,
     Module,
     _alarm,
@@ -115,11 +116,26 @@ def _trust_of(caller: Module) -> str:
     })  # fmt: skip
 
 
-def _key_policy() -> str:
+def _key_policy(group: str | None = None) -> str:
+    """A key policy delegating to IAM, and (with `group`) administered by that model's deploy role,
+    as the alerts key's own policy is."""
+    admin = [
+        {
+            "Effect": "Allow",
+            "Action": "kms:*",
+            "Resource": "*",
+            "Principal": {
+                "AWS": f"arn:aws:iam::{PRE_PROD_ACCOUNT}:role/{name_prefix(group)}-{DEPLOY_ROLE}"
+            },
+        }
+        for group in [group]
+        if group
+    ]
     return json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*",
-                       "Principal": {"AWS": f"arn:aws:iam::{PRE_PROD_ACCOUNT}:root"}}],
+                       "Principal": {"AWS": f"arn:aws:iam::{PRE_PROD_ACCOUNT}:root"}},
+                      *admin],
     })  # fmt: skip
 
 
@@ -182,7 +198,7 @@ CALLS: dict[str, Call] = {
         QueueUrl=t.queue_url),
     # Alerts key and its alias
     "PutKeyPolicy": lambda s, t, me: s.client("kms").put_key_policy(
-        KeyId=t.key_arn, PolicyName="default", Policy=_key_policy()),
+        KeyId=t.key_arn, PolicyName="default", Policy=_key_policy(t.group)),
     "EnableKeyRotation": lambda s, t, me: s.client("kms").enable_key_rotation(KeyId=t.key_arn),
     "TagResource key": lambda s, t, me: s.client("kms").tag_resource(
         KeyId=t.key_arn, Tags=[{"TagKey": "ModelPackageGroup", "TagValue": me.group}]),
@@ -308,6 +324,47 @@ def test_a_deploy_role_cannot_touch_bootstraps_key_aliases(
     }
 
     # THEN IAM refuses each
+    assert {name: got for name, got in outcomes.items() if got != "denied"} == {}
+
+
+# Administration of a key the deploy role tagged with its own group: the alerts key's own policy
+# grants these to the deploy role; no identity policy may grant them under the tag.
+TAKEOVER: dict[str, Callable[[Any, str], Any]] = {
+    "PutKeyPolicy": lambda s, key: s.client("kms").put_key_policy(
+        KeyId=key, PolicyName="default", Policy=_key_policy()),
+    "ScheduleKeyDeletion": lambda s, key: s.client("kms").schedule_key_deletion(
+        KeyId=key, PendingWindowInDays=7),
+    "EnableKeyRotation": lambda s, key: s.client("kms").enable_key_rotation(KeyId=key),
+    "UntagResource": lambda s, key: s.client("kms").untag_resource(
+        KeyId=key, TagKeys=["ModelPackageGroup"]),
+}  # fmt: skip
+
+
+def _on_key(call: Callable[[Any, str], Any], key: str, session: Any) -> Any:
+    return call(session, key)
+
+
+@pytest.mark.parametrize("caller", GROUPS)
+def test_a_deploy_role_cannot_take_over_another_workloads_untagged_key(
+    models: dict[str, Model], caller: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN another workload's key in the stage account: no tags, AWS's default key policy
+    # (the account delegates to IAM)
+    me = models[caller]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", me.endpoint)
+    key = account_session(PRE_PROD_ACCOUNT).client("kms").create_key()["KeyMetadata"]["Arn"]
+
+    # WHEN the deploy role tags it with its own group (CreateKey with tags needs kms:TagResource
+    # on every key, so IAM lets it), then administers it
+    own_tag = [{"TagKey": "ModelPackageGroup", "TagValue": me.module.group}]
+    tagged = _as(me, lambda s: s.client("kms").tag_resource(KeyId=key, Tags=own_tag), monkeypatch)
+    outcomes = {
+        name: _as(me, functools.partial(_on_key, call, key), monkeypatch)
+        for name, call in TAKEOVER.items()
+    }  # fmt: skip
+
+    # THEN the tag gives it nothing: every administration call is refused
+    assert tagged == "allowed"
     assert {name: got for name, got in outcomes.items() if got != "denied"} == {}
 
 

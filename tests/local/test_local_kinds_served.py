@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from pipelines.local import http_container, run_definition
+from pipelines.local import http_container, run_definition, serving
 from tests.local.local_helpers import (
     DEFAULT_HOOKS_MODULE,
     OWN_IMAGE,
     PYTORCH_IMAGE,
     SKLEARN_IMAGE,
+    XGBOOST_IMAGE,
     _joblib_bytes,
     get,
     put,
@@ -342,3 +343,19 @@ def test_an_own_container_served_with_docker(
     # THEN the image answered through SageMaker's HTTP contract
     assert result.status == "Succeeded", _reason(result)
     np.testing.assert_allclose(scores or [], ROWS @ [1.0, -2.0, 0.5])
+
+
+def test_a_kind_whose_serving_package_is_missing_names_the_make_target(
+    session: boto3.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a built-in XGBoost package on a machine without the xgboost package (a model
+    # repository's .venv holds the runtime lock only: `pip install '.[local-xgboost]'` fails there)
+    real = serving.importlib.util.find_spec
+    monkeypatch.setattr(serving.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "xgboost" else real(name, *a))  # fmt: skip
+    container = {"Image": XGBOOST_IMAGE, "files": {"xgboost-model": b"x"}}
+    arn = register_containers(session, [container], group="xgb-missing")
+    # WHEN the transform runs THEN it is refused naming the target that installs the lock
+    result, _ = _run(session, arn)
+    assert result.status == "Failed"
+    assert "XGBoost built-in algorithm; to serve it here: make setup-local" in _reason(result)

@@ -82,8 +82,9 @@ def test_a_row_larger_than_a_request(tmp_path: Path, capsys: pytest.CaptureFixtu
     tiny = "0." + "0" * 2000 + "1"
     (tmp_path / "in/a.csv").write_text(f"record_id,f1,f2,f3\nr1,1,2,3\nr2,{tiny},2,3\n")
     err = _fails_with(tmp_path, capsys, "--max-shard-bytes", "1024")
-    assert "a.csv: a row's features take 2,008 bytes as CSV, more than the 1,024 bytes" in err
-    assert "raise the stage key max_payload_mb" in err
+    assert "a.csv: a row's features take 2,008 bytes as CSV, more than the 512 a row" in err
+    assert "request of at most 1,024 bytes (90 % of the stage key max_payload_mb)" in err
+    assert "raise max_payload_mb to 1 or more" in err
 
 
 def test_a_long_text_column_the_model_does_not_read_is_scored(tmp_path: Path) -> None:

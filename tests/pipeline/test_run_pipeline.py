@@ -19,9 +19,12 @@ from utils import new_session
 
 PIPELINE = "breast-cancer-classifier-pre-prod-batch-inference"
 ARN = f"arn:aws:sagemaker:eu-west-1:222222222222:pipeline/{PIPELINE}/execution/abc123"
-DEFINITION = json.dumps(
-    {"Parameters": [{"Name": "RunDate", "Type": "String"}, {"Name": "ModelName", "Type": "String"}]}
-)
+DEFINITION = json.dumps({
+    "Parameters": [{"Name": "RunDate", "Type": "String", "DefaultValue": ""},
+                   {"Name": "ModelName", "Type": "String", "DefaultValue": "m"},
+                   {"Name": "TransformInstanceCount", "Type": "Integer", "DefaultValue": 1}],
+    "Steps": [],
+})  # fmt: skip
 
 
 class FakeSession:
@@ -299,3 +302,28 @@ def test_a_local_run_without_credentials_is_one_line_before_it_starts(
     assert code == 1 and not started and captured.out == ""
     assert len(captured.err.strip().splitlines()) == 1, captured.err
     assert "credentials are missing or unusable while calling run_pipeline" in captured.err
+
+
+@pytest.mark.usefixtures("no_aws_credentials")
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--local", "--parameter", "RunDate=yesterday"],
+         "--parameter RunDate 'yesterday' is not a date like 2026-12-01"),
+        (["--local", "--parameter", "TransformInstanceCount=abc"], "TransformInstanceCount"),
+        (["--local", "--backfill", "2026-11-01:2026-13-01"],
+         "--backfill '2026-13-01' is not a date like 2026-11-01"),
+        (["--local", "--catch-up", "--since", "2026-1-1"], "--since '2026-1-1' is not a date"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_exit_2_before_credentials_are_looked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    # GIVEN no AWS credentials, and a bad value among the arguments
+    definition = tmp_path / "definition.json"
+    definition.write_text(DEFINITION)
+    # WHEN the command runs
+    code = run_pipeline.main([*arguments, "--definition", str(definition)])
+    # THEN the bad value is the one line, exit 2 (not the missing credentials, exit 1)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err

@@ -44,9 +44,10 @@ def write(tmp_path: Path, rows: list[bytes], pieces: list[int]) -> preprocess.Sh
 
 @pytest.mark.parametrize("seed", range(6))
 def test_shards_are_the_greedy_split_however_rows_arrive(tmp_path: Path, seed: int) -> None:
-    # GIVEN rows of random sizes (some exactly filling a shard) arriving in random groups
+    # GIVEN rows of random sizes (two of them exactly filling a shard, none wider than half a
+    # shard: a one-row shard holds its row twice) arriving in random groups
     rng = random.Random(seed)
-    sizes = [rng.choice([1, 2, 30, 200, 511, 512, 1023, 1024]) for _ in range(300)]
+    sizes = [rng.choice([1, 2, 30, 200, 511, 512]) for _ in range(300)]
     rows = [b"7" * (size - 1) + b"\n" for size in sizes]
     pieces: list[int] = []
     while sum(pieces) < len(rows):
@@ -80,3 +81,32 @@ def test_a_row_larger_than_a_shard_is_refused_and_discard_leaves_nothing(tmp_pat
     assert list((tmp_path / "s").glob("x-*")) and list((tmp_path / "i").glob("x-*"))
     writer.discard()
     assert not list((tmp_path / "s").glob("x-*")) and not list((tmp_path / "i").glob("x-*"))
+
+
+@pytest.mark.parametrize("width", [MAX // 2 + 1, MAX])
+def test_a_row_whose_copy_would_not_fit_one_request_is_refused(tmp_path: Path, width: int) -> None:
+    # GIVEN narrow rows, then a row wider than half a shard alone in its shard (its neighbours
+    # do not fit beside it): padded with its copy it would be split into one-row requests
+    rows = [b"1,2\n"] * 200 + [b"9" * (width - 1) + b"\n"] + [b"3" * 600 + b"\n"]
+    # WHEN written  THEN refused, naming the row's size, the limit and the fix; nothing stays
+    with pytest.raises(preprocess.InputError) as refused:
+        write(tmp_path, rows, [150, 52])
+    message = str(refused.value)
+    assert f"a row's features take {width:,} bytes as CSV, more than the 512 a row may" in message
+    assert "90 % of the stage key max_payload_mb); raise max_payload_mb to 1 or more" in message
+
+
+def test_the_fix_names_the_max_payload_mb_that_holds_the_row_twice(tmp_path: Path) -> None:
+    # GIVEN the pipeline's limit for max_payload_mb 1 (900,000 bytes) and a 600,000-byte row
+    writer = preprocess.ShardWriter(tmp_path, tmp_path, "x-", 900_000)
+    row = b"0." + b"1" * 599_997 + b"\n"
+    # WHEN added alone  THEN refused: twice 600,000 bytes needs 1,200,000 / 0.9 = 2 MB
+    writer.add(row, pa.table({"record_id": ["a"]}), "in/wide.csv")
+    with pytest.raises(preprocess.InputError, match=r"in/wide.csv: .*600,000 bytes.*450,000 a "
+                       r"row may take.*raise max_payload_mb to 2 or more$"):  # fmt: skip
+        writer.close()
+    writer.discard()
+    # and a row no max_payload_mb can take says so
+    huge = preprocess.ShardWriter(tmp_path, tmp_path, "y-", 1024)
+    with pytest.raises(preprocess.InputError, match="no max_payload_mb can .100 at most."):
+        huge.add(b"1" * 45_000_001 + b"\n", pa.table({"record_id": ["a"]}), "w.csv")

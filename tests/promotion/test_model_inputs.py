@@ -19,6 +19,7 @@ import build
 from errors import ConfigError
 from pipelines import compare, smoke
 from pipelines.evidence.model_inputs import check_columns, definition_features, header_of
+from pipelines.steps import preprocess
 from promotion.config import load_stage_config
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, role_arn
 from testbed.promotion_cases import register
@@ -57,7 +58,8 @@ def test_a_smoke_input_with_the_demos_columns_is_refused_for_another_model(
     # THEN one line names the missing columns, where they come from, and the file; exit 2
     error = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(error) == 1, error
-    assert "lacks 3 of the model's 4 columns: tenure, monthly_charges, contract_months " in error[0]
+    assert ("lacks 3 of the model's 4 columns (3 feature column(s) and the id column): tenure, "
+            "monthly_charges, contract_months ") in error[0]
     assert "feature_columns metadata of arn:aws:sagemaker:" in error[0]
     assert error[0].endswith(f"fix {DEMO_SMOKE_INPUT}: its header must name every feature "
                              "column and the id column record_id")  # fmt: skip
@@ -128,7 +130,9 @@ def test_definition_features_are_read_from_preprocess_arguments() -> None:
 
 def test_a_column_named_twice_is_refused_and_parquet_headers_are_read(tmp_path: Path) -> None:
     twice = churn_input(tmp_path, header="record_id,tenure,tenure,monthly_charges")
-    with pytest.raises(ConfigError, match="names the column tenure more than once"):
+    with pytest.raises(
+        ConfigError, match="column .tenure. appears 2 times; rename or drop the copies"
+    ):
         check_columns(twice, features=["tenure"], id_column=None, source="s")
     table = pa.table({"record_id": [1], "tenure": [3.0]})
     pq.write_table(table, tmp_path / "rows.parquet")
@@ -166,3 +170,45 @@ def test_evaluation_rows_without_rows_compare_nothing_and_say_why(
     document = json.loads((tmp_path / "report" / "comparison.json").read_text())
     assert document["status"] == "nothing" and reason in document["reason"]
     assert str(rows) in document["reason"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("smoke-input.csv", "record_id, tenure, monthly_charges, contract_months\n1,14,70.35,12\n",
+         "the header writes ' tenure' with spaces around the name: remove them"),
+        ("smoke-input.txt", "record_id,tenure,monthly_charges,contract_months\n1,14,70.35,12\n",
+         "unsupported file type; expected CSV or Parquet: write it as CSV named .csv"),
+        ("smoke-input.csv", "record_id,tenure,monthly_charges,contract_months,tenure\n1,1,2,3,4\n",
+         "column 'tenure' appears 2 times"),
+    ],
+    ids=["spaces", "txt", "twice"],
+)  # fmt: skip
+def test_the_smoke_run_refuses_what_preprocess_would_before_uploading(
+    pre_prod: boto3.Session, config_file: Callable[..., Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], api_calls: list[Call], name: str, text: str, message: str,
+) -> None:  # fmt: skip
+    # GIVEN a deployed churn pipeline and a smoke input Preprocess would refuse
+    config = config_file()
+    deployed(pre_prod, config, CHURN.split())
+    smoke_input = tmp_path / name
+    smoke_input.write_text(text)
+    # Preprocess itself refuses it (the same rules, applied in the step)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / name).write_text(text)
+    out = tmp_path / "out"
+    step = ["--input-dir", str(tmp_path / "in"), "--shards-dir", str(out / "s"), "--ids-dir",
+            str(out / "i"), "--feature-columns", CHURN.replace(" ", ","), "--id-column",
+            "record_id"]  # fmt: skip
+    assert preprocess.main(step) == 1
+    assert message in capsys.readouterr().err
+    api_calls.clear()
+    # WHEN the smoke run is given it
+    code = smoke.main(["--stage", "pre-prod", "--config", str(config), "--input",
+                       str(smoke_input), "--run-id", "run-1"],
+                      session_factory=lambda **_: account_session(PRE_PROD_ACCOUNT))  # fmt: skip
+    # THEN refused in one line naming the file and the fix; nothing uploaded or started
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(error) == 1, error
+    assert str(smoke_input) in error[0] and message in error[0]
+    assert mutating(api_calls) == []

@@ -245,7 +245,7 @@ run "alerts_reach_an_encrypted_topic_from_this_stage_only" {
       ]
       } == {
       AccountDelegatesToIam = [{ AWS = "arn:aws:iam::222222222222:root" }, null, toset([])]
-      DeployRoleSetsUpKey   = [{ AWS = "arn:aws:iam::222222222222:role/churn-model-deploy-pre-prod" }, null, toset([])]
+      DeployRoleManagesKey  = [{ AWS = "arn:aws:iam::222222222222:role/churn-model-deploy-pre-prod" }, null, toset([])]
       AlarmsUseKey = [{ Service = "cloudwatch.amazonaws.com" }, { "aws:SourceAccount" = "222222222222" }, toset([
         aws_cloudwatch_metric_alarm.pipeline_failed.arn,
         aws_cloudwatch_metric_alarm.schedule_dead_letter.arn,
@@ -260,13 +260,15 @@ run "alerts_reach_an_encrypted_topic_from_this_stage_only" {
   assert {
     condition = alltrue([
       for s in jsondecode(module.alerts_key.policy).Statement :
-      toset(flatten([s.Action])) == (s.Sid == "DeployRoleSetsUpKey" ? toset([
+      toset(flatten([s.Action])) == (s.Sid == "DeployRoleManagesKey" ? toset([
         "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
-        "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:CreateAlias",
+        "kms:PutKeyPolicy", "kms:EnableKeyRotation", "kms:CreateAlias", "kms:UpdateAlias",
+        "kms:DeleteAlias", "kms:TagResource", "kms:UntagResource", "kms:UpdateKeyDescription",
+        "kms:ScheduleKeyDeletion",
       ]) : toset(["kms:Decrypt", "kms:GenerateDataKey*"]))
       if s.Sid != "AccountDelegatesToIam" # modules/kms-key's own statement, tested there
     ])
-    error_message = "the alerts key grants other actions than the setup calls and Decrypt/GenerateDataKey*"
+    error_message = "the alerts key grants other actions than the deploy role's administration and Decrypt/GenerateDataKey*"
   }
 
   assert {
