@@ -113,13 +113,13 @@ variable "config" {
   }
 
   validation {
-    condition     = can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", var.config.input_data_url))
-    error_message = "config.input_data_url must be an s3:// URL."
+    condition     = can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.*/)?$", var.config.input_data_url))
+    error_message = "config.input_data_url must be an s3:// prefix ending with / (without it S3 also matches sibling prefixes)."
   }
 
   validation {
-    condition     = can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", var.config.output_data_url))
-    error_message = "config.output_data_url must be an s3:// URL."
+    condition     = can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(.*/)?$", var.config.output_data_url))
+    error_message = "config.output_data_url must be an s3:// prefix ending with / (the roles' grants on it would reach sibling prefixes)."
   }
 
   validation {

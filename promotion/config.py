@@ -208,7 +208,9 @@ class StageConfig(BaseModel):
     input_data_url: S3Prefix = Field(
         description="s3:// prefix the scheduled run scores, ending with /"
     )
-    output_data_url: S3Url = Field(description="s3:// prefix predictions are written under")
+    output_data_url: S3Prefix = Field(
+        description="s3:// prefix predictions are written under, ending with /"
+    )
     kms_key_arn: KmsArn | None = Field(
         default=None,
         description="SSE-KMS key (stage account and region) for copies and outputs; null = the "

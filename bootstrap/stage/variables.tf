@@ -55,13 +55,25 @@ variable "sagemaker_execution_role_arn" {
 }
 
 variable "input_data_url" {
-  description = "`s3://` prefix the scheduled run scores; its bucket is created when create_data_bucket is true."
+  description = "`s3://` prefix the scheduled run scores, ending with `/`; its bucket is created when create_data_bucket is true."
   type        = string
+
+  validation {
+    condition     = can(regex("^s3://[^/]+/(.+/)?$", var.input_data_url))
+    error_message = "input_data_url must be an s3:// prefix ending with / (without it the roles' grants reach sibling prefixes)."
+  }
 }
 
 variable "output_data_url" {
-  description = "`s3://` prefix predictions are written under; its bucket is created when create_data_bucket is true."
+  description = "`s3://` prefix predictions are written under, ending with `/`; its bucket is created when create_data_bucket is true."
   type        = string
+
+  validation {
+    # The execution and status roles are granted `<prefix>*`: without the slash that also covers
+    # a sibling prefix (`predictions` would reach `predictions-churn-v2/`), another model's.
+    condition     = can(regex("^s3://[^/]+/(.+/)?$", var.output_data_url))
+    error_message = "output_data_url must be an s3:// prefix ending with / (without it the roles' grants reach sibling prefixes)."
+  }
 }
 
 variable "evaluation_input_url" {

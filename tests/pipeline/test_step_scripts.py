@@ -144,7 +144,10 @@ def test_a_single_row_is_padded_and_the_copy_dropped(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("record_id,f1,f2\nr1,1,2\n", "a.csv lacks 1 of the model's 4 columns (3 feature column(s) and the id column): f3"),
+        (
+            "record_id,f1,f2\nr1,1,2\n",
+            "a.csv lacks 1 of the model's 4 columns (3 feature column(s) and the id column): f3",
+        ),
         ("record_id,f1,f2,f3\nr1,1,abc,3\n", "malformed or non-numeric"),
         (
             "record_id,f1,f2,f3\nr1,1,2,3\nr2,1,,3\n",

@@ -58,8 +58,10 @@ def test_a_smoke_input_with_the_demos_columns_is_refused_for_another_model(
     # THEN one line names the missing columns, where they come from, and the file; exit 2
     error = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(error) == 1, error
-    assert ("lacks 3 of the model's 4 columns (3 feature column(s) and the id column): tenure, "
-            "monthly_charges, contract_months ") in error[0]
+    assert (
+        "lacks 3 of the model's 4 columns (3 feature column(s) and the id column): tenure, "
+        "monthly_charges, contract_months "
+    ) in error[0]
     assert "feature_columns metadata of arn:aws:sagemaker:" in error[0]
     assert error[0].endswith(f"fix {DEMO_SMOKE_INPUT}: its header must name every feature "
                              "column and the id column record_id")  # fmt: skip

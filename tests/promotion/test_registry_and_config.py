@@ -54,6 +54,12 @@ ARN = "arn:aws:sagemaker:us-east-1:222222222222:model-package/churn-model/1"
             "s3://b-1/eval",
             "key 'evaluation_input_url' 's3://b-1/eval' must end with '/'",
         ),
+        # the roles are granted <prefix>*: without '/' another model's predictions-x/ too
+        (
+            "output_data_url",
+            "s3://b-1/predictions",
+            "key 'output_data_url' 's3://b-1/predictions' must end with '/'",
+        ),
         ("schedule_expression", "daily", "key 'schedule_expression' 'daily' is not rate(N unit)"),
         ("source_account_id", "222222222222", "key 'account_id' equals 'source_account_id'"),
     ],

@@ -403,6 +403,22 @@ run "config_output_data_url_refuses_0" {
   expect_failures = [var.config]
 }
 
+run "config_output_data_url_refuses_1" {
+  command = plan
+  variables {
+    config = merge(var.config, { output_data_url = "s3://churn-data-222222222222/predictions" })
+  }
+  expect_failures = [var.config]
+}
+
+run "config_input_data_url_refuses_2" {
+  command = plan
+  variables {
+    config = merge(var.config, { input_data_url = "s3://churn-data-222222222222/input" })
+  }
+  expect_failures = [var.config]
+}
+
 run "config_id_policy_refuses_0" {
   command = plan
   variables {
