@@ -54,7 +54,8 @@ class Scored:
 def score_locally(story: Story, config: StageConfig, definition: Path, package_arn: str) -> Scored:
     """Upload the held-out rows (labels dropped) under the stage's input, run the rendered
     definition locally with the package, and measure the predictions against the labels."""
-    from pipelines.local import run_definition
+    from pipelines.definition.layout import definition_feature_columns
+    from pipelines.local import RunOptions, run_definition
 
     if story.labelled is None:
         story.labelled = seed.sample_input(story.rows, labels=True)
@@ -63,9 +64,11 @@ def score_locally(story: Story, config: StageConfig, definition: Path, package_a
     upload_sample(session, config.input_data_url, labelled.drop(columns=[seed.LABEL_COLUMN]))
     print(f"  {story.rows} held-out rows with ids under {config.input_data_url}")
     work_dir = story.output_dir / "local-run"
+    rendered = json.loads(definition.read_text())
     result = run_definition(
-        json.loads(definition.read_text()), parameters={}, session=session, work_dir=work_dir,
+        rendered, parameters={}, session=session, work_dir=work_dir,
         model_package_arn=package_arn, log=lambda line: print(f"  {line}"),
+        options=RunOptions(expected_features=definition_feature_columns(rendered)),
     )  # fmt: skip
     if result.status != "Succeeded":
         failed = next(step for step in result.steps if step.status == "Failed")

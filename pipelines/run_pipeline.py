@@ -234,7 +234,7 @@ def run_local(args: argparse.Namespace, *, session_factory: SessionFactory) -> i
     if args.stage:
         config_path = args.config or default_config_path(args.stage)
         region = load_stage_config(config_path, stage=args.stage).region
-    from pipelines.local import DefinitionError, run_definition
+    from pipelines.local import DefinitionError, RunOptions, run_definition
 
     session = session_factory(region_name=region)
     if session.get_credentials() is None:  # one line before the run starts, not a failed step
@@ -245,6 +245,7 @@ def run_local(args: argparse.Namespace, *, session_factory: SessionFactory) -> i
             parameters=parameters,
             session=session,
             model_package_arn=args.model_package_arn,
+            options=RunOptions(expected_features=layout.definition_feature_columns(definition)),
         )
     except DefinitionError as error:
         raise ConfigError(f"{args.definition}: {error}") from error

@@ -6,7 +6,8 @@ These names are read by the local runner and by tests: the step names, the outpu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pipelines.steps.preprocess import PAYLOAD_FILL  # a shard's share of MaxPayloadInMB
 
@@ -30,6 +31,7 @@ SHARDS_OUTPUT, IDS_OUTPUT, PREDICTIONS_OUTPUT = "shards", "ids", "predictions"
 # Preprocess arguments that fix which date a run scores; run_dates.py reads them back from the
 # definition being run, so backfills and catch-ups use the same layout and lag as the schedule.
 INPUT_LAYOUT_FLAG, LAG_DAYS_FLAG = "--input-layout", "--lag-days"
+FEATURES_FLAG = "--feature-columns"
 # The schedule's time zone: a tick's date is its date on that clock (it comes in UTC).
 TIMEZONE_FLAG = "--schedule-timezone"
 
@@ -100,10 +102,23 @@ def preprocess_arguments(
         *("--max-shard-bytes", str(max_shard_bytes)),
     ]
     for chunk in column_chunks(feature_columns):
-        arguments += ["--feature-columns", chunk]
+        arguments += [FEATURES_FLAG, chunk]
     if id_column:
         arguments += ["--id-column", id_column, "--id-policy", id_policy]
     return arguments
+
+
+def definition_feature_columns(definition: Mapping[str, Any]) -> tuple[str, ...]:
+    """The feature columns, in order, that a rendered definition's Preprocess step writes
+    (its ``--feature-columns`` chunks joined back); () when it has no such step."""
+    for step in definition.get("Steps") or []:
+        if step.get("Name") != PREPROCESS:
+            continue
+        arguments = (step.get("Arguments") or {}).get("AppSpecification", {})
+        values = [str(v) for v in arguments.get("ContainerArguments") or []]
+        chunks = [values[i + 1] for i, v in enumerate(values[:-1]) if v == FEATURES_FLAG]
+        return tuple(name for chunk in chunks for name in chunk.split(",") if name)
+    return ()
 
 
 def prediction_arguments(prediction_columns: Sequence[str] | None) -> list[str]:

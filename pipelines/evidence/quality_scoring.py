@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from pipelines.definition import execution
+from pipelines.definition import execution, layout
 from pipelines.definition.pipeline import pipeline_name_for
 from promotion.config import StageConfig
 from promotion.package import model_identity, model_name_for
@@ -96,9 +96,10 @@ def create_temporary_model(
 
 def local_scorer(session: boto3.Session, definition_path: Path, input_url: str) -> Scores:
     """Score with the rendered definition on this machine (pipelines.local)."""
-    from pipelines.local import run_definition
+    from pipelines.local import RunOptions, run_definition
 
     definition = json.loads(definition_path.read_text(encoding="utf-8"))
+    options = RunOptions(expected_features=layout.definition_feature_columns(definition))
 
     def score(version: int, package_arn: str, output_url: str) -> Callable[[], str | None]:
         parameters = {
@@ -108,7 +109,7 @@ def local_scorer(session: boto3.Session, definition_path: Path, input_url: str) 
         }
         result = run_definition(
             definition, parameters=parameters, session=session, model_package_arn=package_arn,
-            log=lambda _line: None,
+            log=lambda _line: None, options=options,
         )  # fmt: skip
         reasons = "; ".join(s.failure_reason or "" for s in result.steps if s.failure_reason)
         failure = None if result.status == "Succeeded" else f"version {version}: {reasons}"

@@ -208,6 +208,10 @@ class ScriptContainer:
         except Exception as err:
             raise StepError(f"model_fn failed: {type(err).__name__}: {err}") from err
 
+    def loaded_models(self) -> list[Any]:
+        """What ``model_fn`` returned."""
+        return [self.model]
+
     def execution_parameters(self) -> dict[str, Any] | None:
         """GET /execution-parameters: the JSON object ``execution_parameters_fn`` returns.
 

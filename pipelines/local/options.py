@@ -39,6 +39,9 @@ class RunOptions:
         upload_outputs_on_failure: upload a Processing step's outputs even when its
             script exits non-zero.
         pipeline_name: value of ``Execution.PipelineName``.
+        expected_features: the feature names, in order, of the rows the first container
+            receives; a model there that records its feature names must record exactly
+            these (empty: not checked). From the environment: comma-separated.
     """
 
     assemble_line_newline: NewlinePolicy = "always"
@@ -49,6 +52,7 @@ class RunOptions:
     inclusive_slices: bool = True
     upload_outputs_on_failure: bool = False
     pipeline_name: str = "local-pipeline"
+    expected_features: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         choices: dict[str, tuple[str, ...]] = {
@@ -78,6 +82,8 @@ class RunOptions:
                 if raw.lower() not in ("true", "false"):
                     raise DefinitionError(f"{ENV_PREFIX}{field.name.upper()} must be true or false")
                 values[field.name] = raw.lower() == "true"
+            elif field.name == "expected_features":
+                values[field.name] = tuple(name for name in raw.split(",") if name)
             else:
                 values[field.name] = raw
         return cls(**values)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from pipelines.local.container import (
     user_module,
 )
 from pipelines.local.errors import LOCAL_PACKAGES, StepError
+from pipelines.local.feature_names import check_feature_names
 from pipelines.local.http_container import SERVE_COMMAND_KEY, HttpContainer, docker_answers
 from pipelines.local.model import ContainerSpec, ModelSpec, code_dir, download_model
 
@@ -132,9 +133,13 @@ def serve(
     s3: S3Client,
     work_dir: Path,
     environment: Callable[[dict[str, str]], dict[str, str]],
+    expected_features: Sequence[str] = (),
 ) -> Iterator[Container]:
     """Start every container of ``model`` (``environment`` gives each one's full environment
-    from its own); yield one Container (an InferencePipeline for several); stop them after."""
+    from its own); yield one Container (an InferencePipeline for several); stop them after.
+
+    The first container's loaded model, when it records feature names, must record
+    ``expected_features`` in order (empty: not checked); one served over HTTP is not checked."""
     count = len(model.containers)
     with contextlib.ExitStack() as stack:
         served: list[Container] = []
@@ -160,6 +165,9 @@ def serve(
                         container = _in_process(stack, kind, spec, env, root, s3)
                 except StepError as err:
                     raise StepError(f"{label}: {err}") from err
+                if index == 0:
+                    loaded = getattr(container, "loaded_models", list)
+                    check_feature_names(label, loaded(), expected_features)
                 shared.append((label, env))
             elif docker_answers():
                 server = HttpContainer.from_docker(label, spec.image, root / "opt/ml/model", env,

@@ -124,6 +124,10 @@ class ToolkitContainer:
         except Exception as err:
             raise StepError(f"loading the model failed: {type(err).__name__}: {err}") from err
 
+    def loaded_models(self) -> list[Any]:
+        """What the handler's ``model_fn`` returned."""
+        return [getattr(self._transformer, "_model", None)]
+
     def execution_parameters(self) -> None:
         """MMS answers GET /execution-parameters with 404: the job's own settings apply."""
         return None

@@ -197,7 +197,10 @@ def run_transform(
         return _container_environment(cfg, args, model_env, options)
 
     server_timeout = max(_server_timeout(spec, environment))
-    with serve(spec, s3=s3, work_dir=work_dir, environment=environment) as container:
+    with serve(
+        spec, s3=s3, work_dir=work_dir, environment=environment,
+        expected_features=options.expected_features,
+    ) as container:  # fmt: skip
         params = container.execution_parameters()
         if params is not None:
             cfg = cfg.with_execution_parameters(args, params)

@@ -179,6 +179,10 @@ class XGBoostAlgorithm:
         self._selected = selected.replace(" ", "").lower().split(",") if selected else None
         self._lock = threading.Lock()  # the container loads a booster per worker process
 
+    def loaded_models(self) -> list[Any]:
+        """The boosters it scores with."""
+        return list(self._boosters)
+
     def execution_parameters(self) -> dict[str, Any]:
         """What the container's GET /execution-parameters answers."""
         return {

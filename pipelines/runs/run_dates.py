@@ -125,9 +125,10 @@ def _remote_runner(args: argparse.Namespace, sagemaker: Any, s3: Any, pipeline_n
 
 def _local_runner(args: argparse.Namespace, definition: dict[str, Any], session: boto3.Session,
                   parameters: dict[str, str], output_url: str) -> RunOne:  # fmt: skip
-    from pipelines.local import run_definition
+    from pipelines.local import RunOptions, run_definition
 
     s3 = session.client("s3")
+    options = RunOptions(expected_features=layout.definition_feature_columns(definition))
 
     def run_one(date: str) -> backfill.DateRun:
         result = run_definition(
@@ -136,6 +137,7 @@ def _local_runner(args: argparse.Namespace, definition: dict[str, Any], session:
             session=session,
             model_package_arn=args.model_package_arn,
             log=lambda _line: None,
+            options=options,
         )
         failed = [step for step in result.steps if step.failure_reason]
         reason = failed[0].failure_reason if failed else None

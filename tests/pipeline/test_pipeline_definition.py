@@ -374,3 +374,15 @@ def test_rendering_leaves_the_callers_logging_alone(tmp_path: Path) -> None:
     # THEN the root logger keeps its default level and gets no handler, and nothing is printed
     assert done.stdout.split() == [str(logging.WARNING), "0"]
     assert "INFO" not in done.stderr, done.stderr
+
+
+def test_the_feature_columns_read_back_from_a_rendered_definition(
+    make_config: ConfigFactory,
+) -> None:
+    # GIVEN a definition rendered with 60 long feature names (several --feature-columns chunks)
+    columns = [f"a_rather_long_feature_column_name_{index:03d}" for index in range(60)][::-1]
+    rendered = render_definition(config=make_config(), pipeline_name="p", model_name=MODEL_NAME,
+                                 model_package_version=1, feature_columns=columns)  # fmt: skip
+    # WHEN reading them back  THEN they come back whole and in order; no Preprocess, none
+    assert layout.definition_feature_columns(json.loads(rendered)) == tuple(columns)
+    assert layout.definition_feature_columns({"Steps": []}) == ()

@@ -204,3 +204,25 @@ def test_each_row_of_the_table_shows_its_own_executions_rows(s3: Any) -> None:
         "boom",
     )
     assert (late.rows, late.detail) == (120, "published is old (a later run finished last)")
+
+
+def test_local_dates_run_with_the_definitions_feature_order(
+    s3: Any, lag_two: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a rendered definition and a local runner that records what it is given
+    import pipelines.local as local
+
+    given: list[Any] = []
+
+    def fake_run(definition: dict[str, Any], **kwargs: Any) -> local.RunResult:
+        given.append(kwargs["options"])
+        return local.RunResult("x1", "Failed", [])
+
+    monkeypatch.setattr(local, "run_definition", fake_run)
+    definition = json.loads(lag_two[1].read_text(encoding="utf-8"))
+    args = run_pipeline.parse_args(["--local", "--definition", str(lag_two[1])])
+    session = cast(boto3.Session, boto3.Session(region_name="us-east-1"))
+    # WHEN a date runs locally
+    run_dates._local_runner(args, definition, session, {}, OUTPUT)("2026-11-02")
+    # THEN the runner is told the features in the definition's order, to check the model's
+    assert given[0].expected_features == tuple(FEATURES)

@@ -210,7 +210,10 @@ def test_local_run_delegates_to_the_local_runner(
     import pipelines.local as local
 
     definition = tmp_path / "definition.json"
-    definition.write_text(DEFINITION)
+    chunks = ["--feature-columns", "dose_mg,pulse", "--feature-columns", "age"]
+    app = {"AppSpecification": {"ContainerArguments": chunks}}
+    preprocess = {"Name": "Preprocess", "Arguments": app}
+    definition.write_text(json.dumps({**json.loads(DEFINITION), "Steps": [preprocess]}))
     calls: list[dict[str, Any]] = []
 
     def fake_run(definition: dict[str, Any], **kwargs: Any) -> local.RunResult:
@@ -230,6 +233,7 @@ def test_local_run_delegates_to_the_local_runner(
     assert code == 1
     assert calls[0]["parameters"] == {"RunDate": "2024-01-31"}
     assert calls[0]["model_package_arn"] == "arn:pkg"
+    assert calls[0]["options"].expected_features == ("dose_mg", "pulse", "age")  # to check
     out = capsys.readouterr().out
     assert out.count("500 from the model") == 1 and "local execution x1: Failed" in out
 
