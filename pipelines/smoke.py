@@ -30,7 +30,8 @@ from botocore.exceptions import ClientError
 from errors import ConfigError, PromotionError
 from pipelines import run_pipeline
 from pipelines.definition import execution
-from pipelines.evidence.model_inputs import check_columns, definition_features
+from pipelines.definition.layout import definition_feature_columns
+from pipelines.evidence.model_inputs import check_columns
 from pipelines.steps.partitions import partition_url
 from promotion.config import (
     STAGES,
@@ -83,7 +84,7 @@ def check_input(session: boto3.Session, config: StageConfig, path: Path) -> None
 
         name = pipeline_name_for(config)
         definition = execution.deployed_definition(make_client(session, "sagemaker"), name)
-        features = definition_features(definition)
+        features = definition_feature_columns(definition)
         source = f"the deployed pipeline {name}"
     check_columns(path, features=features, id_column=config.id_column, source=source)
 

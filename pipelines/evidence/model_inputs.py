@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import gzip
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,17 +75,3 @@ def check_columns(
         source: where the features come from (for the message).
     """
     _checked(path, features=features, id_column=id_column, source=source)
-
-
-def definition_features(definition: Mapping[str, Any]) -> tuple[str, ...]:
-    """The feature columns a rendered or deployed pipeline definition's Preprocess step reads."""
-    for step in definition.get("Steps", []):
-        if step.get("Name") != PREPROCESS_STEP:
-            continue
-        arguments = (
-            step.get("Arguments", {}).get("AppSpecification", {}).get("ContainerArguments", [])
-        )
-        chunks = [arguments[i + 1] for i, value in enumerate(arguments[:-1])
-                  if value == FEATURES_ARGUMENT]  # fmt: skip
-        return tuple(name for chunk in chunks for name in str(chunk).split(",") if name)
-    return ()

@@ -18,7 +18,8 @@ import pytest
 import build
 from errors import ConfigError
 from pipelines import compare, smoke
-from pipelines.evidence.model_inputs import check_columns, definition_features, header_of
+from pipelines.definition.layout import definition_feature_columns
+from pipelines.evidence.model_inputs import check_columns, header_of
 from pipelines.steps import preprocess
 from promotion.config import load_stage_config
 from testbed.local_aws import DEV_ACCOUNT, PRE_PROD_ACCOUNT, account_session, role_arn
@@ -126,8 +127,8 @@ def test_definition_features_are_read_from_preprocess_arguments() -> None:
     arguments = ["--feature-columns", "a,b", "--id-column", "x", "--feature-columns", "c"]
     definition = {"Steps": [{"Name": "Transform"}, {"Name": "Preprocess", "Arguments": {
         "AppSpecification": {"ContainerArguments": arguments}}}]}  # fmt: skip
-    assert definition_features(definition) == ("a", "b", "c")
-    assert definition_features({"Steps": []}) == ()
+    assert definition_feature_columns(definition) == ("a", "b", "c")
+    assert definition_feature_columns({"Steps": []}) == ()
 
 
 def test_a_column_named_twice_is_refused_and_parquet_headers_are_read(tmp_path: Path) -> None:
