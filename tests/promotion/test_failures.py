@@ -214,8 +214,11 @@ def package_with_a_prefix(dev: boto3.Session) -> None:
 
 @pytest.mark.parametrize(
     ("dry_run", "registered", "failed"),
-    [(True, package_with_a_prefix, "ListObjectsV2"), (True, register, "ListObjectsV2"),
-     (False, register, "ListObjectsV2")],
+    [
+        (True, package_with_a_prefix, "ListObjectsV2"),
+        (True, register, "ListObjectsV2"),
+        (False, register, "ListObjectsV2"),
+    ],
     ids=["dry-run-of-a-prefix", "dry-run-of-one-file", "promotion"],
 )
 def test_a_stage_bucket_that_does_not_exist_is_one_line_naming_its_key(
