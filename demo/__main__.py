@@ -6,9 +6,11 @@ one into pre-prod, re-runs the promotion (nothing is written), runs the pre-prod
 on held-out rows and measures the model's accuracy, backfills three days of a daily layout, shows
 the evidence prod's reviewer gets (a clean batch passing the data-quality check, a drifted one
 stopped, two versions compared), promotes the same source ARN into prod, rolls pre-prod back to
-the older Approved version and shows the stage's status. Everything it writes goes below
---output-dir (build outputs, predictions, reports, the logs of a failed step). The embedded AWS is
-new at every run, so every run starts afresh: it replaces what the last one wrote there.
+the older Approved version, promotes and scores two more model kinds (AWS's built-in XGBoost,
+and an own container copied from the dev ECR into both stages) and shows the stage's status.
+Everything it writes goes below --output-dir (build outputs, predictions, reports, the logs of a
+failed step). The embedded AWS is new at every run, so every run starts afresh: it replaces what
+the last one wrote there.
 """
 
 from __future__ import annotations
@@ -144,8 +146,9 @@ def run_story(story: Story, phases: Sequence[Phase] = PHASES) -> list[tuple[str,
     return timings
 
 
-def print_summary(story: Story, timings: list[tuple[str, float]]) -> None:
-    """The closing facts, the time of each phase and what to do next."""
+def print_summary(story: Story, timings: list[tuple[str, float]], *, serving: bool = False) -> None:
+    """The closing facts, the time of each phase and what to do next (`serving`: the embedded
+    AWS stays up, so the line suggesting it is left out)."""
     print("\nSummary")
     print(text_table(("", ""), story.facts).split("\n", 2)[-1])
     if story.accuracies:
@@ -155,7 +158,8 @@ def print_summary(story: Story, timings: list[tuple[str, float]]) -> None:
     rows = [(title, f"{seconds:.1f} s") for title, seconds in timings]
     rows.append(("total", f"{sum(seconds for _, seconds in timings):.1f} s"))
     print(text_table(("phase", "time"), rows))
-    print(f"\n{WHAT_NEXT}")
+    shown = [line for line in WHAT_NEXT.splitlines() if not (serving and "make local-aws" in line)]
+    print("\n" + "\n".join(shown))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -224,7 +228,7 @@ def run_demo(args: argparse.Namespace, owned: Owned) -> bool:
             f"terraform: {story.deployer.terraform.describe() if story.deployer.terraform else '-'}"
         )
         timings = run_story(story)
-        print_summary(story, timings)
+        print_summary(story, timings, serving=args.serve)
         if args.serve and story.succeeded:
             serve(endpoint, story)
     return story.succeeded

@@ -47,8 +47,9 @@ class Scored:
 
     predictions: pd.DataFrame
     folder: str
-    accuracy: float
+    accuracy: float  # over the distinct held-out rows the sample drew
     rows: int  # predictions matched with a label
+    distinct: int  # distinct held-out rows among them
 
 
 def score_locally(story: Story, config: StageConfig, definition: Path, package_arn: str) -> Scored:
@@ -62,7 +63,10 @@ def score_locally(story: Story, config: StageConfig, definition: Path, package_a
     labelled = story.labelled
     session = story.session(config.stage)
     upload_sample(session, config.input_data_url, labelled.drop(columns=[seed.LABEL_COLUMN]))
-    print(f"  {story.rows} held-out rows with ids under {config.input_data_url}")
+    held_out = len(seed.split()[1])
+    drawn = "with replacement, " if story.rows > held_out else ""
+    print(f"  {story.rows} row(s) drawn from the {held_out} held-out rows ({drawn}each with an id) "
+          f"under {config.input_data_url}")  # fmt: skip
     work_dir = story.output_dir / "local-run"
     rendered = json.loads(definition.read_text())
     result = run_definition(
@@ -76,12 +80,17 @@ def score_locally(story: Story, config: StageConfig, definition: Path, package_a
         story.succeeded = False
         raise SystemExit(1)
     predictions, folder = read_predictions(session, config.output_data_url, result.execution_id)
-    scored = predictions.merge(labelled[[seed.ID_COLUMN, seed.LABEL_COLUMN]], on=seed.ID_COLUMN)
-    accuracy = float(((scored["prediction"] > 0.5).astype(int) == scored[seed.LABEL_COLUMN]).mean())
+    scored = predictions.merge(labelled, on=seed.ID_COLUMN)
+    # Each held-out row counts once, however often the sample drew it (the model scores a row
+    # alike every time): the accuracy of the held-out rows, not of the draw.
+    distinct = scored.drop_duplicates(subset=[c for c in labelled if c != seed.ID_COLUMN])
+    right = (distinct["prediction"] > 0.5).astype(int) == distinct[seed.LABEL_COLUMN]
+    accuracy = float(right.mean())
     print(text_table(("step", "status", "seconds"),
                      [(s.name, s.status, f"{s.seconds:.2f}") for s in result.steps]))  # fmt: skip
-    print(f"  accuracy against the held-out labels: {accuracy:.1%}")
-    return Scored(predictions, folder, accuracy, len(scored))
+    print(f"  accuracy against the held-out labels: {accuracy:.1%} of {len(distinct)} distinct "
+          f"rows ({len(scored)} predictions)")  # fmt: skip
+    return Scored(predictions, folder, accuracy, len(scored), len(distinct))
 
 
 def upload_sample(session: boto3.Session, input_url: str, sample: pd.DataFrame) -> None:

@@ -266,7 +266,11 @@ def run_pre_prod(story: Story) -> None:
     )
     story.facts += [
         ("rows scored", f"{len(scored.predictions)} of {story.rows} -> {scored.folder}"),
-        ("accuracy", f"{scored.accuracy:.1%} against the held-out labels ({scored.rows} rows)"),
+        (
+            "accuracy",
+            f"{scored.accuracy:.1%} against the held-out labels ({scored.distinct} "
+            f"distinct rows, {scored.rows} predictions)",
+        ),
         ("predictions", str(story.output_dir / "predictions.csv")),
     ]
 

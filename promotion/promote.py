@@ -232,8 +232,10 @@ def image_rows(result: PromotionResult, *, pinned_from: str | None) -> list[tupl
         note = summary_note(decision)
         moved = result.moved.get(decision.digest or "")
         if moved is not None:
-            note += (f"; {moved.layers_copied} layer(s) copied, {moved.layers_skipped} already "
-                     f"there, {moved.downloaded} B moved")  # fmt: skip
+            note += (
+                f"; {moved.layers_copied} blob(s) copied (layers and the image config), "
+                f"{moved.layers_skipped} already there, {moved.downloaded} B moved"
+            )
         elif image.copy is not None:
             note += "; already in the stage"
         if decision.kind == "copy" and pinned_from:

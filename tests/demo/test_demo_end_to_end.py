@@ -73,7 +73,12 @@ def test_the_story_promotes_reruns_scores_and_rolls_back(
     scored = predictions.set_index(ID_COLUMN).loc[sample[ID_COLUMN]]
     expected = train_model(seed=2).predict_proba(sample[FEATURES])[:, 1]
     np.testing.assert_allclose(scored["prediction"].to_numpy(), expected, rtol=0, atol=1e-5)
-    assert facts["accuracy"].endswith("against the held-out labels (300 rows)")
+    # ... and the accuracy is the held-out rows' own: each counted once however often drawn
+    distinct = sample[FEATURES].drop_duplicates()
+    labels = sample_input(300, labels=True).loc[distinct.index, "label"]
+    right = (train_model(seed=2).predict_proba(distinct)[:, 1] > 0.5).astype(int) == labels
+    assert facts["accuracy"] == (f"{right.mean():.1%} against the held-out labels "
+                                 f"({len(distinct)} distinct rows, 300 predictions)")  # fmt: skip
     # ... and the status view says pre-prod's pipeline and schedule run the rolled-back version
     printed = capsys.readouterr().out
     # ... the re-run found the four artifacts in place: none copied, four already there
@@ -288,3 +293,17 @@ def test_a_failed_step_keeps_its_logs_where_the_message_points(
     folder = Path(line.split("its files and logs: ")[1])
     assert folder == tmp_path / "out" / "local-run" / "exec0001"
     assert (folder / "Preprocess" / "stderr.log").read_text().startswith("ValueError")
+
+
+def test_make_local_aws_does_not_suggest_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a finished story WHEN its summary is printed by `make demo`, then by `make local-aws`
+    story = Story(rows=1, output_dir=tmp_path)
+    print_summary(story, [])
+    after_demo = capsys.readouterr().out
+    print_summary(story, [], serving=True)
+    while_serving = capsys.readouterr().out
+    # THEN only the demo suggests keeping its AWS running; both suggest the other commands
+    assert "make local-aws" in after_demo and "make local-aws" not in while_serving
+    assert "build.py --help" in while_serving
