@@ -161,6 +161,35 @@ def test_prod_plan_is_skipped_on_request(deploy: dict[str, Any]) -> None:
 # --- pre-prod: plan, apply, smoke -------------------------------------------------------------
 
 
+def test_the_reviewers_summary_lists_every_change_even_past_the_cut(
+    deploy: dict[str, Any], tmp_path: Path
+) -> None:
+    # GIVEN the prod plan's summary script, and a plan whose long pipeline definition comes
+    # before the schedule's and the alarm's changes, past the 60,000 characters shown
+    (step,) = [s for s in _steps(deploy["jobs"]["prod-plan"]) if s.get("id") == "plan"]
+    script = step["run"][step["run"].index("# Every changed resource") :]
+    plan = tmp_path / "prod-plan.txt"
+    plan.write_text(
+        "  # module.stage.aws_sagemaker_pipeline.this will be updated in-place\n"
+        + "      ~ pipeline_definition = " + "x" * 70_000 + "\n"
+        + "  # module.stage.aws_scheduler_schedule.this will be updated in-place\n"
+        + "  # module.stage.aws_cloudwatch_metric_alarm.data_quality must be replaced\n"
+    )  # fmt: skip
+    summary = tmp_path / "summary.md"
+    env = {"PATH": os.environ["PATH"], "STAGE": "prod", "sha256": "f" * 64,
+           "GITHUB_STEP_SUMMARY": str(summary)}  # fmt: skip
+    # WHEN it runs
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env, check=False,
+                          capture_output=True, text=True)  # fmt: skip
+    # THEN every changed resource is listed before the plan, and the cut is said
+    assert done.returncode == 0, done.stderr
+    text = summary.read_text()
+    listed = text[: text.index("<details")]
+    assert "aws_scheduler_schedule.this will be updated" in listed
+    assert "aws_cloudwatch_metric_alarm.data_quality must be replaced" in listed
+    assert "[cut at 60,000 characters: the whole plan is prod-plan.txt in the artifact]" in text
+
+
 def test_terraform_runs_the_stage_root_and_applies_saved_plans(deploy: dict[str, Any]) -> None:
     # The stage root reads <stage>-config.tfvars.json and build/<stage>/ from where Terraform
     # runs: the repository root, with -chdir to the root (a model repository: -chdir=.).
