@@ -4,8 +4,9 @@ team: docs/fleet.md), checked against the model's columns before anything is wri
 The model's feature columns come from the stage key `feature_columns`, else the package's
 `feature_columns` metadata (build.py), or from the deployed pipeline's Preprocess arguments
 (pipelines.smoke: what the deployed pipeline will read). A file is checked by Preprocess's own
-rules (pipelines/steps/preprocess.py `open_input`): a CSV or Parquet name, a header naming every
-feature column, and the id column when the stage has one, each once.
+rules (pipelines/steps/preprocess.py `open_input` and `check_rows`): a CSV or Parquet name, a
+header naming every feature column, and the id column when the stage has one, each once, and
+rows Preprocess can read (as wide as the header, numeric feature values).
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from pipelines.steps import preprocess
 
 SMOKE_INPUT = Path("inputs/smoke-input.csv")  # relative to the repository root
 EVALUATION_ROWS = Path("inputs/evaluation-rows.csv")
-PREPROCESS_STEP = "Preprocess"
-FEATURES_ARGUMENT = "--feature-columns"
 
 
 def header_of(path: Path) -> list[str]:
@@ -43,6 +42,8 @@ def _checked(
 ) -> list[str]:
     try:
         header, _ = preprocess.open_input(path, str(path), features, id_column, source)
+        if header and features:  # its rows too: a short row or a word where a number goes
+            preprocess.check_rows(path, str(path), features, id_column)
     except preprocess.InputError as error:
         raise ConfigError(str(error)) from error
     except (OSError, UnicodeDecodeError, csv.Error, ValueError) as error:
@@ -65,8 +66,9 @@ def row_count(path: Path) -> int:
 def check_columns(
     path: Path, *, features: Sequence[str], id_column: str | None, source: str
 ) -> None:
-    """Refuse, in one line, a file Preprocess would refuse before reading its rows: its name
-    (CSV or Parquet), its header or schema, each column the model reads named once.
+    """Refuse, in one line, a file Preprocess would refuse: its name (CSV or Parquet), its
+    header or schema, each column the model reads named once, and its rows (each as wide as the
+    header, the features' values numbers, present and finite).
 
     Args:
         path: the input file.

@@ -289,6 +289,25 @@ def read_batches(
         yield from _csv_batches(path, wanted, where)
 
 
+def check_rows(path: Path, where: str, features: Sequence[str], id_column: str | None) -> int:
+    """Every row of one file read and checked as Preprocess does (the pre-checks of a team's
+    small inputs apply it: pipelines.evidence.model_inputs): rows as wide as the header, the
+    features' values numbers, present and finite. Returns the number of rows."""
+    rows = 0
+    try:
+        for batch in read_batches(path, where, features, id_column):
+            feature_table(batch, features, where, rows)
+            rows += batch.num_rows
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as error:
+        raise _malformed(where, error) from error
+    return rows
+
+
+def _malformed(where: str, error: BaseException) -> InputError:
+    detail = str(error).strip().splitlines()[0]
+    return InputError(f"{where}: malformed or non-numeric data ({detail})")
+
+
 def _refuse(values: pa.Array, column: str, where: str, first_row: int) -> None:
     """Raise for the first missing (null, NaN, empty, NA...) or infinite value, if any."""
     finite = pc.fill_null(pc.is_finite(values), False)
@@ -670,8 +689,7 @@ def preprocess(
                 while window:
                     take()
             except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as error:
-                detail = str(error).strip().splitlines()[0]
-                raise InputError(f"{where}: malformed or non-numeric data ({detail})") from error
+                raise _malformed(where, error) from error
             files.append({"path": name, "rows": rows})
     writer.close()
     total = sum(int(entry["rows"]) for entry in files)

@@ -5,6 +5,7 @@ smoke run (the deployed pipeline's own columns)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -144,6 +145,27 @@ def test_a_column_named_twice_is_refused_and_parquet_headers_are_read(tmp_path: 
     empty.write_text("")
     with pytest.raises(ConfigError, match="is empty"):
         header_of(empty)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("c001,12,70.5\nc006,5\n", "malformed or non-numeric data (CSV parse error: Expected 3"),
+        ("c001,12,70.5\nc002,two,80\n", "malformed or non-numeric data"),
+        ("c001,12,70.5\nc002,,80\n", "missing value in feature column 'tenure' at row 2"),
+    ],
+    ids=["short-row", "a-word", "missing"],
+)
+def test_rows_preprocess_would_refuse_are_refused_before_anything_runs(
+    tmp_path: Path, rows: str, message: str
+) -> None:
+    # GIVEN a smoke input whose header is right but one row is not (found at deploy time before)
+    path = tmp_path / "smoke-input.csv"
+    path.write_text("record_id,tenure,monthly_charges\n" + rows)
+    # WHEN it is checked THEN the row is named, as Preprocess would name it
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_columns(path, features=["tenure", "monthly_charges"], id_column="record_id",
+                      source="s")  # fmt: skip
 
 
 def test_a_file_delimited_by_semicolons_is_named_as_such(tmp_path: Path) -> None:
