@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import datetime
 import importlib.util
 import json
@@ -163,6 +164,29 @@ def _first_bad(text: pa.Array, valid: pa.Array) -> tuple[int, Any]:
     return index, text[index].as_py()
 
 
+def _quoted_fields(lines: pa.Array, where: str) -> list[pa.Array]:
+    """The text columns of CSV lines with quoted fields, read by Arrow's CSV reader (XGBoost's
+    selectable output writes a list field as ``1,"[0.13, 0.87]"``: serve_utils'
+    ``_encode_selected_predictions_csv``)."""
+    width = len(next(csv.reader([str(lines[0].as_py())])))
+    names = [f"f{i}" for i in range(width)]
+    data = ("\n".join(str(line) for line in lines.to_pylist()) + "\n").encode("utf-8")
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=names),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        detail = str(error).strip().splitlines()[0]
+        raise OutputError(
+            f"{where}: prediction lines with quoted fields do not parse ({detail})"
+        ) from error
+    return [table.column(name).combine_chunks() for name in names]
+
+
 def _convert(text: pa.Array, kind: str, name: str, where: str, declared: bool) -> pa.Array:
     """One column of prediction text as its declared type; one line naming the first value
     that is not one. Empty text is a null."""
@@ -259,7 +283,9 @@ def _columns_of(lines: pa.Array, width: int | None, where: str) -> tuple[list[pa
         inner = lines
     shape = "csv" if inner is lines else "list"
     if pc.any(pc.match_substring(inner, '"')).as_py():
-        raise OutputError(f"{where}: quoted text in a prediction line is not supported")
+        if shape == "list":
+            raise OutputError(f"{where}: quoted text inside a prediction list is not supported")
+        return _quoted_fields(lines, where), shape
     if not pc.any(pc.match_substring(inner, ",")).as_py():
         return [inner], shape  # one value per line: nothing to split
     fields = pc.split_pattern(inner, ",")

@@ -58,6 +58,18 @@ def test_a_list_may_be_one_array_column(tmp_path: Path) -> None:
     assert table.column("probabilities")[1].as_py() == json.loads(_softprob(1))
 
 
+def test_xgboosts_selectable_output_with_a_list_field(tmp_path: Path) -> None:
+    # GIVEN SAGEMAKER_INFERENCE_OUTPUT=predicted_label,probabilities: the container writes the
+    # list as a quoted CSV field (serve_utils' _encode_selected_predictions_csv)
+    line = lambda i: f'{i % 2},"[{0.1 * (i % 3):.1f}, {1 - 0.1 * (i % 3):.1f}]"'  # noqa: E731
+    code, table = _score(tmp_path, line, ["predicted_label:bigint", "probabilities:array<double>"])
+    # THEN the label is a bigint column and the probabilities one array column
+    assert code == 0 and table is not None
+    assert table.schema.field("predicted_label").type == pa.int64()
+    assert table.column("probabilities")[2].as_py() == [0.2, 0.8]
+    assert table.column("predicted_label").to_pylist()[:3] == [0, 1, 0]
+
+
 def test_undeclared_lists_are_refused_not_kept_as_text(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
