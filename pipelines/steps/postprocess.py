@@ -406,14 +406,36 @@ def shard_predictions(
 ) -> pa.Table:
     """One shard's predictions, typed, one per input row (the padding row dropped)."""
     path = predictions_dir / f"{shard['shard']}.out"
-    table = read_shard_predictions(path, declared, path.name)
     wanted = int(shard["rows"]) + int(shard["padding"])
+    try:
+        table = read_shard_predictions(path, declared, path.name)
+    except OutputError:
+        _refuse_one_list_per_request(path, wanted, shard["shard"])
+        raise
     if table.num_rows != wanted:
+        _refuse_one_list_per_request(path, wanted, shard["shard"])
         raise OutputError(
             f"shard {shard['shard']}: {table.num_rows} prediction(s) for {shard['rows']} "
             "input row(s); records were lost or added (the model must answer one line per row)"
         )
     return complete(table.slice(0, int(shard["rows"])), f"shard {shard['shard']}")
+
+
+def _refuse_one_list_per_request(path: Path, wanted: int, shard: str) -> None:
+    """Name the usual cause of a count that does not fit: one JSON list answering the whole
+    request (an ``output_fn`` returning ``json.dumps(predictions)``), not one line per row."""
+    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+    if wanted > 1 and len(lines) == 1 and lines[0].lstrip().startswith(b"["):
+        try:
+            values = json.loads(lines[0])
+        except ValueError:
+            return
+        if isinstance(values, list) and len(values) == wanted:
+            raise OutputError(
+                f"shard {shard}: the model answered one JSON list of {wanted} values for "
+                f"{wanted} input rows: it must answer one line per row (AssembleWith Line "
+                "joins the responses; make its output_fn write a line for each prediction)"
+            )
 
 
 def complete(table: pa.Table, where: str) -> pa.Table:

@@ -204,3 +204,23 @@ def test_na_is_not_a_double(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     code, _ = _score(tmp_path / "na", lambda i: "NA" if i == 2 else str(i), None)
     err = capsys.readouterr().err
     assert code == 1 and "'NA' in column prediction is not a double" in err, err
+
+
+@pytest.mark.parametrize("columns", [None, ["score"]], ids=["undeclared", "declared"])
+def test_one_json_list_per_request_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], columns: list[str] | None
+) -> None:
+    # GIVEN a model whose output_fn answers json.dumps(predictions): one list per request
+    write_csv(tmp_path / "in/a.csv", rows_for(range(ROWS)))
+    code, out = run_preprocess(tmp_path)
+    assert code == 0
+    (out / "predictions").mkdir()
+    for shard in sorted((out / "shards").iterdir()):
+        rows = len(shard.read_text().splitlines())
+        (out / "predictions" / f"{shard.name}.out").write_text(json.dumps([0.5] * rows) + "\n")
+    # WHEN Postprocess reads it
+    code, _ = run_postprocess(out, "--run-date=2024-01-31", *layout.prediction_arguments(columns))
+    # THEN the one line says what the model did and what to change (not "name 4 columns")
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert "the model answered one JSON list of" in err and "one line per row" in err, err
