@@ -31,7 +31,9 @@ from testbed import model_kinds, seed
 from testbed.local_aws import DEV_ACCOUNT
 
 # build.py's summary of an image copy (promotion/promote.py image_rows)
-MOVED = re.compile(r"(\d+) layer\(s\) copied, (\d+) already there, (\d+) B moved")
+MOVED = re.compile(
+    r"(\d+) blob\(s\) copied \(layers and the image config\), (\d+) already there, (\d+) B moved"
+)
 # stage -> (the GitHub environment whose role promotes, build.py's arguments beyond the package)
 PROMOTIONS = {
     "pre-prod": ("pre-prod", []),

@@ -147,7 +147,8 @@ def test_missing_column_is_reported(tmp_path: Path, baseline_dir: Path) -> None:
     assert code == 1
     result = result_of(tmp_path)
     assert result["status"] == "error"
-    assert "missing column(s) a" in result["error"]
+    wanted = "lacks 1 of the model's 4 columns (3 feature column(s) and the id column): a"
+    assert wanted in result["error"]
 
 
 def test_missing_column_check_when_a_baseline_feature_is_not_profiled() -> None:
