@@ -29,7 +29,7 @@ from pathlib import Path
 
 import promotion.config
 from demo.story import PHASES, Phase, Story
-from promotion.config import REPO_ROOT
+from promotion.config import REPO_ROOT, default_config_path, load_stage_config
 from promotion.output import text_table
 from testbed.deploy import Deployer
 from testbed.local_aws import (
@@ -227,6 +227,9 @@ def run_demo(args: argparse.Namespace, owned: Owned) -> bool:
         print(
             f"terraform: {story.deployer.terraform.describe() if story.deployer.terraform else '-'}"
         )
+        for stage in ("pre-prod", "prod"):  # `terraform init` while the first phases run
+            config = load_stage_config(default_config_path(stage))
+            story.deployer.prepare(stage, account_session(config.account_id, config.region))
         timings = run_story(story)
         print_summary(story, timings, serving=args.serve)
         if args.serve and story.succeeded:

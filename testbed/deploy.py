@@ -16,6 +16,7 @@ demo says so and creates the model, the pipeline and the schedule with boto3 ins
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -31,9 +32,10 @@ import boto3
 from pipelines.status import schedule_name_for
 from promotion.config import REPO_ROOT, StageConfig, default_config_path
 from testbed.local_aws import credentials_environment
-from testbed.terraform import Terraform, TerraformError, setup, stage_root
+from testbed.terraform import Terraform, TerraformError, setup, stage_root, stage_root_files
 
 NO_PROVIDER = "no provider"
+INIT = ["init", "-input=false", "-no-color", "-lockfile=readonly"]
 _PLAN_LINE = re.compile(r"Plan: (\d+ to add, \d+ to change, \d+ to destroy)")
 # What `terraform init` says when it cannot get the provider (offline, no mirror).
 PROVIDER_MISSING = ("Failed to query available provider packages", "Failed to install provider")
@@ -60,14 +62,40 @@ class Deployer:
     environ: Mapping[str, str] | None = None  # where to look for a provider mirror
     terraform: Terraform | None = None
     running: dict[str, Deployment] = field(default_factory=dict)
+    preparing: dict[str, threading.Thread] = field(default_factory=dict)
+    initialised: set[str] = field(default_factory=set)  # stages whose root `terraform init` made
 
     def __post_init__(self) -> None:
         self.terraform = setup(self.work / "terraform-cli", self.environ or os.environ)
+
+    def prepare(self, stage: str, session: boto3.Session) -> None:
+        """Lay out `stage`'s root and run `terraform init` in the background, before any build
+        output exists: the first apply then starts at its plan (init's seconds leave the path
+        that the story waits for). A failed init is left for `start`, which runs it again and
+        reports it."""
+        config = default_config_path(stage)
+        root = stage_root_files(
+            self.work / stage, REPO_ROOT, stage=stage, config=config, endpoint=self.endpoint
+        )
+        env = credentials_environment(session)
+
+        def init() -> None:
+            assert self.terraform is not None
+            with contextlib.suppress(TerraformError):
+                self.terraform.run(INIT, cwd=root, env=env, check=True)
+                self.initialised.add(stage)
+
+        thread = threading.Thread(target=init, name=f"init-{stage}", daemon=True)
+        self.preparing[stage] = thread
+        thread.start()
 
     def start(self, stage: str, session: boto3.Session, tfvars: Mapping[str, Any]) -> None:
         """Begin deploying `stage` with build.py's `tfvars` (after its previous deployment,
         which it waits for)."""
         self.wait(stage)
+        preparing = self.preparing.pop(stage, None)
+        if preparing is not None:
+            preparing.join()
         definition = Path(tfvars["pipeline_definition_file"])
         # This deployment's own copies: the story's next build may rewrite build/<stage>/.
         root = stage_root(
@@ -87,15 +115,13 @@ class Deployer:
     def _deploy(self, deployment: Deployment, root: Path, env: dict[str, str]) -> None:
         assert self.terraform is not None
         try:
-            if not (root / ".terraform").is_dir():
-                init = self.terraform.run(
-                    ["init", "-input=false", "-no-color", "-lockfile=readonly"],
-                    cwd=root, env=env, check=False,
-                )  # fmt: skip
+            if deployment.stage not in self.initialised:
+                init = self.terraform.run(INIT, cwd=root, env=env, check=False)
                 if init.returncode != 0:
                     missing = any(sign in init.stderr for sign in PROVIDER_MISSING)
                     deployment.error = NO_PROVIDER if missing else init.stderr
                     return
+                self.initialised.add(deployment.stage)
             apply = ["apply", "-input=false", "-no-color", "-auto-approve",
                      f"-var=stage={deployment.stage}"]  # fmt: skip
             applied = self.terraform.run(apply, cwd=root, env=env)

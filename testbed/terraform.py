@@ -289,15 +289,24 @@ def stage_root(
     under `build/<stage>/` (`deployment` with its definition copied beside it); its module read from
     `repo`, the provider pointed at the embedded AWS (`endpoint`), local state. Run Terraform in
     `directory` with `-var=stage=<stage>`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for path in [*(repo / STAGE_ROOT).glob("*.tf"), repo / STAGE_ROOT / ".terraform.lock.hcl"]:
-        shutil.copy2(path, directory / path.name)  # main.tf, moved.tf (from v1.0.0), the lock
-    shutil.copy2(config, directory / f"{stage}-config.tfvars.json")
+    stage_root_files(directory, repo, stage=stage, config=config, endpoint=endpoint)
     build = directory / "build" / stage
     build.mkdir(parents=True, exist_ok=True)
     shutil.copy2(definition, build / "pipeline-definition.json")
     values = {**deployment, "pipeline_definition_file": f"build/{stage}/pipeline-definition.json"}
     (build / "deployment.tfvars.json").write_text(json.dumps(values), encoding="utf-8")
+    return directory
+
+
+def stage_root_files(
+    directory: Path, repo: Path, *, stage: str, config: Path, endpoint: str
+) -> Path:
+    """The part of `stage_root` that needs no build output: the .tf files, the lock, the stage
+    file and the overrides (enough for `terraform init`, which may then run before the build)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in [*(repo / STAGE_ROOT).glob("*.tf"), repo / STAGE_ROOT / ".terraform.lock.hcl"]:
+        shutil.copy2(path, directory / path.name)  # main.tf, moved.tf (from v1.0.0), the lock
+    shutil.copy2(config, directory / f"{stage}-config.tfvars.json")
     write_module_source_override(directory, repo)
     write_local_aws_override(directory, endpoint, local_backend=True)
     return directory
