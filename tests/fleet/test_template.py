@@ -34,6 +34,7 @@ ANSWERS = {
     "prod_account_id": "123412341234",
     "region": "eu-west-1",
     "github_repository": "acme/churn-batch",
+    "template_repository": "acme/sagemaker-batch-gitops",
     "sagemaker_project_name": "churn",
     "sagemaker_project_id": "p-abcdef123456",
     "feature_columns": "tenure monthly_charges contract_months",
@@ -223,6 +224,9 @@ def test_copy_refuses_a_bad_answer_and_writes_nothing(
         ({"smoke_input": "rows.csv"},
          "ValueError: Validation error for question 'smoke_input': an absolute path (Copier runs "
          "its tasks in the new repository)"),
+        ({"github_repository": "OWNER/REPO"},
+         "ValueError: Validation error for question 'github_repository': the repository's real "
+         "owner (the stage roles will trust exactly this repository), not the placeholder OWNER"),
         ({"feature_columns": "record_id tenure"},
          "ValueError: Validation error for question 'feature_columns': record_id is the inputs' "
          "id column (id_column of the stage files): leave it out of the feature columns"),
