@@ -514,9 +514,15 @@ def test_template_update_runs_the_new_version_only_where_no_token_is() -> None:
     update, pull_request = jobs["update"], jobs["pull-request"]
     assert update["permissions"] == {"contents": "read"}
     assert pull_request["permissions"] == {"contents": "read"}
-    secrets_in_update = re.findall(r"secrets\.[A-Z_]+[^}]*", yaml.safe_dump(update))
-    assert secrets_in_update == ["secrets.TEMPLATE_UPDATE_TOKEN != '' "]  # whether it is set
+    assert "secrets." not in yaml.safe_dump(update) and "environment" not in update
     assert any("TEMPLATE_UPDATE_TOKEN" in str(s.get("env", {})) for s in _steps(pull_request))
+    # ... and the token is a secret of an environment that deploys from main only (a workflow
+    # the pushed update branch carries, ci.yml on push, could read a repository secret), checked
+    # by that job's first step
+    assert pull_request["environment"] == "template-update"
+    assert "secrets.TEMPLATE_UPDATE_TOKEN != ''" in _steps(pull_request)[0]["env"]["TOKEN_SET"]
+    fleet_md = " ".join((ROOT / "docs" / "fleet.md").read_text().split())
+    assert "gh secret set TEMPLATE_UPDATE_TOKEN --env template-update" in fleet_md
     commands = {line.split()[0] for line in _runs(pull_request).splitlines() if line.strip()}
     assert commands <= {"branch=\"template-update/$TO\"", "gh", "if", "#", "echo", "exit", "fi",
                         "git", "cp", "printf", "--title", "then"}, commands  # fmt: skip
