@@ -37,13 +37,23 @@ def _shown(names: Sequence[str]) -> str:
     return ",".join(names[:SHOWN]) + f",... ({len(names)} names)"
 
 
-def check_feature_names(label: str, models: Iterable[Any], expected: Sequence[str]) -> None:
-    """Refuse in one line a model whose recorded names differ from ``expected`` (order too)."""
+def check_feature_names(label: str, models: Iterable[Any], expected: Sequence[str]) -> str | None:
+    """Refuse in one line a model whose recorded names put a name it shares with ``expected`` at
+    another position, or that records another number of names: it would score silently wrong.
+    Names that differ otherwise (another spelling, `Age` for `age`) may be the same columns,
+    scored by position as SageMaker does: a note is returned then (None when all is said)."""
     if not expected:
-        return
+        return None
+    note = None
     for model in models:
         names = recorded_names(model)
         if names is None or names == tuple(expected):
+            continue
+        moved = [n for n in set(names) & set(expected) if names.index(n) != expected.index(n)]
+        if len(names) == len(expected) and not moved:
+            note = (f"{label}: note: the model records features {_shown(names)} and is sent "
+                    f"{_shown(expected)}: scored by position, as SageMaker does; check they are "
+                    "the same columns")  # fmt: skip
             continue
         pairs = zip(names, expected, strict=False)
         at = next((i for i, (ours, sent) in enumerate(pairs) if ours != sent),
@@ -54,3 +64,4 @@ def check_feature_names(label: str, models: Iterable[Any], expected: Sequence[st
             "silently wrong: list feature_columns in the model's order (the stage's "
             "feature_columns key or the package's feature_columns metadata)"
         )
+    return note

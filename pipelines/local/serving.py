@@ -134,6 +134,7 @@ def serve(
     work_dir: Path,
     environment: Callable[[dict[str, str]], dict[str, str]],
     expected_features: Sequence[str] = (),
+    log: Callable[[str], None] = lambda _line: None,
 ) -> Iterator[Container]:
     """Start every container of ``model`` (``environment`` gives each one's full environment
     from its own); yield one Container (an InferencePipeline for several); stop them after.
@@ -167,7 +168,9 @@ def serve(
                     raise StepError(f"{label}: {err}") from err
                 if index == 0:
                     loaded = getattr(container, "loaded_models", list)
-                    check_feature_names(label, loaded(), expected_features)
+                    note = check_feature_names(label, loaded(), expected_features)
+                    if note:
+                        log(f"  {note}")
                 shared.append((label, env))
             elif docker_answers():
                 server = HttpContainer.from_docker(label, spec.image, root / "opt/ml/model", env,

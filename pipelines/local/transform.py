@@ -199,7 +199,7 @@ def run_transform(
     server_timeout = max(_server_timeout(spec, environment))
     with serve(
         spec, s3=s3, work_dir=work_dir, environment=environment,
-        expected_features=options.expected_features,
+        expected_features=options.expected_features, log=log,
     ) as container:  # fmt: skip
         params = container.execution_parameters()
         if params is not None:

@@ -98,6 +98,34 @@ def test_a_booster_without_names_is_not_checked(session: boto3.Session) -> None:
     assert out is not None and len(out.split()) == 50
 
 
+def test_names_spelled_otherwise_are_scored_by_position_with_a_note(
+    session: boto3.Session,
+) -> None:
+    # GIVEN a booster trained on Dose_MG, Weight_KG, ... (the training frame's spelling) and
+    # inputs whose headers spell them in lower case, in the same order
+    arn, booster = _algorithm(session, tuple(name.title() for name in NAMES))
+    lines: list[str] = []
+    put(session, "input/rows.csv", BODY)
+    result = run_definition(
+        transform_definition(), parameters={}, session=session, model_package_arn=arn,
+        log=lines.append, options=RunOptions(expected_features=NAMES),
+    )  # fmt: skip
+    # THEN it scores every row by position, as SageMaker does, and says it did so
+    assert result.status == "Succeeded", [s.failure_reason for s in result.steps]
+    out = get(session, "output/rows.csv.out")
+    expected = booster.predict(xgb.DMatrix(ROWS[:50]), validate_features=False)
+    np.testing.assert_allclose([float(v) for v in out.split()], expected, rtol=1e-5)
+    assert any("scored by position, as SageMaker does" in line for line in lines), lines
+
+
+def test_a_model_of_another_width_is_refused(session: boto3.Session) -> None:
+    # GIVEN a booster trained on the four named features  WHEN sent three names
+    arn, _ = _algorithm(session, NAMES)
+    result, out = _run(session, arn, NAMES[:3])
+    # THEN it is refused before a request (its width is not the rows')
+    assert ",".join(NAMES) in _refused(result, out)
+
+
 def _sklearn(sess: boto3.Session, frame: bool) -> tuple[str, LogisticRegression]:
     features = pd.DataFrame(ROWS, columns=list(NAMES)) if frame else ROWS
     model = LogisticRegression().fit(features, LABELS)
