@@ -175,14 +175,6 @@ class XGBoostAlgorithm:
         self._max_length = whole_number(
             environment, "MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH, "bytes"
         )
-        payload = whole_number(environment, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 0, "MB")
-        if payload * 1024 * 1024 > self._max_length:  # every full request would be answered 413
-            raise StepError(
-                f"MaxPayloadInMB {payload} is above the XGBoost container's request limit of "
-                f"{self._max_length} bytes (MAX_CONTENT_LENGTH, 6 MiB unless the package sets "
-                f"it): set max_payload_mb to {self._max_length // (1024 * 1024)} or less, or "
-                "MAX_CONTENT_LENGTH in the package's Environment"
-            )
         selected = environment.get("SAGEMAKER_INFERENCE_OUTPUT")
         self._selected = selected.replace(" ", "").lower().split(",") if selected else None
         self._lock = threading.Lock()  # the container loads a booster per worker process
@@ -251,8 +243,14 @@ class XGBoostAlgorithm:
 
     def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> Response:
         """POST /invocations of ``serve.py`` with SAGEMAKER_BATCH set."""
-        if len(body) > self._max_length:
-            raise InvocationError("Request Entity Too Large", 413)
+        if len(body) > self._max_length:  # serve.py's answer; the rest of the line is the fix
+            raise InvocationError(
+                f"Request Entity Too Large: {len(body)} bytes, above the XGBoost container's "
+                f"MAX_CONTENT_LENGTH of {self._max_length} (6 MiB unless the package sets it): "
+                f"set max_payload_mb to {self._max_length // (1024 * 1024)} or less, or "
+                "MAX_CONTENT_LENGTH in the package's Environment",
+                413,
+            )
         if not body:
             return Response(b"", "text/html; charset=utf-8")  # 204 No Content
         matrix, kind = self._matrix(body, content_type)

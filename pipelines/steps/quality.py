@@ -141,6 +141,16 @@ def baseline_cdf(statistics_feature: Mapping[str, Any]) -> tuple[list[float], li
     if not buckets or sum(counts) <= 0:
         return [], []
     edges = [float(buckets[0]["lower_bound"]), *(float(b["upper_bound"]) for b in buckets)]
+    if (
+        not all(map(math.isfinite, [*edges, *counts]))
+        or any(c < 0 for c in counts)
+        or any(low > high for low, high in zip(edges, edges[1:], strict=False))
+    ):
+        name = statistics_feature.get("name", "?")
+        raise ValueError(
+            f"feature {name}: its KLL buckets are malformed (bounds must be finite and rising, "
+            "counts finite and not negative); write the baseline again"
+        )
     items, weights = _sketch_items((kll.get("sketch") or {}).get("data") or [])
     if not items.size:
         cumulative = [0.0, *np.cumsum(counts) / sum(counts)]

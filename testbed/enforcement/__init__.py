@@ -142,6 +142,19 @@ def _principal_forms(caller_arn: str) -> set[str]:
     return {caller_arn, principal_arn(caller_arn), account, f"arn:{partition}:iam::{account}:root"}
 
 
+def _role_arn_with_path(caller_arn: str) -> str:
+    """The ARN of a role session's role as IAM holds it, path included (a session ARN drops the
+    path: `assumed-role/<name>/...`); the caller's own ARN for anything else."""
+    session = _SESSION.match(caller_arn)
+    if not session:
+        return caller_arn
+    partition, account, name = session.groups()
+    try:
+        return str(_role_backend(f"arn:{partition}:iam::{account}:role/{name}").get_role(name).arn)
+    except (access_control.NotFoundException, KeyError):
+        return principal_arn(caller_arn)
+
+
 def _check_principal(self: IAMPolicyStatement, principal: str) -> bool:
     expected = self._statement.get("Principal")
     if not expected:
@@ -260,7 +273,7 @@ def _permitted(request: IAMRequestBase, check: Check, incoming: dict[str, Any]) 
     caller = request._access_key.arn
     account = _account_of(caller)
     key_policy = kms.key_policy_decision(  # correction 13: the key policy decides first
-        check, request.account_id, {caller, principal_arn(caller)},
+        check, request.account_id, {caller, principal_arn(caller), _role_arn_with_path(caller)},
         {account, f"arn:{caller.split(':')[1]}:iam::{account}:root"},
         {**incoming, "aws:PrincipalArn": principal_arn(caller), "aws:PrincipalAccount": account},
     )  # fmt: skip

@@ -13,7 +13,9 @@ access to the AWS account and enables IAM policies"):
 
 Only calls on an existing key of the caller's account are decided here (the key named by the
 request's KeyId, or an alias's key); CreateKey and calls on another account's key keep the
-identity-policy evaluation.
+identity-policy evaluation (so a cross-account key policy, the dev artifacts key's, is not
+exercised here). A role is named by its ARN with its path (the caller's forms include it);
+`NotPrincipal` is not read (no key policy of the templates uses it).
 """
 
 from __future__ import annotations

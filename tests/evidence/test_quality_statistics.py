@@ -167,3 +167,21 @@ def test_a_tie_with_the_threshold_is_no_drift() -> None:
     result = quality.evaluate({"x": profile}, statistics=statistics, constraints=constraints)
     assert result["features"][0]["distance"] == 0.1
     assert result["violations"] == []
+
+
+@pytest.mark.parametrize(
+    "buckets",
+    [
+        [{"lower_bound": 2.0, "upper_bound": 1.0, "count": 3}],
+        [{"lower_bound": 0.0, "upper_bound": float("nan"), "count": 3}],
+        [{"lower_bound": 0.0, "upper_bound": 1.0, "count": float("nan")}],
+    ],
+    ids=["falling-bounds", "nan-bound", "nan-count"],
+)
+def test_malformed_buckets_are_named_not_an_index_error(buckets: list[dict[str, float]]) -> None:
+    # GIVEN a baseline feature whose buckets cannot be a distribution (with a sketch, too)
+    feature = {"name": "dose", "numerical_statistics": {"distribution": {"kll": {
+        "buckets": buckets, "sketch": {"data": [[1.0, 2.0]]}}}}}  # fmt: skip
+    # WHEN its CDF is read THEN one line names the feature and the fix (the gate's error line)
+    with pytest.raises(ValueError, match="feature dose: its KLL buckets are malformed"):
+        quality.baseline_cdf(feature)

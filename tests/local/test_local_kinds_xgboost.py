@@ -84,22 +84,28 @@ def test_the_builtin_algorithm_scores_csv_with_missing_cells(session: boto3.Sess
     np.testing.assert_array_equal(got.astype(np.float32), expected)
 
 
-@pytest.mark.parametrize(("payload", "limit", "refused"), [(8, None, True), (8, "9437184", False)])
-def test_a_payload_above_the_algorithms_request_limit_is_refused_before_a_request(
-    session: boto3.Session, payload: int, limit: str | None, refused: bool
+@pytest.mark.parametrize(("limit", "refused"), [(None, True), ("9437184", False)])
+def test_a_request_above_the_algorithms_limit_names_both_fixes(
+    session: boto3.Session, limit: str | None, refused: bool
 ) -> None:
-    # GIVEN the built-in algorithm (serve.py answers 413 above MAX_CONTENT_LENGTH, 6 MiB) and a
-    # job allowing 8 MB requests, the package setting no limit or a 9 MiB one
+    # GIVEN the built-in algorithm (serve.py answers 413 above MAX_CONTENT_LENGTH, 6 MiB), a job
+    # allowing 8 MB requests and a 6.4 MB object, the package setting no limit or a 9 MiB one
     env = {"MAX_CONTENT_LENGTH": limit} if limit else {}
     arn = _algorithm(session, {"xgboost-model": _model_file(_booster())}, **env)
-    # WHEN the transform runs
-    result, _ = _run(session, arn, _csv(ROWS[:5]), MaxPayloadInMB=payload)
-    # THEN without the package's limit it is refused in one line naming both fixes
+    rows = np.tile(ROWS, (270, 1))  # 81,000 rows of about 80 bytes
+    body = _csv(rows)
+    assert 6 * 1024 * 1024 < len(body) < 8_000_000
+    # WHEN the transform runs (one request: the whole object fits MaxPayloadInMB)
+    result, out = _run(session, arn, body, MaxPayloadInMB=8)
+    # THEN without the package's limit the object fails naming the size, the limit and both
+    # fixes (it was a bare "413 (Request Entity Too Large)"); with it, every row is scored
     reason = str(result.steps[0].failure_reason or "")
     assert (result.status == "Failed") == refused, reason
     if refused:
-        assert "MaxPayloadInMB 8 is above the XGBoost container's request limit" in reason
+        assert f"Request Entity Too Large: {len(body)} bytes, above the XGBoost" in reason
         assert "set max_payload_mb to 6 or less, or MAX_CONTENT_LENGTH" in reason
+    else:
+        assert out is not None and len(out.split()) == len(rows)
 
 
 def test_multi_output_objectives_answer_a_list_per_line(session: boto3.Session) -> None:

@@ -174,6 +174,7 @@ def test_the_reviewers_summary_lists_every_change_even_past_the_cut(
         + "      ~ pipeline_definition = " + "x" * 70_000 + "\n"
         + "  # module.stage.aws_scheduler_schedule.this will be updated in-place\n"
         + "  # module.stage.aws_cloudwatch_metric_alarm.data_quality must be replaced\n"
+        + "  # module.stage.aws_sqs_queue.dlq has moved to module.stage.aws_sqs_queue.dead\n"
     )  # fmt: skip
     summary = tmp_path / "summary.md"
     env = {"PATH": os.environ["PATH"], "STAGE": "prod", "sha256": "f" * 64,
@@ -187,6 +188,7 @@ def test_the_reviewers_summary_lists_every_change_even_past_the_cut(
     listed = text[: text.index("<details")]
     assert "aws_scheduler_schedule.this will be updated" in listed
     assert "aws_cloudwatch_metric_alarm.data_quality must be replaced" in listed
+    assert "aws_sqs_queue.dlq has moved to" in listed
     assert "[cut at 60,000 characters: the whole plan is prod-plan.txt in the artifact]" in text
 
 
