@@ -130,19 +130,23 @@ def parse_parameters(pairs: Sequence[str]) -> dict[str, str]:
     return parameters
 
 
+def is_calendar_date(value: str) -> bool:
+    """Whether `value` is a calendar date written YYYY-MM-DD, as the pipeline's RunDate takes it
+    (Python's fromisoformat alone also reads 20261201 and 2026-W49-2)."""
+    try:
+        return datetime.date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
+
+
 def check_inputs(args: argparse.Namespace) -> None:
     """Every input this command can judge alone, refused before AWS is reached (a missing
     credential must not hide a typo): the parameters, RunDate, the backfill's dates, and with
     --local the definition and the parameters' values against their declared types."""
     parameters = parse_parameters(args.parameter)
     run_date = parameters.get("RunDate", "").strip()
-    if run_date:
-        try:
-            valid = datetime.date.fromisoformat(run_date).isoformat() == run_date
-        except ValueError:
-            valid = False
-        if not valid:
-            raise ConfigError(f"--parameter RunDate {run_date!r} is not a date like 2026-12-01")
+    if run_date and not is_calendar_date(run_date):
+        raise ConfigError(f"--parameter RunDate {run_date!r} is not a date like 2026-12-01")
     if args.backfill:
         from pipelines.runs.backfill import backfill_dates
 

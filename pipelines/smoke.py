@@ -48,13 +48,9 @@ RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def run_date(value: str) -> str:
-    """A calendar date written YYYY-MM-DD, as the pipeline's RunDate takes it (Python's
-    fromisoformat alone also reads 20261201 and 2026-W49-2)."""
-    try:
-        if datetime.date.fromisoformat(value).isoformat() == value:
-            return value
-    except ValueError:
-        pass
+    """--date's type: a calendar date (run_pipeline.is_calendar_date)."""
+    if run_pipeline.is_calendar_date(value):
+        return value
     raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-12-01 (YYYY-MM-DD)")
 
 
