@@ -259,7 +259,8 @@ def evaluate(
     monitoring = (constraints or {}).get("monitoring_config") or {}
     type_threshold = float(monitoring.get("datatype_check_threshold", DEFAULT_DATATYPE_THRESHOLD))
     baseline_rows = float(((statistics or {}).get("dataset") or {}).get("item_count") or 0)
-    compared_features = sum(1 for n in profiles if n in stats and baseline_cdf(stats[n])[1])
+    cdfs = {name: baseline_cdf(stats[name])[1] for name in profiles if name in stats}
+    compared_features = sum(1 for cdf in cdfs.values() if cdf)
     coefficient = ks_coefficient(max(compared_features, 1))
     violations: list[dict[str, str]] = []
     features: list[dict[str, Any]] = []
@@ -283,8 +284,7 @@ def evaluate(
         non_negative = (rule.get("num_constraints") or {}).get("is_non_negative")
         if non_negative and summary["min"] is not None and summary["min"] < 0:
             violations.append(_violation(name, "non_negative_check", f"min {summary['min']:g}"))
-        _, cdf = baseline_cdf(stat)
-        distance = drift_distance(profile, cdf)
+        distance = drift_distance(profile, cdfs.get(name, []))
         limit = threshold
         if method == "linf_robust" and distance is not None and baseline_rows:
             n, m = profile.present, baseline_rows
