@@ -23,15 +23,22 @@ ROWS = 5
 def _score(tmp_path: Path, line: Callable[[int], str], columns: list[str] | None
            ) -> tuple[int, pa.Table | None]:  # fmt: skip
     """Preprocess ROWS rows, answer ``line(i)`` for row i, postprocess with ``columns``."""
+    return _score_shards(tmp_path, lambda ids: "".join(line(i) + "\n" for i in ids) + "\n",
+                         columns)  # fmt: skip
+
+
+def _score_shards(tmp_path: Path, answer: Callable[[list[int]], str], columns: list[str] | None
+                  ) -> tuple[int, pa.Table | None]:  # fmt: skip
+    """Preprocess ROWS rows, answer ``answer(ids)`` for each shard's rows (its padding copy
+    too), postprocess with ``columns``."""
     write_csv(tmp_path / "in/a.csv", rows_for(range(ROWS)))
     code, out = run_preprocess(tmp_path)
     assert code == 0
     predictions = out / "predictions"
     predictions.mkdir()
     for shard in sorted((out / "shards").iterdir()):
-        first = [int(float(row.split(",")[0])) for row in shard.read_text().splitlines()]
-        body = "".join(line(i) + "\n" for i in first)
-        (predictions / f"{shard.name}.out").write_text(body + "\n")
+        ids = [int(float(row.split(",")[0])) for row in shard.read_text().splitlines()]
+        (predictions / f"{shard.name}.out").write_text(answer(ids))
     arguments = layout.prediction_arguments(columns)
     code, final = run_postprocess(out, "--run-date=2024-01-31", *arguments)
     folder = final / "2024-01-31/exec123"
@@ -211,15 +218,8 @@ def test_one_json_list_per_request_is_named_as_such(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], columns: list[str] | None
 ) -> None:
     # GIVEN a model whose output_fn answers json.dumps(predictions): one list per request
-    write_csv(tmp_path / "in/a.csv", rows_for(range(ROWS)))
-    code, out = run_preprocess(tmp_path)
-    assert code == 0
-    (out / "predictions").mkdir()
-    for shard in sorted((out / "shards").iterdir()):
-        rows = len(shard.read_text().splitlines())
-        (out / "predictions" / f"{shard.name}.out").write_text(json.dumps([0.5] * rows) + "\n")
     # WHEN Postprocess reads it
-    code, _ = run_postprocess(out, "--run-date=2024-01-31", *layout.prediction_arguments(columns))
+    code, _ = _score_shards(tmp_path, lambda ids: json.dumps([0.5] * len(ids)) + "\n", columns)
     # THEN the one line says what the model did and what to change (not "name 4 columns")
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1, err
